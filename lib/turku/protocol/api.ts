@@ -1,0 +1,187 @@
+import { z } from 'zod';
+
+import { Auth, DisplayName, EpochSeconds, Flag, MachineUuid, MebiBytes, Port, SshPublicKey } from './fields.js';
+import { SourceDescriptorMap, SourceSettingsMap } from './source.js';
+
+/**
+ * The seven `/v1` views (spec §2.3): request and response bodies. Requests drop unknown keys
+ * (the spec says to ignore them); responses keep them, so our clients accept newer or older
+ * servers. Error messages are the texts the spec gives for each missing or mistyped part.
+ */
+
+export const VIEWS = [
+  'update_config',
+  'agent_ping_checkin',
+  'agent_ping_restore',
+  'storage_update_config',
+  'storage_ping_checkin',
+  'storage_ping_source_update',
+  'health',
+] as const;
+export type View = (typeof VIEWS)[number];
+
+/** The spec's message for an absent key, or a plain type message for a present one. */
+const missing =
+  (absent: string, key: string) =>
+  (issue: { input?: unknown }): string =>
+    issue.input === undefined ? absent : `Invalid type for "${key}"`;
+
+const machineOption = (key: string) => z.string({ error: missing(`Missing required machine option "${key}"`, key) });
+
+const machineDict = <T extends z.core.$ZodLooseShape>(shape: T) =>
+  z.object(shape, { error: '"machine" dict required' });
+
+const requiredObject = <T extends z.core.$ZodLooseShape>(key: string, shape: T) =>
+  z.object(shape, { error: missing(`Missing required option "${key}"`, key) });
+
+// ---- update_config -------------------------------------------------------------------------
+
+export const MachineRegistration = machineDict({
+  uuid: machineOption('uuid').pipe(MachineUuid),
+  secret: machineOption('secret'),
+  environment_name: DisplayName.nullable().optional(),
+  service_name: DisplayName.nullable().optional(),
+  unit_name: DisplayName.min(1).optional(),
+  comment: DisplayName.nullable().optional(),
+  ssh_public_key: SshPublicKey.optional(),
+  /** Absent means true: only the admin's `active` can disable a machine against its will. */
+  published: Flag.optional(),
+  sources: SourceSettingsMap.optional(),
+});
+
+export const UpdateConfigRequest = z.object({
+  auth: Auth.optional(),
+  machine: MachineRegistration,
+});
+export type UpdateConfigRequest = z.output<typeof UpdateConfigRequest>;
+
+/** `update_config`, `storage_update_config` and `storage_ping_source_update` answer `{}`. */
+export const EmptyResponse = z.looseObject({});
+export type EmptyResponse = z.output<typeof EmptyResponse>;
+
+// ---- agent_ping_checkin, agent_ping_restore ------------------------------------------------
+
+export const MachineCredentials = machineDict({
+  uuid: machineOption('uuid').pipe(MachineUuid),
+  secret: machineOption('secret'),
+});
+
+export const AgentPingCheckinRequest = z.object({
+  machine: MachineCredentials,
+});
+export type AgentPingCheckinRequest = z.output<typeof AgentPingCheckinRequest>;
+
+/** The top-level `scheduled_sources` duplicate must be sent: pre-2020 agents quit without it. */
+export const AgentPingCheckinResponse = z.looseObject({
+  machine: z.looseObject({ scheduled_sources: SourceDescriptorMap }),
+  scheduled_sources: SourceDescriptorMap,
+});
+export type AgentPingCheckinResponse = z.output<typeof AgentPingCheckinResponse>;
+
+export const AgentPingRestoreRequest = AgentPingCheckinRequest;
+export type AgentPingRestoreRequest = AgentPingCheckinRequest;
+
+export const AgentPingRestoreResponse = z.looseObject({
+  machine: z.looseObject({ sources: SourceDescriptorMap }),
+});
+export type AgentPingRestoreResponse = z.output<typeof AgentPingRestoreResponse>;
+
+// ---- storage_update_config -----------------------------------------------------------------
+
+const storageShape = {
+  name: z.string().min(1).max(200),
+  secret: z.string(),
+  ssh_ping_host: z.string().min(1).optional(),
+  ssh_ping_port: Port.optional(),
+  ssh_ping_user: z.string().min(1).optional(),
+  ssh_ping_host_keys: z.array(SshPublicKey).optional(),
+  space_total: MebiBytes.optional(),
+  space_available: MebiBytes.optional(),
+  published: Flag.optional(),
+  comment: z.string().max(200).nullable().optional(),
+  /** [NEW] Modes this storage implements; an original API ignores the key. */
+  snapshot_modes: z.array(z.string()).optional(),
+};
+
+export const StorageUpdateConfigRequest = z.object({
+  auth: Auth.optional(),
+  storage: requiredObject('storage', storageShape),
+});
+export type StorageUpdateConfigRequest = z.output<typeof StorageUpdateConfigRequest>;
+
+/** A machine as its storage needs it to write the machine's authorized_keys line. */
+export const StorageMachine = z.looseObject({
+  environment_name: z.string().nullable().optional(),
+  service_name: z.string().nullable().optional(),
+  unit_name: z.string(),
+  comment: z.string().nullable().optional(),
+  ssh_public_key: z.string(),
+});
+export type StorageMachine = z.output<typeof StorageMachine>;
+
+/** Keyed by canonical machine UUID. */
+export const StorageUpdateConfigResponse = z.looseObject({
+  machines: z.record(z.string(), StorageMachine),
+});
+export type StorageUpdateConfigResponse = z.output<typeof StorageUpdateConfigResponse>;
+
+// ---- storage_ping_checkin, storage_ping_source_update --------------------------------------
+
+const storageCredentials = { name: z.string(), secret: z.string() };
+const machineUuid = z
+  .string({
+    error: missing('Missing required option "machine.uuid"', 'machine.uuid'),
+  })
+  .pipe(MachineUuid);
+
+export const StoragePingCheckinRequest = z.object({
+  storage: requiredObject('storage', storageCredentials),
+  machine: requiredObject('machine', { uuid: machineUuid }),
+});
+export type StoragePingCheckinRequest = z.output<typeof StoragePingCheckinRequest>;
+
+export const StoragePingCheckinResponse = z.looseObject({
+  machine: z.looseObject({
+    uuid: z.string(),
+    environment_name: z.string().nullable().optional(),
+    service_name: z.string().nullable().optional(),
+    unit_name: z.string().nullable().optional(),
+    scheduled_sources: SourceDescriptorMap,
+  }),
+});
+export type StoragePingCheckinResponse = z.output<typeof StoragePingCheckinResponse>;
+
+/** One source's outcome. `ok` means `success` is present and true. */
+export const SourceResult = z.object({
+  success: z.boolean().optional(),
+  snapshot: z.string().max(200).nullable().optional(),
+  summary: z.string().nullable().optional(),
+  time_begin: EpochSeconds.optional(),
+  time_end: EpochSeconds.optional(),
+  /** [NEW] The source became due after the agent's check-in: log it, keep it due. */
+  skipped: z.boolean().optional(),
+});
+export type SourceResult = z.output<typeof SourceResult>;
+
+export const StoragePingSourceUpdateRequest = z.object({
+  storage: requiredObject('storage', storageCredentials),
+  machine: requiredObject('machine', {
+    uuid: machineUuid,
+    // Names are not re-validated: an imported database may hold names the original accepted,
+    // and the storage reports those (as failures) under the name it was given.
+    sources: z.record(z.string(), SourceResult, {
+      error: missing('Missing required option "machine.sources"', 'machine.sources'),
+    }),
+  }),
+});
+export type StoragePingSourceUpdateRequest = z.output<typeof StoragePingSourceUpdateRequest>;
+
+// ---- health --------------------------------------------------------------------------------
+
+export const HealthResponse = z.looseObject({
+  healthy: z.boolean(),
+  /** ISO 8601 with microseconds and a numeric offset, in the API's zone. */
+  date: z.string(),
+  counts: z.record(z.string(), z.number().int().nonnegative()),
+});
+export type HealthResponse = z.output<typeof HealthResponse>;

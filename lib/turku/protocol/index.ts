@@ -1,0 +1,5 @@
+export * from './api.js';
+export * from './fields.js';
+export * from './issues.js';
+export * from './source.js';
+export * from './stdin.js';

@@ -1,0 +1,110 @@
+import { z } from 'zod';
+
+import { FrequencyError, parseFrequency } from '../frequency.js';
+import { bwlimitProblem } from '../names.js';
+import { parseRetention, RetentionError } from '../retention.js';
+import { checked, Flag, Port, SourceName } from './fields.js';
+
+/**
+ * A source as an agent declares it in `sources.d` and sends it in `update_config` (spec §2.3.1),
+ * and a source as the API describes it to agents and storages (SOURCE-DESCRIPTOR).
+ */
+
+export const SNAPSHOT_MODES = ['link-dest', 'none', 'borg'] as const;
+export type SnapshotMode = (typeof SNAPSHOT_MODES)[number];
+
+/** Text without line breaks or NUL: it ends up as one line of an rsync filter file. */
+const FilterLine = checked(z.string(), (value) =>
+  /[\r\n\0]/.test(value) ? 'must not contain line breaks or NUL' : undefined,
+);
+
+const Frequency = checked(z.string(), (value) => {
+  try {
+    parseFrequency(value);
+    return undefined;
+  } catch (error) {
+    if (error instanceof FrequencyError) return error.detail;
+    throw error;
+  }
+});
+
+const Retention = checked(z.string(), (value) => {
+  try {
+    parseRetention(value);
+    return undefined;
+  } catch (error) {
+    if (error instanceof RetentionError) return error.detail;
+    throw error;
+  }
+});
+
+/**
+ * One source's settings. Every key is optional: for an existing source an absent key leaves
+ * the stored value alone (admin edits survive); the API applies defaults for new sources and
+ * requires `path` there. Unknown keys (including pre-2020 `username`/`password`) are dropped.
+ */
+export const SourceSettings = z.object({
+  path: checked(z.string().min(1).max(4096), (value) =>
+    value.includes('\0') ? 'must not contain NUL' : undefined,
+  ).optional(),
+  frequency: Frequency.nullable().optional(),
+  /** `""` keeps everything. */
+  retention: Retention.nullable().optional(),
+  comment: z.string().max(200).nullable().optional(),
+  /** A number or a string, stored as a string. */
+  bwlimit: z
+    .preprocess((value) => (typeof value === 'number' ? String(value) : value), checked(z.string(), bwlimitProblem))
+    .nullable()
+    .optional(),
+  snapshot_mode: z
+    .enum([...SNAPSHOT_MODES, ''])
+    .nullable()
+    .optional()
+    .transform((value) => (value === '' ? null : value)),
+  preserve_hard_links: Flag.optional(),
+  shared_service: Flag.optional(),
+  large_rotating_files: Flag.optional(),
+  large_modifying_files: Flag.optional(),
+  filter: z.array(FilterLine).optional(),
+  exclude: z.array(FilterLine).optional(),
+});
+export type SourceSettings = z.output<typeof SourceSettings>;
+
+/** The agent's whole `sources` map, keyed by validated source name. */
+export const SourceSettingsMap = z.record(SourceName, SourceSettings, {
+  // Only for a non-object: problems with a name or a value keep their own messages.
+  error: (issue) => (issue.code === 'invalid_type' ? 'Invalid type for "sources"' : undefined),
+});
+
+/** Where and how an agent reaches its storage: pinned host keys, port and user. */
+export const StorageEndpoint = z.looseObject({
+  name: z.string(),
+  ssh_ping_host: z.string(),
+  ssh_ping_host_keys: z.array(z.string()),
+  ssh_ping_port: Port,
+  ssh_ping_user: z.string(),
+});
+export type StorageEndpoint = z.output<typeof StorageEndpoint>;
+
+/**
+ * SOURCE-DESCRIPTOR: a source as the API serves it in check-in and restore responses.
+ * Clients keep unknown keys (legacy APIs put per-source rsync `username`/`password` here).
+ */
+export const SourceDescriptor = z.looseObject({
+  path: z.string(),
+  retention: z.string().nullable(),
+  // Keys below were added over the original's history; older APIs may omit them.
+  bwlimit: z.string().nullable().default(null),
+  filter: z.array(z.string()).default([]),
+  exclude: z.array(z.string()).default([]),
+  shared_service: z.boolean().default(false),
+  large_rotating_files: z.boolean().default(false),
+  large_modifying_files: z.boolean().default(false),
+  /** Any string an original API stored; the storage falls back to its default if unknown. */
+  snapshot_mode: z.string().nullable().default(null),
+  preserve_hard_links: z.boolean().default(false),
+  storage: StorageEndpoint,
+});
+export type SourceDescriptor = z.output<typeof SourceDescriptor>;
+
+export const SourceDescriptorMap = z.record(z.string(), SourceDescriptor);

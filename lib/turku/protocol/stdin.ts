@@ -1,0 +1,76 @@
+import { z } from 'zod';
+
+/**
+ * The SSH stdin protocol between agent and storage (spec §3.3): one JSON object on one line,
+ * then a line holding only ".". The storage identifies the machine by its forced command's
+ * argument, never by anything in this message.
+ */
+
+export const STDIN_TERMINATOR = '\n.\n';
+
+/** One-time rsync credentials for one offered module. */
+export const ModuleCredentials = z.looseObject({
+  username: z.string(),
+  password: z.string(),
+});
+
+export const StdinRequest = z.looseObject({
+  /** The storage connects to 127.0.0.1:<port>; a numeric string is tolerated. */
+  port: z
+    .union([z.number(), z.string().regex(/^\d+$/, 'Invalid port')], { error: 'Port required' })
+    .transform(Number)
+    .pipe(z.number().int().min(1, 'Invalid port').max(65535, 'Invalid port')),
+  /** Anything but "restore", including absence, means check-in. */
+  action: z.enum(['checkin', 'restore']).catch('checkin'),
+  verbose: z.boolean().optional(),
+  sources: z.record(z.string(), ModuleCredentials).optional(),
+});
+export type StdinRequest = z.output<typeof StdinRequest>;
+
+/** What our agent sends: a check-in offering modules, or a restore session. */
+export interface OutgoingStdinRequest {
+  port: number;
+  action?: 'checkin' | 'restore';
+  verbose?: boolean;
+  sources?: Record<string, { username: string; password: string }>;
+}
+
+export class StdinProtocolError extends Error {
+  override name = 'StdinProtocolError';
+}
+
+/** What the agent writes to ssh's stdin. JSON.stringify never emits a raw line break. */
+export function encodeStdinRequest(request: OutgoingStdinRequest): string {
+  return `${JSON.stringify(request)}${STDIN_TERMINATOR}`;
+}
+
+/**
+ * The JSON text of a frame: the lines before the first line that is "." once trailing
+ * whitespace is stripped, or all of them at end-of-file. `undefined` when the frame is still
+ * open, so a reader can wait for more input.
+ */
+export function frameText(received: string, endOfFile: boolean): string | undefined {
+  const lines = received.split('\n');
+  // Without end-of-file the last piece may be a partial line.
+  const complete = endOfFile ? lines : lines.slice(0, -1);
+  const end = complete.findIndex((line) => line.trimEnd() === '.');
+  if (end >= 0) return complete.slice(0, end).join('\n');
+  return endOfFile ? complete.join('\n') : undefined;
+}
+
+/** Parses a complete frame's text; messages are the storage's log lines for each failure. */
+export function parseStdinRequest(text: string): StdinRequest {
+  if (text.trim() === '') throw new StdinProtocolError('session aborted');
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new StdinProtocolError('Invalid input JSON');
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new StdinProtocolError('Invalid input JSON');
+  }
+  const parsed = StdinRequest.safeParse(json);
+  if (!parsed.success) throw new StdinProtocolError(parsed.error.issues[0]?.message ?? 'Invalid request');
+  return parsed.data;
+}
