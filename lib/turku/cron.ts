@@ -169,7 +169,7 @@ function parseTerm(element: string, spec: FieldSpec): Term {
   }
   const from = parseValue(startText!, spec, element);
   // "a/n" runs from a to the end of the field, as croniter reads it.
-  const to = endText !== undefined ? parseValue(endText, spec, element) : stepText !== undefined ? spec.inputHi : from;
+  const to = endText !== undefined ? parseValue(endText, spec, element) : stepText !== undefined ? spec.hi : from;
   if (from > to) throw new CronSyntaxError(`${spec.name} "${element}": range start is after its end`);
   return { kind: 'range', from, to, step };
 }

@@ -139,9 +139,7 @@ export function snapshotsToKeep<S extends Snapshot>(
   now: Date,
   options: RetentionOptions = {},
 ): S[] {
-  return evaluateRetention(snapshots, policy, now, options)
-    .filter((decision) => decision.keep)
-    .map((decision) => decision.snapshot);
+  return decided(evaluateRetention(snapshots, policy, now, options), true);
 }
 
 export function snapshotsToDelete<S extends Snapshot>(
@@ -150,9 +148,11 @@ export function snapshotsToDelete<S extends Snapshot>(
   now: Date,
   options: RetentionOptions = {},
 ): S[] {
-  return evaluateRetention(snapshots, policy, now, options)
-    .filter((decision) => !decision.keep)
-    .map((decision) => decision.snapshot);
+  return decided(evaluateRetention(snapshots, policy, now, options), false);
+}
+
+function decided<S extends Snapshot>(decisions: readonly RetentionDecision<S>[], keep: boolean): S[] {
+  return decisions.filter((decision) => decision.keep === keep).map((decision) => decision.snapshot);
 }
 
 /** Newest first; equal finish times are ordered by name, greatest first. */

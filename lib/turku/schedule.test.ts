@@ -134,6 +134,8 @@ describe('cron', () => {
     expect(next('cron */20 * * * *', '2024-12-15T07:20:00Z')).toBe('2024-12-15T07:40:15Z');
     expect(next('cron 10-30/10 * * * *', '2024-12-15T07:20:00Z')).toBe('2024-12-15T07:30:15Z');
     expect(next('cron 5/20 * * * *', '2024-12-15T07:30:00Z')).toBe('2024-12-15T07:45:15Z');
+    // "a/n" in day-of-week runs to Saturday: 5/2 is Friday only, not Friday and Sunday (7).
+    expect(next('cron 0 6 * * 5/2', '2024-12-20T07:00:00Z')).toBe('2024-12-27T06:00:15Z');
   });
 
   test('the match is strictly after the base minute', () => {

@@ -36,9 +36,13 @@ const requiredObject = <T extends z.core.$ZodLooseShape>(key: string, shape: T) 
 
 // ---- update_config -------------------------------------------------------------------------
 
-export const MachineRegistration = machineDict({
+const machineCredentials = {
   uuid: machineOption('uuid').pipe(MachineUuid),
   secret: machineOption('secret'),
+};
+
+export const MachineRegistration = machineDict({
+  ...machineCredentials,
   environment_name: DisplayName.nullable().optional(),
   service_name: DisplayName.nullable().optional(),
   unit_name: DisplayName.min(1).optional(),
@@ -61,10 +65,7 @@ export type EmptyResponse = z.output<typeof EmptyResponse>;
 
 // ---- agent_ping_checkin, agent_ping_restore ------------------------------------------------
 
-export const MachineCredentials = machineDict({
-  uuid: machineOption('uuid').pipe(MachineUuid),
-  secret: machineOption('secret'),
-});
+export const MachineCredentials = machineDict(machineCredentials);
 
 export const AgentPingCheckinRequest = z.object({
   machine: MachineCredentials,

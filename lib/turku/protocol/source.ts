@@ -18,25 +18,21 @@ const FilterLine = checked(z.string(), (value) =>
   /[\r\n\0]/.test(value) ? 'must not contain line breaks or NUL' : undefined,
 );
 
-const Frequency = checked(z.string(), (value) => {
-  try {
-    parseFrequency(value);
-    return undefined;
-  } catch (error) {
-    if (error instanceof FrequencyError) return error.detail;
-    throw error;
-  }
-});
+/** A string in one of the domain grammars; the problem is the parser's own detail. */
+function grammar(parse: (text: string) => unknown, ErrorType: abstract new (...args: never[]) => { detail: string }) {
+  return checked(z.string(), (value) => {
+    try {
+      parse(value);
+      return undefined;
+    } catch (error) {
+      if (error instanceof ErrorType) return error.detail;
+      throw error;
+    }
+  });
+}
 
-const Retention = checked(z.string(), (value) => {
-  try {
-    parseRetention(value);
-    return undefined;
-  } catch (error) {
-    if (error instanceof RetentionError) return error.detail;
-    throw error;
-  }
-});
+const Frequency = grammar(parseFrequency, FrequencyError);
+const Retention = grammar(parseRetention, RetentionError);
 
 /**
  * One source's settings. Every key is optional: for an existing source an absent key leaves
