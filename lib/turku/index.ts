@@ -9,3 +9,5 @@ export * from './retention.js';
 export * from './schedule.js';
 export * from './time.js';
 export * from './uuid.js';
+export * from './filter-sets.js';
+export * from './weighted-choice.js';

@@ -89,9 +89,10 @@ export type AgentPingRestoreResponse = z.output<typeof AgentPingRestoreResponse>
 
 // ---- storage_update_config -----------------------------------------------------------------
 
+// A missing storage name or secret is a failed login (403), not a malformed request.
 const storageShape = {
-  name: z.string().min(1).max(200),
-  secret: z.string(),
+  name: z.string().min(1).max(200).optional(),
+  secret: z.string().optional(),
   ssh_ping_host: z.string().min(1).optional(),
   ssh_ping_port: Port.optional(),
   ssh_ping_user: z.string().min(1).optional(),
@@ -128,7 +129,7 @@ export type StorageUpdateConfigResponse = z.output<typeof StorageUpdateConfigRes
 
 // ---- storage_ping_checkin, storage_ping_source_update --------------------------------------
 
-const storageCredentials = { name: z.string(), secret: z.string() };
+const storageCredentials = { name: z.string().optional(), secret: z.string().optional() };
 const machineUuid = z
   .string({
     error: missing('Missing required option "machine.uuid"', 'machine.uuid'),

@@ -1,0 +1,53 @@
+/**
+ * The narrow SQL interface the API's store is written against. Both backends take the same SQL
+ * text with `$1`-style placeholders; timestamps are epoch milliseconds (BIGINT), lists are JSON
+ * text and booleans are bound as JS booleans, so one schema and one set of queries serve both.
+ */
+
+export type SqlValue = string | number | boolean | null;
+export type Row = Record<string, unknown>;
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface Queryable {
+  all<T extends Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
+  get<T extends Row>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined>;
+  /** Runs a statement; resolves to the number of rows it changed. */
+  run(sql: string, params?: readonly SqlValue[]): Promise<number>;
+}
+
+export interface Database {
+  readonly dialect: Dialect;
+  /**
+   * Runs `work` in one transaction: committed when it resolves, rolled back when it throws.
+   * Every read and write of the store goes through here, so a request sees one consistent state
+   * and a failed request changes nothing.
+   */
+  transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** SQLite and PostgreSQL both return 0/1 or booleans for BOOLEAN columns: read either. */
+export function toBool(value: unknown): boolean {
+  return value === true || value === 1 || value === 1n || value === '1' || value === 't';
+}
+
+/** BIGINT columns: numbers from both drivers (see the pg type parser), null stays null. */
+export function toMillis(value: unknown): number | null {
+  if (value === null || value === undefined) return null;
+  return typeof value === 'number' ? value : Number(value);
+}
+
+export function toDate(value: unknown): Date | null {
+  const millis = toMillis(value);
+  return millis === null ? null : new Date(millis);
+}
+
+export function toStringList(value: unknown): string[] {
+  if (typeof value !== 'string' || value === '') return [];
+  const parsed: unknown = JSON.parse(value);
+  return Array.isArray(parsed) ? parsed.filter((item): item is string => typeof item === 'string') : [];
+}
+
+export function toNullableString(value: unknown): string | null {
+  return typeof value === 'string' ? value : null;
+}

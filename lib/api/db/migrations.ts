@@ -1,0 +1,152 @@
+import type { Database, Queryable } from './database.js';
+
+/**
+ * The schema, as an ordered list of migrations applied at start. The SQL is common to SQLite
+ * and PostgreSQL: TEXT ids (canonical UUIDs), BIGINT epoch milliseconds, BOOLEAN flags, JSON
+ * text for lists. Never edit a released migration; append a new one.
+ */
+
+export interface Migration {
+  readonly version: number;
+  readonly description: string;
+  readonly statements: readonly string[];
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'initial schema',
+    statements: [
+      `CREATE TABLE auths (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        secret_hash TEXT NOT NULL,
+        secret_type TEXT NOT NULL CHECK (secret_type IN ('machine_reg', 'storage_reg')),
+        comment TEXT,
+        active BOOLEAN NOT NULL DEFAULT TRUE,
+        date_added BIGINT NOT NULL
+      )`,
+      `CREATE TABLE storages (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        secret_hash TEXT NOT NULL,
+        comment TEXT,
+        ssh_ping_host TEXT NOT NULL,
+        ssh_ping_host_keys TEXT NOT NULL DEFAULT '[]',
+        ssh_ping_port INTEGER NOT NULL,
+        ssh_ping_user TEXT NOT NULL,
+        space_total BIGINT NOT NULL DEFAULT 0,
+        space_available BIGINT NOT NULL DEFAULT 0,
+        auth_id TEXT REFERENCES auths (id),
+        active BOOLEAN NOT NULL DEFAULT TRUE,
+        published BOOLEAN NOT NULL DEFAULT TRUE,
+        date_registered BIGINT NOT NULL,
+        date_updated BIGINT NOT NULL,
+        date_checked_in BIGINT,
+        snapshot_modes TEXT
+      )`,
+      `CREATE TABLE machines (
+        id TEXT PRIMARY KEY,
+        uuid TEXT NOT NULL UNIQUE,
+        secret_hash TEXT NOT NULL,
+        environment_name TEXT,
+        service_name TEXT,
+        unit_name TEXT NOT NULL,
+        comment TEXT,
+        ssh_public_key TEXT NOT NULL,
+        auth_id TEXT REFERENCES auths (id),
+        storage_id TEXT NOT NULL REFERENCES storages (id),
+        active BOOLEAN NOT NULL DEFAULT TRUE,
+        published BOOLEAN NOT NULL DEFAULT TRUE,
+        date_registered BIGINT NOT NULL,
+        date_updated BIGINT NOT NULL,
+        date_checked_in BIGINT
+      )`,
+      `CREATE INDEX machines_storage ON machines (storage_id)`,
+      `CREATE TABLE sources (
+        id TEXT PRIMARY KEY,
+        machine_id TEXT NOT NULL REFERENCES machines (id),
+        name TEXT NOT NULL,
+        comment TEXT,
+        path TEXT NOT NULL,
+        filter TEXT NOT NULL DEFAULT '[]',
+        exclude TEXT NOT NULL DEFAULT '[]',
+        frequency TEXT NOT NULL DEFAULT 'daily',
+        retention TEXT NOT NULL DEFAULT 'last 5 days, earliest of month',
+        bwlimit TEXT,
+        snapshot_mode TEXT,
+        preserve_hard_links BOOLEAN NOT NULL DEFAULT FALSE,
+        shared_service BOOLEAN NOT NULL DEFAULT FALSE,
+        large_rotating_files BOOLEAN NOT NULL DEFAULT FALSE,
+        large_modifying_files BOOLEAN NOT NULL DEFAULT FALSE,
+        active BOOLEAN NOT NULL DEFAULT TRUE,
+        success BOOLEAN NOT NULL DEFAULT TRUE,
+        published BOOLEAN NOT NULL DEFAULT TRUE,
+        date_added BIGINT NOT NULL,
+        date_updated BIGINT NOT NULL,
+        date_last_backed_up BIGINT,
+        date_next_backup BIGINT NOT NULL,
+        failure_count INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (machine_id, name)
+      )`,
+      `CREATE INDEX sources_due ON sources (date_next_backup)`,
+      `CREATE TABLE backup_logs (
+        id TEXT PRIMARY KEY,
+        source_id TEXT NOT NULL REFERENCES sources (id),
+        date BIGINT NOT NULL,
+        storage_id TEXT REFERENCES storages (id),
+        success BOOLEAN NOT NULL,
+        skipped BOOLEAN NOT NULL DEFAULT FALSE,
+        date_begin BIGINT,
+        date_end BIGINT,
+        snapshot TEXT,
+        summary TEXT
+      )`,
+      `CREATE INDEX backup_logs_source_date ON backup_logs (source_id, date)`,
+      `CREATE INDEX backup_logs_date ON backup_logs (date)`,
+      `CREATE TABLE filter_sets (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        filters TEXT NOT NULL DEFAULT '[]',
+        comment TEXT,
+        active BOOLEAN NOT NULL DEFAULT TRUE,
+        date_added BIGINT NOT NULL
+      )`,
+    ],
+  },
+];
+
+/** Applies the migrations this database has not seen yet, each in its own transaction. */
+export async function migrate(db: Database, now: () => Date = () => new Date()): Promise<number[]> {
+  const applied: number[] = [];
+  for (const migration of MIGRATIONS) {
+    const done = await db.transaction(async (tx) => {
+      await lockSchema(db, tx);
+      await tx.run(
+        'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)',
+      );
+      const seen = await tx.get('SELECT version FROM schema_migrations WHERE version = $1', [migration.version]);
+      if (seen !== undefined) return false;
+      for (const statement of migration.statements) await tx.run(statement);
+      await tx.run('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)', [
+        migration.version,
+        now().getTime(),
+      ]);
+      return true;
+    });
+    if (done) applied.push(migration.version);
+  }
+  return applied;
+}
+
+/** Several API units may start together on one PostgreSQL: one migrates, the others wait. */
+async function lockSchema(db: Database, tx: Queryable): Promise<void> {
+  if (db.dialect === 'postgres') await tx.run('SELECT pg_advisory_xact_lock(7262810)');
+}
+
+export async function schemaVersion(db: Database): Promise<number> {
+  return db.transaction(async (tx) => {
+    const row = await tx.get<{ version: unknown }>('SELECT MAX(version) AS version FROM schema_migrations');
+    return Number(row?.version ?? 0);
+  });
+}

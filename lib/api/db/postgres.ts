@@ -1,0 +1,61 @@
+import pg from 'pg';
+
+import type { Database, Queryable, Row, SqlValue } from './database.js';
+
+// BIGINT (int8) columns hold epoch milliseconds and counts, well inside 2^53.
+pg.types.setTypeParser(pg.types.builtins.INT8, (text) => Number(text));
+
+/** SQLSTATEs after which the whole transaction is retried: serialization failure, deadlock, unique race. */
+const RETRYABLE = new Set(['40001', '40P01', '23505']);
+const MAX_ATTEMPTS = 5;
+
+/**
+ * PostgreSQL through a pg connection pool: what several API units share. Each transaction runs on
+ * one pooled connection; one that loses a race with another unit (two registrations of the same
+ * UUID, a deadlock) is retried from the start, so the caller sees either success or its own error.
+ */
+export function openPostgres(url: string, options: { readonly poolSize?: number } = {}): Database {
+  const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10 });
+  // An idle connection dropped by the server must not crash the process; the pool replaces it.
+  pool.on('error', () => undefined);
+
+  return {
+    dialect: 'postgres',
+    async transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
+      for (let attempt = 1; ; attempt++) {
+        const client = await pool.connect();
+        const tx: Queryable = {
+          all: async <R extends Row>(sql: string, params: readonly SqlValue[] = []) =>
+            (await client.query<R>(sql, params as SqlValue[])).rows,
+          get: async <R extends Row>(sql: string, params: readonly SqlValue[] = []) =>
+            (await client.query<R>(sql, params as SqlValue[])).rows[0],
+          run: async (sql: string, params: readonly SqlValue[] = []) =>
+            (await client.query(sql, params as SqlValue[])).rowCount ?? 0,
+        };
+        let broken = false;
+        try {
+          await client.query('BEGIN');
+          const value = await work(tx);
+          await client.query('COMMIT');
+          return value;
+        } catch (error) {
+          try {
+            await client.query('ROLLBACK');
+          } catch {
+            broken = true;
+          }
+          if (attempt < MAX_ATTEMPTS && RETRYABLE.has(sqlState(error))) continue;
+          throw error;
+        } finally {
+          client.release(broken);
+        }
+      }
+    },
+    close: () => pool.end(),
+  };
+}
+
+function sqlState(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : '';
+}

@@ -1,0 +1,73 @@
+import { expandFilters, referencesFilterSets } from '../turku/filter-sets.js';
+import type { SourceDescriptor, StorageEndpoint } from '../turku/protocol/source.js';
+import type { Logger } from './logger.js';
+import type { MachineRecord, SourceRecord, StorageRecord } from './records.js';
+import type { Store } from './store.js';
+
+/**
+ * SOURCE-DESCRIPTOR (spec §2.3.2): a source as agents and storages receive it, with its
+ * FilterSets expanded and the machine's storage endpoint attached.
+ */
+
+export function storageEndpoint(storage: StorageRecord): StorageEndpoint {
+  return {
+    name: storage.name,
+    ssh_ping_host: storage.ssh_ping_host,
+    ssh_ping_host_keys: storage.ssh_ping_host_keys,
+    ssh_ping_port: storage.ssh_ping_port,
+    ssh_ping_user: storage.ssh_ping_user,
+  };
+}
+
+export async function describeSources(
+  store: Store,
+  machine: MachineRecord,
+  sources: readonly SourceRecord[],
+  log: Logger,
+): Promise<Record<string, SourceDescriptor>> {
+  const described: Record<string, SourceDescriptor> = {};
+  if (sources.length === 0) return described;
+  const storage = await store.storageById(machine.storage_id);
+  if (storage === undefined) throw new Error(`machine ${machine.uuid} refers to a missing storage`);
+  const endpoint = storageEndpoint(storage);
+  // Sets are loaded only when a source refers to one: most check-ins need no extra query.
+  let sets: Map<string, string[]> | undefined;
+  for (const source of sources) {
+    let filter = source.filter;
+    if (referencesFilterSets(filter)) {
+      sets ??= await store.activeFilterSets();
+      const expansion = expandFilters(filter, (name) => sets!.get(name));
+      for (const warning of expansion.warnings) log.warning(`source ${source.name} of ${machine.uuid}: ${warning}`);
+      filter = expansion.filters;
+    } else {
+      filter = expandFilters(filter, () => undefined).filters;
+    }
+    let snapshotMode = source.snapshot_mode;
+    if (snapshotMode === 'borg' && !(storage.snapshot_modes ?? []).includes('borg')) {
+      log.warning(
+        `source ${source.name} of ${machine.uuid} asks for borg, which storage ${storage.name} has not advertised; serving the storage default`,
+      );
+      snapshotMode = null;
+    }
+    // Keys in the spec's order; `Object.defineProperty` keeps a source named "__proto__" a plain key.
+    Object.defineProperty(described, source.name, {
+      value: {
+        path: source.path,
+        retention: source.retention,
+        bwlimit: source.bwlimit,
+        filter,
+        exclude: source.exclude,
+        shared_service: source.shared_service,
+        large_rotating_files: source.large_rotating_files,
+        large_modifying_files: source.large_modifying_files,
+        snapshot_mode: snapshotMode,
+        preserve_hard_links: source.preserve_hard_links,
+        storage: endpoint,
+      },
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return described;
+}

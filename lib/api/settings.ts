@@ -1,0 +1,97 @@
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+
+import { z } from 'zod';
+
+import { ConfigError, parseConfigFile } from '../turku/config.js';
+import { formatFirstIssue } from '../turku/protocol/issues.js';
+import { resolveCalendar, WEEK_STARTS, type WeekStart } from '../turku/time.js';
+
+/**
+ * The API's settings file (`turku-api <command> --config FILE`, JSON or YAML). Every key is
+ * documented in docs/api.md; unknown keys are an error, so a typo does not silently fall back
+ * to a default.
+ */
+
+export const DEFAULT_SQLITE_PATH = '/var/lib/turku-api/turku-api.db';
+
+const Listen = z.string().transform((value, ctx) => {
+  const parsed = parseListen(value);
+  if (parsed === undefined) {
+    ctx.issues.push({ code: 'custom', message: `expected HOST:PORT, got "${value}"`, input: value });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
+const TimeZone = z.string().check((ctx) => {
+  try {
+    resolveCalendar({ timeZone: ctx.value });
+  } catch {
+    ctx.issues.push({ code: 'custom', message: `unknown time zone "${ctx.value}"`, input: ctx.value });
+  }
+});
+
+const SettingsSchema = z.strictObject({
+  listen: Listen.default(parseListen('0.0.0.0:8000')!),
+  tls_cert: z.string().min(1).optional(),
+  tls_key: z.string().min(1).optional(),
+  database_url: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// or postgresql:// URL')
+    .optional(),
+  database_path: z.string().min(1).default(DEFAULT_SQLITE_PATH),
+  database_pool_size: z.number().int().min(1).max(1000).default(10),
+  time_zone: TimeZone.default('UTC'),
+  week_start: z.enum(WEEK_STARTS as [WeekStart, ...WeekStart[]]).default('sunday'),
+  backoff_initial: z.number().positive().default(300),
+  backoff_max: z.number().positive().default(21_600),
+  max_body_bytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(4 * 1024 * 1024),
+  log_level: z.enum(['debug', 'info', 'warning', 'error']).default('info'),
+});
+
+export type ApiSettings = z.output<typeof SettingsSchema>;
+export type LogLevel = ApiSettings['log_level'];
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export function parseListen(value: string): ListenAddress | undefined {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(value);
+  if (match === null) return undefined;
+  const port = Number(match[3]);
+  if (port > 65_535) return undefined;
+  return { host: match[1] ?? (match[2] === '' ? '0.0.0.0' : match[2]!), port };
+}
+
+/** Settings from an already parsed mapping; throws ConfigError naming the bad key. */
+export function parseSettings(raw: Record<string, unknown>, origin = 'settings'): ApiSettings {
+  const result = SettingsSchema.safeParse(raw);
+  if (!result.success) throw new ConfigError(`Error loading ${origin}: ${formatFirstIssue(result.error)}`);
+  const settings = result.data;
+  if ((settings.tls_cert === undefined) !== (settings.tls_key === undefined)) {
+    throw new ConfigError(`Error loading ${origin}: tls_cert and tls_key must be set together`);
+  }
+  if (settings.backoff_max < settings.backoff_initial) {
+    throw new ConfigError(`Error loading ${origin}: backoff_max must not be less than backoff_initial`);
+  }
+  return settings;
+}
+
+export async function loadSettings(file: string): Promise<ApiSettings> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    const message = (error as { message?: unknown }).message;
+    throw new ConfigError(`Error loading ${file}: ${typeof message === 'string' ? message : String(error)}`);
+  }
+  const format = extname(file) === '.json' ? 'json' : 'yaml';
+  return parseSettings(parseConfigFile({ name: file, format, text }), file);
+}

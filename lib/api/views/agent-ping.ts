@@ -1,0 +1,40 @@
+import type { AgentPingCheckinRequest, SourceDescriptor } from '../../turku/protocol/index.js';
+import type { ApiContext } from '../context.js';
+import { describeSources } from '../descriptors.js';
+import { loginMachine } from '../login.js';
+import { Store } from '../store.js';
+
+/**
+ * `agent_ping_checkin` (spec §2.3.2), the hot path every machine calls every five minutes:
+ * one indexed machine lookup, a fast hash check, the due sources, one update.
+ */
+export async function agentPingCheckin(
+  ctx: ApiContext,
+  request: AgentPingCheckinRequest,
+): Promise<{
+  machine: { scheduled_sources: Record<string, SourceDescriptor> };
+  scheduled_sources: Record<string, SourceDescriptor>;
+}> {
+  return ctx.db.transaction(async (tx) => {
+    const store = new Store(tx);
+    const now = ctx.now();
+    const machine = await loginMachine(store, request.machine);
+    const scheduled = await describeSources(store, machine, await store.dueSources(machine.id, now), ctx.log);
+    await store.update('machines', machine.id, { date_checked_in: now });
+    // Pre-2020 agents read the top-level duplicate and quit without it.
+    return { machine: { scheduled_sources: scheduled }, scheduled_sources: scheduled };
+  });
+}
+
+/** `agent_ping_restore` (spec §2.3.3): every active source, published or not, due or not. */
+export async function agentPingRestore(
+  ctx: ApiContext,
+  request: AgentPingCheckinRequest,
+): Promise<{ machine: { sources: Record<string, SourceDescriptor> } }> {
+  return ctx.db.transaction(async (tx) => {
+    const store = new Store(tx);
+    const machine = await loginMachine(store, request.machine);
+    const sources = (await store.sourcesOfMachine(machine.id)).filter((source) => source.active);
+    return { machine: { sources: await describeSources(store, machine, sources, ctx.log) } };
+  });
+}

@@ -1,0 +1,230 @@
+import type {
+  SourceDescriptor,
+  StorageMachine,
+  StoragePingCheckinRequest,
+  StoragePingSourceUpdateRequest,
+  StorageUpdateConfigRequest,
+} from '../../turku/protocol/index.js';
+import type { ApiContext } from '../context.js';
+import { describeSources } from '../descriptors.js';
+import { badAuth, badRequest, notFound } from '../errors.js';
+import { checkRegistration, loginStorage } from '../login.js';
+import type { MachineRecord, StorageRecord } from '../records.js';
+import { nextBackupOrError, retryAfterFailure } from '../scheduling.js';
+import { hashSecret, MIN_SECRET_LENGTH } from '../secrets.js';
+import { Store, type ColumnValue } from '../store.js';
+
+/** The storage views (spec §2.3.4–§2.3.6). */
+
+const STORAGE_FIELDS = [
+  'comment',
+  'ssh_ping_host',
+  'ssh_ping_port',
+  'ssh_ping_user',
+  'ssh_ping_host_keys',
+  'space_total',
+  'space_available',
+  'snapshot_modes',
+] as const;
+
+export async function storageUpdateConfig(
+  ctx: ApiContext,
+  request: StorageUpdateConfigRequest,
+): Promise<{ machines: Record<string, StorageMachine> }> {
+  return ctx.db.transaction(async (tx) => {
+    const store = new Store(tx);
+    const now = ctx.now();
+    const offered = request.storage;
+    const existing = offered.name === undefined ? undefined : await store.storageByName(offered.name);
+    const storage =
+      existing === undefined
+        ? await registerStorage(ctx, store, request, now)
+        : await refreshStorage(store, existing, request, now);
+    const machines: Record<string, StorageMachine> = {};
+    for (const machine of await store.machinesOfStorage(storage.id)) {
+      machines[machine.uuid] = {
+        environment_name: machine.environment_name,
+        service_name: machine.service_name,
+        unit_name: machine.unit_name,
+        comment: machine.comment,
+        ssh_public_key: machine.ssh_public_key,
+      };
+    }
+    return { machines };
+  });
+}
+
+async function registerStorage(
+  ctx: ApiContext,
+  store: Store,
+  request: StorageUpdateConfigRequest,
+  now: Date,
+): Promise<StorageRecord> {
+  const offered = request.storage;
+  const { name, secret } = offered;
+  if (name === undefined || secret === undefined) throw badAuth();
+  if (secret.length < MIN_SECRET_LENGTH) {
+    throw badRequest(`Validation error: storage secret must be at least ${MIN_SECRET_LENGTH} characters`);
+  }
+  for (const key of ['ssh_ping_host', 'ssh_ping_port', 'ssh_ping_user'] as const) {
+    if (offered[key] === undefined) {
+      throw badRequest(`Validation error: storage option "${key}" is required to register a storage`);
+    }
+  }
+  const auth = await checkRegistration(store, request.auth, 'storage_reg');
+  await store.insert('storages', {
+    name,
+    secret_hash: hashSecret(secret),
+    comment: offered.comment ?? null,
+    ssh_ping_host: offered.ssh_ping_host!,
+    ssh_ping_host_keys: offered.ssh_ping_host_keys ?? [],
+    ssh_ping_port: offered.ssh_ping_port!,
+    ssh_ping_user: offered.ssh_ping_user!,
+    space_total: offered.space_total ?? 0,
+    space_available: offered.space_available ?? 0,
+    auth_id: auth.id,
+    active: true,
+    published: offered.published ?? true,
+    date_registered: now,
+    date_updated: now,
+    date_checked_in: now,
+    snapshot_modes: offered.snapshot_modes ?? null,
+  });
+  ctx.log.info(`registered storage ${name}`);
+  const storage = await store.storageByName(name);
+  if (storage === undefined) throw new Error('registered storage vanished');
+  return storage;
+}
+
+async function refreshStorage(
+  store: Store,
+  existing: StorageRecord,
+  request: StorageUpdateConfigRequest,
+  now: Date,
+): Promise<StorageRecord> {
+  const storage = await loginStorage(store, request.storage);
+  const offered = request.storage;
+  const changes: Record<string, ColumnValue> = {};
+  for (const key of STORAGE_FIELDS) {
+    const value = offered[key];
+    if (value !== undefined && !same(value, existing[key])) changes[key] = value;
+  }
+  const published = offered.published ?? true;
+  if (published !== existing.published) changes.published = published;
+  if (Object.keys(changes).length > 0) changes.date_updated = now;
+  changes.date_checked_in = now;
+  await store.update('storages', storage.id, changes);
+  return storage;
+}
+
+/** The machine a storage asks about: on this storage, active and published, else 404. */
+async function machineOfStorage(store: Store, storage: StorageRecord, uuid: string): Promise<MachineRecord> {
+  const machine = await store.machineByUuid(uuid);
+  if (machine === undefined || machine.storage_id !== storage.id || !machine.active || !machine.published) {
+    throw notFound('Machine not found');
+  }
+  return machine;
+}
+
+export async function storagePingCheckin(
+  ctx: ApiContext,
+  request: StoragePingCheckinRequest,
+): Promise<{
+  machine: {
+    uuid: string;
+    environment_name: string | null;
+    service_name: string | null;
+    unit_name: string;
+    scheduled_sources: Record<string, SourceDescriptor>;
+  };
+}> {
+  return ctx.db.transaction(async (tx) => {
+    const store = new Store(tx);
+    const now = ctx.now();
+    const storage = await loginStorage(store, request.storage);
+    const machine = await machineOfStorage(store, storage, request.machine.uuid);
+    const scheduled = await describeSources(store, machine, await store.dueSources(machine.id, now), ctx.log);
+    await store.update('machines', machine.id, { date_checked_in: now });
+    return {
+      machine: {
+        uuid: machine.uuid,
+        environment_name: machine.environment_name,
+        service_name: machine.service_name,
+        unit_name: machine.unit_name,
+        scheduled_sources: scheduled,
+      },
+    };
+  });
+}
+
+export async function storagePingSourceUpdate(
+  ctx: ApiContext,
+  request: StoragePingSourceUpdateRequest,
+): Promise<Record<string, never>> {
+  await ctx.db.transaction(async (tx) => {
+    const store = new Store(tx);
+    const now = ctx.now();
+    const storage = await loginStorage(store, request.storage);
+    const machine = await machineOfStorage(store, storage, request.machine.uuid);
+    const sources = new Map((await store.sourcesOfMachine(machine.id)).map((source) => [source.name, source]));
+    const reports = Object.entries(request.machine.sources);
+    // Every named source must exist before anything is applied.
+    for (const [name] of reports) {
+      const source = sources.get(name);
+      if (source === undefined || !source.active || !source.published) throw notFound('Source not found');
+    }
+    for (const [name, result] of reports) {
+      const source = sources.get(name)!;
+      const ok = result.success === true;
+      if (result.skipped === true) {
+        ctx.log.info(`source ${name} of ${machine.uuid} was skipped by storage ${storage.name}; it stays due`);
+      } else if (ok) {
+        await store.update('sources', source.id, {
+          success: true,
+          failure_count: 0,
+          date_last_backed_up: now,
+          date_next_backup: nextAfterSuccess(ctx, source.frequency, source.id, now, name),
+        });
+      } else {
+        const failures = await store.recordFailure(source.id);
+        await store.update('sources', source.id, {
+          date_next_backup: retryAfterFailure(failures, now, ctx.backoff),
+        });
+      }
+      await store.insert('backup_logs', {
+        source_id: source.id,
+        date: now,
+        storage_id: storage.id,
+        success: ok && result.skipped !== true,
+        skipped: result.skipped === true,
+        date_begin: epochToDate(result.time_begin),
+        date_end: epochToDate(result.time_end),
+        snapshot: result.snapshot ?? null,
+        summary: result.summary ?? null,
+      });
+    }
+  });
+  return {};
+}
+
+/** A stored frequency that never matches (possible after an import) must not lose the report. */
+function nextAfterSuccess(ctx: ApiContext, frequency: string, id: string, now: Date, name: string): Date {
+  try {
+    return nextBackupOrError(frequency, id, now, ctx.schedule, name);
+  } catch (error) {
+    ctx.log.error(`source ${name}: ${(error as Error).message}; retrying after the longest backoff`);
+    return retryAfterFailure(Number.MAX_SAFE_INTEGER, now, ctx.backoff);
+  }
+}
+
+/** Epoch seconds are UTC instants whatever the server's zone. */
+function epochToDate(seconds: number | undefined): Date | null {
+  if (seconds === undefined) return null;
+  const date = new Date(Math.round(seconds * 1000));
+  return Number.isNaN(date.getTime()) ? null : date;
+}
+
+function same(a: unknown, b: unknown): boolean {
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((item, i) => item === b[i]);
+  return a === b;
+}

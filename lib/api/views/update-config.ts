@@ -1,0 +1,235 @@
+import { randomUUID } from 'node:crypto';
+
+import type { z } from 'zod';
+
+import type { SourceSettings, UpdateConfigRequest } from '../../turku/protocol/index.js';
+import { isAcceptableMachineUuid } from '../../turku/uuid.js';
+import { weightedChoice } from '../../turku/weighted-choice.js';
+import type { ApiContext } from '../context.js';
+import { badAuth, badRequest, notFound } from '../errors.js';
+import { checkRegistration, checkSecret } from '../login.js';
+import type { MachineRecord, SourceRecord, StorageRecord } from '../records.js';
+import { firstBackup, nextBackupOrError } from '../scheduling.js';
+import { hashSecret, MIN_SECRET_LENGTH } from '../secrets.js';
+import { Store, type Changes } from '../store.js';
+
+/**
+ * `update_config` (spec §2.3.1): an agent registers its machine or refreshes it, and syncs its
+ * sources. Everything runs in one transaction after validation, so a refused request changes
+ * nothing.
+ */
+
+type Registration = z.output<typeof UpdateConfigRequest>['machine'];
+
+const DEFAULT_FREQUENCY = 'daily';
+const DEFAULT_RETENTION = 'last 5 days, earliest of month';
+
+/** Machine keys copied when present and different. */
+const MACHINE_FIELDS = ['environment_name', 'service_name', 'unit_name', 'comment', 'ssh_public_key'] as const;
+
+/** Source keys copied when present and different (absent keys keep stored values). */
+const SOURCE_FIELDS = [
+  'path',
+  'frequency',
+  'retention',
+  'comment',
+  'bwlimit',
+  'snapshot_mode',
+  'preserve_hard_links',
+  'shared_service',
+  'large_rotating_files',
+  'large_modifying_files',
+  'filter',
+  'exclude',
+] as const;
+type SourceField = (typeof SOURCE_FIELDS)[number];
+
+export async function updateConfig(ctx: ApiContext, request: UpdateConfigRequest): Promise<Record<string, never>> {
+  const registration = request.machine;
+  await ctx.db.transaction(async (tx) => {
+    const store = new Store(tx);
+    const now = ctx.now();
+    const existing = await store.machineByUuid(registration.uuid);
+    const machine =
+      existing === undefined
+        ? await registerMachine(ctx, store, request, now)
+        : await refreshMachine(store, existing, registration, now);
+    await syncSources(ctx, store, machine, registration.sources, now);
+  });
+  return {};
+}
+
+async function registerMachine(
+  ctx: ApiContext,
+  store: Store,
+  request: UpdateConfigRequest,
+  now: Date,
+): Promise<MachineRecord> {
+  const registration = request.machine;
+  if (!isAcceptableMachineUuid(registration.uuid)) throw badRequest('Invalid UUID format');
+  if (registration.secret.length < MIN_SECRET_LENGTH) {
+    throw badRequest(`Validation error: machine secret must be at least ${MIN_SECRET_LENGTH} characters`);
+  }
+  for (const key of ['unit_name', 'ssh_public_key'] as const) {
+    if (registration[key] === undefined) {
+      throw badRequest(`Validation error: machine option "${key}" is required to register a machine`);
+    }
+  }
+  requirePathsOfNewSources(registration.sources, new Set());
+  const auth = await checkRegistration(store, request.auth, 'machine_reg');
+  const storage = await chooseStorage(ctx, store);
+  const id = await store.insert('machines', {
+    uuid: registration.uuid,
+    secret_hash: hashSecret(registration.secret),
+    environment_name: registration.environment_name ?? null,
+    service_name: registration.service_name ?? null,
+    unit_name: registration.unit_name!,
+    comment: registration.comment ?? null,
+    ssh_public_key: registration.ssh_public_key!,
+    auth_id: auth.id,
+    storage_id: storage.id,
+    active: true,
+    published: registration.published ?? true,
+    date_registered: now,
+    date_updated: now,
+    date_checked_in: now,
+  });
+  ctx.log.info(`registered machine ${registration.uuid} (${registration.unit_name!}) on storage ${storage.name}`);
+  const machine = await store.machineByUuid(registration.uuid);
+  if (machine?.id !== id) throw new Error('registered machine vanished');
+  return machine;
+}
+
+async function refreshMachine(
+  store: Store,
+  machine: MachineRecord,
+  registration: Registration,
+  now: Date,
+): Promise<MachineRecord> {
+  if (!machine.active) throw badAuth();
+  if (!(await checkSecret(store, 'machines', machine, registration.secret))) throw badAuth();
+  const known = new Set((await store.sourcesOfMachine(machine.id)).map((source) => source.name));
+  requirePathsOfNewSources(registration.sources, known);
+  const changes: Record<string, string | boolean | null | Date> = {};
+  for (const key of MACHINE_FIELDS) {
+    const value = registration[key];
+    if (value !== undefined && value !== machine[key]) changes[key] = value;
+  }
+  const published = registration.published ?? true;
+  if (published !== machine.published) changes.published = published;
+  if (Object.keys(changes).length > 0) changes.date_updated = now;
+  changes.date_checked_in = now;
+  await store.update('machines', machine.id, changes);
+  return machine;
+}
+
+/** New sources need a path; checked before anything is written. */
+function requirePathsOfNewSources(sources: Registration['sources'], known: ReadonlySet<string>): void {
+  for (const [name, settings] of Object.entries(sources ?? {})) {
+    if (!known.has(name) && settings.path === undefined) {
+      throw badRequest(`Validation error: source "${name}": path: required for a new source`);
+    }
+  }
+}
+
+/** Spec §6.5: active and published storages, weighted by free space; full ones only if all are. */
+async function chooseStorage(ctx: ApiContext, store: Store): Promise<StorageRecord> {
+  const candidates = await store.assignableStorages();
+  const storage = weightedChoice(candidates, (candidate) => candidate.space_available, ctx.random);
+  if (storage === undefined) throw notFound('No storages are currently available');
+  return storage;
+}
+
+async function syncSources(
+  ctx: ApiContext,
+  store: Store,
+  machine: MachineRecord,
+  requested: Registration['sources'],
+  now: Date,
+): Promise<void> {
+  // An agent that sends no `sources` at all is only refreshing its machine record.
+  if (requested === undefined) return;
+  const stored = new Map((await store.sourcesOfMachine(machine.id)).map((source) => [source.name, source]));
+  for (const [name, source] of stored) {
+    if (source.published && !Object.hasOwn(requested, name)) {
+      await store.update('sources', source.id, { published: false, date_updated: now });
+    }
+  }
+  for (const [name, settings] of Object.entries(requested)) {
+    const source = stored.get(name);
+    if (source === undefined) await createSource(ctx, store, machine, name, settings, now);
+    else await refreshSource(ctx, store, source, settings, now);
+  }
+}
+
+async function createSource(
+  ctx: ApiContext,
+  store: Store,
+  machine: MachineRecord,
+  name: string,
+  settings: SourceSettings,
+  now: Date,
+): Promise<void> {
+  const id = randomUUID();
+  const frequency = settings.frequency ?? DEFAULT_FREQUENCY;
+  await store.insert('sources', {
+    id,
+    machine_id: machine.id,
+    name,
+    comment: settings.comment ?? null,
+    path: settings.path!,
+    filter: settings.filter ?? [],
+    exclude: settings.exclude ?? [],
+    frequency,
+    retention: settings.retention ?? DEFAULT_RETENTION,
+    bwlimit: settings.bwlimit ?? null,
+    snapshot_mode: settings.snapshot_mode ?? null,
+    preserve_hard_links: settings.preserve_hard_links ?? false,
+    shared_service: settings.shared_service ?? false,
+    large_rotating_files: settings.large_rotating_files ?? false,
+    large_modifying_files: settings.large_modifying_files ?? false,
+    active: true,
+    success: true,
+    published: true,
+    date_added: now,
+    date_updated: now,
+    date_next_backup: firstBackup(frequency, id, now, ctx.schedule, name),
+    failure_count: 0,
+  });
+}
+
+async function refreshSource(
+  ctx: ApiContext,
+  store: Store,
+  source: SourceRecord,
+  settings: SourceSettings,
+  now: Date,
+): Promise<void> {
+  const changes: Record<string, Changes[string]> = {};
+  for (const key of SOURCE_FIELDS) {
+    const wanted = requestedValue(key, settings);
+    if (wanted !== undefined && !sameValue(wanted, source[key])) changes[key] = wanted;
+  }
+  if (changes.frequency !== undefined) {
+    changes.date_next_backup = nextBackupOrError(String(changes.frequency), source.id, now, ctx.schedule, source.name);
+  }
+  if (!source.published) changes.published = true;
+  if (Object.keys(changes).length === 0) return;
+  changes.date_updated = now;
+  await store.update('sources', source.id, changes);
+}
+
+/** The value a present key asks for; `null` frequency or retention means the default. */
+function requestedValue(key: SourceField, settings: SourceSettings): Changes[string] | undefined {
+  const value = settings[key];
+  if (value === undefined) return undefined;
+  if (key === 'frequency' && value === null) return DEFAULT_FREQUENCY;
+  if (key === 'retention' && value === null) return DEFAULT_RETENTION;
+  if (key === 'path' && value === null) return undefined;
+  return value;
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((item, i) => item === b[i]);
+  return a === b;
+}
