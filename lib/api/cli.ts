@@ -37,8 +37,8 @@ export const USAGE = `Usage: turku-api <command> [arguments] --config FILE [--js
   trigger MACHINE-UUID SOURCE             back up a source at the agent's next check-in
   activate | deactivate machine UUID | storage NAME | auth NAME | filter-set NAME
   reassign MACHINE-UUID STORAGE           move a machine to another storage (old data stays)
-  filter-set NAME [FILTER...] [--comment TEXT]
-                                          create or replace a FilterSet
+  filter-set NAME [--comment TEXT] -- [FILTER...]
+                                          create or replace a FilterSet (rules after "--")
   clean-logs --days N                     delete backup logs older than N days
   health                                  Nagios check: OK (exit 0), CRITICAL (2), UNKNOWN (3)
 

@@ -36,8 +36,9 @@ const REJECTED: Verification = { ok: false, rehash: false };
 /** Fast hashes verify synchronously; only a legacy hash needs the asynchronous slow path. */
 export function verifySecretFast(secret: string, stored: string): Verification | undefined {
   if (!stored.startsWith(FAST_PREFIX)) return undefined;
-  const [salt, expected] = stored.slice(FAST_PREFIX.length).split('$');
-  if (salt === undefined || expected === undefined) return REJECTED;
+  const parts = stored.slice(FAST_PREFIX.length).split('$');
+  const [salt, expected] = parts;
+  if (parts.length !== 2 || !salt || !expected) return REJECTED;
   const actual = Buffer.from(digest(salt, secret));
   const wanted = Buffer.from(expected);
   return { ok: actual.length === wanted.length && timingSafeEqual(actual, wanted), rehash: false };

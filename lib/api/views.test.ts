@@ -522,6 +522,27 @@ describe.each(BACKENDS)('turku-api /v1 on %s', (backend) => {
     });
   });
 
+  describe('secrets imported from the original', () => {
+    // python3: base64(hashlib.pbkdf2_hmac('sha256', SECRET, b'importsalt', 1000)), Django's layout.
+    const IMPORTED = 'pbkdf2_sha256$1000$importsalt$Kxfkx/WuBaIAGTmiUxPtvVVs4JonN1Gxo0S5feJeZbU=';
+
+    it('verifies a legacy hash once, then stores a fast one', async () => {
+      await registerStorage();
+      await register();
+      const hashOf = () =>
+        t.api.ctx.db.transaction(async (tx) => (await new Store(tx).machineByUuid(UUID))!.secret_hash);
+      await t.api.ctx.db.transaction(async (tx) => {
+        const store = new Store(tx);
+        await store.update('machines', (await store.machineByUuid(UUID))!.id, { secret_hash: IMPORTED });
+      });
+      expect((await checkin(UUID, 'x'.repeat(30))).status).toBe(403);
+      expect(await hashOf()).toBe(IMPORTED);
+      expect((await checkin()).status).toBe(200);
+      expect(await hashOf()).toMatch(/^hmac-sha256\$/);
+      expect((await checkin()).status).toBe(200);
+    });
+  });
+
   describe('storage assignment', () => {
     it('weights by available space and skips full storages unless all are full', async () => {
       await registerStorage('a', { space_available: 100 });

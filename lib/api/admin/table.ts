@@ -5,10 +5,10 @@ export type Cell = string | number | boolean | null | readonly string[];
 export function renderCell(value: Cell): string {
   if (value === null) return '-';
   if (typeof value === 'boolean') return value ? 'yes' : 'no';
-  if (Array.isArray(value)) return value.length === 0 ? '-' : value.join(',');
+  const text = Array.isArray(value) ? (value.length === 0 ? '-' : value.join(',')) : String(value);
   // Control characters would break the layout (and a terminal): show them escaped.
   // eslint-disable-next-line no-control-regex
-  return String(value).replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return text.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 export function renderTable(rows: readonly object[], columns?: readonly string[]): string[] {

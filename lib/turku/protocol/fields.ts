@@ -69,6 +69,7 @@ export const Port = z.number().int().min(1).max(65535);
 export const MebiBytes = z
   .number()
   .min(0)
+  .max(Number.MAX_SAFE_INTEGER)
   .transform((value) => Math.floor(value));
 
 /** Epoch seconds (floats), as the storage reports sync times. */

@@ -1,0 +1,222 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+
+import { startTestApi, type TestApi } from '../../tests/support/api-harness.js';
+import { ConfigError } from '../turku/config.js';
+import { runApiCli, type ApiCliIo } from './cli.js';
+import { parseSettings } from './settings.js';
+
+/** The admin commands in-process, against a real API and its SQLite database. */
+
+const UUID = '9bef0a75-5a9b-43f7-a66a-7e8c6d7ad91d';
+const SECRET = 'Pde0IgxLd6GncfBAepfJBd0Kh8oOOL';
+const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl turku';
+const STORAGE = { name: 'primary', secret: 'Xk3pR8vLq2NwT5yZb7HcJ1mFd9sGa4' };
+const HOUR = 3_600_000;
+
+describe('turku-api admin commands', () => {
+  let t: TestApi;
+  let io: ApiCliIo;
+  const run = (...argv: string[]) => runApiCli([...argv, '--config', 'api.yaml'], io);
+
+  beforeEach(async () => {
+    t = await startTestApi('sqlite');
+    io = {
+      loadSettings: (file) =>
+        file === 'api.yaml'
+          ? Promise.resolve(parseSettings({}))
+          : Promise.reject(new ConfigError(`Error loading ${file}: ENOENT`)),
+      openContext: () => Promise.resolve({ ctx: t.api.ctx, close: () => Promise.resolve() }),
+    };
+  });
+  afterEach(() => t.close());
+
+  const secretOf = async (type: string, ...options: string[]) =>
+    (await run('auth-create', type, '--raw', ...options)).stdout[0]!;
+  const deploy = async () => {
+    const storageSecret = await secretOf('storage_reg');
+    const machineSecret = await secretOf('machine_reg');
+    const storage = await t.post('storage_update_config', {
+      auth: storageSecret,
+      storage: { ...STORAGE, ssh_ping_host: 'h', ssh_ping_port: 22, ssh_ping_user: 'u', space_available: 10 },
+    });
+    expect(storage.status).toBe(200);
+    const machine = await t.post('update_config', {
+      auth: machineSecret,
+      machine: {
+        uuid: UUID,
+        secret: SECRET,
+        unit_name: 'sql/2',
+        ssh_public_key: KEY,
+        sources: { etc: { path: '/etc' } },
+      },
+    });
+    expect(machine.status).toBe(200);
+  };
+
+  it('prints usage, and refuses a missing command, option or config with exit 2 and one line', async () => {
+    expect((await runApiCli(['--help'], io)).exitCode).toBe(0);
+    expect((await runApiCli([], io)).exitCode).toBe(2);
+    expect(await runApiCli(['machines'], io)).toEqual({
+      exitCode: 2,
+      stdout: [],
+      stderr: ['turku-api: machines: --config FILE is required'],
+    });
+    expect(await runApiCli(['machines', '--config', 'missing.yaml'], io)).toEqual({
+      exitCode: 2,
+      stdout: [],
+      stderr: ['turku-api: Error loading missing.yaml: ENOENT'],
+    });
+    expect((await run('frobnicate')).stderr).toEqual([
+      'turku-api: unknown command "frobnicate" (see turku-api --help)',
+    ]);
+    expect((await run('machines', '--bogus')).exitCode).toBe(2);
+    expect((await run('auth-create', 'admin')).stderr).toEqual([
+      'turku-api: auth-create: expected machine_reg or storage_reg, got "admin"',
+    ]);
+  });
+
+  it('creates registration credentials once per name and prints the secret once', async () => {
+    const created = await run('auth-create', 'machine_reg');
+    expect(created.exitCode).toBe(0);
+    expect(created.stdout[0]).toMatch(/^New registration secret created: [A-Za-z0-9]{30} \(Machine Registrations\)$/);
+    expect(await run('auth-create', 'machine_reg')).toEqual({
+      exitCode: 1,
+      stdout: [],
+      stderr: ['turku-api: a registration credential named "Machine Registrations" already exists'],
+    });
+    const named = await run('auth-create', 'storage_reg', '--name', 'rack 4', '--json');
+    expect(JSON.parse(named.stdout[0]!)).toEqual({
+      name: 'rack 4',
+      secret_type: 'storage_reg',
+      secret: expect.any(String),
+    });
+  });
+
+  it('lists machines, storages and sources as tables or JSON', async () => {
+    await deploy();
+    const machines = await run('machines');
+    expect(machines.stdout[0]).toMatch(/^UUID\s+UNIT_NAME\s+SERVICE_NAME/);
+    expect(machines.stdout[1]).toMatch(
+      new RegExp(`^${UUID}\\s+sql/2\\s+-\\s+-\\s+primary\\s+yes\\s+yes\\s+yes\\s+1\\s`),
+    );
+    const storages = JSON.parse((await run('storages', '--json')).stdout[0]!) as unknown[];
+    expect(storages).toEqual([
+      expect.objectContaining({ name: 'primary', machines: 1, healthy: true, space_available_mib: 10 }),
+    ]);
+    const sources = JSON.parse((await run('sources', '--json', '--machine', UUID)).stdout[0]!) as unknown[];
+    expect(sources).toEqual([
+      expect.objectContaining({ machine: UUID, name: 'etc', frequency: 'daily', success: true }),
+    ]);
+    expect((await run('sources', '--machine', 'nope')).stderr).toEqual(['turku-api: "nope" is not a machine UUID']);
+    expect((await run('backups')).stdout).toEqual(['(none)']);
+  });
+
+  it('triggers a backup, switches objects on and off, and reassigns a machine', async () => {
+    await deploy();
+    expect((await run('trigger', UUID, 'etc')).exitCode).toBe(0);
+    const due = await t.post('agent_ping_checkin', { machine: { uuid: UUID, secret: SECRET } });
+    expect(Object.keys((due.json() as { scheduled_sources: object }).scheduled_sources)).toEqual(['etc']);
+    expect((await run('trigger', UUID, 'nope')).stderr).toEqual([
+      `turku-api: machine ${UUID} has no source named "nope"`,
+    ]);
+
+    expect((await run('deactivate', 'machine', UUID)).exitCode).toBe(0);
+    expect((await t.post('agent_ping_checkin', { machine: { uuid: UUID, secret: SECRET } })).status).toBe(403);
+    expect((await run('activate', 'machine', UUID)).exitCode).toBe(0);
+    expect((await t.post('agent_ping_checkin', { machine: { uuid: UUID, secret: SECRET } })).status).toBe(200);
+    expect((await run('deactivate', 'planet', 'earth')).exitCode).toBe(2);
+
+    const other = await secretOf('storage_reg', '--name', 'second');
+    await t.post('storage_update_config', {
+      auth: { name: 'second', secret: other },
+      storage: {
+        name: 'secondary',
+        secret: STORAGE.secret,
+        ssh_ping_host: 'h2',
+        ssh_ping_port: 22,
+        ssh_ping_user: 'u',
+      },
+    });
+    expect((await run('reassign', UUID, 'secondary')).exitCode).toBe(0);
+    const listed = await t.post('storage_update_config', { storage: { name: 'secondary', secret: STORAGE.secret } });
+    expect(Object.keys((listed.json() as { machines: object }).machines)).toEqual([UUID]);
+    expect((await run('reassign', UUID, 'nowhere')).stderr).toEqual(['turku-api: no storage named "nowhere"']);
+  });
+
+  it('saves FilterSets and checks their rules', async () => {
+    // Rules start with "-" or "+": they follow "--" so they are not read as options.
+    const saved = await runApiCli(['filter-set', 'common', '--config', 'api.yaml', '--', '- *.tmp', '. base'], io);
+    expect(saved).toEqual({ exitCode: 0, stdout: ['filter set "common" saved with 2 filters'], stderr: [] });
+    expect((await run('filter-set', 'bad', 'rm -rf /')).stderr).toEqual([
+      'turku-api: "rm -rf /" is not an rsync filter rule this API passes on',
+    ]);
+    expect(JSON.parse((await run('filter-sets', '--json')).stdout[0]!)).toEqual([
+      { name: 'common', active: true, filters: ['- *.tmp', '. base'], comment: null },
+    ]);
+  });
+
+  it('cleans logs older than N days, by end time or else by log date', async () => {
+    await deploy();
+    const reportAt = async (timeEnd?: number) =>
+      t.post('storage_ping_source_update', {
+        storage: STORAGE,
+        machine: {
+          uuid: UUID,
+          sources: { etc: { success: true, ...(timeEnd === undefined ? {} : { time_end: timeEnd }) } },
+        },
+      });
+    await reportAt(t.clock.getTime() / 1000 - 40 * 86_400); // ended long ago
+    await reportAt(); // no end time: judged by its log date
+    t.clock = new Date(t.clock.getTime() + 35 * 86_400_000);
+    await reportAt(t.clock.getTime() / 1000); // recent
+    expect((await run('clean-logs', '--days', '30')).stdout).toEqual(['deleted 2 backup logs']);
+    expect(JSON.parse((await run('backups', '--json')).stdout[0]!)).toHaveLength(1);
+    expect((await run('clean-logs')).exitCode).toBe(2);
+    expect((await run('clean-logs', '--days', '-1')).exitCode).toBe(2);
+  });
+
+  it('prints the Nagios health line: OK, then CRITICAL with the sick objects', async () => {
+    expect(await run('health')).toEqual({ exitCode: 0, stdout: ['OK 0 storages, 0 machines, 0 sources'], stderr: [] });
+    await deploy();
+    expect((await run('health')).stdout).toEqual(['OK 1 storages, 1 machines, 1 sources']);
+    t.clock = new Date(t.clock.getTime() + 11 * HOUR);
+    expect(await run('health')).toEqual({
+      exitCode: 2,
+      stdout: [
+        'CRITICAL 1/1 storages, 1/1 machines, 1/1 sources',
+        '<Storage: primary>',
+        '<Machine: sql/2 (9bef0a75)>',
+        '<Source: sql/2 etc>',
+      ],
+      stderr: [],
+    });
+  });
+
+  it('prints UNKNOWN with exit 3 when the database cannot be opened', async () => {
+    io = { ...io, openContext: () => Promise.reject(new Error('connection refused')) };
+    expect(await run('health')).toEqual({ exitCode: 3, stdout: ['UNKNOWN database: connection refused'], stderr: [] });
+    expect((await run('machines')).exitCode).toBe(1);
+  });
+});
+
+describe('turku-api settings files', () => {
+  it('reports a bad key as exit 2 with the key named', async () => {
+    const { mkdtemp, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { loadSettings } = await import('./settings.js');
+    const dir = await mkdtemp(join(tmpdir(), 'turku-api-cli-'));
+    const file = join(dir, 'api.yaml');
+    await writeFile(file, 'listen: 127.0.0.1:8000\ntime_zon: UTC\n');
+    const result = await runApiCli(['machines', '--config', file], {
+      loadSettings,
+      openContext: () => Promise.reject(new Error('not reached')),
+    });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toHaveLength(1);
+    expect(result.stderr[0]).toContain('time_zon');
+    await rm(dir, { recursive: true, force: true });
+  });
+});
