@@ -225,7 +225,6 @@ function requestedValue(key: SourceField, settings: SourceSettings): Changes[str
   if (value === undefined) return undefined;
   if (key === 'frequency' && value === null) return DEFAULT_FREQUENCY;
   if (key === 'retention' && value === null) return DEFAULT_RETENTION;
-  if (key === 'path' && value === null) return undefined;
   return value;
 }
 
