@@ -214,3 +214,11 @@ export function filterSetFromRow(row: Row): FilterSetRecord {
     date_added: date(row, 'date_added'),
   };
 }
+
+/** Whether a requested value equals a stored one; lists compare item by item. */
+export function sameValue(requested: unknown, stored: unknown): boolean {
+  if (Array.isArray(requested) && Array.isArray(stored)) {
+    return requested.length === stored.length && requested.every((item, i) => item === stored[i]);
+  }
+  return requested === stored;
+}

@@ -9,7 +9,7 @@ import type { ApiContext } from '../context.js';
 import { describeSources } from '../descriptors.js';
 import { badAuth, badRequest, notFound } from '../errors.js';
 import { checkRegistration, loginStorage } from '../login.js';
-import type { MachineRecord, StorageRecord } from '../records.js';
+import { sameValue, type MachineRecord, type StorageRecord } from '../records.js';
 import { nextBackupOrError, retryAfterFailure } from '../scheduling.js';
 import { hashSecret, MIN_SECRET_LENGTH } from '../secrets.js';
 import { Store, type ColumnValue } from '../store.js';
@@ -107,7 +107,7 @@ async function refreshStorage(
   const changes: Record<string, ColumnValue> = {};
   for (const key of STORAGE_FIELDS) {
     const value = offered[key];
-    if (value !== undefined && !same(value, existing[key])) changes[key] = value;
+    if (value !== undefined && !sameValue(value, existing[key])) changes[key] = value;
   }
   const published = offered.published ?? true;
   if (published !== existing.published) changes.published = published;
@@ -222,9 +222,4 @@ function epochToDate(seconds: number | undefined): Date | null {
   if (seconds === undefined) return null;
   const date = new Date(Math.round(seconds * 1000));
   return Number.isNaN(date.getTime()) ? null : date;
-}
-
-function same(a: unknown, b: unknown): boolean {
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((item, i) => item === b[i]);
-  return a === b;
 }

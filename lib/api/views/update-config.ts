@@ -8,7 +8,7 @@ import { weightedChoice } from '../../turku/weighted-choice.js';
 import type { ApiContext } from '../context.js';
 import { badAuth, badRequest, notFound } from '../errors.js';
 import { checkRegistration, checkSecret } from '../login.js';
-import type { MachineRecord, SourceRecord, StorageRecord } from '../records.js';
+import { sameValue, type MachineRecord, type SourceRecord, type StorageRecord } from '../records.js';
 import { firstBackup, nextBackupOrError } from '../scheduling.js';
 import { hashSecret, MIN_SECRET_LENGTH } from '../secrets.js';
 import { Store, type Changes } from '../store.js';
@@ -226,9 +226,4 @@ function requestedValue(key: SourceField, settings: SourceSettings): Changes[str
   if (key === 'frequency' && value === null) return DEFAULT_FREQUENCY;
   if (key === 'retention' && value === null) return DEFAULT_RETENTION;
   return value;
-}
-
-function sameValue(a: unknown, b: unknown): boolean {
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((item, i) => item === b[i]);
-  return a === b;
 }
