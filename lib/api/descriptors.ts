@@ -6,7 +6,7 @@ import type { Store } from './store.js';
 
 /**
  * SOURCE-DESCRIPTOR (spec §2.3.2): a source as agents and storages receive it, with its
- * FilterSets expanded and the machine's storage endpoint attached.
+ * FilterSets expanded and the machine's storage endpoint attached; and the check-in that serves them.
  */
 
 export function storageEndpoint(storage: StorageRecord): StorageEndpoint {
@@ -70,4 +70,16 @@ export async function describeSources(
     });
   }
   return described;
+}
+
+/** A check-in (agent or storage side): the machine's due sources, and the time it was seen. */
+export async function checkIn(
+  store: Store,
+  machine: MachineRecord,
+  now: Date,
+  log: Logger,
+): Promise<Record<string, SourceDescriptor>> {
+  const scheduled = await describeSources(store, machine, await store.dueSources(machine.id, now), log);
+  await store.update('machines', machine.id, { date_checked_in: now });
+  return scheduled;
 }

@@ -1,6 +1,6 @@
 import type { AgentPingCheckinRequest, SourceDescriptor } from '../../turku/protocol/index.js';
 import type { ApiContext } from '../context.js';
-import { describeSources } from '../descriptors.js';
+import { checkIn, describeSources } from '../descriptors.js';
 import { loginMachine } from '../login.js';
 import { Store } from '../store.js';
 
@@ -19,8 +19,7 @@ export async function agentPingCheckin(
     const store = new Store(tx);
     const now = ctx.now();
     const machine = await loginMachine(store, request.machine);
-    const scheduled = await describeSources(store, machine, await store.dueSources(machine.id, now), ctx.log);
-    await store.update('machines', machine.id, { date_checked_in: now });
+    const scheduled = await checkIn(store, machine, now, ctx.log);
     // Pre-2020 agents read the top-level duplicate and quit without it.
     return { machine: { scheduled_sources: scheduled }, scheduled_sources: scheduled };
   });

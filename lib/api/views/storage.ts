@@ -6,7 +6,7 @@ import type {
   StorageUpdateConfigRequest,
 } from '../../turku/protocol/index.js';
 import type { ApiContext } from '../context.js';
-import { describeSources } from '../descriptors.js';
+import { checkIn } from '../descriptors.js';
 import { badAuth, badRequest, notFound } from '../errors.js';
 import { checkRegistration, loginStorage } from '../login.js';
 import { sameValue, type MachineRecord, type StorageRecord } from '../records.js';
@@ -143,8 +143,7 @@ export async function storagePingCheckin(
     const now = ctx.now();
     const storage = await loginStorage(store, request.storage);
     const machine = await machineOfStorage(store, storage, request.machine.uuid);
-    const scheduled = await describeSources(store, machine, await store.dueSources(machine.id, now), ctx.log);
-    await store.update('machines', machine.id, { date_checked_in: now });
+    const scheduled = await checkIn(store, machine, now, ctx.log);
     return {
       machine: {
         uuid: machine.uuid,
