@@ -23,7 +23,7 @@ export interface BenchDatabase {
 
 const DUE_WHERE = `FROM sources s JOIN machines m ON m.id = s.machine_id
   WHERE s.active AND s.published AND m.active AND m.published AND s.date_next_backup <= $1`;
-/** What the scheduler asks (lib/api/store.ts fleetDueSources), with its limit. */
+/** The fleet-wide backlog of due sources (the API itself asks per machine: store.ts dueSources). */
 export const DUE_QUERY = `SELECT s.* ${DUE_WHERE} ORDER BY s.date_next_backup LIMIT 1000`;
 const DUE_COUNT = `SELECT COUNT(*) AS n ${DUE_WHERE}`;
 

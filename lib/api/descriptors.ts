@@ -33,15 +33,9 @@ export async function describeSources(
   // Sets are loaded only when a source refers to one: most check-ins need no extra query.
   let sets: Map<string, string[]> | undefined;
   for (const source of sources) {
-    let filter = source.filter;
-    if (referencesFilterSets(filter)) {
-      sets ??= await store.activeFilterSets();
-      const expansion = expandFilters(filter, (name) => sets!.get(name));
-      for (const warning of expansion.warnings) log.warning(`source ${source.name} of ${machine.uuid}: ${warning}`);
-      filter = expansion.filters;
-    } else {
-      filter = expandFilters(filter, () => undefined).filters;
-    }
+    if (referencesFilterSets(source.filter)) sets ??= await store.activeFilterSets();
+    const expansion = expandFilters(source.filter, (name) => sets?.get(name));
+    for (const warning of expansion.warnings) log.warning(`source ${source.name} of ${machine.uuid}: ${warning}`);
     let snapshotMode = source.snapshot_mode;
     if (snapshotMode === 'borg' && !(storage.snapshot_modes ?? []).includes('borg')) {
       log.warning(
@@ -55,7 +49,7 @@ export async function describeSources(
         path: source.path,
         retention: source.retention,
         bwlimit: source.bwlimit,
-        filter,
+        filter: expansion.filters,
         exclude: source.exclude,
         shared_service: source.shared_service,
         large_rotating_files: source.large_rotating_files,

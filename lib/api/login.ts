@@ -26,27 +26,43 @@ export interface MachineLoginOptions {
   readonly allowUnpublished?: boolean;
 }
 
+/** Lets a machine already looked up in: it must exist, be active (and published) and match. */
+export async function authenticateMachine(
+  store: Store,
+  machine: MachineRecord | undefined,
+  secret: string,
+  options: MachineLoginOptions = {},
+): Promise<MachineRecord> {
+  if (machine === undefined || !machine.active) throw badAuth();
+  if (!machine.published && options.allowUnpublished !== true) throw badAuth();
+  if (!(await checkSecret(store, 'machines', machine, secret))) throw badAuth();
+  return machine;
+}
+
 export async function loginMachine(
   store: Store,
   credentials: { readonly uuid: string; readonly secret: string },
-  options: MachineLoginOptions = {},
 ): Promise<MachineRecord> {
-  const machine = await store.machineByUuid(credentials.uuid);
-  if (machine === undefined || !machine.active) throw badAuth();
-  if (!machine.published && options.allowUnpublished !== true) throw badAuth();
-  if (!(await checkSecret(store, 'machines', machine, credentials.secret))) throw badAuth();
-  return machine;
+  return authenticateMachine(store, await store.machineByUuid(credentials.uuid), credentials.secret);
+}
+
+/** Lets a storage already looked up in: it must exist, be active and match. */
+export async function authenticateStorage(
+  store: Store,
+  storage: StorageRecord | undefined,
+  secret: string | undefined,
+): Promise<StorageRecord> {
+  if (storage === undefined || secret === undefined || !storage.active) throw badAuth();
+  if (!(await checkSecret(store, 'storages', storage, secret))) throw badAuth();
+  return storage;
 }
 
 export async function loginStorage(
   store: Store,
   credentials: { readonly name?: string | undefined; readonly secret?: string | undefined },
 ): Promise<StorageRecord> {
-  if (credentials.name === undefined || credentials.secret === undefined) throw badAuth();
-  const storage = await store.storageByName(credentials.name);
-  if (storage === undefined || !storage.active) throw badAuth();
-  if (!(await checkSecret(store, 'storages', storage, credentials.secret))) throw badAuth();
-  return storage;
+  if (credentials.name === undefined) throw badAuth();
+  return authenticateStorage(store, await store.storageByName(credentials.name), credentials.secret);
 }
 
 /**

@@ -35,7 +35,7 @@ export function toSql(value: ColumnValue): SqlValue {
   return value as SqlValue;
 }
 
-/** Source due query: its storage's row rides along, for the descriptor's `storage` object. */
+/** A machine's sources to back up now: the check-in's query, served by the (machine_id, name) index. */
 const DUE_SOURCES = `SELECT * FROM sources
   WHERE machine_id = $1 AND active AND published AND date_next_backup <= $2
   ORDER BY name`;
@@ -148,17 +148,6 @@ export class Store {
 
   async sources(): Promise<SourceRecord[]> {
     return (await this.tx.all('SELECT * FROM sources ORDER BY machine_id, name')).map(sourceFromRow);
-  }
-
-  /** Every source due across the fleet (active, published, on an active published machine). */
-  async fleetDueSources(now: Date, limit: number): Promise<SourceRecord[]> {
-    const rows = await this.tx.all(
-      `SELECT s.* FROM sources s JOIN machines m ON m.id = s.machine_id
-        WHERE s.active AND s.published AND m.active AND m.published AND s.date_next_backup <= $1
-        ORDER BY s.date_next_backup LIMIT $2`,
-      [now.getTime(), limit],
-    );
-    return rows.map(sourceFromRow);
   }
 
   /** Counts a failure atomically and returns the new count. */

@@ -1,4 +1,4 @@
-import { expandFilters } from '../../turku/filter-sets.js';
+import { expandFilters, referencesFilterSets } from '../../turku/filter-sets.js';
 import { canonicalUuid } from '../../turku/uuid.js';
 import type { ApiContext } from '../context.js';
 import { isMachineHealthy, isSourceHealthy, isStorageHealthy } from '../health-rules.js';
@@ -279,8 +279,8 @@ export async function putFilterSet(
   for (const filter of filters) {
     if (/[\r\n\0]/.test(filter)) throw new AdminError('filters must not contain line breaks or NUL');
     const kept = expandFilters([filter], () => []).filters.length > 0;
-    const reference = filter.startsWith('merge ') || filter.startsWith('. ');
-    if (!kept && !reference) throw new AdminError(`"${filter}" is not an rsync filter rule this API passes on`);
+    if (!kept && !referencesFilterSets([filter]))
+      throw new AdminError(`"${filter}" is not an rsync filter rule this API passes on`);
   }
   await ctx.db.transaction(async (tx) => {
     const store = new Store(tx);

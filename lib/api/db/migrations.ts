@@ -143,10 +143,3 @@ export async function migrate(db: Database, now: () => Date = () => new Date()):
 async function lockSchema(db: Database, tx: Queryable): Promise<void> {
   if (db.dialect === 'postgres') await tx.run('SELECT pg_advisory_xact_lock(7262810)');
 }
-
-export async function schemaVersion(db: Database): Promise<number> {
-  return db.transaction(async (tx) => {
-    const row = await tx.get<{ version: unknown }>('SELECT MAX(version) AS version FROM schema_migrations');
-    return Number(row?.version ?? 0);
-  });
-}

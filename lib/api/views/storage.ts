@@ -5,12 +5,14 @@ import type {
   StoragePingSourceUpdateRequest,
   StorageUpdateConfigRequest,
 } from '../../turku/protocol/index.js';
+import { FrequencyError } from '../../turku/frequency.js';
+import { nextBackup, ScheduleError } from '../../turku/schedule.js';
 import type { ApiContext } from '../context.js';
 import { checkIn } from '../descriptors.js';
 import { badAuth, badRequest, notFound } from '../errors.js';
-import { checkRegistration, loginStorage } from '../login.js';
+import { authenticateStorage, checkRegistration, loginStorage } from '../login.js';
 import { sameValue, type MachineRecord, type StorageRecord } from '../records.js';
-import { nextBackupOrError, retryAfterFailure } from '../scheduling.js';
+import { retryAfterFailure } from '../scheduling.js';
 import { hashSecret, MIN_SECRET_LENGTH } from '../secrets.js';
 import { Store, type ColumnValue } from '../store.js';
 
@@ -102,15 +104,15 @@ async function refreshStorage(
   request: StorageUpdateConfigRequest,
   now: Date,
 ): Promise<StorageRecord> {
-  const storage = await loginStorage(store, request.storage);
   const offered = request.storage;
+  const storage = await authenticateStorage(store, existing, offered.secret);
   const changes: Record<string, ColumnValue> = {};
   for (const key of STORAGE_FIELDS) {
     const value = offered[key];
-    if (value !== undefined && !sameValue(value, existing[key])) changes[key] = value;
+    if (value !== undefined && !sameValue(value, storage[key])) changes[key] = value;
   }
   const published = offered.published ?? true;
-  if (published !== existing.published) changes.published = published;
+  if (published !== storage.published) changes.published = published;
   if (Object.keys(changes).length > 0) changes.date_updated = now;
   changes.date_checked_in = now;
   await store.update('storages', storage.id, changes);
@@ -206,13 +208,14 @@ export async function storagePingSourceUpdate(
   return {};
 }
 
-/** A stored frequency that never matches (possible after an import) must not lose the report. */
+/** A stored frequency that does not parse or never matches (possible after an import) must not lose the report. */
 function nextAfterSuccess(ctx: ApiContext, frequency: string, id: string, now: Date, name: string): Date {
   try {
-    return nextBackupOrError(frequency, id, now, ctx.schedule, name);
+    return nextBackup(frequency, id, now, ctx.schedule);
   } catch (error) {
-    ctx.log.error(`source ${name}: ${(error as Error).message}; retrying after the longest backoff`);
-    return retryAfterFailure(Number.MAX_SAFE_INTEGER, now, ctx.backoff);
+    if (!(error instanceof ScheduleError || error instanceof FrequencyError)) throw error;
+    ctx.log.error(`source ${name}: ${error.message}; retrying after the longest backoff`);
+    return new Date(now.getTime() + ctx.backoff.max * 1000);
   }
 }
 

@@ -6,8 +6,8 @@ import type { SourceSettings, UpdateConfigRequest } from '../../turku/protocol/i
 import { isAcceptableMachineUuid } from '../../turku/uuid.js';
 import { weightedChoice } from '../../turku/weighted-choice.js';
 import type { ApiContext } from '../context.js';
-import { badAuth, badRequest, notFound } from '../errors.js';
-import { checkRegistration, checkSecret } from '../login.js';
+import { badRequest, notFound } from '../errors.js';
+import { authenticateMachine, checkRegistration } from '../login.js';
 import { sameValue, type MachineRecord, type SourceRecord, type StorageRecord } from '../records.js';
 import { firstBackup, nextBackupOrError } from '../scheduling.js';
 import { hashSecret, MIN_SECRET_LENGTH } from '../secrets.js';
@@ -106,8 +106,7 @@ async function refreshMachine(
   registration: Registration,
   now: Date,
 ): Promise<MachineRecord> {
-  if (!machine.active) throw badAuth();
-  if (!(await checkSecret(store, 'machines', machine, registration.secret))) throw badAuth();
+  await authenticateMachine(store, machine, registration.secret, { allowUnpublished: true });
   const known = new Set((await store.sourcesOfMachine(machine.id)).map((source) => source.name));
   requirePathsOfNewSources(registration.sources, known);
   const changes: Record<string, string | boolean | null | Date> = {};
