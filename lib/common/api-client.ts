@@ -1,0 +1,97 @@
+import type { z } from 'zod';
+
+import type { View } from '../turku/protocol/api.js';
+import { errorMessage } from './errors.js';
+
+/**
+ * The client side of the `/v1` API used by agents and storages: JSON POSTs with a timeout, and
+ * errors that say what failed in one line. With a debug log, requests and responses are logged
+ * with every secret replaced.
+ */
+
+export class ApiError extends Error {
+  override name = 'ApiError';
+  constructor(
+    message: string,
+    /** The HTTP status, when the API answered. */
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface ApiClientOptions {
+  /** The `/v1` base, e.g. `https://turku.example.com/v1`. */
+  readonly url: string;
+  readonly timeoutSeconds: number;
+  readonly debug?: (line: string) => void;
+}
+
+export interface ApiClient {
+  post<S extends z.ZodType>(view: View, body: unknown, response: S): Promise<z.output<S>>;
+}
+
+export function createApiClient(options: ApiClientOptions): ApiClient {
+  const base = options.url.replace(/\/+$/, '');
+  return {
+    async post(view, body, response) {
+      const url = `${base}/${view}`;
+      options.debug?.(`API request ${view}: ${JSON.stringify(redactSecrets(body))}`);
+      let reply: Response;
+      try {
+        reply = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+          signal: AbortSignal.timeout(options.timeoutSeconds * 1000),
+        });
+      } catch (error) {
+        throw new ApiError(`Cannot reach the API at ${base}: ${connectionProblem(error)}`);
+      }
+      const text = await reply.text();
+      options.debug?.(`API response ${view}: HTTP ${reply.status} ${text.slice(0, 2000)}`);
+      if (reply.status !== 200) {
+        const detail = text.trim().split('\n', 1)[0]?.slice(0, 300) ?? '';
+        throw new ApiError(`API ${view} refused: HTTP ${reply.status}${detail ? ` ${detail}` : ''}`, reply.status);
+      }
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        throw new ApiError(`API ${view} answered with something that is not JSON`, reply.status);
+      }
+      const parsed = response.safeParse(json);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        const where = issue?.path.join('.') ?? '';
+        throw new ApiError(`API ${view} answered unexpectedly: ${where ? `${where}: ` : ''}${issue?.message ?? ''}`);
+      }
+      return parsed.data;
+    },
+  };
+}
+
+/** fetch wraps the socket error; the useful part (ECONNREFUSED, timeout, ...) is its cause. */
+function connectionProblem(error: unknown): string {
+  if ((error as { name?: unknown }).name === 'TimeoutError') return 'no answer within the timeout';
+  const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
+  if (cause !== undefined) {
+    if (typeof cause.code === 'string') return `${cause.code}${typeof cause.message === 'string' ? ` (${cause.message})` : ''}`;
+    return errorMessage(cause);
+  }
+  return errorMessage(error);
+}
+
+const SECRET_KEY = /secret|password|^auth$/i;
+
+/** A copy of a request body fit for a log: values of secret-bearing keys are replaced. */
+export function redactSecrets(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redactSecrets);
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([key, inner]) => [
+      key,
+      SECRET_KEY.test(key) && (typeof inner === 'string' || key === 'auth') ? '<redacted>' : redactSecrets(inner),
+    ]),
+  );
+}
