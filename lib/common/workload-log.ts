@@ -96,7 +96,7 @@ function pipeTo(command: string, args: string[]): LocalLog {
     write: (line) => void child?.stdin?.write(`${line}\n`),
     close: () =>
       new Promise((resolve) => {
-        if (child?.stdin == null) return resolve();
+        if (!child?.stdin) return resolve();
         child.once('close', () => resolve());
         child.stdin.end();
       }),

@@ -14,6 +14,21 @@ export const ModuleCredentials = z.looseObject({
   password: z.string(),
 });
 
+/**
+ * [NEW] A scripted restore: the storage pushes one snapshot of one source into the agent's
+ * writable restore module by itself, then ends the session. Original storages ignore the key
+ * and hold an interactive session instead.
+ */
+export const ScriptedRestore = z.looseObject({
+  source: z.string().min(1),
+  /** A snapshot name, or "latest". */
+  snapshot: z.string().min(1).default('latest'),
+  module: z.string().min(1).default('turku-restore'),
+  username: z.string().min(1),
+  password: z.string().min(1),
+});
+export type ScriptedRestore = z.output<typeof ScriptedRestore>;
+
 export const StdinRequest = z.looseObject({
   /** The storage connects to 127.0.0.1:<port>; a numeric string is tolerated. */
   port: z
@@ -24,6 +39,7 @@ export const StdinRequest = z.looseObject({
   action: z.enum(['checkin', 'restore']).catch('checkin'),
   verbose: z.boolean().optional(),
   sources: z.record(z.string(), ModuleCredentials).optional(),
+  restore: ScriptedRestore.optional(),
 });
 export type StdinRequest = z.output<typeof StdinRequest>;
 
@@ -33,6 +49,7 @@ export interface OutgoingStdinRequest {
   action?: 'checkin' | 'restore';
   verbose?: boolean;
   sources?: Record<string, { username: string; password: string }>;
+  restore?: { source: string; snapshot: string; module: string; username: string; password: string };
 }
 
 export class StdinProtocolError extends Error {

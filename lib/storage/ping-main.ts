@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+
+import { errorMessage } from '../common/errors.js';
+import { canonicalUuid } from '../turku/uuid.js';
+import { DEFAULT_STORAGE_CONFIG_DIR, loadStorageSettings } from './load-settings.js';
+import { storageLogger } from './logging.js';
+import { storagePing } from './ping.js';
+
+/**
+ * `turku-storage-ping [--config-dir DIR] <machine-uuid>`: sshd's forced command for an agent's
+ * key. Its stderr is the agent's view of the session.
+ */
+
+async function main(): Promise<number> {
+  const { values, positionals } = parseArgs({
+    options: { 'config-dir': { type: 'string', short: 'c', default: DEFAULT_STORAGE_CONFIG_DIR } },
+    allowPositionals: true,
+  });
+  const uuid = positionals.length === 1 ? canonicalUuid(positionals[0]!) : undefined;
+  if (uuid === undefined) throw new Error('usage: turku-storage-ping [--config-dir DIR] <machine-uuid>');
+  const settings = await loadStorageSettings(values['config-dir']);
+  process.env.TZ = settings.timezone;
+  const log = storageLogger({
+    program: 'turku-storage-ping',
+    storageName: settings.name,
+    logFile: settings.log_file,
+    consoleLevel: 'error',
+    machineUuid: uuid,
+  });
+  try {
+    return await storagePing(settings, { uuid, input: process.stdin, log });
+  } catch (error) {
+    // Unexpected: the stack goes to the local log, one line to the agent.
+    log.error(errorMessage(error));
+    if (error instanceof Error && error.stack !== undefined) log.debug(error.stack);
+    return 1;
+  } finally {
+    await log.close();
+  }
+}
+
+const exitCode = await main().catch((error: unknown) => {
+  process.stderr.write(`turku-storage-ping: ${errorMessage(error)}\n`);
+  return 1;
+});
+// A paused stdin must not keep a finished session open.
+process.exit(exitCode);

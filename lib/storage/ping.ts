@@ -1,0 +1,251 @@
+import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { createApiClient, type ApiClient } from '../common/api-client.js';
+import { errorMessage } from '../common/errors.js';
+import { tryLock } from '../common/lock.js';
+import type { WorkloadLogger } from '../common/workload-log.js';
+import { EmptyResponse, StoragePingCheckinResponse, type SourceResult } from '../turku/protocol/api.js';
+import { SNAPSHOT_MODES, type SnapshotMode, type SourceDescriptor } from '../turku/protocol/source.js';
+import { parseStdinRequest, StdinProtocolError, type StdinRequest } from '../turku/protocol/stdin.js';
+import { friendlyName, machineDirectory, NoVolumeError, updateFriendlyLink } from './machine-dir.js';
+import { serveScriptedRestore } from './scripted-restore.js';
+import type { StorageSettings } from './settings.js';
+import { runSnapshotMode, type SnapshotSettings } from './snapshots/index.js';
+import { readFrame, waitForEnd } from './stdin-frame.js';
+import { tunnelOwnedByAncestor } from './tunnel-owner.js';
+import { chooseVolume, measureVolumes } from './volumes.js';
+
+/**
+ * `turku-storage-ping <uuid>`, the forced command of an agent's SSH login (spec §5.4): read the
+ * agent's request, then either hold a restore session or pull every due source through the
+ * agent's tunnel, snapshot it and report the result. The machine is the one named by the
+ * forced command, never anything in the request.
+ */
+
+export interface StoragePingOptions {
+  /** Canonical UUID from the forced command. */
+  readonly uuid: string;
+  readonly input: Readable;
+  readonly log: WorkloadLogger;
+  /** Pause between attempts to report a result (5 s, as the spec says; tests shorten it). */
+  readonly reportRetryDelayMs?: number;
+  readonly random?: () => number;
+}
+
+const REPORT_ATTEMPTS = 4;
+
+/** The exit status: 0 when the session went as asked, 1 on any error (including a lost report). */
+export async function storagePing(settings: StorageSettings, options: StoragePingOptions): Promise<number> {
+  const { uuid, log } = options;
+  let request: StdinRequest;
+  try {
+    request = parseStdinRequest(await readFrame(options.input));
+  } catch (error) {
+    if (!(error instanceof StdinProtocolError)) throw error;
+    log.error(error.message);
+    return 1;
+  }
+
+  const lock = await tryLock(settings.lock_dir, `turku-storage-ping-${uuid}`);
+  if (lock === undefined) {
+    log.error(`Another session for machine ${uuid} is in progress`);
+    return 1;
+  }
+  try {
+    if (request.verbose === true) log.setConsoleLevel('info');
+    if (request.action === 'restore') {
+      if (request.restore !== undefined) {
+        return await serveScriptedRestore(settings, { uuid, port: request.port, restore: request.restore, log });
+      }
+      log.info(`Restore mode active on port ${request.port}.  Good luck.`);
+      await waitForEnd(options.input);
+      log.info('Restore mode finished');
+      return 0;
+    }
+    return await backUpDueSources(settings, request, options);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function backUpDueSources(
+  settings: StorageSettings,
+  request: StdinRequest,
+  options: StoragePingOptions,
+): Promise<number> {
+  const { uuid, log } = options;
+  const api = createApiClient({
+    url: settings.api_url,
+    timeoutSeconds: settings.api_timeout,
+    debug: (line) => log.debug(line),
+  });
+  const storage = { name: settings.name, secret: settings.secret };
+  const checkin = await api.post('storage_ping_checkin', { storage, machine: { uuid } }, StoragePingCheckinResponse);
+  const machine = checkin.machine;
+  const due = Object.entries(machine.scheduled_sources);
+  log.info(
+    due.length > 0 ? `Sources to back up: ${due.map(([name]) => name).join(', ')}` : 'No sources to back up now',
+  );
+  for (const name of Object.keys(request.sources ?? {})) {
+    if (!Object.hasOwn(machine.scheduled_sources, name)) log.debug(`Ignoring ${name}: offered but not due`);
+  }
+  if (due.length === 0) return 0;
+
+  const report = (name: string, result: SourceResult) =>
+    reportResult(api, storage, uuid, name, result, log, options.reportRetryDelayMs ?? 5000);
+
+  // Checked before the first rsync, so only when some due source was offered.
+  const pulls = due.some(([name, descriptor]) => moduleCredentials(request, name, descriptor) !== undefined);
+  if (pulls && settings.verify_tunnel_owner && !(await tunnelOwnedByAncestor(request.port))) {
+    const summary = `Tunnel on port ${request.port} is not owned by this session`;
+    log.error(summary);
+    for (const [name] of due) await report(name, failure(summary));
+    return 1;
+  }
+
+  let allReported = true;
+  const friendly = friendlyName([machine.environment_name, machine.service_name, machine.unit_name]);
+  for (const [name, descriptor] of due) {
+    const timeBegin = Date.now() / 1000;
+    const unit = machine.unit_name ?? uuid;
+    const result = await backUpSource(settings, { uuid, unit, name, descriptor, request, friendly, log, options });
+    allReported =
+      (await report(name, { ...result, time_begin: timeBegin, time_end: Date.now() / 1000 })) && allReported;
+  }
+  log.info('Done');
+  return allReported ? 0 : 1;
+}
+
+interface SourceContext {
+  readonly uuid: string;
+  readonly unit: string;
+  readonly name: string;
+  readonly descriptor: SourceDescriptor;
+  readonly request: StdinRequest;
+  readonly friendly: string | undefined;
+  readonly log: WorkloadLogger;
+  readonly options: StoragePingOptions;
+}
+
+async function backUpSource(settings: StorageSettings, context: SourceContext): Promise<SourceResult> {
+  const { name, descriptor, log } = context;
+  if (name.includes('/') || name.includes('\0') || name === '.' || name === '..') {
+    return failure('Invalid source name');
+  }
+  const credentials = moduleCredentials(context.request, name, descriptor);
+  if (credentials === undefined) {
+    const summary = `Skipped ${name}: not offered by the agent in this session`;
+    log.warning(summary);
+    return { ...failure(summary), skipped: true };
+  }
+  const mode = effectiveMode(settings.snapshot_mode, descriptor, log);
+
+  let machineDir: string;
+  try {
+    machineDir = await machineDirectory(settings.var_dir, context.uuid, async () =>
+      chooseVolume(await measureVolumes(settings, (problem) => log.error(problem)), context.options.random),
+    );
+    if (context.friendly !== undefined) await updateFriendlyLink(settings.var_dir, context.friendly, context.uuid);
+  } catch (error) {
+    if (error instanceof NoVolumeError) return failure(error.message);
+    log.error(`Cannot prepare the machine directory: ${errorMessage(error)}`);
+    return failure(`Cannot prepare the machine directory: ${errorMessage(error)}`);
+  }
+
+  log.info(`Begin: ${context.unit} ${name}`);
+  const outcome = await runSnapshotMode(mode, {
+    machineDir,
+    source: name,
+    descriptor,
+    remote: {
+      url: `rsync://${credentials.username}@127.0.0.1:${context.request.port}/${name}/`,
+      password: credentials.password,
+    },
+    settings: snapshotSettings(settings),
+    log,
+  });
+  log.info(`End: ${context.unit} ${name}`);
+  return { success: outcome.success, snapshot: outcome.snapshot, summary: outcome.summary };
+}
+
+/** From this session's request; else, for legacy APIs, from the descriptor itself. */
+function moduleCredentials(
+  request: StdinRequest,
+  name: string,
+  descriptor: SourceDescriptor,
+): { username: string; password: string } | undefined {
+  const offered = Object.hasOwn(request.sources ?? {}, name) ? request.sources![name] : undefined;
+  if (offered !== undefined && offered.username !== '' && offered.password !== '') return offered;
+  const legacy = descriptor as { username?: unknown; password?: unknown };
+  if (typeof legacy.username === 'string' && legacy.username !== '' && typeof legacy.password === 'string') {
+    if (legacy.password !== '') return { username: legacy.username, password: legacy.password };
+  }
+  return undefined;
+}
+
+/** Spec §5.4 step 4: storage default, large files force `none`, the source's own mode wins. */
+export function effectiveMode(
+  storageMode: SnapshotMode,
+  descriptor: SourceDescriptor,
+  log: Pick<WorkloadLogger, 'warning'>,
+): SnapshotMode {
+  let mode = storageMode;
+  if (mode === 'link-dest' && (descriptor.large_rotating_files || descriptor.large_modifying_files)) mode = 'none';
+  const requested = descriptor.snapshot_mode;
+  if (requested !== null && requested !== '') {
+    if ((SNAPSHOT_MODES as readonly string[]).includes(requested)) return requested as SnapshotMode;
+    log.warning(`Unsupported snapshot mode "${requested}"; using the storage default "${storageMode}"`);
+    return storageMode;
+  }
+  return mode;
+}
+
+export function snapshotSettings(settings: StorageSettings): SnapshotSettings {
+  return {
+    rsyncCommand: settings.rsync_command,
+    borgCommand: settings.borg_command,
+    preserveHardLinks: settings.preserve_hard_links,
+    timezone: settings.timezone,
+    weekStart: settings.week_start,
+    varDir: settings.var_dir,
+    borgEncryption: settings.borg_encryption,
+    borgPassphrase: settings.borg_passphrase,
+    borgCompression: settings.borg_compression,
+    borgLockWait: settings.borg_lock_wait,
+  };
+}
+
+function failure(summary: string): SourceResult {
+  const now = Date.now() / 1000;
+  return { success: false, snapshot: null, summary, time_begin: now, time_end: now };
+}
+
+/** True when the API took the result; retried, since losing it would re-run the backup. */
+async function reportResult(
+  api: ApiClient,
+  storage: { name: string; secret: string },
+  uuid: string,
+  name: string,
+  result: SourceResult,
+  log: WorkloadLogger,
+  retryDelayMs: number,
+): Promise<boolean> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await api.post(
+        'storage_ping_source_update',
+        { storage, machine: { uuid, sources: { [name]: result } } },
+        EmptyResponse,
+      );
+      return true;
+    } catch (error) {
+      if (attempt >= REPORT_ATTEMPTS) {
+        log.error(`Could not report the result of ${name}: ${errorMessage(error)}`);
+        return false;
+      }
+      log.warning(`Reporting ${name} failed (${errorMessage(error)}); retrying`);
+      await sleep(retryDelayMs);
+    }
+  }
+}

@@ -1,0 +1,107 @@
+import { hostname } from 'node:os';
+
+import { z } from 'zod';
+
+import { DEFAULT_STORAGE_VAR_DIR } from '../common/config-files.js';
+import { UserError } from '../common/errors.js';
+import { defaultLockDir } from '../common/lock.js';
+import { defaultLogFile } from '../common/workload-log.js';
+import { isConfigObject, type ConfigObject } from '../turku/config.js';
+import { Flag, Port } from '../turku/protocol/fields.js';
+import { SNAPSHOT_MODES } from '../turku/protocol/source.js';
+import { WEEK_STARTS } from '../turku/time.js';
+
+/**
+ * The storage unit's configuration (spec §5.1): the merged `config.d` layers, with the
+ * original's defaults. Unknown keys are kept out of the way, not refused, so an original
+ * storage's configuration is read as-is.
+ */
+
+const Command = z.union([
+  z
+    .string()
+    .min(1)
+    .transform((text) => [text]),
+  z.array(z.string()).min(1),
+]);
+
+const Volume = z.object({
+  path: z.string().min(1),
+  accept_new: Flag.default(true),
+  accept_new_high_water_pct: z.number().min(0).max(100).optional(),
+});
+
+export const StorageSettings = z.object({
+  name: z.string().min(1),
+  secret: z.string().min(1),
+  api_url: z.string().min(1),
+  api_auth_name: z.string().optional(),
+  api_auth_secret: z.string().optional(),
+  api_auth: z.string().optional(),
+  api_timeout: z.number().positive().default(30),
+  volumes: z.record(z.string(), z.unknown()).transform((entries, ctx) => {
+    // Entries without a path are dropped, as in the original; a malformed one is an error.
+    const volumes: Record<string, z.output<typeof Volume>> = {};
+    for (const [name, value] of Object.entries(entries)) {
+      if (!isConfigObject(value) || value.path === undefined || value.path === null || value.path === '') continue;
+      const parsed = Volume.safeParse(value);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        ctx.issues.push({
+          code: 'custom',
+          message: `volume "${name}": ${issue?.path.join('.')}: ${issue?.message}`,
+          input: value,
+        });
+        return z.NEVER;
+      }
+      volumes[name] = parsed.data;
+    }
+    if (Object.keys(volumes).length === 0) {
+      ctx.issues.push({ code: 'custom', message: 'no volume with a "path"', input: entries });
+      return z.NEVER;
+    }
+    return volumes;
+  }),
+  accept_new_high_water_pct: z.number().min(0).max(100).default(80),
+  published: Flag.optional(),
+  comment: z.string().max(200).optional(),
+  snapshot_mode: z.enum(SNAPSHOT_MODES).default('link-dest'),
+  preserve_hard_links: Flag.default(false),
+  ssh_ping_host: z.string().min(1).default(hostname()),
+  ssh_ping_port: Port.default(22),
+  ssh_ping_user: z.string().min(1).default('root'),
+  ssh_ping_host_keys: z.array(z.string()).optional(),
+  ssh_ping_host_keys_glob: z.string().default('/etc/ssh/ssh_host_*_key.pub'),
+  authorized_keys_file: z.string().optional(),
+  authorized_keys_user: z.string().optional(),
+  authorized_keys_command: z.string().min(1).default('turku-storage-ping'),
+  authorized_keys_options: z.string().default('restrict,port-forwarding,permitlisten="localhost:*"'),
+  var_dir: z.string().min(1).default(DEFAULT_STORAGE_VAR_DIR),
+  lock_dir: z.string().min(1).default(defaultLockDir()),
+  log_file: z.string().default(defaultLogFile()),
+  timezone: z.string().default('UTC'),
+  week_start: z.enum(WEEK_STARTS).default('sunday'),
+  rsync_command: Command.default(['rsync']),
+  borg_command: Command.default(['borg']),
+  borg_encryption: z.string().default('none'),
+  borg_passphrase: z.string().nullable().default(null),
+  borg_compression: z.string().default('lz4'),
+  borg_lock_wait: z.number().int().nonnegative().default(60),
+  verify_tunnel_owner: Flag.default(process.platform === 'linux'),
+});
+export type StorageSettings = z.output<typeof StorageSettings>;
+
+/** Parses the merged configuration; anything missing or malformed is `Incomplete config: ...`. */
+export function parseStorageSettings(config: ConfigObject): StorageSettings {
+  const parsed = StorageSettings.safeParse(config);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const key = issue?.path.join('.');
+  const detail = issue?.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue?.message;
+  throw new UserError(`Incomplete config: ${key ? `${key}: ` : ''}${detail ?? 'invalid'}`);
+}
+
+/** The volume's own high-water mark, else the storage's. */
+export function highWaterOf(settings: StorageSettings, volume: StorageSettings['volumes'][string]): number {
+  return volume.accept_new_high_water_pct ?? settings.accept_new_high_water_pct;
+}

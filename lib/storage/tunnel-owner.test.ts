@@ -1,0 +1,46 @@
+import { createServer, type Server } from 'node:net';
+
+import { execa } from 'execa';
+
+import { listeningInodes, parentPid, tunnelOwnedByAncestor } from './tunnel-owner.js';
+
+const TCP = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:DF7B 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 424242 1 0000000000000000 100 0 0 10 0
+   1: 0100007F:DF7B 0100007F:9C40 01 00000000:00000000 00:00000000 00000000     0        0 515151 1 0000000000000000 20 4 30 10 -1
+   2: 00000000:DF7B 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 616161 1 0000000000000000 100 0 0 10 0
+`;
+
+test('only loopback listeners on the port count', () => {
+  expect(listeningInodes(TCP, 0xdf7b)).toEqual(['424242']);
+  expect(listeningInodes(TCP, 22)).toEqual([]);
+});
+
+test('the parent PID is read after the command name, which may hold spaces and parentheses', () => {
+  expect(parentPid('1234 (sshd: a (b) c) S 987 1234 1234 0 -1')).toBe(987);
+});
+
+describe('against the kernel', () => {
+  let server: Server;
+  let port: number;
+  beforeAll(async () => {
+    server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as { port: number }).port;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  test('a listener held by an ancestor is accepted; one held by anyone else is not', async () => {
+    // This test process holds the socket, so for a child of it an ancestor is the owner.
+    const child = execa('sleep', ['30']);
+    try {
+      expect(await tunnelOwnedByAncestor(port, child.pid)).toBe(true);
+      // Seen from this process itself, no ancestor holds it.
+      expect(await tunnelOwnedByAncestor(port)).toBe(false);
+      // Nothing listens on port 1.
+      expect(await tunnelOwnedByAncestor(1, child.pid)).toBe(false);
+    } finally {
+      child.kill();
+      await child.catch(() => undefined);
+    }
+  });
+});

@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+
+import { errorMessage } from '../common/errors.js';
+import { jitter, parseWaitSeconds } from '../common/wait.js';
+import { DEFAULT_STORAGE_CONFIG_DIR, loadStorageSettings } from './load-settings.js';
+import { storageLogger } from './logging.js';
+import { updateStorageConfig } from './update-config.js';
+
+/** `turku-storage-update-config`: register, report space, rewrite authorized_keys (spec §5.3). */
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      'config-dir': { type: 'string', short: 'c', default: DEFAULT_STORAGE_CONFIG_DIR },
+      wait: { type: 'string', short: 'w' },
+      debug: { type: 'boolean', default: false },
+      'api-auth-name': { type: 'string' },
+      'api-auth-secret': { type: 'string' },
+    },
+  });
+  await jitter(parseWaitSeconds(values.wait));
+  const settings = await loadStorageSettings(values['config-dir']);
+  process.env.TZ = settings.timezone;
+  const log = storageLogger({
+    program: 'turku-storage-update-config',
+    storageName: settings.name,
+    logFile: settings.log_file,
+    consoleLevel: values.debug ? 'debug' : 'warning',
+  });
+  try {
+    await updateStorageConfig(settings, {
+      log,
+      ...(values['api-auth-name'] === undefined ? {} : { authName: values['api-auth-name'] }),
+      ...(values['api-auth-secret'] === undefined ? {} : { authSecret: values['api-auth-secret'] }),
+    });
+  } finally {
+    await log.close();
+  }
+}
+
+await main().catch((error: unknown) => {
+  process.stderr.write(`turku-storage-update-config: ${errorMessage(error)}\n`);
+  process.exitCode = 1;
+});
