@@ -1,0 +1,105 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import { isErrno } from '../../common/errors.js';
+import { resolveCalendar } from '../../turku/time.js';
+import {
+  archiveStatsLine,
+  borgFailure,
+  borgTimestamp,
+  parseArchiveList,
+  runBorg,
+  type Archive,
+  type BorgRun,
+} from './borg-cli.js';
+import { readPolicy, removedLine, victimsOf } from './expire.js';
+import { formatSidecarTime, snapshotName } from './names.js';
+import { borgRepo, workingDir } from './paths.js';
+import { pullSource, rsyncFailure } from './rsync.js';
+import { exists } from './snapshot-dir.js';
+import { type SnapshotJob, type SnapshotOutcome } from './types.js';
+
+/**
+ * borg mode (spec §5.6): rsync in place into the working copy (kept as rsync's delta basis),
+ * then one archive of it per run in `<source>.borg`, expired by Turku's retention with
+ * `borg delete` + `borg compact` (never `borg prune`, whose buckets differ).
+ */
+export async function runBorgMode(job: SnapshotJob): Promise<SnapshotOutcome> {
+  const { settings, log } = job;
+  const now = job.now ?? (() => new Date());
+  resolveCalendar({ timeZone: settings.timezone, weekStart: settings.weekStart }); // fail before the copy
+  const working = workingDir(job);
+  await mkdir(working, { recursive: true });
+  const syncBegin = now();
+  const rsync = await pullSource(job, { destination: working, inplace: true });
+  if (!rsync.success) return { success: false, snapshot: null, summary: rsyncFailure(rsync.code) };
+  const syncFinish = now();
+
+  const repo = borgRepo(job);
+  if (!(await isRepository(repo))) {
+    const init = await runBorg(settings, 'init', [`--encryption=${settings.borgEncryption}`, repo], { log });
+    if (init.code !== 0) return failed(null, '', init);
+  }
+  const name = snapshotName(job.source, syncFinish, settings.timezone);
+  // Borg expands {…} placeholders in comments; ISO times have none.
+  const comment = `turku base=none sync_begin=${formatSidecarTime(syncBegin)} sync_finish=${formatSidecarTime(syncFinish)}`;
+  const create = await runBorg(
+    settings,
+    'create',
+    [
+      '--json',
+      '--numeric-ids',
+      '--compression',
+      settings.borgCompression,
+      '--timestamp',
+      borgTimestamp(syncFinish),
+      '--comment',
+      comment,
+      `${repo}::${name}`,
+      '.',
+    ],
+    { log, cwd: working, json: true },
+  );
+  if (create.code !== 0) return failed(null, '', create);
+  log.info(`Created archive ${name}`);
+  let summary = archiveStatsLine(create.stdout);
+
+  const reading = readPolicy(job.descriptor.retention, log);
+  if (reading.policy === null) return { success: true, snapshot: name, summary: summary + reading.notice };
+  const list = await runBorg(settings, 'list', ['--json', repo], { log, json: true });
+  if (list.code !== 0) return failed(name, summary, list);
+  let archives: Archive[];
+  try {
+    archives = parseArchiveList(list.stdout);
+  } catch (error) {
+    log.error(`Cannot read the archive list of ${repo}: ${String(error)}`);
+    return { success: false, snapshot: name, summary: `${summary}borg list output not understood\n` };
+  }
+  const victims = victimsOf(archives, reading.policy, now(), settings);
+  if (victims.length === 0) return { success: true, snapshot: name, summary };
+  const names = victims.map((victim) => victim.name);
+  const remove = await runBorg(settings, 'delete', [repo, ...names], { log });
+  if (remove.code !== 0) return failed(name, summary, remove);
+  for (const victim of names) {
+    log.info(`Removed old snapshot ${victim}`);
+    summary += removedLine(victim);
+  }
+  const compact = await runBorg(settings, 'compact', [repo], { log });
+  if (compact.code !== 0) return failed(name, summary, compact);
+  return { success: true, snapshot: name, summary };
+}
+
+/** A repository has its `config`; anything else there makes `borg init` fail loudly. */
+async function isRepository(repo: string): Promise<boolean> {
+  try {
+    return await exists(join(repo, 'config'));
+  } catch (error) {
+    if (isErrno(error, 'ENOTDIR')) return false;
+    throw error;
+  }
+}
+
+/** The archive, if made, is reported even when a later step fails. */
+function failed(snapshot: string | null, summary: string, run: BorgRun): SnapshotOutcome {
+  return { success: false, snapshot, summary: `${summary}${borgFailure(run)}` };
+}

@@ -1,0 +1,46 @@
+import {
+  parseRetention,
+  RetentionError,
+  snapshotsToDelete,
+  type RetentionPolicy,
+  type Snapshot,
+} from '../../turku/retention.js';
+import { type SnapshotLog, type SnapshotSettings } from './types.js';
+
+/**
+ * Which snapshots a successful run expires (spec §5.8), for link-dest directories and borg
+ * archives alike. A policy with any clause this storage cannot read is not applied at all, so a
+ * typo in the clause meant to keep the yearlies does not lose them.
+ */
+
+export type PolicyReading =
+  | { readonly policy: RetentionPolicy }
+  /** Nothing to apply; `notice` is the summary line saying why, or '' when there is no policy. */
+  | { readonly policy: null; readonly notice: string };
+
+/** Lenient, as an original API does not validate: case-insensitive, trailing words tolerated. */
+export function readPolicy(retention: string | null, log: SnapshotLog): PolicyReading {
+  if (retention === null) return { policy: null, notice: '' };
+  try {
+    const policy = parseRetention(retention, { lenient: true });
+    return policy.length === 0 ? { policy: null, notice: '' } : { policy };
+  } catch (error) {
+    if (!(error instanceof RetentionError)) throw error;
+    log.warning(`Retention "${retention}" not applied: ${error.detail}`);
+    return { policy: null, notice: `Retention not applied: unrecognised clause "${error.clause}"\n` };
+  }
+}
+
+/** All candidates count, the new snapshot included; the newest is always kept. */
+export function victimsOf<S extends Snapshot>(
+  candidates: readonly S[],
+  policy: RetentionPolicy,
+  now: Date,
+  settings: Pick<SnapshotSettings, 'timezone' | 'weekStart'>,
+): S[] {
+  return snapshotsToDelete(candidates, policy, now, { timeZone: settings.timezone, weekStart: settings.weekStart });
+}
+
+export function removedLine(name: string): string {
+  return `Removed old snapshot: ${name}\n`;
+}

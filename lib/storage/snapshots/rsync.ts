@@ -1,0 +1,153 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { runCommand, SAFE_PATH } from './process.js';
+import { type SnapshotJob, type SnapshotLog } from './types.js';
+
+/** Pulling a source from the agent's rsync daemon through the tunnel (spec §5.5). */
+
+/** 24 is "some files vanished before they could be transferred": normal on a live system. */
+export const RSYNC_SUCCESS_CODES: readonly number[] = [0, 24];
+
+/** `rsync://<username>@127.0.0.1:<port>/<module>/` */
+export function rsyncUrl(username: string, port: number, module: string): string {
+  return `rsync://${username}@127.0.0.1:${port}/${module}/`;
+}
+
+export interface RsyncArgvOptions {
+  readonly rsyncCommand: readonly string[];
+  readonly url: string;
+  readonly destination: string;
+  /** Absolute base snapshot directory (link-dest mode). */
+  readonly linkDest?: string | null;
+  /** none and borg modes rewrite the working copy in place. */
+  readonly inplace?: boolean;
+  /** Storage OR source `preserve_hard_links`. */
+  readonly hardLinks?: boolean;
+  readonly filterFile?: string | null;
+  readonly bwlimit?: string | null;
+}
+
+export function rsyncArgv(options: RsyncArgvOptions): string[] {
+  const argv = [
+    ...options.rsyncCommand,
+    '--archive',
+    '--compress',
+    '--numeric-ids',
+    '--delete',
+    '--delete-excluded',
+    '--verbose',
+  ];
+  if (options.linkDest) argv.push(`--link-dest=${options.linkDest}`);
+  if (options.inplace) argv.push('--inplace');
+  if (options.hardLinks) argv.push('--hard-links');
+  if (options.filterFile) argv.push(`--filter=merge ${options.filterFile}`);
+  if (options.bwlimit) argv.push(`--bwlimit=${options.bwlimit}`);
+  // Trailing slashes: copy the module's contents into the destination, not the module itself.
+  argv.push(withSlash(options.url), withSlash(options.destination));
+  return argv;
+}
+
+function withSlash(path: string): string {
+  return path.endsWith('/') ? path : `${path}/`;
+}
+
+/**
+ * The merge file's text, or null when there is no line. Filter lines are passed verbatim except
+ * merge rules (long or short form, any modifiers), which would read files on the storage, and
+ * lines with a line break or NUL, which would smuggle in another rule. Empty excludes are skipped.
+ */
+export function filterFileText(filter: readonly string[], exclude: readonly string[]): string | null {
+  const lines = [
+    ...filter.filter((line) => !hasLineBreak(line) && !isMergeRule(line)),
+    ...exclude.filter((pattern) => pattern !== '' && !hasLineBreak(pattern)).map((pattern) => `- ${pattern}`),
+  ];
+  return lines.length === 0 ? null : `${lines.join('\n')}\n`;
+}
+
+function hasLineBreak(line: string): boolean {
+  return /[\r\n\0]/.test(line);
+}
+
+/** `merge`, `dir-merge`, `:` and `.` rules (the spec names `merge`, `:` and `. `; this is a superset). */
+function isMergeRule(line: string): boolean {
+  const rule = line.trimStart();
+  return rule.startsWith('merge') || rule.startsWith('dir-merge') || rule.startsWith(':') || rule.startsWith('.');
+}
+
+export interface RsyncRun {
+  readonly rsyncCommand: readonly string[];
+  readonly url: string;
+  readonly password: string;
+  readonly destination: string;
+  readonly linkDest?: string | null;
+  readonly inplace?: boolean;
+  readonly hardLinks?: boolean;
+  readonly filter?: readonly string[];
+  readonly exclude?: readonly string[];
+  readonly bwlimit?: string | null;
+  readonly log: SnapshotLog;
+}
+
+export interface RsyncResult {
+  readonly success: boolean;
+  readonly code: number;
+}
+
+/** Runs one pull; the filter file lives in a private temp dir that is removed in every case. */
+export async function runRsync(run: RsyncRun): Promise<RsyncResult> {
+  const text = filterFileText(run.filter ?? [], run.exclude ?? []);
+  const filterDir = text === null ? null : await mkdtemp(join(tmpdir(), 'turku-rsync-'));
+  try {
+    let filterFile: string | null = null;
+    if (filterDir !== null && text !== null) {
+      filterFile = join(filterDir, 'filter');
+      await writeFile(filterFile, text, { mode: 0o600, flag: 'wx' });
+    }
+    const argv = rsyncArgv({
+      rsyncCommand: run.rsyncCommand,
+      url: run.url,
+      destination: run.destination,
+      linkDest: run.linkDest ?? null,
+      inplace: run.inplace ?? false,
+      hardLinks: run.hardLinks ?? false,
+      filterFile,
+      bwlimit: run.bwlimit ?? null,
+    });
+    const { code } = await runCommand(argv, { env: rsyncEnv(run.password), log: run.log });
+    return { success: RSYNC_SUCCESS_CODES.includes(code), code };
+  } finally {
+    if (filterDir !== null) await rm(filterDir, { recursive: true, force: true });
+  }
+}
+
+/** Exactly the password and a safe PATH: nothing of the storage's environment leaks to rsync. */
+export function rsyncEnv(password: string): Record<string, string> {
+  return { RSYNC_PASSWORD: password, PATH: SAFE_PATH };
+}
+
+export function rsyncFailure(code: number): string {
+  return `rsync exited with return code ${code}`;
+}
+
+/** A snapshot job's pull: its source's filters, bandwidth limit and hard-link setting. */
+export function pullSource(
+  job: SnapshotJob,
+  target: { readonly destination: string; readonly linkDest?: string | null; readonly inplace?: boolean },
+): Promise<RsyncResult> {
+  const { settings, descriptor } = job;
+  return runRsync({
+    rsyncCommand: settings.rsyncCommand,
+    url: job.remote.url,
+    password: job.remote.password,
+    destination: target.destination,
+    linkDest: target.linkDest ?? null,
+    inplace: target.inplace ?? false,
+    hardLinks: settings.preserveHardLinks || descriptor.preserve_hard_links,
+    filter: descriptor.filter,
+    exclude: descriptor.exclude,
+    bwlimit: descriptor.bwlimit,
+    log: job.log,
+  });
+}

@@ -1,0 +1,52 @@
+import { type SnapshotMode, type SourceDescriptor } from '../../turku/protocol/source.js';
+import { type WeekStart } from '../../turku/time.js';
+
+/** What every snapshot engine is given and returns (spec §5.5–§5.8); see index.ts. */
+
+export type { SnapshotMode };
+
+export interface SnapshotLog {
+  debug(message: string): void;
+  info(message: string): void;
+  warning(message: string): void;
+  error(message: string): void;
+}
+
+/** The storage settings (spec §5.1) the engines need, in camelCase. */
+export interface SnapshotSettings {
+  readonly rsyncCommand: readonly string[];
+  readonly borgCommand: readonly string[];
+  /** `--hard-links` for every source. */
+  readonly preserveHardLinks: boolean;
+  /** IANA zone for snapshot names, legacy names and retention calendars. */
+  readonly timezone: string;
+  readonly weekStart: WeekStart;
+  /** Borg keeps its cache and security state in `<varDir>/borg`. */
+  readonly varDir: string;
+  readonly borgEncryption: string;
+  readonly borgPassphrase: string | null;
+  readonly borgCompression: string;
+  /** Seconds. */
+  readonly borgLockWait: number;
+}
+
+export interface SnapshotJob {
+  /** Absolute, exists. */
+  readonly machineDir: string;
+  /** An already validated source name. */
+  readonly source: string;
+  readonly descriptor: SourceDescriptor;
+  /** `url` is `rsync://<user>@127.0.0.1:<port>/<source>/`. */
+  readonly remote: { readonly url: string; readonly password: string };
+  readonly settings: SnapshotSettings;
+  readonly log: SnapshotLog;
+  /** The clock; tests move it. */
+  readonly now?: () => Date;
+}
+
+export interface SnapshotOutcome {
+  readonly success: boolean;
+  /** The new snapshot's (or archive's) name; null in none mode and when nothing was made. */
+  readonly snapshot: string | null;
+  readonly summary: string | null;
+}
