@@ -76,9 +76,8 @@ function connectionProblem(error: unknown): string {
   if ((error as { name?: unknown }).name === 'TimeoutError') return 'no answer within the timeout';
   const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
   if (cause !== undefined) {
-    if (typeof cause.code === 'string')
-      return `${cause.code}${typeof cause.message === 'string' ? ` (${cause.message})` : ''}`;
-    return errorMessage(cause);
+    const message = errorMessage(cause);
+    return typeof cause.code === 'string' && !message.includes(cause.code) ? `${cause.code} (${message})` : message;
   }
   return errorMessage(error);
 }

@@ -99,7 +99,7 @@ test('settings name what is missing', () => {
 test('an unreachable API is a clear error', async () => {
   const closed = await closedPort();
   await expect(updateStorageConfig(settings({ api_url: `http://127.0.0.1:${closed}/v1` }), { log })).rejects.toThrow(
-    `Cannot reach the API at http://127.0.0.1:${closed}/v1: ECONNREFUSED`,
+    `Cannot reach the API at http://127.0.0.1:${closed}/v1: connect ECONNREFUSED 127.0.0.1:${closed}`,
   );
 });
 

@@ -1,0 +1,73 @@
+import { setTimeout as delay } from 'node:timers/promises';
+
+import { ApiError } from '../common/api-client.js';
+import { errorMessage, UserError } from '../common/errors.js';
+import { createWorkloadLogger, type WorkloadLogger } from '../common/workload-log.js';
+import { ConfigError } from '../turku/config.js';
+
+/**
+ * What the agent programs share: the process-facing parts a test replaces, `--wait`, and how
+ * any failure becomes one line on stderr and an exit status.
+ */
+
+export interface AgentIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  readonly hostname: () => string;
+  /** Aborted on SIGINT/SIGTERM: long waits and sessions end, temporary files are removed. */
+  readonly signal: AbortSignal;
+  /** A number in [0, 1) for `--wait`; Math.random by default. */
+  readonly random?: () => number;
+}
+
+export const DEFAULT_CONFIG_DIR = '/etc/turku-agent';
+
+/** Exit status for bad flags. */
+export const USAGE_EXIT = 2;
+
+export class UsageError extends UserError {
+  constructor(message: string) {
+    super(message, USAGE_EXIT);
+  }
+}
+
+export function consoleLogger(program: string, debug: boolean, io: AgentIo): WorkloadLogger {
+  return createWorkloadLogger({ name: program, consoleLevel: debug ? 'debug' : 'info', console: io.stderr });
+}
+
+/** A non-negative number of seconds from a flag. */
+export function parseSeconds(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const seconds = Number(value);
+  if (value.trim() === '' || !Number.isFinite(seconds) || seconds < 0) {
+    throw new UsageError(`${flag} expects a number of seconds, not "${value}"`);
+  }
+  return seconds;
+}
+
+/** `--wait`: sleeps uniformly 0…seconds so a fleet's timers do not hit the API together. */
+export async function randomWait(seconds: number | undefined, io: AgentIo, log: WorkloadLogger): Promise<void> {
+  if (seconds === undefined || seconds <= 0) return;
+  const ms = Math.floor((io.random ?? Math.random)() * seconds * 1000);
+  log.debug(`Waiting ${(ms / 1000).toFixed(1)} s before starting`);
+  try {
+    await delay(ms, undefined, { signal: io.signal });
+  } catch {
+    throw new UserError('Interrupted');
+  }
+}
+
+/** One line for stderr, and the exit status, for anything that ended a program. */
+export function reportFailure(program: string, error: unknown, io: AgentIo, debug: boolean): number {
+  const known = error instanceof UserError || error instanceof ApiError || error instanceof ConfigError;
+  const message = errorMessage(error).replace(/\s*[\r\n]+\s*/g, ' ');
+  io.stderr(`${program}: ${message}\n`);
+  if (debug && !known && error instanceof Error && error.stack !== undefined) io.stderr(`${error.stack}\n`);
+  return error instanceof UserError ? error.exitCode : 1;
+}
+
+/** util.parseArgs' errors; duck-typed, as Node's errors may come from another realm. */
+export function isParseArgsError(error: unknown): error is Error {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS');
+}

@@ -1,0 +1,34 @@
+import type { SourceDescriptor, StorageEndpoint } from '../turku/protocol/source.js';
+
+/**
+ * Sources grouped by the storage that keeps them (spec §3.2 step 4, §8 step 2): one session per
+ * storage, in storage-name order, with the sources in name order.
+ */
+
+export interface StorageGroup {
+  readonly storage: StorageEndpoint;
+  readonly sources: readonly string[];
+}
+
+/** The described sources that `keep` accepts and that have a storage, grouped by its name. */
+export function groupByStorage(
+  descriptors: Readonly<Record<string, SourceDescriptor>>,
+  keep: (name: string) => boolean,
+): StorageGroup[] {
+  const groups = new Map<string, { storage: StorageEndpoint; sources: string[] }>();
+  for (const [name, descriptor] of Object.entries(descriptors)) {
+    // Typed as required, but an older API may still leave it out.
+    const storage = descriptor.storage as StorageEndpoint | null | undefined;
+    if (storage === null || storage === undefined || !keep(name)) continue;
+    const group = groups.get(storage.name);
+    if (group === undefined) groups.set(storage.name, { storage, sources: [name] });
+    else group.sources.push(name);
+  }
+  return [...groups.values()]
+    .sort((a, b) => compare(a.storage.name, b.storage.name))
+    .map((group) => ({ storage: group.storage, sources: group.sources.sort(compare) }));
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,234 @@
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+
+import { createApiClient } from '../common/api-client.js';
+import { loadAgentConfig } from '../common/config-files.js';
+import { UserError } from '../common/errors.js';
+import { randomAlphanumeric, randomUuid } from '../common/random.js';
+import { tryLock } from '../common/lock.js';
+import type { WorkloadLogger } from '../common/workload-log.js';
+import type { ConfigObject } from '../turku/config.js';
+import { AgentPingCheckinResponse } from '../turku/protocol/api.js';
+import { encodeStdinRequest } from '../turku/protocol/stdin.js';
+import {
+  consoleLogger,
+  DEFAULT_CONFIG_DIR,
+  isParseArgsError,
+  parseSeconds,
+  randomWait,
+  reportFailure,
+  UsageError,
+  type AgentIo,
+} from './cli.js';
+import { goNoGo } from './gonogo.js';
+import { groupByStorage, type StorageGroup } from './groups.js';
+import { restore, type RestoreOptions } from './restore.js';
+import { moduleProblem, type DaemonModule } from './rsyncd.js';
+import { runStorageSession } from './session.js';
+import { parseAgentSettings, sshKeyPath, type AgentSettings } from './settings.js';
+import { SSH_FAILURE, sshFailureMessage } from './ssh.js';
+
+/**
+ * turku-agent-ping (spec §3.2, §4.6, §8): asks the API what is due and lets each storage pull
+ * it through a reverse tunnel; with --restore, opens a restore session instead.
+ */
+
+export const PROGRAM = 'turku-agent-ping';
+export const LOCK_NAME = 'turku-agent-ping';
+
+export const USAGE = `Usage: ${PROGRAM} [options]
+
+Checks in with the Turku API and lets the storage back up the sources that are due.
+
+  -c, --config-dir DIR         configuration directory (default ${DEFAULT_CONFIG_DIR})
+  -w, --wait SECONDS           first sleep a random time between 0 and SECONDS
+      --gonogo-program "CMD"   run CMD first and skip this check-in unless it exits 0
+      --debug                  log API requests (secrets redacted), responses and commands
+
+Restore (the storage pushes files into the restore directory of this machine):
+      --restore                open an interactive restore session (until Ctrl-C)
+      --restore-storage NAME   the storage to use when sources are on several
+      --restore-source NAME    scripted: restore this source by itself, then exit
+      --restore-snapshot NAME  scripted: the snapshot to restore (default latest)
+      --restore-target DIR     where files land (default: restore_path)
+      --restore-timeout SEC    end the session after SEC seconds (default: no limit)
+
+Exit status: 0 on success, nothing due or not configured yet; 1 on API, SSH or restore
+errors (one line on stderr); 2 on bad flags.`;
+
+const OPTIONS = {
+  'config-dir': { type: 'string', short: 'c', default: DEFAULT_CONFIG_DIR },
+  wait: { type: 'string', short: 'w' },
+  debug: { type: 'boolean', default: false },
+  'gonogo-program': { type: 'string' },
+  restore: { type: 'boolean', default: false },
+  'restore-storage': { type: 'string' },
+  'restore-source': { type: 'string' },
+  'restore-snapshot': { type: 'string', default: 'latest' },
+  'restore-target': { type: 'string' },
+  'restore-timeout': { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+/** What the check-in and the restore both get. */
+export interface PingContext {
+  readonly settings: AgentSettings;
+  readonly sources: Readonly<Record<string, ConfigObject>>;
+  readonly io: AgentIo;
+  readonly log: WorkloadLogger;
+}
+
+export async function runAgentPing(argv: readonly string[], io: AgentIo): Promise<number> {
+  let debug = argv.includes('--debug');
+  try {
+    const { values } = parseFlags(argv);
+    debug = values.debug;
+    if (values.help) {
+      io.stdout(`${USAGE}\n`);
+      return 0;
+    }
+    const restoreOptions: RestoreOptions = {
+      storage: values['restore-storage'],
+      source: values['restore-source'],
+      snapshot: values['restore-snapshot'],
+      target: values['restore-target'],
+      timeoutSeconds: parseSeconds('--restore-timeout', values['restore-timeout']),
+    };
+    const restoring = values.restore || restoreOptions.source !== undefined;
+    const log = consoleLogger(PROGRAM, debug, io);
+    await randomWait(parseSeconds('--wait', values.wait), io, log);
+
+    const loaded = await loadAgentConfig(values['config-dir']);
+    for (const warning of loaded.warnings) log.warning(warning);
+    const settings = parseAgentSettings(loaded.config, { hostname: io.hostname() });
+    const context: PingContext = { settings, sources: loaded.sources, io, log };
+
+    if (restoring) return await restore(context, restoreOptions);
+    return await checkIn(context, values['gonogo-program'] ?? settings.gonogo_program);
+  } catch (error) {
+    return reportFailure(PROGRAM, error, io, debug);
+  }
+}
+
+function parseFlags(argv: readonly string[]) {
+  try {
+    return parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false });
+  } catch (error) {
+    if (isParseArgsError(error)) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+/** The check-in (spec §3.2). */
+async function checkIn(context: PingContext, gonogo: string | readonly string[] | null): Promise<number> {
+  const { settings, sources, io, log } = context;
+
+  // 1. Silent pre-checks: not registered yet, or switched off.
+  const { machine_uuid: uuid, machine_secret: secret, api_url: apiUrl } = settings;
+  if (uuid === undefined || secret === undefined || apiUrl === undefined) {
+    log.debug('Not registered yet (machine_uuid, machine_secret or api_url is missing); nothing to do');
+    return 0;
+  }
+  if (!existsSync(`${sshKeyPath(settings)}.pub`)) {
+    log.debug(`No SSH key at ${sshKeyPath(settings)} yet; nothing to do`);
+    return 0;
+  }
+  if (settings.published === false) {
+    log.debug('This machine is unpublished (published: false); nothing to do');
+    return 0;
+  }
+
+  // 2. Go/no-go.
+  if (!(await goNoGo(gonogo, log))) return 0;
+
+  // 3. Lock; a running check-in or restore means there is nothing to do now.
+  await mkdir(settings.lock_dir, { recursive: true });
+  const lock = await tryLock(settings.lock_dir, LOCK_NAME);
+  if (lock === undefined) {
+    log.info(`Another ${PROGRAM} (check-in or restore) is running; skipping this check-in`);
+    return 0;
+  }
+  try {
+    // 4. Ask what is due; keep what this machine has, grouped by storage.
+    const api = createApiClient({
+      url: apiUrl,
+      timeoutSeconds: settings.api_timeout,
+      debug: (line) => log.debug(line),
+    });
+    const response = await api.post('agent_ping_checkin', { machine: { uuid, secret } }, AgentPingCheckinResponse);
+    const groups = groupByStorage(response.machine.scheduled_sources, (name) => Object.hasOwn(sources, name));
+    if (groups.length === 0) {
+      log.debug('Nothing is due');
+      return 0;
+    }
+
+    // 5. One session per storage, one after the other.
+    let failures = 0;
+    for (const group of groups) {
+      if (io.signal.aborted) break;
+      if (!(await backUpGroup(context, group))) failures++;
+    }
+    if (io.signal.aborted) throw new UserError('Interrupted; the backup session was stopped');
+    return failures === 0 ? 0 : 1;
+  } finally {
+    await lock.release();
+  }
+}
+
+/** One storage's session; false (after saying why) if it could not take place. */
+async function backUpGroup(context: PingContext, group: StorageGroup): Promise<boolean> {
+  const { settings, sources, io, log } = context;
+  const { storage } = group;
+  const offered: { name: string; path: string }[] = [];
+  for (const name of group.sources) {
+    const path = String(sources[name]?.path);
+    const problem = moduleProblem({ name, path });
+    if (problem === undefined) offered.push({ name, path });
+    else log.error(`Not offering source "${name}": ${problem}`);
+  }
+  if (offered.length === 0) return false;
+  log.info(`Offering ${offered.map((source) => source.name).join(', ')} to storage ${storage.name}`);
+
+  let result;
+  try {
+    result = await runStorageSession({
+      settings,
+      storage,
+      modules: () =>
+        offered.map(({ name, path }): DaemonModule => ({
+          name,
+          path,
+          username: randomUuid(),
+          password: randomAlphanumeric(30),
+          readOnly: true,
+        })),
+      request: (port, modules) =>
+        encodeStdinRequest({
+          verbose: true,
+          action: 'checkin',
+          port,
+          sources: Object.fromEntries(
+            modules.map((module) => [module.name, { username: module.username, password: module.password }]),
+          ),
+        }),
+      stdin: 'hold',
+      stop: io.signal,
+      onStderr: io.stderr,
+      onStdout: io.stdout,
+      log,
+    });
+  } catch (error) {
+    // The daemon could not start, ssh could not run...: tell, and go on with the next storage.
+    if (!(error instanceof UserError)) throw error;
+    if (io.signal.aborted) return false;
+    io.stderr(`${PROGRAM}: Storage ${storage.name}: ${error.message}\n`);
+    return false;
+  }
+  // The remote status is otherwise ignored: the storage reports its results to the API.
+  if (result.exitCode === SSH_FAILURE && !result.stopped) {
+    io.stderr(`${PROGRAM}: ${sshFailureMessage(storage, result.stderr)}\n`);
+    return false;
+  }
+  return true;
+}

@@ -1,0 +1,242 @@
+import { mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+
+import { createApiClient } from '../common/api-client.js';
+import { UserError } from '../common/errors.js';
+import { tryLock } from '../common/lock.js';
+import type { WorkloadLogger } from '../common/workload-log.js';
+import { randomAlphanumeric, randomUuid } from '../common/random.js';
+import { AgentPingRestoreResponse } from '../turku/protocol/api.js';
+import { encodeStdinRequest, type OutgoingStdinRequest } from '../turku/protocol/stdin.js';
+import { groupByStorage, type StorageGroup } from './groups.js';
+import type { PingContext } from './ping.js';
+import type { DaemonModule } from './rsyncd.js';
+import { runStorageSession, type SessionResult } from './session.js';
+import { sshKeyPath, type AgentSettings } from './settings.js';
+import { SSH_FAILURE, sshFailureMessage } from './ssh.js';
+
+/**
+ * Restores (spec §8): the storage pushes files through the tunnel into a writable module that
+ * points at the restore directory.
+ *   - Interactive (`--restore`): prints how to push, then holds the session open until Ctrl-C,
+ *     SIGTERM, `--restore-timeout` or the end of the ssh session.
+ *   - [NEW] Scripted (`--restore-source NAME`): asks the storage to push one snapshot by itself
+ *     and reports whether it did.
+ */
+
+export interface RestoreOptions {
+  /** `--restore-storage`: required when the sources are on several storages. */
+  readonly storage: string | undefined;
+  /** `--restore-source`: makes the restore scripted. */
+  readonly source: string | undefined;
+  /** `--restore-snapshot`: a snapshot name or `latest`. */
+  readonly snapshot: string;
+  /** `--restore-target`: defaults to `restore_path`. */
+  readonly target: string | undefined;
+  readonly timeoutSeconds: number | undefined;
+}
+
+/** What our storage prints when it has pushed a scripted restore. */
+export const SCRIPTED_RESTORE_FINISHED = 'Scripted restore finished';
+/** What any storage prints when it holds an interactive restore session. */
+export const RESTORE_MODE_ACTIVE = 'Restore mode active';
+export const UNSUPPORTED_SCRIPTED_RESTORE =
+  'The storage does not support scripted restores; use the interactive session (--restore without --restore-source)';
+
+/** Time the storage gets to end the session by itself once stdin is closed. */
+const INTERACTIVE_GRACE_MS = 10_000;
+
+export async function restore(context: PingContext, options: RestoreOptions): Promise<number> {
+  const { settings, sources, io, log } = context;
+  const scripted = options.source !== undefined;
+
+  // 1. Announce, check the identity, lock (backups of this machine wait meanwhile).
+  if (!scripted) io.stdout('Entering restore mode.\n\n');
+  const { uuid, secret, apiUrl } = registration(settings);
+  await mkdir(settings.lock_dir, { recursive: true });
+  const lock = await tryLock(settings.lock_dir, 'turku-agent-ping');
+  if (lock === undefined)
+    throw new UserError('Another turku-agent-ping (check-in or restore) is running; try again later');
+  try {
+    // 2. The sources and their storages.
+    const api = createApiClient({
+      url: apiUrl,
+      timeoutSeconds: settings.api_timeout,
+      debug: (line) => log.debug(line),
+    });
+    const response = await api.post('agent_ping_restore', { machine: { uuid, secret } }, AgentPingRestoreResponse);
+    const groups = scripted
+      ? scriptedCandidates(
+          groupByStorage(response.machine.sources, () => true),
+          options.source,
+          log,
+        )
+      : groupByStorage(response.machine.sources, (name) => Object.hasOwn(sources, name));
+    if (groups.length === 0) throw new UserError('Cannot find any appropriate sources.');
+
+    // 3. Show where everything is, then pick the storage.
+    if (!scripted) io.stdout(storageTreeText(groups));
+    const group = chooseStorage(groups, options.storage);
+
+    // 4-6. The writable module, on a directory only root can enter.
+    const target = options.target ?? settings.restore_path;
+    await mkdir(target, { recursive: true, mode: 0o700 });
+    const modules = (): DaemonModule[] => [
+      {
+        name: settings.restore_module,
+        path: target,
+        username: randomUuid(),
+        password: randomAlphanumeric(30),
+        readOnly: false,
+      },
+    ];
+    const timeout =
+      options.timeoutSeconds === undefined ? undefined : AbortSignal.timeout(options.timeoutSeconds * 1000);
+    const stop = timeout === undefined ? io.signal : AbortSignal.any([io.signal, timeout]);
+
+    // 7-9. The session.
+    let attempts = 0;
+    const result = await runStorageSession({
+      settings,
+      storage: group.storage,
+      modules,
+      request: (port, [module]) =>
+        scripted ? scriptedRequest(port, module!, options.source, options.snapshot) : interactiveRequest(port),
+      stdin: scripted ? 'end' : 'hold',
+      stop,
+      graceMs: scripted ? 0 : INTERACTIVE_GRACE_MS,
+      onReady: (port, [module]) => {
+        if (scripted) return;
+        if (++attempts > 1) io.stdout('The storage could not use that port; trying another one.\n\n');
+        io.stdout(restoreInfoText({ settings, uuid, storage: group.storage.name, target, port, module: module! }));
+      },
+      onStderr: io.stderr,
+      onStdout: io.stdout,
+      log,
+    });
+
+    if (!scripted) return interactiveOutcome(result, group);
+    if (io.signal.aborted) throw new UserError('Interrupted; the restore was stopped');
+    if (timeout?.aborted === true) {
+      throw new UserError(`The restore did not finish within ${options.timeoutSeconds} s and was stopped`);
+    }
+    scriptedOutcome(result, group, options.source);
+    io.stdout(`Restored ${options.source} (${options.snapshot}) from ${group.storage.name} into ${target}\n`);
+    return 0;
+  } finally {
+    await lock.release();
+  }
+}
+
+function registration(settings: AgentSettings): { uuid: string; secret: string; apiUrl: string } {
+  const { machine_uuid: uuid, machine_secret: secret, api_url: apiUrl } = settings;
+  if (apiUrl === undefined) throw new UserError('api_url is not configured');
+  if (uuid === undefined || secret === undefined || !existsSync(`${sshKeyPath(settings)}.pub`)) {
+    throw new UserError('This machine is not registered yet; run turku-update-config first');
+  }
+  return { uuid, secret, apiUrl };
+}
+
+/**
+ * The storages a scripted restore may ask: the one keeping the source, if the API lists it.
+ * The storage has the last word on what it holds, so a source the API no longer lists (an
+ * inactive one, say) is asked of the machine's storages all the same; no local copy is needed.
+ */
+function scriptedCandidates(groups: StorageGroup[], source: string, log: WorkloadLogger): StorageGroup[] {
+  const keeping = groups.filter((group) => group.sources.includes(source));
+  if (keeping.length > 0) return keeping;
+  log.debug(`The API lists no source "${source}" for this machine; asking the storage anyway`);
+  return groups;
+}
+
+/** Exactly one storage, or the one `--restore-storage` names. */
+export function chooseStorage(groups: readonly StorageGroup[], wanted: string | undefined): StorageGroup {
+  if (wanted !== undefined) {
+    const found = groups.find((group) => group.storage.name === wanted);
+    if (found === undefined) throw new UserError(`Cannot find appropriate storage "${wanted}"`);
+    return found;
+  }
+  if (groups.length > 1) throw new UserError('Multiple storages found.  Please use --restore-storage to specify one.');
+  return groups[0]!;
+}
+
+function interactiveRequest(port: number): string {
+  return encodeStdinRequest({ verbose: true, action: 'restore', port });
+}
+
+/** [NEW] The interactive request plus what the storage needs to push the snapshot by itself. */
+function scriptedRequest(port: number, module: DaemonModule, source: string, snapshot: string): string {
+  const request: OutgoingStdinRequest = {
+    verbose: true,
+    action: 'restore',
+    port,
+    restore: { source, snapshot, module: module.name, username: module.username, password: module.password },
+  };
+  return encodeStdinRequest(request);
+}
+
+/** An interactive session ends well unless ssh never got one going. */
+function interactiveOutcome(result: SessionResult, group: StorageGroup): number {
+  if (result.stopped || result.exitCode !== SSH_FAILURE || result.stderr.includes(RESTORE_MODE_ACTIVE)) return 0;
+  throw new UserError(sshFailureMessage(group.storage, result.stderr));
+}
+
+/** Success only when ssh exited 0 and the storage said it finished; else the storage's reason. */
+function scriptedOutcome(result: SessionResult, group: StorageGroup, source: string): void {
+  const lines = result.stderr.split('\n');
+  if (result.exitCode === 0 && lines.some((line) => line.includes(SCRIPTED_RESTORE_FINISHED))) return;
+  if (lines.some((line) => line.includes(RESTORE_MODE_ACTIVE))) throw new UserError(UNSUPPORTED_SCRIPTED_RESTORE);
+  const storageError = lines
+    .map((line) => /\] ERROR: (?:Scripted restore failed: )?(.*)$/.exec(line.trim())?.[1])
+    .filter((message) => message !== undefined)
+    .at(-1);
+  if (storageError !== undefined) {
+    throw new UserError(`Restoring ${source} from ${group.storage.name} failed: ${storageError}`);
+  }
+  if (result.exitCode === SSH_FAILURE) throw new UserError(sshFailureMessage(group.storage, result.stderr));
+  throw new UserError(
+    `Restoring ${source} from ${group.storage.name} failed: the session ended with ` +
+      (result.signal !== null ? `signal ${result.signal}` : `exit status ${result.exitCode}`) +
+      ' without the storage confirming the restore',
+  );
+}
+
+// ---- printed output (spec §8) ---------------------------------------------------------------
+
+/** Which storage keeps which sources, and a blank line. */
+export function storageTreeText(groups: readonly StorageGroup[]): string {
+  let text = "This machine's sources are on the following storage units:\n";
+  for (const group of groups) {
+    text += `    ${group.storage.name}\n`;
+    for (const source of group.sources) text += `        ${source}\n`;
+  }
+  return `${text}\n`;
+}
+
+export interface RestoreInfo {
+  readonly settings: Pick<AgentSettings, 'environment_name' | 'service_name' | 'unit_name'>;
+  readonly uuid: string;
+  readonly storage: string;
+  readonly target: string;
+  readonly port: number;
+  readonly module: Pick<DaemonModule, 'name' | 'username' | 'password'>;
+}
+
+/** The information block, ending with a blank line before the storage's own messages. */
+export function restoreInfoText(info: RestoreInfo): string {
+  const { settings, module } = info;
+  const lines = [`Machine UUID: ${info.uuid}`];
+  if (settings.environment_name !== undefined) lines.push(`Machine environment: ${settings.environment_name}`);
+  if (settings.service_name !== undefined) lines.push(`Machine service: ${settings.service_name}`);
+  lines.push(
+    `Machine unit: ${settings.unit_name}`,
+    `Storage unit: ${info.storage}`,
+    `Local destination path: ${info.target}`,
+    'Sample restore usage from storage unit:',
+    `    cd /var/lib/turku-storage/machines/${info.uuid}/`,
+    `    RSYNC_PASSWORD=${module.password} rsync -avzP --numeric-ids \${P?}/ ` +
+      `rsync://${module.username}@127.0.0.1:${info.port}/${module.name}/`,
+    '',
+  );
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,178 @@
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+
+import { randomAlphanumeric, randomUuid } from '../common/random.js';
+import { encodeStdinRequest } from '../turku/protocol/stdin.js';
+import {
+  closedPort,
+  fakeStorageScript,
+  memoryLog,
+  nodeScript,
+  portSequence,
+  removeTempDirs,
+  tempDir,
+} from './__tests__/helpers.js';
+import type { DaemonModule } from './rsyncd.js';
+import { runStorageSession, type SessionOptions } from './session.js';
+
+afterAll(removeTempDirs);
+
+const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl root@primary';
+
+interface Recorded {
+  argv: string[];
+  knownHosts: string | null;
+  request?: { port: number; sources: Record<string, { username: string; password: string }> };
+  eof?: boolean;
+}
+
+async function recorded(record: string, n: number): Promise<Recorded> {
+  return JSON.parse(await readFile(`${record}.${n}.json`, 'utf8')) as Recorded;
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.on('connect', () => (socket.destroy(), resolve(true)));
+    socket.on('error', () => resolve(false));
+  });
+}
+
+/** A check-in session for one source, with `ssh_command` pointing at a fake storage. */
+async function setUp(behaviour: string) {
+  const dir = await tempDir();
+  const data = join(dir, 'data');
+  await mkdir(data);
+  await writeFile(join(data, 'file.txt'), 'backed up\n');
+  const record = join(dir, 'ssh');
+  const ssh = await nodeScript(dir, 'fake-ssh', fakeStorageScript(record, behaviour));
+  let stderr = '';
+  const options: SessionOptions = {
+    settings: {
+      var_dir: join(dir, 'var'),
+      rsyncd_command: ['rsync'],
+      rsyncd_local_address: '127.0.0.1',
+      rsyncd_user: 'root',
+      rsyncd_group: '*',
+      ssh_command: [ssh],
+    },
+    storage: {
+      name: 'primary',
+      ssh_ping_host: 'primary.example.com',
+      ssh_ping_host_keys: [HOST_KEY],
+      ssh_ping_port: 22,
+      ssh_ping_user: 'turku-ping',
+    },
+    modules: (): DaemonModule[] => [
+      { name: 'data', path: data, username: randomUuid(), password: randomAlphanumeric(30), readOnly: true },
+    ],
+    request: (port, modules) =>
+      encodeStdinRequest({
+        verbose: true,
+        action: 'checkin',
+        port,
+        sources: Object.fromEntries(modules.map((m) => [m.name, { username: m.username, password: m.password }])),
+      }),
+    stdin: 'hold',
+    onStderr: (text) => (stderr += text),
+    log: memoryLog(),
+  };
+  return { dir, record, options, stderr: () => stderr };
+}
+
+/** Behaviour of a storage that pulls every offered module into `<record dir>/pulled/<n>`. */
+const PULL = `
+  const into = require('node:path').dirname(counter) + '/pulled/' + n + '/';
+  require('node:fs').mkdirSync(into, { recursive: true });
+  for (const [name, { username, password }] of Object.entries(request.sources)) {
+    const result = rsync(['-a', 'rsync://' + username + '@127.0.0.1:' + port + '/' + name + '/', into], password);
+    if (result.status !== 0) { log('ERROR', 'rsync failed: ' + result.stderr); process.exit(1); }
+  }
+  log('INFO', 'Done');
+  process.exit(0);
+`;
+
+describe('a storage session', () => {
+  it('lets the storage pull through the daemon and cleans up after itself', async () => {
+    const { dir, record, options, stderr } = await setUp(PULL);
+    const result = await runStorageSession(options);
+    expect(result).toMatchObject({ exitCode: 0, attempts: 1, stopped: false });
+    expect(await readFile(join(dir, 'pulled', '1', 'file.txt'), 'utf8')).toBe('backed up\n');
+    expect(stderr()).toBe('[2024-12-15 07:00:00,000 primary] INFO: Done\n');
+
+    const seen = await recorded(record, 1);
+    expect(seen.request?.port).toBe(result.port);
+    expect(seen.argv).toContain(`${result.port}:127.0.0.1:${result.port}`);
+    expect(seen.knownHosts).toBe(`primary.example.com ${HOST_KEY}\n`);
+    const knownHostsFile = seen.argv.find((word) => word.startsWith('UserKnownHostsFile='))!.split('=')[1]!;
+    expect(existsSync(knownHostsFile)).toBe(false);
+    expect(existsSync(join(knownHostsFile, '..'))).toBe(false);
+    expect(await accepts(result.port)).toBe(false);
+  }, 20_000);
+
+  it('retries on a new port with new credentials when the remote forward fails', async () => {
+    const behaviour = `
+      if (n === 1) {
+        process.stderr.write('Warning: remote port forwarding failed for listen port ' + port + '\\n');
+        process.exit(255);
+      }
+      ${PULL}`;
+    const { dir, record, options, stderr } = await setUp(behaviour);
+    const [first, second] = [await closedPort(), await closedPort()];
+    const result = await runStorageSession({ ...options, choosePort: portSequence(first, second) });
+    expect(result).toMatchObject({ exitCode: 0, attempts: 2, port: second });
+    expect(stderr()).toContain(`remote port forwarding failed for listen port ${first}`);
+    expect(await readFile(join(dir, 'pulled', '2', 'file.txt'), 'utf8')).toBe('backed up\n');
+
+    const [one, two] = [await recorded(record, 1), await recorded(record, 2)];
+    expect(one.argv).toContain(`${first}:127.0.0.1:${first}`);
+    expect(two.argv).toContain(`${second}:127.0.0.1:${second}`);
+    expect(two.argv.filter((word) => word === '-R')).toHaveLength(1);
+    expect(two.request!.sources.data!.username).not.toBe(one.request!.sources.data!.username);
+    expect(two.request!.sources.data!.password).not.toBe(one.request!.sources.data!.password);
+    for (const seen of [one, two]) {
+      const file = seen.argv.find((word) => word.startsWith('UserKnownHostsFile='))!.split('=')[1]!;
+      expect(existsSync(join(file, '..'))).toBe(false);
+    }
+    expect(await accepts(first)).toBe(false);
+    expect(await accepts(second)).toBe(false);
+  }, 20_000);
+
+  it('gives up after three forward failures', async () => {
+    const { options } = await setUp(`
+      process.stderr.write('Warning: remote port forwarding failed for listen port ' + port + '\\n');
+      process.exit(255);`);
+    const result = await runStorageSession(options);
+    expect(result).toMatchObject({ exitCode: 255, attempts: 3 });
+  }, 20_000);
+
+  it('stops the daemon and removes its files when ssh cannot connect', async () => {
+    const { record, options } = await setUp(`
+      process.stderr.write('ssh: connect to host primary.example.com port 22: Connection refused\\n');
+      process.exit(255);`);
+    const result = await runStorageSession(options);
+    expect(result).toMatchObject({ exitCode: 255, attempts: 1 });
+    const seen = await recorded(record, 1);
+    const file = seen.argv.find((word) => word.startsWith('UserKnownHostsFile='))!.split('=')[1]!;
+    expect(existsSync(join(file, '..'))).toBe(false);
+    expect(await accepts(result.port)).toBe(false);
+  }, 20_000);
+
+  it('holds stdin open until stopped, then closes it and ends the session', async () => {
+    const { record, options } = await setUp(`
+      log('INFO', 'Restore mode active on port ' + port + '.  Good luck.');
+      await waitForEof();
+      process.exit(0);`);
+    const stop = new AbortController();
+    const session = runStorageSession({ ...options, stop: stop.signal, graceMs: 5000 });
+    // Let the fake take the request first.
+    for (let i = 0; i < 100 && !existsSync(`${record}.1.json`); i++) await new Promise((r) => setTimeout(r, 20));
+    stop.abort();
+    const result = await session;
+    expect(result).toMatchObject({ exitCode: 0, stopped: true });
+    expect((await recorded(record, 1)).eof).toBe(true);
+  }, 20_000);
+});

@@ -1,0 +1,106 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import { UserError } from '../common/errors.js';
+import type { WorkloadLogger } from '../common/workload-log.js';
+import type { StorageEndpoint } from '../turku/protocol/source.js';
+import { makePrivateDir, removePrivateDir } from './exit-cleanup.js';
+import { startRsyncDaemon, type DaemonModule } from './rsyncd.js';
+import { sshKeyPath, type AgentSettings } from './settings.js';
+import { isForwardFailure, knownHostsText, runSsh, sshArgv, type SshResult } from './ssh.js';
+
+/**
+ * One session with one storage (spec §3.2 step 5): a private directory, the rsync daemon with
+ * fresh credentials, ssh with the reverse tunnel and the request; retried on a new port and new
+ * credentials when the storage cannot listen on the port. Whatever happens, the daemon is
+ * stopped and the directory (config, secrets, known hosts) removed before this returns.
+ */
+
+export interface SessionOptions {
+  readonly settings: Pick<
+    AgentSettings,
+    'var_dir' | 'rsyncd_command' | 'rsyncd_local_address' | 'rsyncd_user' | 'rsyncd_group' | 'ssh_command'
+  >;
+  readonly storage: StorageEndpoint;
+  /** The modules to offer, with fresh credentials: called once per attempt. */
+  readonly modules: () => DaemonModule[];
+  /** The framed stdin request for a daemon on `port` serving `modules`. */
+  readonly request: (port: number, modules: readonly DaemonModule[]) => string;
+  readonly stdin: 'hold' | 'end';
+  /** Ends the session (an interrupt, a timeout): stdin closes, then ssh is stopped after `graceMs`. */
+  readonly stop?: AbortSignal;
+  readonly graceMs?: number;
+  /** Called when the daemon is ready, before ssh starts (the restore prints its instructions). */
+  readonly onReady?: (port: number, modules: readonly DaemonModule[]) => void;
+  readonly onStderr?: (text: string) => void;
+  readonly onStdout?: (text: string) => void;
+  readonly log: WorkloadLogger;
+  /** Forward-failure attempts in total (default 3). */
+  readonly maxAttempts?: number;
+  /** For tests: the daemon's port choice. */
+  readonly choosePort?: () => number;
+}
+
+export interface SessionResult extends SshResult {
+  readonly port: number;
+  readonly attempts: number;
+}
+
+export async function runStorageSession(options: SessionOptions): Promise<SessionResult> {
+  const { settings, storage, log } = options;
+  const maxAttempts = options.maxAttempts ?? 3;
+  for (let attempt = 1; ; attempt++) {
+    if (options.stop?.aborted === true) throw new UserError('Interrupted before the session with the storage started');
+    const dir = await makePrivateDir();
+    let result: SshResult;
+    let port: number;
+    try {
+      const modules = options.modules();
+      const daemon = await startRsyncDaemon({
+        command: settings.rsyncd_command,
+        address: settings.rsyncd_local_address,
+        uid: settings.rsyncd_user,
+        gid: settings.rsyncd_group,
+        modules,
+        dir,
+        log,
+        ...(options.choosePort === undefined ? {} : { choosePort: options.choosePort }),
+      });
+      port = daemon.port;
+      try {
+        const knownHostsFile = join(dir, 'known_hosts');
+        await writeFile(knownHostsFile, knownHostsText(storage), { mode: 0o600 });
+        const argv = sshArgv({
+          command: settings.ssh_command,
+          knownHostsFile,
+          keyFile: sshKeyPath(settings),
+          port,
+          localAddress: settings.rsyncd_local_address,
+          storage,
+        });
+        options.onReady?.(port, modules);
+        log.debug(`Running ${argv.join(' ')}`);
+        result = await runSsh({
+          argv,
+          request: options.request(port, modules),
+          stdin: options.stdin,
+          ...(options.stop === undefined ? {} : { stop: options.stop }),
+          ...(options.graceMs === undefined ? {} : { graceMs: options.graceMs }),
+          ...(options.onStderr === undefined ? {} : { onStderr: options.onStderr }),
+          ...(options.onStdout === undefined ? {} : { onStdout: options.onStdout }),
+        });
+        log.debug(`ssh to ${storage.name} ended with ${result.signal ?? `exit status ${result.exitCode}`}`);
+        if (daemon.exited) log.warning(`The rsync daemon on port ${port} had stopped before the session ended`);
+      } finally {
+        await daemon.stop();
+      }
+    } finally {
+      await removePrivateDir(dir);
+    }
+    if (isForwardFailure(result) && attempt < maxAttempts && !result.stopped) {
+      log.warning(`Storage ${storage.name} could not listen on port ${port}; retrying with another port`);
+      continue;
+    }
+    return { ...result, port, attempts: attempt };
+  }
+}

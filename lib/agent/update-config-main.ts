@@ -1,0 +1,11 @@
+#!/usr/bin/env node
+import { hostname } from 'node:os';
+
+import { runUpdateConfig } from './update-config.js';
+
+process.exitCode = await runUpdateConfig(process.argv.slice(2), {
+  stdout: (text) => void process.stdout.write(text),
+  stderr: (text) => void process.stderr.write(text),
+  hostname,
+  signal: new AbortController().signal,
+});

@@ -1,0 +1,198 @@
+import { jest } from '@jest/globals';
+import { randomBytes } from 'node:crypto';
+import { readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+import { execa } from 'execa';
+
+import { listBackups } from '../../lib/api/admin/commands.js';
+import { createWorld, type AgentUnit, type StorageUnit, type World } from '../support/datapath-world.js';
+import { describeTree } from '../support/trees.js';
+
+/**
+ * Faults on the data path, with real processes: transfers killed half-way, a full volume, and
+ * the API or the storage out of reach. A failed run must leave every earlier snapshot and
+ * `latest` as they were, and the next run must complete.
+ */
+
+jest.setTimeout(180_000);
+
+let world: World;
+let storage: StorageUnit;
+let agent: AgentUnit;
+let data: string;
+let uuid: string;
+
+beforeAll(async () => {
+  world = await createWorld('faults');
+  storage = await world.addStorage('primary');
+  // A small volume of its own, so that filling it up harms nothing else.
+  await execa('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', storage.volume]);
+  agent = await world.addAgent('db');
+  data = join(world.root, 'data');
+  await execa('mkdir', ['-p', data]);
+  await writeFile(join(data, 'table.db'), randomBytes(2 * 2 ** 20));
+  await writeFile(join(data, 'small.txt'), 'small\n');
+  await agent.setSources({ data: { path: data, retention: 'last 10 snapshots' } });
+  expect((await storage.updateConfig()).exitCode).toBe(0);
+  expect((await agent.updateConfig()).exitCode).toBe(0);
+  expect((await storage.updateConfig()).exitCode).toBe(0);
+  uuid = await agent.uuid();
+  await world.trigger(agent, 'data');
+  expect(await agent.ping()).toMatchObject({ exitCode: 0 });
+});
+afterAll(async () => {
+  await execa('umount', ['-l', storage.volume], { reject: false });
+  await world?.destroy();
+});
+
+const snapshotsDir = () => join(storage.machineDir(uuid), 'data.snapshots');
+
+/** Snapshot names, the `latest` target, and each snapshot's content. */
+async function snapshotState() {
+  const names = (await readdir(snapshotsDir())).filter((name) => name !== 'latest' && !name.endsWith('.json')).sort();
+  const trees = Object.fromEntries(
+    await Promise.all(names.map(async (name) => [name, await describeTree(join(snapshotsDir(), name))] as const)),
+  );
+  return { names, latest: await readlink(join(snapshotsDir(), 'latest')), trees };
+}
+
+/** Starts a slow backup (bandwidth-limited) and waits until the storage's rsync is pulling. */
+// Wrapped: an execa subprocess is a thenable, and returning it from an async function would wait for it.
+async function startSlowBackup(): Promise<{ ping: ReturnType<AgentUnit['spawnPing']> }> {
+  await agent.setSources({ data: { path: data, retention: 'last 10 snapshots', bwlimit: '256' } });
+  expect((await agent.updateConfig()).exitCode).toBe(0);
+  await writeFile(join(data, 'table.db'), randomBytes(4 * 2 ** 20));
+  await world.trigger(agent, 'data');
+  const ping = agent.spawnPing();
+  ping.catch(() => undefined);
+  await waitFor(async () => (await storageRsync()) !== undefined);
+  // Let some data arrive into the working copy first.
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  return { ping };
+}
+
+async function finishNormally(): Promise<void> {
+  // An absent key keeps the API's stored value, so the limit is lifted explicitly.
+  await agent.setSources({ data: { path: data, retention: 'last 10 snapshots', bwlimit: null } });
+  expect((await agent.updateConfig()).exitCode).toBe(0);
+  await world.trigger(agent, 'data');
+  expect(await agent.ping()).toMatchObject({ exitCode: 0 });
+  const after = await snapshotState();
+  expect(after.trees[after.latest]).toEqual(await describeTree(data));
+}
+
+test('rsync killed mid-transfer: earlier snapshots and latest are untouched; the next run completes', async () => {
+  const before = await snapshotState();
+  const { ping } = await startSlowBackup();
+  process.kill((await storageRsync())!, 'SIGKILL');
+  await ping;
+  const [report] = await listBackups(world.api.api.ctx, 1);
+  expect(report).toMatchObject({ source: 'data', success: false, snapshot: null });
+  // A signal is reported as a negative code, as the original (Python) reports it.
+  expect(report?.summary).toMatch(/^rsync exited with return code -?\d+/);
+  expect(await snapshotState()).toEqual(before);
+  await finishNormally();
+});
+
+test('ssh killed mid-transfer: earlier snapshots and latest are untouched; the agent cleans up; the next run completes', async () => {
+  const before = await snapshotState();
+  const { ping } = await startSlowBackup();
+  const ssh = (await agentProcesses()).find((candidate) => / turku-ping-remote$/.test(candidate.command));
+  process.kill(ssh!.pid, 'SIGKILL');
+  const ended = await ping.catch((error: unknown) => error as { exitCode?: number });
+  expect(ended.exitCode).not.toBeUndefined();
+  // The agent stopped its rsync daemon: nothing is left running on the agent machine.
+  expect(await agentProcesses()).toEqual([]);
+  // The storage noticed the broken tunnel; whatever it managed to report, no snapshot changed.
+  await waitFor(async () => (await storagePing()) === undefined);
+  expect(await snapshotState()).toEqual(before);
+  await finishNormally();
+});
+
+test('a full volume fails the backup cleanly, and the next run completes once there is room', async () => {
+  const before = await snapshotState();
+  await writeFile(join(data, 'huge.bin'), randomBytes(30 * 2 ** 20));
+  await world.trigger(agent, 'data');
+  expect(await agent.ping()).toMatchObject({ exitCode: 0 });
+  const [report] = await listBackups(world.api.api.ctx, 1);
+  expect(report).toMatchObject({ source: 'data', success: false, snapshot: null });
+  expect(report?.summary).toMatch(/^rsync exited with return code (11|23)/);
+  expect(await snapshotState()).toEqual(before);
+  await rm(join(data, 'huge.bin'));
+  await finishNormally();
+});
+
+test('an unreachable API: the agent exits non-zero with one clear line', async () => {
+  const closed = await closedPort(world.hostAddress);
+  const url = `http://${world.hostAddress}:${closed}/v1`;
+  await agent.configure({ api_url: url });
+  try {
+    const ping = await agent.ping();
+    expect(ping.exitCode).toBe(1);
+    expect(ping.stderr.trim().split('\n')).toEqual([
+      `turku-agent-ping: Cannot reach the API at ${url}: connect ECONNREFUSED ${world.hostAddress}:${closed}`,
+    ]);
+    const update = await agent.updateConfig();
+    expect(update.exitCode).toBe(1);
+    expect(update.stderr).toContain(`Cannot reach the API at ${url}`);
+  } finally {
+    await agent.configure({});
+  }
+});
+
+test('an unreachable storage: the agent exits non-zero naming the storage', async () => {
+  await storage.sshd.stop();
+  await world.trigger(agent, 'data');
+  const ping = await agent.ping();
+  expect(ping.exitCode).toBe(1);
+  expect(ping.stderr).toContain(`${world.hostAddress}:${storage.sshd.port}`);
+  expect(await agentProcesses()).toEqual([]);
+});
+
+async function pgrep(...args: string[]): Promise<number[]> {
+  const found = await execa('pgrep', args, { reject: false });
+  return String(found.stdout)
+    .split('\n')
+    .filter((line) => line !== '')
+    .map(Number);
+}
+
+/** This storage's forced command, while a session runs. */
+async function storagePing(): Promise<number | undefined> {
+  return (await pgrep('-f', `ping-main.js --config-dir ${storage.configDir} `))[0];
+}
+
+/** The rsync that this storage's forced command runs. */
+async function storageRsync(): Promise<number | undefined> {
+  const ping = await storagePing();
+  return ping === undefined ? undefined : (await pgrep('-P', String(ping), '-x', 'rsync'))[0];
+}
+
+/** Every process in the agent machine's network namespace, with its command line. */
+async function agentProcesses(): Promise<{ pid: number; command: string }[]> {
+  const pids = await execa('ip', ['netns', 'pids', agent.host.name]);
+  const processes = [];
+  for (const pid of String(pids.stdout).split('\n').filter(Boolean).map(Number)) {
+    const command = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (command !== '') processes.push({ pid, command: command.replaceAll('\0', ' ').trim() });
+  }
+  return processes;
+}
+
+async function closedPort(address: string): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, address, resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function waitFor(predicate: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

@@ -1,0 +1,223 @@
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import type { ResultPromise } from 'execa';
+
+import { createAuth, triggerBackup } from '../../lib/api/admin/commands.js';
+import { randomAlphanumeric } from '../../lib/common/random.js';
+import { startTestApi, type TestApi } from './api-harness.js';
+import { createIsolatedHost, type IsolatedHost } from './netns.js';
+import { makeTestRoot, startSshd, type Sshd } from './sshd.js';
+
+/**
+ * A small Turku deployment made of real processes, for the end-to-end tests: turku-api on the
+ * host side of a veth link, storage units each with their own sshd (own config, host keys and
+ * port) and directories, and agent machines each in a network namespace that drops inbound
+ * traffic. Programs run from `dist/` (npm test builds first) exactly as operators run them.
+ */
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const DIST = join(ROOT, 'dist', 'lib');
+
+export interface RunResult {
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface StorageUnit {
+  readonly name: string;
+  readonly dir: string;
+  readonly configDir: string;
+  readonly varDir: string;
+  readonly volume: string;
+  readonly sshd: Sshd;
+  /** Rewrites the storage's config file with extra keys (merged over the defaults). */
+  configure(extra: Record<string, unknown>): Promise<void>;
+  updateConfig(): Promise<RunResult>;
+  /** `<var_dir>/machines/<uuid>`, the machine directory through its symlink. */
+  machineDir(uuid: string): string;
+  localLog(): Promise<string>;
+}
+
+export interface AgentUnit {
+  readonly name: string;
+  readonly host: IsolatedHost;
+  readonly configDir: string;
+  readonly varDir: string;
+  readonly restorePath: string;
+  /** Writes `sources.d/<file>.json`. */
+  setSources(sources: Record<string, Record<string, unknown>>, file?: string): Promise<void>;
+  configure(extra: Record<string, unknown>): Promise<void>;
+  uuid(): Promise<string>;
+  updateConfig(...args: string[]): Promise<RunResult>;
+  ping(...args: string[]): Promise<RunResult>;
+  /** A long-running agent program (restore sessions), inside the agent's namespace. */
+  spawnPing(...args: string[]): ResultPromise;
+}
+
+export interface World {
+  readonly root: string;
+  readonly api: TestApi;
+  /** The address agents and storages reach the API and sshd on (the host side of the link). */
+  readonly hostAddress: string;
+  addStorage(name: string, extra?: Record<string, unknown>): Promise<StorageUnit>;
+  addAgent(name: string, extra?: Record<string, unknown>): Promise<AgentUnit>;
+  /** Makes a source due at the agent's next check-in, as an operator's `turku-api trigger`. */
+  trigger(agent: AgentUnit, source: string): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+export async function createWorld(prefix: string): Promise<World> {
+  const cleanups: (() => Promise<void>)[] = [];
+  const testRoot = await makeTestRoot(prefix);
+  cleanups.push(() => testRoot.cleanup());
+  const root = testRoot.path;
+  // The first agent host's link carries the API and every sshd; other agents route to it.
+  const firstHost = await createIsolatedHost();
+  cleanups.push(() => firstHost.destroy());
+  let firstHostUsed = false;
+  const hostAddress = firstHost.hostAddress;
+  const api = await startTestApi('sqlite', { listen: `${hostAddress}:0` });
+  cleanups.push(() => api.close());
+  api.clock = new Date();
+  const machineAuth = await createAuth(api.api.ctx, 'machine_reg');
+  const storageAuth = await createAuth(api.api.ctx, 'storage_reg');
+
+  const world: World = {
+    root,
+    api,
+    hostAddress,
+
+    async addStorage(name, extra = {}) {
+      const dir = join(root, 'storage', name);
+      const configDir = join(dir, 'etc');
+      const varDir = join(dir, 'var');
+      const volume = join(dir, 'volume');
+      await mkdir(join(configDir, 'config.d'), { recursive: true });
+      await mkdir(volume, { recursive: true });
+      const authorizedKeysFile = join(dir, 'ssh', 'authorized_keys');
+      const sshd = await startSshd({ dir: join(dir, 'sshd'), listenAddress: hostAddress, authorizedKeysFile });
+      cleanups.push(() => sshd.stop());
+      const base = {
+        name,
+        secret: randomAlphanumeric(30),
+        api_url: api.url,
+        api_auth_name: storageAuth.name,
+        api_auth_secret: storageAuth.secret,
+        volumes: { main: { path: volume } },
+        ssh_ping_host: hostAddress,
+        ssh_ping_port: sshd.port,
+        ssh_ping_user: 'root',
+        ssh_ping_host_keys_glob: sshd.hostKeyGlob,
+        authorized_keys_file: authorizedKeysFile,
+        authorized_keys_user: 'root',
+        authorized_keys_command: `${process.execPath} ${join(DIST, 'storage', 'ping-main.js')} --config-dir ${configDir}`,
+        var_dir: varDir,
+        lock_dir: dir,
+        log_file: join(dir, 'storage.log'),
+      };
+      const configure = async (more: Record<string, unknown>) => {
+        await writeFile(join(configDir, 'config.d', '10-storage.json'), JSON.stringify({ ...base, ...extra, ...more }));
+      };
+      await configure({});
+      return {
+        name,
+        dir,
+        configDir,
+        varDir,
+        volume,
+        sshd,
+        configure,
+        updateConfig: () =>
+          run([process.execPath, join(DIST, 'storage', 'update-config-main.js'), '--config-dir', configDir]),
+        machineDir: (uuid) => join(varDir, 'machines', uuid),
+        localLog: () => readFile(join(dir, 'storage.log'), 'utf8').catch(() => ''),
+      };
+    },
+
+    async addAgent(name, extra = {}) {
+      let host = firstHost;
+      if (firstHostUsed) {
+        host = await createIsolatedHost();
+        cleanups.push(() => host.destroy());
+      }
+      firstHostUsed = true;
+      const dir = join(root, 'agent', name);
+      const configDir = join(dir, 'etc');
+      const varDir = join(dir, 'var');
+      const restorePath = join(dir, 'restore');
+      await mkdir(join(configDir, 'config.d'), { recursive: true });
+      await mkdir(join(configDir, 'sources.d'), { recursive: true });
+      const base = {
+        api_url: api.url,
+        api_auth_name: machineAuth.name,
+        api_auth_secret: machineAuth.secret,
+        var_dir: varDir,
+        lock_dir: dir,
+        service_name: name,
+        unit_name: `${name}/0`,
+        restore_path: restorePath,
+      };
+      const configure = async (more: Record<string, unknown>) => {
+        await writeFile(join(configDir, 'config.d', '10-agent.json'), JSON.stringify({ ...base, ...extra, ...more }));
+      };
+      await configure({});
+      const program = (file: string, args: string[]) => [
+        process.execPath,
+        join(DIST, 'agent', file),
+        '--config-dir',
+        configDir,
+        ...args,
+      ];
+      return {
+        name,
+        host,
+        configDir,
+        varDir,
+        restorePath,
+        configure,
+        async setSources(sources, file = 'sources') {
+          await writeFile(join(configDir, 'sources.d', `${file}.json`), JSON.stringify(sources));
+        },
+        async uuid() {
+          const state = JSON.parse(await readFile(join(varDir, 'config.d', '10-machine_uuid.json'), 'utf8')) as {
+            machine_uuid: string;
+          };
+          return state.machine_uuid;
+        },
+        updateConfig: (...args) => hostRun(host, program('update-config-main.js', args)),
+        ping: (...args) => hostRun(host, program('ping-main.js', args)),
+        spawnPing: (...args) => host.spawn(program('ping-main.js', args)),
+      };
+    },
+
+    async trigger(agent, source) {
+      // Each run gets its own API time, so backup logs sort in the order they happened.
+      api.clock = new Date(Math.max(Date.now(), api.clock.getTime() + 1000));
+      await triggerBackup(api.api.ctx, await agent.uuid(), source);
+    },
+
+    async destroy() {
+      for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+    },
+  };
+  return world;
+}
+
+async function run(argv: string[]): Promise<RunResult> {
+  const { execa } = await import('execa');
+  const result = await execa(argv[0]!, argv.slice(1), { reject: false, stdin: 'ignore' });
+  return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
+}
+
+async function hostRun(host: IsolatedHost, argv: string[]): Promise<RunResult> {
+  // Bounded, so a hung session fails its test with the output so far instead of a bare timeout.
+  const result = await host.exec(argv, { timeout: 60_000 });
+  return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
+}
+
+export async function removeTree(path: string): Promise<void> {
+  await rm(path, { recursive: true, force: true });
+}
