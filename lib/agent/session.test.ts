@@ -16,7 +16,7 @@ import {
   tempDir,
 } from './__tests__/helpers.js';
 import type { DaemonModule } from './rsyncd.js';
-import { runStorageSession, type SessionOptions } from './session.js';
+import { runStorageSession, untriedPortIn, type SessionOptions } from './session.js';
 
 afterAll(removeTempDirs);
 
@@ -58,6 +58,7 @@ async function setUp(behaviour: string) {
       rsyncd_user: 'root',
       rsyncd_group: '*',
       ssh_command: [ssh],
+      tunnel_ports: { min: 49152, max: 65535 },
     },
     storage: {
       name: 'primary',
@@ -175,4 +176,10 @@ describe('a storage session', () => {
     expect(result).toMatchObject({ exitCode: 0, stopped: true });
     expect((await recorded(record, 1)).eof).toBe(true);
   }, 20_000);
+});
+
+test('retries draw ports not tried yet while the range has any', () => {
+  const choose = untriedPortIn({ min: 60000, max: 60002 });
+  expect(new Set([choose(), choose(), choose()])).toEqual(new Set([60000, 60001, 60002]));
+  expect(choose()).toBeGreaterThanOrEqual(60000);
 });

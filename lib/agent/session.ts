@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -19,7 +20,13 @@ import { isForwardFailure, knownHostsText, runSsh, sshArgv, type SshResult } fro
 export interface SessionOptions {
   readonly settings: Pick<
     AgentSettings,
-    'var_dir' | 'rsyncd_command' | 'rsyncd_local_address' | 'rsyncd_user' | 'rsyncd_group' | 'ssh_command'
+    | 'var_dir'
+    | 'rsyncd_command'
+    | 'rsyncd_local_address'
+    | 'rsyncd_user'
+    | 'rsyncd_group'
+    | 'ssh_command'
+    | 'tunnel_ports'
   >;
   readonly storage: StorageEndpoint;
   /** The modules to offer, with fresh credentials: called once per attempt. */
@@ -49,6 +56,7 @@ export interface SessionResult extends SshResult {
 export async function runStorageSession(options: SessionOptions): Promise<SessionResult> {
   const { settings, storage, log } = options;
   const maxAttempts = options.maxAttempts ?? 3;
+  const choosePort = options.choosePort ?? untriedPortIn(settings.tunnel_ports);
   for (let attempt = 1; ; attempt++) {
     if (options.stop?.aborted === true) throw new UserError('Interrupted before the session with the storage started');
     const dir = await makePrivateDir();
@@ -64,7 +72,7 @@ export async function runStorageSession(options: SessionOptions): Promise<Sessio
         modules,
         dir,
         log,
-        ...(options.choosePort === undefined ? {} : { choosePort: options.choosePort }),
+        choosePort,
       });
       port = daemon.port;
       try {
@@ -103,4 +111,16 @@ export async function runStorageSession(options: SessionOptions): Promise<Sessio
     }
     return { ...result, port, attempts: attempt };
   }
+}
+
+/** Random ports from the range, each tried once while untried ones remain ("retry on another port"). */
+export function untriedPortIn(range: { readonly min: number; readonly max: number }): () => number {
+  const tried = new Set<number>();
+  return () => {
+    const size = range.max - range.min + 1;
+    let port = range.min + randomInt(size);
+    for (let i = 0; tried.has(port) && tried.size < size && i < 1000; i++) port = range.min + randomInt(size);
+    tried.add(port);
+    return port;
+  };
 }

@@ -20,6 +20,7 @@ describe('agent settings', () => {
       rsyncd_group: '*',
       ssh_command: ['ssh'],
       ssh_key_type: 'ed25519',
+      tunnel_ports: { min: 49152, max: 65535 },
       gonogo_program: null,
       restore_path: '/var/backups/turku-agent/restore',
       restore_module: 'turku-restore',
@@ -59,5 +60,14 @@ describe('agent settings', () => {
   ])('names the key of a bad value: %j', (config, message) => {
     expect(() => parseAgentSettings(config, host)).toThrow(UserError);
     expect(() => parseAgentSettings(config, host)).toThrow(message);
+  });
+});
+
+test('a tunnel port range must be MIN-MAX within the unprivileged ports', () => {
+  expect(() => parseAgentSettings({ tunnel_ports: '65000-64000' }, { hostname: 'h' })).toThrow('tunnel_ports');
+  expect(() => parseAgentSettings({ tunnel_ports: '80-90' }, { hostname: 'h' })).toThrow('tunnel_ports');
+  expect(parseAgentSettings({ tunnel_ports: '61000-61001' }, { hostname: 'h' }).tunnel_ports).toEqual({
+    min: 61000,
+    max: 61001,
   });
 });

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { DEFAULT_AGENT_VAR_DIR } from '../common/config-files.js';
 import { UserError } from '../common/errors.js';
 import { defaultLockDir } from '../common/lock.js';
+import { TUNNEL_PORT_MAX, TUNNEL_PORT_MIN } from '../common/random.js';
 import { Flag } from '../turku/protocol/fields.js';
 import { formatFirstIssue } from '../turku/protocol/issues.js';
 import { shellSplit, ShellSplitError } from './shell-split.js';
@@ -57,6 +58,19 @@ const AgentSettingsSchema = z.object({
   rsyncd_user: Text.default('root'),
   rsyncd_group: Text.default('*'),
   ssh_command: Command.default(['ssh']),
+  /** [NEW] Tunnel ports to draw from, "MIN-MAX" (storages may reserve ports for their own services). */
+  tunnel_ports: z
+    .string()
+    .regex(/^\d+-\d+$/, 'expected "MIN-MAX"')
+    .default(`${TUNNEL_PORT_MIN}-${TUNNEL_PORT_MAX}`)
+    .transform((text, ctx) => {
+      const [min, max] = text.split('-').map(Number) as [number, number];
+      if (min < 1024 || max > 65535 || min > max) {
+        ctx.issues.push({ code: 'custom', message: 'expected 1024 <= MIN <= MAX <= 65535', input: text });
+        return z.NEVER;
+      }
+      return { min, max };
+    }),
   ssh_key_type: Text.default('ed25519'),
   gonogo_program: z
     .union([z.string(), z.array(z.string())])

@@ -1,7 +1,7 @@
 import { jest } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 
 import { execa } from 'execa';
@@ -124,6 +124,28 @@ test('a full volume fails the backup cleanly, and the next run completes once th
   await finishNormally();
 });
 
+test('a tunnel port taken on the storage is retried on another port', async () => {
+  // Two adjacent ports; the storage's loopback already has the first taken (IPv4 and IPv6, as
+  // ssh listens on "localhost"). The agent draws from these two, so some run meets the taken one.
+  const [taken, squatters] = await occupyAdjacentPair();
+  await agent.configure({ tunnel_ports: `${taken}-${taken + 1}` });
+  try {
+    let retried: string | undefined;
+    for (let run = 0; run < 20 && retried === undefined; run++) {
+      await world.trigger(agent, 'data');
+      const ping = await agent.ping();
+      expect(ping).toMatchObject({ exitCode: 0 });
+      if (ping.stderr.includes(`could not listen on port ${taken}`)) retried = ping.stderr;
+      const [report] = await listBackups(world.api.api.ctx, 1);
+      expect(report).toMatchObject({ source: 'data', success: true });
+    }
+    expect(retried).toContain('retrying with another port');
+  } finally {
+    await agent.configure({});
+    for (const squatter of squatters) squatter.close();
+  }
+});
+
 test('an unreachable API: the agent exits non-zero with one clear line', async () => {
   const closed = await closedPort(world.hostAddress);
   const url = `http://${world.hostAddress}:${closed}/v1`;
@@ -179,6 +201,36 @@ async function agentProcesses(): Promise<{ pid: number; command: string }[]> {
     if (command !== '') processes.push({ pid, command: command.replaceAll('\0', ' ').trim() });
   }
   return processes;
+}
+
+/** A port P with P+1 free too, P held on 127.0.0.1 and ::1 by listeners the caller closes. */
+async function occupyAdjacentPair(): Promise<[number, Server[]]> {
+  for (;;) {
+    const port = await closedPort('127.0.0.1');
+    if (port >= 65535 || !(await canListen('127.0.0.1', port + 1))) continue;
+    const squatters = [createServer(), createServer()];
+    const bound = await Promise.all(
+      squatters.map(
+        (server, i) =>
+          new Promise<boolean>((resolve) => {
+            server.once('error', () => resolve(false));
+            server.listen(port, i === 0 ? '127.0.0.1' : '::1', () => resolve(true));
+          }),
+      ),
+    );
+    if (bound.every(Boolean)) return [port, squatters];
+    for (const server of squatters) server.close();
+  }
+}
+
+async function canListen(address: string, port: number): Promise<boolean> {
+  const server = createServer();
+  const ok = await new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, address, () => resolve(true));
+  });
+  if (ok) await new Promise((resolve) => server.close(resolve));
+  return ok;
 }
 
 async function closedPort(address: string): Promise<number> {
