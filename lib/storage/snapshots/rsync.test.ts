@@ -80,7 +80,7 @@ describe('filter file text', () => {
     expect(filterFileText(['merge /etc/x'], [''])).toBeNull();
   });
 
-  test('merge rules and line breaks are dropped', () => {
+  test('merge rules and line breaks are dropped; a long-form dir-merge stays', () => {
     expect(
       filterFileText(
         [
@@ -99,7 +99,7 @@ describe('filter file text', () => {
         ],
         ['x\n+ /root/', 'merge-me'],
       ),
-    ).toBe('- kept\n- merge-me\n');
+    ).toBe('dir-merge .rsync-filter\n- kept\n- merge-me\n');
   });
 });
 

@@ -70,10 +70,14 @@ function hasLineBreak(line: string): boolean {
   return /[\r\n\0]/.test(line);
 }
 
-/** `merge`, `dir-merge`, `:` and `.` rules (the spec names `merge`, `:` and `. `; this is a superset). */
+/**
+ * `merge`, `:` and `.` rules (the spec names `merge`, `:` and `. `; `.` with modifiers is the same
+ * rule). A long-form `dir-merge` stays, as in the original: sources use it for per-directory
+ * filter files kept on the agent (e.g. `dir-merge .turku-filter`).
+ */
 function isMergeRule(line: string): boolean {
   const rule = line.trimStart();
-  return rule.startsWith('merge') || rule.startsWith('dir-merge') || rule.startsWith(':') || rule.startsWith('.');
+  return rule.startsWith('merge') || rule.startsWith(':') || rule.startsWith('.');
 }
 
 export interface RsyncRun {
