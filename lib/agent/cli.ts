@@ -1,3 +1,4 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { setTimeout as delay } from 'node:timers/promises';
 
 import { ApiError } from '../common/api-client.js';
@@ -70,4 +71,19 @@ export function reportFailure(program: string, error: unknown, io: AgentIo, debu
 export function isParseArgsError(error: unknown): error is Error {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS');
+}
+
+type FlagOptions = NonNullable<ParseArgsConfig['options']>;
+type ParsedFlags<O extends FlagOptions> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: O; strict: true; allowPositionals: false }>
+>;
+
+/** The program's flags; a bad one is a usage error (exit 2). */
+export function parseFlags<const O extends FlagOptions>(argv: readonly string[], options: O): ParsedFlags<O> {
+  try {
+    return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false });
+  } catch (error) {
+    if (isParseArgsError(error)) throw new UsageError(error.message);
+    throw error;
+  }
 }

@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 
 import { createApiClient } from '../common/api-client.js';
 import { loadAgentConfig } from '../common/config-files.js';
@@ -14,11 +13,10 @@ import { encodeStdinRequest } from '../turku/protocol/stdin.js';
 import {
   consoleLogger,
   DEFAULT_CONFIG_DIR,
-  isParseArgsError,
+  parseFlags,
   parseSeconds,
   randomWait,
   reportFailure,
-  UsageError,
   type AgentIo,
 } from './cli.js';
 import { goNoGo } from './gonogo.js';
@@ -82,7 +80,7 @@ export interface PingContext {
 export async function runAgentPing(argv: readonly string[], io: AgentIo): Promise<number> {
   let debug = argv.includes('--debug');
   try {
-    const { values } = parseFlags(argv);
+    const { values } = parseFlags(argv, OPTIONS);
     debug = values.debug;
     if (values.help) {
       io.stdout(`${USAGE}\n`);
@@ -108,15 +106,6 @@ export async function runAgentPing(argv: readonly string[], io: AgentIo): Promis
     return await checkIn(context, values['gonogo-program'] ?? settings.gonogo_program);
   } catch (error) {
     return reportFailure(PROGRAM, error, io, debug);
-  }
-}
-
-function parseFlags(argv: readonly string[]) {
-  try {
-    return parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false });
-  } catch (error) {
-    if (isParseArgsError(error)) throw new UsageError(error.message);
-    throw error;
   }
 }
 

@@ -1,6 +1,5 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 
 import { createApiClient } from '../common/api-client.js';
 import { loadAgentConfig } from '../common/config-files.js';
@@ -11,11 +10,10 @@ import { EmptyResponse } from '../turku/protocol/api.js';
 import {
   consoleLogger,
   DEFAULT_CONFIG_DIR,
-  isParseArgsError,
+  parseFlags,
   parseSeconds,
   randomWait,
   reportFailure,
-  UsageError,
   type AgentIo,
 } from './cli.js';
 import { parseAgentSettings, type AgentSettings } from './settings.js';
@@ -53,7 +51,7 @@ const OPTIONS = {
 export async function runUpdateConfig(argv: readonly string[], io: AgentIo): Promise<number> {
   let debug = argv.includes('--debug');
   try {
-    const { values } = parseFlags(argv);
+    const { values } = parseFlags(argv, OPTIONS);
     debug = values.debug;
     if (values.help) {
       io.stdout(`${USAGE}\n`);
@@ -107,15 +105,6 @@ export async function runUpdateConfig(argv: readonly string[], io: AgentIo): Pro
     return 0;
   } catch (error) {
     return reportFailure(PROGRAM, error, io, debug);
-  }
-}
-
-function parseFlags(argv: readonly string[]) {
-  try {
-    return parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false });
-  } catch (error) {
-    if (isParseArgsError(error)) throw new UsageError(error.message);
-    throw error;
   }
 }
 
