@@ -90,7 +90,10 @@ async function backUpDueSources(
   for (const name of Object.keys(request.sources ?? {})) {
     if (!Object.hasOwn(machine.scheduled_sources, name)) log.debug(`Ignoring ${name}: offered but not due`);
   }
-  if (due.length === 0) return 0;
+  if (due.length === 0) {
+    log.info('Done');
+    return 0;
+  }
 
   const report = (name: string, result: SourceResult) =>
     reportResult(api, storage, uuid, name, result, log, options.reportRetryDelayMs ?? 5000);

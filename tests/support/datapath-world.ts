@@ -1,8 +1,8 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import type { ResultPromise } from 'execa';
+import { execa, type ResultPromise } from 'execa';
 
 import { createAuth, triggerBackup } from '../../lib/api/admin/commands.js';
 import { randomAlphanumeric } from '../../lib/common/random.js';
@@ -207,7 +207,6 @@ export async function createWorld(prefix: string): Promise<World> {
 }
 
 async function run(argv: string[]): Promise<RunResult> {
-  const { execa } = await import('execa');
   const result = await execa(argv[0]!, argv.slice(1), { reject: false, stdin: 'ignore' });
   return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
 }
@@ -216,8 +215,4 @@ async function hostRun(host: IsolatedHost, argv: string[]): Promise<RunResult> {
   // Bounded, so a hung session fails its test with the output so far instead of a bare timeout.
   const result = await host.exec(argv, { timeout: 60_000 });
   return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
-}
-
-export async function removeTree(path: string): Promise<void> {
-  await rm(path, { recursive: true, force: true });
 }
