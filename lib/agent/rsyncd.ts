@@ -241,7 +241,11 @@ function spawnDaemon(program: string, args: string[], options: RsyncDaemonOption
     if (!exited && child.pid !== undefined) {
       // The whole group: connection handlers it forked end with it.
       const pid = child.pid;
-      signalGroup(pid, 'SIGTERM');
+      // rsync sleeps 400 ms on SIGTERM before it exits. A daemon that only serves read-only
+      // modules has nothing to finish once ssh has ended, so it is killed at once; one that
+      // receives a restore gets SIGTERM, so a transfer cut short cleans up its temporary files.
+      const writable = options.modules.some((module) => !module.readOnly);
+      signalGroup(pid, writable ? 'SIGTERM' : 'SIGKILL');
       const killer = setTimeout(() => signalGroup(pid, 'SIGKILL'), 5000);
       await done;
       clearTimeout(killer);
