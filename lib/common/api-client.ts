@@ -1,3 +1,6 @@
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+
 import type { z } from 'zod';
 
 import type { View } from '../turku/protocol/api.js';
@@ -37,18 +40,13 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     async post(view, body, response) {
       const url = `${base}/${view}`;
       options.debug?.(`API request ${view}: ${JSON.stringify(redactSecrets(body))}`);
-      let reply: Response;
+      let reply: { status: number; text: string };
       try {
-        reply = await fetch(url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(body),
-          signal: AbortSignal.timeout(options.timeoutSeconds * 1000),
-        });
+        reply = await postJson(url, JSON.stringify(body), options.timeoutSeconds * 1000);
       } catch (error) {
         throw new ApiError(`Cannot reach the API at ${base}: ${connectionProblem(error)}`);
       }
-      const text = await reply.text();
+      const { text } = reply;
       options.debug?.(`API response ${view}: HTTP ${reply.status} ${text.slice(0, 2000)}`);
       if (reply.status !== 200) {
         const detail = text.trim().split('\n', 1)[0]?.slice(0, 300) ?? '';
@@ -71,14 +69,39 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
   };
 }
 
-/** fetch wraps the socket error; the useful part (ECONNREFUSED, timeout, ...) is its cause. */
+/**
+ * One POST with node:http(s). Not fetch: loading undici costs about 45 ms of start-up, which
+ * every timer-driven run of the agent pays, mostly to learn that nothing is due.
+ */
+function postJson(url: string, body: string, timeoutMs: number): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const send = url.startsWith('https:') ? httpsRequest : httpRequest;
+    const request = send(
+      url,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        timeout: timeoutMs,
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+        response.on('error', reject);
+      },
+    );
+    request.on('timeout', () => request.destroy(new TimeoutError()));
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
+class TimeoutError extends Error {
+  override name = 'TimeoutError';
+}
+
 function connectionProblem(error: unknown): string {
-  if ((error as { name?: unknown }).name === 'TimeoutError') return 'no answer within the timeout';
-  const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
-  if (cause !== undefined) {
-    const message = errorMessage(cause);
-    return typeof cause.code === 'string' && !message.includes(cause.code) ? `${cause.code} (${message})` : message;
-  }
+  if (error instanceof TimeoutError) return 'no answer within the timeout';
   return errorMessage(error);
 }
 
