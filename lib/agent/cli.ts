@@ -1,8 +1,8 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { setTimeout as delay } from 'node:timers/promises';
 
 import { ApiError } from '../common/api-client.js';
 import { errorMessage, UserError } from '../common/errors.js';
+import { jitter } from '../common/wait.js';
 import { createWorkloadLogger, type WorkloadLogger } from '../common/workload-log.js';
 import { ConfigError } from '../turku/config.js';
 
@@ -36,26 +36,13 @@ export function consoleLogger(program: string, debug: boolean, io: AgentIo): Wor
   return createWorkloadLogger({ name: program, consoleLevel: debug ? 'debug' : 'info', console: io.stderr });
 }
 
-/** A non-negative number of seconds from a flag. */
-export function parseSeconds(flag: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const seconds = Number(value);
-  if (value.trim() === '' || !Number.isFinite(seconds) || seconds < 0) {
-    throw new UsageError(`${flag} expects a number of seconds, not "${value}"`);
-  }
-  return seconds;
-}
-
-/** `--wait`: sleeps uniformly 0…seconds so a fleet's timers do not hit the API together. */
-export async function randomWait(seconds: number | undefined, io: AgentIo, log: WorkloadLogger): Promise<void> {
-  if (seconds === undefined || seconds <= 0) return;
-  const ms = Math.floor((io.random ?? Math.random)() * seconds * 1000);
-  log.debug(`Waiting ${(ms / 1000).toFixed(1)} s before starting`);
-  try {
-    await delay(ms, undefined, { signal: io.signal });
-  } catch {
-    throw new UserError('Interrupted');
-  }
+/** `--wait` for the agent programs: interruptible by the program's signal, logged at debug. */
+export function randomWait(seconds: number | undefined, io: AgentIo, log: WorkloadLogger): Promise<void> {
+  return jitter(seconds, {
+    signal: io.signal,
+    ...(io.random === undefined ? {} : { random: io.random }),
+    onWait: (ms) => log.debug(`Waiting ${(ms / 1000).toFixed(1)} s before starting`),
+  });
 }
 
 /** One line for stderr, and the exit status, for anything that ended a program. */

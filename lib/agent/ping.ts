@@ -4,21 +4,14 @@ import { mkdir } from 'node:fs/promises';
 import { createApiClient } from '../common/api-client.js';
 import { loadAgentConfig } from '../common/config-files.js';
 import { UserError } from '../common/errors.js';
+import { parseSeconds } from '../common/wait.js';
 import { randomAlphanumeric, randomUuid } from '../common/random.js';
 import { tryLock } from '../common/lock.js';
 import type { WorkloadLogger } from '../common/workload-log.js';
 import type { ConfigObject } from '../turku/config.js';
 import { AgentPingCheckinResponse } from '../turku/protocol/api.js';
 import { encodeStdinRequest } from '../turku/protocol/stdin.js';
-import {
-  consoleLogger,
-  DEFAULT_CONFIG_DIR,
-  parseFlags,
-  parseSeconds,
-  randomWait,
-  reportFailure,
-  type AgentIo,
-} from './cli.js';
+import { consoleLogger, DEFAULT_CONFIG_DIR, parseFlags, randomWait, reportFailure, type AgentIo } from './cli.js';
 import { goNoGo } from './gonogo.js';
 import { groupByStorage, type StorageGroup } from './groups.js';
 import { restore, type RestoreOptions } from './restore.js';

@@ -15,7 +15,8 @@ import {
 } from './__tests__/helpers.js';
 import { parseAgentSettings } from './settings.js';
 import { IDENTITY_FILE } from './state.js';
-import { registrationAuth, runUpdateConfig, updateConfigRequest } from './update-config.js';
+import { registrationAuth } from '../common/registration-auth.js';
+import { runUpdateConfig, updateConfigRequest } from './update-config.js';
 
 afterAll(removeTempDirs);
 

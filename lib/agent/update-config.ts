@@ -4,18 +4,12 @@ import { join } from 'node:path';
 import { createApiClient } from '../common/api-client.js';
 import { loadAgentConfig } from '../common/config-files.js';
 import { UserError } from '../common/errors.js';
+import { parseSeconds } from '../common/wait.js';
 import { tryLock } from '../common/lock.js';
+import { registrationAuth } from '../common/registration-auth.js';
 import type { ConfigObject } from '../turku/config.js';
 import { EmptyResponse } from '../turku/protocol/api.js';
-import {
-  consoleLogger,
-  DEFAULT_CONFIG_DIR,
-  parseFlags,
-  parseSeconds,
-  randomWait,
-  reportFailure,
-  type AgentIo,
-} from './cli.js';
+import { consoleLogger, DEFAULT_CONFIG_DIR, parseFlags, randomWait, reportFailure, type AgentIo } from './cli.js';
 import { parseAgentSettings, type AgentSettings } from './settings.js';
 import { cleanUpLegacyState, ensureIdentity, ensureSshKey, type Identity } from './state.js';
 
@@ -106,17 +100,6 @@ export async function runUpdateConfig(argv: readonly string[], io: AgentIo): Pro
   } catch (error) {
     return reportFailure(PROGRAM, error, io, debug);
   }
-}
-
-/** The `auth` to send: a named credential (flags win over the config), else the legacy string. */
-export function registrationAuth(
-  settings: Pick<AgentSettings, 'api_auth_name' | 'api_auth_secret' | 'api_auth'>,
-  flags: { readonly name?: string | undefined; readonly secret?: string | undefined } = {},
-): { name: string; secret: string } | string | undefined {
-  const name = flags.name ?? settings.api_auth_name;
-  const secret = flags.secret ?? settings.api_auth_secret;
-  if (name !== undefined && secret !== undefined) return { name, secret };
-  return settings.api_auth;
 }
 
 /** The `update_config` body (spec §2.3.1, §4.6): optional fields only when set. */

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 
 import { errorMessage } from '../common/errors.js';
-import { jitter, parseWaitSeconds } from '../common/wait.js';
+import { jitter, parseSeconds } from '../common/wait.js';
 import { DEFAULT_STORAGE_CONFIG_DIR, loadStorageSettings } from './load-settings.js';
 import { storageLogger } from './logging.js';
 import { updateStorageConfig } from './update-config.js';
@@ -19,7 +19,7 @@ async function main(): Promise<void> {
       'api-auth-secret': { type: 'string' },
     },
   });
-  await jitter(parseWaitSeconds(values.wait));
+  await jitter(parseSeconds('--wait', values.wait));
   const settings = await loadStorageSettings(values['config-dir']);
   process.env.TZ = settings.timezone;
   const log = storageLogger({

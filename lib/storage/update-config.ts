@@ -5,6 +5,7 @@ import { execa } from 'execa';
 
 import { createApiClient } from '../common/api-client.js';
 import { writeFileAtomic } from '../common/atomic-write.js';
+import { registrationAuth } from '../common/registration-auth.js';
 import { isErrno } from '../common/errors.js';
 import { tryLock } from '../common/lock.js';
 import type { WorkloadLogger } from '../common/workload-log.js';
@@ -63,7 +64,7 @@ export async function updateStorageConfig(
     const reply = await api.post(
       'storage_update_config',
       {
-        ...registrationAuth(settings, options),
+        ...optional('auth', registrationAuth(settings, { name: options.authName, secret: options.authSecret })),
         storage: {
           name: settings.name,
           secret: settings.secret,
@@ -86,15 +87,6 @@ export async function updateStorageConfig(
   } finally {
     await lock.release();
   }
-}
-
-/** First registration needs a `storage_reg` credential; flags win over the config. */
-function registrationAuth(settings: StorageSettings, options: StorageUpdateOptions): { auth?: unknown } {
-  const name = options.authName ?? settings.api_auth_name;
-  const secret = options.authSecret ?? settings.api_auth_secret;
-  if (name !== undefined && secret !== undefined) return { auth: { name, secret } };
-  if (settings.api_auth !== undefined) return { auth: settings.api_auth };
-  return {};
 }
 
 /** `borg` is advertised only where the borg program runs, so the API never assigns it in vain. */
