@@ -27,4 +27,10 @@ export default tseslint.config(
     },
   },
   { files: ['*.js'], ...tseslint.configs.disableTypeChecked },
+  {
+    // The fake's hook-tool shim is plain CommonJS (spawned for every tool call, so no TypeScript).
+    files: ['**/*.cjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: { ...tseslint.configs.disableTypeChecked.languageOptions, sourceType: 'commonjs' },
+  },
 );

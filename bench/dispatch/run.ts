@@ -1,0 +1,162 @@
+import { spawnSync } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { bundleCharm } from '../../lib/charm-pack/bundle.js';
+import { DISPATCH_SCRIPT } from '../../lib/charm-pack/dispatch-script.js';
+import { round } from '../api/stats.js';
+
+/**
+ * The dispatch benchmark (`npm run bench:dispatch`): what one hook costs a charm built on
+ * lib/charm, cold, against a bare Node start-up.
+ *
+ * It bundles bench/dispatch/noop-charm.ts (the runtime's whole dispatch path, a reconcile that
+ * does nothing) with the same bundler the charms use, then times, interleaved and BENCH_RUNS
+ * times each: `node -e 0`; `node dist/charm.mjs` with a hook's JUJU_* environment; and the same
+ * through the charm's `dispatch` script. The hook tools on PATH are one-line shell stand-ins that
+ * log their calls: Juju's own tools (jujuc) are Juju's cost, not the runtime's, and the log shows
+ * how many tool calls a no-op hook makes (the final status-set). Target: the hook at most 1.5x
+ * the bare start-up (medians). Results: bench/results/dispatch.json (BENCH_OUTPUT to rename).
+ */
+
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+const RESULTS = join(REPO, 'bench', 'results');
+const RUNS = Number(process.env.BENCH_RUNS ?? 60);
+const OUTPUT = process.env.BENCH_OUTPUT ?? 'dispatch.json';
+const TARGET_RATIO = 1.5;
+
+// What a stand-in tool prints when the runtime reads through it (JSON, as with --format=json).
+const TOOL_OUTPUT: Record<string, string> = {
+  'config-get': '{}',
+  'is-leader': 'false',
+  'status-get': '{"status":"unknown","message":"","status-data":{}}',
+  'relation-ids': '[]',
+  'state-get': '{}',
+  'leader-get': '{}',
+};
+const STAND_IN_TOOLS = [
+  ...Object.keys(TOOL_OUTPUT),
+  'status-set',
+  'juju-log',
+  'application-version-set',
+  'relation-get',
+  'relation-set',
+  'relation-list',
+  'opened-ports',
+  'goal-state',
+];
+
+function say(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+async function writeStandInTools(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  for (const tool of STAND_IN_TOOLS) {
+    const output = TOOL_OUTPUT[tool];
+    const body = `#!/bin/sh\necho "${tool} $*" >> "$BENCH_TOOL_LOG"\n${output === undefined ? '' : `echo '${output}'\n`}`;
+    await writeFile(join(dir, tool), body, { mode: 0o755 });
+  }
+}
+
+interface Timed {
+  command: string[];
+  env: NodeJS.ProcessEnv;
+}
+
+/** Wall time of one run in milliseconds; a non-zero exit stops the benchmark. */
+function timeRun({ command, env }: Timed): number {
+  const [file, ...args] = command;
+  const start = process.hrtime.bigint();
+  const result = spawnSync(file!, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const elapsed = Number(process.hrtime.bigint() - start) / 1e6;
+  if (result.status !== 0) {
+    throw new Error(`${command.join(' ')} exited ${result.status}: ${String(result.stderr).trim()}`);
+  }
+  return elapsed;
+}
+
+const work = await mkdtemp(join(os.tmpdir(), 'bench-dispatch-'));
+try {
+  const charmDir = join(work, 'charm');
+  const bundle = await bundleCharm(
+    join(REPO, 'bench', 'dispatch', 'noop-charm.ts'),
+    join(charmDir, 'dist', 'charm.mjs'),
+  );
+  await writeFile(join(charmDir, 'dispatch'), DISPATCH_SCRIPT);
+  await chmod(join(charmDir, 'dispatch'), 0o755);
+  const toolsDir = join(work, 'tools');
+  await writeStandInTools(toolsDir);
+  const toolLog = join(work, 'tool-calls.log');
+
+  const hookEnv: NodeJS.ProcessEnv = {
+    PATH: `${toolsDir}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+    HOME: process.env.HOME,
+    BENCH_TOOL_LOG: toolLog,
+    JUJU_DISPATCH_PATH: 'hooks/update-status',
+    JUJU_HOOK_NAME: 'update-status',
+    JUJU_UNIT_NAME: 'bench/0',
+    JUJU_MODEL_NAME: 'bench',
+    JUJU_MODEL_UUID: '8d1b7a6e-5f2c-4d1e-9a3b-1c2d3e4f5a6b',
+    JUJU_VERSION: '3.6.12',
+    JUJU_CHARM_DIR: charmDir,
+    CHARM_DIR: charmDir,
+    JUJU_MACHINE_ID: '0',
+    JUJU_PRINCIPAL_UNIT: '',
+    JUJU_AVAILABILITY_ZONE: '',
+  };
+  const cases: Record<'bareNode' | 'hook' | 'dispatch', Timed> = {
+    bareNode: { command: [process.execPath, '-e', '0'], env: { PATH: hookEnv.PATH } },
+    hook: { command: [process.execPath, join(charmDir, 'dist', 'charm.mjs')], env: hookEnv },
+    dispatch: { command: [join(charmDir, 'dispatch')], env: hookEnv },
+  };
+
+  // One unmeasured run of each warms the page cache and shows which tools a no-op hook calls.
+  for (const timed of Object.values(cases)) timeRun(timed);
+  const toolCalls = (await readFile(toolLog, 'utf8')).trim().split('\n');
+  say(`bundle ${bundle.bytes} bytes; tool calls per no-op hook: ${toolCalls.length} (${toolCalls.join('; ')})`);
+
+  const samples = { bareNode: [] as number[], hook: [] as number[], dispatch: [] as number[] };
+  for (let run = 0; run < RUNS; run++) {
+    for (const name of Object.keys(cases) as (keyof typeof cases)[]) samples[name].push(timeRun(cases[name]));
+  }
+  const medians = {
+    bareNodeMs: round(median(samples.bareNode)),
+    hookMs: round(median(samples.hook)),
+    dispatchMs: round(median(samples.dispatch)),
+  };
+  const hookRatio = round(medians.hookMs / medians.bareNodeMs);
+  const dispatchRatio = round(medians.dispatchMs / medians.bareNodeMs);
+  const output = {
+    benchmark: 'dispatch',
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: os.cpus().length,
+    runs: RUNS,
+    bundleBytes: bundle.bytes,
+    toolCallsPerHook: toolCalls.length,
+    toolCalls,
+    medians,
+    hookRatio,
+    dispatchRatio,
+    target: { maxRatio: TARGET_RATIO, met: hookRatio <= TARGET_RATIO },
+  };
+  await mkdir(RESULTS, { recursive: true });
+  await writeFile(join(RESULTS, OUTPUT), `${JSON.stringify(output, null, 2)}\n`);
+  say(`node -e 0             ${medians.bareNodeMs} ms (median of ${RUNS})`);
+  say(
+    `node dist/charm.mjs   ${medians.hookMs} ms  = ${hookRatio}x  (target <= ${TARGET_RATIO}x: ${output.target.met ? 'met' : 'MISSED'})`,
+  );
+  say(`./dispatch            ${medians.dispatchMs} ms  = ${dispatchRatio}x`);
+  say(`Results: bench/results/${OUTPUT}`);
+} finally {
+  await rm(work, { recursive: true, force: true });
+}

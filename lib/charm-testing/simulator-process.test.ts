@@ -1,0 +1,66 @@
+// The simulator driving a real `dispatch` executable through the tool server (CharmExecutor
+// kind 'process'): the same argv a charm on a machine would send.
+import { jest } from '@jest/globals';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseCharmMeta } from './charm-meta.js';
+import { ModelSimulator } from './simulator.js';
+import { ToolServer } from './tool-server.js';
+
+jest.setTimeout(60_000);
+
+let server: ToolServer;
+beforeAll(async () => {
+  server = await ToolServer.start();
+});
+afterAll(async () => {
+  await server.close();
+});
+
+test('a process charm runs every hook through dispatch and its relation-set reaches the remote unit', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sim-charm-'));
+  const log = join(dir, 'events.log');
+  const dispatch = join(dir, 'dispatch');
+  writeFileSync(
+    dispatch,
+    `#!/bin/sh
+echo "$JUJU_UNIT_NAME $JUJU_DISPATCH_PATH" >> ${log}
+case "$JUJU_DISPATCH_PATH" in
+  hooks/backup-relation-created) relation-set -r "$JUJU_RELATION_ID" greeting=hello || exit 1 ;;
+esac
+exit 0
+`,
+  );
+  chmodSync(dispatch, 0o755);
+  const sim = new ModelSimulator({ seed: 1, toolServer: server });
+  await sim.deploy('api', {
+    meta: parseCharmMeta('name: api\nsummary: s\ndescription: d\nrequires:\n  backup: {interface: backup}\n'),
+    executor: { kind: 'process', dispatch, charmDir: dir },
+  });
+  let seen = '';
+  await sim.deploy('store', {
+    meta: parseCharmMeta('name: store\nsummary: s\ndescription: d\nprovides:\n  backup: {interface: backup}\n'),
+    executor: {
+      kind: 'in-process',
+      run: async (io) => {
+        if (io.env['JUJU_HOOK_NAME'] === 'backup-relation-changed') {
+          seen = (await io.runner.run('relation-get', ['greeting', io.env['JUJU_REMOTE_UNIT'] ?? ''])).stdout.trim();
+        }
+        return 0;
+      },
+    },
+  });
+  await sim.integrate('api', 'store');
+  await sim.settle();
+  expect(seen).toBe('hello');
+  expect(readFileSync(log, 'utf8').trim().split('\n')).toEqual([
+    'api/0 hooks/install',
+    'api/0 hooks/backup-relation-created',
+    'api/0 hooks/leader-elected',
+    'api/0 hooks/config-changed',
+    'api/0 hooks/start',
+    'api/0 hooks/backup-relation-joined',
+    'api/0 hooks/backup-relation-changed',
+  ]);
+});

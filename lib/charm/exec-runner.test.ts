@@ -1,0 +1,31 @@
+import { HookToolError } from './errors.js';
+import { createExecRunner } from './exec-runner.js';
+
+describe('createExecRunner', () => {
+  test('runs without a shell: arguments arrive verbatim, stdout/stderr/exit code captured', async () => {
+    const runner = createExecRunner();
+    const result = await runner.run('node', [
+      '-e',
+      'process.stdout.write(JSON.stringify(process.argv.slice(1))); process.stderr.write("ERROR x\\n"); process.exit(3)',
+      '$HOME',
+      'a b;c',
+    ]);
+    expect(result).toEqual({ code: 3, stdout: '["$HOME","a b;c"]', stderr: 'ERROR x\n' });
+  });
+
+  test('stdin is sent whole when given', async () => {
+    const stdin = JSON.stringify({ key: 'x'.repeat(200_000) });
+    const result = await createExecRunner().run(
+      'node',
+      ['-e', 'let n=0; process.stdin.on("data", c => n += c.length).on("end", () => process.stdout.write(String(n)))'],
+      stdin,
+    );
+    expect(result).toEqual({ code: 0, stdout: String(stdin.length), stderr: '' });
+  });
+
+  test('a missing tool binary is a HookToolError that says why', async () => {
+    const failure = createExecRunner({ PATH: '/nonexistent' }).run('relation-get', ['--format=json']);
+    await expect(failure).rejects.toBeInstanceOf(HookToolError);
+    await expect(failure).rejects.toThrow(/hook tool "relation-get" not found on PATH/);
+  });
+});

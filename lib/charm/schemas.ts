@@ -1,0 +1,90 @@
+// Typed views of config, action params and relation databags, validated with zod/mini. Errors
+// name the bad key so an operator reading the status or the action result knows what to fix.
+import * as z from 'zod/mini';
+import { ConfigError, DatabagError, ParamsError } from './errors.js';
+
+/** Any zod schema (zod/mini or full zod: both share the core). */
+export type Schema = z.core.$ZodType;
+
+type ErrorClass = new (message: string) => Error;
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' || value === null) {
+    return JSON.stringify(value);
+  }
+  return Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : typeof value;
+}
+
+/**
+ * `port: expected number, got "x"`: an issue with its key path and the offending value (zod
+ * reports the input when parsing with `reportInput`, also inside decoded jsonField values).
+ */
+export function describeIssue(issue: z.core.$ZodIssue): string {
+  const path = issue.path.map(String).join('.') || '(root)';
+  switch (issue.code) {
+    case 'invalid_type':
+      return issue.input === undefined
+        ? `${path}: required`
+        : `${path}: expected ${issue.expected}, got ${describe(issue.input)}`;
+    case 'unrecognized_keys':
+      return `${issue.keys.map((key) => [...issue.path.map(String), key].join('.')).join(', ')}: unknown key`;
+    default:
+      return `${path}: ${issue.message}`;
+  }
+}
+
+function parseWith<S extends Schema>(schema: S, raw: unknown, what: string, ErrorType: ErrorClass): z.output<S> {
+  const result = z.safeParse(schema, raw, { reportInput: true });
+  if (result.success) return result.data;
+  throw new ErrorType(`${what}: ${result.error.issues.map(describeIssue).join('; ')}`);
+}
+
+/** Parses `config-get` output; throws ConfigError (`invalid config: port: expected number, got "x"`). */
+export function parseConfig<S extends Schema>(schema: S, raw: unknown): z.output<S> {
+  return parseWith(schema, raw, 'invalid config', ConfigError);
+}
+
+/** Parses `action-get` output; throws ParamsError naming the bad parameter. */
+export function parseActionParams<S extends Schema>(schema: S, raw: unknown): z.output<S> {
+  return parseWith(schema, raw, 'invalid action parameters', ParamsError);
+}
+
+/** Parses a relation databag (strings only; use jsonField for structured values). Throws DatabagError. */
+export function parseDatabag<S extends Schema>(schema: S, bag: Readonly<Record<string, string>>): z.output<S> {
+  return parseWith(schema, bag, 'invalid relation data', DatabagError);
+}
+
+/**
+ * A databag field holding JSON (databag values are strings; structured values are JSON-encoded
+ * per key). Decodes with JSON.parse and validates with `schema`; encodeDatabag encodes it back.
+ */
+export function jsonField<S extends Schema>(schema: S) {
+  return z.codec(z.string(), schema, {
+    decode: (text, payload) => {
+      try {
+        return JSON.parse(text) as z.input<S>;
+      } catch {
+        payload.issues.push({ code: 'custom', message: 'expected JSON text', input: text });
+        return z.NEVER;
+      }
+    },
+    encode: (value) => JSON.stringify(value),
+  });
+}
+
+/** Turns a typed value back into databag strings (jsonField keys JSON-encoded); throws DatabagError. */
+export function encodeDatabag<S extends Schema>(schema: S, value: z.output<S>): Record<string, string> {
+  const result = z.safeEncode(schema, value, { reportInput: true });
+  if (!result.success) {
+    throw new DatabagError(`cannot encode relation data: ${result.error.issues.map(describeIssue).join('; ')}`);
+  }
+  const bag: Record<string, string> = {};
+  for (const [key, item] of Object.entries(result.data as Record<string, unknown>)) {
+    if (item === undefined) continue;
+    if (typeof item !== 'string')
+      throw new DatabagError(`cannot encode relation data: ${key}: not a string (use jsonField)`);
+    bag[key] = item;
+  }
+  return bag;
+}

@@ -1,0 +1,659 @@
+// HookTools against the fake Juju (lib/charm-testing): the fake parses the same argv the real
+// tools get, so these tests cover argument building, output parsing and error mapping together.
+// A recording pass-through runner is used only to look at the argv we sent.
+import { existsSync } from 'node:fs';
+import { type JujuActionContext, type JujuHookContext, readJujuContext } from './context.js';
+import {
+  AccessError,
+  HookToolError,
+  NotInActionError,
+  RelationNotFoundError,
+  SecretNotFoundError,
+  ToolUsageError,
+} from './errors.js';
+import { type HookToolRunner } from './runner.js';
+import { HookTools, flattenActionResults, normaliseSecretId } from './tools.js';
+import { type CharmEvent } from '../charm-testing/events.js';
+import {
+  type Application,
+  type ConfigOptionMeta,
+  type Model,
+  type Relation,
+  type Unit,
+  emptyModel,
+  emptyRelationView,
+  statusValue,
+} from '../charm-testing/model.js';
+import { createHookSession } from '../charm-testing/session.js';
+
+// --- a small model: api (2 units, api/0 leader) related to store (1 unit), api peers -----------
+
+function unit(model: Model, app: string, number: number, machine: string): Unit {
+  const u: Unit = {
+    name: `${app}/${number}`,
+    app,
+    number,
+    machine,
+    life: 'alive',
+    workloadStatus: statusValue(model, 'unknown'),
+    statusSetByCharm: false,
+    statusHistory: [],
+    state: {},
+    ports: [],
+    storage: [],
+    storageAttachedRun: [],
+    relations: {},
+    installed: true,
+    started: true,
+    seenLeaderSettingsVersion: 0,
+  };
+  model.units[u.name] = u;
+  model.machines[machine] ??= { id: machine, address: `10.1.2.${10 + Number(machine)}` };
+  return u;
+}
+
+function application(
+  model: Model,
+  name: string,
+  units: number,
+  config: Record<string, ConfigOptionMeta> = {},
+): Application {
+  const app: Application = {
+    name,
+    charm: {
+      name,
+      subordinate: false,
+      endpoints: {
+        registration: { role: name === 'api' ? 'provides' : 'requires', interface: 'turku', scope: 'global' },
+        peers: { role: 'peers', interface: `${name}-peers`, scope: 'global' },
+      },
+      storage: { backups: { type: 'filesystem', range: { min: 0, max: null } } },
+      config,
+      actions: {},
+    },
+    executor: { kind: 'in-process', run: () => Promise.resolve(0) },
+    charmRevision: 1,
+    config: {},
+    exposed: false,
+    version: '',
+    nextUnitNumber: units,
+    leader: `${name}/0`,
+    leaderSettings: {},
+    leaderSettingsVersion: 0,
+    life: 'alive',
+  };
+  model.applications[name] = app;
+  for (let n = 0; n < units; n += 1) unit(model, name, n, String(model.nextMachineId++));
+  return app;
+}
+
+function relate(model: Model, ends: { app: string; endpoint: string }[]): Relation {
+  const id = model.nextRelationId++;
+  const relation: Relation = {
+    id,
+    ends,
+    interface: 'turku',
+    scope: 'global',
+    peer: ends.length === 1,
+    life: 'alive',
+    appBags: {},
+    appBagVersion: {},
+    unitBags: {},
+    unitBagVersion: {},
+  };
+  model.relations[id] = relation;
+  const members = Object.values(model.units).filter((u) => ends.some((end) => end.app === u.app));
+  for (const member of members) {
+    relation.unitBags[member.name] = { 'private-address': '10.1.2.3' };
+    relation.unitBagVersion[member.name] = 1;
+    const view = emptyRelationView();
+    view.created = true;
+    view.joined = members
+      .filter((other) => other.name !== member.name && (relation.peer || other.app !== member.app))
+      .map((other) => other.name);
+    member.relations[id] = view;
+  }
+  return relation;
+}
+
+function world() {
+  const model = emptyModel('test-model', () => new Date('2026-01-01T00:00:00Z'));
+  const api = application(model, 'api', 2, {
+    port: { type: 'int', default: 8443 },
+    name: { type: 'string' },
+    ratio: { type: 'float', default: 0.5 },
+  });
+  application(model, 'store', 1);
+  const registration = relate(model, [
+    { app: 'api', endpoint: 'registration' },
+    { app: 'store', endpoint: 'registration' },
+  ]);
+  const peers = relate(model, [{ app: 'api', endpoint: 'peers' }]);
+  return { model, api, registration, peers };
+}
+
+interface Call {
+  tool: string;
+  args: readonly string[];
+  stdin: string | undefined;
+}
+
+/** A hook on `unitName` with HookTools over the fake; `calls` records what was sent. */
+function hook(
+  model: Model,
+  unitName: string,
+  event: CharmEvent = { kind: 'hook', name: 'update-status' },
+  now?: () => number,
+) {
+  const session = createHookSession(model, unitName, event);
+  const calls: Call[] = [];
+  const runner: HookToolRunner = {
+    run: (tool, args, stdin) => {
+      calls.push({ tool, args, stdin });
+      return session.runner.run(tool, args, stdin);
+    },
+  };
+  const context = readJujuContext(session.env) as JujuHookContext | JujuActionContext;
+  const tools = new HookTools(runner, context, now ? { now } : {});
+  return { tools, calls, session, context };
+}
+
+// --- relations ----------------------------------------------------------------------------------
+
+describe('relations', () => {
+  test('[fidelity 14] relation-ids: sorted endpoint:id list, [] when none; exact argv', async () => {
+    const { model } = world();
+    relate(model, [
+      { app: 'api', endpoint: 'registration' },
+      { app: 'store', endpoint: 'registration' },
+    ]);
+    const { tools, calls } = hook(model, 'api/0');
+    expect(await tools.relationIds('registration')).toEqual(['registration:0', 'registration:2']);
+    expect(await tools.relationIds('database')).toEqual([]);
+    expect(calls[0]).toEqual({ tool: 'relation-ids', args: ['--format=json', 'registration'], stdin: undefined });
+  });
+
+  test('relation-ids and relation-list are cached for the hook', async () => {
+    const { model } = world();
+    const { tools } = hook(model, 'api/0');
+    expect(await tools.relationList('registration:0')).toEqual(['store/0']);
+    expect(await tools.relationIds('registration')).toEqual(['registration:0']);
+    // Test code is omnipotent: change the model behind the hook's back.
+    model.units['api/0']!.relations[0]!.joined = [];
+    relate(model, [
+      { app: 'api', endpoint: 'registration' },
+      { app: 'store', endpoint: 'registration' },
+    ]);
+    expect(await tools.relationList('registration:0')).toEqual(['store/0']);
+    expect(await tools.relationIds('registration')).toEqual(['registration:0']);
+    const fresh = hook(model, 'api/0').tools;
+    expect(await fresh.relationList('registration:0')).toEqual([]);
+  });
+
+  test('[fidelity 15] relation-list never lists the local unit; --app gives the remote application', async () => {
+    const { model } = world();
+    const { tools, calls } = hook(model, 'api/1');
+    expect(await tools.relationList('peers:1')).toEqual(['api/0']);
+    expect(await tools.relationRemoteApp('registration:0')).toBe('store');
+    expect(calls.map((call) => call.args)).toEqual([
+      ['--format=json', '-r', 'peers:1'],
+      ['--format=json', '-r', 'registration:0', '--app'],
+    ]);
+  });
+
+  test('relation-get reads remote unit and app bags; -r ep:N and the target are always explicit', async () => {
+    const { model, registration } = world();
+    registration.appBags['store'] = { name: 'store-a' };
+    registration.unitBags['store/0'] = { 'private-address': '10.1.2.12', host: 'store0' };
+    const { tools, calls } = hook(model, 'api/0');
+    expect(await tools.relationGet('registration:0', 'store/0')).toEqual({
+      'private-address': '10.1.2.12',
+      host: 'store0',
+    });
+    expect(await tools.relationGet('registration:0', 'store', { app: true })).toEqual({ name: 'store-a' });
+    expect(calls.map((call) => call.args)).toEqual([
+      ['--format=json', '-r', 'registration:0', '-', 'store/0'],
+      ['--format=json', '-r', 'registration:0', '--app', '-', 'store'],
+    ]);
+  });
+
+  test('remote bags are cached for the hook (a bare numeric id hits the same cache)', async () => {
+    const { model, registration } = world();
+    registration.unitBags['store/0'] = { host: 'old' };
+    const { tools, calls } = hook(model, 'api/0');
+    expect(await tools.relationGet('registration:0', 'store/0')).toEqual({ host: 'old' });
+    registration.unitBags['store/0'] = { host: 'new' };
+    expect(await tools.relationGet(0, 'store/0')).toEqual({ host: 'old' });
+    expect(calls).toHaveLength(1);
+  });
+
+  test('[fidelity 25] relation-set sends a JSON object on stdin and own-bag reads see the write at once', async () => {
+    const { model, registration } = world();
+    const { tools, calls, session } = hook(model, 'api/0');
+    expect(await tools.relationGet('registration:0', 'api', { app: true })).toEqual({});
+    await tools.relationSet(
+      'registration:0',
+      { 'api-url': 'https://10.0.0.1:8443/', 'odd "value"': 'a b=c\n' },
+      { app: true },
+    );
+    expect(calls[1]).toEqual({
+      tool: 'relation-set',
+      args: ['-r', 'registration:0', '--app', '--file', '-'],
+      stdin: JSON.stringify({ 'api-url': 'https://10.0.0.1:8443/', 'odd "value"': 'a b=c\n' }),
+    });
+    // The own-bag cache was dropped: this read goes to the tool and sees the pending write.
+    expect(await tools.relationGet('registration:0', 'api', { app: true })).toEqual({
+      'api-url': 'https://10.0.0.1:8443/',
+      'odd "value"': 'a b=c\n',
+    });
+    expect(registration.appBags['api']).toBeUndefined();
+    session.commit();
+    expect(registration.appBags['api']).toEqual({ 'api-url': 'https://10.0.0.1:8443/', 'odd "value"': 'a b=c\n' });
+  });
+
+  test('[fidelity 22] relation-set with "" deletes the key; unit bag writes keep the address keys', async () => {
+    const { model, registration } = world();
+    registration.unitBags['api/0'] = { 'private-address': '10.1.2.10', host: 'api0', stale: 'x' };
+    const { tools, session } = hook(model, 'api/0');
+    await tools.relationSet('registration:0', { stale: '', port: '8443' });
+    expect(await tools.relationGet('registration:0', 'api/0')).toEqual({
+      'private-address': '10.1.2.10',
+      host: 'api0',
+      port: '8443',
+    });
+    session.commit();
+    expect(registration.unitBags['api/0']).toEqual({ 'private-address': '10.1.2.10', host: 'api0', port: '8443' });
+  });
+
+  test('relation-set rejects non-string values and empty keys before calling the tool', async () => {
+    const { model } = world();
+    const { tools, calls } = hook(model, 'api/0');
+    const bad = { port: 8443 } as unknown as Record<string, string>;
+    await expect(tools.relationSet('registration:0', bad)).rejects.toThrow(
+      'relation-set: value of "port" must be a string, got number',
+    );
+    await expect(tools.relationSet('registration:0', { '': 'x' })).rejects.toThrow('relation-set: empty key');
+    expect(calls).toEqual([]);
+  });
+
+  test('[fidelity 23] relation-set --app by a non-leader is an AccessError', async () => {
+    const { model } = world();
+    const { tools } = hook(model, 'api/1');
+    const failure = tools.relationSet('registration:0', { a: 'b' }, { app: true });
+    await expect(failure).rejects.toBeInstanceOf(AccessError);
+    await expect(failure).rejects.toMatchObject({
+      message: 'ERROR cannot write relation settings',
+      code: 1,
+      tool: 'relation-set',
+    });
+  });
+
+  test('[fidelity 24] a non-leader reading its own app bag: AccessError in a regular relation, allowed in a peer relation', async () => {
+    const { model, peers } = world();
+    peers.appBags['api'] = { shared: 'yes' };
+    const { tools } = hook(model, 'api/1');
+    await expect(tools.relationGet('registration:0', 'api', { app: true })).rejects.toThrow(
+      new AccessError('relation-get', [], 1, '', '', 'ERROR permission denied'),
+    );
+    expect(await tools.relationGet('peers:1', 'api', { app: true })).toEqual({ shared: 'yes' });
+  });
+
+  test('[fidelity 10] an unknown relation id or a wrong endpoint prefix is a RelationNotFoundError', async () => {
+    const { model } = world();
+    const { tools } = hook(model, 'api/0');
+    await expect(tools.relationList('registration:99')).rejects.toBeInstanceOf(RelationNotFoundError);
+    await expect(tools.relationGet('peers:0', 'store/0')).rejects.toMatchObject({
+      name: 'RelationNotFoundError',
+      code: 2,
+      message: 'ERROR invalid value "peers:0" for option -r: relation not found',
+    });
+  });
+
+  test('[fidelity 27] a departed unit stays readable with -r and its name', async () => {
+    const { model, registration } = world();
+    registration.unitBags['store/0'] = { host: 'gone' };
+    const view = model.units['api/0']!.relations[0]!;
+    view.joined = [];
+    view.departed = ['store/0'];
+    const { tools } = hook(model, 'api/0');
+    expect(await tools.relationList('registration:0')).toEqual([]);
+    expect(await tools.relationGet('registration:0', 'store/0')).toEqual({ host: 'gone' });
+  });
+});
+
+// --- config, status, version ------------------------------------------------------------------
+
+describe('config and status', () => {
+  test('[fidelity 13] config-get: typed values, unset options without default omitted; cached', async () => {
+    const { model, api } = world();
+    api.config = { ratio: 0.25 };
+    const { tools, calls } = hook(model, 'api/0');
+    expect(await tools.configGet()).toEqual({ port: 8443, ratio: 0.25 });
+    api.config = { name: 'changed' };
+    expect(await tools.configGet()).toEqual({ port: 8443, ratio: 0.25 });
+    expect(calls).toEqual([{ tool: 'config-get', args: ['--format=json'], stdin: undefined }]);
+  });
+
+  test('status-set passes the message after "--" so it may start with "-"', async () => {
+    const { model } = world();
+    const { tools, calls } = hook(model, 'api/0');
+    await tools.statusSet('blocked', '-x is not a valid port');
+    expect(calls[0]!.args).toEqual(['blocked', '--', '-x is not a valid port']);
+    expect(model.units['api/0']!.workloadStatus).toMatchObject({
+      status: 'blocked',
+      message: '-x is not a valid port',
+    });
+    expect(await tools.statusGet()).toEqual({ status: 'blocked', message: '-x is not a valid port', data: {} });
+  });
+
+  test('[fidelity 16] status-set --application by a non-leader is an AccessError; the leader may', async () => {
+    const { model, api } = world();
+    await expect(hook(model, 'api/1').tools.statusSet('active', 'x', { application: true })).rejects.toMatchObject({
+      name: 'AccessError',
+      message: 'ERROR this unit is not the leader',
+    });
+    const leader = hook(model, 'api/0').tools;
+    await leader.statusSet('waiting', 'for storage', { application: true });
+    expect(api.status).toMatchObject({ status: 'waiting', message: 'for storage' });
+    const appStatus = await leader.applicationStatusGet();
+    expect(appStatus).toMatchObject({ status: 'waiting', message: 'for storage' });
+    expect(Object.keys(appStatus.units).sort()).toEqual(['api/0', 'api/1']);
+  });
+
+  test('application-version-set', async () => {
+    const { model, api } = world();
+    await hook(model, 'api/0').tools.applicationVersionSet('1.2.3');
+    expect(api.version).toBe('1.2.3');
+  });
+
+  test('[fidelity 9] a malformed argv is a ToolUsageError carrying the tool, args, exit 2 and the ERROR line', async () => {
+    const { model } = world();
+    const failure = hook(model, 'api/0').tools.run('config-get', ['--bogus']);
+    await expect(failure).rejects.toBeInstanceOf(ToolUsageError);
+    await expect(failure).rejects.toMatchObject({
+      tool: 'config-get',
+      args: ['--bogus'],
+      code: 2,
+      message: 'ERROR option provided but not defined: --bogus',
+    });
+  });
+});
+
+// --- actions and logging ----------------------------------------------------------------------
+
+describe('actions and logging', () => {
+  test('[fidelity 17] action tools outside an action are NotInActionError', async () => {
+    const { model } = world();
+    const { tools } = hook(model, 'api/0');
+    await expect(tools.actionGet()).rejects.toBeInstanceOf(NotInActionError);
+    await expect(tools.actionSet({ a: '1' })).rejects.toBeInstanceOf(NotInActionError);
+    await expect(tools.actionLog('x')).rejects.toMatchObject({ message: 'ERROR not running an action', code: 1 });
+    await expect(tools.actionFail('x')).rejects.toBeInstanceOf(NotInActionError);
+  });
+
+  test('action-get returns the params; action-set sends flattened dotted keys', async () => {
+    const { model } = world();
+    model.tasks['1'] = {
+      id: '1',
+      unit: 'api/0',
+      name: 'backup-now',
+      params: { tag: 'x', retries: 3 },
+      status: 'pending',
+      message: '',
+      results: {},
+      log: [],
+    };
+    const { tools, calls } = hook(model, 'api/0', { kind: 'action', name: 'backup-now', taskId: '1' });
+    expect(await tools.actionGet()).toEqual({ tag: 'x', retries: 3 });
+    await tools.actionSet({ snapshot: { id: 'snap-1', size: 42 }, ok: true });
+    expect(calls[1]!.args).toEqual(['snapshot.id=snap-1', 'snapshot.size=42', 'ok=true']);
+    await tools.actionLog('-starting');
+    expect(model.tasks['1'].log).toEqual(['-starting']);
+  });
+
+  test('flattenActionResults: nested maps to dotted keys, arrays as JSON, null skipped, bad keys refused', () => {
+    expect(flattenActionResults({ a: { b: { c: 'd' } }, list: [1, 'x'], none: null, n: 0 })).toEqual([
+      'a.b.c=d',
+      'list=[1,"x"]',
+      'n=0',
+    ]);
+    expect(() => flattenActionResults({ Bad: 'x' })).toThrow('action result key "Bad"');
+    expect(() => flattenActionResults({ a: { b_c: 'x' } })).toThrow('action result key "a.b_c"');
+    expect(() => flattenActionResults({ stdout: 'x' })).toThrow('action result key "stdout" is reserved');
+  });
+
+  test('juju-log: level flag, "--" before the message, long messages split into chunks', async () => {
+    const { model } = world();
+    const { tools, calls } = hook(model, 'api/0');
+    await tools.jujuLog('-dash first', 'WARNING');
+    expect(calls[0]!.args).toEqual(['--log-level', 'WARNING', '--', '-dash first']);
+    await tools.jujuLog('x'.repeat(5000));
+    const lines = model.logs.filter((entry) => entry.source === 'juju-log');
+    expect(lines.map((entry) => [entry.level, entry.message.length])).toEqual([
+      ['WARNING', 11],
+      ['INFO', 4096],
+      ['INFO', 904],
+    ]);
+  });
+});
+
+// --- leadership -------------------------------------------------------------------------------
+
+describe('leadership', () => {
+  test('is-leader is trusted for at most 30 s', async () => {
+    const { model, api } = world();
+    let now = 1_000_000;
+    const { tools, calls } = hook(model, 'api/0', undefined, () => now);
+    expect(await tools.isLeader()).toBe(true);
+    api.leader = 'api/1';
+    now += 29_000;
+    expect(await tools.isLeader()).toBe(true);
+    now += 2_000;
+    expect(await tools.isLeader()).toBe(false);
+    expect(calls.filter((call) => call.tool === 'is-leader')).toHaveLength(2);
+    expect(calls[0]!.args).toEqual(['--format=json']);
+  });
+
+  test('a "not the leader" refusal drops the cached is-leader answer', async () => {
+    const { model, api } = world();
+    const { tools } = hook(model, 'api/0');
+    expect(await tools.isLeader()).toBe(true);
+    api.leader = 'api/1';
+    await expect(tools.relationSet('registration:0', { a: 'b' }, { app: true })).rejects.toBeInstanceOf(AccessError);
+    expect(await tools.isLeader()).toBe(false);
+  });
+
+  test('[fidelity 19] leader-set by a non-leader is an AccessError and changes nothing; leader-get by anyone', async () => {
+    const { model, api } = world();
+    await hook(model, 'api/0').tools.leaderSet({ token: 'abc' });
+    expect(api.leaderSettings).toEqual({ token: 'abc' });
+    const follower = hook(model, 'api/1').tools;
+    await expect(follower.leaderSet({ token: 'evil' })).rejects.toBeInstanceOf(AccessError);
+    expect(api.leaderSettings).toEqual({ token: 'abc' });
+    expect(await follower.leaderGet()).toEqual({ token: 'abc' });
+  });
+});
+
+// --- network, ports, state --------------------------------------------------------------------
+
+describe('network, ports and state', () => {
+  test('[fidelity 60] open-port is transactional: opened-ports shows committed ports only', async () => {
+    const { model } = world();
+    const first = hook(model, 'api/0');
+    await first.tools.openPort(8443);
+    await first.tools.openPort({ from: 1000, to: 2000, protocol: 'udp' });
+    expect(first.calls.map((call) => call.args)).toEqual([['8443/tcp'], ['1000-2000/udp']]);
+    expect(await first.tools.openedPorts()).toEqual([]);
+    first.session.commit();
+    const second = hook(model, 'api/0');
+    expect((await second.tools.openedPorts()).sort()).toEqual(['1000-2000/udp', '8443/tcp']);
+    await second.tools.closePort('1000-2000/udp');
+    second.session.commit();
+    expect(await hook(model, 'api/0').tools.openedPorts()).toEqual(['8443/tcp']);
+  });
+
+  test('unit-get and network-get return addresses (cached)', async () => {
+    const { model } = world();
+    const { tools, calls } = hook(model, 'api/0');
+    const address = await tools.unitGet('private-address');
+    expect(address).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    expect(await tools.unitGet('private-address')).toBe(address);
+    const network = await tools.networkGet('registration');
+    expect(network['ingress-addresses']).toContain(address);
+    expect(network['bind-addresses'][0]?.addresses[0]?.value).toBe(address);
+    await tools.networkGet('registration');
+    expect(calls.map((call) => call.tool)).toEqual(['unit-get', 'network-get']);
+  });
+
+  test("state-set via stdin, state-get sees the hook's writes, state-delete; committed at the end", async () => {
+    const { model } = world();
+    model.units['api/0']!.state = { old: '1' };
+    const { tools, calls, session } = hook(model, 'api/0');
+    await tools.stateSet({ 'last-backup': '2026-01-01', nested: '{"a":1}' });
+    await tools.stateDelete('old');
+    expect(calls[0]).toEqual({
+      tool: 'state-set',
+      args: ['--file', '-'],
+      stdin: '{"last-backup":"2026-01-01","nested":"{\\"a\\":1}"}',
+    });
+    expect(await tools.stateGet()).toEqual({ 'last-backup': '2026-01-01', nested: '{"a":1}' });
+    expect(model.units['api/0']!.state).toEqual({ old: '1' });
+    session.commit();
+    expect(model.units['api/0']!.state).toEqual({ 'last-backup': '2026-01-01', nested: '{"a":1}' });
+  });
+});
+
+// --- secrets ----------------------------------------------------------------------------------
+
+describe('secrets', () => {
+  test('[fidelity 53] secret-add by the leader: URI usable at once, content never in argv, temp file removed', async () => {
+    const { model } = world();
+    const { tools, calls, session } = hook(model, 'api/0');
+    const uri = await tools.secretAdd(
+      { token: 'hunter2-very-secret' },
+      { label: 'registration-0', description: 'agents' },
+    );
+    expect(uri).toMatch(/^secret:[0-9a-v]{20}$/);
+    const add = calls[0]!;
+    expect(add.args.slice(0, 4)).toEqual(['--label', 'registration-0', '--description', 'agents']);
+    expect(add.args[4]).toBe('--file');
+    expect(add.args.join(' ')).not.toContain('hunter2');
+    expect(existsSync(add.args[5]!)).toBe(false);
+    expect(await tools.secretGet({ id: uri })).toEqual({ token: 'hunter2-very-secret' });
+    expect(Object.keys(model.secrets)).toEqual([]);
+    session.commit();
+    expect(Object.keys(model.secrets)).toEqual([normaliseSecretId(uri)]);
+  });
+
+  test('[fidelity 53] an application-owned secret-add by a non-leader is an AccessError', async () => {
+    const { model } = world();
+    await expect(hook(model, 'api/1').tools.secretAdd({ token: 'abc' })).rejects.toBeInstanceOf(AccessError);
+  });
+
+  test('secret-get of an unknown secret is a SecretNotFoundError; refresh with peek is refused', async () => {
+    const { model } = world();
+    const { tools } = hook(model, 'api/0');
+    await expect(tools.secretGet({ id: 'secret:aaaaaaaaaaaaaaaaaaaa' })).rejects.toBeInstanceOf(SecretNotFoundError);
+    await expect(tools.secretGet({ label: 'x' }, { refresh: true, peek: true })).rejects.toThrow(
+      'use refresh or peek, not both',
+    );
+  });
+
+  test('[fidelity 54] grant over the relation lets the remote unit read; secret-set makes a new revision', async () => {
+    const { model } = world();
+    const owner = hook(model, 'api/0');
+    const uri = await owner.tools.secretAdd({ token: 'one' }, { label: 'reg' });
+    await owner.tools.secretGrant(uri, 'registration:0');
+    expect(owner.calls[1]!.args).toEqual(['-r', 'registration:0', uri]);
+    owner.session.commit();
+
+    const consumer = hook(model, 'store/0');
+    expect(await consumer.tools.secretGet({ id: uri, label: 'registration' })).toEqual({ token: 'one' });
+    expect(consumer.calls[0]!.args).toEqual([uri, '--label', 'registration', '--format=json']);
+    consumer.session.commit();
+
+    const rotate = hook(model, 'api/0');
+    await rotate.tools.secretSet(uri, { content: { token: 'two' } });
+    expect(rotate.calls[0]!.args.join(' ')).not.toContain('two');
+    rotate.session.commit();
+    const info = await hook(model, 'api/0').tools.secretInfoGet({ label: 'reg' });
+    expect(info).toMatchObject({ id: normaliseSecretId(uri), revision: 2, label: 'reg', owner: 'application' });
+
+    const later = hook(model, 'store/0').tools;
+    expect(await later.secretGet({ label: 'registration' })).toEqual({ token: 'one' });
+    expect(await later.secretGet({ label: 'registration' }, { refresh: true })).toEqual({ token: 'two' });
+  });
+
+  test('secret-ids lists owned secrets ([] when none); revoke and remove build their argv', async () => {
+    const { model } = world();
+    expect(await hook(model, 'api/0').tools.secretIds()).toEqual([]);
+    const owner = hook(model, 'api/0');
+    const uri = await owner.tools.secretAdd({ token: 'one' });
+    await owner.tools.secretGrant(uri, 'registration:0');
+    owner.session.commit();
+    const ids = await hook(model, 'api/0').tools.secretIds();
+    expect(ids.map(normaliseSecretId)).toEqual([normaliseSecretId(uri)]);
+    const cleanup = hook(model, 'api/0');
+    await cleanup.tools.secretRevoke(uri, { relation: 'registration:0' });
+    await cleanup.tools.secretRemove(uri, { revision: 1 });
+    expect(cleanup.calls.map((call) => call.args)).toEqual([
+      [uri, '-r', 'registration:0'],
+      [uri, '--revision', '1'],
+    ]);
+  });
+});
+
+// --- storage, goal state ----------------------------------------------------------------------
+
+describe('storage and goal state', () => {
+  test('[fidelity 20] storage-get without -s outside a storage hook is a ToolUsageError', async () => {
+    const { model } = world();
+    await expect(hook(model, 'api/0').tools.storageGet()).rejects.toMatchObject({
+      name: 'ToolUsageError',
+      message: 'ERROR no storage instance specified',
+    });
+  });
+
+  test('storage-list, storage-get -s and storage-add', async () => {
+    const { model } = world();
+    model.storage['backups/0'] = {
+      id: 'backups/0',
+      name: 'backups',
+      kind: 'filesystem',
+      location: '/srv/backups/0',
+      unit: 'api/0',
+    };
+    model.units['api/0']!.storage = ['backups/0'];
+    const { tools, calls, session } = hook(model, 'api/0');
+    expect(await tools.storageList()).toEqual(['backups/0']);
+    expect(await tools.storageGet('backups/0')).toEqual({ kind: 'filesystem', location: '/srv/backups/0' });
+    await tools.storageAdd({ backups: 2 });
+    expect(calls.map((call) => call.args)).toEqual([
+      ['--format=json'],
+      ['--format=json', '-s', 'backups/0'],
+      ['backups=2'],
+    ]);
+    await expect(tools.storageAdd({ backups: 0 })).rejects.toThrow('must be a positive integer');
+    session.commit();
+    expect(model.units['api/0']!.storage.length).toBeGreaterThanOrEqual(1);
+  });
+
+  test('goal-state lists the units and relations Juju intends (cached)', async () => {
+    const { model } = world();
+    const { tools, calls } = hook(model, 'api/0');
+    const goal = await tools.goalState();
+    expect(Object.keys(goal.units).sort()).toEqual(['api/0', 'api/1']);
+    expect(Object.keys(goal.relations)).toContain('registration');
+    await tools.goalState();
+    expect(calls).toHaveLength(1);
+  });
+});
+
+test('a HookToolError keeps the tool output for diagnosis', async () => {
+  const { model } = world();
+  const error = await hook(model, 'api/0')
+    .tools.run('relation-get', ['-r', 'registration:0', '-', 'nobody/9'])
+    .catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(HookToolError);
+  expect(error).toMatchObject({ code: 1, stderr: expect.stringContaining('settings not found') });
+});

@@ -1,0 +1,620 @@
+// One typed method per hook tool (spec 3.2). Each method builds the exact argv of the spec, runs it
+// through the swappable HookToolRunner, parses the JSON output and turns failures into typed
+// errors. Read-only answers that cannot change within a hook are cached for the hook's life.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as z from 'zod/mini';
+import { type JujuActionContext, type JujuHookContext } from './context.js';
+import { AccessError, HookToolError, classifyToolFailure } from './errors.js';
+import { type HookToolRunner } from './runner.js';
+
+/** A relation as `-r` takes it: `registration:7` (preferred) or the bare id 7. */
+export type RelationRef = string | number;
+
+export type StatusName = 'maintenance' | 'blocked' | 'waiting' | 'active';
+export type LogLevel = 'TRACE' | 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR' | 'CRITICAL';
+export type ConfigValue = string | number | boolean;
+
+export interface StatusDetails {
+  status: string;
+  message: string;
+  data: Record<string, unknown>;
+}
+
+export interface ApplicationStatusDetails extends StatusDetails {
+  units: Record<string, StatusDetails>;
+}
+
+/** A port for open-port/close-port: 8080 (tcp), "8080/udp", "1000-2000/tcp", "icmp", or a range. */
+export type PortSpec = number | string | { from: number; to: number; protocol?: 'tcp' | 'udp' };
+
+export interface NetworkInfo {
+  'bind-addresses': {
+    'mac-address': string;
+    'interface-name': string;
+    addresses: { hostname: string; value: string; cidr: string }[];
+  }[];
+  'egress-subnets': string[];
+  'ingress-addresses': string[];
+}
+
+export interface SecretMetadataOptions {
+  label?: string;
+  description?: string;
+  /** A Go duration (`24h`) or an RFC 3339 time. */
+  expire?: string;
+  rotate?: 'never' | 'hourly' | 'daily' | 'weekly' | 'monthly' | 'quarterly' | 'yearly';
+}
+
+export interface SecretAddOptions extends SecretMetadataOptions {
+  owner?: 'application' | 'unit';
+}
+
+export type SecretRef = { id: string; label?: string } | { label: string };
+
+export interface SecretInfo {
+  id: string;
+  revision: number;
+  label?: string;
+  owner: string;
+  description?: string;
+  rotation?: string;
+  expiry?: string;
+  rotates?: string;
+}
+
+export type SecretRevokeTarget = { relation: RelationRef } | { app: string } | { unit: string };
+
+export interface StorageDetails {
+  kind: string;
+  location: string;
+}
+
+export interface GoalState {
+  units: Record<string, { status: string; since?: string }>;
+  relations: Record<string, Record<string, { status: string; since?: string }>>;
+}
+
+export interface HookToolsOptions {
+  /** Milliseconds clock for the is-leader cache (tests replace it). */
+  now?: () => number;
+}
+
+// How long an is-leader answer may be trusted (Juju guarantees leadership for about 30 s).
+const LEADER_TTL_MS = 30_000;
+// juju-log lines are split so one call never carries an unbounded argument.
+const LOG_CHUNK = 4096;
+const ACTION_KEY = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
+const RESERVED_ACTION_KEYS = new Set(['stdout', 'stdout-encoding', 'stderr', 'stderr-encoding']);
+
+const stringMap = z.record(z.string(), z.string());
+const stringList = z.array(z.string());
+const statusDetails = z.object({
+  status: z.string(),
+  message: z.optional(z.string()),
+  'status-data': z.optional(z.record(z.string(), z.unknown())),
+});
+const secretInfoMap = z.record(
+  z.string(),
+  z.object({
+    revision: z.number(),
+    label: z.optional(z.string()),
+    owner: z.string(),
+    description: z.optional(z.string()),
+    rotation: z.optional(z.string()),
+    expiry: z.optional(z.string()),
+    rotates: z.optional(z.string()),
+  }),
+);
+
+/** The numeric id of `ep:7` or `7`, for cache keys. */
+function relationKey(relation: RelationRef): string {
+  const text = String(relation);
+  return text.slice(text.lastIndexOf(':') + 1);
+}
+
+/** Rejects anything but a map of string to string before it reaches a tool (spec 4 rule 1). */
+function assertStringMap(what: string, data: unknown): asserts data is Record<string, string> {
+  if (typeof data !== 'object' || data === null || Array.isArray(data))
+    throw new TypeError(`${what}: expected an object`);
+  for (const [key, value] of Object.entries(data)) {
+    if (key === '') throw new TypeError(`${what}: empty key`);
+    if (typeof value !== 'string') {
+      throw new TypeError(`${what}: value of "${key}" must be a string, got ${value === null ? 'null' : typeof value}`);
+    }
+  }
+}
+
+function formatPort(port: PortSpec): string {
+  if (typeof port === 'number') return `${port}/tcp`;
+  if (typeof port === 'string') return port;
+  return `${port.from}-${port.to}/${port.protocol ?? 'tcp'}`;
+}
+
+/** Nested action results as the dotted `key=value` pairs action-set takes (it has no --file). */
+export function flattenActionResults(results: Record<string, unknown>): string[] {
+  const pairs: string[] = [];
+  const walk = (value: unknown, path: string[]): void => {
+    if (value === undefined || value === null) return;
+    if (typeof value === 'object' && !Array.isArray(value)) {
+      for (const [key, inner] of Object.entries(value as Record<string, unknown>)) {
+        if (!ACTION_KEY.test(key)) {
+          throw new TypeError(
+            `action result key "${[...path, key].join('.')}": each segment must be lowercase alphanumeric with inner hyphens`,
+          );
+        }
+        if (path.length === 0 && RESERVED_ACTION_KEYS.has(key))
+          throw new TypeError(`action result key "${key}" is reserved`);
+        walk(inner, [...path, key]);
+      }
+      return;
+    }
+    pairs.push(`${path.join('.')}=${resultText(value, path)}`);
+  };
+  walk(results, []);
+  return pairs;
+}
+
+function resultText(value: unknown, path: readonly string[]): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (Array.isArray(value)) return JSON.stringify(value);
+  throw new TypeError(`action result key "${path.join('.')}": cannot store a ${typeof value}`);
+}
+
+/** A secret id without its `secret:` prefix: older Juju prints bare ids, newer prints URIs. */
+export function normaliseSecretId(id: string): string {
+  return id.startsWith('secret:') ? id.slice('secret:'.length) : id;
+}
+
+export class HookTools {
+  private readonly cache = new Map<string, Promise<unknown>>();
+  private leader: { value: boolean; at: number } | undefined;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly runner: HookToolRunner,
+    private readonly context: JujuHookContext | JujuActionContext,
+    options: HookToolsOptions = {},
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  // --- plumbing -------------------------------------------------------------------------------
+
+  /** Runs a tool; non-zero exit becomes a typed HookToolError. Returns stdout. */
+  async run(tool: string, args: readonly string[], stdin?: string): Promise<string> {
+    const result = await this.runner.run(tool, args, stdin);
+    if (result.code === 0) return result.stdout;
+    const error = classifyToolFailure(tool, args, result);
+    // Leadership can change mid-hook (spec 4 rule 7): a refusal means our cached answer is stale.
+    if (error instanceof AccessError && /not the leader|cannot write relation settings/.test(error.message)) {
+      this.leader = undefined;
+    }
+    throw error;
+  }
+
+  /** Runs a `--format=json` tool and validates its output; `null` or nothing becomes `fallback`. */
+  private async json<S extends z.ZodMiniType>(
+    tool: string,
+    args: readonly string[],
+    schema: S,
+    fallback?: z.output<S>,
+  ): Promise<z.output<S>> {
+    const stdout = await this.run(tool, args);
+    let value: unknown = null;
+    if (stdout.trim() !== '') {
+      try {
+        value = JSON.parse(stdout);
+      } catch {
+        throw new HookToolError(tool, args, 0, stdout, '', `ERROR ${tool} printed invalid JSON`);
+      }
+    }
+    if (value === null && fallback !== undefined) return fallback;
+    const parsed = z.safeParse(schema, value);
+    if (!parsed.success) throw new HookToolError(tool, args, 0, stdout, '', `ERROR ${tool} printed unexpected output`);
+    return parsed.data;
+  }
+
+  /** Memoises a read for the rest of the hook; a failed read is not remembered. */
+  private cached<T>(key: string, read: () => Promise<T>): Promise<T> {
+    const hit = this.cache.get(key);
+    if (hit) return hit as Promise<T>;
+    const pending = read();
+    this.cache.set(key, pending);
+    pending.catch(() => this.cache.delete(key));
+    return pending;
+  }
+
+  private forget(predicate: (key: string) => boolean): void {
+    for (const key of [...this.cache.keys()]) if (predicate(key)) this.cache.delete(key);
+  }
+
+  // --- relations ------------------------------------------------------------------------------
+
+  /** `relation-ids --format=json <endpoint>`: sorted `endpoint:id` strings. Cached. */
+  relationIds(endpoint: string): Promise<string[]> {
+    return this.cached(`relation-ids ${endpoint}`, () =>
+      this.json('relation-ids', ['--format=json', endpoint], stringList, []),
+    );
+  }
+
+  /** `relation-list --format=json -r ID`: remote units joined and not departed. Cached. */
+  relationList(relation: RelationRef): Promise<string[]> {
+    return this.cached(`relation-list ${relationKey(relation)}`, () =>
+      this.json('relation-list', ['--format=json', '-r', String(relation)], stringList, []),
+    );
+  }
+
+  /** `relation-list --format=json -r ID --app`: the remote application's name. Cached. */
+  relationRemoteApp(relation: RelationRef): Promise<string> {
+    return this.cached(`relation-list-app ${relationKey(relation)}`, () =>
+      this.json('relation-list', ['--format=json', '-r', String(relation), '--app'], z.string()),
+    );
+  }
+
+  /**
+   * `relation-get --format=json -r ID [--app] - <target>`: a whole bag. `target` is a unit name,
+   * or with `{app: true}` an application (or one of its units). Cached; the own bags are
+   * forgotten when relationSet writes them.
+   */
+  relationGet(relation: RelationRef, target: string, options: { app?: boolean } = {}): Promise<Record<string, string>> {
+    const args = ['--format=json', '-r', String(relation)];
+    if (options.app) args.push('--app');
+    args.push('-', target);
+    const key = `relation-get ${relationKey(relation)} ${options.app ? 'app' : 'unit'} ${target}`;
+    return this.cached(key, () => this.json('relation-get', args, stringMap, {}));
+  }
+
+  /**
+   * `relation-set -r ID [--app] --file -` with the data as a JSON object of strings on stdin
+   * (no argv limits, no quoting). A value of "" deletes the key.
+   */
+  async relationSet(
+    relation: RelationRef,
+    data: Record<string, string>,
+    options: { app?: boolean } = {},
+  ): Promise<void> {
+    assertStringMap('relation-set', data);
+    const args = ['-r', String(relation)];
+    if (options.app) args.push('--app');
+    args.push('--file', '-');
+    const id = relationKey(relation);
+    // Even a failed write may have been partly applied; the next read must ask again.
+    this.forget((key) => key.startsWith(`relation-get ${id} `) && this.isOwnTarget(key));
+    await this.run('relation-set', args, JSON.stringify(data));
+    this.forget((key) => key.startsWith(`relation-get ${id} `) && this.isOwnTarget(key));
+  }
+
+  private isOwnTarget(cacheKey: string): boolean {
+    const target = cacheKey.slice(cacheKey.lastIndexOf(' ') + 1);
+    return target === this.context.unit || target === this.context.app;
+  }
+
+  // --- configuration, status, version -----------------------------------------------------------
+
+  /** `config-get --format=json`: options that are set or have a default. Cached. */
+  configGet(): Promise<Record<string, ConfigValue>> {
+    return this.cached('config-get', () =>
+      this.json(
+        'config-get',
+        ['--format=json'],
+        z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+        {},
+      ),
+    );
+  }
+
+  /** `status-set [--application] <status> -- <message>` (immediate). */
+  async statusSet(status: StatusName, message = '', options: { application?: boolean } = {}): Promise<void> {
+    const args = options.application ? ['--application'] : [];
+    args.push(status, '--', message);
+    await this.run('status-set', args);
+  }
+
+  /** `status-get --format=json --include-data`: the unit's workload status. */
+  async statusGet(): Promise<StatusDetails> {
+    const value = await this.json('status-get', ['--format=json', '--include-data'], statusDetails);
+    return { status: value.status, message: value.message ?? '', data: value['status-data'] ?? {} };
+  }
+
+  /** `status-get --format=json --include-data --application` (leader only). */
+  async applicationStatusGet(): Promise<ApplicationStatusDetails> {
+    const schema = z.object({
+      'application-status': z.object({
+        ...statusDetails.shape,
+        units: z.optional(z.record(z.string(), statusDetails)),
+      }),
+    });
+    const value = (await this.json('status-get', ['--format=json', '--include-data', '--application'], schema))[
+      'application-status'
+    ];
+    const units: Record<string, StatusDetails> = {};
+    for (const [unit, details] of Object.entries(value.units ?? {})) {
+      units[unit] = { status: details.status, message: details.message ?? '', data: details['status-data'] ?? {} };
+    }
+    return { status: value.status, message: value.message ?? '', data: value['status-data'] ?? {}, units };
+  }
+
+  /** `application-version-set <version>` (immediate). */
+  async applicationVersionSet(version: string): Promise<void> {
+    await this.run('application-version-set', ['--', version]);
+  }
+
+  // --- actions --------------------------------------------------------------------------------
+
+  /** `action-get --format=json`: the params with schema defaults inserted. */
+  actionGet(): Promise<Record<string, unknown>> {
+    return this.json('action-get', ['--format=json'], z.record(z.string(), z.unknown()), {});
+  }
+
+  /** `action-set k=v a.b=v ...`: nested results flattened to dotted keys, values as strings. */
+  async actionSet(results: Record<string, unknown>): Promise<void> {
+    const pairs = flattenActionResults(results);
+    if (pairs.length > 0) await this.run('action-set', pairs);
+  }
+
+  /** `action-fail [-- <message>]`: marks the task failed; exit 0 afterwards keeps pending changes. */
+  async actionFail(message?: string): Promise<void> {
+    await this.run('action-fail', message === undefined ? [] : ['--', message]);
+  }
+
+  /** `action-log -- <message>`: an immediate progress line. */
+  async actionLog(message: string): Promise<void> {
+    await this.run('action-log', ['--', message]);
+  }
+
+  // --- logging --------------------------------------------------------------------------------
+
+  /** `juju-log --log-level LEVEL -- <message>`, split into chunks when very long; '' logs nothing. */
+  async jujuLog(message: string, level: LogLevel = 'INFO'): Promise<void> {
+    for (let start = 0; start < message.length; start += LOG_CHUNK) {
+      await this.run('juju-log', ['--log-level', level, '--', message.slice(start, start + LOG_CHUNK)]);
+    }
+  }
+
+  // --- leadership -----------------------------------------------------------------------------
+
+  /** `is-leader --format=json`; an answer is trusted for at most 30 s. */
+  async isLeader(): Promise<boolean> {
+    const now = this.now();
+    if (this.leader && now - this.leader.at < LEADER_TTL_MS) return this.leader.value;
+    const value = await this.json('is-leader', ['--format=json'], z.boolean());
+    this.leader = { value, at: now };
+    return value;
+  }
+
+  /** Forgets the cached is-leader answer (e.g. after `not the leader` from a write). */
+  forgetLeadership(): void {
+    this.leader = undefined;
+  }
+
+  /** `leader-get --format=json`: leader settings (any unit may read). */
+  leaderGet(): Promise<Record<string, string>> {
+    return this.json('leader-get', ['--format=json'], stringMap, {});
+  }
+
+  /** `leader-set k=v ...` (leader only, immediate). Deprecated by Juju; prefer the peer app bag. */
+  async leaderSet(data: Record<string, string>): Promise<void> {
+    assertStringMap('leader-set', data);
+    const pairs = Object.entries(data).map(([key, value]) => `${key}=${value}`);
+    if (pairs.length > 0) await this.run('leader-set', pairs);
+  }
+
+  // --- network and ports ----------------------------------------------------------------------
+
+  /** `open-port [--endpoints a,b] <port>` (transactional). */
+  async openPort(port: PortSpec, options: { endpoints?: string[] } = {}): Promise<void> {
+    await this.run('open-port', this.portArgs(port, options));
+  }
+
+  /** `close-port [--endpoints a,b] <port>` (transactional). */
+  async closePort(port: PortSpec, options: { endpoints?: string[] } = {}): Promise<void> {
+    await this.run('close-port', this.portArgs(port, options));
+  }
+
+  private portArgs(port: PortSpec, options: { endpoints?: string[] }): string[] {
+    const args = options.endpoints?.length ? ['--endpoints', options.endpoints.join(',')] : [];
+    args.push(formatPort(port));
+    return args;
+  }
+
+  /** `opened-ports --format=json`: committed ports such as `8080/tcp`. */
+  openedPorts(): Promise<string[]> {
+    return this.json('opened-ports', ['--format=json'], stringList, []);
+  }
+
+  /** `unit-get --format=json <private-address|public-address>`. Cached. */
+  unitGet(setting: 'private-address' | 'public-address'): Promise<string> {
+    return this.cached(`unit-get ${setting}`, () => this.json('unit-get', ['--format=json', setting], z.string()));
+  }
+
+  /** `network-get --format=json [-r ID] <binding>`. Cached. */
+  networkGet(binding: string, options: { relation?: RelationRef } = {}): Promise<NetworkInfo> {
+    const args = ['--format=json'];
+    if (options.relation !== undefined) args.push('-r', String(options.relation));
+    args.push(binding);
+    const key = `network-get ${binding} ${options.relation === undefined ? '' : relationKey(options.relation)}`;
+    const address = z.object({ hostname: z.string(), value: z.string(), cidr: z.string() });
+    const schema = z.object({
+      'bind-addresses': z._default(
+        z.array(
+          z.object({
+            'mac-address': z._default(z.string(), ''),
+            'interface-name': z._default(z.string(), ''),
+            addresses: z._default(z.array(address), []),
+          }),
+        ),
+        [],
+      ),
+      'egress-subnets': z._default(z.array(z.string()), []),
+      'ingress-addresses': z._default(z.array(z.string()), []),
+    });
+    return this.cached(key, () => this.json('network-get', args, schema));
+  }
+
+  // --- per-unit state -------------------------------------------------------------------------
+
+  /** `state-get --format=json`: the unit's whole state map (with this hook's writes). */
+  stateGet(): Promise<Record<string, string>> {
+    return this.json('state-get', ['--format=json'], stringMap, {});
+  }
+
+  /** `state-set --file -` with a JSON object of strings on stdin (transactional). */
+  async stateSet(data: Record<string, string>): Promise<void> {
+    assertStringMap('state-set', data);
+    await this.run('state-set', ['--file', '-'], JSON.stringify(data));
+  }
+
+  /** `state-delete <key>` (transactional; a missing key is a no-op). */
+  async stateDelete(key: string): Promise<void> {
+    await this.run('state-delete', ['--', key]);
+  }
+
+  // --- secrets --------------------------------------------------------------------------------
+
+  /** `secret-add [opts] --file <0600 temp file>`: content never appears in argv. Returns the URI. */
+  async secretAdd(content: Record<string, string>, options: SecretAddOptions = {}): Promise<string> {
+    assertStringMap('secret-add', content);
+    const args = options.owner ? ['--owner', options.owner] : [];
+    args.push(...metadataArgs(options));
+    const stdout = await withSecretFile(content, (path) => this.run('secret-add', [...args, '--file', path]));
+    return stdout.trim();
+  }
+
+  /**
+   * `secret-get [<ID>] [--label L] [--refresh|--peek] --format=json`: the decoded content.
+   * With both id and label, the label becomes this unit's label for the secret.
+   */
+  async secretGet(
+    secret: SecretRef,
+    options: { refresh?: boolean; peek?: boolean } = {},
+  ): Promise<Record<string, string>> {
+    if (options.refresh && options.peek) throw new TypeError('secret-get: use refresh or peek, not both');
+    const args = 'id' in secret ? [secret.id] : [];
+    if (secret.label !== undefined) args.push('--label', secret.label);
+    if (options.refresh) args.push('--refresh');
+    if (options.peek) args.push('--peek');
+    args.push('--format=json');
+    return this.json('secret-get', args, stringMap, {});
+  }
+
+  /** `secret-set <ID> [opts] [--file <0600 temp file>]`: new revision with content, else metadata only. */
+  async secretSet(
+    id: string,
+    options: SecretMetadataOptions & { content?: Record<string, string> } = {},
+  ): Promise<void> {
+    const args = [id, ...metadataArgs(options)];
+    if (options.content === undefined) {
+      await this.run('secret-set', args);
+      return;
+    }
+    assertStringMap('secret-set', options.content);
+    await withSecretFile(options.content, (path) => this.run('secret-set', [...args, '--file', path]));
+  }
+
+  /** `secret-grant -r <relation> [--unit <unit>] <ID>`. */
+  async secretGrant(id: string, relation: RelationRef, options: { unit?: string } = {}): Promise<void> {
+    const args = ['-r', String(relation)];
+    if (options.unit !== undefined) args.push('--unit', options.unit);
+    args.push(id);
+    await this.run('secret-grant', args);
+  }
+
+  /** `secret-revoke <ID> -r <relation> | --app <app> | --unit <unit>`. */
+  async secretRevoke(id: string, target: SecretRevokeTarget): Promise<void> {
+    const args = [id];
+    if ('relation' in target) args.push('-r', String(target.relation));
+    else if ('app' in target) args.push('--app', target.app);
+    else args.push('--unit', target.unit);
+    await this.run('secret-revoke', args);
+  }
+
+  /** `secret-remove <ID> [--revision N]`. */
+  async secretRemove(id: string, options: { revision?: number } = {}): Promise<void> {
+    const args = [id];
+    if (options.revision !== undefined) args.push('--revision', String(options.revision));
+    await this.run('secret-remove', args);
+  }
+
+  /** `secret-ids --format=json`: ids of secrets this application/unit owns (`null` -> []). */
+  secretIds(): Promise<string[]> {
+    return this.json('secret-ids', ['--format=json'], stringList, []);
+  }
+
+  /** `secret-info-get <ID> | --label L --format=json` (owner only). */
+  async secretInfoGet(secret: SecretRef): Promise<SecretInfo> {
+    const args = 'id' in secret ? [secret.id] : ['--label', secret.label];
+    args.push('--format=json');
+    const map = await this.json('secret-info-get', args, secretInfoMap);
+    const [id, info] = Object.entries(map)[0] ?? [];
+    if (id === undefined || info === undefined) {
+      throw new HookToolError('secret-info-get', args, 0, '', '', 'ERROR secret-info-get printed no secret');
+    }
+    const result: SecretInfo = { id, revision: info.revision, owner: info.owner };
+    for (const field of ['label', 'description', 'rotation', 'expiry', 'rotates'] as const) {
+      const value = info[field];
+      if (value !== undefined) result[field] = value;
+    }
+    return result;
+  }
+
+  // --- storage --------------------------------------------------------------------------------
+
+  /** `storage-get --format=json [-s <id>]`: kind and location (defaults to the hook's storage). */
+  storageGet(storageId?: string): Promise<StorageDetails> {
+    const args = ['--format=json'];
+    if (storageId !== undefined) args.push('-s', storageId);
+    return this.json('storage-get', args, z.object({ kind: z.string(), location: z.string() }));
+  }
+
+  /** `storage-list --format=json [<name>]`: ids attached to this unit. */
+  storageList(name?: string): Promise<string[]> {
+    return this.json('storage-list', name === undefined ? ['--format=json'] : ['--format=json', name], stringList, []);
+  }
+
+  /** `storage-add <name>=<count> ...` (transactional). */
+  async storageAdd(counts: Record<string, number>): Promise<void> {
+    const pairs = Object.entries(counts).map(([name, count]) => {
+      if (!Number.isInteger(count) || count < 1)
+        throw new TypeError(`storage-add: count of "${name}" must be a positive integer`);
+      return `${name}=${count}`;
+    });
+    if (pairs.length > 0) await this.run('storage-add', pairs);
+  }
+
+  // --- model view -----------------------------------------------------------------------------
+
+  /** `goal-state --format=json`: what Juju intends. Cached. */
+  goalState(): Promise<GoalState> {
+    const entry = z.object({ status: z.string(), since: z.optional(z.string()) });
+    const schema = z.object({
+      units: z._default(z.record(z.string(), entry), {}),
+      relations: z._default(z.record(z.string(), z.record(z.string(), entry)), {}),
+    });
+    return this.cached('goal-state', () => this.json('goal-state', ['--format=json'], schema) as Promise<GoalState>);
+  }
+}
+
+function metadataArgs(options: SecretMetadataOptions): string[] {
+  const args: string[] = [];
+  if (options.label !== undefined) args.push('--label', options.label);
+  if (options.description !== undefined) args.push('--description', options.description);
+  if (options.expire !== undefined) args.push('--expire', options.expire);
+  if (options.rotate !== undefined) args.push('--rotate', options.rotate);
+  return args;
+}
+
+/** Writes secret content to a 0600 file in a private temporary directory, removed afterwards. */
+async function withSecretFile<T>(content: Record<string, string>, use: (path: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), 'charm-secret-'));
+  try {
+    const path = join(dir, 'content.yaml');
+    // JSON is YAML; the tool reads the file as a YAML map of key -> value.
+    await writeFile(path, JSON.stringify(content), { mode: 0o600 });
+    return await use(path);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
