@@ -2,7 +2,7 @@
 // that does nothing, so the measured cost is Node's start-up plus the runtime's own.
 import { defineCharm, main } from '../../lib/charm/index.js';
 
-await main(
+void main(
   defineCharm({
     reconcile: async () => {},
   }),

@@ -31,6 +31,8 @@ export interface RunEventOptions {
     register(contextId: string, runner: HookToolRunner): void;
     unregister(contextId: string): void;
   };
+  /** Run with exactly this environment (`juju resolve` re-runs a failed hook with the one it failed with). */
+  env?: Record<string, string>;
 }
 
 const API_ADDRESSES = '10.0.0.1:17070';
@@ -123,9 +125,14 @@ interface OpenSession extends HookSession {
   ctx: ToolContext;
 }
 
-function openSession(model: Model, unitName: string, event: CharmEvent): OpenSession {
+function openSession(
+  model: Model,
+  unitName: string,
+  event: CharmEvent,
+  fixedEnv?: Record<string, string>,
+): OpenSession {
   requireUnit(model, unitName);
-  const env = hookEnvironment(model, unitName, event);
+  const env = fixedEnv ?? hookEnvironment(model, unitName, event);
   const pending = new PendingChanges(model, unitName);
   const ctx: ToolContext = { model, unitName, event, env, pending, remoteReads: new Map(), warnings: [] };
   if (event.kind === 'action') {
@@ -259,7 +266,7 @@ export async function runEvent(
   options: RunEventOptions = {},
 ): Promise<EventOutcome> {
   const unit = requireUnit(model, unitName);
-  const session = openSession(model, unitName, event);
+  const session = openSession(model, unitName, event, options.env);
   const action = session.ctx.action;
   if (action !== undefined) action.task.status = 'running';
   const result = await execute(model, unit, event, session, options);

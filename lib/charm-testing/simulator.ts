@@ -93,6 +93,8 @@ export class ModelSimulator {
   /** Failed hook decisions, re-run by resolve. */
   private readonly failed = new Map<string, Decision>();
   private readonly retry = new Map<string, Decision>();
+  /** The environment each failed hook ran with: resolve re-runs it with exactly that. */
+  private readonly failedEnv = new Map<string, Record<string, string>>();
   private readonly random: () => number;
   private readonly toolServer: RunEventOptions['toolServer'];
   private settling: Promise<void> = Promise.resolve();
@@ -659,8 +661,10 @@ export class ModelSimulator {
     const decision = this.failed.get(unitName);
     this.failed.delete(unitName);
     if (decision === undefined) return;
-    if (options.noRetry === true) this.afterEvent(unit, decision.event, true);
-    else this.retry.set(unitName, decision);
+    if (options.noRetry === true) {
+      this.failedEnv.delete(unitName);
+      this.afterEvent(unit, decision.event, true);
+    } else this.retry.set(unitName, decision);
     return Promise.resolve();
   }
 
@@ -762,6 +766,9 @@ export class ModelSimulator {
     try {
       const options: RunEventOptions = {};
       if (this.toolServer !== undefined) options.toolServer = this.toolServer;
+      const failedEnv = this.failedEnv.get(unit.name);
+      this.failedEnv.delete(unit.name);
+      if (retrying && failedEnv !== undefined) options.env = failedEnv;
       const outcome = await runEvent(this.model, unit.name, event, options);
       this.history.push({
         unit: unit.name,
@@ -776,6 +783,7 @@ export class ModelSimulator {
       }
       if (outcome.exitCode !== 0) {
         this.failed.set(unit.name, decision);
+        this.failedEnv.set(unit.name, outcome.env);
         return;
       }
       this.afterEvent(unit, event, false);

@@ -10,46 +10,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join, parse } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type HookToolRunner, type ToolResult } from '../charm/runner.js';
+import { HOOK_TOOL_NAMES } from './tools/index.js';
 
-/** Every hook tool of spec 3.2; each gets an executable in `toolsDir`. */
-export const HOOK_TOOL_NAMES: readonly string[] = Object.freeze([
-  'relation-get',
-  'relation-set',
-  'relation-ids',
-  'relation-list',
-  'config-get',
-  'status-get',
-  'status-set',
-  'application-version-set',
-  'action-get',
-  'action-set',
-  'action-fail',
-  'action-log',
-  'juju-log',
-  'is-leader',
-  'leader-get',
-  'leader-set',
-  'open-port',
-  'close-port',
-  'opened-ports',
-  'unit-get',
-  'network-get',
-  'state-get',
-  'state-set',
-  'state-delete',
-  'secret-add',
-  'secret-get',
-  'secret-set',
-  'secret-remove',
-  'secret-grant',
-  'secret-revoke',
-  'secret-ids',
-  'secret-info-get',
-  'storage-add',
-  'storage-get',
-  'storage-list',
-  'goal-state',
-]);
+// Every tool the fake implements gets an executable in `toolsDir` (one list, in tools/index.ts).
+export { HOOK_TOOL_NAMES };
 
 /** What one tool executable sends: one JSON line. */
 interface ToolRequest {

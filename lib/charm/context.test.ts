@@ -70,6 +70,33 @@ describe('readJujuContext', () => {
     expect(() => readJujuContext({ ...hookEnv('install'), JUJU_DISPATCH_PATH: '' })).toThrow('JUJU_DISPATCH_PATH');
   });
 
+  test('errors say exactly what is wrong, and name the first bad variable in a fixed order', () => {
+    const message = (env: Record<string, string>) => {
+      try {
+        readJujuContext(env);
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return 'no error';
+    };
+    expect(message({ ...hookEnv('install'), JUJU_DISPATCH_PATH: 'install' })).toBe(
+      'invalid Juju environment: JUJU_DISPATCH_PATH: expected "hooks/<hook>" or "actions/<action>"',
+    );
+    expect(message({ ...hookEnv('install'), JUJU_UNIT_NAME: 'agent' })).toBe(
+      'invalid Juju environment: JUJU_UNIT_NAME: expected "<application>/<number>"',
+    );
+    // An empty value is "set but empty", not a format error.
+    expect(message({ ...hookEnv('install'), JUJU_UNIT_NAME: '' })).toBe(
+      'invalid Juju environment: JUJU_UNIT_NAME: set but empty',
+    );
+    expect(message(without(without(hookEnv('install'), 'JUJU_VERSION'), 'JUJU_MODEL_NAME'))).toBe(
+      'invalid Juju environment: JUJU_MODEL_NAME: not set',
+    );
+    expect(message(hookEnv('db-relation-changed', { ...RELATION, JUJU_RELATION_ID: 'db:x' }))).toBe(
+      'invalid Juju environment: JUJU_RELATION_ID: expected "<endpoint>:<id>"',
+    );
+  });
+
   test('a subordinate has its principal unit; a principal (empty variable) has none', () => {
     const sub = readJujuContext(hookEnv('juju-info-relation-joined', { ...RELATION, JUJU_PRINCIPAL_UNIT: 'api/0' }));
     expect(sub).toMatchObject({ principalUnit: 'api/0' });
@@ -141,6 +168,32 @@ describe('readJujuContext', () => {
     expect(() =>
       readJujuContext(hookEnv('backups-storage-attached', { ...storage, JUJU_STORAGE_KIND: 'tape' })),
     ).toThrow('JUJU_STORAGE_KIND');
+  });
+
+  test('storage: a malformed id or an unset kind is named', () => {
+    const storage = { JUJU_STORAGE_ID: 'backups', JUJU_STORAGE_LOCATION: '/srv', JUJU_STORAGE_KIND: 'block' };
+    expect(() => readJujuContext(hookEnv('backups-storage-attached', storage))).toThrow(
+      'JUJU_STORAGE_ID: expected "<storage>/<number>"',
+    );
+    expect(() =>
+      readJujuContext(
+        hookEnv('backups-storage-attached', without({ ...storage, JUJU_STORAGE_ID: 'backups/1' }, 'JUJU_STORAGE_KIND')),
+      ),
+    ).toThrow('JUJU_STORAGE_KIND: expected "filesystem" or "block"');
+  });
+
+  test('secret revision: kept when Juju sets it, checked wherever it is set', () => {
+    const id = { JUJU_SECRET_ID: 'secret:x' };
+    expect(readJujuContext(hookEnv('secret-changed', { ...id, JUJU_SECRET_REVISION: '4' }))).toMatchObject({
+      secret: { id: 'secret:x', revision: 4 },
+    });
+    expect(() => readJujuContext(hookEnv('secret-changed', { ...id, JUJU_SECRET_REVISION: 'x' }))).toThrow(
+      'JUJU_SECRET_REVISION: expected a revision number',
+    );
+    expect(() => readJujuContext(hookEnv('secret-expired', { ...id, JUJU_SECRET_REVISION: '' }))).toThrow(
+      'JUJU_SECRET_REVISION: expected a revision number',
+    );
+    expect(() => readJujuContext(hookEnv('secret-remove', id))).toThrow('JUJU_SECRET_REVISION: not set');
   });
 
   test('secret hooks: id and label; the revision in secret-remove and secret-expired', () => {

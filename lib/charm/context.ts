@@ -1,6 +1,5 @@
 // The JUJU_* environment, read once into a typed object (spec 2.2). Everything else in the runtime
 // takes this object instead of looking at process.env, so tests can build it from a plain map.
-import * as z from 'zod/mini';
 
 export interface JujuModel {
   name: string;
@@ -84,102 +83,89 @@ export class JujuEnvironmentError extends Error {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-// A variable that must be set and non-empty.
-const present = z.string({ error: (issue) => (issue.input === undefined ? 'not set' : 'expected a string') });
-const required = present.check(z.minLength(1, 'set but empty'));
-// A variable that must be exported but may be empty (JUJU_REMOTE_UNIT).
-const exported = present;
+// Hand-written checks, not zod: they run in every hook, and a charm that declares no schema must
+// not pay zod's module start-up (bench/dispatch). The first bad variable ends the parse.
 
-const UNIT_NAME = /^[a-z][a-z0-9-]*\/[0-9]+$/;
+function invalid(variable: string, problem: string): never {
+  throw new JujuEnvironmentError(`invalid Juju environment: ${variable}: ${problem}`);
+}
 
-const commonSchema = z.object({
-  JUJU_DISPATCH_PATH: required.check(
-    z.regex(/^(hooks|actions)\/[^/]+$/, 'expected "hooks/<hook>" or "actions/<action>"'),
-  ),
-  JUJU_UNIT_NAME: required.check(z.regex(UNIT_NAME, 'expected "<application>/<number>"')),
-  JUJU_MODEL_NAME: required,
-  JUJU_MODEL_UUID: required,
-  JUJU_VERSION: required,
-  JUJU_CHARM_DIR: z.optional(z.string()),
-  CHARM_DIR: z.optional(z.string()),
-  JUJU_MACHINE_ID: z.optional(z.string()),
-  JUJU_PRINCIPAL_UNIT: z.optional(z.string()),
-});
+/** A variable that must be exported but may be empty (JUJU_REMOTE_UNIT). */
+function exported(env: Env, variable: string): string {
+  const value: unknown = env[variable];
+  if (value === undefined) return invalid(variable, 'not set');
+  return typeof value === 'string' ? value : invalid(variable, 'expected a string');
+}
 
-const relationSchema = z.object({
-  JUJU_RELATION: required,
-  // Juju prints `<endpoint>:<id>`; the id is the text after the last ':'.
-  JUJU_RELATION_ID: required.check(z.regex(/(^|:)[0-9]+$/, 'expected "<endpoint>:<id>"')),
-  JUJU_REMOTE_APP: required,
-  JUJU_REMOTE_UNIT: exported,
-});
+/** A variable's format: the pattern and how the error describes it. */
+interface Format {
+  pattern: RegExp;
+  expected: string;
+}
 
-const departedSchema = z.object({ JUJU_DEPARTING_UNIT: required });
+/** A variable that must be set and non-empty, and match `format` when given. */
+function required(env: Env, variable: string, format?: Format): string {
+  const value = exported(env, variable);
+  if (value === '') return invalid(variable, 'set but empty');
+  return format ? formatted(variable, value, format) : value;
+}
 
-const storageSchema = z.object({
-  JUJU_STORAGE_ID: required.check(z.regex(/^[a-z][a-z0-9-]*\/[0-9]+$/, 'expected "<storage>/<number>"')),
-  JUJU_STORAGE_LOCATION: required,
-  JUJU_STORAGE_KIND: z.enum(['filesystem', 'block'], { error: 'expected "filesystem" or "block"' }),
-});
+function formatted(variable: string, value: string, format: Format): string {
+  return format.pattern.test(value) ? value : invalid(variable, format.expected);
+}
 
-const secretSchema = z.object({
-  JUJU_SECRET_ID: required,
-  JUJU_SECRET_LABEL: z.optional(z.string()),
-  JUJU_SECRET_REVISION: z.optional(z.string().check(z.regex(/^[0-9]+$/, 'expected a revision number'))),
-});
+/** A variable Juju may leave out. */
+function optional(env: Env, variable: string): string | undefined {
+  return env[variable] === undefined ? undefined : exported(env, variable);
+}
 
-const secretRevisionSchema = z.object({
-  JUJU_SECRET_REVISION: required.check(z.regex(/^[0-9]+$/, 'expected a revision number')),
-});
-
-const actionSchema = z.object({ JUJU_ACTION_UUID: required });
+const DISPATCH_PATH: Format = {
+  pattern: /^(hooks|actions)\/[^/]+$/,
+  expected: 'expected "hooks/<hook>" or "actions/<action>"',
+};
+const UNIT_NAME: Format = { pattern: /^[a-z][a-z0-9-]*\/[0-9]+$/, expected: 'expected "<application>/<number>"' };
+// Juju prints `<endpoint>:<id>`; the id is the text after the last ':'.
+const RELATION_ID: Format = { pattern: /(^|:)[0-9]+$/, expected: 'expected "<endpoint>:<id>"' };
+const STORAGE_ID: Format = { pattern: /^[a-z][a-z0-9-]*\/[0-9]+$/, expected: 'expected "<storage>/<number>"' };
+const REVISION: Format = { pattern: /^[0-9]+$/, expected: 'expected a revision number' };
 
 const RELATION_HOOK = /^(.+)-relation-(created|joined|changed|departed|broken)$/;
 const STORAGE_HOOK = /^(.+)-storage-(attached|detaching)$/;
 const SECRET_HOOK = /^secret-(changed|rotate|expired|remove)$/;
 
-function check<S extends z.ZodMiniObject>(schema: S, env: Env): z.output<S> {
-  const result = z.safeParse(schema, env);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const variable = String(issue?.path[0] ?? '?');
-  throw new JujuEnvironmentError(`invalid Juju environment: ${variable}: ${issue?.message ?? 'invalid'}`);
-}
-
 /** Parses the JUJU_* environment (spec 2.2). Throws JujuEnvironmentError naming the bad variable. */
 export function readJujuContext(env: Env): JujuContext {
   if (env.JUJU_DISPATCH_PATH === undefined) return { kind: 'none' };
-  const common = check(commonSchema, env);
-  const unit = common.JUJU_UNIT_NAME;
+  // Checked in this order, so the error names the first bad variable of the list.
+  const dispatchPath = required(env, 'JUJU_DISPATCH_PATH', DISPATCH_PATH);
+  const unit = required(env, 'JUJU_UNIT_NAME', UNIT_NAME);
+  const model = { name: required(env, 'JUJU_MODEL_NAME'), uuid: required(env, 'JUJU_MODEL_UUID') };
+  const jujuVersion = required(env, 'JUJU_VERSION');
+  const jujuCharmDir = optional(env, 'JUJU_CHARM_DIR');
+  const charmDirFallback = optional(env, 'CHARM_DIR');
+  const machineId = optional(env, 'JUJU_MACHINE_ID') ?? '';
+  const principalUnit = optional(env, 'JUJU_PRINCIPAL_UNIT');
   const base: JujuCommon = {
-    dispatchPath: common.JUJU_DISPATCH_PATH,
+    dispatchPath,
     unit,
     app: unit.slice(0, unit.lastIndexOf('/')),
-    model: { name: common.JUJU_MODEL_NAME, uuid: common.JUJU_MODEL_UUID },
-    jujuVersion: common.JUJU_VERSION,
-    charmDir: common.JUJU_CHARM_DIR || common.CHARM_DIR || '',
-    machineId: common.JUJU_MACHINE_ID ?? '',
+    model,
+    jujuVersion,
+    charmDir: jujuCharmDir || charmDirFallback || '',
+    machineId,
   };
   // Juju exports JUJU_PRINCIPAL_UNIT empty for principals.
-  if (common.JUJU_PRINCIPAL_UNIT) base.principalUnit = common.JUJU_PRINCIPAL_UNIT;
+  if (principalUnit) base.principalUnit = principalUnit;
 
-  const [kind, name = ''] = splitDispatchPath(common.JUJU_DISPATCH_PATH);
+  const [kind, name = ''] = splitDispatchPath(dispatchPath);
   if (kind === 'actions') {
-    const action = check(actionSchema, env);
-    return { kind: 'action', ...base, actionName: name, actionId: action.JUJU_ACTION_UUID };
+    return { kind: 'action', ...base, actionName: name, actionId: required(env, 'JUJU_ACTION_UUID') };
   }
 
   const hook: JujuHookContext = { kind: 'hook', ...base, hookName: name };
   const relationHook = RELATION_HOOK.exec(name);
   if (relationHook) hook.relation = readRelation(env, relationHook[2] === 'departed');
-  if (STORAGE_HOOK.test(name)) {
-    const storage = check(storageSchema, env);
-    hook.storage = {
-      id: storage.JUJU_STORAGE_ID,
-      location: storage.JUJU_STORAGE_LOCATION,
-      kind: storage.JUJU_STORAGE_KIND,
-    };
-  }
+  if (STORAGE_HOOK.test(name)) hook.storage = readStorage(env);
   const secretHook = SECRET_HOOK.exec(name);
   if (secretHook) hook.secret = readSecret(env, secretHook[1] === 'expired' || secretHook[1] === 'remove');
   return hook;
@@ -191,25 +177,32 @@ function splitDispatchPath(path: string): [string, string] {
 }
 
 function readRelation(env: Env, departed: boolean): RelationInfo {
-  const vars = check(relationSchema, env);
-  const endpoint = vars.JUJU_RELATION;
-  const id = Number(vars.JUJU_RELATION_ID.slice(vars.JUJU_RELATION_ID.lastIndexOf(':') + 1));
-  const relation: RelationInfo = {
-    endpoint,
-    id,
-    name: `${endpoint}:${id}`,
-    remoteApp: vars.JUJU_REMOTE_APP,
-    remoteUnit: vars.JUJU_REMOTE_UNIT,
-  };
-  if (departed) relation.departingUnit = check(departedSchema, env).JUJU_DEPARTING_UNIT;
+  const endpoint = required(env, 'JUJU_RELATION');
+  const relationId = required(env, 'JUJU_RELATION_ID', RELATION_ID);
+  const remoteApp = required(env, 'JUJU_REMOTE_APP');
+  const remoteUnit = exported(env, 'JUJU_REMOTE_UNIT');
+  const id = Number(relationId.slice(relationId.lastIndexOf(':') + 1));
+  const relation: RelationInfo = { endpoint, id, name: `${endpoint}:${id}`, remoteApp, remoteUnit };
+  if (departed) relation.departingUnit = required(env, 'JUJU_DEPARTING_UNIT');
   return relation;
 }
 
+function readStorage(env: Env): StorageInfo {
+  const id = required(env, 'JUJU_STORAGE_ID', STORAGE_ID);
+  const location = required(env, 'JUJU_STORAGE_LOCATION');
+  const kind = env.JUJU_STORAGE_KIND;
+  if (kind !== 'filesystem' && kind !== 'block')
+    return invalid('JUJU_STORAGE_KIND', 'expected "filesystem" or "block"');
+  return { id, location, kind };
+}
+
 function readSecret(env: Env, needsRevision: boolean): SecretEventInfo {
-  const vars = check(secretSchema, env);
-  const secret: SecretEventInfo = { id: vars.JUJU_SECRET_ID };
-  if (vars.JUJU_SECRET_LABEL) secret.label = vars.JUJU_SECRET_LABEL;
-  const revision = needsRevision ? check(secretRevisionSchema, env).JUJU_SECRET_REVISION : vars.JUJU_SECRET_REVISION;
-  if (revision) secret.revision = Number(revision);
+  const secret: SecretEventInfo = { id: required(env, 'JUJU_SECRET_ID') };
+  const label = optional(env, 'JUJU_SECRET_LABEL');
+  if (label) secret.label = label;
+  // Present means well-formed (even where not needed); absent is an error only where needed.
+  const revision = optional(env, 'JUJU_SECRET_REVISION');
+  if (revision !== undefined) secret.revision = Number(formatted('JUJU_SECRET_REVISION', revision, REVISION));
+  else if (needsRevision) invalid('JUJU_SECRET_REVISION', 'not set');
   return secret;
 }

@@ -3,6 +3,7 @@
 import * as z from 'zod/mini';
 import { type ActionContext, type CharmDefinition, type HookContext, defineCharm, runCharm } from './dispatch.js';
 import { ActionFailure, HookToolError } from './errors.js';
+import { type Schema } from './schemas.js';
 import { type HookEvent } from '../charm-testing/events.js';
 import {
   type ActionTask,
@@ -115,7 +116,7 @@ const CONFIG_META: Record<string, ConfigOptionMeta> = {
 };
 
 /** A model whose `api` application runs `def`; `store` runs nothing. */
-function world<C extends z.core.$ZodType | undefined, A extends Record<string, unknown>>(def: CharmDefinition<C, A>) {
+function world<C extends Schema | undefined, A extends Record<string, unknown>>(def: CharmDefinition<C, A>) {
   const model = emptyModel('test-model', () => new Date('2026-01-01T00:00:00Z'));
   const api = addApp(model, 'api', 2, def as unknown as CharmDefinition<never, never>, CONFIG_META);
   addApp(model, 'store', 1, undefined);

@@ -1,3 +1,4 @@
+import * as zod from 'zod';
 import * as z from 'zod/mini';
 import { ConfigError, DatabagError, ParamsError } from './errors.js';
 import { encodeDatabag, jsonField, parseActionParams, parseConfig, parseDatabag } from './schemas.js';
@@ -31,6 +32,13 @@ describe('parseConfig', () => {
   test('several bad keys are all reported', () => {
     expect(() => parseConfig(config, { port: 1.5, debug: 'yes' })).toThrow(
       /port: .*; debug: expected boolean, got "yes"/,
+    );
+  });
+  test("full zod schemas work too (the runtime parses with the schema's own safeParse)", () => {
+    const full = zod.object({ port: zod.int(), name: zod.string().default('turku') });
+    expect(parseConfig(full, { port: 1 })).toEqual({ port: 1, name: 'turku' });
+    expect(() => parseConfig(full, { port: 'x' })).toThrow(
+      new ConfigError('invalid config: port: expected number, got "x"'),
     );
   });
 });

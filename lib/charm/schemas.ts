@@ -1,10 +1,24 @@
 // Typed views of config, action params and relation databags, validated with zod/mini. Errors
 // name the bad key so an operator reading the status or the action result knows what to fix.
+//
+// dispatch.ts imports this file in every hook, so the parse functions call the schema's own
+// safeParse and never zod's: a bundled charm that declares no schema then carries no zod at all
+// (bench/dispatch). Only jsonField and encodeDatabag use zod's functions (tree-shaken when unused).
+// Build no zod schema at module level here.
 import * as z from 'zod/mini';
 import { ConfigError, DatabagError, ParamsError } from './errors.js';
 
-/** Any zod schema (zod/mini or full zod: both share the core). */
-export type Schema = z.core.$ZodType;
+/** What a parse returns: zod/mini's and full zod's safeParse results both fit. */
+type SafeParseResult =
+  { success: true; data: unknown } | { success: false; error: { issues: readonly z.core.$ZodIssue[] } };
+
+/**
+ * Any zod schema, zod/mini or full zod: both share the core and carry a safeParse method (which
+ * the runtime uses instead of zod's top-level safeParse, see above).
+ */
+export type Schema = z.core.$ZodType & {
+  safeParse(data: unknown, params?: { reportInput?: boolean }): SafeParseResult;
+};
 
 type ErrorClass = new (message: string) => Error;
 
@@ -35,8 +49,8 @@ export function describeIssue(issue: z.core.$ZodIssue): string {
 }
 
 function parseWith<S extends Schema>(schema: S, raw: unknown, what: string, ErrorType: ErrorClass): z.output<S> {
-  const result = z.safeParse(schema, raw, { reportInput: true });
-  if (result.success) return result.data;
+  const result = schema.safeParse(raw, { reportInput: true });
+  if (result.success) return result.data as z.output<S>;
   throw new ErrorType(`${what}: ${result.error.issues.map(describeIssue).join('; ')}`);
 }
 

@@ -657,3 +657,142 @@ test('a HookToolError keeps the tool output for diagnosis', async () => {
   expect(error).toBeInstanceOf(HookToolError);
   expect(error).toMatchObject({ code: 1, stderr: expect.stringContaining('settings not found') });
 });
+
+// --- output parsing against canned tool output (shapes the fake never prints) --------------------
+
+describe('tool output shapes', () => {
+  const context = readJujuContext({
+    JUJU_DISPATCH_PATH: 'hooks/update-status',
+    JUJU_UNIT_NAME: 'api/0',
+    JUJU_MODEL_NAME: 'm',
+    JUJU_MODEL_UUID: 'u',
+    JUJU_VERSION: '3.6.12',
+  }) as JujuHookContext;
+
+  /** HookTools whose every tool exits 0 printing `stdout`. */
+  function printing(stdout: string): HookTools {
+    return new HookTools({ run: () => Promise.resolve({ code: 0, stdout, stderr: '' }) }, context);
+  }
+
+  test('output of the wrong shape is a HookToolError naming the tool, the path and what was wrong', async () => {
+    const error = await printing('"yes"')
+      .isLeader()
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(HookToolError);
+    expect(error).toMatchObject({
+      tool: 'is-leader',
+      args: ['--format=json'],
+      code: 0,
+      stdout: '"yes"',
+      message: 'ERROR is-leader printed unexpected output: (root): expected a boolean, got a string',
+    });
+  });
+
+  test('text that is not JSON is a HookToolError too', async () => {
+    await expect(printing('True\n').isLeader()).rejects.toMatchObject({
+      tool: 'is-leader',
+      message: 'ERROR is-leader printed invalid JSON',
+    });
+  });
+
+  test('null or nothing is the empty answer where Juju prints it for "none", an error elsewhere', async () => {
+    expect(await printing('null\n').relationIds('db')).toEqual([]);
+    expect(await printing('').secretIds()).toEqual([]);
+    expect(await printing('null').relationGet('db:1', 'store/0')).toEqual({});
+    expect(await printing('null').configGet()).toEqual({});
+    await expect(printing('null').unitGet('private-address')).rejects.toThrow(
+      'ERROR unit-get printed unexpected output: (root): expected a string, got null',
+    );
+    await expect(printing('').isLeader()).rejects.toThrow('expected a boolean, got null');
+  });
+
+  test('nested errors are named by their dotted path', async () => {
+    const appStatus = JSON.stringify({
+      'application-status': { status: 'active', units: { 'api/0': { status: 3 } } },
+    });
+    await expect(printing(appStatus).applicationStatusGet()).rejects.toThrow(
+      'application-status.units.api/0.status: expected a string, got a number',
+    );
+    await expect(printing('{"port": null}').configGet()).rejects.toThrow(
+      'port: expected a string, number or boolean, got null',
+    );
+    await expect(
+      printing('{"secret:abc": {"revision": "2", "owner": "application"}}').secretInfoGet({ id: 'abc' }),
+    ).rejects.toThrow(
+      'secret-info-get printed unexpected output: secret:abc.revision: expected a number, got a string',
+    );
+    await expect(printing('[["db:1"]]').relationIds('db')).rejects.toThrow('0: expected a string, got an array');
+  });
+
+  test('an error never quotes the output values (secret content)', async () => {
+    const error = await printing('{"token": "s3cr3t", "n": 7}')
+      .secretGet({ id: 'abc' })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(HookToolError);
+    expect((error as Error).message).toBe(
+      'ERROR secret-get printed unexpected output: n: expected a string, got a number',
+    );
+    expect((error as Error).message).not.toContain('s3cr3t');
+  });
+
+  test('status-get: message and data default to empty; unknown keys are dropped', async () => {
+    expect(await printing('{"status": "active", "extra": 1}').statusGet()).toEqual({
+      status: 'active',
+      message: '',
+      data: {},
+    });
+    expect(
+      await printing('{"application-status": {"status": "waiting", "message": "m"}}').applicationStatusGet(),
+    ).toEqual({ status: 'waiting', message: 'm', data: {}, units: {} });
+  });
+
+  test('network-get: absent lists and names default to empty; unknown keys are dropped', async () => {
+    const output = JSON.stringify({
+      'bind-addresses': [{ addresses: [{ hostname: '', value: '10.0.0.5', cidr: '10.0.0.0/24', extra: 1 }] }],
+      'egress-subnets': ['10.0.0.5/32'],
+    });
+    expect(await printing(output).networkGet('db')).toEqual({
+      'bind-addresses': [
+        {
+          'mac-address': '',
+          'interface-name': '',
+          addresses: [{ hostname: '', value: '10.0.0.5', cidr: '10.0.0.0/24' }],
+        },
+      ],
+      'egress-subnets': ['10.0.0.5/32'],
+      'ingress-addresses': [],
+    });
+    await expect(printing('{"bind-addresses": [{"addresses": [{"value": "x"}]}]}').networkGet('db')).rejects.toThrow(
+      'bind-addresses.0.addresses.0.hostname: expected a string, got nothing',
+    );
+  });
+
+  test('goal-state: absent sections are empty; `since` only when printed', async () => {
+    expect(await printing('{}').goalState()).toEqual({ units: {}, relations: {} });
+    const goal = await printing(
+      '{"units": {"api/0": {"status": "active"}}, "relations": {"db": {"store": {"status": "joined", "since": "t"}}}}',
+    ).goalState();
+    expect(goal).toEqual({
+      units: { 'api/0': { status: 'active' } },
+      relations: { db: { store: { status: 'joined', since: 't' } } },
+    });
+    expect(goal.units['api/0']).not.toHaveProperty('since');
+  });
+
+  test('secret-info-get keeps only the known fields that are present', async () => {
+    const output = '{"secret:abc": {"revision": 2, "owner": "unit", "label": "reg", "other": true}}';
+    const info = await printing(output).secretInfoGet({ label: 'reg' });
+    expect(info).toStrictEqual({ id: 'secret:abc', revision: 2, owner: 'unit', label: 'reg' });
+    await expect(printing('{}').secretInfoGet({ label: 'reg' })).rejects.toThrow('printed no secret');
+  });
+
+  test('storage-get: kind and location only', async () => {
+    expect(await printing('{"kind": "block", "location": "/dev/sdb", "x": 1}').storageGet()).toStrictEqual({
+      kind: 'block',
+      location: '/dev/sdb',
+    });
+    await expect(printing('{"kind": "block"}').storageGet()).rejects.toThrow(
+      'location: expected a string, got nothing',
+    );
+  });
+});

@@ -4,9 +4,24 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as z from 'zod/mini';
 import { type JujuActionContext, type JujuHookContext } from './context.js';
 import { AccessError, HookToolError, classifyToolFailure } from './errors.js';
+import {
+  type Parse,
+  ShapeError,
+  asArrayOf,
+  asBoolean,
+  asNumber,
+  asRecord,
+  asRecordOf,
+  asString,
+  asStringList,
+  asStringMap,
+  kindOf,
+  optional,
+  pathOf,
+  withDefault,
+} from './json-shapes.js';
 import { type HookToolRunner } from './runner.js';
 
 /** A relation as `-r` takes it: `registration:7` (preferred) or the bare id 7. */
@@ -88,25 +103,96 @@ const LOG_CHUNK = 4096;
 const ACTION_KEY = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
 const RESERVED_ACTION_KEYS = new Set(['stdout', 'stdout-encoding', 'stderr', 'stderr-encoding']);
 
-const stringMap = z.record(z.string(), z.string());
-const stringList = z.array(z.string());
-const statusDetails = z.object({
-  status: z.string(),
-  message: z.optional(z.string()),
-  'status-data': z.optional(z.record(z.string(), z.unknown())),
-});
-const secretInfoMap = z.record(
-  z.string(),
-  z.object({
-    revision: z.number(),
-    label: z.optional(z.string()),
-    owner: z.string(),
-    description: z.optional(z.string()),
-    rotation: z.optional(z.string()),
-    expiry: z.optional(z.string()),
-    rotates: z.optional(z.string()),
-  }),
-);
+// --- the shapes of the tools' JSON output (unknown keys are ignored) ---------------------------
+
+function configValue(value: unknown, path: string): ConfigValue {
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return value;
+  throw new ShapeError(path, 'a string, number or boolean', kindOf(value));
+}
+
+/** status-get's `{status, message?, status-data?}`. */
+function statusDetails(value: unknown, path: string): StatusDetails {
+  const record = asRecord(value, path);
+  return {
+    status: asString(record.status, pathOf(path, 'status')),
+    message: optional(record.message, pathOf(path, 'message'), asString) ?? '',
+    data: optional(record['status-data'], pathOf(path, 'status-data'), asRecord) ?? {},
+  };
+}
+
+function applicationStatus(value: unknown, path: string): ApplicationStatusDetails {
+  const inner = pathOf(path, 'application-status');
+  const record = asRecord(asRecord(value, path)['application-status'], inner);
+  const units = optional(record.units, pathOf(inner, 'units'), (map, at) => asRecordOf(map, at, statusDetails));
+  return { ...statusDetails(record, inner), units: units ?? {} };
+}
+
+/** secret-info-get prints `{<id>: {revision, owner, label?, ...}}`. */
+function secretInfoMap(value: unknown, path: string): Record<string, Omit<SecretInfo, 'id'>> {
+  return asRecordOf(value, path, (entry, at) => {
+    const record = asRecord(entry, at);
+    const info: Omit<SecretInfo, 'id'> = {
+      revision: asNumber(record.revision, pathOf(at, 'revision')),
+      owner: asString(record.owner, pathOf(at, 'owner')),
+    };
+    for (const field of ['label', 'description', 'rotation', 'expiry', 'rotates'] as const) {
+      const text = optional(record[field], pathOf(at, field), asString);
+      if (text !== undefined) info[field] = text;
+    }
+    return info;
+  });
+}
+
+function storageDetails(value: unknown, path: string): StorageDetails {
+  const record = asRecord(value, path);
+  return {
+    kind: asString(record.kind, pathOf(path, 'kind')),
+    location: asString(record.location, pathOf(path, 'location')),
+  };
+}
+
+/** network-get output; absent lists and names default to empty (older Juju omits some). */
+function networkInfo(value: unknown, path: string): NetworkInfo {
+  const record = asRecord(value, path);
+  const address = (item: unknown, at: string) => {
+    const fields = asRecord(item, at);
+    return {
+      hostname: asString(fields.hostname, pathOf(at, 'hostname')),
+      value: asString(fields.value, pathOf(at, 'value')),
+      cidr: asString(fields.cidr, pathOf(at, 'cidr')),
+    };
+  };
+  const binding = (item: unknown, at: string) => {
+    const fields = asRecord(item, at);
+    return {
+      'mac-address': withDefault(fields['mac-address'], pathOf(at, 'mac-address'), asString, ''),
+      'interface-name': withDefault(fields['interface-name'], pathOf(at, 'interface-name'), asString, ''),
+      addresses: withDefault(fields.addresses, pathOf(at, 'addresses'), (list, p) => asArrayOf(list, p, address), []),
+    };
+  };
+  const list = <T>(key: string, item: Parse<T>): T[] =>
+    withDefault(record[key], pathOf(path, key), (items, at) => asArrayOf(items, at, item), []);
+  return {
+    'bind-addresses': list('bind-addresses', binding),
+    'egress-subnets': list('egress-subnets', asString),
+    'ingress-addresses': list('ingress-addresses', asString),
+  };
+}
+
+function goalState(value: unknown, path: string): GoalState {
+  const record = asRecord(value, path);
+  const entry = (item: unknown, at: string) => {
+    const fields = asRecord(item, at);
+    const since = optional(fields.since, pathOf(at, 'since'), asString);
+    const status = asString(fields.status, pathOf(at, 'status'));
+    return since === undefined ? { status } : { status, since };
+  };
+  const units = (map: unknown, at: string) => asRecordOf(map, at, entry);
+  return {
+    units: withDefault(record.units, pathOf(path, 'units'), units, {}),
+    relations: withDefault(record.relations, pathOf(path, 'relations'), (map, at) => asRecordOf(map, at, units), {}),
+  };
+}
 
 /** The numeric id of `ep:7` or `7`, for cache keys. */
 function relationKey(relation: RelationRef): string {
@@ -195,13 +281,8 @@ export class HookTools {
     throw error;
   }
 
-  /** Runs a `--format=json` tool and validates its output; `null` or nothing becomes `fallback`. */
-  private async json<S extends z.ZodMiniType>(
-    tool: string,
-    args: readonly string[],
-    schema: S,
-    fallback?: z.output<S>,
-  ): Promise<z.output<S>> {
+  /** Runs a `--format=json` tool and checks its output's shape; `null` or nothing becomes `fallback`. */
+  private async json<T>(tool: string, args: readonly string[], parse: Parse<T>, fallback?: T): Promise<T> {
     const stdout = await this.run(tool, args);
     let value: unknown = null;
     if (stdout.trim() !== '') {
@@ -212,9 +293,12 @@ export class HookTools {
       }
     }
     if (value === null && fallback !== undefined) return fallback;
-    const parsed = z.safeParse(schema, value);
-    if (!parsed.success) throw new HookToolError(tool, args, 0, stdout, '', `ERROR ${tool} printed unexpected output`);
-    return parsed.data;
+    try {
+      return parse(value, '');
+    } catch (error) {
+      if (!(error instanceof ShapeError)) throw error;
+      throw new HookToolError(tool, args, 0, stdout, '', `ERROR ${tool} printed unexpected output: ${error.message}`);
+    }
   }
 
   /** Memoises a read for the rest of the hook; a failed read is not remembered. */
@@ -236,21 +320,21 @@ export class HookTools {
   /** `relation-ids --format=json <endpoint>`: sorted `endpoint:id` strings. Cached. */
   relationIds(endpoint: string): Promise<string[]> {
     return this.cached(`relation-ids ${endpoint}`, () =>
-      this.json('relation-ids', ['--format=json', endpoint], stringList, []),
+      this.json('relation-ids', ['--format=json', endpoint], asStringList, []),
     );
   }
 
   /** `relation-list --format=json -r ID`: remote units joined and not departed. Cached. */
   relationList(relation: RelationRef): Promise<string[]> {
     return this.cached(`relation-list ${relationKey(relation)}`, () =>
-      this.json('relation-list', ['--format=json', '-r', String(relation)], stringList, []),
+      this.json('relation-list', ['--format=json', '-r', String(relation)], asStringList, []),
     );
   }
 
   /** `relation-list --format=json -r ID --app`: the remote application's name. Cached. */
   relationRemoteApp(relation: RelationRef): Promise<string> {
     return this.cached(`relation-list-app ${relationKey(relation)}`, () =>
-      this.json('relation-list', ['--format=json', '-r', String(relation), '--app'], z.string()),
+      this.json('relation-list', ['--format=json', '-r', String(relation), '--app'], asString),
     );
   }
 
@@ -264,7 +348,7 @@ export class HookTools {
     if (options.app) args.push('--app');
     args.push('-', target);
     const key = `relation-get ${relationKey(relation)} ${options.app ? 'app' : 'unit'} ${target}`;
-    return this.cached(key, () => this.json('relation-get', args, stringMap, {}));
+    return this.cached(key, () => this.json('relation-get', args, asStringMap, {}));
   }
 
   /**
@@ -297,12 +381,7 @@ export class HookTools {
   /** `config-get --format=json`: options that are set or have a default. Cached. */
   configGet(): Promise<Record<string, ConfigValue>> {
     return this.cached('config-get', () =>
-      this.json(
-        'config-get',
-        ['--format=json'],
-        z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
-        {},
-      ),
+      this.json('config-get', ['--format=json'], (value, path) => asRecordOf(value, path, configValue), {}),
     );
   }
 
@@ -314,27 +393,13 @@ export class HookTools {
   }
 
   /** `status-get --format=json --include-data`: the unit's workload status. */
-  async statusGet(): Promise<StatusDetails> {
-    const value = await this.json('status-get', ['--format=json', '--include-data'], statusDetails);
-    return { status: value.status, message: value.message ?? '', data: value['status-data'] ?? {} };
+  statusGet(): Promise<StatusDetails> {
+    return this.json('status-get', ['--format=json', '--include-data'], statusDetails);
   }
 
   /** `status-get --format=json --include-data --application` (leader only). */
-  async applicationStatusGet(): Promise<ApplicationStatusDetails> {
-    const schema = z.object({
-      'application-status': z.object({
-        ...statusDetails.shape,
-        units: z.optional(z.record(z.string(), statusDetails)),
-      }),
-    });
-    const value = (await this.json('status-get', ['--format=json', '--include-data', '--application'], schema))[
-      'application-status'
-    ];
-    const units: Record<string, StatusDetails> = {};
-    for (const [unit, details] of Object.entries(value.units ?? {})) {
-      units[unit] = { status: details.status, message: details.message ?? '', data: details['status-data'] ?? {} };
-    }
-    return { status: value.status, message: value.message ?? '', data: value['status-data'] ?? {}, units };
+  applicationStatusGet(): Promise<ApplicationStatusDetails> {
+    return this.json('status-get', ['--format=json', '--include-data', '--application'], applicationStatus);
   }
 
   /** `application-version-set <version>` (immediate). */
@@ -346,7 +411,7 @@ export class HookTools {
 
   /** `action-get --format=json`: the params with schema defaults inserted. */
   actionGet(): Promise<Record<string, unknown>> {
-    return this.json('action-get', ['--format=json'], z.record(z.string(), z.unknown()), {});
+    return this.json('action-get', ['--format=json'], asRecord, {});
   }
 
   /** `action-set k=v a.b=v ...`: nested results flattened to dotted keys, values as strings. */
@@ -380,7 +445,7 @@ export class HookTools {
   async isLeader(): Promise<boolean> {
     const now = this.now();
     if (this.leader && now - this.leader.at < LEADER_TTL_MS) return this.leader.value;
-    const value = await this.json('is-leader', ['--format=json'], z.boolean());
+    const value = await this.json('is-leader', ['--format=json'], asBoolean);
     this.leader = { value, at: now };
     return value;
   }
@@ -392,7 +457,7 @@ export class HookTools {
 
   /** `leader-get --format=json`: leader settings (any unit may read). */
   leaderGet(): Promise<Record<string, string>> {
-    return this.json('leader-get', ['--format=json'], stringMap, {});
+    return this.json('leader-get', ['--format=json'], asStringMap, {});
   }
 
   /** `leader-set k=v ...` (leader only, immediate). Deprecated by Juju; prefer the peer app bag. */
@@ -422,12 +487,12 @@ export class HookTools {
 
   /** `opened-ports --format=json`: committed ports such as `8080/tcp`. */
   openedPorts(): Promise<string[]> {
-    return this.json('opened-ports', ['--format=json'], stringList, []);
+    return this.json('opened-ports', ['--format=json'], asStringList, []);
   }
 
   /** `unit-get --format=json <private-address|public-address>`. Cached. */
   unitGet(setting: 'private-address' | 'public-address'): Promise<string> {
-    return this.cached(`unit-get ${setting}`, () => this.json('unit-get', ['--format=json', setting], z.string()));
+    return this.cached(`unit-get ${setting}`, () => this.json('unit-get', ['--format=json', setting], asString));
   }
 
   /** `network-get --format=json [-r ID] <binding>`. Cached. */
@@ -436,29 +501,14 @@ export class HookTools {
     if (options.relation !== undefined) args.push('-r', String(options.relation));
     args.push(binding);
     const key = `network-get ${binding} ${options.relation === undefined ? '' : relationKey(options.relation)}`;
-    const address = z.object({ hostname: z.string(), value: z.string(), cidr: z.string() });
-    const schema = z.object({
-      'bind-addresses': z._default(
-        z.array(
-          z.object({
-            'mac-address': z._default(z.string(), ''),
-            'interface-name': z._default(z.string(), ''),
-            addresses: z._default(z.array(address), []),
-          }),
-        ),
-        [],
-      ),
-      'egress-subnets': z._default(z.array(z.string()), []),
-      'ingress-addresses': z._default(z.array(z.string()), []),
-    });
-    return this.cached(key, () => this.json('network-get', args, schema));
+    return this.cached(key, () => this.json('network-get', args, networkInfo));
   }
 
   // --- per-unit state -------------------------------------------------------------------------
 
   /** `state-get --format=json`: the unit's whole state map (with this hook's writes). */
   stateGet(): Promise<Record<string, string>> {
-    return this.json('state-get', ['--format=json'], stringMap, {});
+    return this.json('state-get', ['--format=json'], asStringMap, {});
   }
 
   /** `state-set --file -` with a JSON object of strings on stdin (transactional). */
@@ -497,7 +547,7 @@ export class HookTools {
     if (options.refresh) args.push('--refresh');
     if (options.peek) args.push('--peek');
     args.push('--format=json');
-    return this.json('secret-get', args, stringMap, {});
+    return this.json('secret-get', args, asStringMap, {});
   }
 
   /** `secret-set <ID> [opts] [--file <0600 temp file>]`: new revision with content, else metadata only. */
@@ -540,7 +590,7 @@ export class HookTools {
 
   /** `secret-ids --format=json`: ids of secrets this application/unit owns (`null` -> []). */
   secretIds(): Promise<string[]> {
-    return this.json('secret-ids', ['--format=json'], stringList, []);
+    return this.json('secret-ids', ['--format=json'], asStringList, []);
   }
 
   /** `secret-info-get <ID> | --label L --format=json` (owner only). */
@@ -552,12 +602,7 @@ export class HookTools {
     if (id === undefined || info === undefined) {
       throw new HookToolError('secret-info-get', args, 0, '', '', 'ERROR secret-info-get printed no secret');
     }
-    const result: SecretInfo = { id, revision: info.revision, owner: info.owner };
-    for (const field of ['label', 'description', 'rotation', 'expiry', 'rotates'] as const) {
-      const value = info[field];
-      if (value !== undefined) result[field] = value;
-    }
-    return result;
+    return { id, ...info };
   }
 
   // --- storage --------------------------------------------------------------------------------
@@ -566,12 +611,17 @@ export class HookTools {
   storageGet(storageId?: string): Promise<StorageDetails> {
     const args = ['--format=json'];
     if (storageId !== undefined) args.push('-s', storageId);
-    return this.json('storage-get', args, z.object({ kind: z.string(), location: z.string() }));
+    return this.json('storage-get', args, storageDetails);
   }
 
   /** `storage-list --format=json [<name>]`: ids attached to this unit. */
   storageList(name?: string): Promise<string[]> {
-    return this.json('storage-list', name === undefined ? ['--format=json'] : ['--format=json', name], stringList, []);
+    return this.json(
+      'storage-list',
+      name === undefined ? ['--format=json'] : ['--format=json', name],
+      asStringList,
+      [],
+    );
   }
 
   /** `storage-add <name>=<count> ...` (transactional). */
@@ -588,12 +638,7 @@ export class HookTools {
 
   /** `goal-state --format=json`: what Juju intends. Cached. */
   goalState(): Promise<GoalState> {
-    const entry = z.object({ status: z.string(), since: z.optional(z.string()) });
-    const schema = z.object({
-      units: z._default(z.record(z.string(), entry), {}),
-      relations: z._default(z.record(z.string(), z.record(z.string(), entry)), {}),
-    });
-    return this.cached('goal-state', () => this.json('goal-state', ['--format=json'], schema) as Promise<GoalState>);
+    return this.cached('goal-state', () => this.json('goal-state', ['--format=json'], goalState));
   }
 }
 

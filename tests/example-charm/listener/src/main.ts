@@ -1,5 +1,5 @@
-// The bundle's entry point (dist/charm.mjs): run the charm for this hook or action.
+// The bundle's entry point (dist/charm.cjs; CommonJS has no top-level await, main sets the exit code): run the charm for this hook or action.
 import { main } from '../../../../lib/charm/index.js';
 import { listener } from './charm.js';
 
-await main(listener);
+void main(listener);
