@@ -8,11 +8,11 @@ import {
   type CharmMeta,
   type ConfigOptionMeta,
   type ConfigType,
-  type ConfigValue,
   type EndpointMeta,
   type EndpointRole,
   type StorageMeta,
 } from './model.js';
+import { isConfigValueOfType } from './config-value.js';
 
 /** A charm declaration Juju (or charmcraft) would refuse. */
 export class CharmMetaError extends Error {
@@ -153,20 +153,6 @@ function parseStorage(meta: z.infer<typeof metadataShape>): Record<string, Stora
 
 const CONFIG_TYPES: readonly ConfigType[] = ['string', 'int', 'float', 'boolean', 'secret'];
 
-function defaultMatches(type: ConfigType, value: unknown): value is ConfigValue {
-  switch (type) {
-    case 'string':
-    case 'secret':
-      return typeof value === 'string';
-    case 'int':
-      return typeof value === 'number' && Number.isInteger(value);
-    case 'float':
-      return typeof value === 'number';
-    case 'boolean':
-      return typeof value === 'boolean';
-  }
-}
-
 /** Parses a config.yaml document (or charmcraft.yaml's `config:` value). */
 export function parseConfigOptions(doc: unknown): Record<string, ConfigOptionMeta> {
   if (doc === undefined || doc === null) return {};
@@ -184,7 +170,7 @@ export function parseConfigOptions(doc: unknown): Record<string, ConfigOptionMet
     const option: ConfigOptionMeta = { type };
     if (decl?.description !== undefined) option.description = decl.description;
     if (decl?.default !== undefined && decl.default !== null) {
-      if (!defaultMatches(type, decl.default)) {
+      if (!isConfigValueOfType(type, decl.default)) {
         throw new CharmMetaError(
           `invalid config default: option "${name}" expected ${type}, got ${JSON.stringify(decl.default)}`,
         );

@@ -1,6 +1,8 @@
 // Small builders for tests of the tools and sessions: a model with applications, units on
 // machines, relations already joined, and action tasks. Test code is omnipotent: these write
 // the model directly, with no hooks run.
+import { chmod, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { type InProcessCharm } from '../charm/runner.js';
 import { type CharmEvent, type HookEvent } from './events.js';
 import {
@@ -15,7 +17,9 @@ import {
   type Unit,
   emptyModel,
   emptyRelationView,
-  statusValue,
+  newApplication,
+  newRelation,
+  newUnit,
 } from './model.js';
 import { createHookSession } from './session.js';
 
@@ -53,24 +57,7 @@ export function addUnit(model: Model, appName: string, machine?: string): Unit {
   if (app === undefined) throw new Error(`no application ${appName}`);
   const number = app.nextUnitNumber;
   app.nextUnitNumber += 1;
-  const unit: Unit = {
-    name: `${appName}/${number}`,
-    app: appName,
-    number,
-    machine: machine ?? addMachine(model),
-    life: 'alive',
-    workloadStatus: statusValue(model, 'unknown'),
-    statusSetByCharm: false,
-    statusHistory: [],
-    state: {},
-    ports: [],
-    storage: [],
-    storageAttachedRun: [],
-    relations: {},
-    installed: true,
-    started: true,
-    seenLeaderSettingsVersion: 0,
-  };
+  const unit = newUnit(model, { app: appName, number, machine: machine ?? addMachine(model) });
   model.units[unit.name] = unit;
   return unit;
 }
@@ -80,19 +67,12 @@ export function addApplication(model: Model, name: string, options: AppOptions =
   for (const [endpoint, meta] of Object.entries(options.endpoints ?? {})) {
     endpoints[endpoint] = typeof meta === 'string' ? { role: meta, interface: endpoint, scope: 'global' } : meta;
   }
-  const app: Application = {
+  const app = newApplication(
     name,
-    charm: charmMeta(name, { endpoints, ...options.charm }),
-    executor: options.executor ?? { kind: 'in-process', run: options.run ?? (() => Promise.resolve(0)) },
-    charmRevision: 1,
-    config: options.config ?? {},
-    exposed: false,
-    version: '',
-    nextUnitNumber: 0,
-    leaderSettings: {},
-    leaderSettingsVersion: 0,
-    life: 'alive',
-  };
+    charmMeta(name, { endpoints, ...options.charm }),
+    options.executor ?? { kind: 'in-process', run: options.run ?? (() => Promise.resolve(0)) },
+  );
+  app.config = options.config ?? {};
   model.applications[name] = app;
   for (let n = 0; n < (options.units ?? 1); n += 1) addUnit(model, name);
   const leader = options.leader === undefined ? 0 : options.leader;
@@ -117,18 +97,12 @@ export function relate(model: Model, a: string, b?: string): Relation {
   }
   const id = model.nextRelationId;
   model.nextRelationId += 1;
-  const relation: Relation = {
+  const relation = newRelation(
     id,
     ends,
-    interface: model.applications[appA]?.charm.endpoints[endpointA]?.interface ?? endpointA,
-    scope: 'global',
-    peer: b === undefined,
-    life: 'alive',
-    appBags: {},
-    appBagVersion: {},
-    unitBags: {},
-    unitBagVersion: {},
-  };
+    model.applications[appA]?.charm.endpoints[endpointA]?.interface ?? endpointA,
+    'global',
+  );
   model.relations[id] = relation;
   const members = ends.flatMap((end) => unitsOf(model, end.app));
   for (const unit of members) {
@@ -195,4 +169,12 @@ export function relationEvent(
   };
   if (kind === 'departed') event.departingUnit = remoteUnit;
   return event;
+}
+
+/** Writes an executable `/bin/sh` script `dispatch` (the given lines) into `charmDir`; returns its path. */
+export async function writeShellDispatch(charmDir: string, lines: string[]): Promise<string> {
+  const dispatch = join(charmDir, 'dispatch');
+  await writeFile(dispatch, ['#!/bin/sh', ...lines, ''].join('\n'));
+  await chmod(dispatch, 0o755);
+  return dispatch;
 }

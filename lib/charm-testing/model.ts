@@ -285,6 +285,75 @@ export function statusValue(model: Model, status: StatusName, message = ''): Sta
   return { status, message, data: {}, since: model.now().toISOString() };
 }
 
+/** An alive application with no units, no leader, no operator config and no leader data yet. */
+export function newApplication(name: string, charm: CharmMeta, executor: CharmExecutor): Application {
+  return {
+    name,
+    charm,
+    executor,
+    charmRevision: 1,
+    config: {},
+    exposed: false,
+    version: '',
+    nextUnitNumber: 0,
+    leaderSettings: {},
+    leaderSettingsVersion: 0,
+    life: 'alive',
+  };
+}
+
+export interface UnitPlacement {
+  app: string;
+  number: number;
+  machine: string;
+  /** For a subordinate unit: its principal unit's name. */
+  principal?: string | undefined;
+}
+
+/**
+ * An alive unit that is installed and started, status unknown and never set by the charm, in no
+ * relation yet. The caller adds it to `model.units` (the simulator resets it to a fresh unit).
+ */
+export function newUnit(model: Model, placement: UnitPlacement): Unit {
+  const { app, number, machine, principal } = placement;
+  const unit: Unit = {
+    name: `${app}/${number}`,
+    app,
+    number,
+    machine,
+    life: 'alive',
+    workloadStatus: statusValue(model, 'unknown'),
+    statusSetByCharm: false,
+    statusHistory: [],
+    state: {},
+    ports: [],
+    storage: [],
+    storageAttachedRun: [],
+    relations: {},
+    installed: true,
+    started: true,
+    seenLeaderSettingsVersion: 0,
+  };
+  if (principal !== undefined) unit.principal = principal;
+  return unit;
+}
+
+/** An alive relation with no databags yet; one end makes it a peer relation. */
+export function newRelation(id: number, ends: RelationEndpoint[], iface: string, scope: Relation['scope']): Relation {
+  return {
+    id,
+    ends,
+    interface: iface,
+    scope,
+    peer: ends.length === 1,
+    life: 'alive',
+    appBags: {},
+    appBagVersion: {},
+    unitBags: {},
+    unitBagVersion: {},
+  };
+}
+
 export function emptyRelationView(): UnitRelationView {
   return { created: false, joined: [], departed: [], seenUnitVersion: {}, seenAppVersion: {}, broken: false };
 }

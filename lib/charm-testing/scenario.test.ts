@@ -1,8 +1,9 @@
 import { jest } from '@jest/globals';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type CharmIo, type ToolResult } from '../charm/runner.js';
+import { writeShellDispatch } from './fixtures.js';
 import { type CharmMeta } from './model.js';
 import { ToolServer } from './tool-server.js';
 import {
@@ -444,18 +445,11 @@ test('a real `dispatch` process runs through the tool server; its failure rolls 
   const server = await ToolServer.start();
   const charmDir = await mkdtemp(join(tmpdir(), 'charm-'));
   try {
-    const dispatch = join(charmDir, 'dispatch');
-    await writeFile(
-      dispatch,
-      [
-        '#!/bin/sh',
-        'relation-set -r db:3 written=yes',
-        'status-set blocked "cannot reach $(relation-get -r db:3 host postgres/0)"',
-        'exit 4',
-        '',
-      ].join('\n'),
-    );
-    await chmod(dispatch, 0o755);
+    const dispatch = await writeShellDispatch(charmDir, [
+      'relation-set -r db:3 written=yes',
+      'status-set blocked "cannot reach $(relation-get -r db:3 host postgres/0)"',
+      'exit 4',
+    ]);
     const context = new Context({ meta, executor: { kind: 'process', dispatch, charmDir }, toolServer: server });
     const out = await context.run(events.updateStatus(), { relations: [db()] });
     expect(out.exitCode).toBe(4);

@@ -23,10 +23,15 @@ import {
   type UnitRelationView,
   compareUnitNames,
   emptyModel,
+  appOf,
   emptyRelationView,
+  newApplication,
+  newRelation,
+  newUnit,
   statusValue,
   unitNumber,
 } from './model.js';
+import { isConfigValueOfType } from './config-value.js';
 import { storageLocation } from './pending.js';
 import { type RunEventOptions, runEvent } from './session.js';
 
@@ -244,22 +249,6 @@ function deepFreeze<T>(value: T): DeepReadonly<T> {
 
 const peerOf = (meta: EndpointMeta): boolean => meta.role === 'peers';
 
-function configTypeOk(type: string, value: unknown): boolean {
-  switch (type) {
-    case 'string':
-    case 'secret':
-      return typeof value === 'string';
-    case 'int':
-      return typeof value === 'number' && Number.isInteger(value);
-    case 'float':
-      return typeof value === 'number';
-    case 'boolean':
-      return typeof value === 'boolean';
-    default:
-      return false;
-  }
-}
-
 function addressBag(address: string): Bag {
   return { 'private-address': address, 'ingress-address': address, 'egress-subnets': `${address}/32` };
 }
@@ -422,7 +411,7 @@ export class Context {
     for (const [key, value] of Object.entries(state.config ?? {})) {
       const option = this.meta.config[key];
       if (option === undefined) problems.push(`config option "${key}" is not declared in the charm's config`);
-      else if (!configTypeOk(option.type, value)) {
+      else if (!isConfigValueOfType(option.type, value)) {
         problems.push(`config option "${key}" is of type ${option.type}, got ${JSON.stringify(value)}`);
       }
     }
@@ -633,45 +622,22 @@ export class Context {
       model.machines[id] = { id, address: `10.1.0.${Number(id) + 10}` };
       return id;
     };
-    const newUnit = (name: string, app: string, machine: string): Unit => ({
-      name,
-      app,
-      number: unitNumber(name),
-      machine,
-      life: 'alive',
-      workloadStatus: statusValue(model, 'unknown'),
-      statusSetByCharm: false,
-      statusHistory: [],
-      state: {},
-      ports: [],
-      storage: [],
-      storageAttachedRun: [],
-      relations: {},
-      installed: true,
-      started: true,
-      seenLeaderSettingsVersion: 0,
-    });
+    const unitOn = (name: string, machine: string): Unit =>
+      newUnit(model, { app: appOf(name), number: unitNumber(name), machine });
     const addressOf = (unit: Unit): string => model.machines[unit.machine]?.address ?? '';
 
     // The local application and unit.
     const leaderData = { ...(state.leaderData ?? {}) };
-    const app: Application = {
-      name: this.appName,
-      charm: this.meta,
-      executor: this.executor,
-      charmRevision: 1,
-      config: { ...(state.config ?? {}) },
-      exposed: false,
-      version: state.workloadVersion ?? '',
-      nextUnitNumber: unitNumber(this.unitName) + 1,
-      leaderSettings: leaderData,
-      leaderSettingsVersion: Object.keys(leaderData).length > 0 ? 1 : 0,
-      life: 'alive',
-    };
+    const app = newApplication(this.appName, this.meta, this.executor);
+    app.config = { ...(state.config ?? {}) };
+    app.version = state.workloadVersion ?? '';
+    app.nextUnitNumber = unitNumber(this.unitName) + 1;
+    app.leaderSettings = leaderData;
+    app.leaderSettingsVersion = Object.keys(leaderData).length > 0 ? 1 : 0;
     if (state.appStatus !== undefined)
       app.status = statusValue(model, state.appStatus.status, state.appStatus.message ?? '');
     model.applications[app.name] = app;
-    const unit = newUnit(this.unitName, app.name, addMachine());
+    const unit = unitOn(this.unitName, addMachine());
     unit.state = { ...(state.stored ?? {}) };
     unit.ports = [...(state.ports ?? [])];
     unit.seenLeaderSettingsVersion = app.leaderSettingsVersion;
@@ -690,7 +656,7 @@ export class Context {
     const ensureRemoteUnit = (name: string): Unit => {
       const existing = model.units[name];
       if (existing !== undefined) return existing;
-      const remote = newUnit(name, name.slice(0, name.lastIndexOf('/')), addMachine());
+      const remote = unitOn(name, addMachine());
       model.units[name] = remote;
       const owner = model.applications[remote.app];
       if (owner !== undefined) owner.nextUnitNumber = Math.max(owner.nextUnitNumber, remote.number + 1);
@@ -698,19 +664,11 @@ export class Context {
     };
     for (const relation of resolved.relations) {
       if (relation.remoteApp === this.appName || model.applications[relation.remoteApp] !== undefined) continue;
-      model.applications[relation.remoteApp] = {
-        name: relation.remoteApp,
-        charm: { name: relation.remoteApp, subordinate: false, endpoints: {}, storage: {}, config: {}, actions: {} },
-        executor: { kind: 'in-process', run: () => Promise.resolve(0) },
-        charmRevision: 1,
-        config: {},
-        exposed: false,
-        version: '',
-        nextUnitNumber: 0,
-        leaderSettings: {},
-        leaderSettingsVersion: 0,
-        life: 'alive',
-      };
+      model.applications[relation.remoteApp] = newApplication(
+        relation.remoteApp,
+        { name: relation.remoteApp, subordinate: false, endpoints: {}, storage: {}, config: {}, actions: {} },
+        { kind: 'in-process', run: () => Promise.resolve(0) },
+      );
     }
 
     // Relations, with this unit's view as if every remote unit had joined.
@@ -723,23 +681,17 @@ export class Context {
         const role = meta.role === 'requires' ? 'provides' : 'requires';
         remoteApp.charm.endpoints[remoteEndpoint] = { role, interface: meta.interface, scope: meta.scope };
       }
-      const relation: Relation = {
-        id: given.id,
-        ends: peer
+      const relation = newRelation(
+        given.id,
+        peer
           ? [{ app: app.name, endpoint: given.endpoint }]
           : [
               { app: app.name, endpoint: given.endpoint },
               { app: given.remoteApp, endpoint: remoteEndpoint },
             ],
-        interface: meta.interface,
-        scope: meta.scope,
-        peer,
-        life: 'alive',
-        appBags: {},
-        appBagVersion: {},
-        unitBags: {},
-        unitBagVersion: {},
-      };
+        meta.interface,
+        meta.scope,
+      );
       const setAppBag = (name: string, bag: DeepReadonly<Bag> | undefined): void => {
         if (bag === undefined) return;
         relation.appBags[name] = { ...bag };

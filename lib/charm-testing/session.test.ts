@@ -12,6 +12,24 @@ function setCharm(model: Model, app: string, run: InProcessCharm): void {
   application.executor = { kind: 'in-process', run };
 }
 
+/** api/0 related to pg/0 over `db` (relation 0). */
+function apiRelatedToPg(): Model {
+  const model = fixtureModel();
+  addApplication(model, 'api', { endpoints: { db: 'requires' } });
+  addApplication(model, 'pg', { endpoints: { db: 'provides' } });
+  relate(model, 'api:db', 'pg:db');
+  return model;
+}
+
+/** Runs action `name` as a new task on api/0, whose charm is `run`. */
+async function runAction(name: string, run: InProcessCharm) {
+  const model = fixtureModel();
+  addApplication(model, 'api', { run });
+  const task = addTask(model, 'api/0', name);
+  const outcome = await runEvent(model, 'api/0', { kind: 'action', name, taskId: task.id });
+  return { model, task, outcome };
+}
+
 async function tool(io: CharmIo, name: string, ...args: string[]): Promise<string> {
   const result = await io.runner.run(name, args);
   if (result.code !== 0) throw new Error(result.stderr);
@@ -168,10 +186,7 @@ describe('hookEnvironment', () => {
 
 describe('runEvent', () => {
   test('[fidelity 28] a failed hook keeps status, version, leader settings and logs, and discards the rest', async () => {
-    const model = fixtureModel();
-    addApplication(model, 'api', { endpoints: { db: 'requires' } });
-    addApplication(model, 'pg', { endpoints: { db: 'provides' } });
-    relate(model, 'api:db', 'pg:db');
+    const model = apiRelatedToPg();
     setCharm(model, 'api', async (io) => {
       await tool(io, 'relation-set', '-r', 'db:0', 'a=1');
       await tool(io, 'relation-set', '-r', 'db:0', '--app', 'b=2');
@@ -203,10 +218,7 @@ describe('runEvent', () => {
   });
 
   test('[fidelity 28] a successful hook commits its changes and bumps versions only on net change', async () => {
-    const model = fixtureModel();
-    addApplication(model, 'api', { endpoints: { db: 'requires' } });
-    addApplication(model, 'pg', { endpoints: { db: 'provides' } });
-    relate(model, 'api:db', 'pg:db');
+    const model = apiRelatedToPg();
     setCharm(model, 'api', async (io) => {
       await tool(io, 'relation-set', '-r', 'db:0', 'a=1');
       await tool(io, 'state-set', 'k=v');
@@ -225,10 +237,7 @@ describe('runEvent', () => {
   });
 
   test('[fidelity 25] other units see a write only after the writer commits', async () => {
-    const model = fixtureModel();
-    addApplication(model, 'api', { endpoints: { db: 'requires' } });
-    addApplication(model, 'pg', { endpoints: { db: 'provides' } });
-    relate(model, 'api:db', 'pg:db');
+    const model = apiRelatedToPg();
     const writer = createHookSession(model, 'api/0', { kind: 'hook', name: 'update-status' });
     await writer.runner.run('relation-set', ['-r', 'db:0', 'a=1']);
     expect((await writer.runner.run('relation-get', ['-r', 'db:0', 'a', 'api/0'])).stdout).toBe('1\n');
@@ -266,10 +275,7 @@ describe('runEvent', () => {
   });
 
   test('[fidelity 30] [fidelity 52] an action exiting non-zero fails with exit status N, discards changes, no unit error', async () => {
-    const model = fixtureModel();
-    addApplication(model, 'api');
-    const task = addTask(model, 'api/0', 'backup-now');
-    setCharm(model, 'api', async (io) => {
+    const { model, task, outcome } = await runAction('backup-now', async (io) => {
       await tool(io, 'state-set', 'k=v');
       await tool(io, 'action-set', 'result.path=/x');
       await tool(io, 'action-fail', 'nope');
@@ -277,7 +283,6 @@ describe('runEvent', () => {
       io.stderr('err\n');
       return 2;
     });
-    const outcome = await runEvent(model, 'api/0', { kind: 'action', name: 'backup-now', taskId: task.id });
     expect(outcome.committed).toBe(false);
     expect(task.status).toBe('failed');
     expect(task.message).toBe('exit status 2');
@@ -287,16 +292,12 @@ describe('runEvent', () => {
   });
 
   test('[fidelity 30] action-fail then exit 0: failed with the message, changes committed', async () => {
-    const model = fixtureModel();
-    addApplication(model, 'api');
-    const task = addTask(model, 'api/0', 'backup-now');
-    setCharm(model, 'api', async (io) => {
+    const { model, task } = await runAction('backup-now', async (io) => {
       await tool(io, 'state-set', 'k=v');
       await tool(io, 'action-log', 'working');
       await tool(io, 'action-fail', 'disk full');
       return 0;
     });
-    await runEvent(model, 'api/0', { kind: 'action', name: 'backup-now', taskId: task.id });
     expect(task.status).toBe('failed');
     expect(task.message).toBe('disk full');
     expect(task.log).toEqual(['working']);
@@ -304,27 +305,19 @@ describe('runEvent', () => {
   });
 
   test('[fidelity 52] a successful action has action-set results plus return-code', async () => {
-    const model = fixtureModel();
-    addApplication(model, 'api');
-    const task = addTask(model, 'api/0', 'backup-now');
-    setCharm(model, 'api', async (io) => {
+    const { task } = await runAction('backup-now', async (io) => {
       await tool(io, 'action-set', 'a.b=1', 'c=two');
       return 0;
     });
-    await runEvent(model, 'api/0', { kind: 'action', name: 'backup-now', taskId: task.id });
     expect(task.status).toBe('completed');
     expect(task.results).toEqual({ a: { b: '1' }, c: 'two', 'return-code': 0 });
   });
 
   test('action-fail without a message uses Juju default', async () => {
-    const model = fixtureModel();
-    addApplication(model, 'api');
-    const task = addTask(model, 'api/0', 'go');
-    setCharm(model, 'api', async (io) => {
+    const { task } = await runAction('go', async (io) => {
       await tool(io, 'action-fail');
       return 0;
     });
-    await runEvent(model, 'api/0', { kind: 'action', name: 'go', taskId: task.id });
     expect(task.message).toBe('action failed without reason given, check action for errors');
   });
 

@@ -84,8 +84,12 @@ function label(entry: HistoryEntry): string {
   return remote ? `${entry.event}(${remote})` : entry.event;
 }
 
-function eventsOf(sim: ModelSimulator, unit: string): string[] {
-  return sim.history.filter((h) => h.unit === unit).map(label);
+/** The unit's events (labelled), from history entry `since` on. */
+function eventsOf(sim: ModelSimulator, unit: string, since = 0): string[] {
+  return sim.history
+    .slice(since)
+    .filter((h) => h.unit === unit)
+    .map(label);
 }
 
 /** Writes `key=value` into relation `rel` (unit bag, or app bag with app=true) from an action. */
@@ -339,16 +343,13 @@ describe('relations', () => {
     await sim.removeRelation('api:backup', 'store:backup');
     await sim.settle();
     const after = sim.history.slice(before);
-    expect(after.filter((h) => h.unit === 'store/0').map(label)).toEqual([
+    expect(eventsOf(sim, 'store/0', before)).toEqual([
       'backup-relation-departed(api/0)',
       'backup-relation-departed(api/1)',
       'backup-relation-broken',
     ]);
     for (const unit of ['api/0', 'api/1']) {
-      expect(after.filter((h) => h.unit === unit).map(label)).toEqual([
-        'backup-relation-departed(store/0)',
-        'backup-relation-broken',
-      ]);
+      expect(eventsOf(sim, unit, before)).toEqual(['backup-relation-departed(store/0)', 'backup-relation-broken']);
     }
     expect(after.some((h) => h.event.endsWith('-changed'))).toBe(false);
     for (const h of after.filter((e) => e.event.endsWith('-departed')))
@@ -367,7 +368,7 @@ describe('relations', () => {
     await sim.settle();
     const after = sim.history.slice(before);
     // Relations are left in id order (the peer relation was created at deploy, first).
-    expect(after.filter((h) => h.unit === 'store/1').map(label)).toEqual([
+    expect(eventsOf(sim, 'store/1', before)).toEqual([
       'store-peers-relation-departed(store/0)',
       'backup-relation-departed(api/0)',
       'backup-relation-broken',
@@ -923,7 +924,7 @@ describe('more operations', () => {
       const local = h.unit.startsWith('api/');
       expect(h.env['JUJU_DEPARTING_UNIT']).toBe(local ? h.unit : h.env['JUJU_REMOTE_UNIT']);
     }
-    expect(after.filter((h) => h.unit === 'store/0').map(label)).toEqual([
+    expect(eventsOf(sim, 'store/0', before)).toEqual([
       'backup-relation-departed(api/0)',
       'backup-relation-departed(api/1)',
       'backup-relation-broken',
@@ -1112,10 +1113,9 @@ test('[fidelity 32] [fidelity 35] add-unit: the new unit sets up, then app-level
   const before = sim.history.length;
   const [name] = await sim.addUnit('api');
   await sim.settle();
-  const after = sim.history.slice(before);
   expect(name).toBe('api/2');
   const peer = Object.values(sim.model.relations).find((r) => r.peer && r.ends[0]!.app === 'api')!.id;
-  const own = after.filter((h) => h.unit === 'api/2').map(label);
+  const own = eventsOf(sim, 'api/2', before);
   expect(own.slice(0, 6)).toEqual(
     peer < rel
       ? [
@@ -1147,16 +1147,13 @@ test('[fidelity 32] [fidelity 35] add-unit: the new unit sets up, then app-level
     'api-peers-relation-joined(api/1)',
   ]);
   for (const unit of ['api/0', 'api/1']) {
-    expect(after.filter((h) => h.unit === unit).map(label)).toEqual([
+    expect(eventsOf(sim, unit, before)).toEqual([
       'api-peers-relation-joined(api/2)',
       'api-peers-relation-changed(api/2)',
     ]);
   }
   for (const unit of ['store/0', 'store/1']) {
-    expect(after.filter((h) => h.unit === unit).map(label)).toEqual([
-      'backup-relation-joined(api/2)',
-      'backup-relation-changed(api/2)',
-    ]);
+    expect(eventsOf(sim, unit, before)).toEqual(['backup-relation-joined(api/2)', 'backup-relation-changed(api/2)']);
   }
 });
 

@@ -23,6 +23,9 @@ import {
   compareUnitNames,
   effectiveConfig,
   emptyModel,
+  newApplication,
+  newRelation,
+  newUnit,
   ownEnd,
   remoteApp,
   statusValue,
@@ -181,19 +184,8 @@ export class ModelSimulator {
     if (name in this.model.applications)
       throw new SimulatorError(`cannot add application "${name}": application already exists`);
     for (const [store, count] of Object.entries(storage ?? {})) this.checkStorageCount(charm.meta, store, count);
-    const app: Application = {
-      name,
-      charm: charm.meta,
-      executor: charm.executor,
-      charmRevision: 0,
-      config: {},
-      exposed: false,
-      version: '',
-      nextUnitNumber: 0,
-      leaderSettings: {},
-      leaderSettingsVersion: 0,
-      life: 'alive',
-    };
+    const app = newApplication(name, charm.meta, charm.executor);
+    app.charmRevision = 0;
     app.config = this.parseConfig(app, config);
     this.model.applications[name] = app;
     this.createPeerRelations(app);
@@ -205,26 +197,15 @@ export class ModelSimulator {
       const exists = Object.values(this.model.relations).some(
         (r) => r.peer && r.ends[0]?.app === app.name && r.ends[0].endpoint === endpoint,
       );
-      if (!exists) this.newRelation([{ app: app.name, endpoint }], meta.interface, 'global', true);
+      if (!exists) this.addRelation([{ app: app.name, endpoint }], meta.interface, 'global');
     }
   }
 
-  private newRelation(ends: Relation['ends'], iface: string, scope: Relation['scope'], peer: boolean): Relation {
-    const id = this.model.nextRelationId;
+  /** A new relation with the next id; one end makes it a peer relation. */
+  private addRelation(ends: Relation['ends'], iface: string, scope: Relation['scope']): Relation {
+    const relation = newRelation(this.model.nextRelationId, ends, iface, scope);
     this.model.nextRelationId += 1;
-    const relation: Relation = {
-      id,
-      ends,
-      interface: iface,
-      scope,
-      peer,
-      life: 'alive',
-      appBags: {},
-      appBagVersion: {},
-      unitBags: {},
-      unitBagVersion: {},
-    };
-    this.model.relations[id] = relation;
+    this.model.relations[relation.id] = relation;
     return relation;
   }
 
@@ -271,27 +252,14 @@ export class ModelSimulator {
   private newUnit(app: Application, machine: string, principal?: string): Unit {
     const number = app.nextUnitNumber;
     app.nextUnitNumber += 1;
-    const initial = statusValue(this.model, 'waiting', 'waiting for machine');
-    const unit: Unit = {
-      name: `${app.name}/${number}`,
-      app: app.name,
-      number,
-      machine,
-      life: 'alive',
-      workloadStatus: initial,
-      statusSetByCharm: false,
-      statusHistory: [initial],
-      state: {},
-      ports: [],
-      storage: [],
-      storageAttachedRun: [],
-      relations: {},
-      installed: false,
-      started: false,
-      // -1: never seen, so every non-leader gets leader-settings-changed during setup.
-      seenLeaderSettingsVersion: -1,
-    };
-    if (principal !== undefined) unit.principal = principal;
+    const unit = newUnit(this.model, { app: app.name, number, machine, principal });
+    // A deployed unit waits for its machine and has run no hook yet.
+    unit.workloadStatus = statusValue(this.model, 'waiting', 'waiting for machine');
+    unit.statusHistory = [unit.workloadStatus];
+    unit.installed = false;
+    unit.started = false;
+    // -1: never seen, so every non-leader gets leader-settings-changed during setup.
+    unit.seenLeaderSettingsVersion = -1;
     this.model.units[unit.name] = unit;
     this.agents.set(unit.name, newAgentState());
     if (app.leader === undefined) this.makeLeader(app, unit.name);
@@ -462,14 +430,13 @@ export class ModelSimulator {
     const subY = this.app(y.app).charm.subordinate;
     if (container && !subX && !subY)
       throw new SimulatorError('container scoped relation requires at least one subordinate application');
-    const relation = this.newRelation(
+    const relation = this.addRelation(
       [
         { app: x.app, endpoint: x.endpoint },
         { app: y.app, endpoint: y.endpoint },
       ],
       x.meta.interface,
       container ? 'container' : 'global',
-      false,
     );
     if (container && subX !== subY) {
       const sub = this.app(subX ? x.app : y.app);

@@ -1,11 +1,11 @@
 import { jest } from '@jest/globals';
 import { execa } from 'execa';
-import { chmod, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type HookToolRunner, type ToolResult } from '../charm/runner.js';
-import { type Application, type CharmMeta, type Unit, emptyModel, emptyRelationView, statusValue } from './model.js';
+import { addApplication, fixtureModel, relate, writeShellDispatch } from './fixtures.js';
 import { runEvent } from './session.js';
 import { HOOK_TOOL_NAMES, ToolServer, hookToolShimPath } from './tool-server.js';
 
@@ -40,6 +40,16 @@ afterAll(async () => {
   await server.close();
 });
 
+/** Runs `body` with `runner` registered as hook context `id`, unregistering it afterwards. */
+async function withContext(id: string, runner: HookToolRunner, body: () => Promise<void>): Promise<void> {
+  server.register(id, runner);
+  try {
+    await body();
+  } finally {
+    server.unregister(id);
+  }
+}
+
 function tool(name: string, args: string[], contextId: string, options: { input?: string; cwd?: string } = {}) {
   return execa(join(server.toolsDir, name), args, {
     env: server.environment(contextId),
@@ -61,8 +71,7 @@ test('toolsDir holds one executable per hook tool name; the base dir is private'
 
 test('forwards the tool name and argv, relays stdout and exit 0', async () => {
   const { runner, calls } = recordingRunner(() => ({ code: 0, stdout: '{"a":"1"}\n', stderr: '' }));
-  server.register('ctx-argv', runner);
-  try {
+  await withContext('ctx-argv', runner, async () => {
     const result = await tool('relation-get', ['--format=json', '-r', 'db:3', '-', 'db/0'], 'ctx-argv');
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toBe('{"a":"1"}');
@@ -70,9 +79,7 @@ test('forwards the tool name and argv, relays stdout and exit 0', async () => {
     expect(calls).toEqual([
       { tool: 'relation-get', args: ['--format=json', '-r', 'db:3', '-', 'db/0'], stdin: undefined },
     ]);
-  } finally {
-    server.unregister('ctx-argv');
-  }
+  });
 });
 
 test('[fidelity 8] relays exit codes 1 and 2 with the one-line ERROR on stderr', async () => {
@@ -81,8 +88,7 @@ test('[fidelity 8] relays exit codes 1 and 2 with the one-line ERROR on stderr',
       ? { code: 2, stdout: '', stderr: 'ERROR option provided but not defined: --bogus\n' }
       : { code: 1, stdout: '', stderr: 'ERROR this unit is not the leader\n' },
   );
-  server.register('ctx-codes', runner);
-  try {
+  await withContext('ctx-codes', runner, async () => {
     const usage = await tool('status-set', ['--bogus'], 'ctx-codes');
     expect(usage.exitCode).toBe(2);
     expect(usage.stderr).toBe('ERROR option provided but not defined: --bogus');
@@ -90,28 +96,22 @@ test('[fidelity 8] relays exit codes 1 and 2 with the one-line ERROR on stderr',
     const runtime = await tool('status-set', ['--application', 'active'], 'ctx-codes');
     expect(runtime.exitCode).toBe(1);
     expect(runtime.stderr).toBe('ERROR this unit is not the leader');
-  } finally {
-    server.unregister('ctx-codes');
-  }
+  });
 });
 
 test('sends all of stdin for `--file -` and `--file=-`', async () => {
   const { runner, calls } = recordingRunner(() => ({ code: 0, stdout: '', stderr: '' }));
-  server.register('ctx-stdin', runner);
-  try {
+  await withContext('ctx-stdin', runner, async () => {
     const big = JSON.stringify({ blob: 'x'.repeat(200_000) });
     expect((await tool('relation-set', ['-r', 'db:0', '--file', '-'], 'ctx-stdin', { input: big })).exitCode).toBe(0);
     expect((await tool('state-set', ['--file=-'], 'ctx-stdin', { input: 'k: v\n' })).exitCode).toBe(0);
     expect(calls.map((call) => call.stdin)).toEqual([big, 'k: v\n']);
-  } finally {
-    server.unregister('ctx-stdin');
-  }
+  });
 });
 
 test('does not read stdin without `--file -`, even when stdin stays open', async () => {
   const { runner, calls } = recordingRunner(() => ({ code: 0, stdout: 'True\n', stderr: '' }));
-  server.register('ctx-nostdin', runner);
-  try {
+  await withContext('ctx-nostdin', runner, async () => {
     // stdin is a pipe nobody closes: reading it would hang the tool until the timeout.
     const child = execa(join(server.toolsDir, 'is-leader'), [], {
       env: server.environment('ctx-nostdin'),
@@ -121,9 +121,7 @@ test('does not read stdin without `--file -`, even when stdin stays open', async
     const result = await child;
     expect(result.stdout).toBe('True');
     expect(calls).toEqual([{ tool: 'is-leader', args: [], stdin: undefined }]);
-  } finally {
-    server.unregister('ctx-nostdin');
-  }
+  });
 });
 
 test('a relative --file path is resolved against the hook process cwd', async () => {
@@ -166,16 +164,12 @@ test('outside any context (no JUJU_CONTEXT_ID) the tool refuses', async () => {
 });
 
 test('a runner that throws gives exit 1 and ERROR with its message', async () => {
-  server.register('ctx-throw', {
-    run: () => Promise.reject(new Error('boom')),
-  });
-  try {
+  const failing: HookToolRunner = { run: () => Promise.reject(new Error('boom')) };
+  await withContext('ctx-throw', failing, async () => {
     const result = await tool('config-get', [], 'ctx-throw');
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toBe('ERROR boom');
-  } finally {
-    server.unregister('ctx-throw');
-  }
+  });
 });
 
 test('a real /bin/sh dispatch script calls two tools through PATH', async () => {
@@ -185,19 +179,12 @@ test('a real /bin/sh dispatch script calls two tools through PATH', async () => 
   );
   server.register('ctx-dispatch', runner);
   try {
-    const dispatch = join(charmDir, 'dispatch');
-    await writeFile(
-      dispatch,
-      [
-        '#!/bin/sh',
-        'set -e',
-        'leader=$(is-leader)',
-        'echo "{\\"leader\\": \\"$leader\\"}" | relation-set -r db:0 --file -',
-        'echo "done $leader"',
-        '',
-      ].join('\n'),
-    );
-    await chmod(dispatch, 0o755);
+    const dispatch = await writeShellDispatch(charmDir, [
+      'set -e',
+      'leader=$(is-leader)',
+      'echo "{\\"leader\\": \\"$leader\\"}" | relation-set -r db:0 --file -',
+      'echo "done $leader"',
+    ]);
     const result = await execa(dispatch, [], { env: server.environment('ctx-dispatch'), cwd: charmDir, reject: false });
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toBe('done True');
@@ -232,87 +219,25 @@ test('register refuses a context id already in use', () => {
 test('[fidelity 10] end to end: a shell dispatch run by runEvent changes the model through the real tool executables', async () => {
   const charmDir = await mkdtemp(join(tmpdir(), 'charm-'));
   try {
-    const dispatch = join(charmDir, 'dispatch');
-    await writeFile(
-      dispatch,
-      [
-        '#!/bin/sh',
-        'set -e',
-        'if [ "$JUJU_HOOK_NAME" = "db-relation-changed" ]; then',
-        '  host=$(relation-get host)',
-        '  printf \'{"seen": "%s", "unit": "%s"}\' "$host" "$JUJU_REMOTE_UNIT" | relation-set --file -',
-        '  status-set active "talking to $host"',
-        'fi',
-        'relation-set -r bogus:9 x=1 || echo "bad relation exit $?" >&2',
-        '',
-      ].join('\n'),
-    );
-    await chmod(dispatch, 0o755);
-    const model = emptyModel();
-    const meta: CharmMeta = {
-      name: 'agent',
-      subordinate: false,
-      endpoints: { db: { role: 'requires', interface: 'pgsql', scope: 'global' } },
-      storage: {},
-      config: {},
-      actions: {},
-    };
-    const app = (name: string): Application => ({
-      name,
-      charm: { ...meta, name },
-      executor: { kind: 'process', dispatch, charmDir },
-      charmRevision: 1,
-      config: {},
-      exposed: false,
-      version: '',
-      nextUnitNumber: 1,
-      leader: `${name}/0`,
-      leaderSettings: {},
-      leaderSettingsVersion: 0,
-      life: 'alive',
-    });
-    const unit = (name: string, machine: string): Unit => ({
-      name,
-      app: name.split('/')[0] ?? '',
-      number: 0,
-      machine,
-      life: 'alive',
-      workloadStatus: statusValue(model, 'unknown'),
-      statusSetByCharm: false,
-      statusHistory: [],
-      state: {},
-      ports: [],
-      storage: [],
-      storageAttachedRun: [],
-      relations: {
-        0: { ...emptyRelationView(), created: true, joined: name === 'agent/0' ? ['postgres/0'] : ['agent/0'] },
-      },
-      installed: true,
-      started: true,
-      seenLeaderSettingsVersion: 0,
-    });
-    model.applications['agent'] = app('agent');
-    model.applications['postgres'] = app('postgres');
-    model.machines['0'] = { id: '0', address: '10.0.0.2' };
-    model.machines['1'] = { id: '1', address: '10.0.0.3' };
-    model.units['agent/0'] = unit('agent/0', '0');
-    model.units['postgres/0'] = unit('postgres/0', '1');
-    model.relations[0] = {
-      id: 0,
-      ends: [
-        { app: 'agent', endpoint: 'db' },
-        { app: 'postgres', endpoint: 'db' },
-      ],
-      interface: 'pgsql',
-      scope: 'global',
-      peer: false,
-      life: 'alive',
-      appBags: {},
-      appBagVersion: {},
-      unitBags: { 'agent/0': {}, 'postgres/0': { host: 'pg0' } },
-      unitBagVersion: { 'agent/0': 0, 'postgres/0': 1 },
-    };
-    model.nextRelationId = 1;
+    const dispatch = await writeShellDispatch(charmDir, [
+      'set -e',
+      'if [ "$JUJU_HOOK_NAME" = "db-relation-changed" ]; then',
+      '  host=$(relation-get host)',
+      '  printf \'{"seen": "%s", "unit": "%s"}\' "$host" "$JUJU_REMOTE_UNIT" | relation-set --file -',
+      '  status-set active "talking to $host"',
+      'fi',
+      'relation-set -r bogus:9 x=1 || echo "bad relation exit $?" >&2',
+    ]);
+    const model = fixtureModel();
+    for (const name of ['agent', 'postgres']) {
+      addApplication(model, name, {
+        endpoints: { db: { role: 'requires', interface: 'pgsql', scope: 'global' } },
+        executor: { kind: 'process', dispatch, charmDir },
+      });
+    }
+    const relation = relate(model, 'agent:db', 'postgres:db');
+    relation.unitBags['postgres/0'] = { host: 'pg0' };
+    relation.unitBagVersion['postgres/0'] = 1;
 
     const outcome = await runEvent(
       model,

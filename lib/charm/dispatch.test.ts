@@ -5,110 +5,11 @@ import { type ActionContext, type CharmDefinition, type HookContext, defineCharm
 import { ActionFailure, HookToolError } from './errors.js';
 import { type Schema } from './schemas.js';
 import { type HookEvent } from '../charm-testing/events.js';
-import {
-  type ActionTask,
-  type Application,
-  type ConfigOptionMeta,
-  type Model,
-  type Relation,
-  type Unit,
-  emptyModel,
-  emptyRelationView,
-  statusValue,
-} from '../charm-testing/model.js';
+import { addApplication, addTask, fixtureModel, relate } from '../charm-testing/fixtures.js';
+import { type ConfigOptionMeta, type Model } from '../charm-testing/model.js';
 import { runEvent } from '../charm-testing/session.js';
 
 // --- fixtures: api (api/0 leader, api/1) related to store/0 over `registration` ------------------
-
-function addUnit(model: Model, app: string, number: number): Unit {
-  const machine = String(model.nextMachineId++);
-  model.machines[machine] = { id: machine, address: `10.1.2.${10 + Number(machine)}` };
-  const unit: Unit = {
-    name: `${app}/${number}`,
-    app,
-    number,
-    machine,
-    life: 'alive',
-    workloadStatus: statusValue(model, 'unknown'),
-    statusSetByCharm: false,
-    statusHistory: [],
-    state: {},
-    ports: [],
-    storage: [],
-    storageAttachedRun: [],
-    relations: {},
-    installed: true,
-    started: true,
-    seenLeaderSettingsVersion: 0,
-  };
-  model.units[unit.name] = unit;
-  return unit;
-}
-
-function addApp(
-  model: Model,
-  name: string,
-  units: number,
-  def: CharmDefinition<never, never> | undefined,
-  config: Record<string, ConfigOptionMeta> = {},
-): Application {
-  const app: Application = {
-    name,
-    charm: {
-      name,
-      subordinate: false,
-      endpoints: {
-        registration: { role: name === 'api' ? 'provides' : 'requires', interface: 'turku', scope: 'global' },
-      },
-      storage: {},
-      config,
-      actions: {},
-    },
-    executor: { kind: 'in-process', run: def ? (io) => runCharm(def, io) : () => Promise.resolve(0) },
-    charmRevision: 1,
-    config: {},
-    exposed: false,
-    version: '',
-    nextUnitNumber: units,
-    leader: `${name}/0`,
-    leaderSettings: {},
-    leaderSettingsVersion: 0,
-    life: 'alive',
-  };
-  model.applications[name] = app;
-  for (let n = 0; n < units; n += 1) addUnit(model, name, n);
-  return app;
-}
-
-function relateRegistration(model: Model): Relation {
-  const id = model.nextRelationId++;
-  const relation: Relation = {
-    id,
-    ends: [
-      { app: 'api', endpoint: 'registration' },
-      { app: 'store', endpoint: 'registration' },
-    ],
-    interface: 'turku',
-    scope: 'global',
-    peer: false,
-    life: 'alive',
-    appBags: {},
-    appBagVersion: {},
-    unitBags: {},
-    unitBagVersion: {},
-  };
-  model.relations[id] = relation;
-  const members = Object.values(model.units);
-  for (const member of members) {
-    relation.unitBags[member.name] = {};
-    relation.unitBagVersion[member.name] = 0;
-    const view = emptyRelationView();
-    view.created = true;
-    view.joined = members.filter((other) => other.app !== member.app).map((other) => other.name);
-    member.relations[id] = view;
-  }
-  return relation;
-}
 
 const CONFIG_META: Record<string, ConfigOptionMeta> = {
   port: { type: 'int', default: 8443 },
@@ -117,18 +18,18 @@ const CONFIG_META: Record<string, ConfigOptionMeta> = {
 
 /** A model whose `api` application runs `def`; `store` runs nothing. */
 function world<C extends Schema | undefined, A extends Record<string, unknown>>(def: CharmDefinition<C, A>) {
-  const model = emptyModel('test-model', () => new Date('2026-01-01T00:00:00Z'));
-  const api = addApp(model, 'api', 2, def as unknown as CharmDefinition<never, never>, CONFIG_META);
-  addApp(model, 'store', 1, undefined);
-  const relation = relateRegistration(model);
+  const model = fixtureModel();
+  const api = addApplication(model, 'api', {
+    units: 2,
+    endpoints: { registration: { role: 'provides', interface: 'turku', scope: 'global' } },
+    charm: { config: CONFIG_META },
+    run: (io) => runCharm(def, io),
+  });
+  addApplication(model, 'store', {
+    endpoints: { registration: { role: 'requires', interface: 'turku', scope: 'global' } },
+  });
+  const relation = relate(model, 'api:registration', 'store:registration');
   return { model, api, relation };
-}
-
-function addTask(model: Model, unit: string, name: string, params: Record<string, unknown> = {}): ActionTask {
-  const id = String(model.nextTaskId++);
-  const task: ActionTask = { id, unit, name, params, status: 'pending', message: '', results: {}, log: [] };
-  model.tasks[id] = task;
-  return task;
 }
 
 const UPDATE_STATUS: HookEvent = { kind: 'hook', name: 'update-status' };

@@ -183,8 +183,7 @@ export async function runCharm<C extends Schema | undefined, A extends Record<st
   };
 
   if (juju.kind === 'hook') {
-    const what = `hook "${juju.hookName}"`;
-    try {
+    return exitCodeOf(io, tools, `hook "${juju.hookName}"`, async () => {
       try {
         await def.reconcile({ ...common, juju });
       } catch (error) {
@@ -193,25 +192,18 @@ export async function runCharm<C extends Schema | undefined, A extends Record<st
         if (!(error instanceof ConfigError)) throw error;
         status.blocked(error.message);
       }
-      const final = status.final();
-      await tools.statusSet(final.status, final.message);
-      return 0;
-    } catch (error) {
-      // Exit 1: the hook fails and Juju discards its pending changes.
-      await reportCrash(io, tools, what, error);
-      return 1;
-    }
+      await setFinalStatus(tools, status);
+    });
   }
 
   const name = juju.actionName;
-  const what = `action "${name}"`;
-  try {
+  return exitCodeOf(io, tools, `action "${name}"`, async () => {
     const action = def.actions && Object.hasOwn(def.actions, name) ? def.actions[name] : undefined;
     if (action === undefined) {
       await tools.actionFail(
         `unknown action "${name}" (this charm defines: ${Object.keys(def.actions ?? {}).join(', ') || 'none'})`,
       );
-      return 0;
+      return;
     }
     const ctx: ActionContext<ConfigOf<C>> = {
       ...common,
@@ -234,16 +226,28 @@ export async function runCharm<C extends Schema | undefined, A extends Record<st
         throw error;
       await tools.actionFail(error.message);
     }
-    if (!status.empty) {
-      const final = status.final();
-      await tools.statusSet(final.status, final.message);
-    }
+    if (!status.empty) await setFinalStatus(tools, status);
+  });
+}
+
+/**
+ * The exit code of one hook or action: 0 when `body` returns. An exception it lets through is a
+ * crash: reported, then exit 1, so the hook (or the task, with `exit status 1`) fails and Juju
+ * discards its pending changes.
+ */
+async function exitCodeOf(io: CharmIo, tools: HookTools, what: string, body: () => Promise<void>): Promise<number> {
+  try {
+    await body();
     return 0;
   } catch (error) {
-    // Exit 1: the task fails with `exit status 1` and its pending changes are discarded.
     await reportCrash(io, tools, what, error);
     return 1;
   }
+}
+
+async function setFinalStatus(tools: HookTools, status: Statuses): Promise<void> {
+  const final = status.final();
+  await tools.statusSet(final.status, final.message);
 }
 
 /** Production entry point: the real environment, hook tools and streams; sets process.exitCode. */

@@ -1,53 +1,22 @@
-// End to end through real processes: a charm bundled with esbuild (as charms are packed) runs as
+// End to end through real processes: a charm packed as charms are (bundleCharm, DISPATCH_SCRIPT) runs as
 // `dispatch` under the fake Juju's process executor, so `main()` and the production exec runner
 // spawn the fake's real tool executables (argv, stdin for `--file -`, exit codes, stderr).
 import { jest } from '@jest/globals';
-import { build } from 'esbuild';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type EventOutcome } from '../charm-testing/events.js';
-import {
-  type Application,
-  type Model,
-  type Unit,
-  emptyModel,
-  emptyRelationView,
-  statusValue,
-} from '../charm-testing/model.js';
+import { addApplication, addTask, fixtureModel, relate } from '../charm-testing/fixtures.js';
+import { type Model } from '../charm-testing/model.js';
 import { runEvent } from '../charm-testing/session.js';
 import { ToolServer } from '../charm-testing/tool-server.js';
+import { bundleCharm } from '../charm-pack/bundle.js';
+import { DISPATCH_SCRIPT } from '../charm-pack/dispatch-script.js';
 
 jest.setTimeout(120_000);
 
-const CHARM_SOURCE = `
-import * as z from 'zod/mini';
-import { defineCharm, main } from './index.js';
-
-const charm = defineCharm({
-  config: z.object({ port: z.int() }),
-  actions: {
-    'backup-now': {
-      params: z.object({ tag: z.string() }),
-      async run(ctx, params) {
-        await ctx.setResults({ backup: { tag: params.tag } });
-        if (params.tag === 'fail') ctx.fail('tag "fail" refused');
-      },
-    },
-  },
-  async reconcile(ctx) {
-    const { port } = await ctx.config();
-    if (ctx.juju.hookName === 'crash') {
-      await ctx.tools.stateSet({ partial: 'yes' });
-      throw new Error('crashed on purpose');
-    }
-    await ctx.tools.relationSet('registration:0', { 'api-url': 'https://10.0.0.2:' + port + '/', note: '-x "quoted" $HOME' }, { app: true });
-    ctx.status.active('listening on ' + port);
-  },
-});
-await main(charm);
-`;
+const CHARM_ENTRY = join(dirname(fileURLToPath(import.meta.url)), 'testdata', 'e2e-charm.ts');
 
 let server: ToolServer;
 let charmDir: string;
@@ -56,16 +25,9 @@ let dispatch: string;
 beforeAll(async () => {
   server = await ToolServer.start();
   charmDir = await mkdtemp(join(tmpdir(), 'charm-e2e-'));
-  await build({
-    stdin: { contents: CHARM_SOURCE, resolveDir: dirname(fileURLToPath(import.meta.url)), loader: 'ts' },
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    outfile: join(charmDir, 'charm.mjs'),
-    logLevel: 'warning',
-  });
+  await bundleCharm(CHARM_ENTRY, join(charmDir, 'dist', 'charm.cjs'));
   dispatch = join(charmDir, 'dispatch');
-  await writeFile(dispatch, `#!/bin/sh\nexec "${process.execPath}" "$(dirname "$0")/charm.mjs"\n`);
+  await writeFile(dispatch, DISPATCH_SCRIPT);
   await chmod(dispatch, 0o755);
 });
 
@@ -74,76 +36,20 @@ afterAll(async () => {
   await rm(charmDir, { recursive: true, force: true });
 });
 
-function unit(model: Model, name: string, machine: string): Unit {
-  model.machines[machine] = { id: machine, address: `10.0.0.${2 + Number(machine)}` };
-  const u: Unit = {
-    name,
-    app: name.slice(0, name.indexOf('/')),
-    number: 0,
-    machine,
-    life: 'alive',
-    workloadStatus: statusValue(model, 'unknown'),
-    statusSetByCharm: false,
-    statusHistory: [],
-    state: {},
-    ports: [],
-    storage: [],
-    storageAttachedRun: [],
-    relations: { 0: { ...emptyRelationView(), created: true, joined: [name === 'api/0' ? 'agent/0' : 'api/0'] } },
-    installed: true,
-    started: true,
-    seenLeaderSettingsVersion: 0,
-  };
-  model.units[name] = u;
-  return u;
-}
-
-function app(name: string, role: 'provides' | 'requires', config: Application['charm']['config']): Application {
-  return {
-    name,
-    charm: {
-      name,
-      subordinate: false,
-      endpoints: { registration: { role, interface: 'turku', scope: 'global' } },
-      storage: {},
-      config,
-      actions: {},
-    },
-    executor: { kind: 'process', dispatch, charmDir },
-    charmRevision: 1,
-    config: {},
-    exposed: false,
-    version: '',
-    nextUnitNumber: 1,
-    leader: `${name}/0`,
-    leaderSettings: {},
-    leaderSettingsVersion: 0,
-    life: 'alive',
-  };
-}
-
+/** api/0 (runs the bundled charm, leader) related to agent/0 over `registration`. */
 function world(): Model {
-  const model = emptyModel('test-model', () => new Date('2026-01-01T00:00:00Z'));
-  model.applications['api'] = app('api', 'provides', { port: { type: 'int', default: 8443 } });
-  model.applications['agent'] = app('agent', 'requires', {});
-  unit(model, 'api/0', '0');
-  unit(model, 'agent/0', '1');
-  model.relations[0] = {
-    id: 0,
-    ends: [
-      { app: 'api', endpoint: 'registration' },
-      { app: 'agent', endpoint: 'registration' },
-    ],
-    interface: 'turku',
-    scope: 'global',
-    peer: false,
-    life: 'alive',
-    appBags: {},
-    appBagVersion: {},
-    unitBags: { 'api/0': {}, 'agent/0': {} },
-    unitBagVersion: { 'api/0': 0, 'agent/0': 0 },
-  };
-  model.nextRelationId = 1;
+  const model = fixtureModel();
+  const executor = { kind: 'process', dispatch, charmDir } as const;
+  addApplication(model, 'api', {
+    endpoints: { registration: { role: 'provides', interface: 'turku', scope: 'global' } },
+    charm: { config: { port: { type: 'int', default: 8443 } } },
+    executor,
+  });
+  addApplication(model, 'agent', {
+    endpoints: { registration: { role: 'requires', interface: 'turku', scope: 'global' } },
+    executor,
+  });
+  relate(model, 'api:registration', 'agent:registration');
   return model;
 }
 
@@ -180,33 +86,15 @@ test('[fidelity 28] a crash in the bundled charm: exit 1, one stderr line, juju-
 
 test('actions in the bundled charm: results set, ctx.fail gives a failed task with exit 0', async () => {
   const model = world();
-  model.tasks['1'] = {
-    id: '1',
-    unit: 'api/0',
-    name: 'backup-now',
-    params: { tag: 'nightly' },
-    status: 'pending',
-    message: '',
-    results: {},
-    log: [],
-  };
-  model.tasks['2'] = {
-    id: '2',
-    unit: 'api/0',
-    name: 'backup-now',
-    params: { tag: 'fail' },
-    status: 'pending',
-    message: '',
-    results: {},
-    log: [],
-  };
-  expect((await run(model, { kind: 'action', name: 'backup-now', taskId: '1' })).exitCode).toBe(0);
-  expect(model.tasks['1']).toMatchObject({
+  const nightly = addTask(model, 'api/0', 'backup-now', { tag: 'nightly' });
+  const refused = addTask(model, 'api/0', 'backup-now', { tag: 'fail' });
+  expect((await run(model, { kind: 'action', name: 'backup-now', taskId: nightly.id })).exitCode).toBe(0);
+  expect(model.tasks[nightly.id]).toMatchObject({
     status: 'completed',
     results: { backup: { tag: 'nightly' }, 'return-code': 0 },
   });
-  expect((await run(model, { kind: 'action', name: 'backup-now', taskId: '2' })).exitCode).toBe(0);
-  expect(model.tasks['2']).toMatchObject({
+  expect((await run(model, { kind: 'action', name: 'backup-now', taskId: refused.id })).exitCode).toBe(0);
+  expect(model.tasks[refused.id]).toMatchObject({
     status: 'failed',
     message: 'tag "fail" refused',
     results: { backup: { tag: 'fail' } },

@@ -14,121 +14,49 @@ import {
 import { type HookToolRunner } from './runner.js';
 import { HookTools, flattenActionResults, normaliseSecretId } from './tools.js';
 import { type CharmEvent } from '../charm-testing/events.js';
-import {
-  type Application,
-  type ConfigOptionMeta,
-  type Model,
-  type Relation,
-  type Unit,
-  emptyModel,
-  emptyRelationView,
-  statusValue,
-} from '../charm-testing/model.js';
+import { addApplication, fixtureModel, relate } from '../charm-testing/fixtures.js';
+import { type Model, type Relation } from '../charm-testing/model.js';
 import { createHookSession } from '../charm-testing/session.js';
 
 // --- a small model: api (2 units, api/0 leader) related to store (1 unit), api peers -----------
 
-function unit(model: Model, app: string, number: number, machine: string): Unit {
-  const u: Unit = {
-    name: `${app}/${number}`,
-    app,
-    number,
-    machine,
-    life: 'alive',
-    workloadStatus: statusValue(model, 'unknown'),
-    statusSetByCharm: false,
-    statusHistory: [],
-    state: {},
-    ports: [],
-    storage: [],
-    storageAttachedRun: [],
-    relations: {},
-    installed: true,
-    started: true,
-    seenLeaderSettingsVersion: 0,
-  };
-  model.units[u.name] = u;
-  model.machines[machine] ??= { id: machine, address: `10.1.2.${10 + Number(machine)}` };
-  return u;
-}
-
-function application(
-  model: Model,
-  name: string,
-  units: number,
-  config: Record<string, ConfigOptionMeta> = {},
-): Application {
-  const app: Application = {
-    name,
-    charm: {
-      name,
-      subordinate: false,
-      endpoints: {
-        registration: { role: name === 'api' ? 'provides' : 'requires', interface: 'turku', scope: 'global' },
-        peers: { role: 'peers', interface: `${name}-peers`, scope: 'global' },
-      },
-      storage: { backups: { type: 'filesystem', range: { min: 0, max: null } } },
-      config,
-      actions: {},
-    },
-    executor: { kind: 'in-process', run: () => Promise.resolve(0) },
-    charmRevision: 1,
-    config: {},
-    exposed: false,
-    version: '',
-    nextUnitNumber: units,
-    leader: `${name}/0`,
-    leaderSettings: {},
-    leaderSettingsVersion: 0,
-    life: 'alive',
-  };
-  model.applications[name] = app;
-  for (let n = 0; n < units; n += 1) unit(model, name, n, String(model.nextMachineId++));
-  return app;
-}
-
-function relate(model: Model, ends: { app: string; endpoint: string }[]): Relation {
-  const id = model.nextRelationId++;
-  const relation: Relation = {
-    id,
-    ends,
-    interface: 'turku',
-    scope: 'global',
-    peer: ends.length === 1,
-    life: 'alive',
-    appBags: {},
-    appBagVersion: {},
-    unitBags: {},
-    unitBagVersion: {},
-  };
-  model.relations[id] = relation;
-  const members = Object.values(model.units).filter((u) => ends.some((end) => end.app === u.app));
-  for (const member of members) {
-    relation.unitBags[member.name] = { 'private-address': '10.1.2.3' };
-    relation.unitBagVersion[member.name] = 1;
-    const view = emptyRelationView();
-    view.created = true;
-    view.joined = members
-      .filter((other) => other.name !== member.name && (relation.peer || other.app !== member.app))
-      .map((other) => other.name);
-    member.relations[id] = view;
-  }
+/** A relation of api and store over `registration`, every unit bag already holding an address. */
+function relateRegistration(model: Model): Relation {
+  const relation = relate(model, 'api:registration', 'store:registration');
+  withAddresses(relation);
   return relation;
 }
 
+function withAddresses(relation: Relation): void {
+  for (const member of Object.keys(relation.unitBags)) {
+    relation.unitBags[member] = { 'private-address': '10.1.2.3' };
+    relation.unitBagVersion[member] = 1;
+  }
+}
+
 function world() {
-  const model = emptyModel('test-model', () => new Date('2026-01-01T00:00:00Z'));
-  const api = application(model, 'api', 2, {
-    port: { type: 'int', default: 8443 },
-    name: { type: 'string' },
-    ratio: { type: 'float', default: 0.5 },
+  const model = fixtureModel();
+  const endpoints = (role: 'provides' | 'requires', name: string) => ({
+    registration: { role, interface: 'turku', scope: 'global' as const },
+    peers: { role: 'peers' as const, interface: `${name}-peers`, scope: 'global' as const },
   });
-  application(model, 'store', 1);
-  const registration = relate(model, [
-    { app: 'api', endpoint: 'registration' },
-    { app: 'store', endpoint: 'registration' },
-  ]);
-  const peers = relate(model, [{ app: 'api', endpoint: 'peers' }]);
+  const storage = { backups: { type: 'filesystem' as const, range: { min: 0, max: null } } };
+  const api = addApplication(model, 'api', {
+    units: 2,
+    endpoints: endpoints('provides', 'api'),
+    charm: {
+      storage,
+      config: {
+        port: { type: 'int', default: 8443 },
+        name: { type: 'string' },
+        ratio: { type: 'float', default: 0.5 },
+      },
+    },
+  });
+  addApplication(model, 'store', { endpoints: endpoints('requires', 'store'), charm: { storage } });
+  const registration = relateRegistration(model);
+  const peers = relate(model, 'api:peers');
+  withAddresses(peers);
   return { model, api, registration, peers };
 }
 
@@ -163,10 +91,7 @@ function hook(
 describe('relations', () => {
   test('[fidelity 14] relation-ids: sorted endpoint:id list, [] when none; exact argv', async () => {
     const { model } = world();
-    relate(model, [
-      { app: 'api', endpoint: 'registration' },
-      { app: 'store', endpoint: 'registration' },
-    ]);
+    relateRegistration(model);
     const { tools, calls } = hook(model, 'api/0');
     expect(await tools.relationIds('registration')).toEqual(['registration:0', 'registration:2']);
     expect(await tools.relationIds('database')).toEqual([]);
@@ -180,10 +105,7 @@ describe('relations', () => {
     expect(await tools.relationIds('registration')).toEqual(['registration:0']);
     // Test code is omnipotent: change the model behind the hook's back.
     model.units['api/0']!.relations[0]!.joined = [];
-    relate(model, [
-      { app: 'api', endpoint: 'registration' },
-      { app: 'store', endpoint: 'registration' },
-    ]);
+    relateRegistration(model);
     expect(await tools.relationList('registration:0')).toEqual(['store/0']);
     expect(await tools.relationIds('registration')).toEqual(['registration:0']);
     const fresh = hook(model, 'api/0').tools;
