@@ -182,7 +182,7 @@ describe('readJujuContext', () => {
     ).toThrow('JUJU_STORAGE_KIND: expected "filesystem" or "block"');
   });
 
-  test('secret revision: kept when Juju sets it, checked wherever it is set', () => {
+  test('secret revision: kept when Juju sets it, checked wherever it is non-empty', () => {
     const id = { JUJU_SECRET_ID: 'secret:x' };
     expect(readJujuContext(hookEnv('secret-changed', { ...id, JUJU_SECRET_REVISION: '4' }))).toMatchObject({
       secret: { id: 'secret:x', revision: 4 },
@@ -191,7 +191,11 @@ describe('readJujuContext', () => {
       'JUJU_SECRET_REVISION: expected a revision number',
     );
     expect(() => readJujuContext(hookEnv('secret-expired', { ...id, JUJU_SECRET_REVISION: '' }))).toThrow(
-      'JUJU_SECRET_REVISION: expected a revision number',
+      'JUJU_SECRET_REVISION: set but empty',
+    );
+    // Where the hook does not need it, an empty value is no revision (not an error).
+    expect(readJujuContext(hookEnv('secret-changed', { ...id, JUJU_SECRET_REVISION: '' }))).not.toHaveProperty(
+      'secret.revision',
     );
     expect(() => readJujuContext(hookEnv('secret-remove', id))).toThrow('JUJU_SECRET_REVISION: not set');
   });

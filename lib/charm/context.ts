@@ -200,9 +200,11 @@ function readSecret(env: Env, needsRevision: boolean): SecretEventInfo {
   const secret: SecretEventInfo = { id: required(env, 'JUJU_SECRET_ID') };
   const label = optional(env, 'JUJU_SECRET_LABEL');
   if (label) secret.label = label;
-  // Present means well-formed (even where not needed); absent is an error only where needed.
-  const revision = optional(env, 'JUJU_SECRET_REVISION');
-  if (revision !== undefined) secret.revision = Number(formatted('JUJU_SECRET_REVISION', revision, REVISION));
-  else if (needsRevision) invalid('JUJU_SECRET_REVISION', 'not set');
+  // Only secret-remove and secret-expired need it; elsewhere an agent may export it empty.
+  if (needsRevision) secret.revision = Number(required(env, 'JUJU_SECRET_REVISION', REVISION));
+  else {
+    const revision = optional(env, 'JUJU_SECRET_REVISION');
+    if (revision) secret.revision = Number(formatted('JUJU_SECRET_REVISION', revision, REVISION));
+  }
   return secret;
 }
