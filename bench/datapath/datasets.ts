@@ -2,6 +2,8 @@ import { createCipheriv, createHash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readSync, utimesSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
+import { seededRandom } from '../../lib/common/seeded-random.js';
+
 /**
  * The benchmark's source trees, generated at start. Every file's size, place and content follow
  * from the seed: content is an AES-128-CTR keystream keyed by (seed, dataset, file, version), so it
@@ -36,14 +38,7 @@ const ZEROS = Buffer.alloc(CHUNK);
 
 /** A small seeded generator (mulberry32 over a hash of the label) for sizes and choices. */
 export function rng(label: string): () => number {
-  let state = createHash('sha256').update(label).digest().readUInt32LE(0);
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return seededRandom(createHash('sha256').update(label).digest().readUInt32LE(0));
 }
 
 function logUniform(random: () => number, min: number, max: number): number {

@@ -5,6 +5,7 @@
 // machines by a seeded PRNG so a run is reproducible.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { seededRandom } from '../common/seeded-random.js';
 import { parseCliParams, validateActionParams } from './action-params.js';
 import { type Bundle, checkBundleSubordinates, parseBundle } from './bundle.js';
 import { type CharmEvent } from './events.js';
@@ -67,18 +68,6 @@ export interface DeployOptions {
   to?: string[];
 }
 
-/** mulberry32: tiny, seedable, good enough to shuffle machines. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface Candidate {
   app: string;
   endpoint: string;
@@ -121,7 +110,7 @@ export class ModelSimulator {
   ) {
     this.maxEvents = options.maxEvents ?? 10000;
     this.model = emptyModel(options.name ?? 'test-model', options.now ?? (() => new Date()));
-    this.random = prng(options.seed ?? 1);
+    this.random = seededRandom(options.seed ?? 1);
     this.toolServer = options.toolServer;
   }
 
