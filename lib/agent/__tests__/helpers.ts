@@ -5,6 +5,8 @@ import { join } from 'node:path';
 
 import { startTestApi, type TestApi } from '../../../tests/support/api-harness.js';
 import { createAuth } from '../../api/admin/commands.js';
+import type { ApiContext } from '../../api/context.js';
+import { Store } from '../../api/store.js';
 import { createWorkloadLogger, type WorkloadLogger } from '../../common/workload-log.js';
 import type { AgentIo } from '../cli.js';
 import { runUpdateConfig } from '../update-config.js';
@@ -221,7 +223,24 @@ export async function registeredAgent(
   const identity = JSON.parse(await readFile(join(tree.varDir, 'config.d', '10-machine_uuid.json'), 'utf8')) as {
     machine_uuid: string;
   };
+  await postponeBackups(api.api.api.ctx, identity.machine_uuid);
   return { ...api, tree, uuid: identity.machine_uuid, record, data };
+}
+
+/**
+ * New sources are first due at a hashed point within 15 minutes of registering, which can be the
+ * registration instant itself; tests that say what is due start from nothing due instead.
+ */
+async function postponeBackups(ctx: ApiContext, machineUuid: string): Promise<void> {
+  const later = new Date(ctx.now().getTime() + 3_600_000);
+  await ctx.db.transaction(async (tx) => {
+    const store = new Store(tx);
+    const machine = await store.machineByUuid(machineUuid);
+    if (machine === undefined) throw new Error(`machine ${machineUuid} is not registered`);
+    for (const source of await store.sourcesOfMachine(machine.id)) {
+      await store.update('sources', source.id, { date_next_backup: later });
+    }
+  });
 }
 
 export interface FakeSshRecord {
