@@ -1,0 +1,90 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+
+import type { JujuCommon } from '../charm/index.js';
+import { locateWorkload, type Workload } from './workload.js';
+
+/**
+ * The machine a charm manages: its files, its processes and the Turku programs. Charms take a
+ * Host instead of touching `/` directly, so tests and the local substrate give each unit its own
+ * root directory (`/etc`, `/var/lib`, ... under it) while running the same real programs.
+ */
+
+export interface RunResult {
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface RunOptions {
+  readonly input?: string;
+  readonly env?: Readonly<Record<string, string>>;
+  readonly cwd?: string;
+  /** Kill the process after this long (default 10 minutes: a hook must end). */
+  readonly timeoutMs?: number;
+}
+
+export interface Host {
+  /** "/" on a real unit. */
+  readonly root: string;
+  /** An absolute machine path (e.g. "/etc/turku-agent") as seen from here. */
+  path(machinePath: string): string;
+  /** Runs a program to completion; never throws for a non-zero exit. */
+  run(argv: readonly string[], options?: RunOptions): Promise<RunResult>;
+  readonly workload: Workload;
+  /** True on the machine's own root, where apt, systemctl and useradd may act on the system. */
+  readonly isSystemRoot: boolean;
+}
+
+const DEFAULT_TIMEOUT_MS = 10 * 60_000;
+
+export function runProgram(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const [file, ...args] = argv;
+    if (file === undefined) throw new Error('runProgram: empty argv');
+    const child = spawn(file, args, {
+      cwd: options.cwd,
+      env: options.env === undefined ? process.env : { ...process.env, ...options.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+      timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('error', (error) => resolve({ exitCode: 127, stdout, stderr: stderr + `${file}: ${error.message}\n` }));
+    child.on('close', (code, signal) => resolve({ exitCode: code ?? (signal === null ? 1 : 128), stdout, stderr }));
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+export function hostAt(root: string, workload: Workload): Host {
+  const isSystemRoot = root === '/';
+  return {
+    root,
+    path: (machinePath) => (isSystemRoot ? machinePath : join(root, machinePath)),
+    run: runProgram,
+    workload,
+    isSystemRoot,
+  };
+}
+
+/**
+ * The host of a charm running on its unit: the machine's root, unless `TURKU_MACHINE_ROOT`
+ * names another (the local substrate gives each unit its own tree this way).
+ */
+export function unitHost(
+  juju: Pick<JujuCommon, 'charmDir'>,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Host {
+  const charmDir = juju.charmDir === '' ? process.cwd() : juju.charmDir;
+  const root = env['TURKU_MACHINE_ROOT'] || '/';
+  return hostAt(root, locateWorkload(charmDir, env, process.execPath));
+}
+
+/** The first non-empty line of a failed program's output, for a one-line error. */
+export function failureLine(result: RunResult): string {
+  const line = [...result.stderr.split('\n'), ...result.stdout.split('\n')].map((l) => l.trim()).find((l) => l !== '');
+  return line ?? `exit status ${result.exitCode}`;
+}

@@ -1,0 +1,55 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * The Turku programs a charm runs on its unit. A packed charm carries them in
+ * `$CHARM_DIR/workload/<program>.mjs` (one esbuild bundle each, see lib/charm-pack); a checkout
+ * runs the compiled `dist/` of this package instead (tests, the local substrate).
+ */
+
+export const WORKLOAD_PROGRAMS = {
+  'turku-api': 'lib/api/main.js',
+  'turku-update-config': 'lib/agent/update-config-main.js',
+  'turku-agent-ping': 'lib/agent/ping-main.js',
+  'turku-storage-update-config': 'lib/storage/update-config-main.js',
+  'turku-storage-ping': 'lib/storage/ping-main.js',
+  'turku-timers': 'lib/timers/main.js',
+} as const;
+
+export type WorkloadProgram = keyof typeof WORKLOAD_PROGRAMS;
+
+export interface Workload {
+  /** The Node.js that runs the programs. */
+  readonly node: string;
+  /** Where the program files are: `<dir>/<program>.mjs` when packed, `<dist>/lib/...` otherwise. */
+  readonly dir: string;
+  readonly packed: boolean;
+  /** The program's file. */
+  file(program: WorkloadProgram): string;
+  /** The argv that runs the program (Node.js first). */
+  command(program: WorkloadProgram, args?: readonly string[]): string[];
+}
+
+export function workloadAt(dir: string, options: { packed: boolean; node: string }): Workload {
+  const file = (program: WorkloadProgram) =>
+    options.packed ? join(dir, `${program}.mjs`) : join(dir, WORKLOAD_PROGRAMS[program]);
+  return {
+    node: options.node,
+    dir,
+    packed: options.packed,
+    file,
+    command: (program, args = []) => [options.node, file(program), ...args],
+  };
+}
+
+/**
+ * The workload of a running charm: `$CHARM_DIR/workload` when the charm was packed with it,
+ * else `TURKU_WORKLOAD_DIST` (a built checkout's dist/ directory).
+ */
+export function locateWorkload(charmDir: string, env: Readonly<Record<string, string | undefined>>, node: string): Workload {
+  const packed = join(charmDir, 'workload');
+  if (existsSync(packed)) return workloadAt(packed, { packed: true, node });
+  const dist = env['TURKU_WORKLOAD_DIST'];
+  if (dist !== undefined && dist !== '') return workloadAt(dist, { packed: false, node });
+  throw new Error(`the Turku programs are missing: no ${packed} and TURKU_WORKLOAD_DIST is not set`);
+}
