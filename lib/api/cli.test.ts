@@ -95,6 +95,41 @@ describe('turku-api admin commands', () => {
     });
   });
 
+  it('ensures a registration credential with the secret from stdin, idempotently', async () => {
+    const secret = 'Qh7sT2vLx9NwR4yZb8HcJ3mFd6sGa1';
+    let stdin = `${secret}\n`;
+    io = { ...io, readStdin: () => Promise.resolve(stdin) };
+    const ensure = (...options: string[]) => run('auth-ensure', 'storage_reg', '--name', 'juju storages:3', ...options);
+    expect(await ensure('--json')).toEqual({
+      exitCode: 0,
+      stdout: [JSON.stringify({ name: 'juju storages:3', secret_type: 'storage_reg', result: 'created' }, null, 2)],
+      stderr: [],
+    });
+    expect((await ensure()).stdout).toEqual(['registration credential "juju storages:3" (storage_reg): unchanged']);
+    const register = (auth: string) =>
+      t.post('storage_update_config', {
+        auth: { name: 'juju storages:3', secret: auth },
+        storage: { ...STORAGE, ssh_ping_host: 'h', ssh_ping_port: 22, ssh_ping_user: 'u' },
+      });
+    // A new secret replaces the old one; a deactivated credential comes back.
+    stdin = 'Zz7sT2vLx9NwR4yZb8HcJ3mFd6sGa1';
+    expect((await run('deactivate', 'auth', 'juju storages:3')).exitCode).toBe(0);
+    expect((await ensure('--json')).stdout[0]).toContain('"result": "updated"');
+    expect((await register(secret)).status).toBe(403);
+    expect((await register(stdin)).status).toBe(200);
+
+    expect((await ensure()).stdout[0]).toContain('unchanged');
+    expect((await run('auth-ensure', 'machine_reg', '--name', 'juju storages:3')).stderr).toEqual([
+      'turku-api: the registration credential "juju storages:3" is of type storage_reg, not machine_reg',
+    ]);
+    stdin = 'short';
+    expect((await ensure()).stderr).toEqual(['turku-api: the secret must be at least 20 characters']);
+    expect((await run('auth-ensure', 'storage_reg')).stderr).toEqual([
+      'turku-api: auth-ensure: --name NAME is required',
+    ]);
+    expect((await run('auth-ensure', 'admin', '--name', 'x')).exitCode).toBe(2);
+  });
+
   it('lists machines, storages and sources as tables or JSON', async () => {
     await deploy();
     const machines = await run('machines');

@@ -5,6 +5,7 @@ import {
   AdminError,
   cleanLogs,
   createAuth,
+  ensureAuth,
   fleetHealth,
   listBackups,
   listFilterSets,
@@ -23,7 +24,8 @@ import type { ApiSettings } from './settings.js';
 
 /**
  * `turku-api <command> --config FILE`: the admin commands. The flow is free of process
- * globals so tests drive it in-process; main.ts wires it (and `serve`) to the process.
+ * globals so tests drive it in-process (only the default stdin reader of auth-ensure, used when
+ * `io.readStdin` is absent, touches the process); main.ts wires it (and `serve`) to the process.
  */
 
 export const USAGE = `Usage: turku-api <command> [arguments] --config FILE [--json]
@@ -32,6 +34,9 @@ export const USAGE = `Usage: turku-api <command> [arguments] --config FILE [--js
   migrate                                 apply database migrations and exit
   auth-create machine_reg|storage_reg [--name NAME] [--comment TEXT] [--raw]
                                           create a registration credential; prints its secret once
+  auth-ensure machine_reg|storage_reg --name NAME [--comment TEXT]
+                                          make NAME exist, active, with the secret read from stdin
+                                          (idempotent; for deployment tools; never printed)
   machines | storages | sources [--machine UUID] | backups [--limit N] | filter-sets
                                           list, with health
   trigger MACHINE-UUID SOURCE             back up a source at the agent's next check-in
@@ -48,6 +53,8 @@ export interface ApiCliIo {
   loadSettings(file: string): Promise<ApiSettings>;
   /** A context on the configured database (migrated), and how to release it. */
   openContext(settings: ApiSettings): Promise<{ readonly ctx: ApiContext; close(): Promise<void> }>;
+  /** Standard input, for commands that take a secret (never in argv); default: the process's. */
+  readonly readStdin?: () => Promise<string>;
 }
 
 export interface ApiCliResult {
@@ -102,7 +109,7 @@ export async function runApiCli(argv: readonly string[], io: ApiCliIo): Promise<
     return command === 'health' ? { exitCode: 3, stdout: [`UNKNOWN ${message}`], stderr: [] } : failure(1, message);
   }
   try {
-    return await runCommand(opened.ctx, command, args, values);
+    return await runCommand(opened.ctx, command, args, values, io.readStdin ?? readProcessStdin);
   } catch (error) {
     if (error instanceof UsageError) return usageFailure(error.message);
     if (error instanceof AdminError) return failure(1, error.message);
@@ -118,6 +125,7 @@ async function runCommand(
   command: string,
   args: readonly string[],
   values: Values,
+  readStdin: () => Promise<string>,
 ): Promise<ApiCliResult> {
   const print = (rows: readonly object[], columns?: readonly string[]) =>
     success(values.json ? [JSON.stringify(rows, null, 2)] : renderTable(rows, columns));
@@ -137,6 +145,19 @@ async function runCommand(
       return success([
         values.raw ? created.secret : `New registration secret created: ${created.secret} (${created.name})`,
       ]);
+    }
+    case 'auth-ensure': {
+      expectArgs(command, args, 1);
+      const type = args[0];
+      if (type !== 'machine_reg' && type !== 'storage_reg') {
+        throw new UsageError(`auth-ensure: expected machine_reg or storage_reg, got "${type}"`);
+      }
+      if (values.name === undefined) throw new UsageError('auth-ensure: --name NAME is required');
+      // One line on stdin: a trailing newline (echo, a here-string) is not part of the secret.
+      const secret = (await readStdin()).replace(/\r?\n$/, '');
+      const ensured = await ensureAuth(ctx, type, values.name, secret, values.comment);
+      if (values.json) return success([JSON.stringify(ensured, null, 2)]);
+      return success([`registration credential "${ensured.name}" (${ensured.secret_type}): ${ensured.result}`]);
     }
     case 'machines':
       expectArgs(command, args, 0);
@@ -199,6 +220,12 @@ async function runCommand(
     default:
       throw new UsageError(`unknown command "${command}" (see turku-api --help)`);
   }
+}
+
+async function readProcessStdin(): Promise<string> {
+  let text = '';
+  for await (const chunk of process.stdin) text += String(chunk);
+  return text;
 }
 
 function expectArgs(command: string, args: readonly string[], count: number): void {

@@ -83,8 +83,16 @@ export function unitHost(
   return hostAt(root, locateWorkload(charmDir, env, process.execPath));
 }
 
-/** The first non-empty line of a failed program's output, for a one-line error. */
+/**
+ * A failed program's error in one line: the last non-empty line of stderr (Turku programs log
+ * first and end with their error), else of stdout, else the exit status.
+ */
 export function failureLine(result: RunResult): string {
-  const line = [...result.stderr.split('\n'), ...result.stdout.split('\n')].map((l) => l.trim()).find((l) => l !== '');
-  return line ?? `exit status ${result.exitCode}`;
+  const last = (text: string) =>
+    text
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line !== '')
+      .at(-1);
+  return last(result.stderr) ?? last(result.stdout) ?? `exit status ${result.exitCode}`;
 }

@@ -1,6 +1,13 @@
 // What the Turku charms share about the machine they run on (see host.ts).
 export { failureLine, hostAt, runProgram, unitHost, type Host, type RunOptions, type RunResult } from './host.js';
-export { BIN_DIR, installPrograms, installTimers, removeTimers } from './install.js';
+export { BIN_DIR, LIB_DIR, installPrograms, installTimers, removeTimers } from './install.js';
 export { ensurePackages, missingPackages } from './packages.js';
-export { ensureService, serviceLogFile, stopService, usesSystemd, type ServiceSpec, type ServiceState } from './services.js';
+export {
+  ensureService,
+  serviceLogFile,
+  stopService,
+  usesSystemd,
+  type ServiceSpec,
+  type ServiceState,
+} from './services.js';
 export { locateWorkload, WORKLOAD_PROGRAMS, workloadAt, type Workload, type WorkloadProgram } from './workload.js';

@@ -18,7 +18,9 @@ export async function ensurePackages(host: Host, names: readonly string[]): Prom
   const missing = await missingPackages(host, names);
   if (missing.length === 0) return [];
   if (!host.isSystemRoot) {
-    throw new Error(`packages missing on this machine: ${missing.join(', ')} (install them; a unit root cannot run apt)`);
+    throw new Error(
+      `packages missing on this machine: ${missing.join(', ')} (install them; a unit root cannot run apt)`,
+    );
   }
   const env = { DEBIAN_FRONTEND: 'noninteractive' };
   const install = ['apt-get', 'install', '-y', '--no-install-recommends', ...missing];

@@ -36,7 +36,10 @@ export function usesSystemd(host: Host): boolean {
 }
 
 function digest(spec: ServiceSpec): string {
-  return createHash('sha256').update(JSON.stringify([spec.argv, spec.fingerprint])).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(JSON.stringify([spec.argv, spec.fingerprint]))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 export async function ensureService(host: Host, spec: ServiceSpec): Promise<ServiceState> {

@@ -18,6 +18,13 @@ export const WORKLOAD_PROGRAMS = {
 
 export type WorkloadProgram = keyof typeof WORKLOAD_PROGRAMS;
 
+/** The programs each charm carries in its workload/ directory (lib/charm-pack). */
+export const CHARM_WORKLOADS: Readonly<Record<string, readonly WorkloadProgram[]>> = {
+  'turku-agent': ['turku-update-config', 'turku-agent-ping', 'turku-timers'],
+  'turku-api': ['turku-api'],
+  'turku-storage': ['turku-storage-update-config', 'turku-storage-ping', 'turku-timers'],
+};
+
 export interface Workload {
   /** The Node.js that runs the programs. */
   readonly node: string;
@@ -46,7 +53,11 @@ export function workloadAt(dir: string, options: { packed: boolean; node: string
  * The workload of a running charm: `$CHARM_DIR/workload` when the charm was packed with it,
  * else `TURKU_WORKLOAD_DIST` (a built checkout's dist/ directory).
  */
-export function locateWorkload(charmDir: string, env: Readonly<Record<string, string | undefined>>, node: string): Workload {
+export function locateWorkload(
+  charmDir: string,
+  env: Readonly<Record<string, string | undefined>>,
+  node: string,
+): Workload {
   const packed = join(charmDir, 'workload');
   if (existsSync(packed)) return workloadAt(packed, { packed: true, node });
   const dist = env['TURKU_WORKLOAD_DIST'];

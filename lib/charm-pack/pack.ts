@@ -10,9 +10,11 @@ import { fileURLToPath } from 'node:url';
 import { dump, load } from 'js-yaml';
 import JSZip from 'jszip';
 
+import { CHARM_WORKLOADS } from '../charm-host/workload.js';
 import { parseCharmMeta } from '../charm-testing/charm-meta.js';
 import { bundleCharm } from './bundle.js';
 import { DISPATCH_SCRIPT } from './dispatch-script.js';
+import { workloadFiles } from './workload.js';
 
 /** A charm that cannot be packed; the message is one line naming the file and the problem. */
 export class CharmPackError extends Error {
@@ -200,6 +202,7 @@ export async function packCharm(charmDir: string, outDir: string, options: PackO
 
   add('dispatch', DISPATCH_SCRIPT, EXECUTABLE);
   add('dist/charm.cjs', await bundleText(charmDir));
+  for (const file of await workloadFiles(root, CHARM_WORKLOADS[name] ?? [])) add(file.path, file.data);
   add('metadata.yaml', yaml(metadataOf(doc)));
   if (doc.config !== undefined && doc.config !== null) add('config.yaml', yaml(doc.config));
   if (doc.actions !== undefined && doc.actions !== null) add('actions.yaml', yaml(doc.actions));
@@ -224,15 +227,21 @@ export async function packCharm(charmDir: string, outDir: string, options: PackO
 
 /**
  * Writes into the charm directory what its `parts.charm.prime` list takes but the source tree
- * lacks (dispatch, dist/charm.cjs, LICENSE), so `charmcraft pack` can run there (spec 7.1).
+ * lacks (dispatch, dist/charm.cjs, workload/, LICENSE), so `charmcraft pack` can run there (spec 7.1).
  */
 export async function prepareForCharmcraft(charmDir: string): Promise<string[]> {
-  await readCharmcraft(charmDir);
+  const { doc } = await readCharmcraft(charmDir);
   const written = [join(charmDir, 'dispatch'), join(charmDir, 'dist', 'charm.cjs'), join(charmDir, 'LICENSE')];
   await writeFile(written[0]!, DISPATCH_SCRIPT);
   await chmod(written[0]!, 0o755);
   await mkdir(join(charmDir, 'dist'), { recursive: true });
   await writeFile(written[1]!, await bundleText(charmDir));
   await writeFile(written[2]!, await readFile(join(repoRoot(), 'LICENSE')));
+  for (const file of await workloadFiles(repoRoot(), CHARM_WORKLOADS[doc.name as string] ?? [])) {
+    const path = join(charmDir, file.path);
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, file.data);
+    written.push(path);
+  }
   return written.map((path) => relative(process.cwd(), path) || path);
 }

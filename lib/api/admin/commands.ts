@@ -3,7 +3,7 @@ import { canonicalUuid } from '../../turku/uuid.js';
 import type { ApiContext } from '../context.js';
 import { isMachineHealthy, isSourceHealthy, isStorageHealthy } from '../health-rules.js';
 import type { MachineRecord, SecretType, StorageRecord } from '../records.js';
-import { generateSecret, hashSecret } from '../secrets.js';
+import { generateSecret, hashSecret, MIN_SECRET_LENGTH, verifySecret } from '../secrets.js';
 import { Store } from '../store.js';
 
 /**
@@ -50,6 +50,57 @@ export async function createAuth(
     });
   });
   return { name, secret_type: type, secret };
+}
+
+export interface EnsuredAuth {
+  readonly name: string;
+  readonly secret_type: SecretType;
+  /** What it took: a new row, a changed row (secret, active flag or comment), or nothing. */
+  readonly result: 'created' | 'updated' | 'unchanged';
+}
+
+/**
+ * Makes the registration credential `name` exist, active, with exactly `secret`: idempotent, for
+ * a deployment tool (the turku-api charm) that keeps the secret elsewhere (a Juju secret) and
+ * may run this at every hook. The secret is the caller's, so it is never printed.
+ */
+export async function ensureAuth(
+  ctx: ApiContext,
+  type: SecretType,
+  name: string,
+  secret: string,
+  comment?: string,
+): Promise<EnsuredAuth> {
+  if (name.trim() === '' || name.length > 200) throw new AdminError('the name must be 1-200 characters');
+  if (secret.length < MIN_SECRET_LENGTH) {
+    throw new AdminError(`the secret must be at least ${MIN_SECRET_LENGTH} characters`);
+  }
+  const result = await ctx.db.transaction(async (tx) => {
+    const store = new Store(tx);
+    const existing = await store.authNamed(name);
+    if (existing === undefined) {
+      await store.insert('auths', {
+        name,
+        secret_hash: hashSecret(secret),
+        secret_type: type,
+        comment: comment ?? null,
+        active: true,
+        date_added: ctx.now(),
+      });
+      return 'created' as const;
+    }
+    if (existing.secret_type !== type) {
+      throw new AdminError(`the registration credential "${name}" is of type ${existing.secret_type}, not ${type}`);
+    }
+    const changes: Record<string, string | boolean | null> = {};
+    if (!(await verifySecret(secret, existing.secret_hash)).ok) changes.secret_hash = hashSecret(secret);
+    if (!existing.active) changes.active = true;
+    if (comment !== undefined && comment !== existing.comment) changes.comment = comment;
+    if (Object.keys(changes).length === 0) return 'unchanged' as const;
+    await store.update('auths', existing.id, changes);
+    return 'updated' as const;
+  });
+  return { name, secret_type: type, result };
 }
 
 // ---- listings -------------------------------------------------------------------------------

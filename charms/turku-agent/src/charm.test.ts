@@ -1,0 +1,335 @@
+// The turku-agent charm one unit at a time (scenario Context, in-process) with the real agent
+// programs against a real turku-api (SQLite), plus its pure modules and its declarations.
+import { afterAll, afterEach, beforeAll, describe, expect, jest, test } from '@jest/globals';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { load as loadYaml } from 'js-yaml';
+
+import { checkActionsDeclaration, checkConfigDeclaration } from '../../../lib/charm/declarations.js';
+import { runCharm } from '../../../lib/charm/index.js';
+import { agentApiSecretContent } from '../../../lib/charm-interfaces/index.js';
+import { parseCharmMeta } from '../../../lib/charm-testing/charm-meta.js';
+import { Context, type RelationState, type SecretState, events } from '../../../lib/charm-testing/scenario.js';
+import { listMachines } from '../../../lib/api/admin/commands.js';
+import { apiWithStorage, type ApiWithStorage } from '../../../lib/agent/__tests__/helpers.js';
+import { MachineRoots } from '../../../tests/support/machines.js';
+import { agentError, sessionInfo } from './actions.js';
+import { apiFromConfig } from './api-source.js';
+import { configSchema, turkuAgentCharm } from './charm.js';
+import { apiHost, jujuConfig, principalOf } from './config-files.js';
+import { parseWritten, planSources } from './sources.js';
+
+jest.setTimeout(60_000);
+
+const CHARMCRAFT = fileURLToPath(new URL('../charmcraft.yaml', import.meta.url));
+const SECRET_ID = 'cu9k0hlrfhps7f0t6mq0';
+
+let api: ApiWithStorage;
+let charmcraft: string;
+let roots: MachineRoots;
+
+beforeAll(async () => {
+  api = await apiWithStorage();
+  charmcraft = await readFile(CHARMCRAFT, 'utf8');
+});
+afterAll(async () => {
+  await api?.api.close();
+});
+afterEach(async () => {
+  await roots?.cleanup();
+});
+
+/** A Context on a fresh machine root (the unit is on machine 0). */
+async function context(): Promise<Context> {
+  roots = await new MachineRoots().init();
+  const definition = turkuAgentCharm(roots.hostFor);
+  return new Context({
+    meta: parseCharmMeta(charmcraft),
+    executor: { kind: 'in-process', run: (io) => runCharm(definition, io) },
+  });
+}
+const onMachine = (path: string) => roots.path('0', path);
+
+const JUJU_INFO: RelationState = { endpoint: 'juju-info', remoteApp: 'web', remoteUnits: { 'web/0': {} } };
+const sourcesRelation = (app: string, sources: unknown): RelationState => ({
+  endpoint: 'backup-sources',
+  remoteApp: app,
+  remoteUnits: { [`${app}/0`]: { sources: JSON.stringify(sources) } },
+});
+const apiRelation = (data: Record<string, string>): RelationState => ({
+  endpoint: 'turku-api',
+  remoteApp: 'turku-api',
+  remoteEndpoint: 'agents',
+  remoteAppData: data,
+});
+const registrationSecret = (secret = api.machineAuth.secret): SecretState => ({
+  id: SECRET_ID,
+  owner: { app: 'turku-api' },
+  revisions: [{ revision: 1, content: agentApiSecretContent({ name: api.machineAuth.name, secret }) }],
+});
+const apiConfig = () => ({
+  'api-url': api.api.url,
+  'registration-name': api.machineAuth.name,
+  'registration-secret': api.machineAuth.secret,
+});
+
+describe('declarations', () => {
+  test('charmcraft.yaml declares exactly the config and actions the zod schemas accept', () => {
+    const declared = loadYaml(charmcraft) as {
+      config: { options: Record<string, never> };
+      actions: Record<string, never>;
+    };
+    const definition = turkuAgentCharm(() => {
+      throw new Error('not used');
+    });
+    expect(checkConfigDeclaration(configSchema, declared.config.options)).toEqual([]);
+    expect(checkActionsDeclaration(definition.actions ?? {}, declared.actions)).toEqual([]);
+  });
+});
+
+describe('pure parts', () => {
+  test('API from config names the missing keys', () => {
+    const empty = { 'api-url': '', 'registration-name': '', 'registration-secret': '', 'environment-name': '' };
+    expect(apiFromConfig(empty)).toEqual({
+      kind: 'blocked',
+      message: 'needs the turku-api relation or the api-url, registration-name and registration-secret config',
+    });
+    const partial = apiFromConfig({ ...empty, 'registration-name': 'n' });
+    expect(partial.kind === 'blocked' && partial.message).toMatch(/\(missing: api-url, registration-secret\)$/);
+    expect(
+      apiFromConfig({ ...empty, 'api-url': 'https://a/v1', 'registration-name': 'n', 'registration-secret': 's' }),
+    ).toEqual({
+      kind: 'ready',
+      access: { url: 'https://a/v1', authName: 'n', authSecret: 's', from: 'config' },
+    });
+  });
+
+  test('principal, config object, API host', () => {
+    expect(principalOf('postgresql/3')).toEqual({ unit: 'postgresql/3', app: 'postgresql' });
+    expect(principalOf('')).toBeUndefined();
+    expect(principalOf(undefined)).toBeUndefined();
+    expect(apiHost('https://turku.example.com:8443/v1')).toBe('turku.example.com:8443');
+    expect(
+      jujuConfig({
+        api: { url: 'https://t/v1', authName: 'n', authSecret: 's', from: 'relation' },
+        principal: { unit: 'pg/1', app: 'pg' },
+        environmentName: 'prod',
+        paths: { varDir: '/v', lockDir: '/l', restorePath: '/r' },
+      }),
+    ).toEqual({
+      api_url: 'https://t/v1',
+      api_auth_name: 'n',
+      api_auth_secret: 's',
+      environment_name: 'prod',
+      service_name: 'pg',
+      unit_name: 'pg/1',
+      var_dir: '/v',
+      lock_dir: '/l',
+      restore_path: '/r',
+    });
+  });
+
+  test('sources plan: write good, keep the last file of a bad principal, remove only what the charm wrote', () => {
+    const plan = planSources(
+      [
+        { app: 'web', kind: 'file', text: '{}\n', dropped: [] },
+        { app: 'db', kind: 'bad', problems: ['sources: expected JSON text'] },
+        { app: 'new-bad', kind: 'bad', problems: ['x'] },
+        { app: 'quiet', kind: 'none' },
+      ],
+      ['db', 'quiet', 'gone'],
+    );
+    expect([...plan.write.keys()]).toEqual(['web']);
+    expect(plan.remove).toEqual(['quiet', 'gone']);
+    expect(plan.written).toEqual(['db', 'web']);
+    expect(parseWritten('["a",1]')).toEqual(['a']);
+    expect(parseWritten('{')).toEqual([]);
+    expect(parseWritten(undefined)).toEqual([]);
+  });
+
+  test('the session block and the agent’s error line', () => {
+    const output =
+      'Entering restore mode.\n\nMachine UUID: u-1\nMachine unit: web/0\nStorage unit: primary\n' +
+      'Local destination path: /r\nSample restore usage from storage unit:\n    cd /var/lib/turku-storage/machines/u-1/\n' +
+      '    RSYNC_PASSWORD=abc rsync -avzP --numeric-ids ${P?}/ rsync://x@127.0.0.1:5/turku-restore/\n';
+    expect(sessionInfo(output)).toEqual({
+      command: 'RSYNC_PASSWORD=abc rsync -avzP --numeric-ids ${P?}/ rsync://x@127.0.0.1:5/turku-restore/',
+      cd: 'cd /var/lib/turku-storage/machines/u-1/',
+      'machine-uuid': 'u-1',
+      storage: 'primary',
+      target: '/r',
+    });
+    expect(sessionInfo('Entering restore mode.\n')).toBeUndefined();
+    expect(agentError('[x] INFO: hi\nturku-agent-ping: Cannot find any appropriate sources.\n')).toBe(
+      'Cannot find any appropriate sources.',
+    );
+    expect(agentError('ssh: oops\n')).toBe('ssh: oops');
+  });
+});
+
+describe('one unit', () => {
+  test('install without an API: programs installed, blocked naming what is missing', async () => {
+    const ctx = await context();
+    const out = await ctx.run(events.install(), { relations: [JUJU_INFO] });
+    expect(out.failed).toBe(false);
+    expect(out.state.unitStatus).toEqual({
+      status: 'blocked',
+      message: 'needs the turku-api relation or the api-url, registration-name and registration-secret config',
+    });
+    expect(existsSync(onMachine('/usr/local/bin/turku-agent-ping'))).toBe(true);
+    expect(existsSync(onMachine('/etc/turku-agent/config.d/50-juju.json'))).toBe(false);
+  });
+
+  test('API from config; one bad principal is blocked by name while the good one registers', async () => {
+    const ctx = await context();
+    const out = await ctx.run(events.configChanged(), {
+      config: { ...apiConfig(), 'environment-name': 'prod' },
+      relations: [
+        JUJU_INFO,
+        sourcesRelation('web', { etc: { path: '/etc' } }),
+        sourcesRelation('other', { tmp: { path: '/tmp', retention: 'forever and ever' } }),
+        { endpoint: 'backup-sources', remoteApp: 'quiet', remoteUnits: { 'quiet/0': {} } },
+      ],
+    });
+    expect(out.failed).toBe(false);
+    expect(out.state.unitStatus?.status).toBe('blocked');
+    expect(out.state.unitStatus?.message).toMatch(/^bad sources from other: sources: source "tmp": retention: /);
+    expect(JSON.parse(await readFile(onMachine('/etc/turku-agent/sources.d/web.json'), 'utf8'))).toEqual({
+      etc: { path: '/etc' },
+    });
+    expect(existsSync(onMachine('/etc/turku-agent/sources.d/other.json'))).toBe(false);
+    expect(existsSync(onMachine('/etc/turku-agent/sources.d/quiet.json'))).toBe(false);
+    expect(out.state.stored?.['sources-files']).toBe('["web"]');
+    const config = JSON.parse(await readFile(onMachine('/etc/turku-agent/config.d/50-juju.json'), 'utf8')) as Record<
+      string,
+      string
+    >;
+    expect(config).toMatchObject({
+      api_url: api.api.url,
+      environment_name: 'prod',
+      service_name: 'web',
+      unit_name: 'web/0',
+    });
+    const machine = (await listMachines(api.api.api.ctx)).find((m) => m.environment_name === 'prod');
+    expect(machine).toMatchObject({ unit_name: 'web/0', service_name: 'web', sources: 1 });
+    // The agent wrote nothing on its relations.
+    for (const relation of out.state.relations ?? []) {
+      expect(relation.localAppData ?? {}).toEqual({});
+      expect(Object.keys(relation.localUnitData ?? {}).sort()).toEqual([
+        'egress-subnets',
+        'ingress-address',
+        'private-address',
+      ]);
+    }
+  });
+
+  test('the turku-api relation: waiting for data and for the grant, blocked on bad data', async () => {
+    const ctx = await context();
+    const waitingData = await ctx.run(events.relationChanged(apiRelation({})), {
+      relations: [JUJU_INFO, apiRelation({})],
+    });
+    expect(waitingData.state.unitStatus).toEqual({
+      status: 'waiting',
+      message: 'waiting for turku-api to publish its URL and credential',
+    });
+
+    const published = apiRelation({ 'api-url': api.api.url, 'secret-id': `secret:${SECRET_ID}` });
+    const notGranted = await ctx.run(events.relationChanged(published), {
+      relations: [JUJU_INFO, published],
+      secrets: [{ ...registrationSecret(), grants: [] }],
+    });
+    expect(notGranted.state.unitStatus).toEqual({
+      status: 'waiting',
+      message: "waiting for access to turku-api's registration secret",
+    });
+
+    const bad = apiRelation({ 'api-url': 'turku.example.com', 'secret-id': `secret:${SECRET_ID}` });
+    const badOut = await ctx.run(events.relationChanged(bad), {
+      relations: [JUJU_INFO, bad],
+      secrets: [registrationSecret()],
+    });
+    expect(badOut.state.unitStatus?.status).toBe('blocked');
+    expect(badOut.state.unitStatus?.message).toMatch(/^bad turku-api relation data from turku-api: api-url: /);
+  });
+
+  test('a rotated registration secret reaches config.d (0600) through secret-changed', async () => {
+    const ctx = await context();
+    const published = apiRelation({ 'api-url': api.api.url, 'secret-id': `secret:${SECRET_ID}` });
+    const secret: SecretState = {
+      ...registrationSecret(),
+      revisions: [
+        { revision: 1, content: agentApiSecretContent({ name: api.machineAuth.name, secret: 'x'.repeat(30) }) },
+        { revision: 2, content: agentApiSecretContent({ name: api.machineAuth.name, secret: api.machineAuth.secret }) },
+      ],
+      tracked: 1,
+      consumerLabel: 'turku-agent-api-registration',
+    };
+    const out = await ctx.run(events.secretChanged(secret), { relations: [JUJU_INFO, published], secrets: [secret] });
+    expect(out.failed).toBe(false);
+    const file = onMachine('/etc/turku-agent/config.d/50-juju.json');
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    expect(JSON.parse(await readFile(file, 'utf8'))).toMatchObject({ api_auth_secret: api.machineAuth.secret });
+    expect(out.state.unitStatus?.message).toMatch(/^0 sources registered with 127\.0\.0\.1:\d+$/);
+  });
+
+  test('a refused registration fails the hook with the agent’s one line', async () => {
+    const ctx = await context();
+    const out = await ctx.run(events.configChanged(), {
+      config: { ...apiConfig(), 'registration-secret': 'not-the-secret-at-all-000' },
+      relations: [JUJU_INFO],
+    });
+    expect(out.failed).toBe(true);
+    expect(out.stderr).toBe(
+      'hook "config-changed" failed: Error: turku-update-config failed: ' +
+        'API update_config refused: HTTP 403 Bad auth\n',
+    );
+  });
+
+  test('a broken relation takes the file the charm wrote, never an operator’s', async () => {
+    const ctx = await context();
+    const dir = onMachine('/etc/turku-agent/sources.d');
+    await mkdir(dir, { recursive: true });
+    await writeFile(`${dir}/web.json`, '{"etc":{"path":"/etc"}}\n');
+    await writeFile(`${dir}/mine.json`, '{"home":{"path":"/home"}}\n');
+    const gone = sourcesRelation('web', { etc: { path: '/etc' } });
+    const out = await ctx.run(events.relationBroken(gone), {
+      config: apiConfig(),
+      relations: [JUJU_INFO, { ...gone, remoteUnits: {}, departed: { 'web/0': {} } }],
+      stored: { 'sources-files': '["web"]' },
+    });
+    expect(out.failed).toBe(false);
+    expect(existsSync(`${dir}/web.json`)).toBe(false);
+    expect(existsSync(`${dir}/mine.json`)).toBe(true);
+    expect(out.state.stored?.['sources-files']).toBe('[]');
+    expect(out.state.unitStatus?.message).toMatch(/^1 source registered with /);
+  });
+
+  test('stop removes the timers', async () => {
+    const ctx = await context();
+    await ctx.run(events.configChanged(), { config: apiConfig(), relations: [JUJU_INFO] });
+    expect(existsSync(onMachine('/etc/cron.d/turku-agent'))).toBe(true);
+    const out = await ctx.run(events.stop(), { config: apiConfig(), relations: [JUJU_INFO] });
+    expect(out.failed).toBe(false);
+    expect(existsSync(onMachine('/etc/cron.d/turku-agent'))).toBe(false);
+  });
+
+  test('actions fail clearly while the agent is not configured', async () => {
+    const ctx = await context();
+    const expected =
+      'the agent is not configured yet: relate it to turku-api, or set api-url, registration-name and registration-secret';
+    for (const [name, params] of [
+      ['list-sources', {}],
+      ['restore', { source: 'etc' }],
+      ['restore-session', {}],
+    ] as const) {
+      const out = await ctx.run(events.action(name, params), { relations: [JUJU_INFO] });
+      expect(out.actionStatus).toBe('failed');
+      expect(out.actionMessage).toBe(expected);
+    }
+    const badTarget = await ctx.run(events.action('restore', { source: 'etc', target: 'relative' }), {
+      relations: [JUJU_INFO],
+    });
+    expect(badTarget.actionMessage).toBe('invalid action parameters: target: must be an absolute path without ".."');
+  });
+});

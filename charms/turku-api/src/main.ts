@@ -1,0 +1,6 @@
+// The bundle's entry point (dist/charm.cjs): run the charm for this hook or action on this unit's machine.
+import { main } from '../../../lib/charm/index.js';
+import { unitHost } from '../../../lib/charm-host/index.js';
+import { turkuApiCharm } from './charm.js';
+
+void main(turkuApiCharm((juju) => unitHost(juju)));

@@ -1,0 +1,226 @@
+// The storage's actions through the Juju fake, on snapshots made with the workload's own code:
+// link-dest snapshot directories with sidecars and `latest` (lib/storage/snapshots/names.ts,
+// snapshot-dir.ts) and real Borg archives (borg-cli.ts), in the machine directory the workload
+// would choose (machine-dir.ts, volumes.ts).
+import { jest } from '@jest/globals';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import { Context, events, type State } from '../../../lib/charm-testing/scenario.js';
+import { tryLock } from '../../../lib/common/lock.js';
+import { loadStorageSettings } from '../../../lib/storage/load-settings.js';
+import { machineDirectory, updateFriendlyLink } from '../../../lib/storage/machine-dir.js';
+import { snapshotSettings } from '../../../lib/storage/ping.js';
+import type { StorageSettings } from '../../../lib/storage/settings.js';
+import { runBorg } from '../../../lib/storage/snapshots/borg-cli.js';
+import { formatSidecarTime, snapshotName, writeSidecar } from '../../../lib/storage/snapshots/names.js';
+import { borgRepo, snapshotsDir } from '../../../lib/storage/snapshots/paths.js';
+import { replaceLatest } from '../../../lib/storage/snapshots/snapshot-dir.js';
+import { borgTimestamp } from '../../../lib/storage/snapshots/borg-cli.js';
+import { chooseVolume, measureVolumes } from '../../../lib/storage/volumes.js';
+import { MachineRoots } from '../../../tests/support/machines.js';
+import { CollectedLog } from './snapshot-store.js';
+import { apiRelation, registrationSecret, startApiWorld, storageCharm, type ApiWorld } from './test-fixtures.js';
+
+jest.setTimeout(60_000);
+
+const UUID = '9bef0a75-5a9b-43f7-a66a-7e8c6d7ad91d';
+const FRIENDLY = 'prod-sql-sql_2';
+const DAY = 86_400_000;
+
+let roots: MachineRoots;
+let world: ApiWorld;
+let context: Context;
+let state: State;
+let settings: StorageSettings;
+let machineDir: string;
+/** link-dest snapshot names of source "etc", oldest first. */
+const etc: string[] = [];
+/** Borg archive names of source "home", oldest first. */
+const home: string[] = [];
+
+/** Snapshots that finished `daysAgo` days before now, as a link-dest run leaves them. */
+async function linkDestSnapshot(daysAgo: number): Promise<string> {
+  const finish = new Date(Date.now() - daysAgo * DAY);
+  const dir = snapshotsDir({ machineDir, source: 'etc' });
+  const name = snapshotName('etc', finish, settings.timezone);
+  await mkdir(join(dir, name), { recursive: true });
+  await writeFile(join(dir, name, 'hosts'), `127.0.0.1 localhost # ${daysAgo}\n`);
+  await writeSidecar(dir, {
+    base: etc.at(-1) ?? null,
+    name,
+    sync_begin: formatSidecarTime(new Date(finish.getTime() - 1000)),
+    sync_finish: formatSidecarTime(finish),
+  });
+  await replaceLatest(dir, name, new CollectedLog());
+  return name;
+}
+
+async function borgArchive(daysAgo: number): Promise<string> {
+  const finish = new Date(Date.now() - daysAgo * DAY);
+  const borg = snapshotSettings(settings);
+  const log = new CollectedLog();
+  const repo = borgRepo({ machineDir, source: 'home' });
+  const working = join(machineDir, 'home');
+  await mkdir(working, { recursive: true });
+  await writeFile(join(working, 'notes.txt'), `day ${daysAgo}\n`);
+  if (home.length === 0) expect((await runBorg(borg, 'init', ['--encryption=none', repo], { log })).code).toBe(0);
+  const name = snapshotName('home', finish, settings.timezone);
+  const create = await runBorg(borg, 'create', ['--timestamp', borgTimestamp(finish), `${repo}::${name}`, '.'], {
+    log,
+    cwd: working,
+  });
+  expect(create.code).toBe(0);
+  return name;
+}
+
+beforeAll(async () => {
+  roots = await new MachineRoots().init();
+  world = await startApiWorld();
+  const charm = await storageCharm(roots);
+  context = new Context({ meta: charm.meta, executor: charm.executor });
+  state = { relations: [apiRelation(world)], secrets: [registrationSecret(world)] };
+  const configured = await context.run(events.configChanged(), state);
+  expect(configured.state.unitStatus?.status).toBe('active');
+
+  // A machine's directory on the volume the workload picks, with its friendly link.
+  settings = await loadStorageSettings(roots.path('0', '/etc/turku-storage'));
+  machineDir = await machineDirectory(settings.var_dir, UUID, async () =>
+    chooseVolume(await measureVolumes(settings, () => undefined)),
+  );
+  await updateFriendlyLink(settings.var_dir, FRIENDLY, UUID);
+  for (const days of [40, 9, 3, 1]) etc.push(await linkDestSnapshot(days));
+  for (const days of [20, 2]) home.push(await borgArchive(days));
+});
+
+afterAll(async () => {
+  await world?.api.close();
+  await roots?.cleanup();
+});
+
+async function run(name: string, params: Record<string, unknown> = {}) {
+  return context.run(events.action(name, params), state);
+}
+
+type Listing = { machine: string; names: string[]; sources: Record<string, { name: string; mode: string }[]> }[];
+
+describe('list-snapshots', () => {
+  test('lists every machine, source and snapshot of both kinds', async () => {
+    const out = await run('list-snapshots');
+    expect(out.actionStatus).toBe('completed');
+    expect(out.actionResults).toMatchObject({ machines: '1', count: '6' });
+    const listing = JSON.parse(String(out.actionResults!.snapshots)) as Listing;
+    expect(listing).toHaveLength(1);
+    expect(listing[0]).toMatchObject({ machine: UUID, names: [FRIENDLY] });
+    expect(listing[0]!.sources.etc!.map((s) => s.name)).toEqual(etc);
+    expect(listing[0]!.sources.home!.map((s) => [s.name, s.mode])).toEqual(home.map((n) => [n, 'borg']));
+  });
+
+  test('filters by machine (friendly name) and source', async () => {
+    const out = await run('list-snapshots', { machine: FRIENDLY, source: 'home' });
+    expect(out.actionResults).toMatchObject({ machines: '1', count: '2' });
+    expect(Object.keys((JSON.parse(String(out.actionResults!.snapshots)) as Listing)[0]!.sources)).toEqual(['home']);
+  });
+
+  test('an unknown machine fails naming it', async () => {
+    const out = await run('list-snapshots', { machine: 'nowhere' });
+    expect(out.actionStatus).toBe('failed');
+    expect(out.actionMessage).toBe('machine "nowhere" has no data on this storage');
+  });
+
+  test('fails on a unit that is not configured yet', async () => {
+    const bare = await new MachineRoots().init();
+    try {
+      const charm = await storageCharm(bare);
+      const out = await new Context({ meta: charm.meta, executor: charm.executor }).run(
+        events.action('list-snapshots'),
+        {},
+      );
+      expect(out.actionStatus).toBe('failed');
+      expect(out.actionMessage).toMatch(/^the storage is not configured yet \(relate it to turku-api\): /);
+    } finally {
+      await bare.cleanup();
+    }
+  });
+});
+
+describe('verify-snapshot', () => {
+  test('latest link-dest snapshot: its directory and sidecar are readable', async () => {
+    const out = await run('verify-snapshot', { machine: UUID, source: 'etc' });
+    expect(out.actionStatus).toBe('completed');
+    expect(out.actionResults).toMatchObject({ machine: UUID, snapshot: etc.at(-1), mode: 'link-dest', entries: '1' });
+  });
+
+  test('a Borg archive passes borg check', async () => {
+    const out = await run('verify-snapshot', { machine: FRIENDLY, source: 'home', snapshot: home[0] });
+    expect(out.actionStatus).toBe('completed');
+    expect(out.actionResults).toMatchObject({ snapshot: home[0], mode: 'borg', check: 'borg check passed' });
+  });
+
+  test('a missing snapshot fails naming it', async () => {
+    const out = await run('verify-snapshot', { machine: UUID, source: 'etc', snapshot: 'etc_20000101-000000_dead' });
+    expect(out.actionStatus).toBe('failed');
+    expect(out.actionMessage).toBe(`snapshot "etc_20000101-000000_dead" not found for source "etc" on machine ${UUID}`);
+  });
+
+  test('a source without snapshots fails naming it', async () => {
+    const out = await run('verify-snapshot', { machine: UUID, source: 'var' });
+    expect(out.actionStatus).toBe('failed');
+    expect(out.actionMessage).toBe(`no snapshots of source "var" on machine ${UUID}`);
+  });
+
+  test('a damaged Borg archive fails borg check', async () => {
+    // A copy of the repository with its data segments truncated.
+    const repo = borgRepo({ machineDir, source: 'home' });
+    const broken = join(machineDir, 'broken.borg');
+    await rm(broken, { recursive: true, force: true });
+    await roots.hostFor({ machineId: '0' }).run(['cp', '-a', repo, broken]);
+    for (const dir of await readdir(join(broken, 'data'))) {
+      for (const segment of await readdir(join(broken, 'data', dir)))
+        await writeFile(join(broken, 'data', dir, segment), 'x');
+    }
+    try {
+      const out = await run('verify-snapshot', { machine: UUID, source: 'broken' });
+      expect(out.actionStatus).toBe('failed');
+      expect(out.actionMessage).toMatch(/^(snapshot "home_.*": borg check exited|.*borg list exited)/);
+    } finally {
+      await rm(broken, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('expire-now', () => {
+  test('an unreadable policy fails without touching anything', async () => {
+    const out = await run('expire-now', { retention: 'last 2 fortnights ago' });
+    expect(out.actionStatus).toBe('failed');
+    expect(out.actionMessage).toMatch(/^retention: /);
+  });
+
+  test('a machine busy with a backup is skipped', async () => {
+    const lock = await tryLock(settings.lock_dir, `turku-storage-ping-${UUID}`);
+    try {
+      const out = await run('expire-now', { retention: 'last 1 snapshots' });
+      expect(out.actionStatus).toBe('completed');
+      expect(out.actionResults).toMatchObject({ removed: '0', skipped: `backup in progress: ${UUID}` });
+    } finally {
+      await lock!.release();
+    }
+  });
+
+  test('dry-run reports, then a real run removes what the policy does not keep', async () => {
+    const dry = await run('expire-now', { retention: 'last 5 days', 'dry-run': true });
+    expect(dry.actionResults).toMatchObject({ 'would-remove': '3' });
+    expect(JSON.parse(String(dry.actionResults!.snapshots))).toEqual({
+      [UUID]: { etc: etc.slice(0, 2), home: home.slice(0, 1) },
+    });
+    expect((await run('list-snapshots')).actionResults).toMatchObject({ count: '6' });
+
+    const out = await run('expire-now', { retention: 'last 5 days', machine: FRIENDLY });
+    expect(out.actionStatus).toBe('completed');
+    expect(out.actionResults).toMatchObject({ removed: '3' });
+    const listing = JSON.parse(String((await run('list-snapshots')).actionResults!.snapshots)) as Listing;
+    expect(listing[0]!.sources.etc!.map((s) => s.name)).toEqual(etc.slice(2));
+    expect(listing[0]!.sources.home!.map((s) => s.name)).toEqual(home.slice(1));
+    expect(out.logs.some((line) => line.message.includes(`removed ${etc[0]}, ${etc[1]} of ${UUID} etc`))).toBe(true);
+  });
+});

@@ -1,0 +1,185 @@
+// The turku-storage charm: every hook makes the unit one Turku storage registered with the
+// related turku-api, publishing its name, SSH endpoint, host keys and free space.
+import { chmod, mkdir, open, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+import { defineCharm, type HookContext, type HookTools, type JujuCommon } from '../../../lib/charm/index.js';
+import {
+  BIN_DIR,
+  ensurePackages,
+  failureLine,
+  type Host,
+  installPrograms,
+  installTimers,
+  removeTimers,
+} from '../../../lib/charm-host/index.js';
+import { writeStorageUnit } from '../../../lib/charm-interfaces/index.js';
+import { writeFileAtomic } from '../../../lib/common/atomic-write.js';
+import { loadStorageSettings } from '../../../lib/storage/load-settings.js';
+import { measureVolumes, spaceReport } from '../../../lib/storage/volumes.js';
+import { expireNow, listSnapshots, verifySnapshot } from './actions.js';
+import { API_ENDPOINT, readApiRelation } from './api-relation.js';
+import { storageConfigObject, storageName } from './config-files.js';
+import { ensureHostKeys, ensureLoginSecret, ensurePingAccount, giveToPingAccount } from './machine.js';
+import { storagePaths } from './paths.js';
+import { ExpireNowParams, ListSnapshotsParams, StorageConfig, VerifySnapshotParams } from './schemas.js';
+import { attachedVolumes } from './volumes.js';
+
+export { ExpireNowParams, ListSnapshotsParams, StorageConfig, VerifySnapshotParams } from './schemas.js';
+
+export const PACKAGES = ['openssh-server', 'rsync', 'borgbackup'] as const;
+export const PROGRAMS = ['turku-storage-update-config', 'turku-storage-ping', 'turku-timers'] as const;
+
+/** `512.0 GiB`: the status line's sizes. */
+export function formatMiB(mib: number): string {
+  if (mib >= 1024 * 1024) return `${(mib / (1024 * 1024)).toFixed(1)} TiB`;
+  if (mib >= 1024) return `${(mib / 1024).toFixed(1)} GiB`;
+  return `${mib} MiB`;
+}
+
+/** Where agents connect: the configured host, else this unit's ingress address for the API. */
+async function sshHostOf(tools: HookTools, configured: string): Promise<string> {
+  if (configured !== '') return configured;
+  const network = await tools.networkGet(API_ENDPOINT);
+  const address = network['ingress-addresses'][0];
+  if (address === undefined) throw new Error(`network-get ${API_ENDPOINT}: no ingress address`);
+  return address;
+}
+
+/** Writes the file only when its text changes; 0600 either way (it holds the secrets). */
+async function writeSecretFile(file: string, text: string): Promise<boolean> {
+  await mkdir(dirname(file), { recursive: true });
+  if ((await readFile(file, 'utf8').catch(() => '')) === text) {
+    await chmod(file, 0o600);
+    return false;
+  }
+  await writeFileAtomic(file, text, { mode: 0o600 });
+  return true;
+}
+
+const GONE = new Set(['dying', 'dead']);
+
+/** Juju's goal state says this unit is going away (spec juju 3.2, goal-state). */
+async function isLeaving(tools: HookTools, unit: string): Promise<boolean> {
+  return GONE.has((await tools.goalState()).units[unit]?.status ?? '');
+}
+
+/** A configured name without {unit} would make several units fight over one login. */
+async function sharedNameProblem(tools: HookTools, configured: string): Promise<string | undefined> {
+  if (configured === '' || configured.includes('{unit}')) return undefined;
+  const units = Object.values((await tools.goalState()).units).filter((u) => !GONE.has(u.status));
+  if (units.length <= 1) return undefined;
+  return `storage-name: "${configured}" would be the name of all ${units.length} units; add {unit} or leave it empty`;
+}
+
+async function reconcile(ctx: HookContext<StorageConfig>, host: Host): Promise<void> {
+  if (await isLeaving(ctx.tools, ctx.juju.unit)) {
+    // The machine may outlive the unit: its timer must not keep reporting a storage that left.
+    await removeTimers(host, 'storage');
+    ctx.status.maintenance('unit is being removed; storage timers removed');
+    return;
+  }
+  const config = await ctx.config();
+  const shared = await sharedNameProblem(ctx.tools, config['storage-name']);
+  if (shared !== undefined) {
+    ctx.status.blocked(shared);
+    return;
+  }
+  const paths = storagePaths(host);
+  const name = storageName(config['storage-name'], ctx.juju.unit);
+
+  // The machine: packages, programs on PATH, the ping account, host keys, the login secret.
+  await ensurePackages(host, PACKAGES);
+  await installPrograms(host, PROGRAMS);
+  const account = await ensurePingAccount(host, config['ping-user']);
+  const hostKeys = await ensureHostKeys(host, paths.hostKeysGlob);
+  const secret = await ensureLoginSecret(paths.secretFile);
+  const volumes = await attachedVolumes(ctx.tools, host, ctx.juju, paths.defaultVolume);
+  const sshHost = await sshHostOf(ctx.tools, config['ssh-host']);
+  await ctx.tools.openPort(`${config['ssh-port']}/tcp`);
+
+  const api = await readApiRelation(ctx.tools);
+  if (!api.ready) {
+    if ('blocked' in api) ctx.status.blocked(api.blocked);
+    else ctx.status.waiting(api.waiting);
+    return;
+  }
+
+  // The workload's configuration, then its own registration run.
+  const home = host.isSystemRoot ? account.home : paths.pingHome;
+  for (const dir of [paths.varDir, paths.lockDir, dirname(paths.logFile), home]) await mkdir(dir, { recursive: true });
+  const object = storageConfigObject({
+    config,
+    name,
+    secret,
+    apiUrl: api.apiUrl,
+    registration: api.registration,
+    volumes,
+    sshHost,
+    pingUser: account.name,
+    paths: {
+      varDir: paths.varDir,
+      lockDir: paths.lockDir,
+      logFile: paths.logFile,
+      authorizedKeysFile: `${home}/.ssh/authorized_keys`,
+      hostKeysGlob: paths.hostKeysGlob,
+      pingCommand: `${host.path(BIN_DIR)}/turku-storage-ping --config-dir ${paths.configDir}`,
+    },
+  });
+  if (await writeSecretFile(paths.configFile, `${JSON.stringify(object, null, 2)}\n`)) {
+    await ctx.log.info(`wrote ${paths.configFile}`);
+  }
+  if (host.isSystemRoot) {
+    // Root's update-config would otherwise create the log file the ping account must append to.
+    await (await open(paths.logFile, 'a', 0o640)).close();
+    const owned = [paths.configFile, paths.varDir, paths.lockDir, dirname(paths.logFile), paths.logFile, home];
+    await giveToPingAccount(account, [...owned, ...volumes.map((volume) => volume.path)]);
+  }
+  const update = await host.run(
+    host.workload.command('turku-storage-update-config', ['--config-dir', paths.configDir]),
+  );
+  if (update.exitCode !== 0) throw new Error(`turku-storage-update-config: ${failureLine(update)}`);
+  await installTimers(host, 'storage', paths.configDir);
+
+  // Published as the workload measures it (operators' own config.d layers included).
+  const settings = await loadStorageSettings(paths.configDir);
+  const measured = await measureVolumes(settings, (problem) => void ctx.log.warning(problem));
+  const space = spaceReport(measured);
+  await ctx.tools.relationSet(
+    api.relation,
+    writeStorageUnit({
+      'storage-name': settings.name,
+      'ssh-host': settings.ssh_ping_host,
+      'ssh-port': settings.ssh_ping_port,
+      'ssh-user': settings.ssh_ping_user,
+      'ssh-host-keys': hostKeys,
+      'space-total-mib': space.spaceTotal,
+      'space-available-mib': space.spaceAvailable,
+    }),
+  );
+  const count = measured.length;
+  ctx.status.active(
+    `${settings.name}: ${formatMiB(space.spaceAvailable)} of ${formatMiB(space.spaceTotal)} free on ${count} volume${count === 1 ? '' : 's'}`,
+  );
+}
+
+export function turkuStorageCharm(hostFor: (juju: JujuCommon) => Host) {
+  return defineCharm({
+    config: StorageConfig,
+    actions: {
+      'list-snapshots': {
+        params: ListSnapshotsParams,
+        run: (ctx, params) => listSnapshots(ctx, hostFor(ctx.juju), params),
+      },
+      'verify-snapshot': {
+        params: VerifySnapshotParams,
+        run: (ctx, params) => verifySnapshot(ctx, hostFor(ctx.juju), params),
+      },
+      'expire-now': {
+        params: ExpireNowParams,
+        run: (ctx, params) => expireNow(ctx, hostFor(ctx.juju), params),
+      },
+    },
+    reconcile: (ctx) => reconcile(ctx, hostFor(ctx.juju)),
+  });
+}
