@@ -42,11 +42,20 @@ export function programError(program: string, result: RunResult): string {
   return own?.slice(prefix.length) ?? failureLine(result);
 }
 
-/** Registers the machine and sends the sources; a failure is one line (the hook fails with it). */
-export async function runUpdateConfig(host: Host, configDir: string): Promise<void> {
+/** The API's answer while no storage can take a new machine (spec turku 6.5): not a fault here. */
+const NO_STORAGE = 'No storages are currently available';
+
+/**
+ * Registers the machine and sends the sources. An API without a storage yet (a bundle deploys
+ * the agents and storages side by side) is something to wait for: it returns that as a message.
+ * Any other failure is one line, and the hook fails with it.
+ */
+export async function runUpdateConfig(host: Host, configDir: string): Promise<{ waiting?: string }> {
   const result = await host.run(host.workload.command('turku-update-config', ['--config-dir', configDir]));
-  if (result.exitCode !== 0)
-    throw new Error(`turku-update-config failed: ${programError('turku-update-config', result)}`);
+  if (result.exitCode === 0) return {};
+  const error = programError('turku-update-config', result);
+  if (error.includes(NO_STORAGE)) return { waiting: 'the API has no storage for this machine yet' };
+  throw new Error(`turku-update-config failed: ${error}`);
 }
 
 /** The sources the agent backs up: every sources.d file merged, entries without path dropped. */

@@ -11,8 +11,9 @@ import { runCharm } from '../../../lib/charm/index.js';
 import { agentApiSecretContent } from '../../../lib/charm-interfaces/index.js';
 import { parseCharmMeta } from '../../../lib/charm-testing/charm-meta.js';
 import { Context, type RelationState, type SecretState, events } from '../../../lib/charm-testing/scenario.js';
-import { listMachines } from '../../../lib/api/admin/commands.js';
-import { apiWithStorage, type ApiWithStorage } from '../../../lib/agent/__tests__/helpers.js';
+import { createAuth, listMachines } from '../../../lib/api/admin/commands.js';
+import { apiWithStorage, STORAGE_HOST_KEY, type ApiWithStorage } from '../../../lib/agent/__tests__/helpers.js';
+import { startTestApi } from '../../../tests/support/api-harness.js';
 import { MachineRoots } from '../../../tests/support/machines.js';
 import { agentError, sessionInfo } from './actions.js';
 import { apiFromConfig } from './api-source.js';
@@ -284,6 +285,43 @@ describe('one unit', () => {
       'hook "config-changed" failed: Error: turku-update-config failed: ' +
         'API update_config refused: HTTP 403 Bad auth\n',
     );
+  });
+
+  test('an API with no storage yet is waited for, and the next hook registers once one is there', async () => {
+    const bare = await startTestApi('sqlite');
+    try {
+      const auth = await createAuth(bare.api.ctx, 'machine_reg');
+      const config = { 'api-url': bare.api.url, 'registration-name': auth.name, 'registration-secret': auth.secret };
+      const ctx = await context();
+      const out = await ctx.run(events.configChanged(), { config, relations: [JUJU_INFO] });
+      expect(out.failed).toBe(false);
+      expect(out.state.unitStatus).toEqual({
+        status: 'waiting',
+        message: 'the API has no storage for this machine yet',
+      });
+      expect(await listMachines(bare.api.ctx)).toEqual([]);
+
+      const storageAuth = await createAuth(bare.api.ctx, 'storage_reg');
+      const registered = await bare.post('storage_update_config', {
+        auth: storageAuth,
+        storage: {
+          name: 'primary',
+          secret: 'Xk3pR8vLq2NwT5yZb7HcJ1mFd9sGa4',
+          ssh_ping_host: 'primary.example.com',
+          ssh_ping_port: 22,
+          ssh_ping_user: 'turku-ping',
+          ssh_ping_host_keys: [STORAGE_HOST_KEY],
+          space_total: 1000,
+          space_available: 500,
+        },
+      });
+      expect(registered.status).toBe(200);
+      const next = await ctx.run(events.updateStatus(), { ...out.state, config, relations: [JUJU_INFO] });
+      expect(next.state.unitStatus?.status).toBe('active');
+      expect((await listMachines(bare.api.ctx)).map((machine) => machine.unit_name)).toEqual(['web/0']);
+    } finally {
+      await bare.close();
+    }
   });
 
   test('a broken relation takes the file the charm wrote, never an operator’s', async () => {

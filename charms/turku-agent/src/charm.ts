@@ -112,16 +112,21 @@ async function reconcile(ctx: HookContext<AgentCharmConfig>, host: Host): Promis
   await writeIfChanged(join(configDir, 'config.d', JUJU_CONFIG_FILE), text, 0o600);
 
   const stored = await ctx.tools.stateGet();
-  const inputs = await updateConfigInputs(configDir, varDir);
-  if (stored[UPDATE_CONFIG_KEY] !== inputs) {
-    await runUpdateConfig(host, configDir);
-    // Registration creates the identity, which is one of the inputs: remember the state after.
-    await ctx.tools.stateSet({ [UPDATE_CONFIG_KEY]: await updateConfigInputs(configDir, varDir) });
-  }
   const timers = `${host.workload.dir} ${configDir}`;
   if (stored[TIMERS_KEY] !== timers) {
     await installTimers(host, 'agent', configDir);
     await ctx.tools.stateSet({ [TIMERS_KEY]: timers });
+  }
+  const inputs = await updateConfigInputs(configDir, varDir);
+  if (stored[UPDATE_CONFIG_KEY] !== inputs) {
+    const { waiting } = await runUpdateConfig(host, configDir);
+    if (waiting !== undefined) {
+      // Tried again at the next hook (update-status at the latest) and by the agent's own timer.
+      ctx.status.waiting(waiting);
+      return;
+    }
+    // Registration creates the identity, which is one of the inputs: remember the state after.
+    await ctx.tools.stateSet({ [UPDATE_CONFIG_KEY]: await updateConfigInputs(configDir, varDir) });
   }
 
   const count = Object.keys(await mergedSources(configDir)).length;
