@@ -1,6 +1,9 @@
-// `npm run pack`: node dist/lib/charm-pack/pack-main.js [--out DIR] [--node PATH] [--charmcraft] [CHARM_DIR...]
+// `npm run pack`: node dist/lib/charm-pack/pack-main.js [--out DIR] [--node PATH | --no-node] [--charmcraft] [CHARM_DIR...]
 // Packs each charm directory (by default every directory under charms/ with a charmcraft.yaml)
 // into <out>/<name>.charm. Errors: exit 1 with one line on stderr.
+// Each charm carries a Node.js binary by default (the one running this, or --node PATH): Ubuntu's
+// own nodejs package is older than the Node 20 the charms need. --no-node leaves it out for units
+// that have Node 20 or later on PATH.
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
@@ -8,7 +11,7 @@ import { parseArgs } from 'node:util';
 
 import { CharmPackError, packCharm, prepareForCharmcraft } from './pack.js';
 
-const USAGE = 'usage: pack-main [--out DIR] [--node PATH] [--charmcraft] [CHARM_DIR...]';
+const USAGE = 'usage: pack-main [--out DIR] [--node PATH | --no-node] [--charmcraft] [CHARM_DIR...]';
 
 async function charmsUnder(dir: string): Promise<string[]> {
   if (!existsSync(dir)) return [];
@@ -28,6 +31,7 @@ async function main(argv: string[]): Promise<number> {
       options: {
         out: { type: 'string', default: 'build' },
         node: { type: 'string' },
+        'no-node': { type: 'boolean', default: false },
         charmcraft: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -45,7 +49,11 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write('no charms found under charms/\n');
     return 0;
   }
-  const options = args.values.node === undefined ? {} : { node: args.values.node };
+  if (args.values['no-node'] && args.values.node !== undefined) {
+    process.stderr.write(`ERROR --node and --no-node exclude each other; ${USAGE}\n`);
+    return 1;
+  }
+  const options = args.values['no-node'] ? {} : { node: args.values.node ?? process.execPath };
   for (const dir of dirs) {
     if (args.values.charmcraft) {
       for (const file of await prepareForCharmcraft(dir)) process.stdout.write(`wrote ${file}\n`);

@@ -265,6 +265,22 @@ describe('the pack-main CLI (built by npm test)', () => {
     expect(run.stdout).toMatch(/^packed out\/hello\.charm \(\d+ bytes\)\n$/);
     const zip = await JSZip.loadAsync(await readFile(join(cwd, 'out', 'hello.charm')));
     expect(mode(zip, 'dispatch')).toBe(0o100755);
+    // By default the charm carries the Node.js that packed it, executable.
+    expect(mode(zip, 'node/bin/node')).toBe(0o100755);
+    expect((await zip.file('node/bin/node')!.async('nodebuffer')).equals(await readFile(process.execPath))).toBe(true);
+  }, 60_000);
+
+  test('--no-node leaves Node.js out; --node and --no-node together are refused', async () => {
+    const cwd = await mkdtemp(join(work, 'cli-'));
+    const run = cli(['--no-node', '--out', join(cwd, 'out'), join(EXAMPLES, 'hello')], cwd);
+    expect([run.status, run.stderr]).toEqual([0, '']);
+    const zip = await JSZip.loadAsync(await readFile(join(cwd, 'out', 'hello.charm')));
+    expect(zip.file('node/bin/node')).toBeNull();
+    const both = cli(['--no-node', '--node', process.execPath, join(EXAMPLES, 'hello')], cwd);
+    expect([both.status, both.stderr]).toEqual([
+      1,
+      'ERROR --node and --no-node exclude each other; usage: pack-main [--out DIR] [--node PATH | --no-node] [--charmcraft] [CHARM_DIR...]\n',
+    ]);
   });
 
   test('with no charm directories, packs every charms/<dir> that has a charmcraft.yaml; --charmcraft prepares it', async () => {
@@ -272,7 +288,7 @@ describe('the pack-main CLI (built by npm test)', () => {
     await selfContainedCharm(join(cwd, 'charms'), 'one');
     await selfContainedCharm(join(cwd, 'charms'), 'two');
     await mkdir(join(cwd, 'charms', 'not-a-charm'), { recursive: true });
-    const run = cli(['--charmcraft'], cwd);
+    const run = cli(['--charmcraft', '--no-node'], cwd);
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     expect(run.stdout).toMatch(/wrote charms\/one\/dispatch\n.*\npacked build\/one\.charm \(\d+ bytes\)\n/s);
