@@ -8,7 +8,7 @@ import { checkoutWorkload } from '../../tests/support/machines.js';
 import { failureLine, hostAt, runProgram } from './host.js';
 import { installPrograms, installTimers, removeTimers } from './install.js';
 import { ensurePackages, missingPackages } from './packages.js';
-import { ensureService, stopService } from './services.js';
+import { ensureService, isProcessAlive, stopService } from './services.js';
 import { locateWorkload, workloadAt } from './workload.js';
 
 const dirs: string[] = [];
@@ -20,15 +20,6 @@ async function tempRoot(): Promise<string> {
 afterAll(async () => {
   await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function until(check: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -167,17 +158,17 @@ describe('supervised services (no systemd)', () => {
     const changed = await ensureService(host, { ...spec, fingerprint: 'b' });
     expect(changed.restarted).toBe(true);
     expect(changed.pid).not.toBe(first.pid);
-    await until(() => !alive(first.pid!));
+    await until(() => !isProcessAlive(first.pid!));
     await until(async () => (await readFile(marker, 'utf8')) === 'xx');
 
     process.kill(changed.pid!, 'SIGKILL');
-    await until(() => !alive(changed.pid!));
+    await until(() => !isProcessAlive(changed.pid!));
     const revived = await ensureService(host, { ...spec, fingerprint: 'b' });
     expect(revived.restarted).toBe(true);
     await until(async () => (await readFile(marker, 'utf8')) === 'xxx');
 
     await stopService(host, 'demo');
-    await until(() => !alive(revived.pid!));
+    await until(() => !isProcessAlive(revived.pid!));
     expect(await readdir(join(root, 'run'))).toEqual([]);
   }, 30_000);
 

@@ -3,6 +3,7 @@ export { failureLine, hostAt, runProgram, unitHost, type Host, type RunOptions, 
 export { BIN_DIR, LIB_DIR, installPrograms, installTimers, removeTimers } from './install.js';
 export { ensurePackages, missingPackages } from './packages.js';
 export {
+  isProcessAlive,
   ensureService,
   serviceLogFile,
   stopService,

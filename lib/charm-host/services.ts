@@ -56,8 +56,8 @@ export async function stopService(host: Host, name: string): Promise<void> {
   const pid = await supervisedPid(host, name);
   if (pid !== undefined) {
     signal(-pid, 'SIGTERM');
-    for (let i = 0; i < 50 && alive(pid); i += 1) await new Promise((r) => setTimeout(r, 100));
-    if (alive(pid)) signal(-pid, 'SIGKILL');
+    for (let i = 0; i < 50 && isProcessAlive(pid); i += 1) await new Promise((r) => setTimeout(r, 100));
+    if (isProcessAlive(pid)) signal(-pid, 'SIGKILL');
   }
   await rm(pidFile(host, name), { force: true });
   await rm(stampFile(host, name), { force: true });
@@ -110,7 +110,8 @@ const pidFile = (host: Host, name: string) => host.path(`/run/${name}.pid`);
 const stampFile = (host: Host, name: string) => host.path(`/run/${name}.fingerprint`);
 export const serviceLogFile = (host: Host, name: string) => host.path(`/var/log/${name}.log`);
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists (a zombie counts until its parent reaps it). */
+export function isProcessAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -130,7 +131,7 @@ function signal(pid: number, name: NodeJS.Signals): void {
 async function supervisedPid(host: Host, name: string): Promise<number | undefined> {
   const text = await readFile(pidFile(host, name), 'utf8').catch(() => '');
   const pid = Number(text.trim());
-  return Number.isInteger(pid) && pid > 1 && alive(pid) ? pid : undefined;
+  return Number.isInteger(pid) && pid > 1 && isProcessAlive(pid) ? pid : undefined;
 }
 
 async function ensureSupervised(host: Host, spec: ServiceSpec): Promise<ServiceState> {

@@ -56,7 +56,14 @@ export interface CharmMeta {
 /** How the fake runs a charm for one event: a function in this process, or a real `dispatch`. */
 export type CharmExecutor =
   | { kind: 'in-process'; run: InProcessCharm }
-  | { kind: 'process'; /** absolute path of the executable `dispatch` */ dispatch: string; charmDir: string };
+  | {
+      kind: 'process';
+      /** absolute path of the executable `dispatch` */
+      dispatch: string;
+      charmDir: string;
+      /** Extra environment for every hook and action, as a machine's own environment would give it. */
+      env?: Record<string, string>;
+    };
 
 export type StatusName = 'maintenance' | 'blocked' | 'waiting' | 'active' | 'unknown' | 'error' | 'terminated';
 

@@ -221,6 +221,7 @@ async function execute(
     const result = await execa(entry, [], {
       cwd: executor.charmDir,
       env: {
+        ...executor.env,
         ...session.env,
         PATH: `${server.toolsDir}:${process.env['PATH'] ?? '/usr/bin:/bin'}`,
         JUJU_AGENT_SOCKET_ADDRESS: server.socketPath,

@@ -13,6 +13,7 @@ import { type CharmDefinition, defineCharm, runCharm } from '../../../lib/charm/
 import { agentApiSecretContent, writeAgentApi } from '../../../lib/charm-interfaces/index.js';
 import { parseCharmMeta } from '../../../lib/charm-testing/charm-meta.js';
 import { ModelSimulator, type SimCharm } from '../../../lib/charm-testing/simulator.js';
+import { isProcessAlive } from '../../../lib/charm-host/index.js';
 import { listMachines, listSources } from '../../../lib/api/admin/commands.js';
 import {
   apiWithStorage,
@@ -87,15 +88,6 @@ const apiStub = defineCharm({
     }
   },
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Every unit's workload status, subordinates included. */
 function statuses(sim: ModelSimulator): Record<string, string> {
@@ -340,7 +332,7 @@ describe('turku-agent in a model', () => {
     );
     // The storage refuses the next session: the action fails with the agent's reason.
     process.kill(-Number(session.results['pid']), 'SIGTERM');
-    await waitFor(() => !alive(Number(session.results['pid'])));
+    await waitFor(() => !isProcessAlive(Number(session.results['pid'])));
     await writeFile(join(record, '..', 'refuse'), '');
     const refused = await sim.runAction(unit, 'restore-session', {});
     expect(refused.status).toBe('failed');

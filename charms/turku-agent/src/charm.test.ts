@@ -12,7 +12,7 @@ import { agentApiSecretContent } from '../../../lib/charm-interfaces/index.js';
 import { parseCharmMeta } from '../../../lib/charm-testing/charm-meta.js';
 import { Context, type RelationState, type SecretState, events } from '../../../lib/charm-testing/scenario.js';
 import { createAuth, listMachines } from '../../../lib/api/admin/commands.js';
-import { apiWithStorage, STORAGE_HOST_KEY, type ApiWithStorage } from '../../../lib/agent/__tests__/helpers.js';
+import { apiWithStorage, registerStorage, type ApiWithStorage } from '../../../lib/agent/__tests__/helpers.js';
 import { startTestApi } from '../../../tests/support/api-harness.js';
 import { MachineRoots } from '../../../tests/support/machines.js';
 import { agentError, sessionInfo } from './actions.js';
@@ -301,21 +301,7 @@ describe('one unit', () => {
       });
       expect(await listMachines(bare.api.ctx)).toEqual([]);
 
-      const storageAuth = await createAuth(bare.api.ctx, 'storage_reg');
-      const registered = await bare.post('storage_update_config', {
-        auth: storageAuth,
-        storage: {
-          name: 'primary',
-          secret: 'Xk3pR8vLq2NwT5yZb7HcJ1mFd9sGa4',
-          ssh_ping_host: 'primary.example.com',
-          ssh_ping_port: 22,
-          ssh_ping_user: 'turku-ping',
-          ssh_ping_host_keys: [STORAGE_HOST_KEY],
-          space_total: 1000,
-          space_available: 500,
-        },
-      });
-      expect(registered.status).toBe(200);
+      await registerStorage(bare);
       const next = await ctx.run(events.updateStatus(), { ...out.state, config, relations: [JUJU_INFO] });
       expect(next.state.unitStatus?.status).toBe('active');
       expect((await listMachines(bare.api.ctx)).map((machine) => machine.unit_name)).toEqual(['web/0']);

@@ -156,10 +156,8 @@ export interface ApiWithStorage {
   readonly machineAuth: { readonly name: string; readonly secret: string };
 }
 
-/** A real turku-api (SQLite) with one registered storage and a machine registration credential. */
-export async function apiWithStorage(storage: Record<string, unknown> = {}): Promise<ApiWithStorage> {
-  const api = await startTestApi('sqlite');
-  const machineAuth = await createAuth(api.api.ctx, 'machine_reg', { name: 'Machine Registrations' });
+/** Registers the storage `primary` (with `overrides`) through the API's own HTTP endpoint. */
+export async function registerStorage(api: TestApi, overrides: Record<string, unknown> = {}): Promise<void> {
   const storageAuth = await createAuth(api.api.ctx, 'storage_reg');
   const response = await api.post('storage_update_config', {
     auth: storageAuth,
@@ -172,10 +170,17 @@ export async function apiWithStorage(storage: Record<string, unknown> = {}): Pro
       ssh_ping_host_keys: [STORAGE_HOST_KEY],
       space_total: 1000,
       space_available: 500,
-      ...storage,
+      ...overrides,
     },
   });
   if (response.status !== 200) throw new Error(`storage registration failed: ${response.text}`);
+}
+
+/** A real turku-api (SQLite) with one registered storage and a machine registration credential. */
+export async function apiWithStorage(storage: Record<string, unknown> = {}): Promise<ApiWithStorage> {
+  const api = await startTestApi('sqlite');
+  const machineAuth = await createAuth(api.api.ctx, 'machine_reg', { name: 'Machine Registrations' });
+  await registerStorage(api, storage);
   return { api, machineAuth };
 }
 
