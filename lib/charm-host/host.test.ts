@@ -46,6 +46,13 @@ describe('host paths and programs', () => {
     expect(missing.exitCode).toBe(127);
     expect(failureLine(missing)).toMatch(/^\/nonexistent\/program: spawn \/nonexistent\/program ENOENT$/);
   });
+
+  it('kills a program that outlives its timeout', async () => {
+    const started = Date.now();
+    const result = await runProgram(['sleep', '30'], { timeoutMs: 200 });
+    expect(result.exitCode).toBe(128);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
 });
 
 describe('locating the workload', () => {

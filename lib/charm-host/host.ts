@@ -46,14 +46,20 @@ export function runProgram(argv: readonly string[], options: RunOptions = {}): P
       cwd: options.cwd,
       env: options.env === undefined ? process.env : { ...process.env, ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
-      timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     });
+    // Our own timer, not spawn's `timeout`: Node leaves that one pending when the program cannot
+    // be started at all, which kept a hook's process alive for the whole timeout.
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     let stdout = '';
     let stderr = '';
+    const finish = (result: RunResult) => {
+      clearTimeout(timer);
+      resolve(result);
+    };
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', (error) => resolve({ exitCode: 127, stdout, stderr: stderr + `${file}: ${error.message}\n` }));
-    child.on('close', (code, signal) => resolve({ exitCode: code ?? (signal === null ? 1 : 128), stdout, stderr }));
+    child.on('error', (error) => finish({ exitCode: 127, stdout, stderr: stderr + `${file}: ${error.message}\n` }));
+    child.on('close', (code, signal) => finish({ exitCode: code ?? (signal === null ? 1 : 128), stdout, stderr }));
     child.stdin.on('error', () => undefined);
     child.stdin.end(options.input ?? '');
   });

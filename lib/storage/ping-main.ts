@@ -12,13 +12,22 @@ import { storagePing } from './ping.js';
  * key. Its stderr is the agent's view of the session.
  */
 
+const USAGE = 'usage: turku-storage-ping [--config-dir DIR] <machine-uuid>';
+
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
-    options: { 'config-dir': { type: 'string', short: 'c', default: DEFAULT_STORAGE_CONFIG_DIR } },
+    options: {
+      'config-dir': { type: 'string', short: 'c', default: DEFAULT_STORAGE_CONFIG_DIR },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
     allowPositionals: true,
   });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
   const uuid = positionals.length === 1 ? canonicalUuid(positionals[0]!) : undefined;
-  if (uuid === undefined) throw new Error('usage: turku-storage-ping [--config-dir DIR] <machine-uuid>');
+  if (uuid === undefined) throw new Error(USAGE);
   const settings = await loadStorageSettings(values['config-dir']);
   process.env.TZ = settings.timezone;
   const log = storageLogger({

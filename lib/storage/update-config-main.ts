@@ -9,6 +9,19 @@ import { updateStorageConfig } from './update-config.js';
 
 /** `turku-storage-update-config`: register, report space, rewrite authorized_keys (spec §5.3). */
 
+const USAGE = `Usage: turku-storage-update-config [options]
+
+Registers this storage with the Turku API, reports its volumes' space and rewrites the ping
+user's authorized_keys from the machines the API assigned here.
+
+  -c, --config-dir DIR       configuration directory (default ${DEFAULT_STORAGE_CONFIG_DIR})
+  -w, --wait SECONDS         first sleep a random time between 0 and SECONDS
+      --debug                log API requests (secrets redacted) and responses
+      --api-auth-name NAME   registration credential, instead of the config's api_auth_name
+      --api-auth-secret S    its secret, instead of the config's api_auth_secret
+
+Exit status: 0 on success; 1 on errors (one line on stderr).`;
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -17,8 +30,13 @@ async function main(): Promise<void> {
       debug: { type: 'boolean', default: false },
       'api-auth-name': { type: 'string' },
       'api-auth-secret': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
     },
   });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
   await jitter(parseSeconds('--wait', values.wait));
   const settings = await loadStorageSettings(values['config-dir']);
   process.env.TZ = settings.timezone;

@@ -250,11 +250,16 @@ describe('bundles/turku.yaml in the model simulator', () => {
     const storages = JSON.parse(String((await action('turku-api/0', 'list-storages'))['storages'])) as Array<
       Record<string, unknown>
     >;
-    expect(storages.find((s) => s['name'] === 'turku-storage-2')).toMatchObject({
+    const recorded = storages.find((s) => s['name'] === 'turku-storage-2');
+    expect(recorded).toMatchObject({
       unit: 'turku-storage/2',
       registered: true,
       'space-total-mib': bag.value['space-total-mib'],
-      'space-available-mib': bag.value['space-available-mib'],
     });
+    // Measured by the workload (what the API recorded) and by the charm (the bag) moments apart,
+    // on a disk other tests write to.
+    expect(Math.abs(Number(recorded!['space-available-mib']) - bag.value['space-available-mib'])).toBeLessThanOrEqual(
+      64,
+    );
   });
 });

@@ -100,10 +100,10 @@ test('leader and non-leader each register and publish their own unit bag; no app
     // Each on its own machine, with its own address and host keys.
     expect(bag['ssh-host']).toBe(sim.model.machines[sim.model.units[unit]!.machine]!.address);
     const row = await registered(bag['storage-name']);
-    expect(row).toMatchObject({
-      space_total_mib: bag['space-total-mib'],
-      space_available_mib: bag['space-available-mib'],
-    });
+    expect(row).toMatchObject({ space_total_mib: bag['space-total-mib'] });
+    // The workload and the charm each measure the free space once, moments apart, on a disk that
+    // other tests write to: the same figure within a few MiB.
+    expect(Math.abs(Number(row!.space_available_mib) - bag['space-available-mib'])).toBeLessThanOrEqual(64);
   }
   expect(unitBag(units[0]!)['ssh-host-keys']).not.toEqual(unitBag(units[1]!)['ssh-host-keys']);
   expect(relation().appBags['turku-storage'] ?? {}).toEqual({});
