@@ -1,6 +1,6 @@
 import { afterAll, afterEach, describe, expect, it } from '@jest/globals';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 
@@ -18,6 +18,7 @@ import {
   writeSources,
   type RegisteredAgent,
 } from './__tests__/helpers.js';
+import { LAST_BACKUPS_FILE } from './last-backups.js';
 import { runAgentPing } from './ping.js';
 
 afterAll(removeTempDirs);
@@ -128,6 +129,7 @@ describe('turku-agent-ping check-in', () => {
     expect(await runAgentPing(['-c', agent.tree.configDir], io)).toBe(0);
     expect([io.out(), io.err()]).toEqual(['', '']);
     expect(await fakeSshRun(agent.record, 1)).toBeUndefined();
+    expect(existsSync(join(agent.tree.varDir, LAST_BACKUPS_FILE))).toBe(false);
   }, 30_000);
 
   it('names the storage host and port when ssh cannot connect (real ssh)', async () => {
@@ -140,6 +142,10 @@ describe('turku-agent-ping check-in', () => {
       `turku-agent-ping: Cannot connect to storage primary at 127.0.0.1:${port} with ssh: ` +
         `ssh: connect to host 127.0.0.1 port ${port}: Connection refused`,
     );
+    expect((await lastBackups(agent.tree.varDir)).etc).toMatchObject({
+      last_session: { storage: 'primary', ok: false },
+      last_success: null,
+    });
   }, 30_000);
 
   it('reports a daemon that cannot start in one line', async () => {
@@ -165,6 +171,45 @@ describe('turku-agent-ping check-in', () => {
     const seen = (await fakeSshRun(agent.record, 1))!;
     expect(existsSync(dirname(seen.argv[4]!.split('=')[1]!))).toBe(false);
     expect(await accepts(seen.request!.port)).toBe(false);
+  }, 30_000);
+});
+
+describe('turku-agent-ping record of its sessions (last-backups.json)', () => {
+  /** PULL, except that the storage fails its second session (as on a lost report). */
+  const FAILS_SECOND = `if (n === 2) { log('ERROR', 'Could not report the result of etc'); process.exit(1); }\n${PULL}`;
+
+  it('records each offered source with the session time, storage and outcome', async () => {
+    agent = await registeredAgent(FAILS_SECOND);
+    await triggerBackup(agent.api.api.ctx, agent.uuid, 'etc');
+    const before = new Date().toISOString();
+    expect(await runAgentPing(['-c', agent.tree.configDir], captureIo())).toBe(0);
+    const file = join(agent.tree.varDir, LAST_BACKUPS_FILE);
+    const first = await lastBackups(agent.tree.varDir);
+    expect(Object.keys(first)).toEqual(['etc']);
+    const time = first.etc!.last_session.time;
+    expect(time >= before && time <= new Date().toISOString()).toBe(true);
+    expect(first.etc).toEqual({ last_session: { time, storage: 'primary', ok: true }, last_success: time });
+    expect((await stat(file)).mode & 0o777).toBe(0o644);
+
+    // A failed session says so and keeps the time of the last good one; the exit status is as before.
+    await triggerBackup(agent.api.api.ctx, agent.uuid, 'etc');
+    const io = captureIo();
+    expect(await runAgentPing(['-c', agent.tree.configDir], io)).toBe(0);
+    expect(io.err()).toMatch(/\] ERROR: Could not report the result of etc\n$/);
+    const second = await lastBackups(agent.tree.varDir);
+    expect(second.etc!.last_session).toMatchObject({ storage: 'primary', ok: false });
+    expect(second.etc!.last_session.time > time).toBe(true);
+    expect(second.etc!.last_success).toBe(time);
+  }, 30_000);
+
+  it('still backs up when the record cannot be written, with a warning', async () => {
+    agent = await registeredAgent(PULL);
+    await mkdir(join(agent.tree.varDir, LAST_BACKUPS_FILE, 'in-the-way'), { recursive: true });
+    await triggerBackup(agent.api.api.ctx, agent.uuid, 'etc');
+    const io = captureIo();
+    expect(await runAgentPing(['-c', agent.tree.configDir], io)).toBe(0);
+    expect(io.err()).toMatch(/\] INFO: Done\n.*\] WARNING: Cannot record the session in .*: /);
+    expect(existsSync(join(dirname(agent.record), 'pulled', 'etc', 'file.txt'))).toBe(true);
   }, 30_000);
 });
 
@@ -219,6 +264,15 @@ describe('turku-agent-ping quiet exits', () => {
     expect(io.err()).toBe('turku-agent-ping: --restore-timeout expects a number of seconds, not "soon"\n');
   });
 });
+
+type Records = Record<
+  string,
+  { last_session: { time: string; storage: string; ok: boolean }; last_success: string | null }
+>;
+
+async function lastBackups(varDir: string): Promise<Records> {
+  return (JSON.parse(await readFile(join(varDir, LAST_BACKUPS_FILE), 'utf8')) as { sources: Records }).sources;
+}
 
 /** A tree with an identity and a key file, without any API behind it. */
 async function registeredLooking(config: Record<string, unknown>) {

@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 
 import { createApiClient } from '../common/api-client.js';
 import { loadAgentConfig } from '../common/config-files.js';
-import { UserError } from '../common/errors.js';
+import { errorMessage, UserError } from '../common/errors.js';
 import { parseSeconds } from '../common/wait.js';
 import { randomAlphanumeric, randomUuid } from '../common/random.js';
 import { tryLock } from '../common/lock.js';
@@ -14,6 +14,7 @@ import { encodeStdinRequest } from '../turku/protocol/stdin.js';
 import { consoleLogger, DEFAULT_CONFIG_DIR, parseFlags, randomWait, reportFailure, type AgentIo } from './cli.js';
 import { goNoGo } from './gonogo.js';
 import { groupByStorage, type StorageGroup } from './groups.js';
+import { recordSession } from './last-backups.js';
 import { restore, type RestoreOptions } from './restore.js';
 import { moduleProblem, type DaemonModule } from './rsyncd.js';
 import { runStorageSession } from './session.js';
@@ -160,7 +161,7 @@ async function checkIn(context: PingContext, gonogo: string | readonly string[] 
 
 /** One storage's session; false (after saying why) if it could not take place. */
 async function backUpGroup(context: PingContext, group: StorageGroup): Promise<boolean> {
-  const { settings, sources, io, log } = context;
+  const { settings, sources, log } = context;
   const { storage } = group;
   const offered: { name: string; path: string }[] = [];
   for (const name of group.sources) {
@@ -172,6 +173,33 @@ async function backUpGroup(context: PingContext, group: StorageGroup): Promise<b
   if (offered.length === 0) return false;
   log.info(`Offering ${offered.map((source) => source.name).join(', ')} to storage ${storage.name}`);
 
+  const time = new Date().toISOString();
+  const outcome = await offerToStorage(context, group, offered);
+  // Only what the agent saw: the session's end, not each source's result (that goes to the API).
+  try {
+    await recordSession(
+      settings.var_dir,
+      offered.map((source) => source.name),
+      { time, storage: storage.name, ok: outcome === 'ok' },
+    );
+  } catch (error) {
+    // A record is for the operator's status; the backup itself does not depend on it.
+    log.warning(`Cannot record the session in ${settings.var_dir}: ${errorMessage(error)}`);
+  }
+  return outcome !== 'not-held';
+}
+
+/**
+ * Runs the session: `ok` when the storage ended it with exit status 0, `failed` when it ended
+ * otherwise, `not-held` (after saying why) when it could not take place.
+ */
+async function offerToStorage(
+  context: PingContext,
+  group: StorageGroup,
+  offered: readonly { name: string; path: string }[],
+): Promise<'ok' | 'failed' | 'not-held'> {
+  const { settings, io, log } = context;
+  const { storage } = group;
   let result;
   try {
     result = await runStorageSession({
@@ -203,14 +231,14 @@ async function backUpGroup(context: PingContext, group: StorageGroup): Promise<b
   } catch (error) {
     // The daemon could not start, ssh could not run...: tell, and go on with the next storage.
     if (!(error instanceof UserError)) throw error;
-    if (io.signal.aborted) return false;
+    if (io.signal.aborted) return 'not-held';
     io.stderr(`${PROGRAM}: Storage ${storage.name}: ${error.message}\n`);
-    return false;
+    return 'not-held';
   }
   // The remote status is otherwise ignored: the storage reports its results to the API.
   if (result.exitCode === SSH_FAILURE && !result.stopped) {
     io.stderr(`${PROGRAM}: ${sshFailureMessage(storage, result.stderr)}\n`);
-    return false;
+    return 'not-held';
   }
-  return true;
+  return result.exitCode === 0 && !result.stopped ? 'ok' : 'failed';
 }

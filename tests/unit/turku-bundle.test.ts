@@ -33,8 +33,9 @@ function inProcess(meta: string, definition: CharmDefinition<any, any>): SimChar
 const ubuntu = inProcess(
   'name: ubuntu\nsummary: A pristine Ubuntu machine\ndescription: stand-in for charmhub ubuntu\n',
   defineCharm({
-    async reconcile(ctx) {
+    reconcile(ctx) {
       ctx.status.active('ready');
+      return Promise.resolve();
     },
   }),
 );

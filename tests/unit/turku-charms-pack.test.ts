@@ -319,6 +319,8 @@ describe('the unpacked charms keep their modes and their programs run', () => {
     ['turku-agent', 'turku-agent-ping', /^Usage: turku-agent-ping/],
     ['turku-agent', 'turku-timers', /^Usage:\n {2}turku-timers install/],
     ['turku-storage', 'turku-timers', /^Usage:\n {2}turku-timers install/],
+    ['turku-storage', 'turku-storage-update-config', /^Usage: turku-storage-update-config/],
+    ['turku-storage', 'turku-storage-ping', /^usage: turku-storage-ping \[--config-dir DIR\] <machine-uuid>/],
     ['turku-api', 'turku-api', /^Usage: turku-api <command>/],
   ];
   test.each(helpful)('%s: workload/%s.mjs --help prints its usage', (name, program, usage) => {
@@ -495,7 +497,7 @@ describe('the packed charms run as real dispatch processes against the Juju fake
         new RegExp(`^active: http://127\\.0\\.0\\.1:${port}/v1 \\(SQLite\\); 1 machines; `),
       ),
       'turku-storage/0': expect.stringMatching(/^active: \S+: .* free on 1 volume$/),
-      'turku-agent/0': `active: 1 source registered with 127.0.0.1:${port}`,
+      'turku-agent/0': `active: 1 source registered with 127.0.0.1:${port}; no backup yet`,
       'web/0': 'active: ',
     });
 

@@ -10,6 +10,7 @@ import type { Host } from '../../../lib/charm-host/index.js';
 import { writeFileAtomic } from '../../../lib/common/atomic-write.js';
 import { mergedSources, programError } from './agent-workload.js';
 import { JUJU_CONFIG_FILE, MACHINE_PATHS } from './config-files.js';
+import { readRecords, sourceBackup } from './last-backup.js';
 
 /** A scripted restore may move a lot of data: the action waits this long at most. */
 const RESTORE_LIMIT_MS = 24 * 3_600_000;
@@ -157,6 +158,11 @@ export async function listSources(ctx: ActionContext<unknown>, host: Host): Prom
   } catch (error) {
     ctx.fail(`cannot read the sources: ${error instanceof Error ? error.message : String(error)}`);
   }
+  // Each source with what the agent recorded of its sessions (null: none yet, or unreadable).
+  const records = await readRecords(host.path(MACHINE_PATHS.varDir));
+  const listed = Object.fromEntries(
+    Object.entries(sources).map(([name, source]) => [name, { ...source, ...sourceBackup(records, name) }]),
+  );
   // Source names are free text, not action-result keys: the map goes out as JSON.
-  await ctx.setResults({ count: String(Object.keys(sources).length), sources: JSON.stringify(sources) });
+  await ctx.setResults({ count: String(Object.keys(sources).length), sources: JSON.stringify(listed) });
 }

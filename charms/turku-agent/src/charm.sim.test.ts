@@ -168,7 +168,7 @@ describe('turku-agent in a model', () => {
     await sim.integrate('turku-agent:turku-api', 'turku-api:agents');
     await sim.settle();
     for (const unit of AGENTS) {
-      expect(statuses(sim)[unit]).toBe(`active: 0 sources registered with ${apiHostPort}`);
+      expect(statuses(sim)[unit]).toBe(`active: 0 sources registered with ${apiHostPort}; no backup yet`);
       const file = onMachine(unit, '/etc/turku-agent/config.d/50-juju.json');
       expect((await stat(file)).mode & 0o777).toBe(0o600);
       const principalUnit = sim.model.units[unit]!.principal!;
@@ -217,7 +217,7 @@ describe('turku-agent in a model', () => {
     await sim.integrate('turku-agent:backup-sources', 'web:backup-sources');
     await sim.settle();
     for (const unit of AGENTS) {
-      expect(statuses(sim)[unit]).toBe(`active: 2 sources registered with ${apiHostPort}`);
+      expect(statuses(sim)[unit]).toBe(`active: 2 sources registered with ${apiHostPort}; no backup yet`);
       expect(JSON.parse(await readFile(onMachine(unit, '/etc/turku-agent/sources.d/web.json'), 'utf8'))).toEqual(
         WEB_SOURCES,
       );
@@ -243,14 +243,15 @@ describe('turku-agent in a model', () => {
     expect(existsSync(onMachine(dbAgent, '/etc/turku-agent/sources.d/db.json'))).toBe(false);
     // Still registered (with no sources), and the web machines go on.
     expect((await listMachines(api.api.api.ctx)).map((m) => m.unit_name).sort()).toEqual(['db/0', 'web/0', 'web/1']);
-    for (const unit of AGENTS) expect(statuses(sim)[unit]).toBe(`active: 2 sources registered with ${apiHostPort}`);
+    for (const unit of AGENTS)
+      expect(statuses(sim)[unit]).toBe(`active: 2 sources registered with ${apiHostPort}; no backup yet`);
 
     // Fixed by the principal: the file appears and the API gets the source.
     await sim.config('db', {
       sources: JSON.stringify({ dumps: { path: '/var/backups/db', frequency: 'daily, 0200-0600' } }),
     });
     await sim.settle();
-    expect(statuses(sim)[dbAgent]).toBe(`active: 1 source registered with ${apiHostPort}`);
+    expect(statuses(sim)[dbAgent]).toBe(`active: 1 source registered with ${apiHostPort}; no backup yet`);
     expect(existsSync(onMachine(dbAgent, '/etc/turku-agent/sources.d/db.json'))).toBe(true);
   });
 
@@ -288,14 +289,27 @@ describe('turku-agent in a model', () => {
     `;
     const ssh = await nodeScript(join(record, '..'), 'fake-ssh', fakeStorageScript(record, restoring));
     await writeFile(onMachine(unit, '/etc/turku-agent/config.d/90-test.json'), JSON.stringify({ ssh_command: [ssh] }));
+    // The agent's record of one check-in session (lib/agent/ping.ts writes it; tested there).
+    const recorded = { time: '2026-11-30T06:40:00.000Z', storage: 'primary', ok: true };
+    await writeFile(
+      onMachine(unit, '/var/lib/turku-agent/last-backups.json'),
+      JSON.stringify({ sources: { etc: { last_session: recorded, last_success: recorded.time } } }),
+    );
     await sim.updateStatus();
     await sim.settle();
-    expect(statuses(sim)[unit]).toBe(`active: 3 sources registered with ${apiHostPort}`);
+    expect(statuses(sim)[unit]).toBe(
+      `active: 3 sources registered with ${apiHostPort}; last backup 2026-11-30 06:40 UTC`,
+    );
 
     const listed = await sim.runAction(unit, 'list-sources');
     expect(listed.status).toBe('completed');
     expect(listed.results['count']).toBe('3');
-    expect(JSON.parse(String(listed.results['sources']))).toEqual({ ...WEB_SOURCES, home: { path: '/home' } });
+    const none = { 'last-backup': null, 'last-session': null };
+    expect(JSON.parse(String(listed.results['sources']))).toEqual({
+      etc: { ...WEB_SOURCES.etc, 'last-backup': recorded.time, 'last-session': recorded },
+      www: { ...WEB_SOURCES.www, ...none },
+      home: { path: '/home', ...none },
+    });
 
     const restored = await sim.runAction(unit, 'restore', { source: 'etc', target: '/srv/restored' });
     expect(restored.message).toBe('');
@@ -347,8 +361,8 @@ describe('turku-agent in a model', () => {
     await sim.settle();
     for (const unit of AGENTS) expect(existsSync(onMachine(unit, '/etc/turku-agent/sources.d/web.json'))).toBe(false);
     expect(existsSync(onMachine('turku-agent/0', '/etc/turku-agent/sources.d/local.json'))).toBe(true);
-    expect(statuses(sim)['turku-agent/0']).toBe(`active: 1 source registered with ${apiHostPort}`);
-    expect(statuses(sim)['turku-agent/1']).toBe(`active: 0 sources registered with ${apiHostPort}`);
+    expect(statuses(sim)['turku-agent/0']).toBe(`active: 1 source registered with ${apiHostPort}; no backup yet`);
+    expect(statuses(sim)['turku-agent/1']).toBe(`active: 0 sources registered with ${apiHostPort}; no backup yet`);
     // The API hears of it: the machines' remaining published sources.
     const sources = await listSources(api.api.api.ctx);
     expect(sources.filter((s) => s.unit_name === 'web/1' && s.published).map((s) => s.name)).toEqual([]);

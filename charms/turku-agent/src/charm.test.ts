@@ -19,6 +19,7 @@ import { agentError, sessionInfo } from './actions.js';
 import { apiFromConfig } from './api-source.js';
 import { configSchema, turkuAgentCharm } from './charm.js';
 import { apiHost, jujuConfig, principalOf } from './config-files.js';
+import { lastBackupText, sourceBackup, utcMinute } from './last-backup.js';
 import { parseWritten, planSources } from './sources.js';
 
 jest.setTimeout(60_000);
@@ -169,6 +170,38 @@ describe('pure parts', () => {
   });
 });
 
+/** What lib/agent/ping.ts records in `<var_dir>/last-backups.json` (written here directly). */
+const T_OLD = '2026-11-29T06:40:12.000Z';
+const T_NEW = '2026-11-30T06:40:59.999Z';
+const T_FAIL = '2026-11-30T07:10:00.000Z';
+const T_GONE = '2026-12-01T00:00:00.000Z';
+const RECORDS = {
+  etc: { last_session: { time: T_NEW, storage: 'primary', ok: true }, last_success: T_NEW },
+  www: { last_session: { time: T_FAIL, storage: 'primary', ok: false }, last_success: T_OLD },
+  // A source the machine no longer has: not part of the status.
+  gone: { last_session: { time: T_GONE, storage: 'primary', ok: true }, last_success: T_GONE },
+};
+
+describe('last backup', () => {
+  test('the status names the newest success over the current sources', () => {
+    expect(utcMinute(T_NEW)).toBe('2026-11-30 06:40 UTC');
+    expect(lastBackupText(RECORDS, ['etc', 'www'])).toBe('last backup 2026-11-30 06:40 UTC');
+    expect(lastBackupText(RECORDS, ['www', 'new'])).toBe('last backup 2026-11-29 06:40 UTC');
+    expect(lastBackupText({ www: { ...RECORDS.www, last_success: null } }, ['www'])).toBe('no backup yet');
+    expect(lastBackupText({}, ['etc'])).toBe('no backup yet');
+    expect(lastBackupText(undefined, ['etc'])).toBe('last backup unknown');
+  });
+
+  test('list-sources fields per source', () => {
+    expect(sourceBackup(RECORDS, 'www')).toEqual({
+      'last-backup': T_OLD,
+      'last-session': { time: T_FAIL, storage: 'primary', ok: false },
+    });
+    expect(sourceBackup(RECORDS, 'new')).toEqual({ 'last-backup': null, 'last-session': null });
+    expect(sourceBackup(undefined, 'etc')).toEqual({ 'last-backup': null, 'last-session': null });
+  });
+});
+
 describe('one unit', () => {
   test('install without an API: programs installed, blocked naming what is missing', async () => {
     const ctx = await context();
@@ -271,7 +304,7 @@ describe('one unit', () => {
     const file = onMachine('/etc/turku-agent/config.d/50-juju.json');
     expect((await stat(file)).mode & 0o777).toBe(0o600);
     expect(JSON.parse(await readFile(file, 'utf8'))).toMatchObject({ api_auth_secret: api.machineAuth.secret });
-    expect(out.state.unitStatus?.message).toMatch(/^0 sources registered with 127\.0\.0\.1:\d+$/);
+    expect(out.state.unitStatus?.message).toMatch(/^0 sources registered with 127\.0\.0\.1:\d+; no backup yet$/);
   });
 
   test('a refused registration fails the hook with the agent’s one line', async () => {
@@ -327,6 +360,46 @@ describe('one unit', () => {
     expect(existsSync(`${dir}/mine.json`)).toBe(true);
     expect(out.state.stored?.['sources-files']).toBe('[]');
     expect(out.state.unitStatus?.message).toMatch(/^1 source registered with /);
+  });
+
+  test('the agent’s record of its sessions: status and list-sources', async () => {
+    const ctx = await context();
+    const state = {
+      config: apiConfig(),
+      relations: [JUJU_INFO, sourcesRelation('web', { etc: { path: '/etc' }, www: { path: '/srv/www' } })],
+    };
+    const first = await ctx.run(events.configChanged(), state);
+    expect(first.state.unitStatus?.message).toMatch(/^2 sources registered with 127\.0\.0\.1:\d+; no backup yet$/);
+    const listedBefore = await ctx.run(events.action('list-sources', {}), { ...first.state, ...state });
+    expect(JSON.parse(String(listedBefore.actionResults?.['sources']))).toEqual({
+      etc: { path: '/etc', 'last-backup': null, 'last-session': null },
+      www: { path: '/srv/www', 'last-backup': null, 'last-session': null },
+    });
+
+    const file = onMachine('/var/lib/turku-agent/last-backups.json');
+    await writeFile(file, JSON.stringify({ sources: RECORDS }));
+    const recorded = await ctx.run(events.updateStatus(), { ...first.state, ...state });
+    expect(recorded.state.unitStatus).toEqual({
+      status: 'active',
+      message: expect.stringMatching(/^2 sources registered with 127\.0\.0\.1:\d+; last backup 2026-11-30 06:40 UTC$/),
+    });
+    const listed = await ctx.run(events.action('list-sources', {}), { ...recorded.state, ...state });
+    expect(listed.actionStatus).toBe('completed');
+    expect(listed.actionResults?.['count']).toBe('2');
+    expect(JSON.parse(String(listed.actionResults?.['sources']))).toEqual({
+      etc: { path: '/etc', 'last-backup': T_NEW, 'last-session': RECORDS.etc.last_session },
+      www: { path: '/srv/www', 'last-backup': T_OLD, 'last-session': RECORDS.www.last_session },
+    });
+
+    // An unreadable record is unknown: the status says so, and the hook and the action still work.
+    await writeFile(file, '{"sources": ');
+    const damaged = await ctx.run(events.updateStatus(), { ...recorded.state, ...state });
+    expect(damaged.failed).toBe(false);
+    expect(damaged.state.unitStatus?.message).toMatch(/; last backup unknown$/);
+    const listedDamaged = await ctx.run(events.action('list-sources', {}), { ...damaged.state, ...state });
+    expect(JSON.parse(String(listedDamaged.actionResults?.['sources']))).toMatchObject({
+      etc: { path: '/etc', 'last-backup': null, 'last-session': null },
+    });
   });
 
   test('stop removes the timers', async () => {

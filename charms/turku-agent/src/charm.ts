@@ -16,6 +16,7 @@ import { writeFileAtomic } from '../../../lib/common/atomic-write.js';
 import { listSources, restore, restoreSession } from './actions.js';
 import { UPDATE_CONFIG_KEY, mergedSources, runUpdateConfig, updateConfigInputs } from './agent-workload.js';
 import { resolveApi } from './api-source.js';
+import { lastBackupText, readRecords } from './last-backup.js';
 import {
   JUJU_CONFIG_FILE,
   MACHINE_PATHS,
@@ -129,9 +130,13 @@ async function reconcile(ctx: HookContext<AgentCharmConfig>, host: Host): Promis
     await ctx.tools.stateSet({ [UPDATE_CONFIG_KEY]: await updateConfigInputs(configDir, varDir) });
   }
 
-  const count = Object.keys(await mergedSources(configDir)).length;
-  // The agent keeps no record of its backups (the storages do): the status cannot name the last one.
-  ctx.status.active(`${count} ${count === 1 ? 'source' : 'sources'} registered with ${apiHost(api.access.url)}`);
+  const names = Object.keys(await mergedSources(configDir));
+  const count = names.length;
+  // From the agent's own record of its sessions (last-backups.json in var_dir).
+  const last = lastBackupText(await readRecords(varDir), names);
+  ctx.status.active(
+    `${count} ${count === 1 ? 'source' : 'sources'} registered with ${apiHost(api.access.url)}; ${last}`,
+  );
 }
 
 export function turkuAgentCharm(hostFor: (juju: JujuCommon) => Host) {
