@@ -872,6 +872,26 @@ export class ModelSimulator {
   // ---------------------------------------------------------------- status
 
   /** `juju status --format json` (spec 6.3, Juju 3.1+ relations form). */
+  /**
+   * Every unit's workload status as `juju status` shows it (`error: hook failed: ...` while a hook
+   * is in error), as `<current>: <message>`, subordinates included: what tests assert on.
+   */
+  workloadStatuses(): Record<string, string> {
+    type View = { 'workload-status': { current: string; message?: string }; subordinates?: Record<string, View> };
+    const { applications } = this.status() as { applications: Record<string, { units?: Record<string, View> }> };
+    const result: Record<string, string> = {};
+    const add = (name: string, view: View) => {
+      result[name] = `${view['workload-status'].current}: ${view['workload-status'].message ?? ''}`;
+    };
+    for (const app of Object.values(applications)) {
+      for (const [name, unit] of Object.entries(app.units ?? {})) {
+        add(name, unit);
+        for (const [sub, subordinate] of Object.entries(unit.subordinates ?? {})) add(sub, subordinate);
+      }
+    }
+    return result;
+  }
+
   status(): Record<string, unknown> {
     const busy = new Set([...this.runningPerMachine].filter(([, n]) => n > 0).map(([machine]) => machine));
     return renderStatus(this.model, busy);

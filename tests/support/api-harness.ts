@@ -2,12 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import pg from 'pg';
-
 import { startApi, type RunningApi } from '../../lib/api/app.js';
 import { memoryLogger } from '../../lib/api/logger.js';
 import { parseSettings } from '../../lib/api/settings.js';
-import { startPostgres, type PostgresServer } from './postgres-server.js';
+import { createDatabase, startPostgres, type PostgresServer } from './postgres-server.js';
 
 /**
  * A real turku-api on loopback for behaviour tests, on SQLite (a file in a temp directory) or
@@ -34,20 +32,12 @@ export interface TestApi {
 }
 
 let postgres: Promise<PostgresServer> | undefined;
-let databases = 0;
 
 /** One PostgreSQL server per test file; each API gets its own database on it. */
 async function postgresDatabaseUrl(): Promise<string> {
   postgres ??= startPostgres();
   const server = await postgres;
-  const name = `test_${process.pid}_${++databases}`;
-  const client = new pg.Client({ connectionString: server.url });
-  await client.connect();
-  try {
-    await client.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await client.end();
-  }
+  const name = await createDatabase(server, 'test');
   return server.url.replace(/\/[^/]*$/, `/${name}`);
 }
 

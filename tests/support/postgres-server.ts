@@ -19,6 +19,21 @@ export interface PostgresServer {
   stop(): Promise<void>;
 }
 
+let createdDatabases = 0;
+
+/** A fresh, empty database on `server`, named `<prefix>_<pid>_<n>` (unique per process); its name. */
+export async function createDatabase(server: PostgresServer, prefix: string): Promise<string> {
+  const name = `${prefix}_${process.pid}_${++createdDatabases}`;
+  const client = new pg.Client({ connectionString: server.url });
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await client.end();
+  }
+  return name;
+}
+
 const INSTALL_HINT = 'install the Debian `postgresql` package (apt-get install postgresql)';
 const POSTGRES_LIB = '/usr/lib/postgresql';
 const SUPERUSER = 'turku';

@@ -52,26 +52,6 @@ async function asProcess(name: Example, workDir: string): Promise<SimCharm> {
   };
 }
 
-interface UnitStatus {
-  'workload-status': { current: string; message: string };
-  subordinates?: Record<string, UnitStatus>;
-}
-
-/** Every unit's workload status, subordinates included, from the `juju status` view. */
-function workloads(sim: ModelSimulator): Record<string, string> {
-  const status = sim.status() as { applications: Record<string, { units?: Record<string, UnitStatus> }> };
-  const result: Record<string, string> = {};
-  for (const app of Object.values(status.applications)) {
-    for (const [name, unit] of Object.entries(app.units ?? {})) {
-      result[name] = `${unit['workload-status'].current}: ${unit['workload-status'].message}`;
-      for (const [sub, subUnit] of Object.entries(unit.subordinates ?? {})) {
-        result[sub] = `${subUnit['workload-status'].current}: ${subUnit['workload-status'].message}`;
-      }
-    }
-  }
-  return result;
-}
-
 function relationBetween(sim: ModelSimulator, endpoint: string) {
   const relation = Object.values(sim.model.relations).find((r) => r.ends.some((end) => end.endpoint === endpoint));
   if (relation === undefined) throw new Error(`no relation with endpoint ${endpoint}`);
@@ -101,7 +81,7 @@ async function exampleLoop(sim: ModelSimulator, charms: Record<Example, SimCharm
   for (const sub of ['listener/0', 'listener/1']) {
     expect(greetings.unitBags[sub]).toMatchObject({ ack: 'hello', principal: sim.model.units[sub]!.principal });
   }
-  expect(workloads(sim)).toEqual({
+  expect(sim.workloadStatuses()).toEqual({
     'hello/0': 'active: 2 listeners acknowledged "hello"',
     'hello/1': 'active: 2 listeners acknowledged "hello"',
     'listener/0': `active: heard "hello" on ${sim.model.units['listener/0']!.principal}`,
@@ -129,7 +109,7 @@ async function exampleLoop(sim: ModelSimulator, charms: Record<Example, SimCharm
       sim.model.logs.some((line) => line.unit === sub && line.level === 'ERROR' && line.message.includes('refusing')),
     ).toBe(true);
   }
-  expect(workloads(sim)).toMatchObject({
+  expect(sim.workloadStatuses()).toMatchObject({
     'hello/0': 'active: 0 listeners acknowledged "bonjour"',
     'listener/0': 'error: hook failed: "hello-relation-changed"',
     'listener/1': 'error: hook failed: "hello-relation-changed"',
@@ -140,7 +120,7 @@ async function exampleLoop(sim: ModelSimulator, charms: Record<Example, SimCharm
   await sim.resolve('listener/0');
   await sim.resolve('listener/1');
   await sim.settle();
-  expect(workloads(sim)).toMatchObject({
+  expect(sim.workloadStatuses()).toMatchObject({
     'hello/0': 'active: 2 listeners acknowledged "bonjour"',
     'hello/1': 'active: 2 listeners acknowledged "bonjour"',
   });

@@ -399,25 +399,6 @@ async function packedCharm(name: CharmName, root: string): Promise<SimCharm> {
   };
 }
 
-interface UnitStatus {
-  'workload-status': { current: string; message: string };
-  subordinates?: Record<string, UnitStatus>;
-}
-
-function workloads(sim: ModelSimulator): Record<string, string> {
-  const status = sim.status() as { applications: Record<string, { units?: Record<string, UnitStatus> }> };
-  const result: Record<string, string> = {};
-  for (const app of Object.values(status.applications)) {
-    for (const [name, unit] of Object.entries(app.units ?? {})) {
-      result[name] = `${unit['workload-status'].current}: ${unit['workload-status'].message}`;
-      for (const [sub, subUnit] of Object.entries(unit.subordinates ?? {})) {
-        result[sub] = `${subUnit['workload-status'].current}: ${subUnit['workload-status'].message}`;
-      }
-    }
-  }
-  return result;
-}
-
 function hookErrors(sim: ModelSimulator): string[] {
   return sim.model.logs
     .filter((line) => line.level === 'ERROR' || line.source === 'stderr')
@@ -479,7 +460,7 @@ describe('the packed charms run as real dispatch processes against the Juju fake
     await sim.integrate('turku-agent:backup-sources', 'web:backup-sources');
     await sim.settle();
     expect(hookErrors(sim)).toEqual([]);
-    expect(workloads(sim)).toEqual({
+    expect(sim.workloadStatuses()).toEqual({
       'turku-api/0': `active: http://127.0.0.1:${port}/v1 (SQLite); 0 machines; no storages related`,
       'turku-storage/0': 'waiting: waiting for a turku-api relation',
       'turku-agent/0':
@@ -492,7 +473,7 @@ describe('the packed charms run as real dispatch processes against the Juju fake
     await sim.integrate('turku-agent:turku-api', 'turku-api:agents');
     await sim.settle();
     expect(hookErrors(sim)).toEqual([]);
-    expect(workloads(sim)).toEqual({
+    expect(sim.workloadStatuses()).toEqual({
       'turku-api/0': expect.stringMatching(
         new RegExp(`^active: http://127\\.0\\.0\\.1:${port}/v1 \\(SQLite\\); 1 machines; `),
       ),

@@ -89,15 +89,6 @@ const apiStub = defineCharm({
   },
 });
 
-/** Every unit's workload status, subordinates included. */
-function statuses(sim: ModelSimulator): Record<string, string> {
-  const result: Record<string, string> = {};
-  for (const unit of Object.values(sim.model.units)) {
-    result[unit.name] = `${unit.workloadStatus.status}: ${unit.workloadStatus.message}`;
-  }
-  return result;
-}
-
 let roots: MachineRoots;
 let api: ApiWithStorage;
 let sim: ModelSimulator;
@@ -136,7 +127,7 @@ describe('turku-agent in a model', () => {
   test('installs beside each principal unit and is blocked until it knows an API', async () => {
     expect(Object.keys(sim.model.units).sort()).toEqual(['turku-agent/0', 'turku-agent/1', 'web/0', 'web/1']);
     for (const unit of AGENTS) {
-      expect(statuses(sim)[unit]).toBe(
+      expect(sim.workloadStatuses()[unit]).toBe(
         'blocked: needs the turku-api relation or the api-url, registration-name and registration-secret config',
       );
       // Installed: the programs on the PATH, nothing registered yet.
@@ -150,13 +141,15 @@ describe('turku-agent in a model', () => {
   test('config errors: blocked naming the keys', async () => {
     await sim.config('turku-agent', { 'api-url': 'https://turku.example.com/v1' });
     await sim.settle();
-    expect(statuses(sim)['turku-agent/0']).toBe(
+    expect(sim.workloadStatuses()['turku-agent/0']).toBe(
       'blocked: needs the turku-api relation or the api-url, registration-name and registration-secret config ' +
         '(missing: registration-name, registration-secret)',
     );
     await sim.config('turku-agent', { 'api-url': 'ftp://turku.example.com' });
     await sim.settle();
-    expect(statuses(sim)['turku-agent/1']).toMatch(/^blocked: invalid config: api-url: expected an http\(s\) URL/);
+    expect(sim.workloadStatuses()['turku-agent/1']).toMatch(
+      /^blocked: invalid config: api-url: expected an http\(s\) URL/,
+    );
     await sim.resetConfig('turku-agent', ['api-url']);
     await sim.settle();
   });
@@ -168,7 +161,7 @@ describe('turku-agent in a model', () => {
     await sim.integrate('turku-agent:turku-api', 'turku-api:agents');
     await sim.settle();
     for (const unit of AGENTS) {
-      expect(statuses(sim)[unit]).toBe(`active: 0 sources registered with ${apiHostPort}; no backup yet`);
+      expect(sim.workloadStatuses()[unit]).toBe(`active: 0 sources registered with ${apiHostPort}; no backup yet`);
       const file = onMachine(unit, '/etc/turku-agent/config.d/50-juju.json');
       expect((await stat(file)).mode & 0o777).toBe(0o600);
       const principalUnit = sim.model.units[unit]!.principal!;
@@ -209,7 +202,7 @@ describe('turku-agent in a model', () => {
   test('leader and non-leader units do the same (nothing is leader-only)', () => {
     const leader = sim.model.applications['turku-agent']!.leader;
     expect(AGENTS).toContain(leader);
-    expect(statuses(sim)['turku-agent/0']).toBe(statuses(sim)['turku-agent/1']);
+    expect(sim.workloadStatuses()['turku-agent/0']).toBe(sim.workloadStatuses()['turku-agent/1']);
     expect(machineOf('turku-agent/0')).not.toBe(machineOf('turku-agent/1'));
   });
 
@@ -217,7 +210,7 @@ describe('turku-agent in a model', () => {
     await sim.integrate('turku-agent:backup-sources', 'web:backup-sources');
     await sim.settle();
     for (const unit of AGENTS) {
-      expect(statuses(sim)[unit]).toBe(`active: 2 sources registered with ${apiHostPort}; no backup yet`);
+      expect(sim.workloadStatuses()[unit]).toBe(`active: 2 sources registered with ${apiHostPort}; no backup yet`);
       expect(JSON.parse(await readFile(onMachine(unit, '/etc/turku-agent/sources.d/web.json'), 'utf8'))).toEqual(
         WEB_SOURCES,
       );
@@ -239,19 +232,21 @@ describe('turku-agent in a model', () => {
     await sim.integrate('turku-agent:backup-sources', 'db:backup-sources');
     await sim.settle();
     const dbAgent = Object.values(sim.model.units).find((u) => u.principal === 'db/0')!.name;
-    expect(statuses(sim)[dbAgent]).toMatch(/^blocked: bad sources from db: sources: source "dumps": frequency: /);
+    expect(sim.workloadStatuses()[dbAgent]).toMatch(
+      /^blocked: bad sources from db: sources: source "dumps": frequency: /,
+    );
     expect(existsSync(onMachine(dbAgent, '/etc/turku-agent/sources.d/db.json'))).toBe(false);
     // Still registered (with no sources), and the web machines go on.
     expect((await listMachines(api.api.api.ctx)).map((m) => m.unit_name).sort()).toEqual(['db/0', 'web/0', 'web/1']);
     for (const unit of AGENTS)
-      expect(statuses(sim)[unit]).toBe(`active: 2 sources registered with ${apiHostPort}; no backup yet`);
+      expect(sim.workloadStatuses()[unit]).toBe(`active: 2 sources registered with ${apiHostPort}; no backup yet`);
 
     // Fixed by the principal: the file appears and the API gets the source.
     await sim.config('db', {
       sources: JSON.stringify({ dumps: { path: '/var/backups/db', frequency: 'daily, 0200-0600' } }),
     });
     await sim.settle();
-    expect(statuses(sim)[dbAgent]).toBe(`active: 1 source registered with ${apiHostPort}; no backup yet`);
+    expect(sim.workloadStatuses()[dbAgent]).toBe(`active: 1 source registered with ${apiHostPort}; no backup yet`);
     expect(existsSync(onMachine(dbAgent, '/etc/turku-agent/sources.d/db.json'))).toBe(true);
   });
 
@@ -297,7 +292,7 @@ describe('turku-agent in a model', () => {
     );
     await sim.updateStatus();
     await sim.settle();
-    expect(statuses(sim)[unit]).toBe(
+    expect(sim.workloadStatuses()[unit]).toBe(
       `active: 3 sources registered with ${apiHostPort}; last backup 2026-11-30 06:40 UTC`,
     );
 
@@ -361,8 +356,12 @@ describe('turku-agent in a model', () => {
     await sim.settle();
     for (const unit of AGENTS) expect(existsSync(onMachine(unit, '/etc/turku-agent/sources.d/web.json'))).toBe(false);
     expect(existsSync(onMachine('turku-agent/0', '/etc/turku-agent/sources.d/local.json'))).toBe(true);
-    expect(statuses(sim)['turku-agent/0']).toBe(`active: 1 source registered with ${apiHostPort}; no backup yet`);
-    expect(statuses(sim)['turku-agent/1']).toBe(`active: 0 sources registered with ${apiHostPort}; no backup yet`);
+    expect(sim.workloadStatuses()['turku-agent/0']).toBe(
+      `active: 1 source registered with ${apiHostPort}; no backup yet`,
+    );
+    expect(sim.workloadStatuses()['turku-agent/1']).toBe(
+      `active: 0 sources registered with ${apiHostPort}; no backup yet`,
+    );
     // The API hears of it: the machines' remaining published sources.
     const sources = await listSources(api.api.api.ctx);
     expect(sources.filter((s) => s.unit_name === 'web/1' && s.published).map((s) => s.name)).toEqual([]);

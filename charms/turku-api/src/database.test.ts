@@ -10,7 +10,7 @@ import { runCharm } from '../../../lib/charm/index.js';
 import { parseCharmMeta } from '../../../lib/charm-testing/charm-meta.js';
 import { Context, type RelationState, type State, events } from '../../../lib/charm-testing/scenario.js';
 import { MachineRoots } from '../../../tests/support/machines.js';
-import { startPostgres, type PostgresServer } from '../../../tests/support/postgres-server.js';
+import { createDatabase, startPostgres, type PostgresServer } from '../../../tests/support/postgres-server.js';
 import { freePort } from '../../../tests/support/processes.js';
 import { turkuApiCharm } from './charm.js';
 
@@ -21,24 +21,10 @@ const meta = parseCharmMeta(await readFile(`${CHARM_DIR}/charmcraft.yaml`, 'utf8
 const PG_SECRET_ID = 'd0pg0000000000000001';
 
 let server: PostgresServer;
-let databases = 0;
 beforeAll(async () => {
   server = await startPostgres();
 });
 afterAll(() => server.stop());
-
-/** A fresh database on the server, as the postgresql charm would create for us. */
-async function createDatabase(): Promise<string> {
-  const name = `turku_api_${process.pid}_${++databases}`;
-  const client = new pg.Client({ connectionString: server.url });
-  await client.connect();
-  try {
-    await client.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await client.end();
-  }
-  return name;
-}
 
 const endpoint = () => new URL(server.url).host; // 127.0.0.1:<port>
 
@@ -71,7 +57,7 @@ async function health(at: number): Promise<{ counts: Record<string, number> } | 
 
 describe('database relation (postgresql_client)', () => {
   test('with the credentials in a secret, two units serve one shared PostgreSQL database', async () => {
-    const name = await createDatabase();
+    const name = await createDatabase(server, 'turku_api');
     const database: RelationState = {
       id: 7,
       endpoint: 'database',
@@ -136,7 +122,7 @@ describe('database relation (postgresql_client)', () => {
   });
 
   test('credentials in the bag work too; an unanswered relation is waiting and nothing serves', async () => {
-    const name = await createDatabase();
+    const name = await createDatabase(server, 'turku_api');
     const ctx = await unit(0);
     const asked: RelationState = { id: 7, endpoint: 'database', remoteApp: 'postgresql', remoteAppData: {} };
     const waiting = await ctx.run(events.relationJoined(asked, 'postgresql/0'), {

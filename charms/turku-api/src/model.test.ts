@@ -102,22 +102,6 @@ beforeEach(async () => {
 });
 afterEach(() => roots.cleanup());
 
-function workloads(sim: ModelSimulator): Record<string, string> {
-  const status = sim.status() as {
-    applications: Record<
-      string,
-      { units?: Record<string, { 'workload-status': { current: string; message: string } }> }
-    >;
-  };
-  const result: Record<string, string> = {};
-  for (const app of Object.values(status.applications)) {
-    for (const [name, unit] of Object.entries(app.units ?? {})) {
-      result[name] = `${unit['workload-status'].current}: ${unit['workload-status'].message}`;
-    }
-  }
-  return result;
-}
-
 test('consumers read the granted credentials and register; a second API unit without a database is blocked', async () => {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}/v1`;
@@ -144,7 +128,7 @@ test('consumers read the granted credentials and register; a second API unit wit
   const agentsRelation = Object.values(sim.model.relations).find((r) =>
     r.ends.some((end) => end.endpoint === 'agents'),
   )!;
-  expect(workloads(sim)).toEqual({
+  expect(sim.workloadStatuses()).toEqual({
     'turku-api/0': `active: ${url} (SQLite); 0 machines; storages: store-0 500 GiB free`,
     'storage/0': 'active: registered store-0: HTTP 200',
     'agent/0': `active: credential juju agents:${agentsRelation.id}`,
@@ -152,7 +136,7 @@ test('consumers read the granted credentials and register; a second API unit wit
 
   await sim.addUnit('turku-api');
   await sim.settle();
-  expect(workloads(sim)).toMatchObject({
+  expect(sim.workloadStatuses()).toMatchObject({
     'turku-api/0': 'blocked: 2 units need a shared database: integrate with postgresql (database endpoint)',
     'turku-api/1':
       'blocked: 2 units need a shared database: integrate with postgresql (database endpoint); this unit does not serve until then',

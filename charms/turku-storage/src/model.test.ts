@@ -15,6 +15,7 @@ import {
 } from '../../../lib/charm-interfaces/index.js';
 import { parseCharmMeta } from '../../../lib/charm-testing/charm-meta.js';
 import { ModelSimulator, type SimCharm } from '../../../lib/charm-testing/simulator.js';
+import { expectSameFreeSpace } from '../../../tests/support/free-space.js';
 import { MachineRoots } from '../../../tests/support/machines.js';
 import { startApiWorld, storageCharm, type ApiWorld } from './test-fixtures.js';
 
@@ -80,11 +81,6 @@ function unitBag(unit: string): StorageUnitBag {
   return read.value;
 }
 
-function statusOf(unit: string): string {
-  const status = sim.model.units[unit]!.workloadStatus;
-  return `${status.status}: ${status.message}`;
-}
-
 async function registered(name: string) {
   return (await listStorages(world.api.api.ctx)).find((row) => row.name === name);
 }
@@ -94,16 +90,14 @@ test('leader and non-leader each register and publish their own unit bag; no app
   const leader = sim.model.applications['turku-storage']!.leader;
   expect(units).toContain(leader);
   for (const unit of units) {
-    expect(statusOf(unit)).toMatch(/^active: turku-storage-\d: .* free on 1 volume$/);
+    expect(sim.workloadStatuses()[unit]).toMatch(/^active: turku-storage-\d: .* free on 1 volume$/);
     const bag = unitBag(unit);
     expect(bag['storage-name']).toBe(unit.replace('/', '-'));
     // Each on its own machine, with its own address and host keys.
     expect(bag['ssh-host']).toBe(sim.model.machines[sim.model.units[unit]!.machine]!.address);
     const row = await registered(bag['storage-name']);
     expect(row).toMatchObject({ space_total_mib: bag['space-total-mib'] });
-    // The workload and the charm each measure the free space once, moments apart, on a disk that
-    // other tests write to: the same figure within a few MiB.
-    expect(Math.abs(Number(row!.space_available_mib) - bag['space-available-mib'])).toBeLessThanOrEqual(64);
+    expectSameFreeSpace(Number(row!.space_available_mib), bag['space-available-mib']);
   }
   expect(unitBag(units[0]!)['ssh-host-keys']).not.toEqual(unitBag(units[1]!)['ssh-host-keys']);
   expect(relation().appBags['turku-storage'] ?? {}).toEqual({});
@@ -121,7 +115,7 @@ test('attaching a backups storage makes it a volume', async () => {
   expect(written.volumes).toEqual({
     [id!.replace('/', '-')]: { path: roots.path(machine, `/srv/turku-storage/${id}`) },
   });
-  expect(statusOf('turku-storage/1')).toMatch(/free on 1 volume$/);
+  expect(sim.workloadStatuses()['turku-storage/1']).toMatch(/free on 1 volume$/);
 });
 
 test('add-unit: the new unit publishes its capacity and the API records it', async () => {
@@ -134,7 +128,7 @@ test('add-unit: the new unit publishes its capacity and the API records it', asy
 test('one storage-name for several units is blocked; {unit} makes each unit its own', async () => {
   await sim.config('turku-storage', { 'storage-name': 'primary' });
   await sim.settle();
-  expect(statusOf('turku-storage/0')).toBe(
+  expect(sim.workloadStatuses()['turku-storage/0']).toBe(
     'blocked: storage-name: "primary" would be the name of all 3 units; add {unit} or leave it empty',
   );
   await sim.config('turku-storage', { 'storage-name': 'primary-{unit}' });
