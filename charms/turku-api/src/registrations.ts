@@ -3,8 +3,8 @@
 // application bag, and listed in the peer application bag so every API unit (and a new leader)
 // finds them. The secret is the source of truth; the API's database gets the same credential
 // through `turku-api auth-ensure`.
-import { randomInt } from 'node:crypto';
 
+import { randomAlphanumeric } from '../../../lib/common/random.js';
 import { type HookTools, SecretNotFoundError } from '../../../lib/charm/index.js';
 import {
   type RegistrationSecretContent,
@@ -53,13 +53,9 @@ export function authName(relation: string): string {
   return `juju ${relation}`;
 }
 
-const ALPHANUMERIC = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-
 /** 32 random alphanumerics (about 190 bits), over the API's 20-character minimum. */
-export function newRegistrationSecret(length = 32): string {
-  let secret = '';
-  for (let i = 0; i < length; i++) secret += ALPHANUMERIC[randomInt(ALPHANUMERIC.length)];
-  return secret;
+export function newRegistrationSecret(): string {
+  return randomAlphanumeric(32);
 }
 
 const secretUri = (id: string) => (id.startsWith('secret:') ? id : `secret:${id}`);
