@@ -819,6 +819,37 @@ describe('secrets and storage', () => {
   });
 });
 
+describe('substrate hooks', () => {
+  test('add-unit gives the new unit the storage the application was deployed with', async () => {
+    const sim = new ModelSimulator();
+    const multi = STORE.replace('location: /srv/backups}', 'location: /srv/backups, multiple: {range: 0-3}}');
+    await sim.deploy('store', charm(multi), { storage: { backups: 2 } });
+    const [added] = await sim.addUnit('store');
+    await sim.settle();
+    expect(sim.model.units['store/0']!.storage).toHaveLength(2);
+    expect(sim.model.units[added!]!.storage).toHaveLength(2);
+  });
+
+  test('machine addresses come from machineAddress, and prepareMachine runs before any hook there', async () => {
+    const prepared: string[] = [];
+    const sim = new ModelSimulator({
+      machineAddress: (number) => `192.0.2.${number + 50}`,
+      prepareMachine: async (machine) => {
+        prepared.push(`${machine.id}=${machine.address} before ${sim.history.length} events`);
+        await Promise.resolve();
+      },
+    });
+    await sim.deploy('store', charm(STORE), { numUnits: 2 });
+    await sim.settle();
+    expect(Object.values(sim.model.machines).map((m) => m.address)).toEqual(['192.0.2.50', '192.0.2.51']);
+    // Called for every event (idempotence is the substrate's): the first call per machine comes first.
+    const first = (id: string) => prepared.find((line) => line.startsWith(`${id}=`));
+    expect(first('0')).toMatch(/^0=192\.0\.2\.50 before [01] events$/);
+    expect(first('1')).toMatch(/^1=192\.0\.2\.51 before [01] events$/);
+    expect(prepared).toHaveLength(sim.history.length);
+  });
+});
+
 describe('status and bundles', () => {
   test('status() is shaped like juju status --format json', async () => {
     const sim = new ModelSimulator({ name: 'test-x' });

@@ -98,6 +98,10 @@ export class ModelSimulator {
 
   /** A settle that runs more events than this is taken to loop forever (a charm answering every change with a change). */
   private readonly maxEvents: number;
+  private readonly machineAddress: (machineNumber: number) => string;
+  /** Storage counts each application was deployed with (`--storage`, a bundle's `storage:`). */
+  private readonly storageDirectives = new Map<string, Record<string, number>>();
+  private readonly prepareMachine: ((machine: Readonly<{ id: string; address: string }>) => Promise<void>) | undefined;
 
   constructor(
     options: {
@@ -106,9 +110,18 @@ export class ModelSimulator {
       now?: () => Date;
       toolServer?: RunEventOptions['toolServer'];
       maxEvents?: number;
+      /** The address of new machine number N (default 10.0.0.N+1). */
+      machineAddress?: (machineNumber: number) => string;
+      /**
+       * Awaited before any event runs on a machine: a substrate provisions the machine (its
+       * root, its network) there. Called for every event; make it idempotent.
+       */
+      prepareMachine?: (machine: Readonly<{ id: string; address: string }>) => Promise<void>;
     } = {},
   ) {
     this.maxEvents = options.maxEvents ?? 10000;
+    this.machineAddress = options.machineAddress ?? ((number) => `10.0.0.${number + 1}`);
+    this.prepareMachine = options.prepareMachine;
     this.model = emptyModel(options.name ?? 'test-model', options.now ?? (() => new Date()));
     this.random = seededRandom(options.seed ?? 1);
     this.toolServer = options.toolServer;
@@ -177,6 +190,8 @@ export class ModelSimulator {
     app.charmRevision = 0;
     app.config = this.parseConfig(app, config);
     this.model.applications[name] = app;
+    // Juju keeps the deploy's storage directives as the application's: add-unit uses them too.
+    this.storageDirectives.set(name, { ...storage });
     this.createPeerRelations(app);
   }
 
@@ -217,7 +232,7 @@ export class ModelSimulator {
     this.model.nextMachineId += 1;
     // Containers get ids under their host; every machine gets its own address.
     const id = parent === undefined ? String(number) : `${parent}/lxd/${number}`;
-    this.model.machines[id] = { id, address: `10.0.0.${number + 1}` };
+    this.model.machines[id] = { id, address: this.machineAddress(number) };
     return id;
   }
 
@@ -289,7 +304,10 @@ export class ModelSimulator {
     const app = this.aliveApp(appName);
     const names: string[] = [];
     for (let i = 0; i < n; i += 1)
-      names.push(this.addUnitNow(app, options.to?.[Math.min(i, options.to.length - 1)]).name);
+      names.push(
+        this.addUnitNow(app, options.to?.[Math.min(i, options.to.length - 1)], this.storageDirectives.get(appName))
+          .name,
+      );
     return Promise.resolve(names);
   }
 
@@ -725,6 +743,8 @@ export class ModelSimulator {
       const failedEnv = this.failedEnv.get(unit.name);
       this.failedEnv.delete(unit.name);
       if (retrying && failedEnv !== undefined) options.env = failedEnv;
+      const host = this.model.machines[machine];
+      if (this.prepareMachine !== undefined && host !== undefined) await this.prepareMachine(host);
       const outcome = await runEvent(this.model, unit.name, event, options);
       this.history.push({
         unit: unit.name,

@@ -4,6 +4,7 @@ import { request as httpsRequest } from 'node:https';
 import type { z } from 'zod';
 
 import type { View } from '../turku/protocol/api.js';
+import { UNREACHABLE } from './api-unreachable.js';
 import { errorMessage } from './errors.js';
 
 /**
@@ -44,7 +45,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       try {
         reply = await postJson(url, JSON.stringify(body), options.timeoutSeconds * 1000);
       } catch (error) {
-        throw new ApiError(`Cannot reach the API at ${base}: ${connectionProblem(error)}`);
+        throw new ApiError(`${UNREACHABLE} ${base}: ${connectionProblem(error)}`);
       }
       const { text } = reply;
       options.debug?.(`API response ${view}: HTTP ${reply.status} ${text.slice(0, 2000)}`);

@@ -6,6 +6,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { failureLine, type Host, type RunResult } from '../../../lib/charm-host/index.js';
+import { isApiUnreachable } from '../../../lib/common/api-unreachable.js';
 import { loadAgentConfig } from '../../../lib/common/config-files.js';
 import type { ConfigObject } from '../../../lib/turku/config.js';
 
@@ -47,7 +48,8 @@ const NO_STORAGE = 'No storages are currently available';
 
 /**
  * Registers the machine and sends the sources. An API without a storage yet (a bundle deploys
- * the agents and storages side by side) is something to wait for: it returns that as a message.
+ * the agents and storages side by side) or an API that does not answer yet (a second unit waiting
+ * for its database) is something to wait for: it returns that as a message.
  * Any other failure is one line, and the hook fails with it.
  */
 export async function runUpdateConfig(host: Host, configDir: string): Promise<{ waiting?: string }> {
@@ -55,6 +57,7 @@ export async function runUpdateConfig(host: Host, configDir: string): Promise<{ 
   if (result.exitCode === 0) return {};
   const error = programError('turku-update-config', result);
   if (error.includes(NO_STORAGE)) return { waiting: 'the API has no storage for this machine yet' };
+  if (isApiUnreachable(error)) return { waiting: `waiting for the API: ${error}` };
   throw new Error(`turku-update-config failed: ${error}`);
 }
 

@@ -15,6 +15,7 @@ import { createAuth, listMachines } from '../../../lib/api/admin/commands.js';
 import { apiWithStorage, registerStorage, type ApiWithStorage } from '../../../lib/agent/__tests__/helpers.js';
 import { startTestApi } from '../../../tests/support/api-harness.js';
 import { MachineRoots } from '../../../tests/support/machines.js';
+import { freePort } from '../../../tests/support/processes.js';
 import { agentError, sessionInfo } from './actions.js';
 import { apiFromConfig } from './api-source.js';
 import { configSchema, turkuAgentCharm } from './charm.js';
@@ -341,6 +342,21 @@ describe('one unit', () => {
     } finally {
       await bare.close();
     }
+  });
+
+  test('an API that does not answer yet is waited for, not a failed hook', async () => {
+    // A port nothing listens on: a second turku-api unit still waiting for its database.
+    const port = await freePort();
+    const ctx = await context();
+    const out = await ctx.run(events.configChanged(), {
+      config: { ...apiConfig(), 'api-url': `http://127.0.0.1:${port}/v1` },
+      relations: [JUJU_INFO],
+    });
+    expect(out.failed).toBe(false);
+    expect(out.state.unitStatus?.status).toBe('waiting');
+    expect(out.state.unitStatus?.message).toMatch(
+      new RegExp(`^waiting for the API: Cannot reach the API at http://127\\.0\\.0\\.1:${port}/v1: `),
+    );
   });
 
   test('a broken relation takes the file the charm wrote, never an operator’s', async () => {

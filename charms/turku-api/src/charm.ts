@@ -71,14 +71,19 @@ async function apiUrl(ctx: HookContext<ApiCharmConfig>, config: ApiCharmConfig):
 }
 
 /**
- * Leader: credentials for every agents/storages relation (secret, grant, app bag), each ensured in
- * the database; secrets of removed relations deleted and their Auths deactivated; the peer list.
+ * Leader: credentials for every agents/storages relation (secret, grant, app bag; new ones only
+ * when `createNew`), each ensured in the database; secrets of removed relations deleted and their Auths deactivated; the peer list.
  */
-async function shareRegistrations(ctx: HookContext<ApiCharmConfig>, program: ApiProgram, url: string): Promise<void> {
+async function shareRegistrations(
+  ctx: HookContext<ApiCharmConfig>,
+  program: ApiProgram,
+  url: string,
+  createNew: boolean,
+): Promise<void> {
   const { tools, juju } = ctx;
   const broken = juju.hookName.endsWith('-relation-broken') ? juju.relation?.name : undefined;
   const relations = await registrationRelations(tools, broken);
-  const registrations = await publishRegistrations(tools, relations, url);
+  const registrations = await publishRegistrations(tools, relations, url, createNew);
   for (const { credential } of registrations) {
     await program.ensureAuth(credential['auth-type'], credential['auth-name'], credential['auth-secret']);
   }
@@ -126,11 +131,17 @@ export function turkuApiCharm(hostFor: (juju: JujuCommon) => Host) {
       }
 
       const settings = apiSettingsFile(config, plan.serve);
-      const program = await serveApi(host, settings);
+      const program = await serveApi(host, settings, async (fresh) => {
+        for (const credential of await peerRegistrations(tools, ctx.juju.app)) {
+          await fresh.ensureAuth(credential['auth-type'], credential['auth-name'], credential['auth-secret']);
+        }
+      });
       await openOnly(tools, config.port);
 
       const url = await apiUrl(ctx, config);
-      if (leader) await shareRegistrations(ctx, program, url);
+      // A leader serving SQLite only until a shared database comes (more units planned) hands out
+      // no new credentials: whatever registered now would be left behind in SQLite at the switch.
+      if (leader) await shareRegistrations(ctx, program, url, plan.blocked === undefined);
       else {
         // The leader ensured them in the shared database already; again here costs little and
         // covers a database related after the leader's last hook.

@@ -70,13 +70,14 @@ async function secretIdByLabel(tools: HookTools, label: string): Promise<string 
 }
 
 /** Leader: the relation's secret, found by its label or created; its content repaired if bad. */
-async function ensureSecret(tools: HookTools, relation: string): Promise<Registration> {
+async function ensureSecret(tools: HookTools, relation: string, create: boolean): Promise<Registration | undefined> {
   const endpoint = relation.split(':')[0] as RegistrationEndpoint;
   const kind = KIND[endpoint];
   const label = secretLabel(relation);
   const fresh = () => kind.content({ name: authName(relation), secret: newRegistrationSecret() });
   const existing = await secretIdByLabel(tools, label);
   if (existing === undefined) {
+    if (!create) return undefined;
     const content = fresh();
     const secretId = await tools.secretAdd(content, {
       label,
@@ -113,10 +114,13 @@ export async function publishRegistrations(
   tools: HookTools,
   relations: readonly string[],
   apiUrl: string,
+  /** false: only relations that have a credential already get it (again); new ones wait. */
+  createNew = true,
 ): Promise<Registration[]> {
   const registrations: Registration[] = [];
   for (const relation of relations) {
-    const registration = await ensureSecret(tools, relation);
+    const registration = await ensureSecret(tools, relation, createNew);
+    if (registration === undefined) continue;
     await tools.secretGrant(registration.secretId, relation);
     const kind = KIND[relation.split(':')[0] as RegistrationEndpoint];
     await tools.relationSet(relation, kind.bag({ 'api-url': apiUrl, 'secret-id': registration.secretId }), {

@@ -36,13 +36,23 @@ async function workloadStamp(host: Host): Promise<string> {
  * turku-api command migrates the database when it opens it; the explicit migrate when the
  * settings or the program changed makes a database problem fail this hook with its own line.
  */
-export async function serveApi(host: Host, file: SettingsFile): Promise<ApiProgram> {
+export async function serveApi(
+  host: Host,
+  file: SettingsFile,
+  /**
+   * Runs on a new or changed database before the service answers from it: the credentials
+   * agents already hold must be there first (a switch to PostgreSQL would otherwise answer them
+   * 403 until the hook got to them).
+   */
+  prepareDatabase: (program: ApiProgram) => Promise<void> = () => Promise.resolve(),
+): Promise<ApiProgram> {
   const changed = await writeSettings(host, file);
   const program = new ApiProgram(host, host.path(CONFIG_FILE));
   const fingerprint = `${file.text}\n${await workloadStamp(host)}`;
   const stampFile = host.path(`${DATA_DIR}/.charm-migrated`);
   if (changed || (await readFile(stampFile, 'utf8').catch(() => '')) !== fingerprint) {
     await program.migrate();
+    await prepareDatabase(program);
     await writeFileAtomic(stampFile, fingerprint, { mode: 0o600 });
   }
   await ensureService(host, {

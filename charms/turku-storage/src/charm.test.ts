@@ -10,6 +10,7 @@ import { readStorageUnit } from '../../../lib/charm-interfaces/index.js';
 import { Context, events, type State } from '../../../lib/charm-testing/scenario.js';
 import { expectSameFreeSpace } from '../../../tests/support/free-space.js';
 import { MachineRoots } from '../../../tests/support/machines.js';
+import { freePort } from '../../../tests/support/processes.js';
 import { turkuStorageCharm } from './charm.js';
 import { ExpireNowParams, ListSnapshotsParams, StorageConfig, VerifySnapshotParams } from './schemas.js';
 import {
@@ -196,6 +197,20 @@ test('attached backups storages are the volumes; update-status keeps the capacit
   const bag = readStorageUnit(out.state.relations!.find((r) => r.endpoint === 'turku-api')!.localUnitData!);
   if (!bag.ok) throw new Error(bag.problems.join('; '));
   expect((await recorded('turku-storage-0'))?.space_total_mib).toBe(bag.value['space-total-mib']);
+});
+
+test('an API that does not answer yet is waited for, publishing nothing', async () => {
+  // A port nothing listens on: a second turku-api unit still waiting for its database.
+  const url = `http://127.0.0.1:${await freePort()}/v1`;
+  const relation = apiRelation(world, { localUnitData: {} });
+  relation.remoteAppData = { ...relation.remoteAppData, 'api-url': url };
+  const out = await context.run(events.configChanged(), configured({ relations: [relation] }));
+  expect(out.exitCode).toBe(0);
+  expect(out.state.unitStatus?.status).toBe('waiting');
+  expect(out.state.unitStatus?.message).toContain(`waiting for the API: `);
+  expect(out.state.unitStatus?.message).toContain(`Cannot reach the API at ${url}: `);
+  const local = out.state.relations!.find((r) => r.endpoint === 'turku-api')!;
+  expect(local.localUnitData?.['storage-name']).toBeUndefined();
 });
 
 test('a registration the API refuses fails the hook with one line, publishing nothing', async () => {

@@ -15,6 +15,7 @@ import {
 } from '../../../lib/charm-host/index.js';
 import { writeStorageUnit } from '../../../lib/charm-interfaces/index.js';
 import { writeFileAtomic } from '../../../lib/common/atomic-write.js';
+import { isApiUnreachable } from '../../../lib/common/api-unreachable.js';
 import { loadStorageSettings } from '../../../lib/storage/load-settings.js';
 import { measureVolumes, spaceReport } from '../../../lib/storage/volumes.js';
 import { expireNow, listSnapshots, verifySnapshot } from './actions.js';
@@ -138,7 +139,15 @@ async function reconcile(ctx: HookContext<StorageConfig>, host: Host): Promise<v
   const update = await host.run(
     host.workload.command('turku-storage-update-config', ['--config-dir', paths.configDir]),
   );
-  if (update.exitCode !== 0) throw new Error(`turku-storage-update-config: ${failureLine(update)}`);
+  if (update.exitCode !== 0) {
+    // An API that does not answer yet (a second unit waiting for its database) is waited for;
+    // the next hook (update-status at the latest) tries again.
+    if (isApiUnreachable(failureLine(update))) {
+      ctx.status.waiting(`waiting for the API: ${failureLine(update)}`);
+      return;
+    }
+    throw new Error(`turku-storage-update-config: ${failureLine(update)}`);
+  }
   await installTimers(host, 'storage', paths.configDir);
 
   // Published as the workload measures it (operators' own config.d layers included).

@@ -1,0 +1,183 @@
+#!/usr/bin/env node
+// The README's main job: `turku-local up` deploys bundles/turku.yaml on the local substrate with
+// a sample principal, takes a first backup and prints what runs; `turku-local down` removes it.
+// A test and demo substrate (lib/substrate/local/driver.ts), not a place to keep backups.
+import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+import { allActive, type ModelDriver, unitsOf } from '../driver.js';
+import { DEFAULT_BASE_DIR, LocalDriver } from './driver.js';
+
+const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
+const BUNDLE = join(REPO, 'bundles', 'turku.yaml');
+const SAMPLE_SOURCE = 'turku-sample-data';
+
+const USAGE = `usage: turku-local up [--model NAME] [--base-dir DIR]
+       turku-local down [--model NAME | --all] [--base-dir DIR]`;
+
+async function action(
+  driver: ModelDriver,
+  unit: string,
+  name: string,
+  params: Record<string, unknown> = {},
+): Promise<Record<string, unknown>> {
+  const outcome = await driver.runAction(unit, name, params);
+  if (outcome.status !== 'completed') throw new Error(`${name} on ${unit} ${outcome.status}: ${outcome.message}`);
+  return { ...outcome.results };
+}
+
+function parsed<T>(results: Record<string, unknown>, key: string): T {
+  const value = results[key];
+  if (typeof value !== 'string') throw new Error(`the action result has no ${key}`);
+  return JSON.parse(value) as T;
+}
+
+function table(rows: readonly (readonly string[])[]): string {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length)));
+  return rows
+    .map((row) =>
+      row
+        .map((cell, column) => cell.padEnd(widths[column]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+function say(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+interface Snapshots {
+  machine: string;
+  names: Record<string, string>;
+  sources: Record<string, Array<{ name: string } | string>>;
+}
+
+/** Snapshot names per `storage unit / source`. */
+async function snapshots(driver: LocalDriver): Promise<Array<[string, string, string[]]>> {
+  const rows: Array<[string, string, string[]]> = [];
+  for (const unit of unitsOf(await driver.status(), 'turku-storage')) {
+    for (const machine of parsed<Snapshots[]>(await action(driver, unit.name, 'list-snapshots'), 'snapshots')) {
+      for (const [source, list] of Object.entries(machine.sources)) {
+        rows.push([unit.name, source, list.map((entry) => (typeof entry === 'string' ? entry : entry.name))]);
+      }
+    }
+  }
+  return rows;
+}
+
+async function up(model: string, baseDir: string): Promise<void> {
+  for (const charm of ['turku-api', 'turku-storage', 'turku-agent', 'turku-sample']) {
+    if (!existsSync(join(REPO, 'build', `${charm}.charm`)))
+      throw new Error(`build/${charm}.charm is missing: run npm run pack`);
+  }
+  const started = Date.now();
+  const driver = await LocalDriver.create({ model, baseDir, agentPingIntervalMs: 0, updateStatusIntervalMs: 0 });
+  try {
+    say(`Deploying ${BUNDLE} as model ${model} (machines under ${driver.modelDir}) ...`);
+    await driver.deployBundle(BUNDLE);
+    say('Adding turku-sample, a principal with data that publishes its source to the agent ...');
+    await driver.deploy(join(REPO, 'build', 'turku-sample.charm'), 'sample');
+    await driver.integrate('turku-agent:juju-info', 'sample:juju-info');
+    await driver.integrate('turku-agent:backup-sources', 'sample:backup-sources');
+    // Juju runs update-status every 5 minutes; an agent that registered before the storages did
+    // waits for it.
+    await driver.sim.updateStatus();
+    await driver.sim.settle();
+    await driver.waitUntil((status) => allActive(status), { what: 'every unit active', successes: 1 });
+
+    say(`Taking a first backup of ${SAMPLE_SOURCE} (juju run turku-api/0 backup-now, then the agent's check-in) ...`);
+    const machines = parsed<Array<{ uuid: string; unit_name: string }>>(
+      await action(driver, 'turku-api/0', 'list-machines'),
+      'machines',
+    );
+    const sample = machines.find((machine) => machine.unit_name === 'sample/0');
+    if (sample === undefined) throw new Error('sample/0 did not register with the API');
+    await action(driver, 'turku-api/0', 'backup-now', { machine: sample.uuid, source: SAMPLE_SOURCE });
+    await driver.pingAgents();
+    const taken = await snapshots(driver);
+    if (!taken.some(([, source, names]) => source === SAMPLE_SOURCE && names.length > 0)) {
+      throw new Error(`no snapshot of ${SAMPLE_SOURCE} after the check-in: see ${driver.modelDir}/machines/*/var/log`);
+    }
+    await driver.sim.updateStatus();
+    await driver.sim.settle();
+
+    const status = await driver.status();
+    say('');
+    say(
+      table([
+        ['UNIT', 'STATUS', 'MESSAGE'],
+        ...Object.values(status.units)
+          .sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }))
+          .map((unit) => [unit.principal === undefined ? unit.name : `  ${unit.name}`, unit.workload, unit.message]),
+      ]),
+    );
+    const sources = parsed<Array<Record<string, unknown>>>(
+      await action(driver, 'turku-api/0', 'list-sources'),
+      'sources',
+    );
+    say('');
+    say(
+      table([
+        ['MACHINE', 'SOURCE', 'PATH'],
+        ...sources.map((source) => [String(source['unit_name']), String(source['name']), String(source['path'])]),
+      ]),
+    );
+    say('');
+    say(
+      table([
+        ['STORAGE', 'SOURCE', 'SNAPSHOTS', 'LAST SNAPSHOT'],
+        ...taken.map(([unit, source, names]) => [unit, source, String(names.length), names.at(-1) ?? '-']),
+      ]),
+    );
+    say('');
+    say(`Done in ${Math.round((Date.now() - started) / 1000)} s. The API and each machine's sshd keep running;`);
+    say(`the machines' files are under ${driver.modelDir}/machines. Remove everything with: npm run demo:down`);
+  } catch (error) {
+    await driver.destroy();
+    throw error;
+  }
+  await driver.detach();
+}
+
+async function down(baseDir: string, model: string | undefined, all: boolean): Promise<void> {
+  const models = all ? await readdir(baseDir).catch(() => [] as string[]) : [model ?? 'turku-demo'];
+  for (const name of models) {
+    const dir = join(baseDir, name);
+    if (!existsSync(dir)) {
+      say(`no model ${name} in ${baseDir}`);
+      continue;
+    }
+    await LocalDriver.teardown(dir);
+    say(`removed model ${name} (its processes, network namespaces and ${dir})`);
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      model: { type: 'string', default: 'turku-demo' },
+      'base-dir': { type: 'string', default: DEFAULT_BASE_DIR },
+      all: { type: 'boolean', default: false },
+    },
+  });
+  const [command, ...rest] = positionals;
+  if (rest.length > 0 || (command !== 'up' && command !== 'down')) throw new Error(USAGE);
+  if (process.getuid?.() !== 0) throw new Error('the local substrate needs root (network namespaces, sshd)');
+  if (command === 'up') await up(values.model, values['base-dir']);
+  else await down(values['base-dir'], values.model, values.all);
+}
+
+main(process.argv.slice(2)).then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`turku-local: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  },
+);

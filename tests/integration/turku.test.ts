@@ -1,0 +1,280 @@
+// The six integration scenarios of issue 7 on the local substrate (always) and on a Juju
+// controller (only where `juju` is on PATH and a controller answers; otherwise they are reported
+// as skipped, with the reason, never as passed). Needs the packed charms: npm run test:integration
+// packs them first.
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import { allActive, type ModelDriver, unitsOf } from '../../lib/substrate/driver.js';
+import { JujuDriver } from '../../lib/substrate/juju/driver.js';
+import { LocalDriver } from '../../lib/substrate/local/driver.js';
+import type { PostgresServer } from '../support/postgres-server.js';
+import { postgresqlStandIn, startBridgePostgres } from './postgresql-stand-in.js';
+import {
+  action,
+  apiUrl,
+  BUNDLE,
+  EVERY_MINUTE,
+  eventually,
+  expectActive,
+  HA_OVERLAY,
+  jsonResult,
+  type Registered,
+  registerMachine,
+  run,
+  SAMPLE_CHARM,
+  snapshotsBySource,
+  subordinateOn,
+  treeListing,
+} from './scenarios.js';
+
+jest.setTimeout(15 * 60_000);
+
+/** TURKU_KEEP_MODELS=1 leaves the models in place for a look after the run (spec juju 9). */
+const KEEP_MODELS = process.env['TURKU_KEEP_MODELS'] === '1';
+
+async function finish(driver: ModelDriver | undefined): Promise<void> {
+  if (driver === undefined) return;
+  if (!KEEP_MODELS) return driver.destroy();
+  // The local substrate's Juju side lives in this process: let go of it, keep the machines.
+  if (driver instanceof LocalDriver) await driver.detach();
+}
+
+interface Target {
+  readonly name: string;
+  /** A fresh, empty model. */
+  create(options: { withPostgresql: boolean }): Promise<ModelDriver>;
+  /** Why this target cannot run here (undefined: it can). */
+  readonly unavailable?: string;
+}
+
+/** Local: agents check in every 5 s and update-status runs every 20 s, so a scenario takes seconds. */
+const local: Target = {
+  name: 'local substrate',
+  async create({ withPostgresql }) {
+    let server: PostgresServer | undefined;
+    const driver = await LocalDriver.create({
+      agentPingIntervalMs: 5_000,
+      updateStatusIntervalMs: 20_000,
+      standIns: {
+        postgresql: (context) => {
+          if (server === undefined) throw new Error('this model has no PostgreSQL server');
+          return postgresqlStandIn(server, context);
+        },
+      },
+    });
+    if (!withPostgresql) return driver;
+    const dir = await mkdtemp(join(driver.modelDir, 'postgresql-'));
+    try {
+      // The server runs as `postgres`, which reads its pg_hba.conf here.
+      await chmod(dir, 0o755);
+      server = await startBridgePostgres(driver.gateway, dir);
+    } catch (error) {
+      await driver.destroy();
+      throw error;
+    }
+    const started = server;
+    const destroy = driver.destroy.bind(driver);
+    driver.destroy = async () => {
+      await started.stop();
+      await destroy();
+      await rm(dir, { recursive: true, force: true });
+    };
+    return driver;
+  },
+};
+
+const probe = await JujuDriver.probe();
+const juju: Target = {
+  name: 'Juju controller',
+  create: () => JujuDriver.createModel(),
+  ...(probe.available ? {} : { unavailable: probe.reason }),
+};
+
+for (const target of [local, juju]) {
+  const suite = target.unavailable === undefined ? describe : describe.skip;
+  if (target.unavailable !== undefined) {
+    // Not run is not passed: jest counts these as skipped, and says why here.
+    // eslint-disable-next-line no-console -- the reason belongs in the test output
+    console.warn(`Integration scenarios on a ${target.name}: NOT RUN: ${target.unavailable}`);
+  }
+
+  suite(`bundles/turku.yaml on a ${target.name}`, () => {
+    let driver: ModelDriver;
+    beforeAll(async () => {
+      driver = await target.create({ withPostgresql: false });
+    });
+    afterAll(async () => {
+      await finish(driver);
+    });
+
+    it('1. deploys: every unit reaches active', async () => {
+      await driver.deployBundle(BUNDLE);
+      const status = await driver.waitUntil(
+        (s) => allActive(s) && unitsOf(s, 'turku-storage').length === 2 && unitsOf(s, 'turku-agent').length === 1,
+        { what: 'every unit active', timeoutMs: 10 * 60_000 },
+      );
+      expectActive(status);
+      expect(Object.keys(status.units).sort()).toEqual([
+        'turku-agent/0',
+        'turku-api/0',
+        'turku-storage/0',
+        'turku-storage/1',
+        'ubuntu/0',
+      ]);
+    });
+
+    it('2. a principal publishing sources and a file in sources.d are both backed up on their storage', async () => {
+      await driver.deploy(SAMPLE_CHARM, 'sample', { config: { frequency: EVERY_MINUTE } });
+      await driver.integrate('turku-agent:juju-info', 'sample:juju-info');
+      await driver.integrate('turku-agent:backup-sources', 'sample:backup-sources');
+      // The operator's way: a file in sources.d, then turku-update-config (its timer runs it twice a day).
+      await run(
+        driver,
+        'ubuntu/0',
+        [
+          'set -e',
+          'mkdir -p "$MACHINE_ROOT/srv/notes/deep"',
+          'printf "first note\\n" > "$MACHINE_ROOT/srv/notes/a.txt"',
+          'printf "deeper\\n" > "$MACHINE_ROOT/srv/notes/deep/b.txt"',
+          'chmod 0640 "$MACHINE_ROOT/srv/notes/deep/b.txt"',
+          'ln -sf a.txt "$MACHINE_ROOT/srv/notes/link"',
+          `printf '{"notes": {"path": "%s", "frequency": "${EVERY_MINUTE}"}}\\n' "$MACHINE_ROOT/srv/notes" > "$MACHINE_ROOT/etc/turku-agent/sources.d/notes.json"`,
+          '"$MACHINE_ROOT/usr/local/bin/turku-update-config" --config-dir "$MACHINE_ROOT/etc/turku-agent"',
+        ].join('\n'),
+      );
+      const status = await driver.waitUntil((s) => allActive(s) && unitsOf(s, 'turku-agent').length === 2, {
+        what: 'the sample application and its agent active',
+      });
+      const sampleAgent = subordinateOn(status, 'turku-agent', 'sample/0');
+      expect(status.units[sampleAgent]?.message).toMatch(/^1 source registered/);
+
+      const snapshots = await eventually('a snapshot of both sources', async () => {
+        const found = await snapshotsBySource(driver);
+        return found['turku-sample-data']?.length && found['notes']?.length ? found : undefined;
+      });
+      // Each source is on the storage the API assigned to its machine.
+      const machines = jsonResult<Registered[]>(await action(driver, 'turku-api/0', 'list-machines'), 'machines');
+      const storageOf = (unit: string) => machines.find((m) => m.unit_name === unit)?.storage;
+      const onStorage = (name: string | null | undefined) => `${String(name).replace(/-(\d+)$/, '/$1')}:`;
+      expect(snapshots['turku-sample-data']![0]).toMatch(new RegExp(`^${onStorage(storageOf('sample/0'))}`));
+      expect(snapshots['notes']![0]).toMatch(new RegExp(`^${onStorage(storageOf('ubuntu/0'))}`));
+    });
+
+    it('3. add-unit turku-storage: its capacity reaches the API and new machines spread by free space', async () => {
+      const [added] = await driver.addUnit('turku-storage');
+      await driver.waitUntil((s) => allActive(s) && s.units[added!] !== undefined, { what: `${added} active` });
+      const storages = jsonResult<Array<Record<string, unknown>>>(
+        await action(driver, 'turku-api/0', 'list-storages'),
+        'storages',
+      );
+      const fresh = storages.find((s) => s['unit'] === added);
+      expect(fresh).toMatchObject({ registered: true });
+      expect(Number(fresh!['space-total-mib'])).toBeGreaterThan(0);
+
+      const credential = await action(driver, 'turku-api/0', 'create-registration', {
+        type: 'machine_reg',
+        name: 'Machine Registrations',
+      });
+      const url = await apiUrl(driver);
+      const uuids = new Set<string>();
+      for (let i = 0; i < 90; i++) uuids.add(await registerMachine(url, String(credential['secret']), i));
+      const machines = jsonResult<Registered[]>(await action(driver, 'turku-api/0', 'list-machines'), 'machines');
+      const counts: Record<string, number> = {};
+      for (const machine of machines.filter((m) => uuids.has(m.uuid)))
+        counts[String(machine.storage)] = (counts[String(machine.storage)] ?? 0) + 1;
+      // Weighted by free space: the three volumes share this host's disk, so equal shares,
+      // each within four standard deviations of 30.
+      expect(Object.keys(counts).sort()).toEqual(['turku-storage-0', 'turku-storage-1', 'turku-storage-2']);
+      for (const count of Object.values(counts)) expect(Math.abs(count - 30)).toBeLessThanOrEqual(18);
+    });
+
+    it('4. restore brings the data back byte-identical; the restore session gives a working command', async () => {
+      const status = await driver.status();
+      const agent = subordinateOn(status, 'turku-agent', 'sample/0');
+      const restored = await action(driver, agent, 'restore', {
+        source: 'turku-sample-data',
+        snapshot: 'latest',
+        target: '/var/restore/sample',
+      });
+      expect(restored['output']).toMatch(/^Restored turku-sample-data \(latest\) from turku-storage-\d into /);
+      const original = await run(driver, 'sample/0', treeListing('$MACHINE_ROOT/srv/turku-sample'));
+      expect(original).toMatch(/orders\/2026-11\.csv/);
+      expect(await run(driver, 'sample/0', treeListing('$MACHINE_ROOT/var/restore/sample'))).toBe(original);
+
+      // Manual: the session's sample command, run on the storage from the sample `cd`.
+      const session = await action(driver, agent, 'restore-session', { timeout: 120 });
+      const storageUnit = String(session['storage']).replace(/-(\d+)$/, '/$1');
+      const cdPath = String(session['cd']).replace(/^cd /, '');
+      await run(
+        driver,
+        storageUnit,
+        `cd "$MACHINE_ROOT${cdPath}" && P=turku-sample-data.snapshots/latest && ${String(session['command'])}`,
+      );
+      // The agent names its restore directory as it sees it (on the local substrate, inside the root).
+      expect(await run(driver, 'sample/0', treeListing(String(session['target'])))).toBe(original);
+    });
+
+    it('5. removing backup-sources unpublishes those sources; their snapshots stay', async () => {
+      const before = await snapshotsBySource(driver);
+      await driver.removeRelation('turku-agent:backup-sources', 'sample:backup-sources');
+      await driver.waitUntil((s) => allActive(s), { what: 'every unit active' });
+      await run(driver, 'sample/0', 'test ! -e "$MACHINE_ROOT/etc/turku-agent/sources.d/sample.json"');
+      const sources = jsonResult<Array<Record<string, unknown>>>(
+        await action(driver, 'turku-api/0', 'list-sources'),
+        'sources',
+      );
+      const sample = sources.find((source) => source['unit_name'] === 'sample/0');
+      expect(sample).toMatchObject({ name: 'turku-sample-data', published: false });
+      const after = await snapshotsBySource(driver);
+      expect(after['turku-sample-data']).toEqual(expect.arrayContaining(before['turku-sample-data']!));
+    });
+  });
+
+  suite(`bundles/turku.yaml with turku-ha.yaml on a ${target.name}`, () => {
+    let driver: ModelDriver;
+    beforeAll(async () => {
+      driver = await target.create({ withPostgresql: true });
+    });
+    afterAll(async () => {
+      await finish(driver);
+    });
+
+    it('6. two turku-api units over PostgreSQL serve the same agents; removing one loses nothing', async () => {
+      await driver.deployBundle(BUNDLE, { overlays: [HA_OVERLAY] });
+      let status = await driver.waitUntil((s) => allActive(s) && unitsOf(s, 'turku-api').length === 2, {
+        what: 'two turku-api units active',
+        timeoutMs: 10 * 60_000,
+      });
+      for (const api of unitsOf(status, 'turku-api')) {
+        const machines = jsonResult<Registered[]>(await action(driver, api.name, 'list-machines'), 'machines');
+        expect(machines.map((m) => m.unit_name)).toEqual(['ubuntu/0']);
+      }
+      const leader = unitsOf(status, 'turku-api').find((unit) => unit.leader)!;
+      await driver.removeUnit(leader.name);
+      status = await driver.waitUntil((s) => allActive(s) && unitsOf(s, 'turku-api').length === 1, {
+        what: 'one turku-api unit left, every unit active',
+      });
+      const [remaining] = unitsOf(status, 'turku-api');
+      const machines = jsonResult<Registered[]>(await action(driver, remaining!.name, 'list-machines'), 'machines');
+      expect(machines.map((m) => m.unit_name)).toEqual(['ubuntu/0']);
+      // Backups go on through the remaining unit.
+      await run(
+        driver,
+        'ubuntu/0',
+        [
+          'set -e',
+          'mkdir -p "$MACHINE_ROOT/srv/ha"',
+          'printf "still here\\n" > "$MACHINE_ROOT/srv/ha/a.txt"',
+          `printf '{"ha": {"path": "%s", "frequency": "${EVERY_MINUTE}"}}\\n' "$MACHINE_ROOT/srv/ha" > "$MACHINE_ROOT/etc/turku-agent/sources.d/ha.json"`,
+          '"$MACHINE_ROOT/usr/local/bin/turku-update-config" --config-dir "$MACHINE_ROOT/etc/turku-agent"',
+        ].join('\n'),
+      );
+      await eventually('a snapshot of the source added after the removal', async () => {
+        const found = await snapshotsBySource(driver);
+        return found['ha']?.length ? found : undefined;
+      });
+    });
+  });
+}
