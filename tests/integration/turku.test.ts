@@ -49,14 +49,14 @@ interface Target {
   readonly unavailable?: string;
 }
 
-/** Local: agents check in every 5 s and update-status runs every 20 s, so a scenario takes seconds. */
+/** Local: agents check in every 5 s and update-status runs every minute (Juju: 5 min), so a scenario takes seconds. */
 const local: Target = {
   name: 'local substrate',
   async create({ withPostgresql }) {
     let server: PostgresServer | undefined;
     const driver = await LocalDriver.create({
       agentPingIntervalMs: 5_000,
-      updateStatusIntervalMs: 20_000,
+      updateStatusIntervalMs: 60_000,
       standIns: {
         postgresql: (context) => {
           if (server === undefined) throw new Error('this model has no PostgreSQL server');

@@ -51,6 +51,11 @@ export async function packedCharm(
     [
       '#!/bin/sh',
       '# Runs the charm hook on its unit machine: its network namespace and its root directory.',
+      '# Each unit has its own charm directory, as under /var/lib/juju/agents/unit-<app>-<n>/charm.',
+      `unit_dir=${shellQuote(join(workDir, 'agents'))}/unit-$(printf %s "$JUJU_UNIT_NAME" | tr / -)`,
+      'mkdir -p "$unit_dir" && ln -sfn "$JUJU_CHARM_DIR" "$unit_dir/charm" || exit 1',
+      'JUJU_CHARM_DIR="$unit_dir/charm"; CHARM_DIR="$unit_dir/charm"; export JUJU_CHARM_DIR CHARM_DIR',
+      'cd "$unit_dir/charm" || exit 1',
       'machine=$(printf %s "$JUJU_MACHINE_ID" | tr / -)',
       `TURKU_MACHINE_ROOT=${shellQuote(machine.machinesDir)}/"$machine"`,
       'export TURKU_MACHINE_ROOT',
