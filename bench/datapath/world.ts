@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { createAuth, triggerBackup } from '../../lib/api/admin/commands.js';
 import { startApi, type RunningApi } from '../../lib/api/app.js';
 import { createLogger } from '../../lib/api/logger.js';
+import { storageSshdSettings } from '../../lib/storage/sshd-settings.js';
 import { parseSettings } from '../../lib/api/settings.js';
 import { randomAlphanumeric } from '../../lib/common/random.js';
 
@@ -253,28 +254,7 @@ async function startSshd(dir: string, address: string, authorizedKeysFile: strin
       `ListenAddress ${address}:${port}`,
       `HostKey ${hostKey}`,
       `PidFile ${join(dir, 'sshd.pid')}`,
-      `AuthorizedKeysFile ${authorizedKeysFile}`,
-      'AuthorizedPrincipalsFile none',
-      'PubkeyAuthentication yes',
-      'PasswordAuthentication no',
-      'KbdInteractiveAuthentication no',
-      'HostbasedAuthentication no',
-      'PermitRootLogin forced-commands-only',
-      'PermitUserEnvironment no',
-      'UsePAM no',
-      'StrictModes yes',
-      'GatewayPorts no',
-      'PermitTunnel no',
-      'PrintMotd no',
-      'UseDNS no',
-      'LogLevel INFO',
-      'MaxStartups 100',
-      'LoginGraceTime 30',
-      'Match User root',
-      '  AllowTcpForwarding remote',
-      '  X11Forwarding no',
-      '  AllowAgentForwarding no',
-      '  PermitTTY no',
+      ...storageSshdSettings({ authorizedKeysFile, pingUser: 'root', logLevel: 'INFO' }),
       '',
     ].join('\n');
     const configFile = join(dir, 'sshd_config');

@@ -107,3 +107,22 @@ export function allActive(status: ModelStatus, apps?: readonly string[]): boolea
   const units = Object.values(status.units).filter((unit) => apps === undefined || apps.includes(unit.app));
   return units.length > 0 && units.every((unit) => unit.workload === 'active');
 }
+
+/** Runs an action that must complete, and returns its results. */
+export async function completedAction(
+  driver: ModelDriver,
+  unit: string,
+  name: string,
+  params: Readonly<Record<string, unknown>> = {},
+): Promise<Record<string, unknown>> {
+  const outcome = await driver.runAction(unit, name, params);
+  if (outcome.status !== 'completed') throw new Error(`${name} on ${unit}: ${outcome.status}: ${outcome.message}`);
+  return { ...outcome.results };
+}
+
+/** An action result holding JSON text (the charms return lists that way). */
+export function jsonResult<T>(results: Readonly<Record<string, unknown>>, key: string): T {
+  const value = results[key];
+  if (typeof value !== 'string') throw new Error(`action result ${key} is not JSON text: ${JSON.stringify(value)}`);
+  return JSON.parse(value) as T;
+}

@@ -5,7 +5,14 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { expect } from '@jest/globals';
 
-import { allActive, type ModelDriver, type ModelStatus, unitsOf } from '../../lib/substrate/driver.js';
+import {
+  allActive,
+  completedAction,
+  jsonResult,
+  type ModelDriver,
+  type ModelStatus,
+  unitsOf,
+} from '../../lib/substrate/driver.js';
 
 export const BUNDLE = new URL('../../bundles/turku.yaml', import.meta.url).pathname;
 export const HA_OVERLAY = new URL('../../bundles/turku-ha.yaml', import.meta.url).pathname;
@@ -15,26 +22,8 @@ export const SAMPLE_CHARM = new URL('../../build/turku-sample.charm', import.met
 /** Every minute: the first due time comes within a minute of registering. */
 export const EVERY_MINUTE = 'cron * * * * *';
 
-/** Runs an action that must complete, and returns its results. */
-export async function action(
-  driver: ModelDriver,
-  unit: string,
-  name: string,
-  params: Record<string, unknown> = {},
-): Promise<Record<string, unknown>> {
-  const outcome = await driver.runAction(unit, name, params);
-  if (outcome.status !== 'completed') {
-    throw new Error(`${name} on ${unit}: ${outcome.status}: ${outcome.message}`);
-  }
-  return { ...outcome.results };
-}
-
-/** An action result holding JSON text (lists are returned that way). */
-export function jsonResult<T>(results: Record<string, unknown>, key: string): T {
-  const value = results[key];
-  if (typeof value !== 'string') throw new Error(`action result ${key} is not JSON text: ${JSON.stringify(value)}`);
-  return JSON.parse(value) as T;
-}
+/** Scenarios call these through this module. */
+export { completedAction as action, jsonResult };
 
 /** Runs a script on the unit's machine that must succeed; its stdout. */
 export async function run(driver: ModelDriver, unit: string, script: string): Promise<string> {
@@ -98,7 +87,10 @@ export interface SnapshotListing {
 export async function snapshotsBySource(driver: ModelDriver): Promise<Record<string, string[]>> {
   const found: Record<string, string[]> = {};
   for (const unit of unitsOf(await driver.status(), 'turku-storage')) {
-    const listing = jsonResult<SnapshotListing[]>(await action(driver, unit.name, 'list-snapshots'), 'snapshots');
+    const listing = jsonResult<SnapshotListing[]>(
+      await completedAction(driver, unit.name, 'list-snapshots'),
+      'snapshots',
+    );
     for (const machine of listing) {
       for (const [source, snapshots] of Object.entries(machine.sources)) {
         const names = snapshots.map((snapshot) => (typeof snapshot === 'string' ? snapshot : snapshot.name));

@@ -5,6 +5,7 @@ import { type Socket } from 'node:net';
 import { userInfo } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import { execa } from 'execa';
+import { storageSshdSettings } from '../../lib/storage/sshd-settings.js';
 import { delay, freePort, isAlive, killTree, onProcessExit, signalTree, waitForPort } from './processes.js';
 
 /**
@@ -158,34 +159,7 @@ function renderConfig(settings: {
     `ListenAddress ${settings.listen}`,
     ...settings.hostKeys.map((key) => `HostKey ${key}`),
     `PidFile ${settings.pidFile}`,
-    `AuthorizedKeysFile ${settings.authorizedKeysFile}`,
-    'AuthorizedPrincipalsFile none',
-    'PubkeyAuthentication yes',
-    'PasswordAuthentication no',
-    'KbdInteractiveAuthentication no',
-    'HostbasedAuthentication no',
-    'PermitRootLogin forced-commands-only',
-    'PermitUserEnvironment no',
-    'UsePAM no',
-    'StrictModes yes',
-    'GatewayPorts no',
-    'PermitTunnel no',
-    'PrintMotd no',
-    'UseDNS no',
-    'LogLevel VERBOSE',
-    // Parallel agents log in at once: no early drops of unauthenticated connections.
-    'MaxStartups 100',
-    'LoginGraceTime 30',
-    ...(settings.pingUser === null
-      ? []
-      : [
-          // spec §3.6: what deployments should add for the ping user.
-          `Match User ${settings.pingUser}`,
-          '  AllowTcpForwarding remote',
-          '  X11Forwarding no',
-          '  AllowAgentForwarding no',
-          '  PermitTTY no',
-        ]),
+    ...storageSshdSettings({ authorizedKeysFile: settings.authorizedKeysFile, pingUser: settings.pingUser }),
     extraMatches.trim(),
   ];
   return `${lines.filter((line) => line !== '').join('\n')}\n`;

@@ -6,10 +6,10 @@
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { load } from 'js-yaml';
 import JSZip from 'jszip';
@@ -23,6 +23,7 @@ import { packCharm } from '../../lib/charm-pack/pack.js';
 import { parseCharmMeta, parseCharmMetaFiles } from '../../lib/charm-testing/charm-meta.js';
 import { ModelSimulator, type SimCharm } from '../../lib/charm-testing/simulator.js';
 import { ToolServer } from '../../lib/charm-testing/tool-server.js';
+import { extractWithModes } from '../../lib/substrate/local/packed-charms.js';
 import {
   configSchema as agentConfig,
   listSourcesParams,
@@ -78,17 +79,6 @@ const zips: Partial<Record<CharmName, JSZip>> = {};
 /** Each charm unzipped like a unit agent does: `<work>/agents/unit-<app>-0/charm`. */
 const charmDirs: Partial<Record<CharmName, string>> = {};
 
-/** Extracts every file entry with its Unix mode (Juju's unpacking keeps them too). */
-async function unzipWithModes(zip: JSZip, dir: string): Promise<void> {
-  for (const entry of Object.values(zip.files)) {
-    if (entry.dir) continue;
-    const path = join(dir, entry.name);
-    await mkdir(dirname(path), { recursive: true });
-    await writeFile(path, await entry.async('nodebuffer'));
-    await chmod(path, Number(entry.unixPermissions ?? 0o644) & 0o777);
-  }
-}
-
 beforeAll(async () => {
   work = await mkdtemp(join(os.tmpdir(), 'turku-charms-pack-'));
   for (const name of CHARMS) {
@@ -98,7 +88,7 @@ beforeAll(async () => {
     expect(Object.keys(zip.files).sort()).toEqual([...result.entries].sort());
     zips[name] = zip;
     charmDirs[name] = join(work, 'agents', `unit-${name}-0`, 'charm');
-    await unzipWithModes(zip, charmDirs[name]);
+    await extractWithModes(zip, charmDirs[name]);
   }
 });
 

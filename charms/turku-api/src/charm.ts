@@ -72,7 +72,8 @@ async function apiUrl(ctx: HookContext<ApiCharmConfig>, config: ApiCharmConfig):
 
 /**
  * Leader: credentials for every agents/storages relation (secret, grant, app bag; new ones only
- * when `createNew`), each ensured in the database; secrets of removed relations deleted and their Auths deactivated; the peer list.
+ * when `createNew`), each ensured in the database; secrets of removed relations deleted and their
+ * Auths deactivated; the peer list.
  */
 async function shareRegistrations(
   ctx: HookContext<ApiCharmConfig>,

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { allActive, type ModelDriver, unitsOf } from '../driver.js';
+import { allActive, completedAction, jsonResult, unitsOf } from '../driver.js';
 import { DEFAULT_BASE_DIR, LocalDriver } from './driver.js';
 
 const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -17,23 +17,6 @@ const SAMPLE_SOURCE = 'turku-sample-data';
 
 const USAGE = `usage: turku-local up [--model NAME] [--base-dir DIR]
        turku-local down [--model NAME | --all] [--base-dir DIR]`;
-
-async function action(
-  driver: ModelDriver,
-  unit: string,
-  name: string,
-  params: Record<string, unknown> = {},
-): Promise<Record<string, unknown>> {
-  const outcome = await driver.runAction(unit, name, params);
-  if (outcome.status !== 'completed') throw new Error(`${name} on ${unit} ${outcome.status}: ${outcome.message}`);
-  return { ...outcome.results };
-}
-
-function parsed<T>(results: Record<string, unknown>, key: string): T {
-  const value = results[key];
-  if (typeof value !== 'string') throw new Error(`the action result has no ${key}`);
-  return JSON.parse(value) as T;
-}
 
 function table(rows: readonly (readonly string[])[]): string {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length)));
@@ -61,7 +44,10 @@ interface Snapshots {
 async function snapshots(driver: LocalDriver): Promise<Array<[string, string, string[]]>> {
   const rows: Array<[string, string, string[]]> = [];
   for (const unit of unitsOf(await driver.status(), 'turku-storage')) {
-    for (const machine of parsed<Snapshots[]>(await action(driver, unit.name, 'list-snapshots'), 'snapshots')) {
+    for (const machine of jsonResult<Snapshots[]>(
+      await completedAction(driver, unit.name, 'list-snapshots'),
+      'snapshots',
+    )) {
       for (const [source, list] of Object.entries(machine.sources)) {
         rows.push([unit.name, source, list.map((entry) => (typeof entry === 'string' ? entry : entry.name))]);
       }
@@ -86,25 +72,23 @@ async function up(model: string, baseDir: string): Promise<void> {
     await driver.integrate('turku-agent:backup-sources', 'sample:backup-sources');
     // Juju runs update-status every 5 minutes; an agent that registered before the storages did
     // waits for it.
-    await driver.sim.updateStatus();
-    await driver.sim.settle();
+    await driver.updateStatus();
     await driver.waitUntil((status) => allActive(status), { what: 'every unit active', successes: 1 });
 
     say(`Taking a first backup of ${SAMPLE_SOURCE} (juju run turku-api/0 backup-now, then the agent's check-in) ...`);
-    const machines = parsed<Array<{ uuid: string; unit_name: string }>>(
-      await action(driver, 'turku-api/0', 'list-machines'),
+    const machines = jsonResult<Array<{ uuid: string; unit_name: string }>>(
+      await completedAction(driver, 'turku-api/0', 'list-machines'),
       'machines',
     );
     const sample = machines.find((machine) => machine.unit_name === 'sample/0');
     if (sample === undefined) throw new Error('sample/0 did not register with the API');
-    await action(driver, 'turku-api/0', 'backup-now', { machine: sample.uuid, source: SAMPLE_SOURCE });
+    await completedAction(driver, 'turku-api/0', 'backup-now', { machine: sample.uuid, source: SAMPLE_SOURCE });
     await driver.pingAgents();
     const taken = await snapshots(driver);
     if (!taken.some(([, source, names]) => source === SAMPLE_SOURCE && names.length > 0)) {
       throw new Error(`no snapshot of ${SAMPLE_SOURCE} after the check-in: see ${driver.modelDir}/machines/*/var/log`);
     }
-    await driver.sim.updateStatus();
-    await driver.sim.settle();
+    await driver.updateStatus();
 
     const status = await driver.status();
     say('');
@@ -116,8 +100,8 @@ async function up(model: string, baseDir: string): Promise<void> {
           .map((unit) => [unit.principal === undefined ? unit.name : `  ${unit.name}`, unit.workload, unit.message]),
       ]),
     );
-    const sources = parsed<Array<Record<string, unknown>>>(
-      await action(driver, 'turku-api/0', 'list-sources'),
+    const sources = jsonResult<Array<Record<string, unknown>>>(
+      await completedAction(driver, 'turku-api/0', 'list-sources'),
       'sources',
     );
     say('');

@@ -108,13 +108,13 @@ export class LocalDriver implements ModelDriver {
       ...options.standIns,
     });
     driver.startClock(options.agentPingIntervalMs ?? FIVE_MINUTES, () => driver.pingAgents());
-    driver.startClock(options.updateStatusIntervalMs ?? FIVE_MINUTES, () =>
-      driver.serial(async () => {
-        await sim.updateStatus();
-        await sim.settle();
-      }),
-    );
+    driver.startClock(options.updateStatusIntervalMs ?? FIVE_MINUTES, () => driver.updateStatus());
     return driver;
+  }
+
+  /** Juju's periodic update-status hook on every unit, now. */
+  updateStatus(): Promise<void> {
+    return this.change(() => this.sim.updateStatus());
   }
 
   /** Removes a model another process left running (the demo's `down`): its network, processes and files. */

@@ -6,6 +6,7 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 
+import { storageSshdSettings } from '../../storage/sshd-settings.js';
 import { createMachineNamespace, inNamespace, type Subnet } from './network.js';
 
 export interface LocalMachine {
@@ -64,25 +65,10 @@ async function startSshd(machine: LocalMachine): Promise<void> {
       'ListenAddress 0.0.0.0:22',
       `HostKey ${hostKey}`,
       `PidFile ${machinePath(machine, '/run/sshd.pid')}`,
-      `AuthorizedKeysFile ${machinePath(machine, '/var/lib/turku-storage/ping/.ssh/authorized_keys')}`,
-      'AuthorizedPrincipalsFile none',
-      'PasswordAuthentication no',
-      'KbdInteractiveAuthentication no',
-      'PermitRootLogin forced-commands-only',
-      'PermitUserEnvironment no',
-      'UsePAM no',
-      'StrictModes yes',
-      'GatewayPorts no',
-      'PermitTunnel no',
-      'PrintMotd no',
-      'UseDNS no',
-      'LogLevel VERBOSE',
-      'MaxStartups 100',
-      'Match User root',
-      '  AllowTcpForwarding remote',
-      '  X11Forwarding no',
-      '  AllowAgentForwarding no',
-      '  PermitTTY no',
+      ...storageSshdSettings({
+        authorizedKeysFile: machinePath(machine, '/var/lib/turku-storage/ping/.ssh/authorized_keys'),
+        pingUser: 'root',
+      }),
       '',
     ].join('\n'),
     { mode: 0o644 },

@@ -16,7 +16,12 @@ async function unpack(charmFile: string, dir: string): Promise<void> {
   const stampFile = join(dir, '.unpacked-from');
   if ((await readFile(stampFile, 'utf8').catch(() => '')) === stamp) return;
   await rm(dir, { recursive: true, force: true });
-  const zip = await JSZip.loadAsync(await readFile(charmFile));
+  await extractWithModes(await JSZip.loadAsync(await readFile(charmFile)), dir);
+  await writeFile(stampFile, stamp);
+}
+
+/** Extracts every file entry with its Unix mode (Juju's unpacking keeps them too). */
+export async function extractWithModes(zip: JSZip, dir: string): Promise<void> {
   for (const entry of Object.values(zip.files)) {
     if (entry.dir) continue;
     const path = join(dir, entry.name);
@@ -24,7 +29,6 @@ async function unpack(charmFile: string, dir: string): Promise<void> {
     await writeFile(path, await entry.async('nodebuffer'));
     await chmod(path, Number(entry.unixPermissions ?? 0o644) & 0o777);
   }
-  await writeFile(stampFile, stamp);
 }
 
 function shellQuote(text: string): string {
