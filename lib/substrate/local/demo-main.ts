@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { allActive, completedAction, jsonResult, unitsOf } from '../driver.js';
+import { allActive, completedAction, jsonResult, type ModelStatus, type UnitStatus, unitsOf } from '../driver.js';
 import { DEFAULT_BASE_DIR, LocalDriver } from './driver.js';
 
 const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -32,6 +32,22 @@ function table(rows: readonly (readonly string[])[]): string {
 
 function say(line: string): void {
   process.stdout.write(`${line}\n`);
+}
+
+/** Each principal unit, then the subordinates beside it (indented), as `juju status` lists them. */
+function unitRows(status: ModelStatus): string[][] {
+  const byName = (a: UnitStatus, b: UnitStatus) => a.name.localeCompare(b.name, 'en', { numeric: true });
+  const units = Object.values(status.units);
+  return units
+    .filter((unit) => unit.principal === undefined)
+    .sort(byName)
+    .flatMap((principal) => [
+      [principal.name, principal.workload, principal.message],
+      ...units
+        .filter((unit) => unit.principal === principal.name)
+        .sort(byName)
+        .map((unit) => [`  ${unit.name}`, unit.workload, unit.message]),
+    ]);
 }
 
 interface Snapshots {
@@ -92,14 +108,7 @@ async function up(model: string, baseDir: string): Promise<void> {
 
     const status = await driver.status();
     say('');
-    say(
-      table([
-        ['UNIT', 'STATUS', 'MESSAGE'],
-        ...Object.values(status.units)
-          .sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }))
-          .map((unit) => [unit.principal === undefined ? unit.name : `  ${unit.name}`, unit.workload, unit.message]),
-      ]),
-    );
+    say(table([['UNIT', 'STATUS', 'MESSAGE'], ...unitRows(status)]));
     const sources = jsonResult<Array<Record<string, unknown>>>(
       await completedAction(driver, 'turku-api/0', 'list-sources'),
       'sources',
