@@ -69,8 +69,6 @@ export class LocalDriver implements ModelDriver {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly pinging = new Set<string>();
   private destroyed = false;
-  /** Completed turku-agent-ping runs, per machine id. */
-  readonly pings: Record<string, number> = {};
 
   private constructor(
     readonly model: string,
@@ -193,7 +191,6 @@ export class LocalDriver implements ModelDriver {
       const log = join(machine.root, 'var/log/turku-agent/clock.log');
       await mkdir(dirname(log), { recursive: true });
       await appendFile(log, `${new Date().toISOString()} exit ${result.exitCode}\n${result.all ?? ''}\n`);
-      this.pings[id] = (this.pings[id] ?? 0) + 1;
     } finally {
       this.pinging.delete(id);
     }

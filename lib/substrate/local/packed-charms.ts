@@ -8,6 +8,7 @@ import JSZip from 'jszip';
 
 import { parseCharmMeta } from '../../charm-testing/charm-meta.js';
 import type { SimCharm } from '../../charm-testing/simulator.js';
+import { shellQuote } from '../../timers/render.js';
 
 /** Unzips `charmFile` into `dir` once per charm file version (its size and mtime). */
 async function unpack(charmFile: string, dir: string): Promise<void> {
@@ -29,10 +30,6 @@ export async function extractWithModes(zip: JSZip, dir: string): Promise<void> {
     await writeFile(path, await entry.async('nodebuffer'));
     await chmod(path, Number(entry.unixPermissions ?? 0o644) & 0o777);
   }
-}
-
-function shellQuote(text: string): string {
-  return `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
 /**

@@ -5,7 +5,7 @@ import { defineCharm, runCharm } from '../../charm/index.js';
 import { parseCharmMeta } from '../../charm-testing/charm-meta.js';
 import type { SimCharm } from '../../charm-testing/simulator.js';
 
-export const UBUNTU_META = `name: ubuntu
+const UBUNTU_META = `name: ubuntu
 summary: A pristine Ubuntu machine
 description: Stand-in for Charmhub's ubuntu charm on the local substrate.
 `;
