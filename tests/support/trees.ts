@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
-import { join } from 'node:path';
 
 /** Describing directory trees, to prove a backup or a restore byte-identical. */
 
@@ -17,24 +16,32 @@ export interface Entry {
   readonly linkGroup: string | null;
 }
 
-/** Everything rsync --archive promises to keep, by relative path; the root itself is ''. */
+/**
+ * Everything rsync --archive promises to keep, by relative path; the root itself is ''. A name
+ * that is not UTF-8 is keyed with its other bytes as `\xNN` (see `nameKey`).
+ */
 export async function describeTree(root: string): Promise<Record<string, Entry>> {
+  return (await walkTree(root)).entries;
+}
+
+async function walkTree(root: string): Promise<{ entries: Record<string, Entry>; inodes: Record<string, number> }> {
   const entries: Record<string, Entry> = {};
+  const inodeOf: Record<string, number> = {};
   const pathsOfInode = new Map<number, string[]>();
-  const walk = async (relative: string): Promise<void> => {
-    const path = relative === '' ? root : join(root, relative);
+  const walk = async (path: Buffer, relative: string): Promise<void> => {
     const info = await lstat(path);
     let type: Entry['type'] = 'other';
     let content: string | null = null;
     if (info.isSymbolicLink()) {
       type = 'symlink';
-      content = await readlink(path);
+      content = await readlink(path, 'utf8');
     } else if (info.isFile()) {
       type = 'file';
       content = createHash('sha256')
         .update(await readFile(path))
         .digest('hex');
       pathsOfInode.set(info.ino, [...(pathsOfInode.get(info.ino) ?? []), relative]);
+      inodeOf[relative] = info.ino;
     } else if (info.isDirectory()) {
       type = 'dir';
     }
@@ -47,25 +54,35 @@ export async function describeTree(root: string): Promise<Record<string, Entry>>
       content,
       linkGroup: null,
     };
-    if (type === 'dir') {
-      for (const name of (await readdir(path)).sort()) await walk(relative === '' ? name : join(relative, name));
+    if (type !== 'dir') return;
+    const names = (await readdir(path, { encoding: 'buffer' })).map((name) => ({ name, key: nameKey(name) }));
+    for (const { name, key } of names.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))) {
+      await walk(Buffer.concat([path, Buffer.from('/'), name]), relative === '' ? key : `${relative}/${key}`);
     }
   };
-  await walk('');
+  await walk(Buffer.from(root), '');
   // Links to files outside the tree (e.g. an earlier snapshot) do not count.
   for (const paths of pathsOfInode.values()) {
     if (paths.length < 2) continue;
     for (const relative of paths) entries[relative] = { ...entries[relative]!, linkGroup: paths[0]! };
   }
-  return entries;
+  return { entries, inodes: inodeOf };
+}
+
+/** The name itself when it is UTF-8, else its printable ASCII bytes with `\xNN` for the rest. */
+function nameKey(name: Buffer): string {
+  const text = name.toString('utf8');
+  if (Buffer.from(text, 'utf8').equals(name)) return text;
+  return [...name]
+    .map((byte) =>
+      byte >= 0x20 && byte < 0x7f && byte !== 0x5c
+        ? String.fromCharCode(byte)
+        : `\\x${byte.toString(16).padStart(2, '0')}`,
+    )
+    .join('');
 }
 
 /** Inode numbers by relative path of the regular files. */
 export async function inodes(root: string): Promise<Record<string, number>> {
-  const tree = await describeTree(root);
-  const result: Record<string, number> = {};
-  for (const [relative, entry] of Object.entries(tree)) {
-    if (entry.type === 'file') result[relative] = (await lstat(join(root, relative))).ino;
-  }
-  return result;
+  return (await walkTree(root)).inodes;
 }

@@ -151,7 +151,7 @@ describe('link-dest mode', () => {
   });
 
   test('incremental backup: unchanged files are hard links to the base', async () => {
-    const { backup, snapshots, log } = await setUp();
+    const { backup, snapshots, machineDir, log } = await setUp();
     const first = (await backup()).snapshot!;
     await writeFile(join(source, 'changing'), 'version 2\n');
     try {
@@ -160,9 +160,18 @@ describe('link-dest mode', () => {
       expect(outcome.summary).toBe(`Base snapshot: ${first}\n`);
       const second = outcome.snapshot!;
       expect(second).not.toBe(first);
-      expect(log.at('debug').filter((line) => line.startsWith('Running: '))[1]).toContain(
-        `--link-dest=${join(snapshots, first)} `,
+      // The base is cloned with hard links after a dry run against it; the pull only adds.
+      const runs = log
+        .at('debug')
+        .filter((line) => line.startsWith('Running: '))
+        .slice(1);
+      expect(runs[0]).toContain(` --dry-run '--out-format=%i %n' rsync://`);
+      expect(runs[0]).toMatch(new RegExp(`/data/ ${join(snapshots, first)}/$`));
+      expect(runs[1]).toBe(
+        `Running: cp --archive --link --no-target-directory -- ${join(snapshots, first)} ${join(machineDir, 'data')}`,
       );
+      expect(runs[2]).toContain(' --verbose --ignore-existing rsync://');
+      expect(runs.join('\n')).not.toContain('--link-dest');
       const before = await inodes(join(snapshots, first));
       const after = await inodes(join(snapshots, second));
       for (const file of ['etc/hosts', 'etc/private/key', 'run.sh', 'big.bin', 'linked-a', 'empty']) {
@@ -200,8 +209,8 @@ describe('link-dest mode', () => {
     expect(tree['etc/hosts']).toBeDefined();
   });
 
-  test('a failed rsync leaves every snapshot and latest untouched; the working copy is reused', async () => {
-    const { backup, snapshots, machineDir } = await setUp();
+  test('a failed rsync leaves every snapshot and latest untouched; its working copy is set aside', async () => {
+    const { backup, snapshots, machineDir, log } = await setUp();
     await backup();
     const second = (await backup()).snapshot!;
     await mkdir(join(snapshots, '_delete-data_20200101-000000_dead'));
@@ -213,13 +222,50 @@ describe('link-dest mode', () => {
     expect(await state(snapshots)).toEqual(before); // leftovers are only cleaned by a successful run
     expect(await readdir(join(machineDir, 'data'))).toEqual([]);
 
-    // A partial working copy from the failed run is the next run's starting point.
+    // A partial working copy of a run with a base is set aside, and removed once a run succeeds.
     await writeFile(join(machineDir, 'data', 'stale'), 'from an interrupted run');
     const next = await backup();
     expect(next.summary).toBe(`Base snapshot: ${second}\n`);
     expect(await describeTree(join(snapshots, next.snapshot!))).toEqual(withoutHardLinks(await describeTree(source)));
-    expect(await readdir(snapshots)).not.toContain('_delete-data_20200101-000000_dead');
+    expect(log.at('info')).toContainEqual(
+      expect.stringMatching(
+        /^Setting the partial working copy of a failed run aside as .*\/_delete-working-[0-9a-f]{8}$/,
+      ),
+    );
+    expect((await readdir(snapshots)).filter((entry) => entry.startsWith('_delete-'))).toEqual([]);
   });
+
+  test('a first backup reuses the partial working copy of a failed run', async () => {
+    const { backup, machineDir, log } = await setUp();
+    await mkdir(join(machineDir, 'data', 'etc'), { recursive: true });
+    await writeFile(join(machineDir, 'data', 'etc', 'hosts'), 'partly copied');
+    const outcome = await backup();
+    expect(outcome.success).toBe(true);
+    expect(log.at('info').filter((line) => line.startsWith('Setting the partial'))).toEqual([]);
+  });
+
+  test.each([
+    ['the clone', {}],
+    ['rsync’s --link-dest (hard links kept)', { settings: { preserveHardLinks: true } }],
+  ])(
+    '[FIX] through %s, a mode change on a file a partial working copy links to the base does not reach the base',
+    async (_, overrides: JobOverrides) => {
+      const { backup, snapshots, machineDir } = await setUp();
+      const first = (await backup(overrides)).snapshot!;
+      const baseTree = await describeTree(join(snapshots, first));
+      // What an interrupted --link-dest run leaves: the working copy links to the base's inode.
+      await mkdir(join(machineDir, 'data', 'etc'), { recursive: true });
+      await link(join(snapshots, first, 'etc', 'hosts'), join(machineDir, 'data', 'etc', 'hosts'));
+      await chmod(join(source, 'etc', 'hosts'), 0o600);
+      try {
+        const second = (await backup(overrides)).snapshot!;
+        expect(await describeTree(join(snapshots, first))).toEqual(baseTree);
+        expect((await describeTree(join(snapshots, second)))['etc/hosts']).toMatchObject({ mode: 0o600 });
+      } finally {
+        await chmod(join(source, 'etc', 'hosts'), 0o644);
+      }
+    },
+  );
 
   test('retention expires old snapshots: rename, sidecar, tree', async () => {
     const { backup, snapshots, log, clock } = await setUp();
@@ -414,5 +460,146 @@ describe('link-dest on a full disk', () => {
     } finally {
       await removeDir(small);
     }
+  });
+});
+
+describe('link-dest with a base: the hard-link clone', () => {
+  let tree: string;
+  let treeDaemon: RsyncDaemon;
+  const ODD_NAMES = ['new\nline', 'back\\#012slash', 'tab\there', 'a -> b', 'caf\u00e9'];
+  const LATIN1_NAME = Buffer.from([0x6c, 0x61, 0x74, 0x69, 0x6e, 0xe9]); // not UTF-8
+
+  beforeEach(async () => {
+    tree = await tempDir('clone-source');
+    await mkdir(join(tree, 'dir', 'sub'), { recursive: true });
+    await mkdir(join(tree, 'becomes-file'));
+    await writeFile(join(tree, 'becomes-file', 'inside'), 'x');
+    await writeFile(join(tree, 'becomes-dir'), 'a file for now');
+    await writeFile(join(tree, 'mode-only'), 'same bytes, same time');
+    await writeFile(join(tree, 'rewritten'), 'version 1');
+    await writeFile(join(tree, 'gone'), 'deleted later');
+    await writeFile(join(tree, 'dir', 'sub', 'kept'), 'unchanged');
+    await symlink('dir/sub/kept', join(tree, 'pointer'));
+    for (const name of ODD_NAMES) await writeFile(join(tree, name), `old ${name}`);
+    await writeFile(Buffer.from(`${tree}/${LATIN1_NAME.toString('latin1')}`, 'latin1'), 'old');
+    const old = new Date('2021-03-03T03:03:03Z');
+    for (const file of ['mode-only', 'rewritten', 'dir/sub/kept', ...ODD_NAMES])
+      await utimes(join(tree, file), old, old);
+    treeDaemon = await startRsyncDaemon({ data: { path: tree } });
+  });
+
+  afterEach(async () => {
+    await treeDaemon.stop();
+    await removeDir(tree);
+  });
+
+  async function treeFixture(): Promise<Fixture> {
+    const machineDir = await tempDir('machine');
+    const log = captureLog();
+    const clock = new TestClock('2024-12-15T03:12:00Z');
+    const base = {
+      machineDir,
+      varDir: join(root, 'var'),
+      url: treeDaemon.url('data'),
+      password: treeDaemon.password,
+      log,
+    };
+    const created: Fixture = {
+      machineDir,
+      snapshots: join(machineDir, 'data.snapshots'),
+      log,
+      clock,
+      backup: (overrides = {}) => runSnapshotMode('link-dest', makeJob(base, { now: clock.now, ...overrides })),
+    };
+    fixtures.push(created);
+    return created;
+  }
+
+  /** Every kind of change the dry run must itemize, and one entry that stays. */
+  async function changeEverything(): Promise<void> {
+    await chmod(join(tree, 'mode-only'), 0o600);
+    await writeFile(join(tree, 'rewritten'), 'version 2');
+    await removeDir(join(tree, 'gone'));
+    await removeDir(join(tree, 'becomes-file'));
+    await writeFile(join(tree, 'becomes-file'), 'was a directory');
+    await removeDir(join(tree, 'becomes-dir'));
+    await mkdir(join(tree, 'becomes-dir'));
+    await writeFile(join(tree, 'becomes-dir', 'child'), 'new');
+    await removeDir(join(tree, 'pointer'));
+    await symlink('rewritten', join(tree, 'pointer'));
+    await mkdir(join(tree, 'dir', 'new-dir'));
+    await writeFile(join(tree, 'dir', 'new-dir', 'file'), 'new');
+    await chmod(join(tree, 'dir'), 0o700);
+    for (const name of ODD_NAMES) await writeFile(join(tree, name), `new ${name}`);
+    await writeFile(Buffer.from(`${tree}/${LATIN1_NAME.toString('latin1')}`, 'latin1'), 'new and longer');
+  }
+
+  test('every kind of change lands in the new snapshot and none in the base', async () => {
+    const { backup, snapshots, log } = await treeFixture();
+    const first = (await backup()).snapshot!;
+    const baseTree = await describeTree(join(snapshots, first));
+    const baseInodes = await inodes(join(snapshots, first));
+    await changeEverything();
+
+    const outcome = await backup();
+
+    expect(outcome.success).toBe(true);
+    expect(log.at('info')).toContainEqual(
+      expect.stringMatching(/^Cloned the base with hard links; \d+ changed entries to pull$/),
+    );
+    const second = join(snapshots, outcome.snapshot!);
+    expect(await describeTree(second)).toEqual(withoutHardLinks(await describeTree(tree)));
+    expect(await describeTree(join(snapshots, first))).toEqual(baseTree);
+    const latin1 = Buffer.from(`${second}/${LATIN1_NAME.toString('latin1')}`, 'latin1');
+    expect(await readFile(latin1, 'utf8')).toBe('new and longer');
+    // Unchanged entries are the base's inodes; changed ones are not.
+    const after = await inodes(second);
+    expect(after['dir/sub/kept']).toBe(baseInodes['dir/sub/kept']);
+    for (const changed of ['mode-only', 'rewritten', ...ODD_NAMES])
+      expect(after[changed]).not.toBe(baseInodes[changed]);
+  });
+
+  test('hard-link groups keep rsync’s own --link-dest', async () => {
+    const { backup, snapshots, log } = await treeFixture();
+    const first = (await backup({ settings: { preserveHardLinks: true } })).snapshot!;
+    await changeEverything();
+    const outcome = await backup({ settings: { preserveHardLinks: true } });
+    const runs = log.at('debug').filter((line) => line.startsWith('Running: '));
+    expect(runs.at(-1)).toContain(`--link-dest=${join(snapshots, first)} --hard-links `);
+    expect(runs.join('\n')).not.toContain('--dry-run');
+    expect(await describeTree(join(snapshots, outcome.snapshot!))).toEqual(await describeTree(tree));
+  });
+
+  test('output the parser does not know: no clone, rsync’s --link-dest instead', async () => {
+    const { backup, snapshots, machineDir, log } = await treeFixture();
+    const chatty = {
+      settings: { rsyncCommand: ['sh', '-c', 'echo "Welcome to the agent"; exec rsync "$@"', 'rsync'] },
+    };
+    const first = (await backup(chatty)).snapshot!;
+    await changeEverything();
+    const outcome = await backup(chatty);
+    expect(log.at('warning')).toContain(
+      'Cannot clone the base (the dry run printed a line that is not an itemized change); pulling with --link-dest',
+    );
+    expect(log.at('debug').filter((line) => line.startsWith('Running: cp '))).toEqual([]);
+    expect(
+      log
+        .at('debug')
+        .filter((line) => line.startsWith('Running: '))
+        .at(-1),
+    ).toContain(`--link-dest=${join(snapshots, first)} rsync://`);
+    expect(await describeTree(join(snapshots, outcome.snapshot!))).toEqual(withoutHardLinks(await describeTree(tree)));
+    expect(await readdir(join(machineDir))).toEqual(['data.snapshots']);
+  });
+
+  test('a failed dry run is the run’s failure and leaves the base alone', async () => {
+    const { backup, snapshots, machineDir } = await treeFixture();
+    const first = (await backup()).snapshot!;
+    const before = await state(snapshots);
+    const failed = await backup({ remote: { url: treeDaemon.url('data'), password: 'wrong' } });
+    expect(failed).toEqual({ success: false, snapshot: null, summary: 'rsync exited with return code 5' });
+    expect(await state(snapshots)).toEqual(before);
+    expect(await readdir(join(machineDir, 'data'))).toEqual([]);
+    expect(first).toMatch(NAME);
   });
 });

@@ -1,20 +1,34 @@
-import { mkdir, rename } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { errorMessage } from '../../common/errors.js';
 import { resolveCalendar } from '../../turku/time.js';
 import { readPolicy, removedLine, victimsOf } from './expire.js';
-import { formatSidecarTime, listCandidates, sidecarPath, snapshotName, writeSidecar, type Candidate } from './names.js';
+import { canClone, pullOntoClone } from './link-clone.js';
+import {
+  DELETE_PREFIX,
+  formatSidecarTime,
+  listCandidates,
+  sidecarPath,
+  snapshotName,
+  writeSidecar,
+  type Candidate,
+} from './names.js';
 import { snapshotsDir, workingDir } from './paths.js';
-import { pullSource, rsyncFailure } from './rsync.js';
+import { pullSource, rsyncFailure, type PullResult } from './rsync.js';
 import { deleteSnapshot, exists, removeLeftovers, replaceLatest } from './snapshot-dir.js';
 import { type SnapshotJob, type SnapshotOutcome } from './types.js';
 
 /**
- * link-dest mode (spec §5.6): rsync into the working copy with the newest snapshot as
- * `--link-dest`, so unchanged files are hard links to it; on success the working copy becomes
- * the new snapshot. Until then nothing in `<source>.snapshots/` changes, so a failed run leaves
- * every snapshot and `latest` as they were, and the next run reuses the partial working copy.
+ * link-dest mode (spec §5.6): rsync into the working copy, where unchanged files are hard links
+ * to the newest snapshot (by a clone, link-clone.ts, or rsync's `--link-dest`); on success the
+ * working copy becomes the new snapshot. Until then nothing in `<source>.snapshots/` changes, so a
+ * failed run leaves every snapshot and `latest` as they were.
+ *
+ * A partial working copy left by a failed run is reused only for a first backup. [FIX] With a
+ * base it may hold hard links into a snapshot, and rsync would change a mode or owner on such a
+ * file in place, in the snapshot too: it is set aside (removed by the next successful run).
  */
 
 export async function runLinkDest(job: SnapshotJob): Promise<SnapshotOutcome> {
@@ -28,11 +42,10 @@ export async function runLinkDest(job: SnapshotJob): Promise<SnapshotOutcome> {
 
   const before = await listCandidates(snapshots, { timeZone: settings.timezone, log });
   const base = before.at(-1) ?? null;
+  if (base !== null) await setAsidePartialCopy(working, snapshots, log);
   const syncBegin = now();
-  const rsync = await pullSource(job, {
-    destination: working,
-    linkDest: base === null ? null : join(snapshots, base.dir),
-  });
+  const rsync =
+    base === null ? await pullSource(job, { destination: working }) : await pullOnBase(job, join(snapshots, base.dir));
   if (!rsync.success) return { success: false, snapshot: null, summary: rsyncFailure(rsync.code) };
   const syncFinish = now();
 
@@ -75,6 +88,25 @@ export async function runLinkDest(job: SnapshotJob): Promise<SnapshotOutcome> {
     summary += `Retention failed: ${errorMessage(error)}\n`;
   }
   return { success: true, snapshot: name, summary };
+}
+
+async function pullOnBase(job: SnapshotJob, base: string): Promise<PullResult> {
+  const working = workingDir(job);
+  if (canClone(job)) {
+    const pulled = await pullOntoClone(job, working, base);
+    if (pulled.kind === 'pulled') return pulled.result;
+    job.log.warning(`Cannot clone the base (${pulled.reason}); pulling with --link-dest`);
+  }
+  return pullSource(job, { destination: working, linkDest: base });
+}
+
+/** Renamed into the snapshots directory as a `_delete-` leftover, then an empty working copy. */
+async function setAsidePartialCopy(working: string, snapshots: string, log: SnapshotJob['log']): Promise<void> {
+  if ((await readdir(working)).length === 0) return;
+  const aside = join(snapshots, `${DELETE_PREFIX}working-${randomBytes(4).toString('hex')}`);
+  log.info(`Setting the partial working copy of a failed run aside as ${aside}`);
+  await rename(working, aside);
+  await mkdir(working);
 }
 
 /** The random part makes a clash unlikely; a second run in the same second must still not hit one. */

@@ -23,6 +23,8 @@ export interface RunOptions {
   readonly cwd?: string;
   /** Keep stdout (e.g. borg's --json) instead of logging it. */
   readonly captureStdout?: boolean;
+  /** How kept stdout is decoded; latin1 maps every byte to one character, so names survive. */
+  readonly stdoutEncoding?: 'utf8' | 'latin1';
 }
 
 export interface RunResult {
@@ -52,7 +54,7 @@ export function runCommand(argv: readonly string[], options: RunOptions): Promis
       if (settled || pending > 0 || exit === undefined) return;
       settled = true;
       log.debug(`Return code: ${exit}`);
-      resolve({ code: exit, stdout: Buffer.concat(chunks).toString('utf8') });
+      resolve({ code: exit, stdout: Buffer.concat(chunks).toString(options.stdoutEncoding ?? 'utf8') });
     };
     const drained = (): void => {
       pending--;

@@ -140,7 +140,7 @@ describe('runRsync against a real daemon', () => {
       exclude: ['/cache'],
       log,
     });
-    expect(result).toEqual({ success: true, code: 0 });
+    expect(result).toEqual({ success: true, code: 0, stdout: '' });
     expect((await readdir(destination)).sort()).toEqual(['keep.txt']);
     const debug = log.at('debug');
     expect(debug).toContain('MODE 600');
@@ -165,7 +165,7 @@ describe('runRsync against a real daemon', () => {
       exclude: ['/cache'],
       log,
     });
-    expect(result).toEqual({ success: false, code: 5 });
+    expect(result).toEqual({ success: false, code: 5, stdout: '' });
     expect(log.at('debug').at(-1)).toBe('Return code: 5');
     const filterFile = /'--filter=merge (\S+)'/.exec(log.at('debug')[0]!)![1]!;
     await expect(access(filterFile)).rejects.toMatchObject({ code: 'ENOENT' });
@@ -180,7 +180,7 @@ describe('runRsync against a real daemon', () => {
       destination: join(root, 'unused'),
       log,
     });
-    expect(result).toEqual({ success: true, code: 24 });
+    expect(result).toEqual({ success: true, code: 24, stdout: '' });
   });
 
   test('a missing rsync binary is a failure, not an exception', async () => {
@@ -192,7 +192,7 @@ describe('runRsync against a real daemon', () => {
       destination: join(root, 'unused'),
       log,
     });
-    expect(result).toEqual({ success: false, code: 127 });
+    expect(result).toEqual({ success: false, code: 127, stdout: '' });
     expect(log.at('error')[0]).toMatch(/Cannot run \/nonexistent\/rsync/);
   });
 });

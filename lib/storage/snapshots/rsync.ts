@@ -27,7 +27,14 @@ export interface RsyncArgvOptions {
   readonly hardLinks?: boolean;
   readonly filterFile?: string | null;
   readonly bwlimit?: string | null;
+  /** Change nothing; print one `%i %n` line (itemized change, name) per entry that differs. */
+  readonly dryRun?: boolean;
+  /** Create what is missing, never touch an existing entry (a clone's entries share inodes). */
+  readonly ignoreExisting?: boolean;
 }
+
+/** rsync's itemized change string, a space and the (escaped) name: see link-clone.ts. */
+export const ITEMIZE_FORMAT = '%i %n';
 
 export function rsyncArgv(options: RsyncArgvOptions): string[] {
   const argv = [
@@ -37,8 +44,9 @@ export function rsyncArgv(options: RsyncArgvOptions): string[] {
     '--numeric-ids',
     '--delete',
     '--delete-excluded',
-    '--verbose',
+    ...(options.dryRun ? ['--dry-run', `--out-format=${ITEMIZE_FORMAT}`] : ['--verbose']),
   ];
+  if (options.ignoreExisting) argv.push('--ignore-existing');
   if (options.linkDest) argv.push(`--link-dest=${options.linkDest}`);
   if (options.inplace) argv.push('--inplace');
   if (options.hardLinks) argv.push('--hard-links');
@@ -91,6 +99,8 @@ export interface RsyncRun {
   readonly filter?: readonly string[];
   readonly exclude?: readonly string[];
   readonly bwlimit?: string | null;
+  readonly dryRun?: boolean;
+  readonly ignoreExisting?: boolean;
   readonly log: SnapshotLog;
 }
 
@@ -99,8 +109,13 @@ export interface RsyncResult {
   readonly code: number;
 }
 
+export interface PullResult extends RsyncResult {
+  /** A dry run's itemized output, decoded as latin1; empty otherwise (the output went to the log). */
+  readonly stdout: string;
+}
+
 /** Runs one pull; the filter file lives in a private temp dir that is removed in every case. */
-export async function runRsync(run: RsyncRun): Promise<RsyncResult> {
+export async function runRsync(run: RsyncRun): Promise<PullResult> {
   const text = filterFileText(run.filter ?? [], run.exclude ?? []);
   const filterDir = text === null ? null : await mkdtemp(join(tmpdir(), 'turku-rsync-'));
   try {
@@ -118,9 +133,17 @@ export async function runRsync(run: RsyncRun): Promise<RsyncResult> {
       hardLinks: run.hardLinks ?? false,
       filterFile,
       bwlimit: run.bwlimit ?? null,
+      dryRun: run.dryRun ?? false,
+      ignoreExisting: run.ignoreExisting ?? false,
     });
-    const { code } = await runCommand(argv, { env: rsyncEnv(run.password), log: run.log });
-    return { success: RSYNC_SUCCESS_CODES.includes(code), code };
+    const dryRun = run.dryRun ?? false;
+    const { code, stdout } = await runCommand(argv, {
+      env: rsyncEnv(run.password),
+      log: run.log,
+      captureStdout: dryRun,
+      stdoutEncoding: 'latin1',
+    });
+    return { success: RSYNC_SUCCESS_CODES.includes(code), code, stdout };
   } finally {
     if (filterDir !== null) await rm(filterDir, { recursive: true, force: true });
   }
@@ -135,11 +158,16 @@ export function rsyncFailure(code: number): string {
   return `rsync exited with return code ${code}`;
 }
 
+export interface PullTarget {
+  readonly destination: string;
+  readonly linkDest?: string | null;
+  readonly inplace?: boolean;
+  readonly dryRun?: boolean;
+  readonly ignoreExisting?: boolean;
+}
+
 /** A snapshot job's pull: its source's filters, bandwidth limit and hard-link setting. */
-export function pullSource(
-  job: SnapshotJob,
-  target: { readonly destination: string; readonly linkDest?: string | null; readonly inplace?: boolean },
-): Promise<RsyncResult> {
+export function pullSource(job: SnapshotJob, target: PullTarget): Promise<PullResult> {
   const { settings, descriptor } = job;
   return runRsync({
     rsyncCommand: settings.rsyncCommand,
@@ -148,6 +176,8 @@ export function pullSource(
     destination: target.destination,
     linkDest: target.linkDest ?? null,
     inplace: target.inplace ?? false,
+    dryRun: target.dryRun ?? false,
+    ignoreExisting: target.ignoreExisting ?? false,
     hardLinks: settings.preserveHardLinks || descriptor.preserve_hard_links,
     filter: descriptor.filter,
     exclude: descriptor.exclude,
