@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { createAuth, triggerBackup } from '../../lib/api/admin/commands.js';
 import { startApi, type RunningApi } from '../../lib/api/app.js';
 import { createLogger } from '../../lib/api/logger.js';
+import { type WorkloadProgram } from '../../lib/charm-host/workload.js';
+import { workloadFiles } from '../../lib/charm-pack/workload.js';
 import { storageSshdSettings } from '../../lib/storage/sshd-settings.js';
 import { parseSettings } from '../../lib/api/settings.js';
 import { randomAlphanumeric } from '../../lib/common/random.js';
@@ -19,7 +21,7 @@ import { randomAlphanumeric } from '../../lib/common/random.js';
  * this process on the host side of a veth link; a storage unit behind its own real sshd (own
  * config, host key and port, StrictModes on, root limited to the forced command); and the agent
  * in a network namespace whose firewall drops every inbound connection. The agent and storage
- * programs run from dist/ as operators run them.
+ * programs are the bundles a packed charm installs (lib/charm-pack), built at the start.
  *
  * Everything lives under /var/lib/turku-bench/run.<pid>.<random> (sshd's StrictModes refuses an
  * authorized_keys file under the world-writable /tmp). Cleanup: destroy(), and a synchronous exit
@@ -28,7 +30,8 @@ import { randomAlphanumeric } from '../../lib/common/random.js';
  * start.
  */
 
-export const DIST_LIB = fileURLToPath(new URL('../../lib/', import.meta.url));
+/** The repository, whose lib/ sources the programs are bundled from. */
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const ROOT_BASE = '/var/lib/turku-bench';
 const NETNS_PREFIX = 'turku-bench-';
 const SSHD = '/usr/sbin/sshd';
@@ -242,8 +245,8 @@ function freePort(address: string): Promise<number> {
   });
 }
 
-/** `/usr/sbin/sshd -D -e` with the storage settings spec §3.6 recommends, once it listens. */
-async function startSshd(dir: string, address: string, authorizedKeysFile: string): Promise<Sshd> {
+/** `/usr/sbin/sshd -D -e` with `settings` after its address, host key and pid file, once it listens. */
+async function startSshd(dir: string, address: string, settings: readonly string[]): Promise<Sshd> {
   await mkdir(dir, { recursive: true, mode: 0o755 });
   await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
   const hostKey = join(dir, 'ssh_host_ed25519_key');
@@ -254,7 +257,7 @@ async function startSshd(dir: string, address: string, authorizedKeysFile: strin
       `ListenAddress ${address}:${port}`,
       `HostKey ${hostKey}`,
       `PidFile ${join(dir, 'sshd.pid')}`,
-      ...storageSshdSettings({ authorizedKeysFile, pingUser: 'root', logLevel: 'INFO' }),
+      ...settings,
       '',
     ].join('\n');
     const configFile = join(dir, 'sshd_config');
@@ -283,6 +286,59 @@ async function startSshd(dir: string, address: string, authorizedKeysFile: strin
   }
 }
 
+/**
+ * The storage host's ordinary sshd, for the bare baseline: what an operator would use to copy the
+ * data by hand, root logging in with a key (OpenSSH's defaults otherwise, ciphers included).
+ * Returns the `ssh` command line for `rsync -e`, with the host key pinned.
+ */
+async function startPlainSshd(dir: string, address: string): Promise<Sshd & { readonly ssh: string }> {
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  const clientKey = join(dir, 'client_ed25519');
+  await mustRun(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'turku-bench-bare', '-f', clientKey]);
+  const authorizedKeys = join(dir, 'authorized_keys');
+  await writeFile(authorizedKeys, await readFile(`${clientKey}.pub`), { mode: 0o600 });
+  const sshd = await startSshd(dir, address, [
+    `AuthorizedKeysFile ${authorizedKeys}`,
+    'PermitRootLogin prohibit-password',
+    'PasswordAuthentication no',
+    'KbdInteractiveAuthentication no',
+    'UsePAM no',
+    'StrictModes yes',
+    'UseDNS no',
+  ]);
+  const hostKey = (await readFile(join(dir, 'ssh_host_ed25519_key.pub'), 'utf8')).trim();
+  const knownHosts = join(dir, 'known_hosts');
+  await writeFile(knownHosts, `[${address}]:${sshd.port} ${hostKey}\n`, { mode: 0o600 });
+  const ssh = [
+    'ssh',
+    `-i ${clientKey}`,
+    `-p ${sshd.port}`,
+    '-o BatchMode=yes',
+    '-o StrictHostKeyChecking=yes',
+    `-o UserKnownHostsFile=${knownHosts}`,
+  ].join(' ');
+  return { ...sshd, ssh };
+}
+
+const PROGRAMS: readonly WorkloadProgram[] = [
+  'turku-update-config',
+  'turku-agent-ping',
+  'turku-storage-update-config',
+  'turku-storage-ping',
+];
+
+/** Writes `<dir>/<program>.mjs`, the bundles a packed charm carries; returns their paths. */
+async function bundlePrograms(dir: string): Promise<Record<string, string>> {
+  await mkdir(dir, { recursive: true });
+  const paths: Record<string, string> = {};
+  for (const file of await workloadFiles(REPO_ROOT, PROGRAMS)) {
+    const path = join(dir, file.path.replace(/^workload\//, ''));
+    await writeFile(path, file.data, { mode: 0o644 });
+    paths[file.path.replace(/^workload\/|\.mjs$/g, '')] = path;
+  }
+  return paths;
+}
+
 // ---- the world -----------------------------------------------------------------------------
 
 export interface SourceConfig {
@@ -302,6 +358,16 @@ export interface World {
   readonly agentDir: string;
   /** turku-agent-ping with these arguments, inside the agent's namespace. */
   ping(...args: string[]): Promise<Finished>;
+  /**
+   * The bare way to copy between the two machines: `rsync -a FROM TO` from the agent's namespace,
+   * over ssh to the storage host's ordinary sshd (root's key, no forced command); one of FROM
+   * and TO is `root@<storage>:<path>`, see `remote`.
+   */
+  rsyncOverSsh(from: string, to: string): Promise<Finished>;
+  /** `root@<storage address>:<path>` for rsyncOverSsh. */
+  remote(path: string): string;
+  /** The bundled turku-agent-ping. */
+  readonly agentPingProgram: string;
   /** Makes a source due now, as `turku-api trigger` does. */
   trigger(source: string): Promise<void>;
   destroy(): Promise<void>;
@@ -330,6 +396,8 @@ export async function makeBenchRoot(): Promise<string> {
 
 /** Sets up the deployment in `root` (from makeBenchRoot) and registers the storage and the machine. */
 export async function createWorld(root: string, sources: Readonly<Record<string, SourceConfig>>): Promise<World> {
+  const programs = await bundlePrograms(join(root, 'programs'));
+  const program = (name: WorkloadProgram): string => programs[name] ?? '';
   const ns = await createNamespace();
   const hostAddress = ns.hostAddress;
 
@@ -348,7 +416,12 @@ export async function createWorld(root: string, sources: Readonly<Record<string,
   await mkdir(join(storageConfigDir, 'config.d'), { recursive: true });
   await mkdir(volume, { recursive: true });
   const authorizedKeysFile = join(storageDir, 'ssh', 'authorized_keys');
-  const sshd = await startSshd(join(storageDir, 'sshd'), hostAddress, authorizedKeysFile);
+  const sshd = await startSshd(
+    join(storageDir, 'sshd'),
+    hostAddress,
+    storageSshdSettings({ authorizedKeysFile, pingUser: 'root', logLevel: 'INFO' }),
+  );
+  const plain = await startPlainSshd(join(storageDir, 'plain-sshd'), hostAddress);
   const storageLog = join(storageDir, 'storage.log');
   await writeFile(
     join(storageConfigDir, 'config.d', '10-storage.json'),
@@ -365,14 +438,14 @@ export async function createWorld(root: string, sources: Readonly<Record<string,
       ssh_ping_host_keys_glob: sshd.hostKeyGlob,
       authorized_keys_file: authorizedKeysFile,
       authorized_keys_user: 'root',
-      authorized_keys_command: `${process.execPath} ${join(DIST_LIB, 'storage', 'ping-main.js')} --config-dir ${storageConfigDir}`,
+      authorized_keys_command: `${process.execPath} ${program('turku-storage-ping')} --config-dir ${storageConfigDir}`,
       var_dir: storageVarDir,
       lock_dir: storageDir,
       log_file: storageLog,
     }),
   );
   const storageUpdateConfig = () =>
-    mustRun([process.execPath, join(DIST_LIB, 'storage', 'update-config-main.js'), '--config-dir', storageConfigDir]);
+    mustRun([process.execPath, program('turku-storage-update-config'), '--config-dir', storageConfigDir]);
 
   // The agent.
   const agentDir = join(root, 'agent');
@@ -405,9 +478,9 @@ export async function createWorld(root: string, sources: Readonly<Record<string,
       ),
     ),
   );
-  const agentProgram = (file: string, args: readonly string[]) => [
+  const agentProgram = (name: WorkloadProgram, args: readonly string[]) => [
     process.execPath,
-    join(DIST_LIB, 'agent', file),
+    program(name),
     '--config-dir',
     agentConfigDir,
     ...args,
@@ -415,7 +488,7 @@ export async function createWorld(root: string, sources: Readonly<Record<string,
 
   // Registration: storage, machine (with its sources), then the storage authorizes the machine's key.
   await storageUpdateConfig();
-  await mustRun(agentProgram('update-config-main.js', []), { netns: ns.name, timeoutMs: 60_000 });
+  await mustRun(agentProgram('turku-update-config', []), { netns: ns.name, timeoutMs: 60_000 });
   const uuid = (
     JSON.parse(await readFile(join(agentVarDir, 'config.d', '10-machine_uuid.json'), 'utf8')) as {
       machine_uuid: string;
@@ -431,16 +504,20 @@ export async function createWorld(root: string, sources: Readonly<Record<string,
     api,
     uuid,
     sshdPort: sshd.port,
+    remote: (path) => `root@${hostAddress}:${path}`,
     machineDir: join(storageVarDir, 'machines', uuid),
     storageLog,
     agentDir,
-    ping: (...args) => run(agentProgram('ping-main.js', args), { netns: ns.name, timeoutMs: 900_000 }),
+    ping: (...args) => run(agentProgram('turku-agent-ping', args), { netns: ns.name, timeoutMs: 900_000 }),
+    rsyncOverSsh: (from, to) => run(['rsync', '-a', '-e', plain.ssh, from, to], { netns: ns.name, timeoutMs: 900_000 }),
     trigger: (source) => triggerBackup(api.ctx, uuid, source),
+    agentPingProgram: program('turku-agent-ping'),
     destroy: () =>
       (destroying ??= (async () => {
         await api.close().catch(() => undefined);
         removeNamespaceSync(ns);
         killAll(processTree(sshd.pid));
+        killAll(processTree(plain.pid));
         await rm(root, { recursive: true, force: true, maxRetries: 3 });
         exitActions.clear();
       })()),

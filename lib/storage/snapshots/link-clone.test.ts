@@ -41,6 +41,9 @@ describe('parseItemizedChanges (rsync --dry-run --out-format="%i %n")', () => {
     ['an unknown file type', '>x+++++++++ a\n'],
     ['an unknown update type', '?f+++++++++ a\n'],
     ['an escape over a byte', '>f+++++++++ \\#777\n'],
+    ['a name going up', '>f+++++++++ dir/../../other-machine/file\n'],
+    ['an absolute name', '>f+++++++++ /etc/passwd\n'],
+    ['a directory going up', 'cd+++++++++ ../\n'],
   ])('%s: null, so the caller does not guess', (_, output) => {
     expect(parseItemizedChanges(output)).toBeNull();
   });

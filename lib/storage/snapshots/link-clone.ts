@@ -49,6 +49,8 @@ export function parseItemizedChanges(output: string): ItemizedEntry[] | null {
     const isDirectory = type === 'd';
     const path = isDirectory && name.at(-1) === 0x2f ? name.subarray(0, -1) : name;
     if (path.length === 0 || path.equals(Buffer.from('.'))) continue; // the tree itself
+    // The names come from the agent's side: one that could leave the working copy is refused.
+    if (path[0] === 0x2f || path.toString('latin1').split('/').includes('..')) return null;
     entries.push({ path, isDirectory });
   }
   return entries;
