@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 
-import { z } from 'zod';
+import * as z from 'zod';
 
 import { DEFAULT_AGENT_VAR_DIR } from '../common/config-files.js';
 import { UserError } from '../common/errors.js';

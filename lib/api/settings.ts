@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 
-import { z } from 'zod';
+import * as z from 'zod';
 
 import { ConfigError, parseConfigFile } from '../turku/config.js';
 import { formatFirstIssue } from '../turku/protocol/issues.js';

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 
-import { z } from 'zod';
+import * as z from 'zod';
 
 import { DEFAULT_STORAGE_VAR_DIR } from '../common/config-files.js';
 import { UserError } from '../common/errors.js';

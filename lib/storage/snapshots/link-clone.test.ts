@@ -1,4 +1,4 @@
-import { parseItemizedChanges, unescapeRsyncName } from './link-clone.js';
+import { filesFromList, parseItemizedChanges, unescapeRsyncName } from './link-clone.js';
 
 const text = (path: Buffer): string => path.toString('latin1');
 
@@ -16,7 +16,9 @@ describe('parseItemizedChanges (rsync --dry-run --out-format="%i %n")', () => {
       'hf+++++++++ second-link',
       '',
     ].join('\n');
-    expect(parseItemizedChanges(output)?.map((entry) => [text(entry.path), entry.isDirectory])).toEqual([
+    const changes = parseItemizedChanges(output)!;
+    expect(changes.deleted.map(text)).toEqual(['old/file']);
+    expect(changes.changed.map((entry) => [text(entry.path), entry.isDirectory])).toEqual([
       ['dir/changed', false],
       ['mode-only', false],
       ['pointer', false],
@@ -28,11 +30,14 @@ describe('parseItemizedChanges (rsync --dry-run --out-format="%i %n")', () => {
   });
 
   test('names with spaces and arrows are taken whole', () => {
-    expect(parseItemizedChanges('>f+++++++++ a -> b  \n')?.map((entry) => text(entry.path))).toEqual(['a -> b  ']);
+    expect(parseItemizedChanges('>f+++++++++ a -> b  \n')?.changed.map((entry) => text(entry.path))).toEqual([
+      'a -> b  ',
+    ]);
+    expect(parseItemizedChanges('*deleting   old dir/\n')?.deleted.map(text)).toEqual(['old dir']);
   });
 
   test('no output: nothing changed', () => {
-    expect(parseItemizedChanges('')).toEqual([]);
+    expect(parseItemizedChanges('')).toEqual({ changed: [], deleted: [] });
   });
 
   test.each([
@@ -44,6 +49,8 @@ describe('parseItemizedChanges (rsync --dry-run --out-format="%i %n")', () => {
     ['a name going up', '>f+++++++++ dir/../../other-machine/file\n'],
     ['an absolute name', '>f+++++++++ /etc/passwd\n'],
     ['a directory going up', 'cd+++++++++ ../\n'],
+    ['a deletion going up', '*deleting   ../other-machine\n'],
+    ['a deletion without its padding', '*deleting x\n'],
   ])('%s: null, so the caller does not guess', (_, output) => {
     expect(parseItemizedChanges(output)).toBeNull();
   });
@@ -57,5 +64,26 @@ describe('unescapeRsyncName', () => {
     expect(unescapeRsyncName('back\\#134#012slash')).toEqual(Buffer.from('back\\#012slash'));
     expect(unescapeRsyncName('plain\\back\\#9x')).toEqual(Buffer.from('plain\\back\\#9x'));
     expect(unescapeRsyncName('end\\#01')).toEqual(Buffer.from('end\\#01'));
+  });
+});
+
+describe('filesFromList', () => {
+  test('changed entries, the directories above them and above deleted ones, and the tree; once each', () => {
+    const list = filesFromList({
+      changed: [
+        { path: Buffer.from('a/b/file'), isDirectory: false },
+        { path: Buffer.from('a/b'), isDirectory: true },
+        { path: Buffer.from('top'), isDirectory: false },
+      ],
+      deleted: [Buffer.from('c/d/gone'), Buffer.from('e')],
+    });
+    expect(list.toString('latin1').split('\0')).toEqual(['.', 'a/b/file', 'a/b', 'a', 'top', 'c/d', 'c', '']);
+  });
+
+  test('names are bytes', () => {
+    const name = Buffer.from([0x64, 0x2f, 0xe9]);
+    expect(filesFromList({ changed: [{ path: name, isDirectory: false }], deleted: [] })).toEqual(
+      Buffer.from([0x2e, 0, 0x64, 0x2f, 0xe9, 0, 0x64, 0]),
+    );
   });
 });

@@ -1,4 +1,6 @@
-import { lstat, mkdir, rm } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import { isErrno } from '../../common/errors.js';
 import { runCommand, SAFE_PATH } from './process.js';
@@ -14,46 +16,78 @@ import { type SnapshotJob } from './types.js';
  * dozen opens per file, and 50,000 unchanged files took 3.6–6 s where linking them takes 0.4 s.
  * The same tree, linked by `cp` instead:
  *   1. a dry run against the base itemizes every entry that differs from the source (content,
- *      size, time, mode, owner, type; entries to delete are left to step 3);
- *   2. the base is cloned into the empty working copy with hard links (`cp --archive --link`),
- *      and every itemized entry is removed from the clone, so what is left equals the source;
- *   3. the real pull runs with `--ignore-existing`: it creates what is missing and deletes what is
- *      gone, and never changes an existing entry, whose inode is shared with the base. (rsync
- *      changes a mode or owner in place; into a clone that would rewrite the base too.)
- * An entry that changes between 1 and 3 keeps its state of step 1, as if it had changed just
- * after the backup. Hard-link groups are left to `--link-dest` (see `canClone`).
+ *      size, time, mode, owner, type) and every entry to delete;
+ *   2. the base is cloned into the empty working copy with hard links (`cp --archive --link`,
+ *      while the dry run runs); every itemized entry but a directory, and every entry to delete,
+ *      is removed from the clone;
+ *   3. the real pull fetches only the itemized entries and the directories above them and above
+ *      the deleted ones (`--files-from`), with `--ignore-existing`: it creates what was removed
+ *      and sets the attributes of those directories (the clone's own), and never changes an
+ *      entry whose inode is shared with the base. (rsync changes a mode or owner in place; into
+ *      a clone that would rewrite the base too.) With nothing itemized, there is no step 3.
+ * The snapshot is the source as the dry run saw it: an entry that changes after it is in the next
+ * backup. Hard-link groups are left to `--link-dest` (see `canClone`).
  */
 
-/** What the dry run found; paths are raw bytes relative to the tree, without a trailing `/`. */
+/** An entry the dry run found; its path is raw bytes relative to the tree, without a trailing `/`. */
 export interface ItemizedEntry {
   readonly path: Buffer;
   readonly isDirectory: boolean;
 }
 
-// YXcstpoguax (rsync ≥ 3.0): Y the update type, X the file type, then nine attribute letters.
-const ITEMIZED_LINE = /^[<>ch.]([fdLDS])[^ ]{9} (.+)$/s;
+export interface ItemizedChanges {
+  /** Entries to fetch: new, or different in content, size, time, mode, owner or type. */
+  readonly changed: readonly ItemizedEntry[];
+  /** Entries to delete (gone from the source, or excluded). */
+  readonly deleted: readonly Buffer[];
+}
+
+// YXcstpoguax (rsync ≥ 3.0): Y the update type, X the file type, then nine attribute letters;
+// a deletion is `*deleting` padded to the same eleven characters.
+const ITEMIZED_LINE = /^(?:[<>ch.]([fdLDS])[^ ]{9}|(\*deleting  )) (.+)$/s;
 
 /**
- * Parses `%i %n` lines (latin1-decoded, so one character per byte). Deletion lines (`*deleting`)
- * are skipped. Null when a line is anything else: the caller must not guess what it meant.
+ * Parses `%i %n` lines (latin1-decoded, so one character per byte). Null when a line is anything
+ * else, or a name could leave the tree: the caller must not guess what it meant.
  */
-export function parseItemizedChanges(output: string): ItemizedEntry[] | null {
-  const entries: ItemizedEntry[] = [];
+export function parseItemizedChanges(output: string): ItemizedChanges | null {
+  const changed: ItemizedEntry[] = [];
+  const deleted: Buffer[] = [];
   for (const line of output.split('\n')) {
-    if (line === '' || line.startsWith('*deleting ')) continue;
+    if (line === '') continue;
     const match = ITEMIZED_LINE.exec(line);
     if (match === null) return null;
-    const [, type, escaped] = match as unknown as [string, string, string];
+    const [, type, deletion, escaped] = match as unknown as [string, string | undefined, string | undefined, string];
     const name = unescapeRsyncName(escaped);
     if (name === null) return null;
-    const isDirectory = type === 'd';
-    const path = isDirectory && name.at(-1) === 0x2f ? name.subarray(0, -1) : name;
+    const path = name.at(-1) === 0x2f ? name.subarray(0, -1) : name;
     if (path.length === 0 || path.equals(Buffer.from('.'))) continue; // the tree itself
     // The names come from the agent's side: one that could leave the working copy is refused.
     if (path[0] === 0x2f || path.toString('latin1').split('/').includes('..')) return null;
-    entries.push({ path, isDirectory });
+    if (deletion !== undefined) deleted.push(path);
+    else changed.push({ path, isDirectory: type === 'd' });
   }
-  return entries;
+  return { changed, deleted };
+}
+
+/**
+ * The `--files-from` list of step 3, NUL-separated: the changed entries, every directory above
+ * them or above a deleted entry (their times and modes are the source's again), and the tree.
+ */
+export function filesFromList(changes: ItemizedChanges): Buffer {
+  const names = new Map<string, Buffer>([['.', Buffer.from('.')]]);
+  const add = (path: Buffer) => names.set(path.toString('latin1'), path);
+  const addParents = (path: Buffer) => {
+    for (let slash = path.lastIndexOf(0x2f); slash > 0; slash = path.lastIndexOf(0x2f, slash - 1)) {
+      add(path.subarray(0, slash));
+    }
+  };
+  for (const entry of changes.changed) {
+    add(entry.path);
+    addParents(entry.path);
+  }
+  for (const path of changes.deleted) addParents(path);
+  return Buffer.concat([...names.values()].flatMap((name) => [name, Buffer.from([0])]));
 }
 
 /**
@@ -93,26 +127,50 @@ export type ClonePull =
   /** Nothing of the working copy was kept: pull with `--link-dest` instead. */
   | { readonly kind: 'fallback'; readonly reason: string };
 
-/** Steps 1–3 above; `working` must exist and be empty. */
+/**
+ * Steps 1–3 above; `working` must exist and be empty. The clone does not depend on the dry run,
+ * so `cp` runs while the dry run does (one is the file system's work, the other mostly rsync's).
+ */
 export async function pullOntoClone(job: SnapshotJob, working: string, base: string): Promise<ClonePull> {
   const { log } = job;
-  const dryRun = await pullSource(job, { destination: base, dryRun: true });
-  if (!dryRun.success) return { kind: 'pulled', result: dryRun };
-  const changes = parseItemizedChanges(dryRun.stdout);
-  if (changes === null)
-    return { kind: 'fallback', reason: 'the dry run printed a line that is not an itemized change' };
-
-  const clone = await runCommand(['cp', '--archive', '--link', '--no-target-directory', '--', base, working], {
+  const cloning = runCommand(['cp', '--archive', '--link', '--no-target-directory', '--', base, working], {
     env: { PATH: SAFE_PATH },
     log,
   });
-  if (clone.code !== 0) {
+  const dryRun = await pullSource(job, { destination: base, dryRun: true });
+  const clone = await cloning;
+  const changes = dryRun.success ? parseItemizedChanges(dryRun.stdout) : null;
+  if (!dryRun.success || changes === null || clone.code !== 0) {
     await emptyDirectory(working, log);
-    return { kind: 'fallback', reason: `cp exited with return code ${clone.code}` };
+    if (!dryRun.success) return { kind: 'pulled', result: dryRun };
+    const reason =
+      changes === null
+        ? 'the dry run printed a line that is not an itemized change'
+        : `cp exited with return code ${clone.code}`;
+    return { kind: 'fallback', reason };
   }
-  for (const change of changes) await removeChanged(Buffer.concat([Buffer.from(`${working}/`), change.path]), change);
-  log.info(`Cloned the base with hard links; ${changes.length} changed entries to pull`);
-  return { kind: 'pulled', result: await pullSource(job, { destination: working, ignoreExisting: true }) };
+  const inWorking = (path: Buffer) => Buffer.concat([Buffer.from(`${working}/`), path]);
+  for (const path of changes.deleted) await rm(inWorking(path), { recursive: true, force: true });
+  for (const change of changes.changed) await removeChanged(inWorking(change.path), change);
+  log.info(
+    `Cloned the base with hard links; ${changes.changed.length} changed and ${changes.deleted.length} deleted entries`,
+  );
+  if (changes.changed.length === 0 && changes.deleted.length === 0) {
+    return { kind: 'pulled', result: { success: true, code: 0, stdout: '' } };
+  }
+  return { kind: 'pulled', result: await pullListed(job, working, filesFromList(changes)) };
+}
+
+/** Step 3; the list lives in a private temp dir, removed in every case. */
+async function pullListed(job: SnapshotJob, working: string, list: Buffer): Promise<PullResult> {
+  const dir = await mkdtemp(join(tmpdir(), 'turku-files-from-'));
+  try {
+    const filesFrom = join(dir, 'files');
+    await writeFile(filesFrom, list, { mode: 0o600, flag: 'wx' });
+    return await pullSource(job, { destination: working, ignoreExisting: true, filesFrom });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** A directory stays (it is the clone's own; rsync fixes its attributes); anything else goes. */

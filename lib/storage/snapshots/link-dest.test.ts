@@ -165,12 +165,13 @@ describe('link-dest mode', () => {
         .at('debug')
         .filter((line) => line.startsWith('Running: '))
         .slice(1);
-      expect(runs[0]).toContain(` --dry-run '--out-format=%i %n' rsync://`);
-      expect(runs[0]).toMatch(new RegExp(`/data/ ${join(snapshots, first)}/$`));
-      expect(runs[1]).toBe(
+      expect(runs[0]).toBe(
         `Running: cp --archive --link --no-target-directory -- ${join(snapshots, first)} ${join(machineDir, 'data')}`,
       );
-      expect(runs[2]).toContain(' --verbose --ignore-existing rsync://');
+      expect(runs[1]).toContain(` --dry-run '--out-format=%i %n' rsync://`);
+      expect(runs[1]).toMatch(new RegExp(`/data/ ${join(snapshots, first)}/$`));
+      expect(runs[2]).toMatch(/ --numeric-ids --files-from=\S+ --from0 --verbose --ignore-existing rsync:\/\//);
+      expect(runs[2]).not.toContain('--delete');
       expect(runs.join('\n')).not.toContain('--link-dest');
       const before = await inodes(join(snapshots, first));
       const after = await inodes(join(snapshots, second));
@@ -479,12 +480,17 @@ describe('link-dest with a base: the hard-link clone', () => {
     await writeFile(join(tree, 'rewritten'), 'version 1');
     await writeFile(join(tree, 'gone'), 'deleted later');
     await writeFile(join(tree, 'dir', 'sub', 'kept'), 'unchanged');
+    await mkdir(join(tree, 'quiet-a', 'deeper'), { recursive: true });
+    await mkdir(join(tree, 'quiet-b', 'deeper'), { recursive: true });
+    await writeFile(join(tree, 'quiet-a', 'deeper', 'rewritten-in-place'), 'version 1');
+    await writeFile(join(tree, 'quiet-b', 'deeper', 'deleted-quietly'), 'gone later');
     await symlink('dir/sub/kept', join(tree, 'pointer'));
     for (const name of ODD_NAMES) await writeFile(join(tree, name), `old ${name}`);
     await writeFile(Buffer.from(`${tree}/${LATIN1_NAME.toString('latin1')}`, 'latin1'), 'old');
     const old = new Date('2021-03-03T03:03:03Z');
-    for (const file of ['mode-only', 'rewritten', 'dir/sub/kept', ...ODD_NAMES])
+    for (const file of ['mode-only', 'rewritten', 'dir/sub/kept', 'quiet-a/deeper/rewritten-in-place', ...ODD_NAMES]) {
       await utimes(join(tree, file), old, old);
+    }
     treeDaemon = await startRsyncDaemon({ data: { path: tree } });
   });
 
@@ -517,6 +523,12 @@ describe('link-dest with a base: the hard-link clone', () => {
 
   /** Every kind of change the dry run must itemize, and one entry that stays. */
   async function changeEverything(): Promise<void> {
+    // In directories whose times stay as they were: the clone's copies must get those times back.
+    const quiet = ['quiet-a', 'quiet-a/deeper', 'quiet-b', 'quiet-b/deeper'].map((dir) => join(tree, dir));
+    const times = await Promise.all(quiet.map((dir) => lstat(dir)));
+    await writeFile(join(tree, 'quiet-a', 'deeper', 'rewritten-in-place'), 'version 2');
+    await removeDir(join(tree, 'quiet-b', 'deeper', 'deleted-quietly'));
+    for (const [i, dir] of quiet.entries()) await utimes(dir, times[i]!.atime, times[i]!.mtime);
     await chmod(join(tree, 'mode-only'), 0o600);
     await writeFile(join(tree, 'rewritten'), 'version 2');
     await removeDir(join(tree, 'gone'));
@@ -545,11 +557,21 @@ describe('link-dest with a base: the hard-link clone', () => {
 
     expect(outcome.success).toBe(true);
     expect(log.at('info')).toContainEqual(
-      expect.stringMatching(/^Cloned the base with hard links; \d+ changed entries to pull$/),
+      expect.stringMatching(/^Cloned the base with hard links; \d+ changed and 3 deleted entries$/),
     );
     const second = join(snapshots, outcome.snapshot!);
     expect(await describeTree(second)).toEqual(withoutHardLinks(await describeTree(tree)));
     expect(await describeTree(join(snapshots, first))).toEqual(baseTree);
+    // Every attribute rsync -a keeps, directory times included, is the source's.
+    const differences = await execa('rsync', [
+      '--archive',
+      '--dry-run',
+      '--itemize-changes',
+      '--delete',
+      `${tree}/`,
+      `${second}/`,
+    ]);
+    expect(differences.stdout).toBe('');
     const latin1 = Buffer.from(`${second}/${LATIN1_NAME.toString('latin1')}`, 'latin1');
     expect(await readFile(latin1, 'utf8')).toBe('new and longer');
     // Unchanged entries are the base's inodes; changed ones are not.
@@ -557,6 +579,25 @@ describe('link-dest with a base: the hard-link clone', () => {
     expect(after['dir/sub/kept']).toBe(baseInodes['dir/sub/kept']);
     for (const changed of ['mode-only', 'rewritten', ...ODD_NAMES])
       expect(after[changed]).not.toBe(baseInodes[changed]);
+  });
+
+  test('nothing changed: the clone is the snapshot, with no pull after the dry run', async () => {
+    const { backup, snapshots, log } = await treeFixture();
+    const first = (await backup()).snapshot!;
+    const outcome = await backup();
+    expect(outcome).toMatchObject({ success: true, summary: `Base snapshot: ${first}\n` });
+    expect(log.at('info')).toContain('Cloned the base with hard links; 0 changed and 0 deleted entries');
+    const runs = log.at('debug').filter((line) => line.startsWith('Running: '));
+    expect(runs.filter((line) => line.startsWith('Running: rsync '))).toHaveLength(2); // first backup, dry run
+    const differences = await execa('rsync', [
+      '-a',
+      '--dry-run',
+      '-i',
+      '--delete',
+      `${tree}/`,
+      `${join(snapshots, outcome.snapshot!)}/`,
+    ]);
+    expect(differences.stdout).toBe('');
   });
 
   test('hard-link groups keep rsync’s own --link-dest', async () => {
@@ -581,7 +622,10 @@ describe('link-dest with a base: the hard-link clone', () => {
     expect(log.at('warning')).toContain(
       'Cannot clone the base (the dry run printed a line that is not an itemized change); pulling with --link-dest',
     );
-    expect(log.at('debug').filter((line) => line.startsWith('Running: cp '))).toEqual([]);
+    // The clone made during the dry run is removed before rsync links into an empty working copy.
+    expect(log.at('debug').filter((line) => line.startsWith('Running: rm -rf -- '))).toEqual([
+      `Running: rm -rf -- ${join(machineDir, 'data')}`,
+    ]);
     expect(
       log
         .at('debug')

@@ -31,6 +31,8 @@ export interface RsyncArgvOptions {
   readonly dryRun?: boolean;
   /** Create what is missing, never touch an existing entry (a clone's entries share inodes). */
   readonly ignoreExisting?: boolean;
+  /** Only these entries (a file of NUL-separated names), and no deletion. */
+  readonly filesFrom?: string | null;
 }
 
 /** rsync's itemized change string, a space and the (escaped) name: see link-clone.ts. */
@@ -42,8 +44,7 @@ export function rsyncArgv(options: RsyncArgvOptions): string[] {
     '--archive',
     '--compress',
     '--numeric-ids',
-    '--delete',
-    '--delete-excluded',
+    ...(options.filesFrom ? [`--files-from=${options.filesFrom}`, '--from0'] : ['--delete', '--delete-excluded']),
     ...(options.dryRun ? ['--dry-run', `--out-format=${ITEMIZE_FORMAT}`] : ['--verbose']),
   ];
   if (options.ignoreExisting) argv.push('--ignore-existing');
@@ -101,6 +102,7 @@ export interface RsyncRun {
   readonly bwlimit?: string | null;
   readonly dryRun?: boolean;
   readonly ignoreExisting?: boolean;
+  readonly filesFrom?: string | null;
   readonly log: SnapshotLog;
 }
 
@@ -135,6 +137,7 @@ export async function runRsync(run: RsyncRun): Promise<PullResult> {
       bwlimit: run.bwlimit ?? null,
       dryRun: run.dryRun ?? false,
       ignoreExisting: run.ignoreExisting ?? false,
+      filesFrom: run.filesFrom ?? null,
     });
     const dryRun = run.dryRun ?? false;
     const { code, stdout } = await runCommand(argv, {
@@ -164,6 +167,7 @@ export interface PullTarget {
   readonly inplace?: boolean;
   readonly dryRun?: boolean;
   readonly ignoreExisting?: boolean;
+  readonly filesFrom?: string | null;
 }
 
 /** A snapshot job's pull: its source's filters, bandwidth limit and hard-link setting. */
@@ -178,6 +182,7 @@ export function pullSource(job: SnapshotJob, target: PullTarget): Promise<PullRe
     inplace: target.inplace ?? false,
     dryRun: target.dryRun ?? false,
     ignoreExisting: target.ignoreExisting ?? false,
+    filesFrom: target.filesFrom ?? null,
     hardLinks: settings.preserveHardLinks || descriptor.preserve_hard_links,
     filter: descriptor.filter,
     exclude: descriptor.exclude,

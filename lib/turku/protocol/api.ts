@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 import { Auth, DisplayName, EpochSeconds, Flag, MachineUuid, MebiBytes, Port, SshPublicKey } from './fields.js';
 import { SourceDescriptorMap, SourceSettingsMap } from './source.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 import { hasControlCharacters, sourceNameProblem, sshPublicKeyProblem } from '../names.js';
 import { canonicalUuid, isAcceptableMachineUuid } from '../uuid.js';

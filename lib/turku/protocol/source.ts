@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 import { FrequencyError, parseFrequency } from '../frequency.js';
 import { bwlimitProblem } from '../names.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The SSH stdin protocol between agent and storage (spec §3.3): one JSON object on one line,
