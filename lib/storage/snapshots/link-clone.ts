@@ -44,7 +44,7 @@ export interface ItemizedChanges {
 
 // YXcstpoguax (rsync ≥ 3.0): Y the update type, X the file type, then nine attribute letters;
 // a deletion is `*deleting` padded to the same eleven characters.
-const ITEMIZED_LINE = /^(?:[<>ch.]([fdLDS])[^ ]{9}|(\*deleting  )) (.+)$/s;
+const ITEMIZED_LINE = /^(?:[<>ch.]([fdLDS])[^ ]{9}|(\*deleting {2})) (.+)$/s;
 
 /**
  * Parses `%i %n` lines (latin1-decoded, so one character per byte). Null when a line is anything
