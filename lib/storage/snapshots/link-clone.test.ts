@@ -1,4 +1,8 @@
-import { filesFromList, parseItemizedChanges, unescapeRsyncName } from './link-clone.js';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { filesFromList, inClone, parseItemizedChanges, unescapeRsyncName } from './link-clone.js';
 
 const text = (path: Buffer): string => path.toString('latin1');
 
@@ -85,5 +89,29 @@ describe('filesFromList', () => {
     expect(filesFromList({ changed: [{ path: name, isDirectory: false }], deleted: [] })).toEqual(
       Buffer.from([0x2e, 0, 0x64, 0x2f, 0xe9, 0, 0x64, 0]),
     );
+  });
+});
+
+describe('inClone', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'turku-in-clone-'));
+    await mkdir(join(dir, 'outside'));
+    await writeFile(join(dir, 'outside', 'y'), 'not the clone’s');
+    await mkdir(join(dir, 'working', 'real'), { recursive: true });
+    await symlink(join(dir, 'outside'), join(dir, 'working', 'link'));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  test('a path under real directories of the clone', async () => {
+    expect((await inClone(join(dir, 'working'), Buffer.from('real/y')))?.toString()).toBe(
+      join(dir, 'working', 'real', 'y'),
+    );
+    expect((await inClone(join(dir, 'working'), Buffer.from('top')))?.toString()).toBe(join(dir, 'working', 'top'));
+  });
+
+  test('null under a symlink or a missing directory: nothing outside the clone is touched', async () => {
+    expect(await inClone(join(dir, 'working'), Buffer.from('link/y'))).toBeNull();
+    expect(await inClone(join(dir, 'working'), Buffer.from('missing/y'))).toBeNull();
   });
 });

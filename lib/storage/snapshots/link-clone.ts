@@ -149,9 +149,14 @@ export async function pullOntoClone(job: SnapshotJob, working: string, base: str
         : `cp exited with return code ${clone.code}`;
     return { kind: 'fallback', reason };
   }
-  const inWorking = (path: Buffer) => Buffer.concat([Buffer.from(`${working}/`), path]);
-  for (const path of changes.deleted) await rm(inWorking(path), { recursive: true, force: true });
-  for (const change of changes.changed) await removeChanged(inWorking(change.path), change);
+  for (const path of changes.deleted) {
+    const target = await inClone(working, path);
+    if (target !== null) await rm(target, { recursive: true, force: true });
+  }
+  for (const change of changes.changed) {
+    const target = await inClone(working, change.path);
+    if (target !== null) await removeChanged(target, change);
+  }
   log.info(
     `Cloned the base with hard links; ${changes.changed.length} changed and ${changes.deleted.length} deleted entries`,
   );
@@ -173,13 +178,33 @@ async function pullListed(job: SnapshotJob, working: string, list: Buffer): Prom
   }
 }
 
+/**
+ * `<working>/<path>` when every directory above it in the clone is a real directory, else null:
+ * then the entry is not in the clone, and a symlink on the way (the base's, about to be
+ * replaced) must not lead the removal out of it.
+ */
+export async function inClone(working: string, path: Buffer): Promise<Buffer | null> {
+  let dir = Buffer.from(working);
+  const parts = path.toString('latin1').split('/');
+  for (const part of parts.slice(0, -1)) {
+    dir = Buffer.concat([dir, Buffer.from(`/${part}`, 'latin1')]);
+    try {
+      if (!(await lstat(dir)).isDirectory()) return null;
+    } catch (error) {
+      if (isErrno(error, 'ENOENT')) return null;
+      throw error;
+    }
+  }
+  return Buffer.concat([Buffer.from(`${working}/`), path]);
+}
+
 /** A directory stays (it is the clone's own; rsync fixes its attributes); anything else goes. */
 async function removeChanged(path: Buffer, change: ItemizedEntry): Promise<void> {
   let isDirectory: boolean;
   try {
     isDirectory = (await lstat(path)).isDirectory();
   } catch (error) {
-    if (isErrno(error, 'ENOENT') || isErrno(error, 'ENOTDIR')) return; // new, or under a removed entry
+    if (isErrno(error, 'ENOENT')) return; // new
     throw error;
   }
   if (change.isDirectory && isDirectory) return;
