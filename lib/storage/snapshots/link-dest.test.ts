@@ -499,6 +499,19 @@ describe('link-dest with a base: the hard-link clone', () => {
     await removeDir(tree);
   });
 
+  /** What `rsync -a` would change to make `copy` the source: empty when every attribute matches. */
+  async function rsyncDifferences(source: string, copy: string): Promise<string> {
+    const dryRun = await execa('rsync', [
+      '--archive',
+      '--dry-run',
+      '--itemize-changes',
+      '--delete',
+      `${source}/`,
+      `${copy}/`,
+    ]);
+    return String(dryRun.stdout);
+  }
+
   async function treeFixture(): Promise<Fixture> {
     const machineDir = await tempDir('machine');
     const log = captureLog();
@@ -563,15 +576,7 @@ describe('link-dest with a base: the hard-link clone', () => {
     expect(await describeTree(second)).toEqual(withoutHardLinks(await describeTree(tree)));
     expect(await describeTree(join(snapshots, first))).toEqual(baseTree);
     // Every attribute rsync -a keeps, directory times included, is the source's.
-    const differences = await execa('rsync', [
-      '--archive',
-      '--dry-run',
-      '--itemize-changes',
-      '--delete',
-      `${tree}/`,
-      `${second}/`,
-    ]);
-    expect(differences.stdout).toBe('');
+    expect(await rsyncDifferences(tree, second)).toBe('');
     const latin1 = Buffer.from(`${second}/${LATIN1_NAME.toString('latin1')}`, 'latin1');
     expect(await readFile(latin1, 'utf8')).toBe('new and longer');
     // Unchanged entries are the base's inodes; changed ones are not.
@@ -589,15 +594,7 @@ describe('link-dest with a base: the hard-link clone', () => {
     expect(log.at('info')).toContain('Cloned the base with hard links; 0 changed and 0 deleted entries');
     const runs = log.at('debug').filter((line) => line.startsWith('Running: '));
     expect(runs.filter((line) => line.startsWith('Running: rsync '))).toHaveLength(2); // first backup, dry run
-    const differences = await execa('rsync', [
-      '-a',
-      '--dry-run',
-      '-i',
-      '--delete',
-      `${tree}/`,
-      `${join(snapshots, outcome.snapshot!)}/`,
-    ]);
-    expect(differences.stdout).toBe('');
+    expect(await rsyncDifferences(tree, join(snapshots, outcome.snapshot!))).toBe('');
   });
 
   test('hard-link groups keep rsync’s own --link-dest', async () => {
