@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 
-import { SourceDescriptor } from '../turku/protocol/source.js';
+import { SourceDescriptor } from '../turku/protocol/descriptor.js';
 import { groupByStorage } from './groups.js';
 
 const storage = (name: string) => ({

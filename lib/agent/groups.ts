@@ -1,4 +1,4 @@
-import type { SourceDescriptor, StorageEndpoint } from '../turku/protocol/source.js';
+import type { SourceDescriptor, StorageEndpoint } from '../turku/protocol/descriptor.js';
 
 /**
  * Sources grouped by the storage that keeps them (spec §3.2 step 4, §8 step 2): one session per

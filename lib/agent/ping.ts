@@ -9,7 +9,7 @@ import { randomAlphanumeric, randomUuid } from '../common/random.js';
 import { tryLock } from '../common/lock.js';
 import type { WorkloadLogger } from '../common/workload-log.js';
 import type { ConfigObject } from '../turku/config.js';
-import { AgentPingCheckinResponse } from '../turku/protocol/api.js';
+import { AgentPingCheckinResponse } from '../turku/protocol/agent-ping.js';
 import { encodeStdinRequest } from '../turku/protocol/stdin.js';
 import { consoleLogger, DEFAULT_CONFIG_DIR, parseFlags, randomWait, reportFailure, type AgentIo } from './cli.js';
 import { goNoGo } from './gonogo.js';

@@ -6,7 +6,7 @@ import { UserError } from '../common/errors.js';
 import { tryLock } from '../common/lock.js';
 import type { WorkloadLogger } from '../common/workload-log.js';
 import { randomAlphanumeric, randomUuid } from '../common/random.js';
-import { AgentPingRestoreResponse } from '../turku/protocol/api.js';
+import { AgentPingRestoreResponse } from '../turku/protocol/agent-ping.js';
 import { encodeStdinRequest, type OutgoingStdinRequest } from '../turku/protocol/stdin.js';
 import { groupByStorage, type StorageGroup } from './groups.js';
 import type { PingContext } from './ping.js';

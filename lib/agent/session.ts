@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import { UserError } from '../common/errors.js';
 import type { WorkloadLogger } from '../common/workload-log.js';
-import type { StorageEndpoint } from '../turku/protocol/source.js';
+import type { StorageEndpoint } from '../turku/protocol/descriptor.js';
 import { makePrivateDir, removePrivateDir } from './exit-cleanup.js';
 import { startRsyncDaemon, type DaemonModule } from './rsyncd.js';
 import { sshKeyPath, type AgentSettings } from './settings.js';

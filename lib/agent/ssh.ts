@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 
 import { errorMessage, isErrno, UserError } from '../common/errors.js';
 import { hasControlCharacters } from '../turku/names.js';
-import type { StorageEndpoint } from '../turku/protocol/source.js';
+import type { StorageEndpoint } from '../turku/protocol/descriptor.js';
 import { trackProcessGroup } from './exit-cleanup.js';
 
 /**

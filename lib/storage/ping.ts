@@ -6,7 +6,7 @@ import { errorMessage } from '../common/errors.js';
 import { tryLock } from '../common/lock.js';
 import type { WorkloadLogger } from '../common/workload-log.js';
 import { EmptyResponse, StoragePingCheckinResponse, type SourceResult } from '../turku/protocol/api.js';
-import { SNAPSHOT_MODES, type SnapshotMode, type SourceDescriptor } from '../turku/protocol/source.js';
+import { SNAPSHOT_MODES, type SnapshotMode, type SourceDescriptor } from '../turku/protocol/descriptor.js';
 import { parseStdinRequest, StdinProtocolError, type StdinRequest } from '../turku/protocol/stdin.js';
 import { friendlyName, machineDirectory, NoVolumeError, updateFriendlyLink } from './machine-dir.js';
 import { serveScriptedRestore } from './scripted-restore.js';

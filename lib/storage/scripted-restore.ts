@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { errorMessage } from '../common/errors.js';
 import type { WorkloadLogger } from '../common/workload-log.js';
 import { sourceNameProblem } from '../turku/names.js';
-import type { SnapshotMode } from '../turku/protocol/source.js';
+import type { SnapshotMode } from '../turku/protocol/descriptor.js';
 import type { ScriptedRestore } from '../turku/protocol/stdin.js';
 import { machinesDir } from './machine-dir.js';
 import { snapshotSettings } from './ping.js';

@@ -8,7 +8,7 @@ import { defaultLockDir } from '../common/lock.js';
 import { defaultLogFile } from '../common/workload-log.js';
 import { isConfigObject, type ConfigObject } from '../turku/config.js';
 import { Flag, Port } from '../turku/protocol/fields.js';
-import { SNAPSHOT_MODES } from '../turku/protocol/source.js';
+import { SNAPSHOT_MODES } from '../turku/protocol/descriptor.js';
 import { WEEK_STARTS } from '../turku/time.js';
 
 /**

@@ -10,7 +10,7 @@ import { isErrno } from '../common/errors.js';
 import { tryLock } from '../common/lock.js';
 import type { WorkloadLogger } from '../common/workload-log.js';
 import { StorageUpdateConfigResponse } from '../turku/protocol/api.js';
-import type { SnapshotMode } from '../turku/protocol/source.js';
+import type { SnapshotMode } from '../turku/protocol/descriptor.js';
 import { lookupAccount } from './accounts.js';
 import { buildAuthorizedKeys } from './authorized-keys.js';
 import { readHostKeys } from './host-keys.js';

@@ -1,4 +1,4 @@
-import { type SnapshotMode, type SourceDescriptor } from '../../turku/protocol/source.js';
+import { type SnapshotMode, type SourceDescriptor } from '../../turku/protocol/descriptor.js';
 import { type WeekStart } from '../../turku/time.js';
 
 /** What every snapshot engine is given and returns (spec §5.5–§5.8); see index.ts. */

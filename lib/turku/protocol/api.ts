@@ -1,7 +1,8 @@
 import * as z from 'zod';
 
 import { Auth, DisplayName, EpochSeconds, Flag, MachineUuid, MebiBytes, Port, SshPublicKey } from './fields.js';
-import { SourceDescriptorMap, SourceSettingsMap } from './source.js';
+import { SourceDescriptorMap } from './descriptor.js';
+import { SourceSettingsMap } from './source.js';
 
 /**
  * The seven `/v1` views (spec §2.3): request and response bodies. Requests drop unknown keys
@@ -72,20 +73,10 @@ export const AgentPingCheckinRequest = z.object({
 });
 export type AgentPingCheckinRequest = z.output<typeof AgentPingCheckinRequest>;
 
-/** The top-level `scheduled_sources` duplicate must be sent: pre-2020 agents quit without it. */
-export const AgentPingCheckinResponse = z.looseObject({
-  machine: z.looseObject({ scheduled_sources: SourceDescriptorMap }),
-  scheduled_sources: SourceDescriptorMap,
-});
-export type AgentPingCheckinResponse = z.output<typeof AgentPingCheckinResponse>;
-
 export const AgentPingRestoreRequest = AgentPingCheckinRequest;
 export type AgentPingRestoreRequest = AgentPingCheckinRequest;
 
-export const AgentPingRestoreResponse = z.looseObject({
-  machine: z.looseObject({ sources: SourceDescriptorMap }),
-});
-export type AgentPingRestoreResponse = z.output<typeof AgentPingRestoreResponse>;
+export { AgentPingCheckinResponse, AgentPingRestoreResponse } from './agent-ping.js';
 
 // ---- storage_update_config -----------------------------------------------------------------
 

@@ -1,4 +1,5 @@
 export * from './api.js';
+export * from './descriptor.js';
 export * from './fields.js';
 export * from './issues.js';
 export * from './source.js';

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { SourceDescriptor } from '../../../turku/protocol/source.js';
+import { SourceDescriptor } from '../../../turku/protocol/descriptor.js';
 import { type SnapshotJob, type SnapshotLog, type SnapshotSettings } from '../types.js';
 
 /** Jobs, logs and tree comparisons shared by the engines' tests. */
