@@ -69,7 +69,7 @@ const SETTINGS = {
     if (!(DATASET_NAMES as readonly string[]).includes(trimmed)) throw new Error(`BENCH_DATASETS: unknown "${name}"`);
     return trimmed as DatasetName;
   }),
-  nothingDueRuns: 5,
+  nothingDueRuns: 11,
   seed: env('BENCH_SEED') ?? 'turku-bench-datapath',
 };
 const OUTPUT = env('BENCH_OUTPUT') ?? 'datapath.json';
