@@ -251,12 +251,19 @@ async function startSshd(dir: string, address: string, settings: readonly string
   await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
   const hostKey = join(dir, 'ssh_host_ed25519_key');
   await mustRun(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'turku-bench-sshd', '-f', hostKey]);
+  // sshd runs every command (rsync's server, the forced command) through the user's shell, and
+  // bash reads ~/.bashrc when sshd starts it. Sessions get an empty HOME, so neither side pays for
+  // this machine's root dotfiles (a `pyenv init` there costs about 0.6 s per login); the storage
+  // charm's ping user has /bin/sh and no dotfiles.
+  const home = join(dir, 'home');
+  await mkdir(home, { recursive: true, mode: 0o755 });
   for (let attempt = 1; ; attempt++) {
     const port = await freePort(address);
     const config = [
       `ListenAddress ${address}:${port}`,
       `HostKey ${hostKey}`,
       `PidFile ${join(dir, 'sshd.pid')}`,
+      `SetEnv HOME=${home}`,
       ...settings,
       '',
     ].join('\n');
