@@ -334,14 +334,14 @@ const PROGRAMS: readonly WorkloadProgram[] = [
   'turku-storage-ping',
 ];
 
-/** Writes `<dir>/<program>.mjs`, the bundles a packed charm carries; returns their paths. */
+/** Writes `<dir>/<program>.cjs`, the bundles a packed charm carries; returns their paths. */
 async function bundlePrograms(dir: string): Promise<Record<string, string>> {
   await mkdir(dir, { recursive: true });
   const paths: Record<string, string> = {};
   for (const file of await workloadFiles(REPO_ROOT, PROGRAMS)) {
     const path = join(dir, file.path.replace(/^workload\//, ''));
     await writeFile(path, file.data, { mode: 0o644 });
-    paths[file.path.replace(/^workload\/|\.mjs$/g, '')] = path;
+    paths[file.path.replace(/^workload\/|\.cjs$/g, '')] = path;
   }
   return paths;
 }

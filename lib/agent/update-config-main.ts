@@ -3,9 +3,12 @@ import { hostname } from 'node:os';
 
 import { runUpdateConfig } from './update-config.js';
 
-process.exitCode = await runUpdateConfig(process.argv.slice(2), {
+// No top-level await: the packed program is a CommonJS bundle, which Node starts faster.
+void runUpdateConfig(process.argv.slice(2), {
   stdout: (text) => void process.stdout.write(text),
   stderr: (text) => void process.stderr.write(text),
   hostname,
   signal: new AbortController().signal,
+}).then((code) => {
+  process.exitCode = code;
 });

@@ -71,7 +71,7 @@ describe('locating the workload', () => {
     await mkdir(join(charmDir, 'workload'));
     const packed = locateWorkload(charmDir, { TURKU_WORKLOAD_DIST: '/opt/dist' }, '/usr/bin/node');
     expect(packed.packed).toBe(true);
-    expect(packed.file('turku-api')).toBe(join(charmDir, 'workload', 'turku-api.mjs'));
+    expect(packed.file('turku-api')).toBe(join(charmDir, 'workload', 'turku-api.cjs'));
   });
 });
 
@@ -106,7 +106,7 @@ describe('program wrappers and timers', () => {
     const charmDir = join(root, 'var/lib/juju/agents/unit-turku-storage-0/charm');
     await mkdir(join(charmDir, 'workload'), { recursive: true });
     await mkdir(join(charmDir, 'node/bin'), { recursive: true });
-    await writeFile(join(charmDir, 'workload/turku-timers.mjs'), "process.stdout.write('timers v1\\n');\n");
+    await writeFile(join(charmDir, 'workload/turku-timers.cjs'), "process.stdout.write('timers v1\\n');\n");
     await writeFile(join(charmDir, 'node/bin/node'), `#!/bin/sh\nexec ${process.execPath} "$@"\n`, { mode: 0o700 });
     const host = hostAt(
       root,
@@ -116,13 +116,13 @@ describe('program wrappers and timers', () => {
     expect(await installPrograms(host, ['turku-timers'])).toEqual(['turku-timers']);
     const copy = join(root, 'usr/local/lib/turku/unit-turku-storage-0');
     const wrapper = join(root, 'usr/local/bin/turku-timers');
-    expect(await readFile(wrapper, 'utf8')).toContain(`exec '${copy}/node' '${copy}/workload/turku-timers.mjs' "$@"`);
+    expect(await readFile(wrapper, 'utf8')).toContain(`exec '${copy}/node' '${copy}/workload/turku-timers.cjs' "$@"`);
     expect((await runProgram([wrapper])).stdout).toBe('timers v1\n');
     expect((await stat(join(copy, 'node'))).mode & 0o777).toBe(0o755);
-    expect((await stat(join(copy, 'workload/turku-timers.mjs'))).mode & 0o777).toBe(0o644);
+    expect((await stat(join(copy, 'workload/turku-timers.cjs'))).mode & 0o777).toBe(0o644);
 
     expect(await installPrograms(host, ['turku-timers'])).toEqual([]);
-    await writeFile(join(charmDir, 'workload/turku-timers.mjs'), "process.stdout.write('timers v2 (upgraded)\\n');\n");
+    await writeFile(join(charmDir, 'workload/turku-timers.cjs'), "process.stdout.write('timers v2 (upgraded)\\n');\n");
     expect(await installPrograms(host, ['turku-timers'])).toEqual([]);
     expect((await runProgram([wrapper])).stdout).toBe('timers v2 (upgraded)\n');
   });

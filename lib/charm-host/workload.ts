@@ -3,7 +3,7 @@ import { join } from 'node:path';
 
 /**
  * The Turku programs a charm runs on its unit. A packed charm carries them in
- * `$CHARM_DIR/workload/<program>.mjs` (one esbuild bundle each, see lib/charm-pack); a checkout
+ * `$CHARM_DIR/workload/<program>.cjs` (one esbuild bundle each, see lib/charm-pack); a checkout
  * runs the compiled `dist/` of this package instead (tests, the local substrate).
  */
 
@@ -28,7 +28,7 @@ export const CHARM_WORKLOADS: Readonly<Record<string, readonly WorkloadProgram[]
 export interface Workload {
   /** The Node.js that runs the programs. */
   readonly node: string;
-  /** Where the program files are: `<dir>/<program>.mjs` when packed, `<dist>/lib/...` otherwise. */
+  /** Where the program files are: `<dir>/<program>.cjs` when packed, `<dist>/lib/...` otherwise. */
   readonly dir: string;
   readonly packed: boolean;
   /** The program's file. */
@@ -39,7 +39,7 @@ export interface Workload {
 
 export function workloadAt(dir: string, options: { packed: boolean; node: string }): Workload {
   const file = (program: WorkloadProgram) =>
-    options.packed ? join(dir, `${program}.mjs`) : join(dir, WORKLOAD_PROGRAMS[program]);
+    options.packed ? join(dir, `${program}.cjs`) : join(dir, WORKLOAD_PROGRAMS[program]);
   return {
     node: options.node,
     dir,

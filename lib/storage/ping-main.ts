@@ -49,9 +49,11 @@ async function main(): Promise<number> {
   }
 }
 
-const exitCode = await main().catch((error: unknown) => {
-  process.stderr.write(`turku-storage-ping: ${errorMessage(error)}\n`);
-  return 1;
-});
-// A paused stdin must not keep a finished session open.
-process.exit(exitCode);
+// No top-level await: the packed program is a CommonJS bundle, which Node starts faster.
+void main()
+  .catch((error: unknown) => {
+    process.stderr.write(`turku-storage-ping: ${errorMessage(error)}\n`);
+    return 1;
+  })
+  // A paused stdin must not keep a finished session open.
+  .then((exitCode) => process.exit(exitCode));

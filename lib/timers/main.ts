@@ -1,25 +1,31 @@
 #!/usr/bin/env node
-import { fileURLToPath } from 'node:url';
+import { realpathSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 
 import { execa } from 'execa';
 
 import { runTimersCli } from './cli.js';
 
-// This file is dist/lib/timers/main.js once built: dist/ holds the programs the jobs run.
-const distDir = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
+// This file is dist/lib/timers/main.js once built: dist/ holds the programs the jobs run. From the
+// script's path, not import.meta: the packed program is a CommonJS bundle (and passes --bin-dir).
+const distDir = resolve(dirname(realpathSync(process.argv[1] ?? '.')), '../..');
 
-const result = await runTimersCli(process.argv.slice(2), {
-  execPath: process.execPath,
-  distDir,
-  hostRoot: '/',
-  systemctl: async (args) => {
-    const run = await execa('systemctl', args, { reject: false });
-    if (run.failed) {
-      const detail = run.stderr.split('\n').find((line) => line.trim() !== '') ?? run.shortMessage ?? 'failed';
-      throw new Error(`systemctl ${args.join(' ')} failed: ${detail.trim()}`);
-    }
-  },
-});
-for (const line of result.stdout) process.stdout.write(`${line}\n`);
-for (const line of result.stderr) process.stderr.write(`${line}\n`);
-process.exitCode = result.exitCode;
+async function main(): Promise<void> {
+  const result = await runTimersCli(process.argv.slice(2), {
+    execPath: process.execPath,
+    distDir,
+    hostRoot: '/',
+    systemctl: async (args) => {
+      const run = await execa('systemctl', args, { reject: false });
+      if (run.failed) {
+        const detail = run.stderr.split('\n').find((line) => line.trim() !== '') ?? run.shortMessage ?? 'failed';
+        throw new Error(`systemctl ${args.join(' ')} failed: ${detail.trim()}`);
+      }
+    },
+  });
+  for (const line of result.stdout) process.stdout.write(`${line}\n`);
+  for (const line of result.stderr) process.stderr.write(`${line}\n`);
+  process.exitCode = result.exitCode;
+}
+
+void main();

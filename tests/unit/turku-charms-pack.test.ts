@@ -164,7 +164,7 @@ describe('each packed .charm opened as a zip', () => {
       'README.md',
       'LICENSE',
     ];
-    const programs = CHARM_WORKLOADS[name]!.map((program) => `workload/${program}.mjs`);
+    const programs = CHARM_WORKLOADS[name]!.map((program) => `workload/${program}.cjs`);
     const native = name === 'turku-api' ? await nativeEntries() : [];
     expect(Object.keys(zipOf(name).files).sort()).toEqual([...base, ...programs, ...native].sort());
   });
@@ -313,8 +313,8 @@ describe('the unpacked charms keep their modes and their programs run', () => {
     ['turku-storage', 'turku-storage-ping', /^usage: turku-storage-ping \[--config-dir DIR\] <machine-uuid>/],
     ['turku-api', 'turku-api', /^Usage: turku-api <command>/],
   ];
-  test.each(helpful)('%s: workload/%s.mjs --help prints its usage', (name, program, usage) => {
-    const run = runNode([`workload/${program}.mjs`, '--help'], charmDir(name));
+  test.each(helpful)('%s: workload/%s.cjs --help prints its usage', (name, program, usage) => {
+    const run = runNode([`workload/${program}.cjs`, '--help'], charmDir(name));
     expect(run.stderr).not.toMatch(MODULE_NOT_FOUND);
     expect([run.status, run.stderr]).toEqual([0, '']);
     expect(run.stdout).toMatch(usage);
@@ -324,13 +324,13 @@ describe('the unpacked charms keep their modes and their programs run', () => {
   test('turku-storage: the update and ping programs load and end with their one-line error', async () => {
     const dir = charmDir('turku-storage');
     const empty = await mkdtemp(join(work, 'storage-config-'));
-    const update = runNode(['workload/turku-storage-update-config.mjs', '--config-dir', empty], dir);
+    const update = runNode(['workload/turku-storage-update-config.cjs', '--config-dir', empty], dir);
     expect([update.status, update.stdout, update.stderr]).toEqual([
       1,
       '',
       'turku-storage-update-config: Incomplete config: name: is required\n',
     ]);
-    const ping = runNode(['workload/turku-storage-ping.mjs', '--config-dir', empty], dir);
+    const ping = runNode(['workload/turku-storage-ping.cjs', '--config-dir', empty], dir);
     expect([ping.status, ping.stdout, ping.stderr]).toEqual([
       1,
       '',
@@ -347,12 +347,12 @@ describe('the unpacked charms keep their modes and their programs run', () => {
       config,
       JSON.stringify({ listen: `127.0.0.1:${port}`, database_path: join(data, 'turku-api.db'), log_level: 'warning' }),
     );
-    const migrate = runNode(['workload/turku-api.mjs', 'migrate', '--config', config], dir);
+    const migrate = runNode(['workload/turku-api.cjs', 'migrate', '--config', config], dir);
     expect(migrate.stderr).not.toMatch(MODULE_NOT_FOUND);
     expect(migrate.status).toBe(0);
     expect(existsSync(join(data, 'turku-api.db'))).toBe(true);
 
-    const serve = spawn(process.execPath, ['workload/turku-api.mjs', 'serve', '--config', config], {
+    const serve = spawn(process.execPath, ['workload/turku-api.cjs', 'serve', '--config', config], {
       cwd: dir,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -481,7 +481,7 @@ describe('the packed charms run as real dispatch processes against the Juju fake
       ['storages', 1],
       ['sources', 1],
     ] as const) {
-      const listed = runNode([join(installed, 'turku-api.mjs'), command, '--config', apiConfig, '--json'], apiRoot);
+      const listed = runNode([join(installed, 'turku-api.cjs'), command, '--config', apiConfig, '--json'], apiRoot);
       expect([command, listed.status, listed.stderr]).toEqual([command, 0, '']);
       expect([command, (JSON.parse(listed.stdout) as unknown[]).length]).toEqual([command, count]);
     }
@@ -493,7 +493,7 @@ describe('the packed charms run as real dispatch processes against the Juju fake
       const root = roots[name]!;
       for (const program of CHARM_WORKLOADS[name]!) {
         expect(await readFile(join(root, 'usr/local/bin', program), 'utf8')).toContain(
-          join(root, `usr/local/lib/turku/unit-${name}-0/workload/${program}.mjs`),
+          join(root, `usr/local/lib/turku/unit-${name}-0/workload/${program}.cjs`),
         );
       }
     }
