@@ -20,7 +20,7 @@ describe('groupByStorage', () => {
       home: descriptor('/home', 'primary'),
       etc: descriptor('/etc', 'primary'),
       gone: descriptor('/gone', 'primary'),
-      orphan: { ...descriptor('/x', 'primary'), storage: null } as unknown as SourceDescriptor,
+      orphan: SourceDescriptor.parse({ path: '/x' }),
     };
     const groups = groupByStorage(descriptors, (name) => name !== 'gone');
     expect(groups.map((group) => [group.storage.name, group.sources])).toEqual([

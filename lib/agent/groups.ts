@@ -17,9 +17,8 @@ export function groupByStorage(
 ): StorageGroup[] {
   const groups = new Map<string, { storage: StorageEndpoint; sources: string[] }>();
   for (const [name, descriptor] of Object.entries(descriptors)) {
-    // Typed as required, but an older API may still leave it out.
-    const storage = descriptor.storage as StorageEndpoint | null | undefined;
-    if (storage === null || storage === undefined || !keep(name)) continue;
+    const storage = descriptor.storage;
+    if (storage === null || !keep(name)) continue;
     const group = groups.get(storage.name);
     if (group === undefined) groups.set(storage.name, { storage, sources: [name] });
     else group.sources.push(name);

@@ -6,12 +6,17 @@ import { SourceDescriptorMap } from './descriptor.js';
  * The API's answers to turku-agent-ping (spec §2.3), apart from api.ts so that the agent's
  * program loads only what it parses: the check-in runs every 5 minutes on every machine, and
  * its start-up is most of its cost.
+ *
+ * Read tolerantly: only what the original API always sends is required, and unknown keys are
+ * kept. The original answers a check-in with `{"machine": {"scheduled_sources": {…}}}` alone;
+ * our API adds a top-level `scheduled_sources` copy for pre-2020 agents, which our agent
+ * neither needs nor reads.
  */
 
-/** The top-level `scheduled_sources` duplicate must be sent: pre-2020 agents quit without it. */
 export const AgentPingCheckinResponse = z.looseObject({
   machine: z.looseObject({ scheduled_sources: SourceDescriptorMap }),
-  scheduled_sources: SourceDescriptorMap,
+  /** Sent by our API (pre-2020 agents quit without it), never by the original: not required. */
+  scheduled_sources: z.unknown().optional(),
 });
 export type AgentPingCheckinResponse = z.output<typeof AgentPingCheckinResponse>;
 

@@ -202,10 +202,31 @@ describe('agent check-in and restore', () => {
     );
   });
 
-  test("response: the spec's example, with the top-level duplicate required", () => {
-    const response = { machine: { scheduled_sources: { etc: descriptor } }, scheduled_sources: { etc: descriptor } };
-    expect(AgentPingCheckinResponse.parse(response)).toEqual(response);
-    expect(AgentPingCheckinResponse.safeParse({ machine: response.machine }).success).toBe(false);
+  test("response: the original's (machine.scheduled_sources only) and ours (plus the top-level copy)", () => {
+    const original = { machine: { scheduled_sources: { etc: descriptor } } };
+    expect(AgentPingCheckinResponse.parse(original)).toEqual(original);
+    const ours = { ...original, scheduled_sources: { etc: descriptor } };
+    expect(AgentPingCheckinResponse.parse(ours)).toEqual(ours);
+    // machine.scheduled_sources is what the agent reads, and the original always sends it.
+    expect(AgentPingCheckinResponse.safeParse({ scheduled_sources: {} }).success).toBe(false);
+  });
+
+  test('descriptor nulls and loose types the original may send are read with its defaults', () => {
+    const parsed = AgentPingRestoreResponse.parse({
+      machine: {
+        sources: {
+          etc: { ...descriptor, bwlimit: 1024, filter: null, exclude: null, shared_service: 1, retention: null },
+          orphan: { path: '/x', retention: 'last 5 days', storage: null },
+        },
+      },
+    });
+    expect(parsed.machine.sources.etc).toMatchObject({
+      bwlimit: '1024',
+      filter: [],
+      exclude: [],
+      shared_service: true,
+    });
+    expect(parsed.machine.sources.orphan).toMatchObject({ storage: null, snapshot_mode: null, filter: [] });
   });
 
   test('descriptors from older APIs: missing newer keys get defaults, unknown keys are kept', () => {

@@ -6,8 +6,11 @@ import { SourceSettingsMap } from './source.js';
 
 /**
  * The seven `/v1` views (spec §2.3): request and response bodies. Requests drop unknown keys
- * (the spec says to ignore them); responses keep them, so our clients accept newer or older
- * servers. Error messages are the texts the spec gives for each missing or mistyped part.
+ * (the spec says to ignore them). Responses are what our agent and storage read, tolerantly:
+ * they require no more than the original API always sends, take its nulls, and keep unknown
+ * keys, so our clients work against the original API as well as ours (docs/api.md, "What our
+ * clients require of a reply"). Error messages are the texts the spec gives for each missing or
+ * mistyped part of a request.
  */
 
 export const VIEWS = [
@@ -133,9 +136,10 @@ export const StoragePingCheckinRequest = z.object({
 });
 export type StoragePingCheckinRequest = z.output<typeof StoragePingCheckinRequest>;
 
+/** The storage knows the machine from its forced command, so even `uuid` is not required. */
 export const StoragePingCheckinResponse = z.looseObject({
   machine: z.looseObject({
-    uuid: z.string(),
+    uuid: z.string().optional(),
     environment_name: z.string().nullable().optional(),
     service_name: z.string().nullable().optional(),
     unit_name: z.string().nullable().optional(),

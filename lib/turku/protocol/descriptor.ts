@@ -1,6 +1,6 @@
 import * as z from 'zod';
 
-import { Port } from './fields.js';
+import { Flag, Port } from './fields.js';
 
 /**
  * A source as the API describes it to agents and storages (SOURCE-DESCRIPTOR). Apart from
@@ -21,24 +21,38 @@ export const StorageEndpoint = z.looseObject({
 });
 export type StorageEndpoint = z.output<typeof StorageEndpoint>;
 
+/** A list the original always sends; `null` or absence read as empty. */
+const Lines = z
+  .array(z.string())
+  .nullish()
+  .transform((value) => value ?? []);
+
 /**
- * SOURCE-DESCRIPTOR: a source as the API serves it in check-in and restore responses.
- * Clients keep unknown keys (legacy APIs put per-source rsync `username`/`password` here).
+ * SOURCE-DESCRIPTOR: a source as the API serves it in check-in and restore responses. Read
+ * tolerantly (docs/api.md): the original always sends every key below, but a client needs only
+ * `storage` (the agent) and the settings the storage applies, so an absent key gets the
+ * original's default and an unknown key is kept (legacy APIs put per-source rsync
+ * `username`/`password` here).
  */
 export const SourceDescriptor = z.looseObject({
-  path: z.string(),
-  retention: z.string().nullable(),
-  // Keys below were added over the original's history; older APIs may omit them.
-  bwlimit: z.string().nullable().default(null),
-  filter: z.array(z.string()).default([]),
-  exclude: z.array(z.string()).default([]),
-  shared_service: z.boolean().default(false),
-  large_rotating_files: z.boolean().default(false),
-  large_modifying_files: z.boolean().default(false),
+  /** Informative only: the agent backs up the path of its own sources.d entry. */
+  path: z.string().optional(),
+  /** `null` keeps every snapshot. */
+  retention: z.string().nullable().default(null),
+  /** The original stores it as text; a number is read as its decimal text. */
+  bwlimit: z
+    .preprocess((value) => (typeof value === 'number' ? String(value) : value), z.string().nullable())
+    .default(null),
+  filter: Lines,
+  exclude: Lines,
+  shared_service: Flag.default(false),
+  large_rotating_files: Flag.default(false),
+  large_modifying_files: Flag.default(false),
   /** Any string an original API stored; the storage falls back to its default if unknown. */
   snapshot_mode: z.string().nullable().default(null),
-  preserve_hard_links: z.boolean().default(false),
-  storage: StorageEndpoint,
+  preserve_hard_links: Flag.default(false),
+  /** The machine's storage; the agent skips a source without one. */
+  storage: StorageEndpoint.nullable().default(null),
 });
 export type SourceDescriptor = z.output<typeof SourceDescriptor>;
 
