@@ -57,9 +57,22 @@ export interface AgentUnit {
   spawnPing(...args: string[]): ResultPromise;
 }
 
-export interface World {
+/** The API a world's units talk to: ours (the default) or a stand-in such as the original's stub. */
+export interface WorldApi<Handle> {
+  /** What tests get as `world.api`. */
+  readonly handle: Handle;
+  /** The `/v1` base agents and storages are configured with. */
+  readonly url: string;
+  readonly machineAuth: { readonly name: string; readonly secret: string };
+  readonly storageAuth: { readonly name: string; readonly secret: string };
+  /** Makes a machine's source due at its next check-in. */
+  trigger(uuid: string, source: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface World<Api = TestApi> {
   readonly root: string;
-  readonly api: TestApi;
+  readonly api: Api;
   /** The address agents and storages reach the API and sshd on (the host side of the link). */
   readonly hostAddress: string;
   addStorage(name: string, extra?: Record<string, unknown>): Promise<StorageUnit>;
@@ -70,6 +83,29 @@ export interface World {
 }
 
 export async function createWorld(prefix: string): Promise<World> {
+  return createWorldAround(prefix, async (hostAddress) => {
+    const api = await startTestApi('sqlite', { listen: `${hostAddress}:0` });
+    api.clock = new Date();
+    return {
+      handle: api,
+      url: api.url,
+      machineAuth: await createAuth(api.api.ctx, 'machine_reg'),
+      storageAuth: await createAuth(api.api.ctx, 'storage_reg'),
+      async trigger(uuid, source) {
+        // Each run gets its own API time, so backup logs sort in the order they happened.
+        api.clock = new Date(Math.max(Date.now(), api.clock.getTime() + 1000));
+        await triggerBackup(api.api.ctx, uuid, source);
+      },
+      close: () => api.close(),
+    };
+  });
+}
+
+/** A world whose API `startApi` starts, listening on the given address (where agents reach it). */
+export async function createWorldAround<Api>(
+  prefix: string,
+  startApi: (hostAddress: string) => Promise<WorldApi<Api>>,
+): Promise<World<Api>> {
   const cleanups: (() => Promise<void>)[] = [];
   const testRoot = await makeTestRoot(prefix);
   cleanups.push(() => testRoot.cleanup());
@@ -79,15 +115,13 @@ export async function createWorld(prefix: string): Promise<World> {
   cleanups.push(() => firstHost.destroy());
   let firstHostUsed = false;
   const hostAddress = firstHost.hostAddress;
-  const api = await startTestApi('sqlite', { listen: `${hostAddress}:0` });
+  const api = await startApi(hostAddress);
   cleanups.push(() => api.close());
-  api.clock = new Date();
-  const machineAuth = await createAuth(api.api.ctx, 'machine_reg');
-  const storageAuth = await createAuth(api.api.ctx, 'storage_reg');
+  const { machineAuth, storageAuth } = api;
 
-  const world: World = {
+  const world: World<Api> = {
     root,
-    api,
+    api: api.handle,
     hostAddress,
 
     async addStorage(name, extra = {}) {
@@ -194,9 +228,7 @@ export async function createWorld(prefix: string): Promise<World> {
     },
 
     async trigger(agent, source) {
-      // Each run gets its own API time, so backup logs sort in the order they happened.
-      api.clock = new Date(Math.max(Date.now(), api.clock.getTime() + 1000));
-      await triggerBackup(api.api.ctx, await agent.uuid(), source);
+      await api.trigger(await agent.uuid(), source);
     },
 
     async destroy() {
