@@ -249,7 +249,7 @@ const INTENTIONAL_DIFFERENCES: Record<string, { status: number; why: string }> =
 const KNOWN_GAPS: Record<string, { status: number; why: string }> = {
   'storage_update_config new storage, no auth -> 403': {
     status: 400,
-    why: 'the 1-character storage secret is refused as too short before the missing auth is noticed',
+    why: 'the 1-character storage secret is refused as too short (400) before the missing auth is noticed (403)',
   },
 };
 
