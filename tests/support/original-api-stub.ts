@@ -118,7 +118,7 @@ const DAY_MS = 86_400_000;
 const NOT_FOUND_PAGE =
   '\n<!doctype html>\n<html lang="en">\n<head>\n  <title>Not Found</title>\n</head>\n<body>\n' +
   '  <h1>Not Found</h1><p>The requested resource was not found on this server.</p>\n</body>\n</html>\n';
-/** Django's page for an unhandled exception (DEBUG off): what the original gives on inputs it never expected. */
+/** Django's page for an unhandled exception (DEBUG off), for inputs the original's views never expected (not recorded). */
 const SERVER_ERROR_PAGE =
   '\n<!doctype html>\n<html lang="en">\n<head>\n  <title>Server Error (500)</title>\n</head>\n<body>\n  <h1>Server Error (500)</h1><p></p>\n</body>\n</html>\n';
 
@@ -526,8 +526,9 @@ function canonicalUuid(value: unknown): string {
 }
 
 /**
- * The original's registration check: the RFC 4122 variant, and between 45 and 76 one-bits among
- * the bits that are neither version nor variant (it refuses UUIDs that look too regular).
+ * Close to the original's registration check, which refuses UUIDs that look too regular: the
+ * RFC 4122 variant, and between 45 and 76 one-bits among the bits that are neither version nor
+ * variant. Its exact bit count is not reproduced; the recorded cases are.
  */
 function isOriginalValidUuid(uuid: string): boolean {
   const hex = uuid.replaceAll('-', '');
