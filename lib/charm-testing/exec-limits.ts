@@ -2,7 +2,8 @@
 // the real tool would: one argv string over MAX_ARG_STRLEN (32 pages, its NUL included), or argv
 // and environment together over ARG_MAX (a quarter of the default 8 MiB stack limit). Written
 // from the kernel's rule, independently of the runtime's own guard, so a test of the runtime
-// against the fake fails if that guard is missing (docs/charm-runtime.md, "Large action results").
+// against the fake fails if that guard is missing (docs/charm-runtime.md, "Juju rules the
+// runtime relies on").
 
 export const MAX_ARG_STRLEN = 32 * 4096;
 export const ARG_MAX = (8 * 1024 * 1024) / 4;

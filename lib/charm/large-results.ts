@@ -2,7 +2,7 @@
 // (no --file, no stdin), and Linux refuses one argument over 128 KiB (tools.ts MAX_ARG_BYTES). A
 // listing that grows with the fleet (sources, machines, snapshots) therefore goes out as a bounded
 // result, and the whole listing as a file on the unit that the result names
-// (docs/charm-runtime.md, "Large action results").
+// (docs/charm-runtime.md, "Juju rules the runtime relies on").
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
