@@ -123,6 +123,11 @@ export interface UnitRelationView {
   seenAppVersion: Record<string, number>;
   /** relation-broken has run (or is running) on this unit. */
   broken: boolean;
+  /**
+   * The unit agent restarted since it learnt this relation: Juju does not reload the remote
+   * application's name, so relation-broken runs with JUJU_REMOTE_APP='' (docs/charm-runtime.md).
+   */
+  remoteAppUnknown?: boolean;
 }
 
 export interface FailedHook {

@@ -59,6 +59,8 @@ export class PendingChanges {
   private readonly secretCopies = new Map<string, Secret | null>();
   /** Secrets that already got their new revision in this hook (later secret-set calls replace it). */
   private readonly revisedSecrets = new Set<string>();
+  /** Secrets whose new revision this unit read with --refresh: it tracks that revision at commit. */
+  private readonly trackLatest = new Set<string>();
 
   constructor(
     private readonly model: Model,
@@ -151,6 +153,16 @@ export class PendingChanges {
     this.secretCopies.set(id, null);
   }
 
+  /** True when this hook gave the committed secret `id` a new revision (secret-set with content). */
+  hasNewRevision(id: string): boolean {
+    return this.revisedSecrets.has(id) && this.model.secrets[id] !== undefined;
+  }
+
+  /** secret-get --refresh of this hook's new revision: the unit tracks it once the hook commits. */
+  trackLatestOnCommit(id: string): void {
+    this.trackLatest.add(id);
+  }
+
   /** True (and remembered) the first time a secret gets a new revision in this hook. */
   startRevision(id: string): boolean {
     if (this.revisedSecrets.has(id)) return false;
@@ -198,6 +210,17 @@ export class PendingChanges {
       const consumers = this.model.secrets[id]?.consumers ?? copy.consumers;
       this.model.secrets[id] = { ...copy, consumers };
     }
+    for (const id of this.trackLatest) {
+      const secret = this.model.secrets[id];
+      if (secret === undefined) continue;
+      const latest = secret.revisions.reduce((max, entry) => Math.max(max, entry.revision), 0);
+      const record = secret.consumers[unit.name];
+      secret.consumers[unit.name] = {
+        ...record,
+        tracked: latest,
+        notifiedRevision: Math.max(record?.notifiedRevision ?? 0, latest),
+      };
+    }
     for (const { name, count } of this.storageAdds) {
       for (let n = 0; n < count; n += 1) addStorageInstance(this.model, unit, name);
     }
@@ -212,5 +235,6 @@ export class PendingChanges {
     this.storageAdds.length = 0;
     this.secretCopies.clear();
     this.revisedSecrets.clear();
+    this.trackLatest.clear();
   }
 }

@@ -196,6 +196,25 @@ test('[fidelity 3] [fidelity 26] relationChanged without a remote unit is the ap
   expect(JSON.parse(results[0]?.result.stdout ?? '')).toEqual({ database: 'turku' });
 });
 
+// After a unit agent restart Juju does not reload a relation's remote application name, so
+// relation-broken runs with JUJU_REMOTE_APP='' (worker/uniter/relation/statetracker.go).
+test('[fidelity 3] relationBroken after an agent restart exports an empty JUJU_REMOTE_APP', async () => {
+  const { context, results, envs } = charm(async (_io, call) => {
+    await call('relation-ids', ['--format=json', 'db']);
+    return 0;
+  });
+  const relation = db();
+  const out = await context.run(events.relationBroken(relation, { afterAgentRestart: true }), {
+    relations: [relation],
+  });
+  expect(out.exitCode).toBe(0);
+  expect(envs[0]).toHaveProperty('JUJU_REMOTE_APP', '');
+  expect(envs[0]).toHaveProperty('JUJU_REMOTE_UNIT', '');
+  expect(results[0]?.result.stdout).toBe('[]\n');
+  await context.run(events.relationBroken(relation), { relations: [relation] });
+  expect(envs[1]).toHaveProperty('JUJU_REMOTE_APP', 'postgres');
+});
+
 test('relationChanged with a remote unit reads that unit and exports it', async () => {
   const { context, results, envs } = charm(async (_io, call) => {
     await call('relation-get', ['--format=json', 'host']);
@@ -427,6 +446,21 @@ describe('the consistency checker rejects impossible inputs before running the c
     const secret = { owner: 'unit' as const, revisions: [{ revision: 1, content: {} }] };
     await expect(context.run(events.secretChanged(secret), { secrets: [secret] })).rejects.toThrow(
       /this unit owns the secret/,
+    );
+    const appOwned = { ...secret, owner: 'application' as const, tracked: 1 };
+    await expect(context.run(events.secretChanged(appOwned), { leader: true, secrets: [appOwned] })).rejects.toThrow(
+      /this unit owns the secret/,
+    );
+    // A non-leader of the owning application tracks it like a consumer (Juju 3.1.7+).
+    const before = ran;
+    await context.run(events.secretChanged(appOwned), { leader: false, secrets: [appOwned] });
+    expect(ran).toBe(before + 1);
+  });
+
+  test('only relation-broken may have an unknown remote application', async () => {
+    const event: ScenarioEvent = { ...events.relationChanged(relation), remoteAppUnknown: true } as ScenarioEvent;
+    await expect(context.run(event, { relations: [relation] })).rejects.toThrow(
+      /relation-changed always names the remote application/,
     );
   });
 

@@ -129,6 +129,8 @@ export type ScenarioEvent =
       relation: DeepReadonly<RelationState>;
       remoteUnit?: string;
       departingUnit?: string;
+      /** relation-broken after a unit agent restart: JUJU_REMOTE_APP is exported empty. */
+      remoteAppUnknown?: boolean;
     }
   | { kind: 'storage'; hook: 'attached' | 'detaching'; storage: DeepReadonly<StorageState> }
   | {
@@ -175,7 +177,16 @@ export const events = {
     remoteUnit,
     ...(options.departingUnit === undefined ? {} : { departingUnit: options.departingUnit }),
   }),
-  relationBroken: (relation: Rel): ScenarioEvent => ({ kind: 'relation', hook: 'broken', relation }),
+  /**
+   * `afterAgentRestart`: the unit agent restarted since it joined the relation, so Juju exports
+   * JUJU_REMOTE_APP empty (it does not reload the remote application's name).
+   */
+  relationBroken: (relation: Rel, options: { afterAgentRestart?: boolean } = {}): ScenarioEvent => ({
+    kind: 'relation',
+    hook: 'broken',
+    relation,
+    ...(options.afterAgentRestart === true ? { remoteAppUnknown: true } : {}),
+  }),
   storageAttached: (storage: DeepReadonly<StorageState>): ScenarioEvent => ({
     kind: 'storage',
     hook: 'attached',
@@ -543,6 +554,8 @@ export class Context {
         if (event.hook === 'created' || event.hook === 'broken') {
           if (event.remoteUnit !== undefined) problems.push(`relation-${event.hook} has no remote unit`);
         }
+        if (event.remoteAppUnknown === true && event.hook !== 'broken')
+          problems.push(`relation-${event.hook} always names the remote application; only relation-broken may not`);
         if (
           event.departingUnit !== undefined &&
           event.departingUnit !== this.unitName &&
@@ -575,7 +588,9 @@ export class Context {
           return;
         }
         const owned = secret.owner === 'application' || secret.owner === 'unit';
-        if (event.hook === 'changed' && owned)
+        // A non-leader of the owning application reads (and tracks) it like a consumer.
+        const manages = secret.owner === 'unit' || (secret.owner === 'application' && leader);
+        if (event.hook === 'changed' && manages)
           problems.push('secret-changed goes to consumers, but this unit owns the secret');
         if (event.hook !== 'changed' && !owned)
           problems.push(`secret-${event.hook} goes to the owner, but the secret belongs to another application`);
@@ -818,7 +833,7 @@ export class Context {
           kind: 'hook',
           name: `${given.endpoint}-relation-${event.hook}`,
           relationId: given.id,
-          remoteApp: given.remoteApp,
+          remoteApp: event.remoteAppUnknown === true ? '' : given.remoteApp,
           remoteUnit: event.remoteUnit ?? '',
         };
         if (event.hook === 'departed') hook.departingUnit = event.departingUnit ?? event.remoteUnit ?? '';

@@ -156,6 +156,13 @@ function secretDecision(model: Model, unit: Unit): Decision | undefined {
   for (const secret of Object.values(model.secrets).sort((a, b) => (a.id < b.id ? -1 : 1))) {
     const consumer = secret.consumers[unit.name];
     if (consumer === undefined) continue;
+    // Owners track revisions too (Juju 3.1.7+), but the unit that manages the secret made the
+    // change itself: it gets no secret-changed (a non-leader of the owning application does).
+    const manages =
+      secret.owner.kind === 'unit'
+        ? secret.owner.unit === unit.name
+        : secret.owner.app === unit.app && app?.leader === unit.name;
+    if (manages) continue;
     const latest = latestRevision(secret.revisions);
     if (consumer.notifiedRevision >= latest || consumer.tracked >= latest) continue;
     const event = hook('secret-changed', { secretId: `secret:${secret.id}` });
@@ -207,7 +214,11 @@ function relationDecision(model: Model, unit: Unit, relation: Relation): Decisio
     if (relation.peer) return undefined;
     return {
       kind: 'relation',
-      event: hook(relationHook(relation, unit, 'broken'), { ...base, remoteUnit: '' }),
+      event: hook(relationHook(relation, unit, 'broken'), {
+        ...base,
+        remoteUnit: '',
+        ...(view.remoteAppUnknown === true ? { remoteApp: '' } : {}),
+      }),
       claim: () => void (view.broken = true),
     };
   }

@@ -8,6 +8,7 @@ import { execa } from 'execa';
 import { type CharmIo, type HookToolRunner } from '../charm/runner.js';
 import { type CharmEvent, type EventOutcome } from './events.js';
 import { type Model, type Unit, remoteApp } from './model.js';
+import { execRefusal, spawnFailure } from './exec-limits.js';
 import { PendingChanges } from './pending.js';
 import { type ToolContext } from './tools/context.js';
 import { runTool } from './tools/index.js';
@@ -57,7 +58,11 @@ function secretLabelFor(model: Model, unit: Unit, hookName: string, secretId: st
   const secret = model.secrets[secretId.replace(/^secret:/, '')];
   if (secret === undefined) return '';
   // secret-changed goes to consumers (their own label); the other secret hooks go to the owner.
-  if (hookName === 'secret-changed') return secret.consumers[unit.name]?.label ?? '';
+  // A unit of the owning application has no label of its own: it sees the owner's.
+  if (hookName === 'secret-changed') {
+    const ownApp = secret.owner.kind === 'application' && secret.owner.app === unit.app;
+    return secret.consumers[unit.name]?.label ?? (ownApp ? (secret.label ?? '') : '');
+  }
   return secret.label ?? '';
 }
 
@@ -141,7 +146,12 @@ function openSession(
     ctx.action = { task, results: {} };
   }
   const runner: HookToolRunner = {
-    run: (tool, args, stdin) => Promise.resolve(runTool(ctx, tool, args, stdin)),
+    run: (tool, args, stdin) => {
+      // In process nothing is spawned: refuse what the kernel would refuse to exec.
+      const refusal = execRefusal(tool, args, env);
+      if (refusal !== undefined) return Promise.resolve(spawnFailure(tool, refusal));
+      return Promise.resolve(runTool(ctx, tool, args, stdin));
+    },
   };
   return {
     env,

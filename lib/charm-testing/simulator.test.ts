@@ -357,6 +357,31 @@ describe('relations', () => {
     expect(sim.model.relations[rel]).toBeUndefined();
   });
 
+  // Juju's relation state tracker does not reload remote application names when the unit agent
+  // restarts (worker/uniter/relation/statetracker.go): relation-broken then has JUJU_REMOTE_APP=''.
+  test('[fidelity 3] after a unit agent restart, relation-broken runs with an empty JUJU_REMOTE_APP', async () => {
+    const { sim } = await apiAndStore();
+    await sim.restartAgent('api/1');
+    const before = sim.history.length;
+    await sim.removeRelation('api:backup', 'store:backup');
+    await sim.settle();
+    const broken = sim.history.slice(before).filter((h) => h.event === 'backup-relation-broken');
+    expect(Object.fromEntries(broken.map((h) => [h.unit, h.env['JUJU_REMOTE_APP']]))).toEqual({
+      'api/0': 'store',
+      'api/1': '',
+      'store/0': 'api',
+    });
+    // A relation made after the restart is learnt with its name again.
+    await sim.integrate('api:backup', 'store:backup');
+    await sim.settle();
+    const mid = sim.history.length;
+    await sim.removeRelation('api:backup', 'store:backup');
+    await sim.settle();
+    const again = sim.history.slice(mid).find((h) => h.unit === 'api/1' && h.event === 'backup-relation-broken');
+    expect(again?.env['JUJU_REMOTE_APP']).toBe('store');
+    await expect(sim.restartAgent('nope/0')).rejects.toThrow(SimulatorError);
+  });
+
   test('[fidelity 41] [fidelity 4] remove-unit: departed* -> broken* -> stop -> storage-detaching -> remove; others see departing = leaving unit', async () => {
     const sim = new ModelSimulator({ seed: 2 });
     await sim.deploy('api', charm(API), { numUnits: 1 });
@@ -791,6 +816,31 @@ describe('secrets and storage', () => {
     const end = sim.history.length;
     await sim.settle();
     expect(sim.history.length).toBe(end);
+  });
+
+  // Juju 3.1.7+: owners track revisions like consumers (the secrets manager facade's
+  // getConsumedRevision), so a revision the owner still tracks is not obsolete, and a non-leader
+  // of the owning application that read the secret gets secret-changed with the owner's label.
+  test('[fidelity 56] owners track too: their tracked revision is kept; a non-leader of the owning app gets secret-changed', async () => {
+    const { sim } = await apiAndStore();
+    const secret = ownedSecret(sim);
+    secret.consumers = {
+      'api/0': { tracked: 1, notifiedRevision: 1 },
+      'api/1': { tracked: 1, notifiedRevision: 1 },
+    };
+    const before = sim.history.length;
+    await sim.settle();
+    const events = sim.history.slice(before);
+    // api/0, the leader, manages the secret: no secret-changed; no secret-remove while it tracks 1.
+    expect(events.map((h) => `${h.unit} ${h.event}`)).toEqual(['api/1 secret-changed']);
+    expect(events[0]!.env).toMatchObject({ JUJU_SECRET_LABEL: 'reg' });
+    secret.consumers['api/1']!.tracked = 2;
+    const mid = sim.history.length;
+    await sim.settle();
+    expect(sim.history.length).toBe(mid);
+    secret.consumers['api/0']!.tracked = 2; // the leader read it back with --refresh
+    await sim.settle();
+    expect(sim.history.slice(mid).map((h) => `${h.unit} ${h.event}`)).toEqual(['api/0 secret-remove']);
   });
 
   test('[fidelity 57] removing a relation revokes the grants scoped to it', async () => {

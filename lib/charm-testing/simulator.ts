@@ -1,5 +1,6 @@
 // The multi-unit model simulator (spec 8.3): operator operations (deploy, integrate, add/remove
-// unit, remove relation, config, leader change, upgrade, run action, update-status) change the
+// unit, remove relation, config, leader change, upgrade, run action, update-status, a unit agent
+// restart) change the
 // model and queue work; `settle()` then runs events until every unit is idle, choosing each unit's
 // next event with the spec 2.3 scheduler, holding one lock per machine (2.6) and interleaving
 // machines by a seeded PRNG so a run is reproducible.
@@ -354,6 +355,19 @@ export class ModelSimulator {
     for (const unit of Object.values(this.model.units)) {
       if (unit.app === app.name && unit.name !== unitName && unit.installed) unit.seenLeaderSettingsVersion = -1;
     }
+  }
+
+  /**
+   * The unit agent restarts (a reboot, an agent upgrade). Juju's relation state tracker rejoins the
+   * relations the unit is in but never reloads their remote application names, so a later
+   * relation-broken of any of them runs with JUJU_REMOTE_APP='' (worker/uniter/relation/
+   * statetracker.go: loadInitialState fills no names, only SynchronizeScopes does, for new ones).
+   */
+  async restartAgent(unitName: string): Promise<void> {
+    const unit = this.unit(unitName);
+    if (unit.life === 'dead') throw new SimulatorError(`unit "${unitName}" not found`);
+    for (const view of Object.values(unit.relations)) if (view.created) view.remoteAppUnknown = true;
+    return Promise.resolve();
   }
 
   async changeLeader(appName: string): Promise<string> {

@@ -136,6 +136,37 @@ describe('readJujuContext', () => {
     },
   );
 
+  // Juju's relation resolver takes relation-broken's remote application from the state tracker,
+  // which a restarted unit agent never refills (docs/charm-runtime.md, "Juju rules").
+  test('relation-broken accepts an empty JUJU_REMOTE_APP as an unknown remote application', () => {
+    const env = hookEnv('juju-info-relation-broken', { ...RELATION, JUJU_REMOTE_APP: '', JUJU_REMOTE_UNIT: '' });
+    const context = readJujuContext(env);
+    expect(context).toMatchObject({ kind: 'hook', relation: { hook: 'broken', name: 'juju-info:3' } });
+    expect(context.kind === 'hook' && context.relation).toHaveProperty('remoteApp', undefined);
+    // Still exported: a missing variable is a broken environment, not an unknown application.
+    expect(() => readJujuContext(without(env, 'JUJU_REMOTE_APP'))).toThrow('JUJU_REMOTE_APP: not set');
+    // Named when Juju knows it.
+    const named = readJujuContext({ ...env, JUJU_REMOTE_APP: 'api' });
+    expect(named).toMatchObject({ relation: { hook: 'broken', remoteApp: 'api' } });
+  });
+
+  test.each(['created', 'joined', 'changed', 'departed'])(
+    'relation-%s still needs a non-empty JUJU_REMOTE_APP (Juju always names it there)',
+    (kind) => {
+      const env = hookEnv(`juju-info-relation-${kind}`, {
+        ...RELATION,
+        JUJU_REMOTE_APP: '',
+        JUJU_DEPARTING_UNIT: 'api/0',
+      });
+      expect(() => readJujuContext(env)).toThrow('JUJU_REMOTE_APP: set but empty');
+    },
+  );
+
+  test('the relation hook kind is typed', () => {
+    const context = readJujuContext(hookEnv('juju-info-relation-joined', RELATION));
+    expect(context).toMatchObject({ relation: { hook: 'joined', remoteApp: 'api' } });
+  });
+
   test('a malformed relation id is named', () => {
     expect(() => readJujuContext(hookEnv('db-relation-changed', { ...RELATION, JUJU_RELATION_ID: 'db:x' }))).toThrow(
       'JUJU_RELATION_ID',

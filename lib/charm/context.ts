@@ -25,19 +25,40 @@ export interface JujuCommon {
   principalUnit?: string;
 }
 
-export interface RelationInfo {
+/** Which relation hook runs: the `<endpoint>-relation-<hook>` suffix. */
+export type RelationHookKind = 'created' | 'joined' | 'changed' | 'departed' | 'broken';
+
+interface RelationInfoBase {
   /** Endpoint name, e.g. `registration`. */
   endpoint: string;
   /** The numeric relation id. */
   id: number;
   /** `<endpoint>:<id>`, the form every `-r` flag gets. */
   name: string;
-  remoteApp: string;
   /** '' in relation-created, relation-broken and application-level relation-changed. */
   remoteUnit: string;
   /** relation-departed only: the unit leaving (the local unit when it is the one going away). */
   departingUnit?: string;
 }
+
+/** Every relation hook but relation-broken: Juju always names the remote application. */
+export interface LiveRelationInfo extends RelationInfoBase {
+  hook: Exclude<RelationHookKind, 'broken'>;
+  remoteApp: string;
+}
+
+/**
+ * relation-broken: the remote application is unknown (`undefined`) when Juju exports
+ * JUJU_REMOTE_APP empty, which it does after a unit agent restart (docs/charm-runtime.md, "Juju
+ * rules the runtime relies on"). Code that needs the name asks `relation-list --app` or, better,
+ * reconciles from the relations that remain.
+ */
+export interface BrokenRelationInfo extends RelationInfoBase {
+  hook: 'broken';
+  remoteApp: string | undefined;
+}
+
+export type RelationInfo = LiveRelationInfo | BrokenRelationInfo;
 
 export interface StorageInfo {
   /** `backups/0` */
@@ -164,7 +185,7 @@ export function readJujuContext(env: Env): JujuContext {
 
   const hook: JujuHookContext = { kind: 'hook', ...base, hookName: name };
   const relationHook = RELATION_HOOK.exec(name);
-  if (relationHook) hook.relation = readRelation(env, relationHook[2] === 'departed');
+  if (relationHook) hook.relation = readRelation(env, relationHook[2] as RelationHookKind);
   if (STORAGE_HOOK.test(name)) hook.storage = readStorage(env);
   const secretHook = SECRET_HOOK.exec(name);
   if (secretHook) hook.secret = readSecret(env, secretHook[1] === 'expired' || secretHook[1] === 'remove');
@@ -176,14 +197,18 @@ function splitDispatchPath(path: string): [string, string] {
   return [path.slice(0, slash), path.slice(slash + 1)];
 }
 
-function readRelation(env: Env, departed: boolean): RelationInfo {
+function readRelation(env: Env, kind: RelationHookKind): RelationInfo {
   const endpoint = required(env, 'JUJU_RELATION');
   const relationId = required(env, 'JUJU_RELATION_ID', RELATION_ID);
-  const remoteApp = required(env, 'JUJU_REMOTE_APP');
+  // Juju names the remote application in every relation hook but relation-broken, where a unit
+  // agent restarted since the relation was known exports it empty (it never reloads the name).
+  const remoteAppText = kind === 'broken' ? exported(env, 'JUJU_REMOTE_APP') : required(env, 'JUJU_REMOTE_APP');
   const remoteUnit = exported(env, 'JUJU_REMOTE_UNIT');
   const id = Number(relationId.slice(relationId.lastIndexOf(':') + 1));
-  const relation: RelationInfo = { endpoint, id, name: `${endpoint}:${id}`, remoteApp, remoteUnit };
-  if (departed) relation.departingUnit = required(env, 'JUJU_DEPARTING_UNIT');
+  const base = { endpoint, id, name: `${endpoint}:${id}`, remoteUnit };
+  if (kind === 'broken') return { ...base, hook: kind, remoteApp: remoteAppText === '' ? undefined : remoteAppText };
+  const relation: LiveRelationInfo = { ...base, hook: kind, remoteApp: remoteAppText };
+  if (kind === 'departed') relation.departingUnit = required(env, 'JUJU_DEPARTING_UNIT');
   return relation;
 }
 

@@ -218,11 +218,45 @@ describe('hooks run the one reconcile', () => {
     });
     expect(relation).toEqual({
       endpoint: 'registration',
+      hook: 'changed',
       id: 0,
       name: 'registration:0',
       remoteApp: 'store',
       remoteUnit: '',
     });
+  });
+
+  // After a unit agent restart Juju runs relation-broken with JUJU_REMOTE_APP='' (its relation
+  // state tracker never reloads the name): the hook must still run, or the removal stalls.
+  test('relation-broken with an empty JUJU_REMOTE_APP runs reconcile and exits 0', async () => {
+    let relation: HookContext<unknown>['juju']['relation'];
+    const { model } = world(
+      defineCharm({
+        reconcile: async (ctx) => {
+          relation = ctx.juju.relation;
+          ctx.status.waiting(`${(await ctx.tools.relationIds('registration')).length} registrations`);
+        },
+      }),
+    );
+    model.relations[0]!.life = 'dying';
+    const outcome = await runEvent(model, 'api/0', {
+      kind: 'hook',
+      name: 'registration-relation-broken',
+      relationId: 0,
+      remoteUnit: '',
+      remoteApp: '',
+    });
+    expect(outcome.env['JUJU_REMOTE_APP']).toBe('');
+    expect(outcome.exitCode).toBe(0);
+    expect(relation).toEqual({
+      endpoint: 'registration',
+      hook: 'broken',
+      id: 0,
+      name: 'registration:0',
+      remoteApp: undefined,
+      remoteUnit: '',
+    });
+    expect(statusOf(model, 'api/0').current).toEqual({ status: 'waiting', message: '0 registrations' });
   });
 
   test('no JUJU_DISPATCH_PATH (juju exec): nothing runs, exit 0', async () => {

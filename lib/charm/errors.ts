@@ -42,6 +42,21 @@ export class NotInActionError extends HookToolError {
   override name = 'NotInActionError';
 }
 
+/**
+ * A hook tool call that cannot even start: Linux refuses an argv string over MAX_ARG_STRLEN
+ * (128 KiB, its NUL included) or an argv over ARG_MAX (docs/charm-runtime.md). Nothing ran;
+ * raised before spawning, so the message says which argument and what to do instead.
+ */
+export class ArgvLimitError extends Error {
+  override name = 'ArgvLimitError';
+  constructor(
+    readonly tool: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** The tool's `ERROR ...` line, or a fallback naming the exit status. */
 export function errorLine(stderr: string, code: number): string {
   const lines = stderr.split('\n').map((line) => line.trim());

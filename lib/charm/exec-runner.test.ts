@@ -23,6 +23,21 @@ describe('createExecRunner', () => {
     expect(result).toEqual({ code: 0, stdout: String(stdin.length), stderr: '' });
   });
 
+  // The kernel rule the runtime's ArgvLimitError and the fake's exec-limits.ts stand for: one
+  // argv string over 128 KiB, its NUL included, and the program never starts (E2BIG).
+  test('Linux refuses an argument over 128 KiB (MAX_ARG_STRLEN) with E2BIG; 128 KiB with the NUL runs', async () => {
+    const runner = createExecRunner();
+    const fits = await runner.run('node', [
+      '-e',
+      'process.stdout.write(String(process.argv[1].length))',
+      'x'.repeat(131_071),
+    ]);
+    expect(fits).toEqual({ code: 0, stdout: '131071', stderr: '' });
+    const refused = runner.run('node', ['-e', '0', 'x'.repeat(131_072)]);
+    await expect(refused).rejects.toBeInstanceOf(HookToolError);
+    await expect(refused).rejects.toThrow(/E2BIG/);
+  });
+
   test('a missing tool binary is a HookToolError that says why', async () => {
     const failure = createExecRunner({ PATH: '/nonexistent' }).run('relation-get', ['--format=json']);
     await expect(failure).rejects.toBeInstanceOf(HookToolError);

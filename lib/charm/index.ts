@@ -8,6 +8,9 @@ export {
   type JujuHookContext,
   type JujuModel,
   type NoJujuContext,
+  type BrokenRelationInfo,
+  type LiveRelationInfo,
+  type RelationHookKind,
   type RelationInfo,
   type SecretEventInfo,
   type StorageInfo,
@@ -29,6 +32,7 @@ export {
 export {
   AccessError,
   ActionFailure,
+  ArgvLimitError,
   ConfigError,
   DatabagError,
   HookToolError,
@@ -40,6 +44,15 @@ export {
   classifyToolFailure,
 } from './errors.js';
 export { createExecRunner } from './exec-runner.js';
+export {
+  type BoundedListing,
+  INLINE_LISTING_BYTES,
+  type Listing,
+  type ListingResultsOptions,
+  boundListing,
+  listingResults,
+  writeActionOutput,
+} from './large-results.js';
 export { type CharmIo, type HookToolRunner, type InProcessCharm, type ToolResult } from './runner.js';
 export {
   type Schema,
@@ -68,6 +81,8 @@ export {
   type StatusDetails,
   type StatusName,
   type StorageDetails,
+  MAX_ARG_BYTES,
+  argvBytes,
   flattenActionResults,
   normaliseSecretId,
 } from './tools.js';

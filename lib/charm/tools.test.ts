@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { type JujuActionContext, type JujuHookContext, readJujuContext } from './context.js';
 import {
   AccessError,
+  ArgvLimitError,
   HookToolError,
   NotInActionError,
   RelationNotFoundError,
@@ -12,7 +13,7 @@ import {
   ToolUsageError,
 } from './errors.js';
 import { type HookToolRunner } from './runner.js';
-import { HookTools, flattenActionResults, normaliseSecretId } from './tools.js';
+import { HookTools, MAX_ARG_BYTES, flattenActionResults, normaliseSecretId } from './tools.js';
 import { type CharmEvent } from '../charm-testing/events.js';
 import { addApplication, fixtureModel, relate } from '../charm-testing/fixtures.js';
 import { type Model, type Relation } from '../charm-testing/model.js';
@@ -341,7 +342,91 @@ describe('actions and logging', () => {
     ]);
     expect(() => flattenActionResults({ Bad: 'x' })).toThrow('action result key "Bad"');
     expect(() => flattenActionResults({ a: { b_c: 'x' } })).toThrow('action result key "a.b_c"');
-    expect(() => flattenActionResults({ stdout: 'x' })).toThrow('action result key "stdout" is reserved');
+    expect(() => flattenActionResults({ stdout: 'x' })).toThrow('action result key "stdout": "stdout" is reserved');
+  });
+
+  // Juju's action-set checks every dot-separated segment against the reserved names, not only
+  // the first (jujuc/action-set.go, docs/charm-runtime.md).
+  test.each([
+    [{ a: { stdout: 'x' } }, 'a.stdout'],
+    [{ a: { b: { stderr: 'x' } } }, 'a.b.stderr'],
+    [{ 'stdout-encoding': { x: '1' } }, 'stdout-encoding'],
+    [{ log: { 'stderr-encoding': 'utf8' } }, 'log.stderr-encoding'],
+  ])('a reserved name is refused as any segment: %j', (results, key) => {
+    expect(() => flattenActionResults(results)).toThrow(`action result key "${key}"`);
+    expect(() => flattenActionResults(results)).toThrow('is reserved by Juju');
+  });
+
+  test('names that merely contain a reserved word are fine', () => {
+    expect(flattenActionResults({ 'stdout-lines': { 'my-stderr': '1' } })).toEqual(['stdout-lines.my-stderr=1']);
+  });
+});
+
+// --- the argv limits --------------------------------------------------------------------------
+
+describe('argv limits (Linux MAX_ARG_STRLEN: 128 KiB per argument, NUL included)', () => {
+  function actionHook() {
+    const { model } = world();
+    model.tasks['1'] = {
+      id: '1',
+      unit: 'api/0',
+      name: 'backup-now',
+      params: {},
+      status: 'pending',
+      message: '',
+      results: {},
+      log: [],
+    };
+    const { tools, calls } = hook(model, 'api/0', { kind: 'action', name: 'backup-now', taskId: '1' });
+    return { model, tools, calls };
+  }
+
+  test('an action result over the limit is refused before anything is set, naming the key', async () => {
+    const { tools, calls } = actionHook();
+    const big = 'x'.repeat(MAX_ARG_BYTES);
+    const refused = tools.actionSet({ count: '3', sources: big });
+    await expect(refused).rejects.toBeInstanceOf(ArgvLimitError);
+    await expect(tools.actionSet({ count: '3', sources: big })).rejects.toThrow(
+      /action result "sources" is \d+ bytes, over the 131072 Linux allows one argument; return a bounded result/,
+    );
+    expect(calls.filter((call) => call.tool === 'action-set')).toEqual([]);
+  });
+
+  test('the limit counts UTF-8 bytes and the NUL: the largest value that fits is sent', async () => {
+    const { tools, calls } = actionHook();
+    // `k=`, the value and the NUL: exactly 128 KiB.
+    const value = 'x'.repeat(MAX_ARG_BYTES - 3);
+    await tools.actionSet({ k: value });
+    expect(calls.filter((call) => call.tool === 'action-set').map((call) => call.args)).toEqual([[`k=${value}`]]);
+    // One byte more (an "é" is two bytes) is refused.
+    await expect(tools.actionSet({ k: `${value.slice(1)}é` })).rejects.toBeInstanceOf(ArgvLimitError);
+  });
+
+  test('many results go out in several action-set calls, each far below ARG_MAX, all of them set', async () => {
+    const { tools, calls } = actionHook();
+    const results = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`part-${i}`, 'y'.repeat(20_000)]));
+    await tools.actionSet(results);
+    const sets = calls.filter((call) => call.tool === 'action-set');
+    expect(sets.length).toBeGreaterThan(1);
+    for (const call of sets) expect(call.args.join(' ').length).toBeLessThanOrEqual(256 * 1024);
+    expect(sets.flatMap((call) => call.args)).toEqual(Object.entries(results).map(([k, v]) => `${k}=${v}`));
+  });
+
+  test('action-fail cuts a huge message (marked) so the failure still reaches Juju', async () => {
+    const { tools, calls } = actionHook();
+    await tools.actionFail(`restore failed: ${'z'.repeat(500_000)}`);
+    const sent = calls.find((call) => call.tool === 'action-fail')!.args[1]!;
+    expect(Buffer.byteLength(sent)).toBeLessThanOrEqual(16 * 1024);
+    expect(sent).toMatch(/^restore failed: z+ \[\.\.\. truncated\]$/);
+  });
+
+  test('any other tool call with an argument over the limit throws ArgvLimitError without running', async () => {
+    const { model } = world();
+    const { tools, calls } = hook(model, 'api/0');
+    await expect(tools.statusSet('active', 'm'.repeat(MAX_ARG_BYTES))).rejects.toThrow(
+      /^status-set: argument 3 is 131073 bytes; Linux refuses an argument over 131072 bytes \(MAX_ARG_STRLEN\)$/,
+    );
+    expect(calls).toEqual([]);
   });
 
   test('juju-log: level flag, "--" before the message, long messages split into chunks', async () => {

@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type JujuActionContext, type JujuHookContext } from './context.js';
-import { AccessError, HookToolError, classifyToolFailure } from './errors.js';
+import { AccessError, ArgvLimitError, HookToolError, classifyToolFailure } from './errors.js';
 import {
   type Parse,
   ShapeError,
@@ -100,8 +100,61 @@ export interface HookToolsOptions {
 const LEADER_TTL_MS = 30_000;
 // juju-log lines are split so one call never carries an unbounded argument.
 const LOG_CHUNK = 4096;
+// action-set's rules (Juju's jujuc/action-set.go, docs/charm-runtime.md): every dot-separated
+// segment of a key has this shape and is none of the reserved names, at any depth.
 const ACTION_KEY = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
 const RESERVED_ACTION_KEYS = new Set(['stdout', 'stdout-encoding', 'stderr', 'stderr-encoding']);
+
+/**
+ * Linux's MAX_ARG_STRLEN: one argv string, its terminating NUL included, is at most 32 pages
+ * (128 KiB); a longer one makes exec fail with E2BIG before the tool runs.
+ */
+export const MAX_ARG_BYTES = 128 * 1024;
+// ARG_MAX (a quarter of the 8 MiB stack limit, 2 MiB) bounds argv and the environment together;
+// one call's argv stays at half of it, leaving the rest to the hook's environment.
+const MAX_ARGV_BYTES = 1024 * 1024;
+// action-set adds to the results on every call, so many pairs go out in calls of this size.
+const ACTION_SET_BATCH_BYTES = 256 * 1024;
+// action-fail must get through even when the message embeds a huge program output.
+const MAX_FAIL_MESSAGE_BYTES = 16 * 1024;
+
+/** Bytes an argv string takes in exec's block: its UTF-8 and the NUL. */
+export function argvBytes(arg: string): number {
+  return Buffer.byteLength(arg, 'utf8') + 1;
+}
+
+/** `text` cut to at most `maxBytes` of UTF-8 (never inside a character), marked when cut. */
+function truncateUtf8(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text, 'utf8') <= maxBytes) return text;
+  const marker = ' [... truncated]';
+  let cut = Buffer.from(text, 'utf8')
+    .subarray(0, maxBytes - marker.length)
+    .toString('utf8');
+  // A character split by the byte cut decodes to U+FFFD: drop it.
+  if (cut.endsWith('\uFFFD')) cut = cut.slice(0, -1);
+  return `${cut}${marker}`;
+}
+
+/** Throws ArgvLimitError when exec would refuse `tool args` (an argument, or all of them, too long). */
+function checkArgv(tool: string, args: readonly string[]): void {
+  let total = argvBytes(tool);
+  args.forEach((arg, index) => {
+    const bytes = argvBytes(arg);
+    total += bytes;
+    if (bytes > MAX_ARG_BYTES) {
+      throw new ArgvLimitError(
+        tool,
+        `${tool}: argument ${index + 1} is ${bytes} bytes; Linux refuses an argument over ${MAX_ARG_BYTES} bytes (MAX_ARG_STRLEN)`,
+      );
+    }
+  });
+  if (total > MAX_ARGV_BYTES) {
+    throw new ArgvLimitError(
+      tool,
+      `${tool}: arguments total ${total} bytes, over the ${MAX_ARGV_BYTES} this runtime allows (ARG_MAX)`,
+    );
+  }
+}
 
 // --- the shapes of the tools' JSON output (unknown keys are ignored) ---------------------------
 
@@ -230,8 +283,10 @@ export function flattenActionResults(results: Record<string, unknown>): string[]
             `action result key "${[...path, key].join('.')}": each segment must be lowercase alphanumeric with inner hyphens`,
           );
         }
-        if (path.length === 0 && RESERVED_ACTION_KEYS.has(key))
-          throw new TypeError(`action result key "${key}" is reserved`);
+        // Juju refuses a reserved name as any segment, not only the top one.
+        if (RESERVED_ACTION_KEYS.has(key)) {
+          throw new TypeError(`action result key "${[...path, key].join('.')}": "${key}" is reserved by Juju`);
+        }
         walk(inner, [...path, key]);
       }
       return;
@@ -269,8 +324,12 @@ export class HookTools {
 
   // --- plumbing -------------------------------------------------------------------------------
 
-  /** Runs a tool; non-zero exit becomes a typed HookToolError. Returns stdout. */
+  /**
+   * Runs a tool; non-zero exit becomes a typed HookToolError. Returns stdout. An argv Linux
+   * would refuse to exec throws ArgvLimitError before anything runs.
+   */
   async run(tool: string, args: readonly string[], stdin?: string): Promise<string> {
+    checkArgv(tool, args);
     const result = await this.runner.run(tool, args, stdin);
     if (result.code === 0) return result.stdout;
     const error = classifyToolFailure(tool, args, result);
@@ -414,15 +473,46 @@ export class HookTools {
     return this.json('action-get', ['--format=json'], asRecord, {});
   }
 
-  /** `action-set k=v a.b=v ...`: nested results flattened to dotted keys, values as strings. */
+  /**
+   * `action-set k=v a.b=v ...`: nested results flattened to dotted keys, values as strings.
+   * action-set reads only argv, so a value over MAX_ARG_BYTES cannot be set at all: this throws
+   * ArgvLimitError naming the key before setting anything (return a bounded result and write the
+   * rest to a file: large-results.ts). Many pairs go out in several calls, each well under ARG_MAX.
+   */
   async actionSet(results: Record<string, unknown>): Promise<void> {
     const pairs = flattenActionResults(results);
-    if (pairs.length > 0) await this.run('action-set', pairs);
+    for (const pair of pairs) {
+      const bytes = argvBytes(pair);
+      if (bytes > MAX_ARG_BYTES) {
+        const key = pair.slice(0, pair.indexOf('='));
+        throw new ArgvLimitError(
+          'action-set',
+          `action result "${key}" is ${bytes} bytes, over the ${MAX_ARG_BYTES} Linux allows one argument; ` +
+            'return a bounded result and write the whole output to a file on the unit (lib/charm/large-results.ts)',
+        );
+      }
+    }
+    let batch: string[] = [];
+    let batchBytes = 0;
+    for (const pair of pairs) {
+      const bytes = argvBytes(pair);
+      if (batch.length > 0 && batchBytes + bytes > ACTION_SET_BATCH_BYTES) {
+        await this.run('action-set', batch);
+        batch = [];
+        batchBytes = 0;
+      }
+      batch.push(pair);
+      batchBytes += bytes;
+    }
+    if (batch.length > 0) await this.run('action-set', batch);
   }
 
-  /** `action-fail [-- <message>]`: marks the task failed; exit 0 afterwards keeps pending changes. */
+  /**
+   * `action-fail [-- <message>]`: marks the task failed; exit 0 afterwards keeps pending changes.
+   * A message over 16 KiB is cut (marked) so the failure itself always gets through.
+   */
   async actionFail(message?: string): Promise<void> {
-    await this.run('action-fail', message === undefined ? [] : ['--', message]);
+    await this.run('action-fail', message === undefined ? [] : ['--', truncateUtf8(message, MAX_FAIL_MESSAGE_BYTES)]);
   }
 
   /** `action-log -- <message>`: an immediate progress line. */

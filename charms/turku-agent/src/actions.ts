@@ -5,7 +5,7 @@ import { existsSync, closeSync, openSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
-import type { ActionContext } from '../../../lib/charm/index.js';
+import { type ActionContext, listingResults } from '../../../lib/charm/index.js';
 import type { Host } from '../../../lib/charm-host/index.js';
 import { writeFileAtomic } from '../../../lib/common/atomic-write.js';
 import { mergedSources, programError } from './agent-workload.js';
@@ -163,6 +163,12 @@ export async function listSources(ctx: ActionContext<unknown>, host: Host): Prom
   const listed = Object.fromEntries(
     Object.entries(sources).map(([name, source]) => [name, { ...source, ...sourceBackup(records, name) }]),
   );
-  // Source names are free text, not action-result keys: the map goes out as JSON.
-  await ctx.setResults({ count: String(Object.keys(sources).length), sources: JSON.stringify(listed) });
+  // Source names are free text, not action-result keys: the map goes out as JSON. A machine with
+  // many sources gets the first ones inline and the whole map in a file (action-set's argv limit).
+  const results = await listingResults(ctx.juju, {
+    key: 'sources',
+    listing: listed,
+    dir: host.path(MACHINE_PATHS.actionResults),
+  });
+  await ctx.setResults({ count: String(Object.keys(sources).length), ...results });
 }

@@ -359,24 +359,28 @@ describe('one unit', () => {
     );
   });
 
-  test('a broken relation takes the file the charm wrote, never an operator’s', async () => {
-    const ctx = await context();
-    const dir = onMachine('/etc/turku-agent/sources.d');
-    await mkdir(dir, { recursive: true });
-    await writeFile(`${dir}/web.json`, '{"etc":{"path":"/etc"}}\n');
-    await writeFile(`${dir}/mine.json`, '{"home":{"path":"/home"}}\n');
-    const gone = sourcesRelation('web', { etc: { path: '/etc' } });
-    const out = await ctx.run(events.relationBroken(gone), {
-      config: apiConfig(),
-      relations: [JUJU_INFO, { ...gone, remoteUnits: {}, departed: { 'web/0': {} } }],
-      stored: { 'sources-files': '["web"]' },
-    });
-    expect(out.failed).toBe(false);
-    expect(existsSync(`${dir}/web.json`)).toBe(false);
-    expect(existsSync(`${dir}/mine.json`)).toBe(true);
-    expect(out.state.stored?.['sources-files']).toBe('[]');
-    expect(out.state.unitStatus?.message).toMatch(/^1 source registered with /);
-  });
+  // afterAgentRestart: Juju exports JUJU_REMOTE_APP='' then (docs/charm-runtime.md).
+  test.each([false, true])(
+    'a broken relation takes the file the charm wrote, never an operator’s (after an agent restart: %s)',
+    async (afterAgentRestart) => {
+      const ctx = await context();
+      const dir = onMachine('/etc/turku-agent/sources.d');
+      await mkdir(dir, { recursive: true });
+      await writeFile(`${dir}/web.json`, '{"etc":{"path":"/etc"}}\n');
+      await writeFile(`${dir}/mine.json`, '{"home":{"path":"/home"}}\n');
+      const gone = sourcesRelation('web', { etc: { path: '/etc' } });
+      const out = await ctx.run(events.relationBroken(gone, { afterAgentRestart }), {
+        config: apiConfig(),
+        relations: [JUJU_INFO, { ...gone, remoteUnits: {}, departed: { 'web/0': {} } }],
+        stored: { 'sources-files': '["web"]' },
+      });
+      expect(out.failed).toBe(false);
+      expect(existsSync(`${dir}/web.json`)).toBe(false);
+      expect(existsSync(`${dir}/mine.json`)).toBe(true);
+      expect(out.state.stored?.['sources-files']).toBe('[]');
+      expect(out.state.unitStatus?.message).toMatch(/^1 source registered with /);
+    },
+  );
 
   test('the agent’s record of its sessions: status and list-sources', async () => {
     const ctx = await context();
@@ -416,6 +420,37 @@ describe('one unit', () => {
     expect(JSON.parse(String(listedDamaged.actionResults?.['sources']))).toMatchObject({
       etc: { path: '/etc', 'last-backup': null, 'last-session': null },
     });
+  });
+
+  // action-set takes values in argv (no --file, no stdin) and Linux refuses one argument over
+  // 128 KiB: a long listing is bounded inline and whole in a root-only file the result names.
+  test('list-sources with more sources than action-set can carry: bounded result plus a 0600 file', async () => {
+    const ctx = await context();
+    const state = { config: apiConfig(), relations: [JUJU_INFO] };
+    const first = await ctx.run(events.configChanged(), state);
+    expect(first.failed).toBe(false);
+    const many = Object.fromEntries(
+      Array.from({ length: 3000 }, (_, i) => [
+        `source-${String(i).padStart(4, '0')}`,
+        { path: `/srv/data/${'d'.repeat(40)}/${i}` },
+      ]),
+    );
+    await writeFile(onMachine('/etc/turku-agent/sources.d/90-many.json'), JSON.stringify(many));
+    const listed = await ctx.run(events.action('list-sources', {}), { ...first.state, ...state });
+    expect(listed.actionStatus).toBe('completed');
+    const results = listed.actionResults as Record<string, string>;
+    expect(results['count']).toBe('3000');
+    expect(results['truncated']).toBe('true');
+    const shown = JSON.parse(results['sources']!) as Record<string, unknown>;
+    expect(Object.keys(shown).length).toBe(Number(results['shown']));
+    expect(Object.keys(shown).length).toBeGreaterThan(0);
+    expect(Buffer.byteLength(results['sources']!)).toBeLessThanOrEqual(32 * 1024);
+    const file = results['full-output']!;
+    expect(file).toBe(onMachine('/var/lib/turku-agent/charm/action-results/list-sources-1.json'));
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    const whole = JSON.parse(await readFile(file, 'utf8')) as Record<string, { path: string }>;
+    expect(Object.keys(whole)).toHaveLength(3000);
+    expect(whole['source-2999']).toMatchObject({ path: many['source-2999']!.path });
   });
 
   test('stop removes the timers', async () => {

@@ -8,6 +8,8 @@ export const MACHINE_PATHS = {
   varDir: '/var/lib/turku-agent',
   lockDir: '/var/lib/turku-agent',
   restorePath: '/var/backups/turku-agent/restore',
+  /** Whole outputs of actions too long for their result (root only). */
+  actionResults: '/var/lib/turku-agent/charm/action-results',
 } as const;
 
 /** The file under config.d this charm writes; operators may add others around it. */

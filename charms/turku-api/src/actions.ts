@@ -1,9 +1,10 @@
 // The actions: each runs the real `turku-api` admin command on this unit's settings file and
 // returns its JSON as results. A refusal (unknown machine, no such storage) fails the action with
 // the command's one line.
-import type { ActionContext, JujuCommon } from '../../../lib/charm/index.js';
+import { type ActionContext, type JujuCommon, type Listing, listingResults } from '../../../lib/charm/index.js';
 import type { Host } from '../../../lib/charm-host/index.js';
 import type { ApiProgram } from './api-program.js';
+import { ACTION_RESULTS_DIR } from './config-files.js';
 import { ACTION_PARAMS, type ApiCharmConfig } from './schemas.js';
 import { apiHealth, servingProgram } from './service.js';
 import { type RegisteredStorage, mergeStorages, readStorageUnits } from './storages.js';
@@ -28,6 +29,14 @@ async function changeOrFail(ctx: Ctx, program: ApiProgram, args: readonly string
   const result = await program.run(args);
   if (result.exitCode !== 0) ctx.fail(failure(result.stderr, result.stdout, result.exitCode));
   return result.stdout.trim();
+}
+
+/**
+ * A listing as action results: whole when it fits, else the first items plus the whole listing
+ * in a file on the unit (action-set takes values in argv, 128 KiB each at most).
+ */
+function listing(ctx: Ctx, host: Host, key: string, items: Listing): Promise<Record<string, string>> {
+  return listingResults(ctx.juju, { key, listing: items, dir: host.path(ACTION_RESULTS_DIR) });
 }
 
 function failure(stderr: string, stdout: string, code: number): string {
@@ -56,31 +65,39 @@ export function turkuApiActions(hostFor: (juju: JujuCommon) => Host) {
     'list-machines': {
       params: ACTION_PARAMS['list-machines'],
       async run(ctx: Ctx) {
-        const program = await programOrFail(ctx, hostFor(ctx.juju));
+        const host = hostFor(ctx.juju);
+        const program = await programOrFail(ctx, host);
         const machines = await jsonOrFail<unknown[]>(ctx, program, ['machines']);
-        await ctx.setResults({ count: machines.length, machines });
+        await ctx.setResults({ count: machines.length, ...(await listing(ctx, host, 'machines', machines)) });
       },
     },
     'list-sources': {
       params: ACTION_PARAMS['list-sources'],
       async run(ctx: Ctx, params: { machine?: string | undefined }) {
-        const program = await programOrFail(ctx, hostFor(ctx.juju));
+        const host = hostFor(ctx.juju);
+        const program = await programOrFail(ctx, host);
         const args = ['sources', ...(params.machine === undefined ? [] : [`--machine=${params.machine}`])];
         const sources = await jsonOrFail<unknown[]>(ctx, program, args);
-        await ctx.setResults({ count: sources.length, sources });
+        await ctx.setResults({ count: sources.length, ...(await listing(ctx, host, 'sources', sources)) });
       },
     },
     'list-storages': {
       params: ACTION_PARAMS['list-storages'],
       async run(ctx: Ctx) {
-        const program = await programOrFail(ctx, hostFor(ctx.juju));
+        const host = hostFor(ctx.juju);
+        const program = await programOrFail(ctx, host);
         const registered = await jsonOrFail<RegisteredStorage[]>(ctx, program, ['storages']);
         const reports = await readStorageUnits(ctx.tools);
         const storages = mergeStorages(registered, reports);
         const problems = reports.flatMap((report) =>
           report.ok ? [] : [`${report.unit}: ${report.problems.join('; ')}`],
         );
-        await ctx.setResults({ count: storages.length, storages, ...(problems.length > 0 ? { problems } : {}) });
+        // Storages are few; their problems (one line per storage unit) stay inline with them.
+        await ctx.setResults({
+          count: storages.length,
+          ...(await listing(ctx, host, 'storages', storages)),
+          ...(problems.length > 0 ? { problems } : {}),
+        });
       },
     },
     'backup-now': {
@@ -104,7 +121,8 @@ export function turkuApiActions(hostFor: (juju: JujuCommon) => Host) {
     health: {
       params: ACTION_PARAMS.health,
       async run(ctx: Ctx) {
-        const program = await programOrFail(ctx, hostFor(ctx.juju));
+        const host = hostFor(ctx.juju);
+        const program = await programOrFail(ctx, host);
         const config = await ctx.config();
         const api = await apiHealth(config.port, 3000);
         if (api === undefined) ctx.fail(`the API does not answer on http://127.0.0.1:${config.port}/v1/health`);
@@ -117,7 +135,8 @@ export function turkuApiActions(hostFor: (juju: JujuCommon) => Host) {
           // Action result keys take no underscores: backup_log -> backup-log.
           counts: Object.fromEntries(Object.entries(api.counts).map(([key, n]) => [key.replaceAll('_', '-'), n])),
           fleet: lines[0] ?? '',
-          ...(lines.length > 1 ? { problems: lines.slice(1) } : {}),
+          // One line per machine in trouble: a whole fleet's worth goes to a file.
+          ...(lines.length > 1 ? await listing(ctx, host, 'problems', lines.slice(1)) : {}),
         });
       },
     },

@@ -217,18 +217,76 @@ describe('agents and storages relations', () => {
     });
   });
 
-  test('relation-broken removes that relation secret and deactivates its credential', async () => {
+  // afterAgentRestart: Juju exports JUJU_REMOTE_APP='' then (docs/charm-runtime.md).
+  test.each([false, true])(
+    'relation-broken removes that relation secret and deactivates its credential (after an agent restart: %s)',
+    async (afterAgentRestart) => {
+      const first = await ctx.run(events.install(), withRelations());
+      const agents = credentialOf(first.state as State, 'agents-registration-3');
+      const storages = credentialOf(first.state as State, 'storages-registration-4');
+      expect((await registerStorage(storages)).status).toBe(200);
+      const broken = await ctx.run(
+        events.relationBroken(relation(first.state as State, 'agents'), { afterAgentRestart }),
+        first.state,
+      );
+      expect(broken.exitCode).toBe(0);
+      expect(broken.state.secrets!.map((secret) => secret.label)).toEqual(['storages-registration-4']);
+      expect(relation(broken.state as State, 'turku-peers').localAppData).toEqual({
+        'registration-secret-ids': JSON.stringify([`secret:${storages.id}`]),
+      });
+      expect((await registerMachine(agents)).status).toBe(403);
+    },
+  );
+
+  // Juju 3.1.7+: the owner reads the revision it tracks unless it passes --refresh. A leader that
+  // read its secret without it would read the bad revision back after every repair and rotate the
+  // credential again in every hook.
+  test('a repaired secret is read back with --refresh: one new revision, tracked, and no rotation after', async () => {
+    const first = await ctx.run(events.install(), withRelations());
+    const edited = first.state.secrets!.map((secret) =>
+      secret.label === 'agents-registration-3'
+        ? { ...secret, revisions: [{ revision: 1, content: { 'auth-name': 'edited by hand' } }], tracked: 1 }
+        : secret,
+    );
+    const repaired = await ctx.run(events.updateStatus(), { ...first.state, secrets: edited });
+    expect(repaired.exitCode).toBe(0);
+    const secret = repaired.state.secrets!.find((candidate) => candidate.label === 'agents-registration-3')!;
+    expect(secret.revisions.map((revision) => revision.revision)).toEqual([1, 2]);
+    expect(secret.tracked).toBe(2);
+    // The API got the new credential: a machine registers with it (once a storage exists).
+    const agents = credentialOf(repaired.state as State, 'agents-registration-3');
+    expect((await registerStorage(credentialOf(repaired.state as State, 'storages-registration-4'))).status).toBe(200);
+    expect((await registerMachine(agents)).status).toBe(200);
+
+    const next = await ctx.run(events.updateStatus(), repaired.state);
+    expect(next.exitCode).toBe(0);
+    const after = next.state.secrets!.find((candidate) => candidate.label === 'agents-registration-3')!;
+    expect(after.revisions.map((revision) => revision.revision)).toEqual([1, 2]);
+    expect(credentialOf(next.state as State, 'agents-registration-3')).toEqual(agents);
+  });
+
+  test('a leader that tracks an old revision reads the latest one (--refresh), and keeps it', async () => {
     const first = await ctx.run(events.install(), withRelations());
     const agents = credentialOf(first.state as State, 'agents-registration-3');
-    const storages = credentialOf(first.state as State, 'storages-registration-4');
-    expect((await registerStorage(storages)).status).toBe(200);
-    const broken = await ctx.run(events.relationBroken(relation(first.state as State, 'agents')), first.state);
-    expect(broken.exitCode).toBe(0);
-    expect(broken.state.secrets!.map((secret) => secret.label)).toEqual(['storages-registration-4']);
-    expect(relation(broken.state as State, 'turku-peers').localAppData).toEqual({
-      'registration-secret-ids': JSON.stringify([`secret:${storages.id}`]),
-    });
-    expect((await registerMachine(agents)).status).toBe(403);
+    // Revision 2 was written by another leader; this unit last read the (now bad) revision 1.
+    const moved = first.state.secrets!.map((secret) =>
+      secret.label === 'agents-registration-3'
+        ? {
+            ...secret,
+            revisions: [
+              { revision: 1, content: { 'auth-name': 'stale' } },
+              { revision: 2, content: secret.revisions[0]!.content },
+            ],
+            tracked: 1,
+          }
+        : secret,
+    );
+    const out = await ctx.run(events.leaderElected(), { ...first.state, secrets: moved });
+    expect(out.exitCode).toBe(0);
+    const secret = out.state.secrets!.find((candidate) => candidate.label === 'agents-registration-3')!;
+    expect(secret.revisions.map((revision) => revision.revision)).toEqual([1, 2]);
+    expect(secret.tracked).toBe(2);
+    expect(credentialOf(out.state as State, 'agents-registration-3')).toEqual(agents);
   });
 
   test('a new leader reuses the secrets it finds by label and puts them in its own database', async () => {
@@ -426,6 +484,45 @@ describe('actions', () => {
     await expect(run(state, 'create-registration', { type: 'admin' })).rejects.toThrow(
       /type : must be equal to one of/,
     );
+  });
+
+  // action-set takes values in argv and Linux refuses one argument over 128 KiB: a fleet's
+  // listing goes out bounded, and whole in a root-only file on the unit named in the result.
+  test('list-sources of a big fleet: the first sources inline, all of them in a 0600 file', async () => {
+    const state = await deployed();
+    const reg = await run(state, 'create-registration', { type: 'machine_reg', name: 'bulk' });
+    const sources = Object.fromEntries(
+      Array.from({ length: 1000 }, (_, i) => [
+        `src-${String(i).padStart(4, '0')}`,
+        { path: `/srv/${'p'.repeat(60)}/${i}` },
+      ]),
+    );
+    const registered = await post('update_config', {
+      auth: { name: 'bulk', secret: reg.results['secret'] },
+      machine: {
+        uuid: UUID,
+        secret: 'Pde0IgxLd6GncfBAepfJBd0Kh8oOOL',
+        unit_name: 'ubuntu/0',
+        ssh_public_key: KEY,
+        sources,
+      },
+    });
+    expect(registered.status).toBe(200);
+    const listed = await run(state, 'list-sources');
+    expect(listed.status).toBe('completed');
+    const results = listed.results as Record<string, string>;
+    // Ours plus the "etc" the machine registered first.
+    expect(results).toMatchObject({ count: '1001', truncated: 'true' });
+    const inline = JSON.parse(results['sources']!) as unknown[];
+    expect(inline).toHaveLength(Number(results['shown']));
+    expect(inline.length).toBeGreaterThan(0);
+    expect(Buffer.byteLength(results['sources']!)).toBeLessThanOrEqual(32 * 1024);
+    const file = results['full-output']!;
+    expect(file).toMatch(/\/var\/lib\/turku-api\/charm\/action-results\/list-sources-\d+\.json$/);
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    const whole = JSON.parse(await readFile(file, 'utf8')) as { name: string }[];
+    expect(whole).toHaveLength(1001);
+    expect(whole.map((source) => source.name)).toEqual(expect.arrayContaining(Object.keys(sources)));
   });
 
   test('health fails when the API does not answer; every action fails on a unit that does not serve', async () => {

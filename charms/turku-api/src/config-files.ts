@@ -7,6 +7,8 @@ export const CONFIG_DIR = '/etc/turku-api';
 export const CONFIG_FILE = `${CONFIG_DIR}/config.json`;
 export const DATA_DIR = '/var/lib/turku-api';
 export const SQLITE_FILE = `${DATA_DIR}/turku-api.db`;
+/** Whole outputs of actions too long for their result (root only). */
+export const ACTION_RESULTS_DIR = `${DATA_DIR}/charm/action-results`;
 
 export type Database =
   { readonly kind: 'sqlite'; readonly path: string } | { readonly kind: 'postgresql'; readonly url: string };

@@ -85,12 +85,15 @@ async function ensureSecret(tools: HookTools, relation: string, create: boolean)
     });
     return { relation, secretId: secretUri(secretId), credential: readOwn(content, kind.type) };
   }
-  const read = readRegistrationSecret(await tools.secretGet({ id: existing }), kind.type);
+  // --refresh: since Juju 3.1.7 the owner tracks a revision like any consumer, and without it
+  // would read the revision this unit read last (stale after a repair, or after another leader's).
+  const read = readRegistrationSecret(await tools.secretGet({ id: existing }, { refresh: true }), kind.type);
   if (read.ok) return { relation, secretId: existing, credential: read.value };
-  // Not ours any more (edited by hand?): a new revision with a new credential.
-  const content = fresh();
-  await tools.secretSet(existing, { content });
-  return { relation, secretId: existing, credential: readOwn(content, kind.type) };
+  // Not ours any more (edited by hand?): a new revision with a new credential, read back with
+  // --refresh so this unit tracks it from this hook's commit on (and the bad one can go).
+  await tools.secretSet(existing, { content: fresh() });
+  const repaired = await tools.secretGet({ id: existing }, { refresh: true });
+  return { relation, secretId: existing, credential: readOwn(repaired, kind.type) };
 }
 
 function readOwn(content: Record<string, string>, type: RegistrationType): RegistrationSecretContent {
@@ -141,7 +144,8 @@ export async function staleRegistrations(
     const info = await tools.secretInfoGet({ id });
     const relation = relationOfLabel(info.label);
     if (relation === undefined || live.includes(relation)) continue;
-    const content: Record<string, string> = await tools.secretGet({ id }).catch(() => ({}));
+    // --peek: the latest content, without tracking a secret that is about to go.
+    const content: Record<string, string> = await tools.secretGet({ id }, { peek: true }).catch(() => ({}));
     stale.push({ secretId: secretUri(id), relation, authName: content['auth-name'] ?? authName(relation) });
   }
   return stale;
@@ -167,7 +171,9 @@ export async function peerRegistrations(tools: HookTools, app: string): Promise<
   for (const id of peers.value['registration-secret-ids']) {
     let content: Record<string, string>;
     try {
-      content = await tools.secretGet({ id });
+      // --refresh: every unit of the application tracks its own revision (Juju 3.1.7+); the
+      // leader's repair reaches the others as secret-changed, and they must read the new one.
+      content = await tools.secretGet({ id }, { refresh: true });
     } catch (error) {
       // Removed by the leader since it wrote the list: nothing to ensure.
       if (error instanceof SecretNotFoundError) continue;

@@ -59,6 +59,15 @@ describe('turku-sample', () => {
     });
   });
 
+  // After a unit agent restart Juju runs relation-broken with JUJU_REMOTE_APP='' (it does not
+  // reload the name): the hook must still succeed, or the agent's removal stalls.
+  test('relation-broken after an agent restart (empty JUJU_REMOTE_APP) succeeds', async () => {
+    const ctx = await context();
+    const out = await ctx.run(events.relationBroken(AGENT, { afterAgentRestart: true }), { relations: [AGENT] });
+    expect(out.failed).toBe(false);
+    expect(out.state.unitStatus).toEqual({ status: 'active', message: 'data in /srv/turku-sample' });
+  });
+
   test('never overwrites its data; a relative path is a blocked config naming the option', async () => {
     const ctx = await context();
     const first = await ctx.run(events.install(), { relations: [AGENT] });

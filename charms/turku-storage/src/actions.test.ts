@@ -3,13 +3,14 @@
 // snapshot-dir.ts) and real Borg archives (borg-cli.ts), in the machine directory the workload
 // would choose (machine-dir.ts, volumes.ts).
 import { jest } from '@jest/globals';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { Context, events, type State } from '../../../lib/charm-testing/scenario.js';
 import { tryLock } from '../../../lib/common/lock.js';
 import { loadStorageSettings } from '../../../lib/storage/load-settings.js';
-import { machineDirectory, updateFriendlyLink } from '../../../lib/storage/machine-dir.js';
+import { machineDirectory, machinesDir, updateFriendlyLink } from '../../../lib/storage/machine-dir.js';
 import { snapshotSettings } from '../../../lib/storage/ping.js';
 import type { StorageSettings } from '../../../lib/storage/settings.js';
 import { runBorg } from '../../../lib/storage/snapshots/borg-cli.js';
@@ -222,5 +223,51 @@ describe('expire-now', () => {
     expect(listing[0]!.sources.etc!.map((s) => s.name)).toEqual(etc.slice(2));
     expect(listing[0]!.sources.home!.map((s) => s.name)).toEqual(home.slice(1));
     expect(out.logs.some((line) => line.message.includes(`removed ${etc[0]}, ${etc[1]} of ${UUID} etc`))).toBe(true);
+  });
+});
+
+// action-set takes its values in argv (no --file, no stdin), and Linux refuses one argument over
+// 128 KiB: a big storage's listing goes out bounded, and whole in a root-only file on the unit.
+describe('a listing too long for action-set', () => {
+  const extra: { uuid: string; dir: string; name: string }[] = [];
+
+  beforeAll(async () => {
+    for (let i = 0; i < 400; i += 1) {
+      const uuid = randomUUID();
+      const dir = await machineDirectory(settings.var_dir, uuid, async () =>
+        chooseVolume(await measureVolumes(settings, () => undefined)),
+      );
+      const name = `web-${String(i).padStart(3, '0')}-prod`;
+      await updateFriendlyLink(settings.var_dir, name, uuid);
+      extra.push({ uuid, dir, name });
+    }
+  });
+
+  afterAll(async () => {
+    for (const { uuid, dir, name } of extra) {
+      await rm(join(machinesDir(settings.var_dir), uuid), { force: true });
+      await rm(join(machinesDir(settings.var_dir), name), { force: true });
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('list-snapshots: the first machines inline, every machine in a 0600 file named in the result', async () => {
+    const out = await run('list-snapshots');
+    expect(out.actionStatus).toBe('completed');
+    const results = out.actionResults as Record<string, string>;
+    expect(results).toMatchObject({ machines: '401', truncated: 'true' });
+    const inline = JSON.parse(results['snapshots']!) as Listing;
+    expect(inline.length).toBe(Number(results['shown']));
+    expect(inline.length).toBeGreaterThan(0);
+    expect(Buffer.byteLength(results['snapshots']!)).toBeLessThanOrEqual(32 * 1024);
+    const file = results['full-output']!;
+    expect(file).toMatch(/\/var\/lib\/turku-storage\/charm\/action-results\/list-snapshots-\d+\.json$/);
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    const whole = JSON.parse(await readFile(file, 'utf8')) as Listing;
+    expect(whole).toHaveLength(401);
+    expect(whole.find((machine) => machine.machine === UUID)?.sources.etc?.length).toBeGreaterThan(0);
+    expect(whole.flatMap((machine) => machine.names)).toEqual(
+      expect.arrayContaining(['web-000-prod', 'web-399-prod', FRIENDLY]),
+    );
   });
 });

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-import type { ActionContext, ParamsOf } from '../../../lib/charm/index.js';
+import { type ActionContext, type ParamsOf, listingResults } from '../../../lib/charm/index.js';
 import { failureLine, type Host } from '../../../lib/charm-host/index.js';
 import { errorMessage } from '../../../lib/common/errors.js';
 import { loadStorageSettings } from '../../../lib/storage/load-settings.js';
@@ -85,11 +85,14 @@ export async function listSnapshots(ctx: Ctx, host: Host, params: ParamsOf<typeo
       }
       listing.push({ machine: machine.uuid, names: machine.names, sources });
     }
-    await ctx.setResults({
-      machines: String(listing.length),
-      count: String(count),
-      snapshots: JSON.stringify(listing),
+    // A big storage lists more than action-set's argv takes: the first machines inline, the
+    // whole listing in a file on the unit named in the result.
+    const results = await listingResults(ctx.juju, {
+      key: 'snapshots',
+      listing,
+      dir: storagePaths(host).actionResults,
     });
+    await ctx.setResults({ machines: String(listing.length), count: String(count), ...results });
   });
 }
 
@@ -142,9 +145,14 @@ export async function expireNow(ctx: Ctx, host: Host, params: ParamsOf<typeof Ex
         await lock.release();
       }
     }
+    const results = await listingResults(ctx.juju, {
+      key: 'snapshots',
+      listing: removed,
+      dir: storagePaths(host).actionResults,
+    });
     await ctx.setResults({
       [params['dry-run'] ? 'would-remove' : 'removed']: String(count),
-      snapshots: JSON.stringify(removed),
+      ...results,
       ...(busy.length === 0 ? {} : { skipped: `backup in progress: ${busy.join(', ')}` }),
     });
   });

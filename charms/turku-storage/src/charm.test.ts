@@ -113,6 +113,18 @@ test('waits while turku-api has not published, or has not granted its secret', a
   expect(out.state.unitStatus?.message).toContain('api-url:');
 });
 
+// After a unit agent restart Juju runs relation-broken with JUJU_REMOTE_APP='' (its relation
+// state tracker does not reload the name): the hook still runs and the unit waits for an API.
+test.each([false, true])(
+  'relation-broken of the turku-api relation leaves the unit waiting (after an agent restart: %s)',
+  async (afterAgentRestart) => {
+    const relation = apiRelation(world);
+    const out = await context.run(events.relationBroken(relation, { afterAgentRestart }), configured());
+    expect(out.exitCode).toBe(0);
+    expect(out.state.unitStatus).toEqual({ status: 'waiting', message: 'waiting for a turku-api relation' });
+  },
+);
+
 test('registers with the API and publishes its unit bag, never the application bag', async () => {
   const relation = apiRelation(world);
   const out = await context.run(events.relationChanged(relation, 'turku-api/0'), configured());

@@ -7,6 +7,8 @@ export const MACHINE_PATHS = {
   varDir: '/var/lib/turku-storage',
   /** The charm's own state (the storage's login secret); root only. */
   charmDir: '/var/lib/turku-storage/charm',
+  /** Whole outputs of actions too long for their result (root only). */
+  actionResults: '/var/lib/turku-storage/charm/action-results',
   lockDir: '/var/lib/turku-storage/lock',
   logDir: '/var/log/turku-storage',
   /** The default volume when no `backups` storage is attached. */
@@ -23,6 +25,7 @@ export interface StoragePaths {
   readonly varDir: string;
   readonly charmDir: string;
   readonly secretFile: string;
+  readonly actionResults: string;
   readonly lockDir: string;
   readonly logFile: string;
   readonly defaultVolume: string;
@@ -39,6 +42,7 @@ export function storagePaths(host: Host): StoragePaths {
     varDir: host.path(MACHINE_PATHS.varDir),
     charmDir,
     secretFile: `${charmDir}/login-secret`,
+    actionResults: host.path(MACHINE_PATHS.actionResults),
     lockDir: host.path(MACHINE_PATHS.lockDir),
     logFile: `${host.path(MACHINE_PATHS.logDir)}/turku-storage.log`,
     defaultVolume: host.path(MACHINE_PATHS.defaultVolume),

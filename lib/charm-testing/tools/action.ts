@@ -30,15 +30,16 @@ export function actionSet(ctx: ToolContext, args: readonly string[]): string {
     const eq = arg.indexOf('=');
     if (eq === -1) throw usageError(`argument ${JSON.stringify(arg)} must be of the form key...=value`);
     const path = arg.slice(0, eq).split('.');
+    // Like Juju's Init: each segment in turn, its shape then the reserved names (at any depth);
+    // every argument is checked before anything is set.
     for (const segment of path) {
       if (!KEY_SEGMENT.test(segment)) {
         throw usageError(
           `key ${JSON.stringify(segment)} must start and end with lowercase alphanumeric, and contain only lowercase alphanumeric, hyphens and periods`,
         );
       }
+      if (RESERVED.includes(segment)) throw usageError(`cannot set reserved action key ${JSON.stringify(segment)}`);
     }
-    const top = path[0] as string;
-    if (RESERVED.includes(top)) throw usageError(`cannot set reserved action key ${JSON.stringify(top)}`);
     entries.push([path, arg.slice(eq + 1)]);
   }
   const action = requireAction(ctx);

@@ -166,7 +166,7 @@ describe('revisions and tracking', () => {
     const owner = toolSession(model, 'api/0');
     await owner.run('secret-set', uri, 'token=two');
     await owner.run('secret-set', uri, 'token=three');
-    expect((await owner.run('secret-get', uri, 'token')).stdout).toBe('three\n');
+    expect((await owner.run('secret-get', uri, '--peek', 'token')).stdout).toBe('three\n');
     owner.session.commit();
     expect(model.secrets[id]!.revisions.map((revision) => revision.revision)).toEqual([1, 2]);
 
@@ -179,6 +179,71 @@ describe('revisions and tracking', () => {
     expect((await consumer.run('secret-get', uri, '--refresh', 'token')).stdout).toBe('three\n');
     expect(model.secrets[id]!.consumers['agent/0']!.tracked).toBe(2);
     expect((await consumer.run('secret-get', uri, 'token')).stdout).toBe('three\n');
+  });
+
+  // Since Juju 3.1.7 the owner is a consumer like any other (juju/juju PR 16598, the secrets
+  // manager facade's getConsumedRevision): it reads the revision it tracks until --refresh.
+  test('[fidelity 55] the owner tracks a revision too: stale until --refresh, --peek does not move it', async () => {
+    const { model, uri } = await granted();
+    const id = uri.slice('secret:'.length);
+    const first = toolSession(model, 'api/0');
+    expect((await first.run('secret-get', uri, 'token')).stdout).toBe('one\n');
+    expect(model.secrets[id]!.consumers['api/0']).toEqual({ tracked: 1, notifiedRevision: 1 });
+    await first.run('secret-set', uri, 'token=two');
+    first.session.commit();
+
+    const next = toolSession(model, 'api/0');
+    expect((await next.run('secret-get', uri, 'token')).stdout).toBe('one\n');
+    expect((await next.run('secret-get', '--label', 'reg', '--peek')).stdout).toBe('token: two\n');
+    expect(model.secrets[id]!.consumers['api/0']!.tracked).toBe(1);
+    expect((await next.run('secret-get', '--label', 'reg', '--refresh')).stdout).toBe('token: two\n');
+    expect(model.secrets[id]!.consumers['api/0']!.tracked).toBe(2);
+    expect((await next.run('secret-get', uri, 'token')).stdout).toBe('two\n');
+  });
+
+  test('[fidelity 55] in the hook that changed it, --refresh reads the new content and tracks it at commit', async () => {
+    const { model, uri } = await granted();
+    const id = uri.slice('secret:'.length);
+    await toolSession(model, 'api/0').run('secret-get', uri);
+    const repair = toolSession(model, 'api/0');
+    await repair.run('secret-set', uri, 'token=two');
+    // Without a flag the owner still reads what it tracks; --peek and --refresh see this hook's change.
+    expect((await repair.run('secret-get', uri, 'token')).stdout).toBe('one\n');
+    expect((await repair.run('secret-get', uri, '--peek', 'token')).stdout).toBe('two\n');
+    expect((await repair.run('secret-get', uri, '--refresh', 'token')).stdout).toBe('two\n');
+    expect(model.secrets[id]!.consumers['api/0']!.tracked).toBe(1);
+    repair.session.commit();
+    expect(model.secrets[id]!.consumers['api/0']!.tracked).toBe(2);
+    expect((await toolSession(model, 'api/0').run('secret-get', uri, 'token')).stdout).toBe('two\n');
+
+    // A failed hook tracks nothing new.
+    const failed = toolSession(model, 'api/0');
+    await failed.run('secret-set', uri, 'token=three');
+    await failed.run('secret-get', uri, '--refresh');
+    failed.session.rollback();
+    expect(model.secrets[id]!.consumers['api/0']!.tracked).toBe(2);
+    expect(model.secrets[id]!.revisions.map((revision) => revision.revision)).toEqual([1, 2]);
+  });
+
+  test('a secret added in this hook reads its content whatever the flags; the first read after tracks the latest', async () => {
+    const model = world();
+    const { run, session } = toolSession(model, 'api/0');
+    const uri = (await run('secret-add', 'token=new')).stdout.trim();
+    for (const flags of [[], ['--peek'], ['--refresh']])
+      expect((await run('secret-get', uri, ...flags, 'token')).stdout).toBe('new\n');
+    session.commit();
+    const id = uri.slice('secret:'.length);
+    expect(model.secrets[id]!.consumers).toEqual({});
+    // A non-leader of the owning application reads it and tracks it too.
+    expect((await toolSession(model, 'api/1').run('secret-get', uri, 'token')).stdout).toBe('new\n');
+    expect(model.secrets[id]!.consumers['api/1']).toEqual({ tracked: 1, notifiedRevision: 1 });
+  });
+
+  test('a first read with --peek starts tracking the latest revision (Juju creates the record)', async () => {
+    const { model, uri } = await granted();
+    const id = uri.slice('secret:'.length);
+    await toolSession(model, 'agent/1').run('secret-get', uri, '--peek');
+    expect(model.secrets[id]!.consumers['agent/1']).toEqual({ tracked: 1, notifiedRevision: 1 });
   });
 
   test('secret-get flag errors and missing keys', async () => {

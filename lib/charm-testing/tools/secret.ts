@@ -1,7 +1,8 @@
 // secret-add, secret-get, secret-set, secret-grant, secret-revoke, secret-remove, secret-ids,
 // secret-info-get (spec 3.2 "Secrets" and section 5). Owner operations on an application's
-// secrets need the leader; consumers need a grant; tracking of consumer revisions is written
-// to the model at once (like Juju's controller-side consumer record), the rest at commit.
+// secrets need the leader; consumers need a grant. Every reader, the owner included (Juju
+// 3.1.7+), tracks a revision; its record is written to the model at once (like Juju's
+// controller-side consumer record), the rest at commit.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { FAILSAFE_SCHEMA, load } from 'js-yaml';
@@ -237,26 +238,23 @@ export function secretGet(ctx: ToolContext, args: readonly string[]): string {
   }
 
   let content: Bag;
+  const committed = ctx.model.secrets[secret.id];
   if (isOwner(ctx, secret)) {
-    // The owner always reads the latest revision, including this hook's own changes.
-    content = latest(secret).content;
+    if (committed === undefined) {
+      // Added in this hook: its content is not stored yet, so every read returns it.
+      content = latest(secret).content;
+    } else if ((refresh || peek) && ctx.pending.hasNewRevision(secret.id)) {
+      // This hook's own secret-set: --peek and --refresh see it; --refresh tracks it at commit.
+      content = latest(secret).content;
+      if (refresh) ctx.pending.trackLatestOnCommit(secret.id);
+    } else {
+      // Juju 3.1.7+: the owner tracks a revision like any consumer (docs/charm-runtime.md).
+      content = trackedContent(ctx, committed, refresh, peek);
+    }
   } else {
-    const committed = ctx.model.secrets[secret.id];
     if (committed === undefined) throw runtimeError(`secret ${JSON.stringify(secret.id)} not found`);
     if (!hasGrant(ctx, committed)) throw runtimeError('permission denied');
-    const newest = latest(committed);
-    let consumer = committed.consumers[ctx.unitName];
-    if (peek) {
-      content = newest.content;
-    } else {
-      if (consumer === undefined || refresh) {
-        const notified = Math.max(consumer?.notifiedRevision ?? 0, newest.revision);
-        consumer = { ...consumer, tracked: newest.revision, notifiedRevision: notified };
-        committed.consumers[ctx.unitName] = consumer;
-      }
-      const tracked = committed.revisions.find((revision) => revision.revision === consumer?.tracked);
-      content = (tracked ?? newest).content;
-    }
+    content = trackedContent(ctx, committed, refresh, peek);
     if (ref !== undefined && label !== undefined) {
       const record = committed.consumers[ctx.unitName];
       if (record !== undefined) record.label = label;
@@ -269,6 +267,25 @@ export function secretGet(ctx: ToolContext, args: readonly string[]): string {
   const value = content[key];
   if (value === undefined) throw runtimeError(`secret key value ${JSON.stringify(key)} not found`);
   return emit(parsed, base64 ? Buffer.from(value, 'utf8').toString('base64') : value, format);
+}
+
+/**
+ * A committed secret's content as this unit reads it (Juju's getConsumedRevision): the revision it
+ * tracks; --refresh moves the tracking to the latest revision first; --peek reads the latest
+ * without moving it. The first read of a unit with no record starts tracking the latest. The
+ * record is the controller's, so it is written at once, whatever the hook's outcome.
+ */
+function trackedContent(ctx: ToolContext, committed: Secret, refresh: boolean, peek: boolean): Bag {
+  const newest = latest(committed);
+  let record = committed.consumers[ctx.unitName];
+  if (record === undefined || refresh) {
+    const notified = Math.max(record?.notifiedRevision ?? 0, newest.revision);
+    record = { ...record, tracked: newest.revision, notifiedRevision: notified };
+    committed.consumers[ctx.unitName] = record;
+  }
+  if (peek) return newest.content;
+  const tracked = committed.revisions.find((revision) => revision.revision === record.tracked);
+  return (tracked ?? newest).content;
 }
 
 export function secretSet(ctx: ToolContext, args: readonly string[]): string {
