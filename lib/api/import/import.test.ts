@@ -318,7 +318,7 @@ describe.each(PAIRS)('an original on %s imported into ours on %s', (originalDial
   });
 });
 
-describe('forms an SQLite original may hold', () => {
+describe('odd rows of an SQLite original', () => {
   const replace = (id: string, changes: Record<string, string | null>) =>
     fleet.map(([table, row]): [OriginalTable, OriginalRow] =>
       row.id === id ? [table, { ...row, ...changes }] : [table, row],
@@ -334,6 +334,50 @@ describe('forms an SQLite original may hold', () => {
       await importOriginal(db, await makeOriginal('sqlite', data));
       const web = (await records(db)).machines.find((machine) => machine.id === IDS.web);
       expect(web).toMatchObject({ uuid: IDS.webUuid, date_checked_in: new Date('2024-12-15T06:55:01.000Z') });
+    } finally {
+      await db.close();
+    }
+  });
+
+  const refusedNames: [string, string, string][] = [
+    [
+      'a source named etc.snapshots beside etc',
+      'etc.snapshots',
+      `source "etc.snapshots" of machine ${IDS.webUuid} (id ${IDS.www}) would share its storage directories with source "etc" of the same machine; rename one of them, then import again`,
+    ],
+    ['a source without a name', '', `source "" of machine ${IDS.webUuid} (id ${IDS.www}): a source needs a name`],
+  ];
+  test.each(refusedNames)('%s is refused', async (_title, name, message) => {
+    const data = replace(IDS.www, { name });
+    const { db } = await makeOurs('sqlite');
+    try {
+      await expect(importOriginal(db, await makeOriginal('sqlite', data))).rejects.toThrow(new ImportError(message));
+      expect(Object.values(await dump(db)).every((rows) => rows.length === 0)).toBe(true);
+    } finally {
+      await db.close();
+    }
+  });
+
+  test('a registration credential of a type our API does not know is refused', async () => {
+    const data = replace(IDS.storageAuth, { secret_type: 'admin' });
+    const { db } = await makeOurs('sqlite');
+    try {
+      await expect(importOriginal(db, await makeOriginal('sqlite', data))).rejects.toThrow(
+        `registration credential "Storage Registrations" (id ${IDS.storageAuth}): secret_type "admin" is neither machine_reg nor storage_reg`,
+      );
+    } finally {
+      await db.close();
+    }
+  });
+
+  test('a name ending in .snapshots, without the source it would shadow, is only reported', async () => {
+    const data = replace(IDS.www, { name: 'www.snapshots' });
+    const { db } = await makeOurs('sqlite');
+    try {
+      const summary = await importOriginal(db, await makeOriginal('sqlite', data));
+      expect(summary.warnings).toContainEqual(
+        `source "www.snapshots" of machine ${IDS.webUuid}: this API refuses such a source name (it must not end in ".snapshots" or ".borg"): an agent's update_config naming it is refused until it is renamed in the agent's sources.d; storages of ours back it up as usual`,
+      );
     } finally {
       await db.close();
     }

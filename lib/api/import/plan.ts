@@ -20,8 +20,10 @@ import { rowWarnings } from './warnings.js';
  * (our API has used it since: a check-in, a re-hashed secret) and kept.
  *
  * Refused, naming the row (nothing is written): an id that appears twice, a reference to a row the
- * original does not have, and a unique name (storage, credential, filter set, machine UUID, a
- * machine's source name) that a different row already holds once the import would be done.
+ * original does not have, a unique name (storage, credential, filter set, machine UUID, a
+ * machine's source name) that a different row already holds once the import would be done, a
+ * registration credential of an unknown type, and source names whose storage directories would
+ * not be their own.
  */
 
 export type Action = 'insert' | 'update' | 'unchanged' | 'kept';
@@ -43,6 +45,8 @@ export interface Plan {
   readonly warnings: readonly string[];
 }
 
+const SECRET_TYPES = new Set(['machine_reg', 'storage_reg']);
+
 export type Rows = ReadonlyMap<Table, readonly ImportedRow[]>;
 
 export function planImport(original: Rows, ours: Rows): Plan {
@@ -63,6 +67,11 @@ export function planImport(original: Rows, ours: Rows): Plan {
     for (const row of originalById.get(spec.table)!.values()) {
       tally.original++;
       const id = row.id as string;
+      if (spec.table === 'auths' && !SECRET_TYPES.has(row.secret_type as string)) {
+        throw new ImportError(
+          `${labels.of(spec, row)} (id ${id}): secret_type ${JSON.stringify(row.secret_type)} is neither machine_reg nor storage_reg`,
+        );
+      }
       warnings.push(...rowWarnings(spec.table, row, labels.of(spec, row)));
       const derived = derivedColumns(spec.table, row, failures);
       const existing = finalRows.get(id);
@@ -84,6 +93,7 @@ export function planImport(original: Rows, ours: Rows): Plan {
       }
     }
     checkUnique(spec, finalRows, originalById.get(spec.table)!, labels);
+    if (spec.table === 'sources') checkSourceDirectories(finalRows, labels);
     writes.push(...updates, ...inserts);
     counts.set(spec.table, tally);
   }
@@ -200,6 +210,27 @@ function checkUnique(
         held,
       )} (id ${String(held.id)}, ${where}); rename or remove one of them, then import again`,
     );
+  }
+}
+
+/**
+ * A storage keeps a source's data in `<name>`, `<name>.snapshots` and `<name>.borg` of the
+ * machine's directory: an empty name would be the machine directory itself, and a source named
+ * `x.snapshots` beside a source `x` would share its directories. Both are refused, as data of one
+ * source could be replaced by another's.
+ */
+function checkSourceDirectories(finalRows: ReadonlyMap<string, ImportedRow>, labels: Labeller): void {
+  const spec = tableOf('sources');
+  const names = new Set([...finalRows.values()].map((row) => JSON.stringify([row.machine_id, row.name])));
+  for (const row of finalRows.values()) {
+    const name = row.name as string;
+    if (name === '') throw new ImportError(`${labels.of(spec, row)} (id ${String(row.id)}): a source needs a name`);
+    const base = /^(.+)\.(snapshots|borg)$/.exec(name)?.[1];
+    if (base !== undefined && names.has(JSON.stringify([row.machine_id, base]))) {
+      throw new ImportError(
+        `${labels.of(spec, row)} (id ${String(row.id)}) would share its storage directories with source ${JSON.stringify(base)} of the same machine; rename one of them, then import again`,
+      );
+    }
   }
 }
 

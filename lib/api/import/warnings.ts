@@ -55,10 +55,11 @@ export function rowWarnings(table: Table, row: ImportedRow, label: string): stri
 }
 
 function sourceWarnings(row: ImportedRow, warn: (message: string) => void): void {
-  const nameProblem = sourceNameProblem(row.name as string);
+  const name = row.name as string;
+  const nameProblem = sourceNameProblem(name);
   if (nameProblem !== undefined) {
     warn(
-      `this API refuses such a source name (it ${nameProblem}): the agent's update_config is refused until the source is renamed in its sources.d, and a storage of ours reports a backup of it as a failure`,
+      `this API refuses such a source name (it ${nameProblem}): an agent's update_config naming it is refused until it is renamed in the agent's sources.d; ${nameOutcome(name)}`,
     );
   }
   try {
@@ -78,7 +79,7 @@ function sourceWarnings(row: ImportedRow, warn: (message: string) => void): void
   const bwlimit = row.bwlimit;
   if (typeof bwlimit === 'string') {
     const problem = bwlimitProblem(bwlimit);
-    if (problem !== undefined) warn(`bwlimit ${problem}`);
+    if (problem !== undefined) warn(`bwlimit ${problem}; rsync refuses it, so its backups fail until it is corrected`);
   }
   const mode = row.snapshot_mode;
   if (typeof mode === 'string' && mode !== '' && !(SNAPSHOT_MODES as readonly string[]).includes(mode)) {
@@ -89,6 +90,16 @@ function sourceWarnings(row: ImportedRow, warn: (message: string) => void): void
       warn(`its ${column} has entries with line breaks, which this API refuses from agents`);
     }
   }
+}
+
+/** How our agent and storage treat a backup of a source so named. */
+function nameOutcome(name: string): string {
+  if (name.includes('/') || name === '.' || name === '..')
+    return 'a storage of ours reports each backup of it as failed';
+  if (/[[\]]/.test(name) || hasControlCharacters(name) || name.trim() !== name) {
+    return 'an agent of ours does not offer it to storages (each run is logged as skipped)';
+  }
+  return 'storages of ours back it up as usual';
 }
 
 /** Storages read retention leniently, as they must for an original API's; this says whether they cope. */
