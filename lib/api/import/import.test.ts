@@ -154,7 +154,8 @@ describe.each(PAIRS)('an original on %s imported into ours on %s', (originalDial
     const from = await makeOriginal(originalDialect, fleet);
     const { db } = await makeOurs(oursDialect);
     try {
-      const summary = await importOriginal(db, from);
+      // Two logs a page: the five logs take three pages.
+      const summary = await importOriginal(db, from, { logPageSize: 2 });
       expect(summary.dryRun).toBe(false);
       for (const { table, ...counts } of summary.tables) {
         const n = FLEET_COUNTS[table];
@@ -409,7 +410,7 @@ describe('one transaction', () => {
       try {
         const before = await dump(db);
         let writes = 0;
-        // The real database underneath; only the last filter set's INSERT is made to fail.
+        // The real database underneath; only the last write, a backup log's INSERT, is made to fail.
         const failing: Database = {
           dialect: db.dialect,
           close: () => db.close(),
@@ -419,7 +420,7 @@ describe('one transaction', () => {
                 all: (sql, params) => tx.all(sql, params),
                 get: (sql, params) => tx.get(sql, params),
                 run: async (sql, params) => {
-                  if (sql.startsWith('INSERT INTO filter_sets') && params?.includes('unused')) {
+                  if (sql.startsWith('INSERT INTO backup_logs') && params?.includes(IDS.logHome1)) {
                     throw new Error('disk full');
                   }
                   writes++;

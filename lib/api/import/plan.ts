@@ -4,8 +4,9 @@ import { ImportError, sameValue, type ImportedRow, type Value } from './values.j
 import { rowWarnings } from './warnings.js';
 
 /**
- * What an import does, decided before anything is written (pure: the original's rows and ours in,
- * the writes, counts and warnings out). For each original row, by id:
+ * What an import does (pure: the original's rows and ours in, the writes, counts and warnings
+ * out). The backup logs are planned a page at a time, the other tables together and before
+ * anything is written. For each original row, by id:
  *
  * - not in ours: **insert** it, with our own columns at their defaults (`snapshot_modes` null,
  *   `skipped` false, `failure_count` as derived below);
@@ -19,7 +20,7 @@ import { rowWarnings } from './warnings.js';
  * second import of the same database changes nothing: every row is unchanged, or ours is newer
  * (our API has used it since: a check-in, a re-hashed secret) and kept.
  *
- * Refused, naming the row (nothing is written): an id that appears twice, a reference to a row the
+ * Refused, naming the row (nothing is written, or what was is rolled back): an id that appears twice, a reference to a row the
  * original does not have, a unique name (storage, credential, filter set, machine UUID, a
  * machine's source name) that a different row already holds once the import would be done, a
  * registration credential of an unknown type, and source names whose storage directories would
@@ -49,23 +50,29 @@ const SECRET_TYPES = new Set(['machine_reg', 'storage_reg']);
 
 export type Rows = ReadonlyMap<Table, readonly ImportedRow[]>;
 
-export function planImport(original: Rows, ours: Rows): Plan {
-  const originalById = new Map(ORIGINAL_TABLES.map((spec) => [spec.table, indexById(spec, rowsOf(original, spec))]));
-  const oursById = new Map(ORIGINAL_TABLES.map((spec) => [spec.table, indexById(spec, rowsOf(ours, spec))]));
+/** The tables held in memory and planned together; backup logs, which may be many, go by pages. */
+export const MAIN_TABLES = ORIGINAL_TABLES.filter((spec) => spec.table !== 'backup_logs');
+const LOGS = ORIGINAL_TABLES.find((spec) => spec.table === 'backup_logs')!;
+
+/**
+ * The plan for every table but the backup logs. `failures` is, per source id, the failed backups
+ * since its last success in the original's logs.
+ */
+export function planImport(original: Rows, ours: Rows, failures: ReadonlyMap<string, number>): Plan {
+  const originalById = new Map(MAIN_TABLES.map((spec) => [spec.table, indexById(spec, rowsOf(original, spec))]));
+  const oursById = new Map(MAIN_TABLES.map((spec) => [spec.table, indexById(spec, rowsOf(ours, spec))]));
   const labels = new Labeller(originalById.get('machines')!, oursById.get('machines')!);
   checkReferences(originalById, labels);
-  const failures = trailingFailures(rowsOf(original, tableOf('backup_logs')));
 
   const counts = new Map<Table, Counts>();
   const writes: Write[] = [];
   const warnings: string[] = [];
-  for (const spec of ORIGINAL_TABLES) {
-    const tally = { original: 0, insert: 0, update: 0, unchanged: 0, kept: 0 };
+  for (const spec of MAIN_TABLES) {
+    const tally = emptyCounts();
     const inserts: Write[] = [];
     const updates: Write[] = [];
     const finalRows = new Map(oursById.get(spec.table));
     for (const row of originalById.get(spec.table)!.values()) {
-      tally.original++;
       const id = row.id as string;
       if (spec.table === 'auths' && !SECRET_TYPES.has(row.secret_type as string)) {
         throw new ImportError(
@@ -73,23 +80,12 @@ export function planImport(original: Rows, ours: Rows): Plan {
         );
       }
       warnings.push(...rowWarnings(spec.table, row, labels.of(spec, row)));
-      const derived = derivedColumns(spec.table, row, failures);
-      const existing = finalRows.get(id);
-      if (existing === undefined) {
-        inserts.push({ table: spec.table, action: 'insert', id, values: { ...row, ...derived, ...newColumns(spec) } });
+      const decision = decide(spec, row, finalRows.get(id), failures);
+      tally.original++;
+      tally[decision.action]++;
+      if (decision.write !== undefined) {
+        (decision.action === 'insert' ? inserts : updates).push(decision.write);
         finalRows.set(id, row);
-        tally.insert++;
-        continue;
-      }
-      const changes = changedColumns(spec, row, existing);
-      if (Object.keys(changes).length === 0) {
-        tally.unchanged++;
-      } else if (lastActivity(spec, row) > lastActivity(spec, existing)) {
-        updates.push({ table: spec.table, action: 'update', id, values: { ...changes, ...derived } });
-        finalRows.set(id, row);
-        tally.update++;
-      } else {
-        tally.kept++;
       }
     }
     checkUnique(spec, finalRows, originalById.get(spec.table)!, labels);
@@ -98,6 +94,64 @@ export function planImport(original: Rows, ours: Rows): Plan {
     counts.set(spec.table, tally);
   }
   return { counts, writes, warnings };
+}
+
+/**
+ * The plan for one page of the original's backup logs. `ours` holds our logs with the page's
+ * ids; `known` the source and storage ids the original has.
+ */
+export function planLogPage(
+  page: readonly ImportedRow[],
+  ours: ReadonlyMap<string, ImportedRow>,
+  known: { readonly sources: ReadonlySet<string>; readonly storages: ReadonlySet<string> },
+): { readonly counts: Counts; readonly writes: readonly Write[] } {
+  const tally = emptyCounts();
+  const writes: Write[] = [];
+  for (const row of page) {
+    for (const [column, ids, noun] of [
+      ['source_id', known.sources, 'source'],
+      ['storage_id', known.storages, 'storage'],
+    ] as const) {
+      const value = row[column];
+      if (value !== null && !ids.has(value as string)) {
+        throw new ImportError(
+          `backup log ${String(row.id)} refers to ${noun} ${String(value)} (${column}), which the original database does not have`,
+        );
+      }
+    }
+    const decision = decide(LOGS, row, ours.get(row.id as string), new Map());
+    tally.original++;
+    tally[decision.action]++;
+    if (decision.write !== undefined) writes.push(decision.write);
+  }
+  return { counts: tally, writes };
+}
+
+/** What to do with one original row, given ours with the same id (if any). */
+function decide(
+  spec: TableSpec,
+  row: ImportedRow,
+  existing: ImportedRow | undefined,
+  failures: ReadonlyMap<string, number>,
+): { readonly action: Action; readonly write?: Write } {
+  const id = row.id as string;
+  const derived = derivedColumns(spec.table, row, failures);
+  if (existing === undefined) {
+    return {
+      action: 'insert',
+      write: { table: spec.table, action: 'insert', id, values: { ...row, ...derived, ...newColumns(spec) } },
+    };
+  }
+  const changes = changedColumns(spec, row, existing);
+  if (Object.keys(changes).length === 0) return { action: 'unchanged' };
+  if (lastActivity(spec, row) > lastActivity(spec, existing)) {
+    return { action: 'update', write: { table: spec.table, action: 'update', id, values: { ...changes, ...derived } } };
+  }
+  return { action: 'kept' };
+}
+
+export function emptyCounts(): Record<keyof Counts, number> {
+  return { original: 0, insert: 0, update: 0, unchanged: 0, kept: 0 };
 }
 
 function rowsOf(rows: Rows, spec: TableSpec): readonly ImportedRow[] {
@@ -120,7 +174,7 @@ function indexById(spec: TableSpec, rows: readonly ImportedRow[]): Map<string, I
 
 /** Every foreign key of the original must name a row of the original. */
 function checkReferences(originalById: ReadonlyMap<Table, ReadonlyMap<string, ImportedRow>>, labels: Labeller): void {
-  for (const spec of ORIGINAL_TABLES) {
+  for (const spec of MAIN_TABLES) {
     for (const row of originalById.get(spec.table)!.values()) {
       for (const column of spec.columns) {
         const target = column.target;
@@ -149,23 +203,6 @@ function newColumns(spec: TableSpec): Record<string, Value> {
 function derivedColumns(table: Table, row: ImportedRow, failures: ReadonlyMap<string, number>): Record<string, Value> {
   if (table !== 'sources') return {};
   return { failure_count: row.success === true ? 0 : Math.max(1, failures.get(row.id as string) ?? 0) };
-}
-
-function trailingFailures(logs: readonly ImportedRow[]): Map<string, number> {
-  const bySource = new Map<string, ImportedRow[]>();
-  for (const log of logs) {
-    const source = log.source_id as string;
-    const list = bySource.get(source);
-    if (list === undefined) bySource.set(source, [log]);
-    else list.push(log);
-  }
-  const counts = new Map<string, number>();
-  for (const [source, list] of bySource) {
-    list.sort((a, b) => (b.date as number) - (a.date as number));
-    const lastSuccess = list.findIndex((log) => log.success === true);
-    counts.set(source, lastSuccess === -1 ? list.length : lastSuccess);
-  }
-  return counts;
 }
 
 function changedColumns(spec: TableSpec, row: ImportedRow, existing: ImportedRow): Record<string, Value> {

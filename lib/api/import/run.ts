@@ -1,8 +1,8 @@
-import type { Database, Queryable } from '../db/database.js';
+import type { Database, Queryable, Row } from '../db/database.js';
 import { Store, type Table } from '../store.js';
-import { ORIGINAL_TABLES } from './original-tables.js';
-import { planImport, type Counts, type Plan } from './plan.js';
-import { describeOrigin, openOriginal, readOriginal } from './read-original.js';
+import { ORIGINAL_TABLES, tableSpec, type TableSpec } from './original-tables.js';
+import { emptyCounts, MAIN_TABLES, planImport, planLogPage, type Counts, type Write } from './plan.js';
+import { describeOrigin, openOriginal, withOriginal, type OriginalReader } from './read-original.js';
 import { ourValue, type ImportedRow } from './values.js';
 
 /**
@@ -13,6 +13,8 @@ import { ourValue, type ImportedRow } from './values.js';
 
 export interface ImportOptions {
   readonly dryRun?: boolean;
+  /** Backup logs are read, planned and written this many at a time (default 1000). */
+  readonly logPageSize?: number;
 }
 
 export interface ImportSummary {
@@ -27,50 +29,81 @@ export async function importOriginal(
   from: string,
   options: ImportOptions = {},
 ): Promise<ImportSummary> {
-  const source = openOriginal(from);
-  let original;
+  const original = openOriginal(from);
   try {
-    original = await readOriginal(source);
+    return await withOriginal(original, (reader) => importFrom(target, reader, describeOrigin(from), options));
   } finally {
-    await source.close();
+    await original.close();
   }
-  return importRows(target, original, { ...options, from: describeOrigin(from) });
 }
 
-/** The import once the original has been read: exported for tests that bring their own rows. */
-export async function importRows(
+const LOG_PAGE = 1000;
+
+async function importFrom(
   target: Database,
-  original: ReadonlyMap<Table, readonly ImportedRow[]>,
-  options: ImportOptions & { readonly from: string },
+  reader: OriginalReader,
+  from: string,
+  options: ImportOptions,
 ): Promise<ImportSummary> {
   const dryRun = options.dryRun === true;
-  const plan = await target.transaction(async (tx) => {
-    const decided = planImport(original, await readOurs(tx));
-    if (!dryRun) await applyPlan(new Store(tx), decided);
-    return decided;
+  const original = new Map<Table, ImportedRow[]>();
+  for (const spec of MAIN_TABLES) original.set(spec.table, await reader.all(spec));
+  const failures = await reader.failuresSinceSuccess();
+  const known = {
+    sources: new Set(original.get('sources')!.map((row) => row.id as string)),
+    storages: new Set(original.get('storages')!.map((row) => row.id as string)),
+  };
+
+  const { counts, warnings } = await target.transaction(async (tx) => {
+    const store = new Store(tx);
+    const plan = planImport(original, await readOurs(tx), failures);
+    if (!dryRun) await applyWrites(store, plan.writes);
+    const logCounts = emptyCounts();
+    for await (const page of reader.pages(tableSpec('backup_logs'), options.logPageSize ?? LOG_PAGE)) {
+      const planned = planLogPage(page, await ourLogs(tx, page), known);
+      for (const key of Object.keys(logCounts) as (keyof Counts)[]) logCounts[key] += planned.counts[key];
+      if (!dryRun) await applyWrites(store, planned.writes);
+    }
+    return { counts: new Map([...plan.counts, ['backup_logs', logCounts]]), warnings: plan.warnings };
   });
   return {
-    from: options.from,
+    from,
     dryRun,
-    tables: ORIGINAL_TABLES.map(({ table }) => ({ table, ...plan.counts.get(table)! })),
-    warnings: plan.warnings,
+    tables: ORIGINAL_TABLES.map(({ table }) => ({ table, ...counts.get(table)! })),
+    warnings,
   };
 }
 
+const selectList = (spec: TableSpec) => spec.columns.map((column) => column.name).join(', ');
+const ourRow = (spec: TableSpec, row: Row): ImportedRow =>
+  Object.fromEntries(spec.columns.map(({ name, kind }) => [name, ourValue(kind, row[name])]));
+
 async function readOurs(tx: Queryable): Promise<Map<Table, ImportedRow[]>> {
   const rows = new Map<Table, ImportedRow[]>();
-  for (const spec of ORIGINAL_TABLES) {
-    const raw = await tx.all(`SELECT ${spec.columns.map((column) => column.name).join(', ')} FROM ${spec.table}`);
+  for (const spec of MAIN_TABLES) {
+    const raw = await tx.all(`SELECT ${selectList(spec)} FROM ${spec.table}`);
     rows.set(
       spec.table,
-      raw.map((row) => Object.fromEntries(spec.columns.map(({ name, kind }) => [name, ourValue(kind, row[name])]))),
+      raw.map((row) => ourRow(spec, row)),
     );
   }
   return rows;
 }
 
-async function applyPlan(store: Store, plan: Plan): Promise<void> {
-  for (const write of plan.writes) {
+/** Our backup logs with the ids of one page of the original's. */
+async function ourLogs(tx: Queryable, page: readonly ImportedRow[]): Promise<Map<string, ImportedRow>> {
+  const spec = tableSpec('backup_logs');
+  if (page.length === 0) return new Map();
+  const placeholders = page.map((_, i) => `$${i + 1}`).join(', ');
+  const raw = await tx.all(
+    `SELECT ${selectList(spec)} FROM backup_logs WHERE id IN (${placeholders})`,
+    page.map((row) => row.id as string),
+  );
+  return new Map(raw.map((row) => [String(row.id), ourRow(spec, row)]));
+}
+
+async function applyWrites(store: Store, writes: readonly Write[]): Promise<void> {
+  for (const write of writes) {
     if (write.action === 'insert') await store.insert(write.table, write.values);
     else await store.update(write.table, write.id, write.values);
   }
