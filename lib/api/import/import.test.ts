@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
+import { execa } from 'execa';
 
 import { IDS, originalFleet, SECRETS } from '../../../tests/support/original-fleet.js';
 import {
@@ -503,4 +504,23 @@ describe('turku-api import (the command)', () => {
     expect(unreachable.exitCode).toBe(1);
     expect(unreachable.stderr.join('\n')).not.toContain(SECRETS.primary);
   });
+});
+
+test('the turku-api program imports, and then lists the imported machines (a real process)', async () => {
+  const program = new URL('../../../dist/lib/api/main.js', import.meta.url).pathname;
+  const from = await makeOriginal('sqlite', fleet);
+  const config = join(dir, 'program-api.yaml');
+  await writeFile(config, `database_path: ${join(dir, `program-${++made}.db`)}\n`);
+  const run = (...args: string[]) => execa('node', [program, ...args, '--config', config], { reject: false });
+
+  const imported = await run('import', '--from', from);
+  expect(imported.exitCode).toBe(0);
+  expect(imported.stdout.split('\n').at(-1)).toBe(`imported from ${from}: 20 rows written in one transaction`);
+  expect(imported.stderr.split('\n')).toHaveLength(5);
+  const machines = await run('machines', '--json');
+  expect((JSON.parse(machines.stdout) as { unit_name: string }[]).map((machine) => machine.unit_name)).toEqual([
+    'db/0',
+    'old/3',
+    'web/0',
+  ]);
 });
