@@ -19,6 +19,7 @@ import {
   type Switchable,
 } from './admin/commands.js';
 import { renderTable } from './admin/table.js';
+import { importOriginal, summaryLines } from './import/run.js';
 import type { ApiContext } from './context.js';
 import type { ApiSettings } from './settings.js';
 
@@ -46,6 +47,8 @@ export const USAGE = `Usage: turku-api <command> [arguments] --config FILE [--js
                                           create or replace a FilterSet (rules after "--")
   clean-logs --days N                     delete backup logs older than N days
   health                                  Nagios check: OK (exit 0), CRITICAL (2), UNKNOWN (3)
+  import --from SQLITE-FILE|postgres://URL [--dry-run]
+                                          copy an original Turku database into this one
 
 Exit status: 0 success, 1 refused (such as an unknown machine), 2 bad usage or configuration.`;
 
@@ -74,6 +77,8 @@ const OPTIONS = {
   machine: { type: 'string' },
   limit: { type: 'string' },
   days: { type: 'string' },
+  from: { type: 'string' },
+  'dry-run': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -216,6 +221,16 @@ async function runCommand(
       expectArgs(command, args, 0);
       const result = await fleetHealth(ctx);
       return { exitCode: result.ok ? 0 : 2, stdout: result.lines, stderr: [] };
+    }
+    case 'import': {
+      expectArgs(command, args, 0);
+      if (values.from === undefined) throw new UsageError('import: --from SQLITE-FILE|postgres://URL is required');
+      const summary = await importOriginal(ctx.db, values.from, { dryRun: values['dry-run'] });
+      if (values.json) return success([JSON.stringify(summary, null, 2)]);
+      return {
+        ...success(summaryLines(summary)),
+        stderr: summary.warnings.map((line) => `turku-api: warning: ${line}`),
+      };
     }
     default:
       throw new UsageError(`unknown command "${command}" (see turku-api --help)`);

@@ -9,12 +9,18 @@ import type { Database, Queryable, Row, SqlValue } from './database.js';
  * SQLite through better-sqlite3: the embedded default for a single API unit. The driver is
  * synchronous, so transactions are serialised through a promise queue: an `await` inside one
  * request's transaction must not let another request's statements into it.
+ * With `readonly`, writes fail and the file must exist.
  */
-export function openSqlite(path: string): Database {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const db = new BetterSqlite3(path);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
+export function openSqlite(path: string, options: { readonly readonly?: boolean } = {}): Database {
+  const readonly = options.readonly === true;
+  // Read-only: an existing file (someone else's, such as an original Turku database to import)
+  // is opened as it is, never created and never switched to WAL.
+  if (path !== ':memory:' && !readonly) mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const db = new BetterSqlite3(path, { readonly, fileMustExist: readonly });
+  if (!readonly) {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+  }
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
 
@@ -51,7 +57,7 @@ export function openSqlite(path: string): Database {
     transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
       const result = queue.then(async () => {
         if (closed) throw new Error('database is closed');
-        db.exec('BEGIN IMMEDIATE');
+        db.exec(readonly ? 'BEGIN' : 'BEGIN IMMEDIATE');
         try {
           const value = await work(tx);
           db.exec('COMMIT');
