@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 
 import { ConfigError } from '../turku/config.js';
+import { STRONG_SECRET_LENGTH } from '../turku/secret-strength.js';
 import {
   AdminError,
   cleanLogs,
@@ -157,7 +158,10 @@ async function runCommand(
       const secret = (await readStdin()).replace(/\r?\n$/, '');
       const ensured = await ensureAuth(ctx, type, values.name, secret, values.comment);
       if (values.json) return success([JSON.stringify(ensured, null, 2)]);
-      return success([`registration credential "${ensured.name}" (${ensured.secret_type}): ${ensured.result}`]);
+      const weak = ensured.weak_secret
+        ? `; its secret is weak (under ${STRONG_SECRET_LENGTH} characters): stored with a slow hash`
+        : '';
+      return success([`registration credential "${ensured.name}" (${ensured.secret_type}): ${ensured.result}${weak}`]);
     }
     case 'machines':
       expectArgs(command, args, 0);
