@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 
 import { startTestApi, type TestApi } from '../../tests/support/api-harness.js';
 import { ConfigError } from '../turku/config.js';
-import { runApiCli, type ApiCliIo } from './cli.js';
+import { COMMANDS, runApiCli, serveArguments, type ApiCliIo } from './cli.js';
 import { parseSettings } from './settings.js';
 
 /** The admin commands in-process, against a real API and its SQLite database. */
@@ -76,6 +76,39 @@ describe('turku-api admin commands', () => {
     expect((await run('auth-create', 'admin')).stderr).toEqual([
       'turku-api: auth-create: expected machine_reg or storage_reg, got "admin"',
     ]);
+  });
+
+  it('answers --help for every command with its own usage, without needing a config', async () => {
+    for (const command of Object.keys(COMMANDS)) {
+      for (const argv of [
+        [command, '--help'],
+        [command, '-h'],
+        ['help', command],
+      ]) {
+        const result = await runApiCli(argv, io);
+        expect([result.exitCode, result.stderr]).toEqual([0, []]);
+        expect(result.stdout[0]).toMatch(new RegExp(`^Usage: turku-api ${command}[ ]`));
+      }
+    }
+    expect(await runApiCli(['frobnicate', '--help'], io)).toMatchObject({ exitCode: 2 });
+  });
+
+  it('parses serve arguments: a config, help, or a usage error', () => {
+    expect(serveArguments(['--config', 'api.yaml'])).toEqual({ config: 'api.yaml' });
+    expect(serveArguments(['--help'])).toMatchObject({
+      exitCode: 0,
+      stdout: ['Usage: turku-api serve --config FILE', '', 'run the /v1 HTTP API', '', expect.any(String)],
+    });
+    expect(serveArguments([])).toEqual({
+      exitCode: 2,
+      stdout: [],
+      stderr: ['turku-api: serve: --config FILE is required'],
+    });
+    expect(serveArguments(['x', '--config', 'y'])).toMatchObject({
+      exitCode: 2,
+      stderr: ['turku-api: serve: unexpected argument "x"'],
+    });
+    expect(serveArguments(['--bogus'])).toMatchObject({ exitCode: 2 });
   });
 
   it('creates registration credentials once per name and prints the secret once', async () => {
