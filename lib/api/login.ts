@@ -39,12 +39,13 @@ export interface MachineCredentials {
 }
 
 /** The canonical UUID and the secret, each undefined when it cannot identify anything. */
-export function machineCredentials(sent: MachineCredentials): { uuid?: string; secret?: string } {
+export function machineCredentials(sent: MachineCredentials): {
+  readonly uuid: string | undefined;
+  readonly secret: string | undefined;
+} {
   return {
-    ...(typeof sent.uuid === 'string' && canonicalUuid(sent.uuid) !== undefined
-      ? { uuid: canonicalUuid(sent.uuid)! }
-      : {}),
-    ...(typeof sent.secret === 'string' ? { secret: sent.secret } : {}),
+    uuid: typeof sent.uuid === 'string' ? canonicalUuid(sent.uuid) : undefined,
+    secret: typeof sent.secret === 'string' ? sent.secret : undefined,
   };
 }
 
