@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 
 import { startTestApi, type TestApi } from '../../tests/support/api-harness.js';
 import { ConfigError } from '../turku/config.js';
-import { runApiCli, type ApiCliIo } from './cli.js';
+import { COMMANDS, runApiCli, serveArguments, type ApiCliIo } from './cli.js';
 import { parseSettings } from './settings.js';
 
 /** The admin commands in-process, against a real API and its SQLite database. */
@@ -78,6 +78,39 @@ describe('turku-api admin commands', () => {
     ]);
   });
 
+  it('answers --help for every command with its own usage, without needing a config', async () => {
+    for (const command of Object.keys(COMMANDS)) {
+      for (const argv of [
+        [command, '--help'],
+        [command, '-h'],
+        ['help', command],
+      ]) {
+        const result = await runApiCli(argv, io);
+        expect([result.exitCode, result.stderr]).toEqual([0, []]);
+        expect(result.stdout[0]).toMatch(new RegExp(`^Usage: turku-api ${command}[ ]`));
+      }
+    }
+    expect(await runApiCli(['frobnicate', '--help'], io)).toMatchObject({ exitCode: 2 });
+  });
+
+  it('parses serve arguments: a config, help, or a usage error', () => {
+    expect(serveArguments(['--config', 'api.yaml'])).toEqual({ config: 'api.yaml' });
+    expect(serveArguments(['--help'])).toMatchObject({
+      exitCode: 0,
+      stdout: ['Usage: turku-api serve --config FILE', '', 'run the /v1 HTTP API', '', expect.any(String)],
+    });
+    expect(serveArguments([])).toEqual({
+      exitCode: 2,
+      stdout: [],
+      stderr: ['turku-api: serve: --config FILE is required'],
+    });
+    expect(serveArguments(['x', '--config', 'y'])).toMatchObject({
+      exitCode: 2,
+      stderr: ['turku-api: serve: unexpected argument "x"'],
+    });
+    expect(serveArguments(['--bogus'])).toMatchObject({ exitCode: 2 });
+  });
+
   it('creates registration credentials once per name and prints the secret once', async () => {
     const created = await run('auth-create', 'machine_reg');
     expect(created.exitCode).toBe(0);
@@ -102,7 +135,13 @@ describe('turku-api admin commands', () => {
     const ensure = (...options: string[]) => run('auth-ensure', 'storage_reg', '--name', 'juju storages:3', ...options);
     expect(await ensure('--json')).toEqual({
       exitCode: 0,
-      stdout: [JSON.stringify({ name: 'juju storages:3', secret_type: 'storage_reg', result: 'created' }, null, 2)],
+      stdout: [
+        JSON.stringify(
+          { name: 'juju storages:3', secret_type: 'storage_reg', result: 'created', weak_secret: false },
+          null,
+          2,
+        ),
+      ],
       stderr: [],
     });
     expect((await ensure()).stdout).toEqual(['registration credential "juju storages:3" (storage_reg): unchanged']);
@@ -122,8 +161,17 @@ describe('turku-api admin commands', () => {
     expect((await run('auth-ensure', 'machine_reg', '--name', 'juju storages:3')).stderr).toEqual([
       'turku-api: the registration credential "juju storages:3" is of type storage_reg, not machine_reg',
     ]);
-    stdin = 'short';
-    expect((await ensure()).stderr).toEqual(['turku-api: the secret must be at least 20 characters']);
+    // An operator-chosen short secret is accepted, stored with the slow hash, and said to be weak.
+    stdin = 'short\n';
+    expect((await ensure()).stdout).toEqual([
+      'registration credential "juju storages:3" (storage_reg): updated; its secret is weak (under 20 characters): stored with a slow hash',
+    ]);
+    expect((await register('short')).status).toBe(200);
+    expect((await ensure()).stdout[0]).toMatch(/: unchanged; its secret is weak/);
+    for (const empty of ['', '\n']) {
+      stdin = empty;
+      expect((await ensure()).stderr).toEqual(['turku-api: the secret must not be empty']);
+    }
     expect((await run('auth-ensure', 'storage_reg')).stderr).toEqual([
       'turku-api: auth-ensure: --name NAME is required',
     ]);
@@ -135,12 +183,40 @@ describe('turku-api admin commands', () => {
     const machines = await run('machines');
     expect(machines.stdout[0]).toMatch(/^UUID\s+UNIT_NAME\s+SERVICE_NAME/);
     expect(machines.stdout[1]).toMatch(
-      new RegExp(`^${UUID}\\s+sql/2\\s+-\\s+-\\s+primary\\s+yes\\s+yes\\s+yes\\s+1\\s`),
+      new RegExp(`^${UUID}\\s+sql/2\\s+-\\s+-\\s+primary\\s+yes\\s+yes\\s+yes\\s+no\\s+1\\s`),
     );
     const storages = JSON.parse((await run('storages', '--json')).stdout[0]!) as unknown[];
     expect(storages).toEqual([
-      expect.objectContaining({ name: 'primary', machines: 1, healthy: true, space_available_mib: 10 }),
+      expect.objectContaining({
+        name: 'primary',
+        machines: 1,
+        healthy: true,
+        weak_secret: false,
+        space_available_mib: 10,
+      }),
     ]);
+    // A storage with an operator's short secret is listed as weak; no hash is ever shown.
+    const weak = await t.post('storage_update_config', {
+      auth: await secretOf('storage_reg', '--name', 'old storages'),
+      storage: { name: 'legacy', secret: 'pw', ssh_ping_host: 'h', ssh_ping_port: 22, ssh_ping_user: 'u' },
+    });
+    expect(weak.status).toBe(200);
+    const table = (await run('storages')).stdout;
+    expect(table[0]).toMatch(/^NAME\s+ACTIVE\s+PUBLISHED\s+HEALTHY\s+WEAK_SECRET\s+SSH\s/);
+    expect(table.slice(1).map((line) => line.split(/\s+/).slice(0, 5))).toEqual([
+      ['legacy', 'yes', 'yes', 'yes', 'yes'],
+      ['primary', 'yes', 'yes', 'yes', 'no'],
+    ]);
+    const listed = JSON.parse((await run('storages', '--json')).stdout[0]!) as Record<string, unknown>[];
+    expect(listed.map((row) => [row.name, row.weak_secret])).toEqual([
+      ['legacy', true],
+      ['primary', false],
+    ]);
+    for (const command of ['storages', 'machines']) {
+      for (const output of [await run(command), await run(command, '--json')]) {
+        expect(output.stdout.join('\n')).not.toMatch(/hmac-sha256|scrypt|secret_hash|"pw"|Xk3pR8|Pde0Ig/);
+      }
+    }
     const sources = JSON.parse((await run('sources', '--json', '--machine', UUID)).stdout[0]!) as unknown[];
     expect(sources).toEqual([
       expect.objectContaining({ machine: UUID, name: 'etc', frequency: 'daily', success: true }),

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 
 import { ConfigError } from '../turku/config.js';
+import { STRONG_SECRET_LENGTH } from '../turku/secret-strength.js';
 import {
   AdminError,
   cleanLogs,
@@ -29,28 +30,92 @@ import type { ApiSettings } from './settings.js';
  * `io.readStdin` is absent, touches the process); main.ts wires it (and `serve`) to the process.
  */
 
-export const USAGE = `Usage: turku-api <command> [arguments] --config FILE [--json]
+interface CommandHelp {
+  /** The command and its arguments, as typed after `turku-api`. */
+  readonly synopsis: string;
+  /** What it does, one line or a few. */
+  readonly summary: readonly string[];
+}
 
-  serve                                   run the /v1 HTTP API
-  migrate                                 apply database migrations and exit
-  auth-create machine_reg|storage_reg [--name NAME] [--comment TEXT] [--raw]
-                                          create a registration credential; prints its secret once
-  auth-ensure machine_reg|storage_reg --name NAME [--comment TEXT]
-                                          make NAME exist, active, with the secret read from stdin
-                                          (idempotent; for deployment tools; never printed)
-  machines | storages | sources [--machine UUID] | backups [--limit N] | filter-sets
-                                          list, with health
-  trigger MACHINE-UUID SOURCE             back up a source at the agent's next check-in
-  activate | deactivate machine UUID | storage NAME | auth NAME | filter-set NAME
-  reassign MACHINE-UUID STORAGE           move a machine to another storage (old data stays)
-  filter-set NAME [--comment TEXT] -- [FILTER...]
-                                          create or replace a FilterSet (rules after "--")
-  clean-logs --days N                     delete backup logs older than N days
-  health                                  Nagios check: OK (exit 0), CRITICAL (2), UNKNOWN (3)
-  import --from SQLITE-FILE|postgres://URL [--dry-run]
-                                          copy an original Turku database into this one
+/**
+ * Every command, in the order the usage lists them. The dispatcher below switches over exactly
+ * these names (the compiler checks both ways), and a test runs `<command> --help` for each.
+ */
+export const COMMANDS = {
+  serve: { synopsis: 'serve', summary: ['run the /v1 HTTP API'] },
+  migrate: { synopsis: 'migrate', summary: ['apply database migrations and exit'] },
+  'auth-create': {
+    synopsis: 'auth-create machine_reg|storage_reg [--name NAME] [--comment TEXT] [--raw]',
+    summary: ['create a registration credential; prints its secret once'],
+  },
+  'auth-ensure': {
+    synopsis: 'auth-ensure machine_reg|storage_reg --name NAME [--comment TEXT]',
+    summary: [
+      'make NAME exist, active, with the secret read from stdin',
+      '(idempotent; for deployment tools; never printed)',
+    ],
+  },
+  machines: { synopsis: 'machines', summary: ['list machines, with health and weak secrets'] },
+  storages: { synopsis: 'storages', summary: ['list storages, with health and weak secrets'] },
+  sources: { synopsis: 'sources [--machine UUID]', summary: ['list sources, with health'] },
+  backups: { synopsis: 'backups [--limit N]', summary: ['list the latest backups (50 unless --limit)'] },
+  'filter-sets': { synopsis: 'filter-sets', summary: ['list the FilterSets'] },
+  trigger: { synopsis: 'trigger MACHINE-UUID SOURCE', summary: ["back up a source at the agent's next check-in"] },
+  activate: {
+    synopsis: 'activate machine UUID | storage NAME | auth NAME | filter-set NAME',
+    summary: ['switch an object on'],
+  },
+  deactivate: {
+    synopsis: 'deactivate machine UUID | storage NAME | auth NAME | filter-set NAME',
+    summary: ['switch an object off'],
+  },
+  reassign: {
+    synopsis: 'reassign MACHINE-UUID STORAGE',
+    summary: ['move a machine to another storage (old data stays)'],
+  },
+  'filter-set': {
+    synopsis: 'filter-set NAME [--comment TEXT] -- [FILTER...]',
+    summary: ['create or replace a FilterSet (rules after "--")'],
+  },
+  'clean-logs': { synopsis: 'clean-logs --days N', summary: ['delete backup logs older than N days'] },
+  health: { synopsis: 'health', summary: ['Nagios check: OK (exit 0), CRITICAL (2), UNKNOWN (3)'] },
+  import: {
+    synopsis: 'import --from SQLITE-FILE|postgres://URL [--dry-run]',
+    summary: ['copy an original Turku database into this one (one transaction; idempotent)'],
+  },
+} as const satisfies Record<string, CommandHelp>;
 
-Exit status: 0 success, 1 refused (such as an unknown machine), 2 bad usage or configuration.`;
+export type Command = keyof typeof COMMANDS;
+
+const isCommand = (name: string): name is Command => Object.hasOwn(COMMANDS, name);
+
+const EXIT_STATUS = 'Exit status: 0 success, 1 refused (such as an unknown machine), 2 bad usage or configuration.';
+const SYNOPSIS_WIDTH = 38;
+
+export const USAGE = [
+  'Usage: turku-api <command> [arguments] --config FILE [--json]',
+  '',
+  ...Object.values(COMMANDS).flatMap(({ synopsis, summary }: CommandHelp) => {
+    const indent = ' '.repeat(SYNOPSIS_WIDTH + 4);
+    const [first, ...rest] = summary;
+    const head =
+      synopsis.length <= SYNOPSIS_WIDTH
+        ? [`  ${synopsis.padEnd(SYNOPSIS_WIDTH)}  ${first!}`]
+        : [`  ${synopsis}`, `${indent}${first!}`];
+    return [...head, ...rest.map((line) => `${indent}${line}`)];
+  }),
+  '',
+  `  ${'-h, --help'.padEnd(SYNOPSIS_WIDTH)}  this text; \`turku-api <command> --help\` for one command`,
+  '',
+  EXIT_STATUS,
+].join('\n');
+
+/** `turku-api <command> --help`. */
+export function commandUsage(command: Command): string {
+  const { synopsis, summary } = COMMANDS[command] as CommandHelp;
+  const options = command === 'serve' ? '--config FILE' : '--config FILE [--json]';
+  return [`Usage: turku-api ${synopsis} ${options}`, '', ...summary, '', EXIT_STATUS].join('\n');
+}
 
 export interface ApiCliIo {
   loadSettings(file: string): Promise<ApiSettings>;
@@ -93,9 +158,14 @@ export async function runApiCli(argv: readonly string[], io: ApiCliIo): Promise<
   }
   const { values, positionals } = parsed;
   const [command, ...args] = positionals;
-  if (values.help || command === undefined || command === 'help') {
-    return { exitCode: command === undefined && !values.help ? 2 : 0, stdout: USAGE.split('\n'), stderr: [] };
+  if (command === undefined || command === 'help') {
+    const topic = args[0];
+    if (command === 'help' && topic !== undefined && isCommand(topic)) return help(commandUsage(topic));
+    return { ...help(USAGE), exitCode: command === undefined && !values.help ? 2 : 0 };
   }
+  if (!isCommand(command)) return usageFailure(`unknown command "${command}" (see turku-api --help)`);
+  if (values.help) return help(commandUsage(command));
+  if (command === 'serve') return usageFailure('serve: the turku-api program runs it (turku-api serve --config FILE)');
   if (values.config === undefined) return usageFailure(`${command}: --config FILE is required`);
 
   let settings: ApiSettings;
@@ -127,7 +197,7 @@ export async function runApiCli(argv: readonly string[], io: ApiCliIo): Promise<
 
 async function runCommand(
   ctx: ApiContext,
-  command: string,
+  command: Exclude<Command, 'serve'>,
   args: readonly string[],
   values: Values,
   readStdin: () => Promise<string>,
@@ -162,7 +232,10 @@ async function runCommand(
       const secret = (await readStdin()).replace(/\r?\n$/, '');
       const ensured = await ensureAuth(ctx, type, values.name, secret, values.comment);
       if (values.json) return success([JSON.stringify(ensured, null, 2)]);
-      return success([`registration credential "${ensured.name}" (${ensured.secret_type}): ${ensured.result}`]);
+      const weak = ensured.weak_secret
+        ? `; its secret is weak (under ${STRONG_SECRET_LENGTH} characters): stored with a slow hash`
+        : '';
+      return success([`registration credential "${ensured.name}" (${ensured.secret_type}): ${ensured.result}${weak}`]);
     }
     case 'machines':
       expectArgs(command, args, 0);
@@ -233,8 +306,32 @@ async function runCommand(
       };
     }
     default:
-      throw new UsageError(`unknown command "${command}" (see turku-api --help)`);
+      return unhandled(command);
   }
+}
+
+/** Every command of COMMANDS has its case above: adding one without the other does not compile. */
+function unhandled(command: never): never {
+  throw new Error(`turku-api: no handler for the command "${String(command)}"`);
+}
+
+/** `serve`'s own arguments (main.ts starts the server): the config file, or what to print instead. */
+export function serveArguments(argv: readonly string[]): { readonly config: string } | ApiCliResult {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: { config: OPTIONS.config, help: OPTIONS.help },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (error) {
+    return usageFailure(`serve: ${(error as Error).message}`);
+  }
+  if (parsed.values.help) return help(commandUsage('serve'));
+  if (parsed.positionals.length > 0) return usageFailure(`serve: unexpected argument "${parsed.positionals[0]!}"`);
+  if (parsed.values.config === undefined) return usageFailure('serve: --config FILE is required');
+  return { config: parsed.values.config };
 }
 
 async function readProcessStdin(): Promise<string> {
@@ -265,6 +362,7 @@ function nonNegativeNumber(option: string, text: string): number {
 }
 
 const success = (stdout: string[]): ApiCliResult => ({ exitCode: 0, stdout, stderr: [] });
+const help = (text: string): ApiCliResult => success(text.split('\n'));
 const failure = (exitCode: number, message: string): ApiCliResult => ({
   exitCode,
   stdout: [],

@@ -76,16 +76,8 @@ async function answer(ctx: ApiContext, options: HttpOptions, request: IncomingMe
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new ApiError(400, 'Request body must be a JSON object');
   }
-  if (containsNul(body)) throw new ApiError(400, 'Validation error: text must not contain NUL characters');
+  // NUL characters are refused by the router, after authentication.
   return dispatch(ctx, view, body as Record<string, unknown>);
-}
-
-/** PostgreSQL cannot store NUL in text, and no Turku field has a use for it. */
-function containsNul(value: unknown): boolean {
-  if (typeof value === 'string') return value.includes('\0');
-  if (typeof value !== 'object' || value === null) return false;
-  if (Array.isArray(value)) return value.some(containsNul);
-  return Object.entries(value).some(([key, child]) => key.includes('\0') || containsNul(child));
 }
 
 export function requestListener(ctx: ApiContext, options: HttpOptions) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
+import { exitQuietlyWhenStdoutCloses } from '../common/closed-stdout.js';
 import { startApi, openDatabase } from './app.js';
-import { runApiCli } from './cli.js';
+import { runApiCli, serveArguments, type ApiCliResult } from './cli.js';
 import { contextFromSettings } from './context.js';
 import { createLogger } from './logger.js';
 import { loadSettings } from './settings.js';
@@ -10,12 +11,12 @@ import { loadSettings } from './settings.js';
 // No top-level await: the packed program is a CommonJS bundle, which Node starts faster.
 async function main(argv: readonly string[]): Promise<void> {
   if (argv[0] === 'serve') {
-    const configAt = argv.indexOf('--config');
-    const file = configAt >= 0 ? argv[configAt + 1] : undefined;
-    if (file === undefined || argv.length !== 3) {
-      process.stderr.write('turku-api: usage: turku-api serve --config FILE\n');
-      process.exit(2);
+    const serve = serveArguments(argv.slice(1));
+    if ('exitCode' in serve) {
+      print(serve);
+      return;
     }
+    const file = serve.config;
     let api;
     try {
       api = await startApi(await loadSettings(file));
@@ -40,10 +41,17 @@ async function main(argv: readonly string[]): Promise<void> {
         return { ctx: contextFromSettings(db, settings, createLogger(settings.log_level)), close: () => db.close() };
       },
     });
-    for (const line of result.stdout) process.stdout.write(`${line}\n`);
-    for (const line of result.stderr) process.stderr.write(`${line}\n`);
-    process.exitCode = result.exitCode;
+    print(result);
   }
+}
+
+/** What a command prints. Not for the server, whose logs must not end it quietly if stdout closes. */
+function print(result: ApiCliResult): void {
+  exitQuietlyWhenStdoutCloses();
+  process.exitCode = result.exitCode;
+  // One write: a listing of thousands of lines is not thousands of system calls.
+  if (result.stdout.length > 0) process.stdout.write(`${result.stdout.join('\n')}\n`);
+  for (const line of result.stderr) process.stderr.write(`${line}\n`);
 }
 
 void main(process.argv.slice(2));

@@ -121,17 +121,28 @@ describe.each(BACKENDS)('turku-api /v1 on %s', (backend) => {
   });
 
   describe('update_config', () => {
-    it('gives the spec messages for missing machine parts', async () => {
+    it('answers 400 before authenticating only for absent credentials, as the original', async () => {
       const cases: [unknown, string][] = [
         [{}, '"machine" dict required'],
         [{ machine: 'x' }, '"machine" dict required'],
         [{ machine: { secret: SECRET } }, 'Missing required machine option "uuid"'],
         [{ machine: { uuid: UUID } }, 'Missing required machine option "secret"'],
+      ];
+      for (const [body, message] of cases) {
+        const response = await t.post('update_config', body);
+        expect([response.status, response.text.trim()]).toEqual([400, message]);
+      }
+    });
+
+    it('gives the spec messages for malformed credentials once the registration auth is valid', async () => {
+      const cases: [Record<string, unknown>, string][] = [
         [{ machine: { uuid: 'not-a-uuid', secret: SECRET } }, 'Invalid machine UUID'],
         [{ machine: { ...machine(), sources: [] } }, 'Invalid type for "sources"'],
       ];
       for (const [body, message] of cases) {
-        const response = await t.post('update_config', body);
+        const unauthenticated = await t.post('update_config', body);
+        expect([unauthenticated.status, unauthenticated.text.trim()]).toEqual([403, 'Bad auth']);
+        const response = await t.post('update_config', { auth: machineAuth, ...body });
         expect([response.status, response.text.trim()]).toEqual([400, message]);
       }
     });
@@ -157,11 +168,12 @@ describe.each(BACKENDS)('turku-api /v1 on %s', (backend) => {
       expect((await sourcesOf()).map((s) => s.name)).toEqual(['etc', 'home']);
     });
 
-    it('rejects the nil UUID, short secrets and missing unit name or key for a new machine', async () => {
+    it('rejects the nil UUID, an empty secret and missing unit name or key for a new machine', async () => {
       await registerStorage();
       const cases: [Record<string, unknown>, string][] = [
         [{ uuid: '00000000-0000-0000-0000-000000000000' }, 'Invalid UUID format'],
-        [{ secret: 'short' }, 'Validation error: machine secret must be at least 20 characters'],
+        [{ uuid: 'ffffffff-ffff-ffff-ffff-ffffffffffff' }, 'Invalid UUID format'],
+        [{ secret: '' }, 'Validation error: machine secret must not be empty'],
         [{ unit_name: undefined }, 'Validation error: machine option "unit_name" is required to register a machine'],
         [
           { ssh_public_key: undefined },
@@ -520,6 +532,195 @@ describe.each(BACKENDS)('turku-api /v1 on %s', (backend) => {
       expect(log?.date_begin?.toISOString()).toBe('2024-12-15T03:12:00.410Z');
       expect(log?.date_end?.toISOString()).toBe('2024-12-15T03:12:15.970Z');
     });
+  });
+
+  describe('authentication before shape (spec §2.2)', () => {
+    const refusedAs = async (view: string, body: unknown, expected: [number, string]) => {
+      const response = await t.post(view, body);
+      expect([view, response.status, response.text.trim()]).toEqual([view, ...expected]);
+    };
+    const BAD_AUTH: [number, string] = [403, 'Bad auth'];
+
+    it('answers 403 to an unknown machine without valid auth, whatever else is wrong', async () => {
+      await registerStorage();
+      const badShapes: Record<string, unknown>[] = [
+        { uuid: '00000000-0000-0000-0000-000000000000' },
+        { uuid: 'not-a-uuid' },
+        { uuid: 42 },
+        { secret: '' },
+        { secret: 's' },
+        { secret: ['x'] },
+        { unit_name: undefined },
+        { ssh_public_key: 'not a key' },
+        { unit_name: 'a\u0000b' },
+        { sources: [] },
+        { sources: { etc: { path: '/etc', frequency: 'daily, 2am' } } },
+        { sources: { new: {} } },
+      ];
+      for (const shape of badShapes) {
+        for (const auth of [undefined, { ...machineAuth, secret: 'wrong' }, storageAuth, 42, { name: 'x\u0000' }]) {
+          await refusedAs(
+            'update_config',
+            { ...(auth === undefined ? {} : { auth }), machine: machine(shape) },
+            BAD_AUTH,
+          );
+        }
+      }
+      expect(await sourcesOf()).toEqual([]);
+    }, 60_000);
+
+    it('answers 403 to a known machine with a wrong secret, whatever else is wrong', async () => {
+      await registerStorage();
+      await register();
+      for (const shape of [
+        { sources: [] },
+        { unit_name: 'a\u0000b' },
+        { published: 'maybe' },
+        { sources: { x: {} } },
+      ]) {
+        await refusedAs('update_config', { machine: machine({ ...shape, secret: 'z'.repeat(30) }) }, BAD_AUTH);
+        const response = await t.post('update_config', { machine: machine(shape) });
+        expect(response.status).toBe(400);
+      }
+      for (const view of ['agent_ping_checkin', 'agent_ping_restore']) {
+        for (const credentials of [
+          { uuid: 'not-a-uuid', secret: SECRET },
+          { uuid: UUID, secret: 42 },
+          { uuid: null, secret: null },
+          { uuid: UUID, secret: 'a\u0000b' },
+        ]) {
+          await refusedAs(view, { machine: credentials }, BAD_AUTH);
+        }
+        await refusedAs(view, { machine: { uuid: UUID } }, [400, 'Missing required machine option "secret"']);
+      }
+    });
+
+    it('answers 403 to a storage without valid credentials, whatever else is wrong', async () => {
+      await registerStorage();
+      // Unknown storage: the registration credential decides before any rule on the fields.
+      for (const shape of [
+        { secret: 's' },
+        { secret: '' },
+        { ssh_ping_port: 70000 },
+        { ssh_ping_host: undefined },
+        { name: 'n'.repeat(300) },
+        { name: 'a\u0000b' },
+        { comment: 'c\u0000' },
+      ]) {
+        for (const auth of [undefined, { ...storageAuth, secret: 'wrong' }, machineAuth, ['x']]) {
+          const body = { ...(auth === undefined ? {} : { auth }), storage: storage('newcomer', shape) };
+          await refusedAs('storage_update_config', body, BAD_AUTH);
+        }
+      }
+      for (const odd of ['x', 42, null, [], true]) await refusedAs('storage_update_config', { storage: odd }, BAD_AUTH);
+      await refusedAs('storage_update_config', { storage: { name: 42, secret: STORAGE_SECRET } }, BAD_AUTH);
+      // Known storage, wrong secret.
+      const wrong = { name: 'primary', secret: 'z'.repeat(30) };
+      await refusedAs('storage_update_config', { storage: { ...wrong, ssh_ping_port: 'x' } }, BAD_AUTH);
+      await refusedAs('storage_ping_checkin', { storage: wrong }, BAD_AUTH);
+      await refusedAs('storage_ping_checkin', { storage: wrong, machine: { uuid: 'not-a-uuid' } }, BAD_AUTH);
+      await refusedAs('storage_ping_source_update', { storage: wrong, machine: { uuid: UUID } }, BAD_AUTH);
+      await refusedAs('storage_ping_source_update', { storage: wrong, machine: { sources: 7 } }, BAD_AUTH);
+      // Only an absent `storage` is refused before authentication.
+      for (const view of ['storage_update_config', 'storage_ping_checkin', 'storage_ping_source_update']) {
+        await refusedAs(view, { machine: { uuid: UUID } }, [400, 'Missing required option "storage"']);
+      }
+      // With valid credentials the same requests get their 400s.
+      await refusedAs('storage_update_config', { storage: { ...storageCreds, ssh_ping_port: 'x' } }, [
+        400,
+        'Validation error: storage.ssh_ping_port: Invalid input: expected number, received string',
+      ]);
+      await refusedAs('storage_ping_checkin', { storage: storageCreds, machine: { uuid: 'not-a-uuid' } }, [
+        400,
+        'Invalid machine UUID',
+      ]);
+      await refusedAs('storage_update_config', { auth: storageAuth, storage: storage('newcomer', { secret: '' }) }, [
+        400,
+        'Validation error: storage secret must not be empty',
+      ]);
+      await refusedAs('storage_update_config', { storage: { ...storageCreds, comment: 'c\u0000' } }, [
+        400,
+        'Validation error: text must not contain NUL characters',
+      ]);
+    }, 60_000);
+  });
+
+  describe('weak secrets (shorter than 20 characters)', () => {
+    const hashes = () =>
+      t.api.ctx.db.transaction(async (tx) => {
+        const store = new Store(tx);
+        return {
+          storages: Object.fromEntries((await store.storages()).map((s) => [s.name, s.secret_hash])),
+          machines: Object.fromEntries((await store.machines()).map((m) => [m.uuid, m.secret_hash])),
+        };
+      });
+
+    /** The recorded case: a new storage with secret "s" and no registration credential. */
+    const refusedAsWithoutAuth = async () => {
+      const response = await t.post('storage_update_config', { storage: { name: 'old', secret: 's' } });
+      expect([response.status, response.text.trim()]).toEqual([403, 'Bad auth']);
+    };
+
+    it('registers a storage with a one-character secret, stores it with scrypt and lets it log in', async () => {
+      await refusedAsWithoutAuth();
+      const response = await t.post('storage_update_config', {
+        auth: storageAuth,
+        storage: storage('old', { secret: 's' }),
+      });
+      expect(response.status).toBe(200);
+      expect((await hashes()).storages.old).toMatch(/^scrypt-short\$ln=14,r=8,p=5\$/);
+      await register();
+      const login = { name: 'old', secret: 's' };
+      expect((await t.post('storage_update_config', { storage: login })).status).toBe(200);
+      // The machine went to the only storage, so the weak-secret storage serves its check-in.
+      expect((await t.post('storage_ping_checkin', { storage: login, machine: { uuid: UUID } })).status).toBe(200);
+      for (const secret of ['S', 's ', 'z'.repeat(30), '']) {
+        expect((await t.post('storage_update_config', { storage: { ...login, secret } })).status).toBe(403);
+      }
+    }, 30_000);
+
+    it('registers a machine with a short secret; it checks in, and a wrong one is refused', async () => {
+      await registerStorage();
+      await register({ secret: 'pw' });
+      expect((await hashes()).machines[UUID]).toMatch(/^scrypt-short\$/);
+      expect((await checkin(UUID, 'pw')).status).toBe(200);
+      expect((await checkin(UUID, 'pW')).status).toBe(403);
+      expect((await checkin(UUID, SECRET)).status).toBe(403);
+    }, 30_000);
+
+    it('costs a KDF whether the record is missing, holds a weak secret or a strong one', async () => {
+      await registerStorage();
+      await t.post('storage_update_config', { auth: storageAuth, storage: storage('old', { secret: 's' }) });
+      const timed = async (name: string) => {
+        const started = performance.now();
+        const response = await t.post('storage_ping_checkin', {
+          storage: { name, secret: 'x' },
+          machine: { uuid: UUID },
+        });
+        expect([name, response.status]).toEqual([name, 403]);
+        return performance.now() - started;
+      };
+      // Each pays one scrypt (tens of milliseconds at least); none answers at HMAC speed.
+      for (const name of ['nobody', 'old', 'primary']) expect(await timed(name)).toBeGreaterThan(20);
+    }, 30_000);
+
+    it('re-hashes an imported hash of a short secret to scrypt, never to the fast format', async () => {
+      await registerStorage();
+      // python3: base64(hashlib.pbkdf2_hmac('sha256', b'hunter2', b'salty', 1000)), Django's layout.
+      const imported = 'pbkdf2_sha256$1000$salty$iyQ7xtxsM2CNBt/1qlfUAoa9QuSQmOynBamelM++P98=';
+      await t.api.ctx.db.transaction(async (tx) => {
+        const store = new Store(tx);
+        await store.update('storages', (await store.storageByName('primary'))!.id, { secret_hash: imported });
+      });
+      const login = { name: 'primary', secret: 'hunter2' };
+      expect((await t.post('storage_update_config', { storage: { ...login, secret: 'hunter3' } })).status).toBe(403);
+      expect((await hashes()).storages.primary).toBe(imported);
+      expect((await t.post('storage_update_config', { storage: login })).status).toBe(200);
+      const rehashed = (await hashes()).storages.primary!;
+      expect(rehashed).toMatch(/^scrypt-short\$/);
+      expect((await t.post('storage_update_config', { storage: login })).status).toBe(200);
+      expect((await hashes()).storages.primary).toBe(rehashed);
+    }, 30_000);
   });
 
   describe('secrets imported from the original', () => {

@@ -3,13 +3,18 @@
 // secret's URI travels in relation data; the credential itself stays in the secret.
 import * as z from 'zod/mini';
 
+import { STRONG_SECRET_LENGTH } from '../turku/secret-strength.js';
 import { type ReadResult, Line, readBag, writeBag } from './fields.js';
 
 export const REGISTRATION_TYPES = ['machine_reg', 'storage_reg'] as const;
 export type RegistrationType = (typeof REGISTRATION_TYPES)[number];
 
-/** The API refuses new secrets under 20 characters (lib/api/secrets.ts MIN_SECRET_LENGTH). */
-const MIN_SECRET_LENGTH = 20;
+/**
+ * The API accepts a registration secret of any length, but one the turku-api charm hands out is
+ * its own random 32 characters: a short one here is damaged content, which the API leader
+ * replaces and the other side refuses, so weak credentials never spread through relations.
+ */
+const MIN_SECRET_LENGTH = STRONG_SECRET_LENGTH;
 
 /**
  * Secret content keys (Juju: lowercase letter first, then letters, digits and dashes). They map to

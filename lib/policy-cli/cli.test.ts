@@ -167,5 +167,12 @@ describe('bad input: exit 2 and one line on stderr naming the problem', () => {
 
   test('--help prints the usage and succeeds', async () => {
     expect(await runPolicyCli(['--help'], io())).toEqual({ exitCode: 0, stdout: [USAGE], stderr: [] });
+    for (const argv of [
+      ['frequency', '--help'],
+      ['retention', '-h'],
+      ['frequency', 'daily', '--count', 'x', '-h'],
+    ]) {
+      expect(await runPolicyCli(argv, io())).toEqual({ exitCode: 0, stdout: [USAGE], stderr: [] });
+    }
   });
 });

@@ -45,6 +45,12 @@ export interface PolicyCliResult {
   readonly stderr: readonly string[];
 }
 
+/** `--help` or `-h` among the options (not after a `--`, where it would be an argument). */
+function wantsHelp(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).some((arg) => arg === '--help' || arg === '-h');
+}
+
 /** Bad input: reported as one line on stderr with exit status 2. */
 class UsageError extends Error {}
 
@@ -56,6 +62,8 @@ export async function runPolicyCli(argv: readonly string[], io: PolicyCliIo): Pr
     const stdout: string[] = [];
     const stderr: string[] = [];
     const [command, ...rest] = argv;
+    // `turku-policy frequency --help` too: help wins over everything else on the line.
+    if (wantsHelp(argv)) return { exitCode: 0, stdout: [USAGE], stderr };
     switch (command) {
       case 'frequency':
         stdout.push(...frequencyCommand(rest, io, stderr));
@@ -63,8 +71,6 @@ export async function runPolicyCli(argv: readonly string[], io: PolicyCliIo): Pr
       case 'retention':
         stdout.push(...(await retentionCommand(rest, io)));
         break;
-      case '--help':
-      case '-h':
       case 'help':
         stdout.push(USAGE);
         break;

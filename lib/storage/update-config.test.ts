@@ -86,6 +86,21 @@ test('registers with the credential, reports space and host keys, and writes aut
   expect(await updateStorageConfig(settings(), { log })).toMatchObject({ authorizedKeysChanged: false });
 });
 
+test("a short secret (an original storage's) registers, with a warning in the log that never shows it", async () => {
+  lines.length = 0;
+  const short = settings({ name: 'old-storage', secret: 'pw' });
+  const result = await updateStorageConfig(short, { log, authName: storageAuth.name, authSecret: storageAuth.secret });
+  expect(result).toMatchObject({ ran: true });
+  const warnings = lines.filter((line) => line.includes('WARNING'));
+  expect(warnings).toEqual([expect.stringContaining('The storage secret is shorter than 20 characters')]);
+  expect(lines.join('\n')).not.toMatch(/\bpw\b/);
+  // And it logs in with it afterwards; a strong secret gives no such warning.
+  lines.length = 0;
+  await expect(updateStorageConfig(short, { log })).resolves.toMatchObject({ ran: true });
+  await updateStorageConfig(settings(), { log });
+  expect(lines.filter((line) => line.includes('shorter than'))).toHaveLength(1);
+});
+
 test('settings name what is missing', () => {
   expect(() => parseStorageSettings({ name: 'x', secret: 'y', api_url: 'http://a/v1' })).toThrow(
     'Incomplete config: volumes: is required',

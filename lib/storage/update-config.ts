@@ -10,6 +10,7 @@ import { isErrno } from '../common/errors.js';
 import { tryLock } from '../common/lock.js';
 import type { WorkloadLogger } from '../common/workload-log.js';
 import { StorageUpdateConfigResponse } from '../turku/protocol/api.js';
+import { isWeakSecret, STRONG_SECRET_LENGTH } from '../turku/secret-strength.js';
 import type { SnapshotMode } from '../turku/protocol/descriptor.js';
 import { lookupAccount } from './accounts.js';
 import { buildAuthorizedKeys } from './authorized-keys.js';
@@ -46,6 +47,13 @@ export async function updateStorageConfig(
     return { ran: false, machines: 0, authorizedKeysChanged: false };
   }
   try {
+    // Accepted (original storages have operator-chosen short secrets), but worth replacing.
+    if (isWeakSecret(settings.secret)) {
+      log.warning(
+        `The storage secret is shorter than ${STRONG_SECRET_LENGTH} characters: the API accepts it but lists ` +
+          'it as weak; a long random secret is safer (the API then needs the new one registered)',
+      );
+    }
     const volumes = await measureVolumes(settings, (problem) => log.error(problem));
     if (volumes.length === 0) throw new Error('Incomplete config: no usable volume');
     const { spaceTotal, spaceAvailable } = spaceReport(volumes);

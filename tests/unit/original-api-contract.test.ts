@@ -239,20 +239,6 @@ const INTENTIONAL_DIFFERENCES: Record<string, { status: number; why: string }> =
   },
 };
 
-/**
- * TODO(issue 16 part 2): statuses where our API does not yet answer as the original does. The
- * auth-ordering work (a caller without valid auth gets 403 before any shape rule, and storage
- * secrets of any length) closes these: then delete the entry, and the strict check below
- * expects the original's status. Until then the check is strict about OUR current status, so
- * the entry cannot outlive the fix unnoticed.
- */
-const KNOWN_GAPS: Record<string, { status: number; why: string }> = {
-  'storage_update_config new storage, no auth -> 403': {
-    status: 400,
-    why: 'the 1-character storage secret is refused as too short (400) before the missing auth is noticed (403)',
-  },
-};
-
 /** What only our replies carry, by view: extra keys original clients ignore. */
 const EXTRA_KEYS: Partial<Record<View, string[]>> = {
   // Pre-2020 agents read the top-level copy and quit without it.
@@ -272,14 +258,14 @@ describe('our API answers the recorded requests as original agents and storages 
 
   test('the lists of differences name recorded requests', () => {
     const labels = RECORDINGS.map((record) => record.label);
-    for (const label of [...Object.keys(INTENTIONAL_DIFFERENCES), ...Object.keys(KNOWN_GAPS)]) {
+    for (const label of Object.keys(INTENTIONAL_DIFFERENCES)) {
       expect(labels).toContain(label);
     }
   });
 
   test.each(RECORDINGS.map((record) => [record.label, record] as const))('%s', async (label, record) => {
     const reply = await replay(api.url, record);
-    const expected = INTENTIONAL_DIFFERENCES[label]?.status ?? KNOWN_GAPS[label]?.status ?? record.status;
+    const expected = INTENTIONAL_DIFFERENCES[label]?.status ?? record.status;
     expect([label, reply.status, reply.body]).toEqual([label, expected, expect.anything()]);
     if (reply.status !== 200) {
       // Original clients act on the status alone; ours quote the first line.

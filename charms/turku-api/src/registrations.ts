@@ -53,7 +53,7 @@ export function authName(relation: string): string {
   return `juju ${relation}`;
 }
 
-/** 32 random alphanumerics (about 190 bits), over the API's 20-character minimum. */
+/** 32 random alphanumerics (about 190 bits): a strong secret, which the API checks with its fast hash. */
 export function newRegistrationSecret(): string {
   return randomAlphanumeric(32);
 }

@@ -1,7 +1,7 @@
 // The turku-storage charm's hooks through the Juju fake (one unit per Context), with the real
 // workload programs in a machine root and a real turku-api the storage registers with.
 import { jest } from '@jest/globals';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { load as loadYaml } from 'js-yaml';
 
 import { listStorages } from '../../../lib/api/admin/commands.js';
@@ -243,4 +243,28 @@ test('a registration the API refuses fails the hook with one line, publishing no
   expect(out.stderr).toContain('Bad auth');
   const local = out.state.relations!.find((r) => r.endpoint === 'turku-api')!;
   expect(local.localUnitData?.['storage-name']).toBeUndefined();
+});
+
+test("an operator's short login secret (an original storage taken over) is kept, used and warned about", async () => {
+  const secretFile = onMachine('/var/lib/turku-storage/charm/login-secret');
+  const generated = await readFile(secretFile, 'utf8');
+  // The original storage registered "adopted" with a short secret; the operator carries it over.
+  const original = await world.api.post('storage_update_config', {
+    auth: { name: world.credential.name, secret: world.credential.secret },
+    storage: { name: 'adopted', secret: 'pw', ssh_ping_host: 'x', ssh_ping_port: 22, ssh_ping_user: 'x' },
+  });
+  expect(original.status).toBe(200);
+  await writeFile(secretFile, 'pw\n', { mode: 0o600 });
+  try {
+    const out = await context.run(events.configChanged(), configured({ config: { 'storage-name': 'adopted' } }));
+    expect([out.exitCode, out.stderr]).toEqual([0, '']);
+    expect(out.state.unitStatus?.status).toBe('active');
+    expect(await readFile(secretFile, 'utf8')).toBe('pw\n');
+    const warnings = out.logs.filter((line) => line.level === 'WARNING').map((line) => line.message);
+    expect(warnings).toEqual([expect.stringContaining('login secret is shorter than 20 characters')]);
+    expect(JSON.stringify(out.logs)).not.toMatch(/\bpw\b/);
+    expect(await recorded('adopted')).toMatchObject({ weak_secret: true, ssh: 'root@10.1.0.10:22' });
+  } finally {
+    await writeFile(secretFile, generated, { mode: 0o600 });
+  }
 });

@@ -18,6 +18,7 @@ import { writeFileAtomic } from '../../../lib/common/atomic-write.js';
 import { isApiUnreachable } from '../../../lib/common/api-unreachable.js';
 import { loadStorageSettings } from '../../../lib/storage/load-settings.js';
 import { measureVolumes, spaceReport } from '../../../lib/storage/volumes.js';
+import { isWeakSecret, STRONG_SECRET_LENGTH } from '../../../lib/turku/secret-strength.js';
 import { expireNow, listSnapshots, verifySnapshot } from './actions.js';
 import { API_ENDPOINT, readApiRelation } from './api-relation.js';
 import { storageConfigObject, storageName } from './config-files.js';
@@ -152,6 +153,12 @@ async function reconcile(ctx: HookContext<StorageConfig>, host: Host): Promise<v
 
   // Published as the workload measures it (operators' own config.d layers included).
   const settings = await loadStorageSettings(paths.configDir);
+  if (isWeakSecret(settings.secret)) {
+    await ctx.log.warning(
+      `the storage's login secret is shorter than ${STRONG_SECRET_LENGTH} characters; the API accepts it ` +
+        'but lists it as weak',
+    );
+  }
   const measured = await measureVolumes(settings, (problem) => void ctx.log.warning(problem));
   const space = spaceReport(measured);
   await ctx.tools.relationSet(

@@ -79,7 +79,7 @@ export async function ensureHostKeys(host: Host, glob: string): Promise<string[]
   return keys;
 }
 
-/** Random, URL-safe, 40 characters: the API wants at least 20. */
+/** Random, URL-safe, 40 characters: a strong secret (the API's fast hash takes 20 and more). */
 function newSecret(): string {
   return randomBytes(30).toString('base64url');
 }
@@ -87,10 +87,12 @@ function newSecret(): string {
 /**
  * The storage's login secret at the API: made once and kept (0600, root only) so the unit keeps
  * its registration across hooks and charm upgrades. It never leaves the unit but for the API.
+ * A secret the operator put there is kept whatever its length: one taken over from an original
+ * storage may be short, and the API still accepts it (the charm warns about it).
  */
 export async function ensureLoginSecret(file: string): Promise<string> {
   const existing = (await readFile(file, 'utf8').catch(() => '')).trim();
-  if (existing.length >= 30) return existing;
+  if (existing !== '') return existing;
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
   await chmod(dirname(file), 0o700);
   const secret = newSecret();

@@ -3,7 +3,9 @@ import { canonicalUuid } from '../../turku/uuid.js';
 import type { ApiContext } from '../context.js';
 import { isMachineHealthy, isSourceHealthy, isStorageHealthy } from '../health-rules.js';
 import type { MachineRecord, SecretType, StorageRecord } from '../records.js';
-import { generateSecret, hashSecret, MIN_SECRET_LENGTH, verifySecret } from '../secrets.js';
+import { isWeakSecret } from '../../turku/secret-strength.js';
+import { generateSecret, hashSecret, isWeakHash } from '../secrets.js';
+import { secretTransaction } from '../secret-checks.js';
 import { Store } from '../store.js';
 
 /**
@@ -35,6 +37,7 @@ export async function createAuth(
   const name = options.name ?? DEFAULT_AUTH_NAMES[type];
   if (name.trim() === '' || name.length > 200) throw new AdminError('the name must be 1-200 characters');
   const secret = generateSecret();
+  const secretHash = await hashSecret(secret);
   await ctx.db.transaction(async (tx) => {
     const store = new Store(tx);
     if ((await store.authNamed(name)) !== undefined) {
@@ -42,7 +45,7 @@ export async function createAuth(
     }
     await store.insert('auths', {
       name,
-      secret_hash: hashSecret(secret),
+      secret_hash: secretHash,
       secret_type: type,
       comment: options.comment ?? null,
       active: true,
@@ -57,12 +60,15 @@ export interface EnsuredAuth {
   readonly secret_type: SecretType;
   /** What it took: a new row, a changed row (secret, active flag or comment), or nothing. */
   readonly result: 'created' | 'updated' | 'unchanged';
+  /** Shorter than 20 characters: accepted, stored with the slow hash, listed as weak. */
+  readonly weak_secret: boolean;
 }
 
 /**
  * Makes the registration credential `name` exist, active, with exactly `secret`: idempotent, for
  * a deployment tool (the turku-api charm) that keeps the secret elsewhere (a Juju secret) and
- * may run this at every hook. The secret is the caller's, so it is never printed.
+ * may run this at every hook. The secret is the caller's, so it is never printed. Any non-empty
+ * secret is accepted; a weak one (see secret-strength.ts) is stored with the slow hash.
  */
 export async function ensureAuth(
   ctx: ApiContext,
@@ -72,16 +78,14 @@ export async function ensureAuth(
   comment?: string,
 ): Promise<EnsuredAuth> {
   if (name.trim() === '' || name.length > 200) throw new AdminError('the name must be 1-200 characters');
-  if (secret.length < MIN_SECRET_LENGTH) {
-    throw new AdminError(`the secret must be at least ${MIN_SECRET_LENGTH} characters`);
-  }
-  const result = await ctx.db.transaction(async (tx) => {
-    const store = new Store(tx);
+  if (secret === '') throw new AdminError('the secret must not be empty');
+  if (secret.includes('\0')) throw new AdminError('the secret must not contain NUL characters');
+  const result = await secretTransaction(ctx.db, async (store, checks) => {
     const existing = await store.authNamed(name);
     if (existing === undefined) {
       await store.insert('auths', {
         name,
-        secret_hash: hashSecret(secret),
+        secret_hash: checks.hash(secret),
         secret_type: type,
         comment: comment ?? null,
         active: true,
@@ -93,14 +97,16 @@ export async function ensureAuth(
       throw new AdminError(`the registration credential "${name}" is of type ${existing.secret_type}, not ${type}`);
     }
     const changes: Record<string, string | boolean | null> = {};
-    if (!(await verifySecret(secret, existing.secret_hash)).ok) changes.secret_hash = hashSecret(secret);
+    // A new secret, or the same one stored in a format that does not fit it (an imported hash).
+    const verification = checks.verify(secret, existing.secret_hash);
+    if (!verification.ok || verification.rehash) changes.secret_hash = checks.hash(secret);
     if (!existing.active) changes.active = true;
     if (comment !== undefined && comment !== existing.comment) changes.comment = comment;
     if (Object.keys(changes).length === 0) return 'unchanged' as const;
     await store.update('auths', existing.id, changes);
     return 'updated' as const;
   });
-  return { name, secret_type: type, result };
+  return { name, secret_type: type, result, weak_secret: isWeakSecret(secret) };
 }
 
 // ---- listings -------------------------------------------------------------------------------
@@ -110,6 +116,8 @@ export interface StorageRow {
   readonly active: boolean;
   readonly published: boolean;
   readonly healthy: boolean;
+  /** Its secret is shorter than 20 characters (stored with the slow hash); null: not known yet. */
+  readonly weak_secret: boolean | null;
   readonly ssh: string;
   readonly space_total_mib: number;
   readonly space_available_mib: number;
@@ -128,6 +136,7 @@ export async function listStorages(ctx: ApiContext): Promise<StorageRow[]> {
       active: storage.active,
       published: storage.published,
       healthy: isStorageHealthy(storage, now),
+      weak_secret: isWeakHash(storage.secret_hash) ?? null,
       ssh: `${storage.ssh_ping_user}@${storage.ssh_ping_host}:${storage.ssh_ping_port}`,
       space_total_mib: storage.space_total,
       space_available_mib: storage.space_available,
@@ -147,6 +156,8 @@ export interface MachineRow {
   readonly active: boolean;
   readonly published: boolean;
   readonly healthy: boolean;
+  /** As for storages: a short secret, stored with the slow hash; null: not known yet. */
+  readonly weak_secret: boolean | null;
   readonly sources: number;
   readonly date_checked_in: string | null;
 }
@@ -166,6 +177,7 @@ export async function listMachines(ctx: ApiContext): Promise<MachineRow[]> {
       active: machine.active,
       published: machine.published,
       healthy: isMachineHealthy(machine, now),
+      weak_secret: isWeakHash(machine.secret_hash) ?? null,
       sources: sourceCounts.get(machine.id) ?? 0,
       date_checked_in: iso(machine.date_checked_in),
     }));

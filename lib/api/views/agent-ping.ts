@@ -1,24 +1,24 @@
-import type { AgentPingCheckinRequest, SourceDescriptor } from '../../turku/protocol/index.js';
+import type { MachineLogin, SourceDescriptor } from '../../turku/protocol/index.js';
 import type { ApiContext } from '../context.js';
 import { checkIn, describeSources } from '../descriptors.js';
 import { loginMachine } from '../login.js';
-import { Store } from '../store.js';
+import { secretTransaction } from '../secret-checks.js';
 
 /**
  * `agent_ping_checkin` (spec §2.3.2), the hot path every machine calls every five minutes:
- * one indexed machine lookup, a fast hash check, the due sources, one update.
+ * one indexed machine lookup, a fast hash check, the due sources, one update. The login is the
+ * whole request, so there is nothing more to validate once it succeeds.
  */
 export async function agentPingCheckin(
   ctx: ApiContext,
-  request: AgentPingCheckinRequest,
+  login: MachineLogin,
 ): Promise<{
   machine: { scheduled_sources: Record<string, SourceDescriptor> };
   scheduled_sources: Record<string, SourceDescriptor>;
 }> {
-  return ctx.db.transaction(async (tx) => {
-    const store = new Store(tx);
+  return secretTransaction(ctx.db, async (store, checks) => {
     const now = ctx.now();
-    const machine = await loginMachine(store, request.machine);
+    const machine = await loginMachine(store, checks, login.machine);
     const scheduled = await checkIn(store, machine, now, ctx.log);
     // Pre-2020 agents read the top-level duplicate and quit without it.
     return { machine: { scheduled_sources: scheduled }, scheduled_sources: scheduled };
@@ -28,11 +28,10 @@ export async function agentPingCheckin(
 /** `agent_ping_restore` (spec §2.3.3): every active source, published or not, due or not. */
 export async function agentPingRestore(
   ctx: ApiContext,
-  request: AgentPingCheckinRequest,
+  login: MachineLogin,
 ): Promise<{ machine: { sources: Record<string, SourceDescriptor> } }> {
-  return ctx.db.transaction(async (tx) => {
-    const store = new Store(tx);
-    const machine = await loginMachine(store, request.machine);
+  return secretTransaction(ctx.db, async (store, checks) => {
+    const machine = await loginMachine(store, checks, login.machine);
     const sources = (await store.sourcesOfMachine(machine.id)).filter((source) => source.active);
     return { machine: { sources: await describeSources(store, machine, sources, ctx.log) } };
   });

@@ -1,8 +1,10 @@
 import type {
   SourceDescriptor,
+  StorageLogin,
   StorageMachine,
   StoragePingCheckinRequest,
   StoragePingSourceUpdateRequest,
+  StorageUpdateConfigLogin,
   StorageUpdateConfigRequest,
 } from '../../turku/protocol/index.js';
 import { FrequencyError } from '../../turku/frequency.js';
@@ -11,12 +13,17 @@ import type { ApiContext } from '../context.js';
 import { checkIn } from '../descriptors.js';
 import { badAuth, badRequest, notFound } from '../errors.js';
 import { authenticateStorage, checkRegistration, loginStorage } from '../login.js';
-import { sameValue, type MachineRecord, type StorageRecord } from '../records.js';
+import { sameValue, type AuthRecord, type MachineRecord, type StorageRecord } from '../records.js';
+import type { RequestAfterLogin } from '../router.js';
 import { retryAfterFailure } from '../scheduling.js';
-import { hashSecret, MIN_SECRET_LENGTH } from '../secrets.js';
-import { Store, type ColumnValue } from '../store.js';
+import { secretTransaction, type SecretChecks } from '../secret-checks.js';
+import { NO_RECORD_HASH } from '../secrets.js';
+import { type Store, type ColumnValue } from '../store.js';
 
-/** The storage views (spec §2.3.4–§2.3.6). */
+/**
+ * The storage views (spec §2.3.4–§2.3.6). Each authenticates the storage before it looks at the
+ * rest of the request, so a caller without valid credentials only ever gets 403.
+ */
 
 const STORAGE_FIELDS = [
   'comment',
@@ -31,17 +38,24 @@ const STORAGE_FIELDS = [
 
 export async function storageUpdateConfig(
   ctx: ApiContext,
-  request: StorageUpdateConfigRequest,
+  login: StorageUpdateConfigLogin,
+  request: RequestAfterLogin<StorageUpdateConfigRequest>,
 ): Promise<{ machines: Record<string, StorageMachine> }> {
-  return ctx.db.transaction(async (tx) => {
-    const store = new Store(tx);
+  const { name, secret } = login.storage;
+  if (name === undefined || secret === undefined) throw badAuth();
+  return secretTransaction(ctx.db, async (store, checks) => {
     const now = ctx.now();
-    const offered = request.storage;
-    const existing = offered.name === undefined ? undefined : await store.storageByName(offered.name);
-    const storage =
-      existing === undefined
-        ? await registerStorage(ctx, store, request, now)
-        : await refreshStorage(store, existing, request, now);
+    const existing = await store.storageByName(name);
+    let storage: StorageRecord;
+    if (existing === undefined) {
+      // An unknown storage: its secret costs what a known one's would, then the registration decides.
+      checks.verify(secret, NO_RECORD_HASH);
+      const auth = await checkRegistration(store, checks, login.auth, 'storage_reg');
+      storage = await registerStorage(ctx, store, checks, auth, request(), now);
+    } else {
+      storage = await authenticateStorage(store, checks, existing, secret);
+      await refreshStorage(store, storage, request(), now);
+    }
     const machines: Record<string, StorageMachine> = {};
     for (const machine of await store.machinesOfStorage(storage.id)) {
       machines[machine.uuid] = {
@@ -59,24 +73,24 @@ export async function storageUpdateConfig(
 async function registerStorage(
   ctx: ApiContext,
   store: Store,
+  checks: SecretChecks,
+  auth: AuthRecord,
   request: StorageUpdateConfigRequest,
   now: Date,
 ): Promise<StorageRecord> {
   const offered = request.storage;
   const { name, secret } = offered;
+  // The login read both; the full request agrees, or it was refused.
   if (name === undefined || secret === undefined) throw badAuth();
-  if (secret.length < MIN_SECRET_LENGTH) {
-    throw badRequest(`Validation error: storage secret must be at least ${MIN_SECRET_LENGTH} characters`);
-  }
+  if (secret === '') throw badRequest('Validation error: storage secret must not be empty');
   for (const key of ['ssh_ping_host', 'ssh_ping_port', 'ssh_ping_user'] as const) {
     if (offered[key] === undefined) {
       throw badRequest(`Validation error: storage option "${key}" is required to register a storage`);
     }
   }
-  const auth = await checkRegistration(store, request.auth, 'storage_reg');
   await store.insert('storages', {
     name,
-    secret_hash: hashSecret(secret),
+    secret_hash: checks.hash(secret),
     comment: offered.comment ?? null,
     ssh_ping_host: offered.ssh_ping_host!,
     ssh_ping_host_keys: offered.ssh_ping_host_keys ?? [],
@@ -98,14 +112,14 @@ async function registerStorage(
   return storage;
 }
 
+/** An authenticated storage's record brought up to date. */
 async function refreshStorage(
   store: Store,
-  existing: StorageRecord,
+  storage: StorageRecord,
   request: StorageUpdateConfigRequest,
   now: Date,
-): Promise<StorageRecord> {
+): Promise<void> {
   const offered = request.storage;
-  const storage = await authenticateStorage(store, existing, offered.secret);
   const changes: Record<string, ColumnValue> = {};
   for (const key of STORAGE_FIELDS) {
     const value = offered[key];
@@ -116,7 +130,6 @@ async function refreshStorage(
   if (Object.keys(changes).length > 0) changes.date_updated = now;
   changes.date_checked_in = now;
   await store.update('storages', storage.id, changes);
-  return storage;
 }
 
 /** The machine a storage asks about: on this storage, active and published, else 404. */
@@ -130,7 +143,8 @@ async function machineOfStorage(store: Store, storage: StorageRecord, uuid: stri
 
 export async function storagePingCheckin(
   ctx: ApiContext,
-  request: StoragePingCheckinRequest,
+  login: StorageLogin,
+  request: RequestAfterLogin<StoragePingCheckinRequest>,
 ): Promise<{
   machine: {
     uuid: string;
@@ -140,11 +154,10 @@ export async function storagePingCheckin(
     scheduled_sources: Record<string, SourceDescriptor>;
   };
 }> {
-  return ctx.db.transaction(async (tx) => {
-    const store = new Store(tx);
+  return secretTransaction(ctx.db, async (store, checks) => {
     const now = ctx.now();
-    const storage = await loginStorage(store, request.storage);
-    const machine = await machineOfStorage(store, storage, request.machine.uuid);
+    const storage = await loginStorage(store, checks, login.storage);
+    const machine = await machineOfStorage(store, storage, request().machine.uuid);
     const scheduled = await checkIn(store, machine, now, ctx.log);
     return {
       machine: {
@@ -160,15 +173,16 @@ export async function storagePingCheckin(
 
 export async function storagePingSourceUpdate(
   ctx: ApiContext,
-  request: StoragePingSourceUpdateRequest,
+  login: StorageLogin,
+  request: RequestAfterLogin<StoragePingSourceUpdateRequest>,
 ): Promise<Record<string, never>> {
-  await ctx.db.transaction(async (tx) => {
-    const store = new Store(tx);
+  await secretTransaction(ctx.db, async (store, checks) => {
     const now = ctx.now();
-    const storage = await loginStorage(store, request.storage);
-    const machine = await machineOfStorage(store, storage, request.machine.uuid);
+    const storage = await loginStorage(store, checks, login.storage);
+    const { machine: reported } = request();
+    const machine = await machineOfStorage(store, storage, reported.uuid);
     const sources = new Map((await store.sourcesOfMachine(machine.id)).map((source) => [source.name, source]));
-    const reports = Object.entries(request.machine.sources);
+    const reports = Object.entries(reported.sources);
     // Every named source must exist before anything is applied.
     for (const [name] of reports) {
       const source = sources.get(name);

@@ -2,21 +2,24 @@ import { randomUUID } from 'node:crypto';
 
 import type { z } from 'zod';
 
-import type { SourceSettings, UpdateConfigRequest } from '../../turku/protocol/index.js';
+import type { SourceSettings, UpdateConfigLogin, UpdateConfigRequest } from '../../turku/protocol/index.js';
 import { isAcceptableMachineUuid } from '../../turku/uuid.js';
 import { weightedChoice } from '../../turku/weighted-choice.js';
 import type { ApiContext } from '../context.js';
 import { badRequest, notFound } from '../errors.js';
-import { authenticateMachine, checkRegistration } from '../login.js';
-import { sameValue, type MachineRecord, type SourceRecord, type StorageRecord } from '../records.js';
+import { authenticateMachine, checkRegistration, machineCredentials } from '../login.js';
+import { sameValue, type AuthRecord, type MachineRecord, type SourceRecord, type StorageRecord } from '../records.js';
+import type { RequestAfterLogin } from '../router.js';
 import { firstBackup, nextBackupOrError } from '../scheduling.js';
-import { hashSecret, MIN_SECRET_LENGTH } from '../secrets.js';
-import { Store, type Changes } from '../store.js';
+import { secretTransaction, type SecretChecks } from '../secret-checks.js';
+import { NO_RECORD_HASH } from '../secrets.js';
+import { type Store, type Changes } from '../store.js';
 
 /**
  * `update_config` (spec §2.3.1): an agent registers its machine or refreshes it, and syncs its
- * sources. Everything runs in one transaction after validation, so a refused request changes
- * nothing.
+ * sources. The caller is authenticated first (the machine's secret, or for an unknown machine the
+ * registration credential), then the request is validated, then everything is written in one
+ * transaction, so a refused request changes nothing.
  */
 
 type Registration = z.output<typeof UpdateConfigRequest>['machine'];
@@ -44,17 +47,26 @@ const SOURCE_FIELDS = [
 ] as const;
 type SourceField = (typeof SOURCE_FIELDS)[number];
 
-export async function updateConfig(ctx: ApiContext, request: UpdateConfigRequest): Promise<Record<string, never>> {
-  const registration = request.machine;
-  await ctx.db.transaction(async (tx) => {
-    const store = new Store(tx);
+export async function updateConfig(
+  ctx: ApiContext,
+  login: UpdateConfigLogin,
+  request: RequestAfterLogin<UpdateConfigRequest>,
+): Promise<Record<string, never>> {
+  const { uuid, secret } = machineCredentials(login.machine);
+  await secretTransaction(ctx.db, async (store, checks) => {
     const now = ctx.now();
-    const existing = await store.machineByUuid(registration.uuid);
-    const machine =
-      existing === undefined
-        ? await registerMachine(ctx, store, request, now)
-        : await refreshMachine(store, existing, registration, now);
-    await syncSources(ctx, store, machine, registration.sources, now);
+    const existing = uuid === undefined ? undefined : await store.machineByUuid(uuid);
+    let machine: MachineRecord;
+    if (existing === undefined) {
+      // An unknown machine: its secret costs what a known one's would, then the registration decides.
+      if (secret !== undefined) checks.verify(secret, NO_RECORD_HASH);
+      const auth = await checkRegistration(store, checks, login.auth, 'machine_reg');
+      machine = await registerMachine(ctx, store, checks, auth, request().machine, now);
+    } else {
+      await authenticateMachine(store, checks, existing, secret, { allowUnpublished: true });
+      machine = await refreshMachine(store, existing, request().machine, now);
+    }
+    await syncSources(ctx, store, machine, request().machine.sources, now);
   });
   return {};
 }
@@ -62,25 +74,24 @@ export async function updateConfig(ctx: ApiContext, request: UpdateConfigRequest
 async function registerMachine(
   ctx: ApiContext,
   store: Store,
-  request: UpdateConfigRequest,
+  checks: SecretChecks,
+  auth: AuthRecord,
+  registration: Registration,
   now: Date,
 ): Promise<MachineRecord> {
-  const registration = request.machine;
   if (!isAcceptableMachineUuid(registration.uuid)) throw badRequest('Invalid UUID format');
-  if (registration.secret.length < MIN_SECRET_LENGTH) {
-    throw badRequest(`Validation error: machine secret must be at least ${MIN_SECRET_LENGTH} characters`);
-  }
+  if (registration.secret === '') throw badRequest('Validation error: machine secret must not be empty');
   for (const key of ['unit_name', 'ssh_public_key'] as const) {
     if (registration[key] === undefined) {
       throw badRequest(`Validation error: machine option "${key}" is required to register a machine`);
     }
   }
   requirePathsOfNewSources(registration.sources, new Set());
-  const auth = await checkRegistration(store, request.auth, 'machine_reg');
+  const secretHash = checks.hash(registration.secret);
   const storage = await chooseStorage(ctx, store);
   const id = await store.insert('machines', {
     uuid: registration.uuid,
-    secret_hash: hashSecret(registration.secret),
+    secret_hash: secretHash,
     environment_name: registration.environment_name ?? null,
     service_name: registration.service_name ?? null,
     unit_name: registration.unit_name!,
@@ -100,13 +111,13 @@ async function registerMachine(
   return machine;
 }
 
+/** An authenticated machine's record brought up to date. */
 async function refreshMachine(
   store: Store,
   machine: MachineRecord,
   registration: Registration,
   now: Date,
 ): Promise<MachineRecord> {
-  await authenticateMachine(store, machine, registration.secret, { allowUnpublished: true });
   const known = new Set((await store.sourcesOfMachine(machine.id)).map((source) => source.name));
   requirePathsOfNewSources(registration.sources, known);
   const changes: Record<string, string | boolean | null | Date> = {};

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
+import { exitQuietlyWhenStdoutCloses } from '../../common/closed-stdout.js';
 import { allActive, completedAction, jsonResult, type ModelStatus, type UnitStatus, unitsOf } from '../driver.js';
 import { DEFAULT_BASE_DIR, LocalDriver } from './driver.js';
 
@@ -15,8 +16,11 @@ const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
 const BUNDLE = join(REPO, 'bundles', 'turku.yaml');
 const SAMPLE_SOURCE = 'turku-sample-data';
 
-const USAGE = `usage: turku-local up [--model NAME] [--base-dir DIR]
-       turku-local down [--model NAME | --all] [--base-dir DIR]`;
+const USAGE = `Usage: turku-local up [--model NAME] [--base-dir DIR]
+       turku-local down [--model NAME | --all] [--base-dir DIR]
+
+up deploys bundles/turku.yaml with a sample machine on this host's local substrate (root:
+network namespaces and sshd) and takes a first backup; down removes a model.`;
 
 function table(rows: readonly (readonly string[])[]): string {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length)));
@@ -151,6 +155,7 @@ async function down(baseDir: string, model: string | undefined, all: boolean): P
 }
 
 async function main(argv: string[]): Promise<void> {
+  exitQuietlyWhenStdoutCloses();
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -158,9 +163,14 @@ async function main(argv: string[]): Promise<void> {
       model: { type: 'string', default: 'turku-demo' },
       'base-dir': { type: 'string', default: DEFAULT_BASE_DIR },
       all: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
     },
   });
   const [command, ...rest] = positionals;
+  if (values.help || command === 'help') {
+    say(USAGE);
+    return;
+  }
   if (rest.length > 0 || (command !== 'up' && command !== 'down')) throw new Error(USAGE);
   if (process.getuid?.() !== 0) throw new Error('the local substrate needs root (network namespaces, sshd)');
   if (command === 'up') await up(values.model, values['base-dir']);

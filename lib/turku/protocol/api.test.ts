@@ -5,11 +5,15 @@ import {
   AgentPingCheckinResponse,
   AgentPingRestoreResponse,
   HealthResponse,
+  MachineLogin,
+  StorageLogin,
+  StorageUpdateConfigLogin,
   StoragePingCheckinRequest,
   StoragePingCheckinResponse,
   StoragePingSourceUpdateRequest,
   StorageUpdateConfigRequest,
   StorageUpdateConfigResponse,
+  UpdateConfigLogin,
   UpdateConfigRequest,
 } from './api.js';
 import { NewMachineUuid } from './fields.js';
@@ -331,6 +335,34 @@ describe('storage messages', () => {
       },
     });
     expect(Object.keys(parsed.machine.sources)).toEqual(['etc', '../imported']);
+  });
+});
+
+describe('login parts, read before authentication', () => {
+  test('a machine login needs only its two keys present; their types wait for authentication', () => {
+    expect(MachineLogin.parse({ machine: { uuid: 42, secret: null, extra: 1 } })).toEqual({
+      machine: { uuid: 42, secret: null },
+    });
+    expect(problem(MachineLogin, {})).toBe('"machine" dict required');
+    expect(problem(MachineLogin, { machine: [] })).toBe('"machine" dict required');
+    expect(problem(MachineLogin, { machine: { secret: 's' } })).toBe('Missing required machine option "uuid"');
+    expect(problem(MachineLogin, { machine: { uuid: 'u' } })).toBe('Missing required machine option "secret"');
+  });
+
+  test('an unusable registration auth or storage credential reads as none, not as an error', () => {
+    const machine = { uuid: UUID, secret: 's' };
+    for (const auth of [42, ['x'], { name: 'n' }, { name: 'a\u0000b', secret: 's' }, null]) {
+      expect(UpdateConfigLogin.parse({ auth, machine }).auth).toBeUndefined();
+    }
+    expect(UpdateConfigLogin.parse({ auth: 'bare', machine }).auth).toBe('bare');
+    for (const storage of ['x', 42, null, [], { name: 5, secret: ['s'] }, { name: 'a\u0000', secret: 's\u0000' }]) {
+      expect(StorageLogin.parse({ storage }).storage).toEqual({ name: undefined, secret: undefined });
+    }
+    expect(StorageUpdateConfigLogin.parse({ storage: { name: 'n', secret: 's' } }).storage).toEqual({
+      name: 'n',
+      secret: 's',
+    });
+    expect(problem(StorageLogin, {})).toBe('Missing required option "storage"');
   });
 });
 

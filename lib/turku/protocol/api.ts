@@ -1,6 +1,6 @@
 import * as z from 'zod';
 
-import { Auth, DisplayName, EpochSeconds, Flag, MachineUuid, MebiBytes, Port, SshPublicKey } from './fields.js';
+import { DisplayName, EpochSeconds, Flag, MachineUuid, MebiBytes, Port, SshPublicKey } from './fields.js';
 import { SourceDescriptorMap } from './descriptor.js';
 import { SourceSettingsMap } from './source.js';
 
@@ -11,6 +11,12 @@ import { SourceSettingsMap } from './source.js';
  * keys, so our clients work against the original API as well as ours (docs/api.md, "What our
  * clients require of a reply"). Error messages are the texts the spec gives for each missing or
  * mistyped part of a request.
+ *
+ * Each authenticating view also has a *login* schema: the little the API reads before deciding
+ * authentication (spec §2.2). Its only refusals are the absent containers and keys the original
+ * answers with 400; anything else wrong with the credentials (a malformed UUID, a secret that is
+ * not a string, a `storage` that is not an object, a malformed `auth`) makes them unusable, which
+ * is 403 `Bad auth`. The full request schema is reported only once the caller is authenticated.
  */
 
 export const VIEWS = [
@@ -38,6 +44,46 @@ const machineDict = <T extends z.core.$ZodLooseShape>(shape: T) =>
 const requiredObject = <T extends z.core.$ZodLooseShape>(key: string, shape: T) =>
   z.object(shape, { error: missing(`Missing required option "${key}"`, key) });
 
+/** A key that must be there (JSON null counts); its type is checked after authentication. */
+const present = (message: string) => z.custom<unknown>((value) => value !== undefined, { error: message });
+
+/** Nothing stored holds NUL (PostgreSQL cannot), so a credential with one matches nothing. */
+const withoutNul = z.string().refine((value) => !value.includes('\0'));
+
+/** A credential string, or undefined when it is absent or unusable (not a string, or with NUL). */
+const credential = withoutNul.optional().catch(undefined);
+
+/** The registration credential as a login reads it: a malformed one is no credential at all. */
+const registrationAuth = z
+  .union([z.object({ name: withoutNul, secret: z.string() }), z.string()])
+  .optional()
+  .catch(undefined);
+
+/** `machine.uuid` and `machine.secret` as sent, present but not yet typed. */
+export const MachineLogin = z.object({
+  machine: machineDict({
+    uuid: present('Missing required machine option "uuid"'),
+    secret: present('Missing required machine option "secret"'),
+  }),
+});
+export type MachineLogin = z.output<typeof MachineLogin>;
+
+export const UpdateConfigLogin = MachineLogin.extend({ auth: registrationAuth });
+export type UpdateConfigLogin = z.output<typeof UpdateConfigLogin>;
+
+/** A `storage` that is present but not an object carries no credentials: 403, as the original. */
+const storageLogin = z.preprocess(
+  (value) =>
+    value === undefined || (typeof value === 'object' && value !== null && !Array.isArray(value)) ? value : {},
+  requiredObject('storage', { name: credential, secret: credential }),
+);
+
+export const StorageLogin = z.object({ storage: storageLogin });
+export type StorageLogin = z.output<typeof StorageLogin>;
+
+export const StorageUpdateConfigLogin = StorageLogin.extend({ auth: registrationAuth });
+export type StorageUpdateConfigLogin = z.output<typeof StorageUpdateConfigLogin>;
+
 // ---- update_config -------------------------------------------------------------------------
 
 const machineCredentials = {
@@ -58,7 +104,7 @@ export const MachineRegistration = machineDict({
 });
 
 export const UpdateConfigRequest = z.object({
-  auth: Auth.optional(),
+  auth: registrationAuth,
   machine: MachineRegistration,
 });
 export type UpdateConfigRequest = z.output<typeof UpdateConfigRequest>;
@@ -100,7 +146,7 @@ const storageShape = {
 };
 
 export const StorageUpdateConfigRequest = z.object({
-  auth: Auth.optional(),
+  auth: registrationAuth,
   storage: requiredObject('storage', storageShape),
 });
 export type StorageUpdateConfigRequest = z.output<typeof StorageUpdateConfigRequest>;
