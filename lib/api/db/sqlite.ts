@@ -1,25 +1,25 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-
-import BetterSqlite3 from 'better-sqlite3';
+import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 
 import type { Database, Queryable, Row, SqlValue } from './database.js';
 
 /**
- * SQLite through better-sqlite3: the embedded default for a single API unit. The driver is
- * synchronous, so transactions are serialised through a promise queue: an `await` inside one
- * request's transaction must not let another request's statements into it.
+ * SQLite through Node's built-in `node:sqlite` (no native addon to build or ship, so every
+ * platform Node.js runs on can run the API): the embedded default for a single API unit. The
+ * driver is synchronous, so transactions are serialised through a promise queue: an `await`
+ * inside one request's transaction must not let another request's statements into it.
  */
 export function openSqlite(path: string): Database {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const db = new BetterSqlite3(path);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
+  const db = new DatabaseSync(path, { enableForeignKeyConstraints: true });
+  db.exec('PRAGMA journal_mode = WAL');
+  db.exec('PRAGMA synchronous = NORMAL');
+  db.exec('PRAGMA foreign_keys = ON');
+  db.exec('PRAGMA busy_timeout = 5000');
 
-  const statements = new Map<string, BetterSqlite3.Statement>();
-  const prepare = (sql: string): BetterSqlite3.Statement => {
+  const statements = new Map<string, StatementSync>();
+  const prepare = (sql: string): StatementSync => {
     let statement = statements.get(sql);
     if (statement === undefined) {
       statement = db.prepare(toSqlitePlaceholders(sql));
@@ -27,20 +27,17 @@ export function openSqlite(path: string): Database {
     }
     return statement;
   };
-  // Named parameters `@p1`, `@p2`… (better-sqlite3 has no numbered ones); booleans as 0/1.
-  const bind = (params: readonly SqlValue[]): Record<string, unknown>[] => {
-    if (params.length === 0) return [];
-    const named: Record<string, unknown> = {};
-    params.forEach((value, i) => (named[`p${i + 1}`] = typeof value === 'boolean' ? Number(value) : value));
-    return [named];
-  };
+  // `$n` became `?n`, which SQLite binds from the n-th positional value; booleans as 0/1.
+  const bind = (params: readonly SqlValue[]): SQLInputValue[] =>
+    params.map((value) => (typeof value === 'boolean' ? Number(value) : value));
 
   const tx: Queryable = {
     all: <T extends Row>(sql: string, params: readonly SqlValue[] = []) =>
       Promise.resolve(prepare(sql).all(...bind(params)) as T[]),
     get: <T extends Row>(sql: string, params: readonly SqlValue[] = []) =>
       Promise.resolve(prepare(sql).get(...bind(params)) as T | undefined),
-    run: (sql: string, params: readonly SqlValue[] = []) => Promise.resolve(prepare(sql).run(...bind(params)).changes),
+    run: (sql: string, params: readonly SqlValue[] = []) =>
+      Promise.resolve(Number(prepare(sql).run(...bind(params)).changes)),
   };
 
   let queue: Promise<unknown> = Promise.resolve();
@@ -57,7 +54,7 @@ export function openSqlite(path: string): Database {
           db.exec('COMMIT');
           return value;
         } catch (error) {
-          if (db.inTransaction) db.exec('ROLLBACK');
+          if (db.isTransaction) db.exec('ROLLBACK');
           throw error;
         }
       });
@@ -74,11 +71,11 @@ export function openSqlite(path: string): Database {
   };
 }
 
-/** `$1` → `@p1`, outside string literals. */
+/** `$1` → `?1`, outside string literals (both drivers then number parameters the same way). */
 export function toSqlitePlaceholders(sql: string): string {
   return sql.replace(
     /('(?:[^']|'')*')|\$(\d+)/g,
     (_match: string, literal: string | undefined, index: string | undefined) =>
-      literal !== undefined ? literal : `@p${index}`,
+      literal !== undefined ? literal : `?${index}`,
   );
 }
