@@ -158,8 +158,9 @@ export async function readCharmcraft(charmDir: string): Promise<{ text: string; 
     const doc = load(text);
     if (!isMap(doc)) throw new Error('not a map');
     lint(doc);
+    const bases = manifestBases(doc);
     parseCharmMeta(text);
-    return { text, doc, bases: manifestBases(doc) };
+    return { text, doc, bases };
   } catch (err) {
     throw new CharmPackError(`${file}: ${oneLine((err as Error).message)}`);
   }
