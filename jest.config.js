@@ -9,7 +9,7 @@ const major = Number(process.versions.node.split('.')[0]);
 if (major < 24) {
   throw new Error(
     `jest runs on Node.js ${process.versions.node}, the project needs 24: run the tests through npm ` +
-      '(npm test, npm run test:unit -- <paths>) or with node_modules/.bin/node (npm ci installs it)',
+      '(npm test, npm run jest -- <paths>) or with node_modules/.bin/node (npm ci installs it)',
   );
 }
 // Programs the tests start by name (`node ...`, sshd forced commands) get this same Node.
