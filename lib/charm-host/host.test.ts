@@ -2,14 +2,14 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 import { checkoutWorkload } from '../../tests/support/machines.js';
-import { failureLine, hostAt, runProgram } from './host.js';
+import { failureLine, hostAt, runProgram, unitHost } from './host.js';
 import { installPrograms, installTimers, removeTimers } from './install.js';
 import { ensurePackages, missingPackages } from './packages.js';
 import { ensureService, isProcessAlive, stopService } from './services.js';
-import { locateWorkload, workloadAt } from './workload.js';
+import { charmNode, debianArch, locateWorkload, workloadAt } from './workload.js';
 
 const dirs: string[] = [];
 async function tempRoot(): Promise<string> {
@@ -75,6 +75,30 @@ describe('locating the workload', () => {
   });
 });
 
+describe("the charm's Node.js", () => {
+  it("is the charm's node/<arch>/bin/node for this machine's architecture, else the Node running the charm", async () => {
+    expect([debianArch('x64'), debianArch('arm64'), debianArch('s390x')]).toEqual(['amd64', 'arm64', 's390x']);
+    const charmDir = await tempRoot();
+    await mkdir(join(charmDir, 'workload'));
+    const other = debianArch() === 'amd64' ? 'arm64' : 'amd64';
+    await mkdir(join(charmDir, 'node', other, 'bin'), { recursive: true });
+    await writeFile(join(charmDir, 'node', other, 'bin', 'node'), '');
+    // Only another architecture's build: the programs run with the Node that runs the charm.
+    expect(charmNode(charmDir, process.execPath)).toBe(process.execPath);
+    expect(unitHost({ charmDir }, {}).workload.node).toBe(process.execPath);
+    const own = join(charmDir, 'node', debianArch(), 'bin', 'node');
+    await mkdir(dirname(own), { recursive: true });
+    await writeFile(own, '');
+    expect(charmNode(charmDir, process.execPath)).toBe(own);
+    const host = unitHost({ charmDir }, { TURKU_MACHINE_ROOT: '/srv/unit-root' });
+    expect([host.root, host.workload.node, host.workload.file('turku-api')]).toEqual([
+      '/srv/unit-root',
+      own,
+      join(charmDir, 'workload', 'turku-api.cjs'),
+    ]);
+  });
+});
+
 describe('packages', () => {
   it('finds only the packages that are not installed, and refuses apt in a unit root', async () => {
     const host = hostAt(await tempRoot(), checkoutWorkload());
@@ -105,13 +129,11 @@ describe('program wrappers and timers', () => {
     const root = await tempRoot();
     const charmDir = join(root, 'var/lib/juju/agents/unit-turku-storage-0/charm');
     await mkdir(join(charmDir, 'workload'), { recursive: true });
-    await mkdir(join(charmDir, 'node/bin'), { recursive: true });
+    const node = join(charmDir, 'node', debianArch(), 'bin', 'node');
+    await mkdir(dirname(node), { recursive: true });
     await writeFile(join(charmDir, 'workload/turku-timers.cjs'), "process.stdout.write('timers v1\\n');\n");
-    await writeFile(join(charmDir, 'node/bin/node'), `#!/bin/sh\nexec ${process.execPath} "$@"\n`, { mode: 0o700 });
-    const host = hostAt(
-      root,
-      workloadAt(join(charmDir, 'workload'), { packed: true, node: join(charmDir, 'node/bin/node') }),
-    );
+    await writeFile(node, `#!/bin/sh\nexec ${process.execPath} "$@"\n`, { mode: 0o700 });
+    const host = hostAt(root, workloadAt(join(charmDir, 'workload'), { packed: true, node }));
 
     expect(await installPrograms(host, ['turku-timers'])).toEqual(['turku-timers']);
     const copy = join(root, 'usr/local/lib/turku/unit-turku-storage-0');

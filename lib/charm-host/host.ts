@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 
 import type { JujuCommon } from '../charm/index.js';
-import { locateWorkload, type Workload } from './workload.js';
+import { charmNode, locateWorkload, type Workload } from './workload.js';
 
 /**
  * The machine a charm manages: its files, its processes and the Turku programs. Charms take a
@@ -78,7 +78,8 @@ export function hostAt(root: string, workload: Workload): Host {
 
 /**
  * The host of a charm running on its unit: the machine's root, unless `TURKU_MACHINE_ROOT`
- * names another (the local substrate gives each unit its own tree this way).
+ * names another (the local substrate gives each unit its own tree this way). The programs run
+ * with the charm's own Node.js for this architecture when it ships one.
  */
 export function unitHost(
   juju: Pick<JujuCommon, 'charmDir'>,
@@ -86,7 +87,7 @@ export function unitHost(
 ): Host {
   const charmDir = juju.charmDir === '' ? process.cwd() : juju.charmDir;
   const root = env['TURKU_MACHINE_ROOT'] || '/';
-  return hostAt(root, locateWorkload(charmDir, env, process.execPath));
+  return hostAt(root, locateWorkload(charmDir, env, charmNode(charmDir, process.execPath)));
 }
 
 /**

@@ -11,4 +11,12 @@ export {
   type ServiceSpec,
   type ServiceState,
 } from './services.js';
-export { locateWorkload, WORKLOAD_PROGRAMS, workloadAt, type Workload, type WorkloadProgram } from './workload.js';
+export {
+  charmNode,
+  debianArch,
+  locateWorkload,
+  WORKLOAD_PROGRAMS,
+  workloadAt,
+  type Workload,
+  type WorkloadProgram,
+} from './workload.js';

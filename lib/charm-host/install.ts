@@ -16,7 +16,8 @@ function shellQuote(text: string): string {
 export const LIB_DIR = '/usr/local/lib/turku';
 
 /**
- * A packed charm's workload (and its bundled Node.js, when it has one) copied out of the charm
+ * A packed charm's workload (and its Node.js for this machine's architecture, node/<arch>/bin/node,
+ * when it ships one) copied out of the charm
  * directory: the storage's ping user runs turku-storage-ping by a forced ssh command, and a
  * unit's charm directory (/var/lib/juju/agents/unit-*) is not for other users to traverse. The
  * copy is redone only when the charm's files changed (an upgrade).

@@ -49,6 +49,20 @@ export function workloadAt(dir: string, options: { packed: boolean; node: string
   };
 }
 
+/** This machine's architecture as Debian (and a packed charm's node/<arch>/ directory) names it. */
+export function debianArch(nodeArch: string = process.arch): string {
+  return nodeArch === 'x64' ? 'amd64' : nodeArch;
+}
+
+/**
+ * The Node.js a packed charm ships for this machine (`<charm>/node/<arch>/bin/node`, what its
+ * `dispatch` runs), else `fallback`: the Node that runs the charm, which dispatch found on PATH.
+ */
+export function charmNode(charmDir: string, fallback: string, arch: string = debianArch()): string {
+  const shipped = join(charmDir, 'node', arch, 'bin', 'node');
+  return existsSync(shipped) ? shipped : fallback;
+}
+
 /**
  * The workload of a running charm: `$CHARM_DIR/workload` when the charm was packed with it,
  * else `TURKU_WORKLOAD_DIST` (a built checkout's dist/ directory).

@@ -4,8 +4,8 @@
 // ~6 ms more per start, and every hook and action is a cold start (bench/dispatch).
 import { build } from 'esbuild';
 
-/** The Node major the bundles target: the oldest the charms support. */
-export const CHARM_NODE_TARGET = 'node20';
+/** The Node major the bundles target: the one the charms ship (lib/charm-pack/node-builds.ts). */
+export const CHARM_NODE_TARGET = 'node24';
 
 export interface BundleResult {
   outFile: string;

@@ -1,19 +1,26 @@
 // The `dispatch` executable every packed charm carries (spec 7.2). Juju runs it for every hook
 // and action, so it stays quiet on stdout (stdout is action output) and adds no process of its
 // own: it picks a Node binary and execs the bundle (dist/charm.cjs), keeping the environment and
-// the exit code. A version probe here would cost a second Node start-up on every hook.
+// the exit code. A version probe here would cost a second Node start-up on every hook. The charm
+// ships Node.js per architecture (node/amd64/bin/node, node/arm64/bin/node): `uname -m` names the
+// machine's, in the kernel's words (x86_64, aarch64), mapped to Debian's as the pack names them.
 //
 // No V8 code cache: with the runtime's bundle at ~18 KB, loading through vm.Script with cached
 // data measured no faster than plain `node dist/charm.cjs` (bench/dispatch), so it is not worth
 // writing cache files into the charm directory.
 export const DISPATCH_SCRIPT = `#!/bin/sh
 charm_dir="\${JUJU_CHARM_DIR:-$(cd "$(dirname "$0")" && pwd)}"
-if [ -x "$charm_dir/node/bin/node" ]; then
-  node="$charm_dir/node/bin/node"
+arch=$(uname -m)
+case "$arch" in
+  x86_64) arch=amd64 ;;
+  aarch64) arch=arm64 ;;
+esac
+if [ -x "$charm_dir/node/$arch/bin/node" ]; then
+  node="$charm_dir/node/$arch/bin/node"
 elif command -v node >/dev/null 2>&1; then
   node=node
 else
-  echo "ERROR no Node.js for this charm: neither $charm_dir/node/bin/node nor node on PATH" >&2
+  echo "ERROR no Node.js for this charm: neither $charm_dir/node/$arch/bin/node nor node on PATH" >&2
   exit 1
 fi
 exec "$node" "$charm_dir/dist/charm.cjs"

@@ -1,17 +1,24 @@
-// `npm run pack`: node dist/lib/charm-pack/pack-main.js [--out DIR] [--node PATH | --no-node] [--charmcraft] [CHARM_DIR...]
+// `npm run pack`: node dist/lib/charm-pack/pack-main.js [--out DIR] [--node PATH | --no-node] [--offline] [--charmcraft] [CHARM_DIR...]
 // Packs each charm directory (by default every directory under charms/ with a charmcraft.yaml)
 // into <out>/<name>.charm. Errors: exit 1 with one line on stderr.
-// Each charm carries a Node.js binary by default (the one running this, or --node PATH): Ubuntu's
-// own nodejs package is older than the Node 20 the charms need. --no-node leaves it out for units
-// that have Node 20 or later on PATH.
+//
+// Each charm carries Node.js for every architecture it declares, as node/<arch>/bin/node: the
+// official builds pinned in package.json / package-lock.json (lib/charm-pack/node-builds.ts),
+// from node_modules or the cache, downloaded with `npm pack` when missing (not with --offline).
+// Ubuntu's own nodejs package is older than the Node 24 the charms need.
+//   --node PATH  ships PATH instead of the pinned build for the architecture PATH is built for
+//                (read from its ELF header); the other architectures get the pinned builds.
+//   --no-node    ships no Node.js: the units then need Node.js 24 or later as `node` on PATH.
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { CharmPackError, packCharm, prepareForCharmcraft } from './pack.js';
+import { readElfRequirements, type CharmArch } from './elf.js';
+import { isCharmArch, nodeBuild, type NodeBuild } from './node-builds.js';
+import { CharmPackError, packCharm, prepareForCharmcraft, readCharmcraft, repoRoot, type ShippedNode } from './pack.js';
 
-const USAGE = 'usage: pack-main [--out DIR] [--node PATH | --no-node] [--charmcraft] [CHARM_DIR...]';
+const USAGE = 'usage: pack-main [--out DIR] [--node PATH | --no-node] [--offline] [--charmcraft] [CHARM_DIR...]';
 
 async function charmsUnder(dir: string): Promise<string[]> {
   if (!existsSync(dir)) return [];
@@ -20,6 +27,31 @@ async function charmsUnder(dir: string): Promise<string[]> {
     .filter((entry) => entry.isDirectory() && existsSync(join(dir, entry.name, 'charmcraft.yaml')))
     .map((entry) => join(dir, entry.name))
     .sort();
+}
+
+/** The Node.js builds a charm ships: one per declared architecture, `given` replacing the pinned one. */
+async function nodesFor(
+  charmDir: string,
+  given: NodeBuild | undefined,
+  builds: Map<CharmArch, Promise<NodeBuild>>,
+  offline: boolean,
+): Promise<Partial<Record<CharmArch, ShippedNode>>> {
+  const { bases } = await readCharmcraft(charmDir);
+  const nodes: Partial<Record<CharmArch, ShippedNode>> = {};
+  for (const arch of new Set(bases.flatMap((base) => base.architectures))) {
+    if (!isCharmArch(arch)) {
+      throw new CharmPackError(
+        `${join(charmDir, 'charmcraft.yaml')}: no Node.js build is pinned for ${arch}: pack it with --no-node`,
+      );
+    }
+    if (given?.arch === arch) {
+      nodes[arch] = given;
+      continue;
+    }
+    if (!builds.has(arch)) builds.set(arch, nodeBuild(repoRoot(), arch, { offline }));
+    nodes[arch] = await builds.get(arch)!;
+  }
+  return nodes;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -32,6 +64,7 @@ async function main(argv: string[]): Promise<number> {
         out: { type: 'string', default: 'build' },
         node: { type: 'string' },
         'no-node': { type: 'boolean', default: false },
+        offline: { type: 'boolean', default: false },
         charmcraft: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -53,13 +86,27 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`ERROR --node and --no-node exclude each other; ${USAGE}\n`);
     return 1;
   }
-  const options = args.values['no-node'] ? {} : { node: args.values.node ?? process.execPath };
+  let given: NodeBuild | undefined;
+  if (args.values.node !== undefined) {
+    const binary = resolve(args.values.node);
+    const { arch } = await readElfRequirements(binary).catch((err: Error) => {
+      throw new CharmPackError(`${binary}: ${err.message.replace(`${binary}: `, '')} (--node)`);
+    });
+    // An official tarball keeps Node.js's LICENSE beside bin/.
+    given = { arch, binary, license: join(dirname(dirname(binary)), 'LICENSE'), source: 'given' };
+  }
+  const offline = args.values.offline || process.env['TURKU_NODE_OFFLINE'] === '1';
+  const builds = new Map<CharmArch, Promise<NodeBuild>>();
   for (const dir of dirs) {
     if (args.values.charmcraft) {
       for (const file of await prepareForCharmcraft(dir)) process.stdout.write(`wrote ${file}\n`);
     }
-    const result = await packCharm(dir, args.values.out, options);
-    process.stdout.write(`packed ${relative(process.cwd(), result.file)} (${result.bytes} bytes)\n`);
+    const nodes = args.values['no-node'] ? {} : await nodesFor(dir, given, builds, offline);
+    const result = await packCharm(dir, args.values.out, { nodes });
+    const shipped = Object.keys(nodes).join(', ');
+    process.stdout.write(
+      `packed ${relative(process.cwd(), result.file)} (${result.bytes} bytes${shipped ? `; Node.js for ${shipped}` : ''})\n`,
+    );
   }
   return 0;
 }

@@ -4,7 +4,7 @@
 // packed charm unzipped and run as real `dispatch` processes against the fake's hook tools.
 import { jest } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { chmod, stat, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, stat, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +18,10 @@ import { ModelSimulator, type SimCharm } from '../charm-testing/simulator.js';
 import { ToolServer } from '../charm-testing/tool-server.js';
 import { hello } from '../../tests/example-charm/hello/src/charm.js';
 import { listener } from '../../tests/example-charm/listener/src/charm.js';
+import { UBUNTU_RUNTIMES } from './base-runtimes.js';
 import { DISPATCH_SCRIPT } from './dispatch-script.js';
+import { compareVersions, highestVersion, readElfRequirements } from './elf.js';
+import { nodeBuild } from './node-builds.js';
 import { CharmPackError, packCharm, prepareForCharmcraft } from './pack.js';
 
 jest.setTimeout(120_000);
@@ -107,9 +110,10 @@ describe('packCharm on the example charms', () => {
       const declared = await charmcraft(name);
       expect(load(await text(zip, 'config.yaml'))).toEqual(declared.config);
       if (declared.actions !== undefined) expect(load(await text(zip, 'actions.yaml'))).toEqual(declared.actions);
-      const files: { metadata: string; config?: string; actions?: string } = {
+      const files: { metadata: string; config?: string; actions?: string; manifest: string } = {
         metadata: await text(zip, 'metadata.yaml'),
         config: await text(zip, 'config.yaml'),
+        manifest: await text(zip, 'manifest.yaml'),
       };
       if (zip.file('actions.yaml')) files.actions = await text(zip, 'actions.yaml');
       expect(parseCharmMetaFiles(files)).toEqual(parseCharmMeta(await text(zip, 'charmcraft.yaml')));
@@ -127,32 +131,64 @@ describe('packCharm on the example charms', () => {
     }
   });
 
-  test('manifest.yaml names the one base and architecture, and what packed it', async () => {
+  test('manifest.yaml names the base and architecture, and what packed it', async () => {
     const manifest = load(await text(zipOf('hello'), 'manifest.yaml')) as Record<string, unknown>;
     expect(manifest.bases).toEqual([{ name: 'ubuntu', channel: '24.04', architectures: ['amd64'] }]);
     expect(manifest['packed-by']).toMatch(/^turku-ts \S+ \(lib\/charm-pack\)$/);
   });
 });
 
-describe('packCharm options', () => {
-  test('--node ships an executable node/bin/node, with the tarball LICENSE beside bin/', async () => {
-    const nodeDist = join(work, 'node-v20-linux-x64');
-    await mkdir(join(nodeDist, 'bin'), { recursive: true });
-    await writeFile(join(nodeDist, 'bin', 'node'), '#!/bin/sh\necho stand-in node\n');
-    await writeFile(join(nodeDist, 'LICENSE'), 'Node.js is licensed for use as follows: ...\n');
-    const result = await packCharm(join(EXAMPLES, 'listener'), join(work, 'with-node'), {
-      node: join(nodeDist, 'bin', 'node'),
-    });
+describe('packCharm options: the Node.js it ships per architecture', () => {
+  test('ships node/<arch>/bin/node (0755) and the build LICENSE beside it', async () => {
+    const x64 = await nodeBuild(ROOT, 'amd64', { offline: true });
+    const result = await packCharm(join(EXAMPLES, 'listener'), join(work, 'with-node'), { nodes: { amd64: x64 } });
     const zip = await JSZip.loadAsync(await readFile(result.file));
-    expect(await text(zip, 'node/bin/node')).toBe('#!/bin/sh\necho stand-in node\n');
-    expect(mode(zip, 'node/bin/node')).toBe(0o100755);
-    expect(await text(zip, 'node/LICENSE')).toContain('Node.js is licensed');
-    expect(result.entries).toEqual(expect.arrayContaining(['node/bin/node', 'node/LICENSE']));
+    expect((await zip.file('node/amd64/bin/node')!.async('nodebuffer')).equals(await readFile(x64.binary))).toBe(true);
+    expect(mode(zip, 'node/amd64/bin/node')).toBe(0o100755);
+    expect(await text(zip, 'node/amd64/LICENSE')).toContain('Node.js is licensed');
+    expect(result.entries).toEqual(expect.arrayContaining(['node/amd64/bin/node', 'node/amd64/LICENSE']));
+    expect(result.entries.filter((entry) => entry.startsWith('node/'))).toHaveLength(2);
   });
 
-  test('--node naming no file fails with one line', async () => {
-    await expect(packCharm(join(EXAMPLES, 'hello'), work, { node: join(work, 'nope') })).rejects.toThrow(
-      `${join(work, 'nope')}: not a file (--node)`,
+  test('a Node.js naming no file, or not an ELF executable, is refused with one line', async () => {
+    await expect(
+      packCharm(join(EXAMPLES, 'hello'), work, { nodes: { amd64: { binary: join(work, 'nope') } } }),
+    ).rejects.toThrow(`${join(work, 'nope')}: not a file (Node.js for amd64)`);
+    const script = join(work, 'stand-in-node');
+    await writeFile(script, '#!/bin/sh\necho stand-in node\n', { mode: 0o755 });
+    await expect(packCharm(join(EXAMPLES, 'hello'), work, { nodes: { amd64: { binary: script } } })).rejects.toThrow(
+      new CharmPackError(`${script}: not an ELF file`),
+    );
+  });
+
+  test('a build for another architecture, or for one the charm does not declare, is refused', async () => {
+    const x64 = await nodeBuild(ROOT, 'amd64', { offline: true });
+    const arm64Charm = await selfContainedCharm(await mkdtemp(join(work, 'arch-')), 'armed');
+    await expect(packCharm(arm64Charm, work, { nodes: { arm64: x64 } })).rejects.toThrow(
+      `${x64.binary}: built for amd64, shipped as Node.js for arm64`,
+    );
+    await expect(packCharm(arm64Charm, work, { nodes: { amd64: x64 } })).rejects.toThrow(
+      `${x64.binary}: the charm declares no amd64 platform`,
+    );
+  });
+
+  test('a binary needing a newer glibc than a declared base provides is refused, naming both', async () => {
+    // This machine's bash is built against its own, newer glibc than some Ubuntu base has.
+    const bash = await readElfRequirements('/bin/bash');
+    const needs = highestVersion(bash, 'GLIBC_')!;
+    const older = Object.values(UBUNTU_RUNTIMES)
+      .filter((runtime) => compareVersions(runtime.glibc.split('.').map(Number), needs.split('.').map(Number)) < 0)
+      .at(-1);
+    expect(older).toBeDefined();
+    const dir = join(await mkdtemp(join(work, 'old-base-')), 'old');
+    await mkdir(join(dir, 'src'), { recursive: true });
+    await writeFile(join(dir, 'src', 'main.ts'), 'process.exitCode = 0;\n');
+    await writeFile(
+      join(dir, 'charmcraft.yaml'),
+      `type: charm\nname: old\nsummary: s\ndescription: d\nplatforms:\n  ${older!.base}:amd64:\n`,
+    );
+    await expect(packCharm(dir, work, { nodes: { amd64: { binary: '/bin/bash' } } })).rejects.toThrow(
+      `/bin/bash: cannot run on ${older!.base}: needs GLIBC_${needs}, ${older!.base} has glibc ${older!.glibc}`,
     );
   });
 });
@@ -174,7 +210,23 @@ describe('bad charms fail with one line naming the file and the problem', () => 
       /: subordinate charm "bad" lacks "requires" relation with container scope$/,
     ],
     ['a reserved relation name', `${HELLO}provides:\n  juju-x: {interface: x}\n`, /reserved relation name: "juju-x"/],
-    ['two platforms', `${HELLO}  arm64:\n`, /platforms must name exactly one platform .*got 2$/],
+    ['no platforms', HELLO.replace('platforms:\n  amd64:\n', ''), /: platforms is required: /],
+    ['an unknown architecture', `${HELLO}  sparc:\n`, /: platform "sparc" has unknown architecture "sparc"$/],
+    [
+      'a platform base beside the top-level base',
+      `${HELLO}  ubuntu@22.04:arm64:\n`,
+      /: platform "ubuntu@22.04:arm64" declares a base and so does the top-level "base": keep one$/,
+    ],
+    [
+      'a platform without base and no top-level base',
+      HELLO.replace('base: ubuntu@24.04\n', ''),
+      /: platform "amd64" names no base and there is no top-level "base"$/,
+    ],
+    [
+      'build-for without build-on',
+      HELLO.replace('  amd64:\n', '  amd64:\n    build-for: [amd64]\n'),
+      /: platform "amd64" needs build-on and build-for lists, or no value at all$/,
+    ],
     ['the deprecated bases', `${HELLO}bases: []\n`, /"bases" is deprecated/],
     ['bad YAML', `${HELLO}config: [\n`, /charmcraft\.yaml: .+/],
   ];
@@ -229,6 +281,41 @@ describe('other charm directories', () => {
     ]);
   });
 
+  test('one .charm for several bases and architectures: manifest.yaml lists each base with its architectures', async () => {
+    const dir = await selfContainedCharm(await mkdtemp(join(work, 'multi-')), 'multi');
+    await writeFile(
+      join(dir, 'charmcraft.yaml'),
+      [
+        'type: charm',
+        'name: multi',
+        'summary: s',
+        'description: d',
+        'platforms:',
+        '  ubuntu@24.04:amd64:',
+        '  ubuntu@24.04:arm64:',
+        '  jammy-arm:',
+        '    build-on: [ubuntu@22.04:amd64]',
+        '    build-for: [ubuntu@22.04:arm64]',
+        '  ubuntu@20.04:amd64:',
+        '',
+      ].join('\n'),
+    );
+    const result = await packCharm(dir, join(dir, 'build'));
+    const zip = await JSZip.loadAsync(await readFile(result.file));
+    expect((load(await text(zip, 'manifest.yaml')) as { bases: unknown }).bases).toEqual([
+      { name: 'ubuntu', channel: '24.04', architectures: ['amd64', 'arm64'] },
+      { name: 'ubuntu', channel: '22.04', architectures: ['arm64'] },
+      { name: 'ubuntu', channel: '20.04', architectures: ['amd64'] },
+    ]);
+    // Juju reads the same bases from the packed files.
+    expect(
+      parseCharmMetaFiles({
+        metadata: await text(zip, 'metadata.yaml'),
+        manifest: await text(zip, 'manifest.yaml'),
+      }).bases,
+    ).toEqual(parseCharmMeta(await text(zip, 'charmcraft.yaml')).bases);
+  });
+
   test('a TypeScript error in the charm fails with one line naming file, line and column', async () => {
     const dir = await selfContainedCharm(await mkdtemp(join(work, 'own-')), 'broken', 'const x = ;\n');
     const error = await packCharm(dir, join(dir, 'build')).catch((err: unknown) => err);
@@ -262,24 +349,50 @@ describe('the pack-main CLI (built by npm test)', () => {
     const run = cli(['--out', join(cwd, 'out'), join(EXAMPLES, 'hello')], cwd);
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
-    expect(run.stdout).toMatch(/^packed out\/hello\.charm \(\d+ bytes\)\n$/);
+    expect(run.stdout).toMatch(/^packed out\/hello\.charm \(\d+ bytes; Node\.js for amd64\)\n$/);
     const zip = await JSZip.loadAsync(await readFile(join(cwd, 'out', 'hello.charm')));
     expect(mode(zip, 'dispatch')).toBe(0o100755);
-    // By default the charm carries the Node.js that packed it, executable.
-    expect(mode(zip, 'node/bin/node')).toBe(0o100755);
-    expect((await zip.file('node/bin/node')!.async('nodebuffer')).equals(await readFile(process.execPath))).toBe(true);
+    // By default the charm carries the pinned Node.js build for each declared architecture.
+    const x64 = await nodeBuild(ROOT, 'amd64', { offline: true });
+    expect(mode(zip, 'node/amd64/bin/node')).toBe(0o100755);
+    expect((await zip.file('node/amd64/bin/node')!.async('nodebuffer')).equals(await readFile(x64.binary))).toBe(true);
+    expect(Object.keys(zip.files).filter((entry) => entry.startsWith('node/'))).toEqual(
+      expect.arrayContaining(['node/amd64/bin/node', 'node/amd64/LICENSE']),
+    );
   }, 60_000);
+
+  test('an arm64 charm gets the arm64 build (from the cache scripts/setup fills; --offline: never downloaded)', async () => {
+    const cwd = await mkdtemp(join(work, 'cli-'));
+    const dir = await selfContainedCharm(cwd, 'armed');
+    const run = cli(['--offline', '--out', join(cwd, 'out'), dir], cwd);
+    expect([run.status, run.stderr]).toEqual([0, '']);
+    expect(run.stdout).toMatch(/\(\d+ bytes; Node\.js for arm64\)\n$/);
+    const zip = await JSZip.loadAsync(await readFile(join(cwd, 'out', 'armed.charm')));
+    const arm64 = await nodeBuild(ROOT, 'arm64', { offline: true });
+    expect((await zip.file('node/arm64/bin/node')!.async('nodebuffer')).equals(await readFile(arm64.binary))).toBe(
+      true,
+    );
+    expect(zip.file('node/amd64/bin/node')).toBeNull();
+  }, 90_000);
+
+  test('--node PATH must be an ELF executable; it replaces the pinned build of its architecture', async () => {
+    const cwd = await mkdtemp(join(work, 'cli-'));
+    const script = join(cwd, 'node');
+    await writeFile(script, '#!/bin/sh\n', { mode: 0o755 });
+    const bad = cli(['--node', script, '--out', join(cwd, 'out'), join(EXAMPLES, 'hello')], cwd);
+    expect([bad.status, bad.stdout, bad.stderr]).toEqual([1, '', `ERROR ${script}: not an ELF file (--node)\n`]);
+  });
 
   test('--no-node leaves Node.js out; --node and --no-node together are refused', async () => {
     const cwd = await mkdtemp(join(work, 'cli-'));
     const run = cli(['--no-node', '--out', join(cwd, 'out'), join(EXAMPLES, 'hello')], cwd);
     expect([run.status, run.stderr]).toEqual([0, '']);
     const zip = await JSZip.loadAsync(await readFile(join(cwd, 'out', 'hello.charm')));
-    expect(zip.file('node/bin/node')).toBeNull();
+    expect(Object.keys(zip.files).filter((entry) => entry.startsWith('node/'))).toEqual([]);
     const both = cli(['--no-node', '--node', process.execPath, join(EXAMPLES, 'hello')], cwd);
     expect([both.status, both.stderr]).toEqual([
       1,
-      'ERROR --node and --no-node exclude each other; usage: pack-main [--out DIR] [--node PATH | --no-node] [--charmcraft] [CHARM_DIR...]\n',
+      'ERROR --node and --no-node exclude each other; usage: pack-main [--out DIR] [--node PATH | --no-node] [--offline] [--charmcraft] [CHARM_DIR...]\n',
     ]);
   });
 
@@ -312,6 +425,49 @@ describe('the pack-main CLI (built by npm test)', () => {
     expect(run.status).toBe(1);
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
     expect(run.stderr).toMatch(/^ERROR .*--bogus/);
+  });
+});
+
+describe('dispatch picks the Node.js for the machine', () => {
+  const arch = process.arch === 'x64' ? 'amd64' : process.arch;
+  const other = arch === 'amd64' ? 'arm64' : 'amd64';
+
+  /** A charm directory with our dispatch and a bundle that prints which Node ran it. */
+  async function charmWith(nodes: string[]): Promise<string> {
+    const dir = await mkdtemp(join(work, 'dispatch-'));
+    await writeFile(join(dir, 'dispatch'), DISPATCH_SCRIPT, { mode: 0o755 });
+    await mkdir(join(dir, 'dist'), { recursive: true });
+    await writeFile(join(dir, 'dist', 'charm.cjs'), 'console.log(process.env.PICKED ?? "node on PATH");\n');
+    for (const name of nodes) {
+      await mkdir(join(dir, 'node', name, 'bin'), { recursive: true });
+      // A stand-in that says it was picked, then runs the real Node.
+      const script = `#!/bin/sh\nPICKED=node/${name} exec ${process.execPath} "$@"\n`;
+      await writeFile(join(dir, 'node', name, 'bin', 'node'), script, { mode: 0o755 });
+    }
+    return dir;
+  }
+
+  const dispatch = (dir: string, path: string) =>
+    spawnSync(join(dir, 'dispatch'), [], { encoding: 'utf8', env: { PATH: path, JUJU_CHARM_DIR: dir } });
+  const withNode = `${dirname(process.execPath)}:/usr/bin:/bin`;
+
+  test(`node/<arch>/bin/node for this machine (${arch}), never another architecture's`, async () => {
+    const run = dispatch(await charmWith([arch, other]), withNode);
+    expect([run.status, run.stdout, run.stderr]).toEqual([0, `node/${arch}\n`, '']);
+  });
+
+  test("without its architecture's build, node on PATH; with neither, one ERROR line and exit 1", async () => {
+    const dir = await charmWith([other]);
+    expect(dispatch(dir, withNode)).toMatchObject({ status: 0, stdout: 'node on PATH\n', stderr: '' });
+    // A PATH with the tools dispatch uses (uname) but no node.
+    const tools = await mkdtemp(join(work, 'tools-'));
+    await symlink('/bin/uname', join(tools, 'uname'));
+    const none = dispatch(dir, tools);
+    expect([none.status, none.stdout, none.stderr]).toEqual([
+      1,
+      '',
+      `ERROR no Node.js for this charm: neither ${dir}/node/${arch}/bin/node nor node on PATH\n`,
+    ]);
   });
 });
 

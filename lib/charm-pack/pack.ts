@@ -1,19 +1,24 @@
 // Packs a charm directory (unified charmcraft.yaml + src/main.ts) into the .charm zip Juju
 // deploys (spec 7.4), without charmcraft: the files charmcraft would generate from
 // charmcraft.yaml (metadata.yaml, config.yaml, actions.yaml, manifest.yaml), our `dispatch`, the
-// esbuild bundle and, optionally, a Node binary so the unit needs no Node of its own (spec 7.3).
+// esbuild bundle and, optionally, one Node.js binary per declared architecture so the unit needs
+// no Node of its own (spec 7.3). Unlike charmcraft, which writes one .charm per platform, one
+// .charm covers every base and architecture charmcraft.yaml declares: its manifest lists them all.
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dump, load } from 'js-yaml';
 import JSZip from 'jszip';
 
 import { CHARM_WORKLOADS } from '../charm-host/workload.js';
+import { baseName, declaredBases, type CharmBase } from '../charm-testing/bases.js';
 import { parseCharmMeta } from '../charm-testing/charm-meta.js';
+import { runtimeMismatch } from './base-runtimes.js';
 import { bundleCharm } from './bundle.js';
 import { DISPATCH_SCRIPT } from './dispatch-script.js';
+import { ElfError, readElfRequirements, type CharmArch } from './elf.js';
 import { workloadFiles } from './workload.js';
 
 /** A charm that cannot be packed; the message is one line naming the file and the problem. */
@@ -21,9 +26,19 @@ export class CharmPackError extends Error {
   override name = 'CharmPackError';
 }
 
+/** A Node.js binary to ship, and the LICENSE of its distribution. */
+export interface ShippedNode {
+  readonly binary: string;
+  readonly license?: string | undefined;
+}
+
 export interface PackOptions {
-  /** A Node binary to ship as node/bin/node; dispatch prefers it over a node on PATH. */
-  node?: string;
+  /**
+   * The Node.js to ship per architecture, as node/<arch>/bin/node (dispatch picks the one for
+   * the machine's `uname -m`, else a node on PATH). Each must be an ELF executable for that
+   * architecture whose C and C++ runtime needs every declared base with it satisfies.
+   */
+  nodes?: Partial<Record<CharmArch, ShippedNode>>;
 }
 
 export interface PackResult {
@@ -58,8 +73,6 @@ const LINK_KEYS: Record<string, string> = {
   website: 'website',
 };
 
-const ARCHITECTURES = new Set(['amd64', 'arm64', 'armhf', 'ppc64el', 'riscv64', 's390x', 'all']);
-
 // Regular-file type bits plus permissions: without S_IFREG, `unzip -Z` shows `?rwxr-xr-x`.
 const EXECUTABLE = 0o100755;
 const REGULAR = 0o100644;
@@ -76,7 +89,7 @@ function oneLine(message: string): string {
 }
 
 /** The repository root (holding package.json and LICENSE), from this module's location in lib/ or dist/lib/. */
-function repoRoot(): string {
+export function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, 'package.json'))) {
     const parent = dirname(dir);
@@ -98,29 +111,16 @@ function lint(doc: Doc): void {
   }
 }
 
-interface Base {
-  name: string;
-  channel: string;
-  architectures: string[];
-}
-
-/** manifest.yaml's single base, from `base:` and the one entry of `platforms:`. */
-function manifestBase(doc: Doc): Base {
+/**
+ * manifest.yaml's bases: every base charmcraft.yaml declares, with its architectures (Juju reads
+ * `bases` and lets the charm run on, and subordinates attach to, any of them).
+ */
+function manifestBases(doc: Doc): CharmBase[] {
   if (doc.bases !== undefined) throw new Error('"bases" is deprecated: use "base" and "platforms"');
-  const base = typeof doc.base === 'string' ? /^([a-z]+)@(\d+\.\d+)$/.exec(doc.base) : null;
-  if (!base) throw new Error(`base must look like "ubuntu@24.04", got ${JSON.stringify(doc.base)}`);
-  const platforms = isMap(doc.platforms) ? Object.entries(doc.platforms) : [];
-  if (platforms.length !== 1) {
-    throw new Error(`platforms must name exactly one platform (one .charm per platform), got ${platforms.length}`);
+  if (doc.platforms === undefined || doc.platforms === null) {
+    throw new Error('platforms is required: name the architectures (and bases) the charm runs on');
   }
-  const [key, value] = platforms[0]!;
-  // `amd64:` alone means build-on and build-for amd64; otherwise `build-for: [arch]` or `[base:arch]`.
-  const buildFor = isMap(value) && Array.isArray(value['build-for']) ? value['build-for'] : [key];
-  const architectures = buildFor.map((entry) => String(entry).split(':').pop()!);
-  for (const arch of architectures) {
-    if (!ARCHITECTURES.has(arch)) throw new Error(`platform "${key}" has unknown architecture "${arch}"`);
-  }
-  return { name: base[1]!, channel: base[2]!, architectures };
+  return declaredBases(doc);
 }
 
 /** metadata.yaml as charmcraft generates it: the charm's keys without the build ones. */
@@ -149,7 +149,7 @@ async function packageVersion(root: string): Promise<string> {
  * Reads and checks a charm directory's charmcraft.yaml: Juju's metadata rules (parseCharmMeta,
  * with Juju's messages) and charmcraft's linter and build rules. Errors name the file.
  */
-export async function readCharmcraft(charmDir: string): Promise<{ text: string; doc: Doc; base: Base }> {
+export async function readCharmcraft(charmDir: string): Promise<{ text: string; doc: Doc; bases: CharmBase[] }> {
   const file = join(charmDir, 'charmcraft.yaml');
   const text = await readFile(file, 'utf8').catch(() => {
     throw new CharmPackError(`${file}: cannot read (a charm directory needs a charmcraft.yaml)`);
@@ -158,8 +158,9 @@ export async function readCharmcraft(charmDir: string): Promise<{ text: string; 
     const doc = load(text);
     if (!isMap(doc)) throw new Error('not a map');
     lint(doc);
+    const bases = manifestBases(doc);
     parseCharmMeta(text);
-    return { text, doc, base: manifestBase(doc) };
+    return { text, doc, bases };
   } catch (err) {
     throw new CharmPackError(`${file}: ${oneLine((err as Error).message)}`);
   }
@@ -189,11 +190,33 @@ async function regularFile(path: string, what: string): Promise<void> {
   if (!info?.isFile()) throw new CharmPackError(`${path}: not a file (${what})`);
 }
 
+/**
+ * Checks a Node.js binary before it ships for `arch`: an ELF executable for that architecture
+ * whose glibc and libstdc++ needs every base declaring `arch` satisfies (lib/charm-pack/base-runtimes.ts).
+ */
+async function checkShippedNode(node: ShippedNode, arch: CharmArch, bases: readonly CharmBase[]): Promise<void> {
+  await regularFile(node.binary, `Node.js for ${arch}`);
+  const requirements = await readElfRequirements(node.binary).catch((err: unknown) => {
+    throw new CharmPackError(err instanceof ElfError ? err.message : `${node.binary}: ${(err as Error).message}`);
+  });
+  if (requirements.arch !== arch) {
+    throw new CharmPackError(`${node.binary}: built for ${requirements.arch}, shipped as Node.js for ${arch}`);
+  }
+  const on = bases.filter((base) => base.architectures.includes(arch));
+  if (on.length === 0) throw new CharmPackError(`${node.binary}: the charm declares no ${arch} platform`);
+  for (const base of on) {
+    const mismatch = runtimeMismatch(requirements, baseName(base));
+    if (mismatch !== undefined)
+      throw new CharmPackError(`${node.binary}: cannot run on ${baseName(base)}: ${mismatch}`);
+  }
+}
+
 /** Packs `charmDir` into `<outDir>/<name>.charm` and returns the file, its size and entries. */
 export async function packCharm(charmDir: string, outDir: string, options: PackOptions = {}): Promise<PackResult> {
-  const { text, doc, base } = await readCharmcraft(charmDir);
+  const { text, doc, bases } = await readCharmcraft(charmDir);
   const name = doc.name as string;
-  if (options.node !== undefined) await regularFile(options.node, '--node');
+  const nodes = Object.entries(options.nodes ?? {}) as Array<[CharmArch, ShippedNode]>;
+  for (const [arch, node] of nodes) await checkShippedNode(node, arch, bases);
   const root = repoRoot();
   const zip = new JSZip();
   const add = (path: string, data: string | Buffer, mode = REGULAR): void => {
@@ -207,15 +230,15 @@ export async function packCharm(charmDir: string, outDir: string, options: PackO
   if (doc.config !== undefined && doc.config !== null) add('config.yaml', yaml(doc.config));
   if (doc.actions !== undefined && doc.actions !== null) add('actions.yaml', yaml(doc.actions));
   // Juju reads `bases`; like charmcraft's own keys, ours are ignored by it.
-  add('manifest.yaml', yaml({ bases: [base], 'packed-by': `${await packageVersion(root)} (lib/charm-pack)` }));
+  add('manifest.yaml', yaml({ bases, 'packed-by': `${await packageVersion(root)} (lib/charm-pack)` }));
   add('charmcraft.yaml', text);
   if (existsSync(join(charmDir, 'README.md'))) add('README.md', await readFile(join(charmDir, 'README.md')));
   add('LICENSE', await readFile(join(root, 'LICENSE')));
-  if (options.node !== undefined) {
-    add('node/bin/node', await readFile(options.node), EXECUTABLE);
-    // An official Node tarball keeps its LICENSE beside bin/: ship it with the binary.
-    const nodeLicense = join(dirname(dirname(resolve(options.node))), 'LICENSE');
-    if (existsSync(nodeLicense)) add('node/LICENSE', await readFile(nodeLicense));
+  for (const [arch, node] of nodes) {
+    add(`node/${arch}/bin/node`, await readFile(node.binary), EXECUTABLE);
+    // The official builds keep Node.js's LICENSE beside bin/: it ships with the binary.
+    if (node.license !== undefined && existsSync(node.license))
+      add(`node/${arch}/LICENSE`, await readFile(node.license));
   }
 
   const data = await zip.generateAsync({ type: 'nodebuffer', platform: 'UNIX', compression: 'DEFLATE' });

@@ -24,6 +24,8 @@ export interface BundleApplication {
   storage: Record<string, string>;
   expose: boolean;
   constraints?: string;
+  /** The application's own `base:`, overriding the bundle's `default-base`. */
+  base?: string;
 }
 
 export interface Bundle {
@@ -45,6 +47,7 @@ const applicationShape = z
     storage: z.record(z.string(), z.union([z.string(), z.number()])).nullish(),
     expose: z.boolean().optional(),
     constraints: z.string().optional(),
+    base: z.string().optional(),
   })
   .passthrough();
 
@@ -193,6 +196,7 @@ export function parseBundle(text: string, options: { bundleDir?: string; overlay
       expose: app.expose ?? false,
     };
     if (app.constraints !== undefined) applications[name].constraints = app.constraints;
+    if (app.base !== undefined) applications[name].base = app.base;
   }
   for (const id of Object.keys(machines)) {
     if (!referenced.has(id)) throw new BundleError(`machine "${id}" is not referred to by a placement directive`);

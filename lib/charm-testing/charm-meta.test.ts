@@ -197,4 +197,31 @@ describe('parseCharmMeta', () => {
     expect(legacy).toEqual(unified);
     expect(() => parseCharmMeta('summary: no name\n')).toThrow(CharmMetaError);
   });
+
+  test('bases: from base + platforms, from multi-base platforms, or from a packed manifest.yaml', () => {
+    expect(parseCharmMeta(AGENT).bases).toEqual([{ name: 'ubuntu', channel: '24.04', architectures: ['amd64'] }]);
+    const multi = parseCharmMeta(
+      'name: m\nsummary: s\ndescription: d\nplatforms:\n  ubuntu@22.04:amd64:\n  ubuntu@22.04:arm64:\n  ubuntu@20.04:arm64:\n',
+    );
+    expect(multi.bases).toEqual([
+      { name: 'ubuntu', channel: '22.04', architectures: ['amd64', 'arm64'] },
+      { name: 'ubuntu', channel: '20.04', architectures: ['arm64'] },
+    ]);
+    const packed = parseCharmMetaFiles({
+      metadata: 'name: m\nsummary: s\ndescription: d\n',
+      manifest:
+        'bases:\n- {name: ubuntu, channel: "22.04", architectures: [amd64, arm64]}\n- {name: ubuntu, channel: "20.04", architectures: [arm64]}\n',
+    });
+    expect(packed.bases).toEqual(multi.bases);
+    // No base declared: nothing to match (the fake then does not check bases).
+    expect(parseCharmMeta('name: m\nsummary: s\ndescription: d\n')).not.toHaveProperty('bases');
+    expect(() => parseCharmMeta('name: m\nplatforms:\n  ubuntu@22:amd64:\n')).toThrow(
+      new CharmMetaError(
+        'invalid charmcraft.yaml: platform "ubuntu@22:amd64" base must look like "ubuntu@24.04", got "ubuntu@22"',
+      ),
+    );
+    expect(() => parseCharmMetaFiles({ metadata: 'name: m\n', manifest: 'bases: {}\n' })).toThrow(
+      new CharmMetaError('invalid manifest.yaml: bases must be a list'),
+    );
+  });
 });

@@ -12,6 +12,7 @@ import {
   type EndpointRole,
   type StorageMeta,
 } from './model.js';
+import { declaredBases, manifestBases, type CharmBase } from './bases.js';
 import { isConfigValueOfType } from './config-value.js';
 
 /** A charm declaration Juju (or charmcraft) would refuse. */
@@ -225,10 +226,10 @@ export function parseActions(doc: unknown): Record<string, ActionMeta> {
   return actions;
 }
 
-function buildMeta(metaDoc: unknown, configDoc: unknown, actionsDoc: unknown): CharmMeta {
+function buildMeta(metaDoc: unknown, configDoc: unknown, actionsDoc: unknown, bases: CharmBase[]): CharmMeta {
   const meta = check(metadataShape.passthrough(), metaDoc, 'metadata');
   const subordinate = meta.subordinate ?? false;
-  return {
+  const charm: CharmMeta = {
     name: meta.name,
     subordinate,
     endpoints: parseEndpoints(meta.name, subordinate, meta),
@@ -236,6 +237,17 @@ function buildMeta(metaDoc: unknown, configDoc: unknown, actionsDoc: unknown): C
     config: parseConfigOptions(configDoc),
     actions: parseActions(actionsDoc),
   };
+  if (bases.length > 0) charm.bases = bases;
+  return charm;
+}
+
+/** Runs a bases parser, turning its error into a CharmMetaError naming the file. */
+function basesOf(what: string, parse: () => CharmBase[]): CharmBase[] {
+  try {
+    return parse();
+  } catch (err) {
+    throw new CharmMetaError(`invalid ${what}: ${(err as Error).message.replace(/^manifest\.yaml: /, '')}`);
+  }
 }
 
 /** Parses a unified charmcraft.yaml (charmcraft ≥ 2.5) text. */
@@ -246,13 +258,25 @@ export function parseCharmMeta(charmcraftYamlText: string): CharmMeta {
   const record = doc as Record<string, unknown>;
   if (record.type !== undefined && record.type !== 'charm')
     throw new CharmMetaError(`invalid charmcraft.yaml: type must be "charm"`);
-  return buildMeta(record, record.config, record.actions);
+  const bases = basesOf('charmcraft.yaml', () => declaredBases(record));
+  return buildMeta(record, record.config, record.actions, bases);
 }
 
-/** Parses the legacy trio of files; only metadata.yaml is required. */
-export function parseCharmMetaFiles(files: { metadata: string; config?: string; actions?: string }): CharmMeta {
+/**
+ * Parses the files of a packed charm as Juju reads them: metadata.yaml (required), config.yaml,
+ * actions.yaml, and manifest.yaml for the bases.
+ */
+export function parseCharmMetaFiles(files: {
+  metadata: string;
+  config?: string;
+  actions?: string;
+  manifest?: string;
+}): CharmMeta {
   const metaDoc = parseYaml(files.metadata, 'metadata.yaml');
   const configDoc = files.config === undefined ? undefined : (parseYaml(files.config, 'config.yaml') ?? {});
   const actionsDoc = files.actions === undefined ? undefined : parseYaml(files.actions, 'actions.yaml');
-  return buildMeta(metaDoc, configDoc, actionsDoc);
+  const manifest = files.manifest;
+  const bases =
+    manifest === undefined ? [] : basesOf('manifest.yaml', () => manifestBases(parseYaml(manifest, 'manifest.yaml')));
+  return buildMeta(metaDoc, configDoc, actionsDoc, bases);
 }

@@ -3,6 +3,7 @@
 // (no classes, no hidden caches) lets tests build and inspect it directly: test code is
 // omnipotent, charm code goes through the hook tools and their rules.
 import { type InProcessCharm } from '../charm/runner.js';
+import { type CharmBase } from './bases.js';
 
 /** A relation or peer databag, leader settings or a unit's state store: strings only. */
 export type Bag = Record<string, string>;
@@ -46,6 +47,11 @@ export interface ActionMeta {
 export interface CharmMeta {
   name: string;
   subordinate: boolean;
+  /**
+   * The bases the charm declares (charmcraft.yaml's base/platforms, or manifest.yaml), when it
+   * declares any: Juju relates a subordinate only to a principal whose charm shares one.
+   */
+  bases?: CharmBase[];
   /** Declared endpoints by name (not the implicit `juju-info` provider every application has). */
   endpoints: Record<string, EndpointMeta>;
   storage: Record<string, StorageMeta>;
@@ -107,6 +113,8 @@ export interface Application {
   leaderSettings: Bag;
   leaderSettingsVersion: number;
   life: 'alive' | 'dying' | 'dead';
+  /** The base it was deployed with ("ubuntu@24.04"): `--base`, the bundle's, or the charm's first. */
+  base?: string;
 }
 
 /** What a unit has seen of one relation; the simulator updates it as it delivers hooks. */

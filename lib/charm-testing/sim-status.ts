@@ -50,6 +50,12 @@ function unitStatus(model: Model, busy: ReadonlySet<string>, unit: Unit): Record
   return entry;
 }
 
+/** `ubuntu@22.04` -> {name: ubuntu, channel: 22.04}; applications without a declared base show 24.04. */
+function statusBase(base: string | undefined): { name: string; channel: string } {
+  const [name, channel] = (base ?? 'ubuntu@24.04').split('@');
+  return { name: name!, channel: channel! };
+}
+
 function appStatus(model: Model, busy: ReadonlySet<string>, app: Application): Record<string, unknown> {
   const units = Object.values(model.units)
     .filter((u) => u.app === app.name)
@@ -60,7 +66,7 @@ function appStatus(model: Model, busy: ReadonlySet<string>, app: Application): R
     'charm-name': app.charm.name,
     'charm-rev': app.charmRevision,
     exposed: app.exposed,
-    base: { name: 'ubuntu', channel: '24.04' },
+    base: statusBase(app.base),
   };
   if (app.version !== '') entry.version = app.version;
   let appState: Record<string, unknown>;

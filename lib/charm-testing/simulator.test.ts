@@ -461,6 +461,71 @@ describe('relations', () => {
   });
 });
 
+describe('bases', () => {
+  const subordinate = (platforms: string) =>
+    charm(
+      `name: sub\nsummary: s\ndescription: d\nsubordinate: true\nrequires:\n  host: {interface: juju-info, scope: container}\nplatforms:\n${platforms}`,
+    );
+  const principal = (name: string, platforms: string) =>
+    charm(`name: ${name}\nsummary: s\ndescription: d\nplatforms:\n${platforms}`);
+
+  test("a subordinate attaches only to a principal whose charm shares a base with it (Juju's rule and message)", async () => {
+    const sim = new ModelSimulator({ seed: 5 });
+    await sim.deploy('sub', subordinate('  ubuntu@22.04:amd64:\n  ubuntu@24.04:amd64:\n  ubuntu@24.04:arm64:\n'));
+    await sim.deploy('focal', principal('focal', '  ubuntu@20.04:amd64:\n'));
+    await sim.deploy('noble', principal('noble', '  ubuntu@24.04:arm64:\n'));
+    // Only the OS and release count (a matching architecture is not required to relate).
+    await expect(sim.integrate('sub:host', 'focal:juju-info')).rejects.toThrow(
+      new SimulatorError("principal and subordinate applications' bases must match"),
+    );
+    expect(Object.values(sim.model.relations).filter((r) => !r.peer)).toEqual([]);
+    await sim.integrate('sub:host', 'noble:juju-info');
+    await sim.settle();
+    expect(Object.keys(sim.model.units).sort()).toEqual(['focal/0', 'noble/0', 'sub/0']);
+    expect(sim.model.units['sub/0']?.principal).toBe('noble/0');
+    // A charm declaring no base at all is not checked (test charms, legacy metadata).
+    await sim.deploy('plain', charm('name: plain\nsummary: s\ndescription: d\n'));
+    await sim.integrate('sub:host', 'plain:juju-info');
+  });
+
+  test('deploy takes the charm first base, or a requested one it declares; status shows it', async () => {
+    const sim = new ModelSimulator({ seed: 5 });
+    const multi = '  ubuntu@24.04:amd64:\n  ubuntu@22.04:amd64:\n';
+    await sim.deploy('first', principal('first', multi));
+    await sim.deploy('jammy', principal('jammy', multi), { base: 'ubuntu@22.04' });
+    await expect(sim.deploy('focal', principal('focal', multi), { base: 'ubuntu@20.04' })).rejects.toThrow(
+      new SimulatorError(
+        'base "ubuntu@20.04" not supported by charm, the charm supported bases are: ubuntu@24.04, ubuntu@22.04',
+      ),
+    );
+    expect(sim.model.applications['focal']).toBeUndefined();
+    await sim.settle();
+    const apps = (sim.status() as { applications: Record<string, { base: unknown }> }).applications;
+    expect(apps['first']?.base).toEqual({ name: 'ubuntu', channel: '24.04' });
+    expect(apps['jammy']?.base).toEqual({ name: 'ubuntu', channel: '22.04' });
+  });
+
+  test("a bundle's default-base applies to every application, an application's base: overrides it", async () => {
+    const sim = new ModelSimulator({ seed: 5 });
+    const charms: Record<string, SimCharm> = {
+      './a.charm': principal('a', '  ubuntu@24.04:amd64:\n  ubuntu@22.04:amd64:\n'),
+      './b.charm': principal('b', '  ubuntu@22.04:amd64:\n'),
+    };
+    const bundle = (bBase: string) =>
+      `default-base: ubuntu@24.04\napplications:\n  a: {charm: ./a.charm, num_units: 1}\n  b: {charm: ./b.charm, num_units: 1${bBase}}\n`;
+    const resolve = (path: string) => charms[`./${path.split('/').pop()!}`]!;
+    await expect(sim.deployBundle(bundle(''), resolve)).rejects.toThrow(
+      'base "ubuntu@24.04" not supported by charm, the charm supported bases are: ubuntu@22.04',
+    );
+    const other = new ModelSimulator({ seed: 5 });
+    await other.deployBundle(bundle(', base: ubuntu@22.04'), resolve);
+    expect([other.model.applications['a']?.base, other.model.applications['b']?.base]).toEqual([
+      'ubuntu@24.04',
+      'ubuntu@22.04',
+    ]);
+  });
+});
+
 describe('leadership, config, upgrade', () => {
   test('[fidelity 42] removing the leader: one remaining unit gets leader-elected, the others leader-settings-changed', async () => {
     const sim = new ModelSimulator({ seed: 11 });

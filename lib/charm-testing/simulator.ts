@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { seededRandom } from '../common/seeded-random.js';
 import { parseCliParams, validateActionParams } from './action-params.js';
+import { baseName, parseBaseName, sameBase, shareABase } from './bases.js';
 import { type Bundle, checkBundleSubordinates, parseBundle } from './bundle.js';
 import { type CharmEvent } from './events.js';
 import {
@@ -67,6 +68,8 @@ export interface DeployOptions {
   config?: Record<string, ConfigValue>;
   storage?: Record<string, number>;
   to?: string[];
+  /** `--base ubuntu@22.04`: must be one the charm declares; default its first. */
+  base?: string;
 }
 
 interface Candidate {
@@ -169,7 +172,7 @@ export class ModelSimulator {
     if (charm.meta.subordinate && (numUnits > 0 || (options.to?.length ?? 0) > 0)) {
       throw new SimulatorError('subordinate application must be deployed without units');
     }
-    this.deployApp(name, charm, options.config ?? {}, options.storage);
+    this.deployApp(name, charm, options.config ?? {}, options.storage, options.base);
     const app = this.app(name);
     for (let i = 0; i < numUnits; i += 1)
       this.addUnitNow(app, options.to?.[Math.min(i, options.to.length - 1)], options.storage);
@@ -181,19 +184,40 @@ export class ModelSimulator {
     charm: SimCharm,
     config: Record<string, ConfigValue>,
     storage?: Record<string, number>,
+    base?: string,
   ): void {
     if (!/^[a-z][a-z0-9]*(?:-[a-z0-9]*[a-z][a-z0-9]*)*$/.test(name))
       throw new SimulatorError(`invalid application name "${name}"`);
     if (name in this.model.applications)
       throw new SimulatorError(`cannot add application "${name}": application already exists`);
     for (const [store, count] of Object.entries(storage ?? {})) this.checkStorageCount(charm.meta, store, count);
+    const deployedBase = this.deployBase(charm.meta, base);
     const app = newApplication(name, charm.meta, charm.executor);
+    if (deployedBase !== undefined) app.base = deployedBase;
     app.charmRevision = 0;
     app.config = this.parseConfig(app, config);
     this.model.applications[name] = app;
     // Juju keeps the deploy's storage directives as the application's: add-unit uses them too.
     this.storageDirectives.set(name, { ...storage });
     this.createPeerRelations(app);
+  }
+
+  /** The base an application is deployed with: the requested one if the charm declares it, else the charm's first. */
+  private deployBase(charm: CharmMeta, requested: string | undefined): string | undefined {
+    const declared = charm.bases ?? [];
+    if (requested === undefined) return declared[0] === undefined ? undefined : baseName(declared[0]);
+    let wanted: { name: string; channel: string };
+    try {
+      wanted = parseBaseName(requested, 'base');
+    } catch (err) {
+      throw new SimulatorError((err as Error).message);
+    }
+    if (declared.length > 0 && !declared.some((b) => sameBase(b, wanted))) {
+      throw new SimulatorError(
+        `base "${requested}" not supported by charm, the charm supported bases are: ${declared.map(baseName).join(', ')}`,
+      );
+    }
+    return requested;
   }
 
   private createPeerRelations(app: Application): void {
@@ -449,6 +473,12 @@ export class ModelSimulator {
     const container = x.meta.scope === 'container' || y.meta.scope === 'container';
     const subX = this.app(x.app).charm.subordinate;
     const subY = this.app(y.app).charm.subordinate;
+    // The two ends share machines, so their charms must share a base (OS and release); Juju
+    // compares the bases the charms declare, not the ones the applications were deployed with.
+    const basesX = this.app(x.app).charm.bases;
+    const basesY = this.app(y.app).charm.bases;
+    if (container && basesX !== undefined && basesY !== undefined && !shareABase(basesX, basesY))
+      throw new SimulatorError("principal and subordinate applications' bases must match");
     if (container && !subX && !subY)
       throw new SimulatorError('container scoped relation requires at least one subordinate application');
     const relation = this.addRelation(
@@ -862,7 +892,7 @@ export class ModelSimulator {
       for (const [key, value] of Object.entries(app.options)) {
         config[key] = typeof value === 'number' || typeof value === 'boolean' ? value : String(value);
       }
-      this.deployApp(app.name, resolved.get(app.name)!, config, counts(app.storage));
+      this.deployApp(app.name, resolved.get(app.name)!, config, counts(app.storage), app.base ?? bundle.defaultBase);
       this.app(app.name).exposed = app.expose;
     }
     for (const [a, b] of bundle.relations) await this.integrate(a, b);

@@ -30,9 +30,19 @@ function inProcess(meta: string, definition: CharmDefinition<any, any>): SimChar
   return { meta: parseCharmMeta(meta), executor: { kind: 'in-process', run: (io) => runCharm(definition, io) } };
 }
 
-/** Charmhub's `ubuntu` charm: a principal with nothing but the implicit juju-info endpoint. */
+/**
+ * Charmhub's `ubuntu` charm: a principal with nothing but the implicit juju-info endpoint, on the
+ * LTS releases it is published for.
+ */
 const ubuntu = inProcess(
-  'name: ubuntu\nsummary: A pristine Ubuntu machine\ndescription: stand-in for charmhub ubuntu\n',
+  [
+    'name: ubuntu',
+    'summary: A pristine Ubuntu machine',
+    'description: stand-in for charmhub ubuntu',
+    'platforms:',
+    ...['20.04', '22.04', '24.04'].map((release) => `  ubuntu@${release}:amd64:`),
+    '',
+  ].join('\n'),
   defineCharm({
     reconcile(ctx) {
       ctx.status.active('ready');
@@ -136,6 +146,50 @@ describe('bundles/turku-ha.yaml', () => {
     expect(bundle.applications['postgresql']).toMatchObject({ charm: 'postgresql', numUnits: 1 });
     expect(bundle.relations).toContainEqual(['turku-api:database', 'postgresql:database']);
     expect(bundle.relations).toHaveLength(4);
+  });
+});
+
+describe('bundles/turku.yaml as Juju checks it', () => {
+  it("asks a rootfs size for the storage units' backups that a default LXD pool's containers have", async () => {
+    const bundle = parseBundle(await readFile(BUNDLE, 'utf8'), { bundleDir: dirname(BUNDLE) });
+    const [pool, count, size] = bundle.applications['turku-storage']!.storage['backups']!.split(',');
+    expect([pool, count]).toEqual(['rootfs', '1']);
+    // Juju's rootfs provider refuses a root filesystem whose total size (df) is below the
+    // requested size; a default LXD pool is at least 5 GiB, shared by every container in it.
+    const mib = (text: string) => Number(/^(\d+)([MG])$/.exec(text)![1]) * (text.endsWith('G') ? 1024 : 1);
+    expect(mib(size!)).toBeLessThanOrEqual(2048);
+  });
+
+  it('deploys every application on the default base, which each charm declares', () => {
+    const bases = Object.fromEntries(Object.values(sim.model.applications).map((app) => [app.name, app.base]));
+    expect(bases).toEqual({
+      'turku-api': 'ubuntu@24.04',
+      'turku-storage': 'ubuntu@24.04',
+      'turku-agent': 'ubuntu@24.04',
+      ubuntu: 'ubuntu@24.04',
+    });
+  });
+
+  it('turku-agent attaches to a principal on any LTS from 20.04, and is refused one it does not declare', async () => {
+    const principal = (name: string, base: string) =>
+      inProcess(
+        `name: ${name}\nsummary: s\ndescription: d\nplatforms:\n  ${base}:arm64:\n`,
+        defineCharm({ reconcile: () => Promise.resolve() }),
+      );
+    const separate = new ModelSimulator({ seed: 3 });
+    await separate.deploy('turku-agent', {
+      meta: parseCharmMeta(await readFile(charmcraft('turku-agent'), 'utf8')),
+      executor: { kind: 'in-process', run: () => Promise.resolve(0) },
+    });
+    for (const release of ['20.04', '22.04', '24.04']) {
+      const name = `app-${release === '20.04' ? 'focal' : release === '22.04' ? 'jammy' : 'noble'}`;
+      await separate.deploy(name, principal(name, `ubuntu@${release}`), { numUnits: 0 });
+      await separate.integrate('turku-agent:juju-info', `${name}:juju-info`);
+    }
+    await separate.deploy('bionic', principal('bionic', 'ubuntu@18.04'), { numUnits: 0 });
+    await expect(separate.integrate('turku-agent:juju-info', 'bionic:juju-info')).rejects.toThrow(
+      "principal and subordinate applications' bases must match",
+    );
   });
 });
 

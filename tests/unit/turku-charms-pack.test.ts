@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -72,8 +72,6 @@ const SCHEMAS = {
   },
 } as const;
 
-const NATIVE_PACKAGES = ['better-sqlite3', 'bindings', 'file-uri-to-path'];
-
 let work: string;
 const zips: Partial<Record<CharmName, JSZip>> = {};
 /** Each charm unzipped like a unit agent does: `<work>/agents/unit-<app>-0/charm`. */
@@ -126,33 +124,8 @@ function mode(zip: JSZip, path: string): number {
   return Number(zip.file(path)?.unixPermissions ?? 0);
 }
 
-/** The files better-sqlite3 needs at run time, as they are in node_modules. */
-async function nativeEntries(): Promise<string[]> {
-  const include: Record<string, string[]> = {
-    'better-sqlite3': ['package.json', 'LICENSE', 'lib', 'build/Release/better_sqlite3.node'],
-    bindings: ['package.json', 'LICENSE.md', 'bindings.js'],
-    'file-uri-to-path': ['package.json', 'LICENSE', 'index.js'],
-  };
-  const files: string[] = [];
-  const walk = async (dir: string, rel: string): Promise<void> => {
-    const info = await stat(join(dir, rel));
-    if (!info.isDirectory()) {
-      files.push(rel);
-      return;
-    }
-    for (const entry of await readdir(join(dir, rel))) await walk(dir, `${rel}/${entry}`);
-  };
-  for (const name of NATIVE_PACKAGES) {
-    const dir = join(ROOT, 'node_modules', name);
-    const before = files.length;
-    for (const part of include[name]!) await walk(dir, part);
-    for (let i = before; i < files.length; i += 1) files[i] = `workload/node_modules/${name}/${files[i]}`;
-  }
-  return files;
-}
-
 describe('each packed .charm opened as a zip', () => {
-  test.each(CHARMS)('%s has exactly the spec 7.4 layout and its workload programs', async (name) => {
+  test.each(CHARMS)('%s has exactly the spec 7.4 layout and its workload programs', (name) => {
     const base = [
       'dispatch',
       'dist/charm.cjs',
@@ -164,9 +137,9 @@ describe('each packed .charm opened as a zip', () => {
       'README.md',
       'LICENSE',
     ];
+    // Nothing native: every architecture runs the same JavaScript (the API's SQLite is node:sqlite).
     const programs = CHARM_WORKLOADS[name]!.map((program) => `workload/${program}.cjs`);
-    const native = name === 'turku-api' ? await nativeEntries() : [];
-    expect(Object.keys(zipOf(name).files).sort()).toEqual([...base, ...programs, ...native].sort());
+    expect(Object.keys(zipOf(name).files).sort()).toEqual([...base, ...programs].sort());
   });
 
   test('the workloads are the ones each charm runs', () => {
@@ -210,11 +183,19 @@ describe('each packed .charm opened as a zip', () => {
       metadata: await text(zip, 'metadata.yaml'),
       config: await text(zip, 'config.yaml'),
       actions: await text(zip, 'actions.yaml'),
+      manifest: await text(zip, 'manifest.yaml'),
     };
     expect(parseCharmMetaFiles(files)).toEqual(parseCharmMeta(await text(zip, 'charmcraft.yaml')));
-    expect((await yamlOf(zip, 'manifest.yaml')).bases).toEqual([
-      { name: 'ubuntu', channel: '24.04', architectures: ['amd64'] },
-    ]);
+  });
+
+  test.each(CHARMS)('%s: manifest.yaml lists every base it runs on, 24.04 first (the default)', async (name) => {
+    const both = ['amd64', 'arm64'];
+    const expected = [
+      { name: 'ubuntu', channel: '24.04', architectures: both },
+      { name: 'ubuntu', channel: '22.04', architectures: both },
+      ...(name === 'turku-agent' ? [{ name: 'ubuntu', channel: '20.04', architectures: both }] : []),
+    ];
+    expect((await yamlOf(zipOf(name), 'manifest.yaml')).bases).toEqual(expected);
   });
 
   test('turku-agent is a subordinate on container-scoped juju-info and backup-sources; the others are not', async () => {
@@ -488,7 +469,8 @@ describe('the packed charms run as real dispatch processes against the Juju fake
 
     // Everything the hooks wrote is inside the units' roots; the programs run from copies out of the charm.
     expect(existsSync(join(apiRoot, 'var/lib/turku-api/turku-api.db'))).toBe(true);
-    expect(existsSync(join(installed, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node'))).toBe(true);
+    expect(existsSync(join(installed, 'turku-api.cjs'))).toBe(true);
+    expect(existsSync(join(installed, 'node_modules'))).toBe(false);
     for (const name of ['turku-agent', 'turku-storage'] as const) {
       const root = roots[name]!;
       for (const program of CHARM_WORKLOADS[name]!) {

@@ -1,31 +1,36 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-
-import BetterSqlite3 from 'better-sqlite3';
+import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 
 import type { Database, Queryable, Row, SqlValue } from './database.js';
 
 /**
- * SQLite through better-sqlite3: the embedded default for a single API unit. The driver is
- * synchronous, so transactions are serialised through a promise queue: an `await` inside one
- * request's transaction must not let another request's statements into it.
+/**
+ * SQLite through Node's built-in `node:sqlite` (no native addon to build or ship, so every
+ * platform Node.js runs on can run the API): the embedded default for a single API unit. The
+ * driver is synchronous, so transactions are serialised through a promise queue: an `await`
+ * inside one request's transaction must not let another request's statements into it.
  * With `readonly`, writes fail and the file must exist.
  */
 export function openSqlite(path: string, options: { readonly readonly?: boolean } = {}): Database {
   const readonly = options.readonly === true;
   // Read-only: an existing file (someone else's, such as an original Turku database to import)
   // is opened as it is, never created and never switched to WAL.
+  if (readonly && path !== ':memory:' && !existsSync(path)) throw new Error(`${path}: no such database file`);
   if (path !== ':memory:' && !readonly) mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const db = new BetterSqlite3(path, { readonly, fileMustExist: readonly });
+  const db = new DatabaseSync(path, { enableForeignKeyConstraints: true, readOnly: readonly });
   if (!readonly) {
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
+    db.exec('PRAGMA journal_mode = WAL');
+    db.exec('PRAGMA synchronous = NORMAL');
   }
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
+  db.exec('PRAGMA foreign_keys = ON');
+  db.exec('PRAGMA busy_timeout = 5000');
+  // Node's SQLite is built with a 2 MB page cache (better-sqlite3's with 16 MB): with the fleet's
+  // tables far larger than that, every check-in read pages back through system calls.
+  db.exec('PRAGMA cache_size = -16000');
 
-  const statements = new Map<string, BetterSqlite3.Statement>();
-  const prepare = (sql: string): BetterSqlite3.Statement => {
+  const statements = new Map<string, StatementSync>();
+  const prepare = (sql: string): StatementSync => {
     let statement = statements.get(sql);
     if (statement === undefined) {
       statement = db.prepare(toSqlitePlaceholders(sql));
@@ -33,21 +38,23 @@ export function openSqlite(path: string, options: { readonly readonly?: boolean 
     }
     return statement;
   };
-  // Named parameters `@p1`, `@p2`… (better-sqlite3 has no numbered ones); booleans as 0/1.
-  const bind = (params: readonly SqlValue[]): Record<string, unknown>[] => {
-    if (params.length === 0) return [];
-    const named: Record<string, unknown> = {};
-    params.forEach((value, i) => (named[`p${i + 1}`] = typeof value === 'boolean' ? Number(value) : value));
-    return [named];
-  };
+  // `$n` became `?n`, which SQLite binds from the n-th positional value; booleans as 0/1.
+  const bind = (params: readonly SqlValue[]): SQLInputValue[] =>
+    params.map((value) => (typeof value === 'boolean' ? Number(value) : value));
 
   const tx: Queryable = {
     all: <T extends Row>(sql: string, params: readonly SqlValue[] = []) =>
       Promise.resolve(prepare(sql).all(...bind(params)) as T[]),
     get: <T extends Row>(sql: string, params: readonly SqlValue[] = []) =>
       Promise.resolve(prepare(sql).get(...bind(params)) as T | undefined),
-    run: (sql: string, params: readonly SqlValue[] = []) => Promise.resolve(prepare(sql).run(...bind(params)).changes),
+    run: (sql: string, params: readonly SqlValue[] = []) =>
+      Promise.resolve(Number(prepare(sql).run(...bind(params)).changes)),
   };
+
+  // Prepared once: exec() would parse them again for every request's transaction.
+  const begin = db.prepare(readonly ? 'BEGIN' : 'BEGIN IMMEDIATE');
+  const commit = db.prepare('COMMIT');
+  const rollback = db.prepare('ROLLBACK');
 
   let queue: Promise<unknown> = Promise.resolve();
   let closed = false;
@@ -57,13 +64,13 @@ export function openSqlite(path: string, options: { readonly readonly?: boolean 
     transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
       const result = queue.then(async () => {
         if (closed) throw new Error('database is closed');
-        db.exec(readonly ? 'BEGIN' : 'BEGIN IMMEDIATE');
+        begin.run();
         try {
           const value = await work(tx);
-          db.exec('COMMIT');
+          commit.run();
           return value;
         } catch (error) {
-          if (db.inTransaction) db.exec('ROLLBACK');
+          if (db.isTransaction) rollback.run();
           throw error;
         }
       });
@@ -80,11 +87,11 @@ export function openSqlite(path: string, options: { readonly readonly?: boolean 
   };
 }
 
-/** `$1` → `@p1`, outside string literals. */
+/** `$1` → `?1`, outside string literals (both drivers then number parameters the same way). */
 export function toSqlitePlaceholders(sql: string): string {
   return sql.replace(
     /('(?:[^']|'')*')|\$(\d+)/g,
     (_match: string, literal: string | undefined, index: string | undefined) =>
-      literal !== undefined ? literal : `@p${index}`,
+      literal !== undefined ? literal : `?${index}`,
   );
 }
