@@ -38,7 +38,8 @@ export const RECORDED_MACHINE_AUTH = { name: 'Machine Registrations', secret: '9
 /** Not in the recordings (they never register a storage): any credential does. */
 export const STORAGE_AUTH = { name: 'Storage Registrations', secret: 'Qm4tR8vX2nL6pW0zK3yH7cJ5bF9sD1' };
 
-const PEER_STORAGE = {
+/** The storage the recordings' storage calls name (its secret is in the recorded successes). */
+export const PEER_STORAGE = {
   name: 'peer-storage',
   secret: 'peer-storage-secret-0123456789',
   ssh_ping_host: '127.0.0.1',

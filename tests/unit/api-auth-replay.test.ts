@@ -1,45 +1,29 @@
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-
 import { afterAll, afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 
 import { ensureAuth, listStorages } from '../../lib/api/admin/commands.js';
 import { BACKENDS, startTestApi, stopPostgres, type TestApi } from '../support/api-harness.js';
+import {
+  PEER_STORAGE,
+  RECORDED_MACHINE_AUTH,
+  RECORDINGS,
+  STORAGE_AUTH,
+  viewOf,
+  type Recording,
+} from '../support/original-api-recordings.js';
 
 /**
  * Requests recorded against the original Turku API, replayed in their recorded order against ours
  * on both backends: the statuses and bodies of its authentication refusals and of the 400s it
- * answers before authenticating. The fixture lines are copied verbatim from those recordings.
+ * answers before authenticating (tests/unit/original-api-contract.test.ts replays every recording
+ * on one backend for the shapes of the replies).
  */
 
-interface Recorded {
-  readonly label: string;
-  readonly path: string;
-  readonly request_content_type: string;
-  readonly request_body: string;
-  readonly status: number;
-  readonly response_body: string;
-}
-
-const RECORDED: readonly Recorded[] = readFileSync(
-  fileURLToPath(new URL('../fixtures/original-auth-replies.jsonl', import.meta.url)),
-  'utf8',
-)
-  .split('\n')
-  .filter((line) => line.trim() !== '')
-  .map((line) => JSON.parse(line) as Recorded);
-
-/** The registration credential the recordings use (a throwaway). */
-const MACHINE_REGISTRATION = { name: 'Machine Registrations', secret: '9vA93QOWIQqVkiHwjIW35phG38xrZy' };
-/** The storage the recordings' storage calls name (its secret is in the recorded successes). */
-const PEER_STORAGE = {
-  name: 'peer-storage',
-  secret: 'peer-storage-secret-0123456789',
-  ssh_ping_host: '127.0.0.1',
-  ssh_ping_port: 12222,
-  ssh_ping_user: 'root',
-  space_available: 1000,
-};
+/** The recordings of update_config and of refused logins: where authentication decides the answer. */
+const RECORDED = RECORDINGS.filter(
+  (recorded) =>
+    recorded.request_body !== null &&
+    (viewOf(recorded) === 'update_config' || (recorded.status === 403 && viewOf(recorded) !== 'health')),
+);
 
 /**
  * Where ours answers differently on purpose: the original's entropy rule refuses this genuine
@@ -57,24 +41,23 @@ describe.each(BACKENDS)('recorded replies of the original API, replayed on %s', 
   beforeEach(async () => {
     t = await startTestApi(backend);
     const ctx = t.api.ctx;
-    await ensureAuth(ctx, 'machine_reg', MACHINE_REGISTRATION.name, MACHINE_REGISTRATION.secret);
-    const storageRegistration = 'storage-registration-secret-01';
-    await ensureAuth(ctx, 'storage_reg', 'Storage Registrations', storageRegistration);
-    const registered = await t.post('storage_update_config', {
-      auth: { name: 'Storage Registrations', secret: storageRegistration },
-      storage: PEER_STORAGE,
-    });
+    await ensureAuth(ctx, 'machine_reg', RECORDED_MACHINE_AUTH.name, RECORDED_MACHINE_AUTH.secret);
+    await ensureAuth(ctx, 'storage_reg', STORAGE_AUTH.name, STORAGE_AUTH.secret);
+    const registered = await t.post('storage_update_config', { auth: STORAGE_AUTH, storage: PEER_STORAGE });
     expect(registered.status).toBe(200);
   }, 30_000);
   afterEach(() => t.close());
 
-  const replay = async (recorded: Recorded) => {
-    const view = recorded.path.replace(/^\/v1\//, '');
-    const response = await t.post(view, recorded.request_body, { 'Content-Type': recorded.request_content_type });
+  const replay = async (recorded: Recording) => {
+    const response = await t.post(viewOf(recorded), recorded.request_body!, {
+      'Content-Type': recorded.request_content_type!,
+    });
     return { label: recorded.label, status: response.status, body: response.text.trim() };
   };
 
   it('answers each recorded request with the original status and body', async () => {
+    // 8 update_config recordings and the 4 refused logins of the other views.
+    expect(RECORDED).toHaveLength(12);
     expect(RECORDED.map((recorded) => recorded.label)).toContain('storage_update_config new storage, no auth -> 403');
     for (const recorded of RECORDED) {
       const expected = DIVERGENCES[recorded.label] ?? { status: recorded.status, body: recorded.response_body };
@@ -84,7 +67,7 @@ describe.each(BACKENDS)('recorded replies of the original API, replayed on %s', 
 
   it('refuses the recorded bodies without their auth with 403 before any shape rule', async () => {
     for (const recorded of RECORDED) {
-      const body = JSON.parse(recorded.request_body) as Record<string, unknown>;
+      const body = JSON.parse(recorded.request_body!) as Record<string, unknown>;
       if (!('auth' in body)) continue;
       delete body.auth;
       const response = await replay({ ...recorded, request_body: JSON.stringify(body) });
@@ -94,7 +77,7 @@ describe.each(BACKENDS)('recorded replies of the original API, replayed on %s', 
 
   it('registers the recorded short-secret storage once it brings valid auth, and lists it as weak', async () => {
     const recorded = RECORDED.find((candidate) => candidate.label.startsWith('storage_update_config new storage'))!;
-    const storage = (JSON.parse(recorded.request_body) as { storage: { name: string; secret: string } }).storage;
+    const storage = (JSON.parse(recorded.request_body!) as { storage: { name: string; secret: string } }).storage;
     expect(storage.secret).toBe('s');
     await ensureAuth(t.api.ctx, 'storage_reg', 'Old Storages', 'old-registration-secret-0001');
     const response = await t.post('storage_update_config', {
