@@ -16,9 +16,11 @@
  * Every parameter is bounded before any work starts, so a crafted row cannot make a check hang or
  * exhaust memory; anything out of bounds, malformed or unknown verifies as false.
  */
-import { createHash, pbkdf2, scrypt, timingSafeEqual } from 'node:crypto';
+import { createHash, pbkdf2 } from 'node:crypto';
 
 import { argon2d, argon2i, argon2id, bcrypt } from 'hash-wasm';
+
+import { constantTimeEqual, scryptKey } from './kdf.js';
 
 /** Upper bounds on the work a stored string may ask for. Django's defaults are far below them. */
 const LEGACY_HASH_LIMITS = {
@@ -104,9 +106,6 @@ function decodeBase64Unpadded(text: string | undefined): Buffer | undefined {
 }
 
 /** Constant-time equality; differing lengths (which are public) compare unequal. */
-function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Argon2: argon2$<PHC string without its leading '$'>
@@ -206,16 +205,6 @@ async function verifyBcrypt(password: string, data: string): Promise<boolean> {
 
 const SCRYPT_KEY_LENGTH = 64;
 
-function scryptAsync(secret: Buffer, salt: Buffer, N: number, r: number, p: number) {
-  // OpenSSL needs 128·r·(N + p + 2) bytes; allow twice the big array plus a margin.
-  const maxmem = 2 * 128 * N * r + 1024 * 1024;
-  return new Promise<Buffer>((resolve, reject) => {
-    scrypt(secret, salt, SCRYPT_KEY_LENGTH, { N, r, p, maxmem }, (error, key) =>
-      error ? reject(error) : resolve(key),
-    );
-  });
-}
-
 async function verifyScrypt(secret: string, rest: string): Promise<boolean> {
   const L = LEGACY_HASH_LIMITS;
   const parts = rest.split('$');
@@ -228,6 +217,10 @@ async function verifyScrypt(secret: string, rest: string): Promise<boolean> {
   if (N === undefined || r === undefined || p === undefined || !saltText) return false;
   if ((N & (N - 1)) !== 0 || 128 * N * r > L.scryptMaxMemory || N * r * p > L.scryptMaxWork) return false;
   if (expected?.length !== SCRYPT_KEY_LENGTH) return false;
-  const actual = await scryptAsync(Buffer.from(secret, 'utf8'), Buffer.from(saltText, 'utf8'), N, r, p);
+  const actual = await scryptKey(Buffer.from(secret, 'utf8'), Buffer.from(saltText, 'utf8'), SCRYPT_KEY_LENGTH, {
+    N,
+    r,
+    p,
+  });
   return constantTimeEqual(actual, expected);
 }

@@ -1,6 +1,7 @@
-import { createHmac, randomBytes, randomInt, scrypt, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, randomInt } from 'node:crypto';
 
 import { isWeakSecret, STRONG_SECRET_LENGTH } from '../turku/secret-strength.js';
+import { constantTimeEqual, scryptKey } from './kdf.js';
 import { isLegacyHash, verifyLegacyHash } from './legacy-hashes.js';
 
 /**
@@ -166,20 +167,9 @@ function decodeBase64url(text: string): Buffer | undefined {
 }
 
 function scryptAsync(secret: string, salt: Buffer, params: ScryptParams): Promise<Buffer> {
-  const N = 2 ** params.ln;
-  // OpenSSL needs about 128·r·(N + p + 2) bytes; leave a margin.
-  const maxmem = 128 * params.r * (N + params.p + 2) + 1024 * 1024;
-  return new Promise((resolve, reject) => {
-    scrypt(
-      Buffer.from(secret, 'utf8'),
-      salt,
-      SCRYPT_KEY_BYTES,
-      { N, r: params.r, p: params.p, maxmem },
-      (error, key) => (error ? reject(error) : resolve(key)),
-    );
+  return scryptKey(Buffer.from(secret, 'utf8'), salt, SCRYPT_KEY_BYTES, {
+    N: 2 ** params.ln,
+    r: params.r,
+    p: params.p,
   });
-}
-
-function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
 }
