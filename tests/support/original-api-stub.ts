@@ -1,6 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+import { VIEWS, type View } from '../../lib/turku/protocol/api.js';
+
 /**
  * A stand-in for the ORIGINAL Turku API (Python, Django), for contract tests of our agent and
  * storage programs: it answers the seven `/v1` views the way the original does, in the shapes
@@ -100,16 +102,6 @@ export interface OriginalApiStubOptions {
   readonly auths: readonly StubAuth[];
 }
 
-const VIEWS = [
-  'update_config',
-  'agent_ping_checkin',
-  'agent_ping_restore',
-  'storage_update_config',
-  'storage_ping_checkin',
-  'storage_ping_source_update',
-  'health',
-] as const;
-type View = (typeof VIEWS)[number];
 type Body = Record<string, unknown>;
 
 const DAY_MS = 86_400_000;
