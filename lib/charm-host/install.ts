@@ -17,10 +17,10 @@ export const LIB_DIR = '/usr/local/lib/turku';
 
 /**
  * A packed charm's workload (and its Node.js for this machine's architecture, node/<arch>/bin/node,
- * when it ships one) copied out of the charm
- * directory: the storage's ping user runs turku-storage-ping by a forced ssh command, and a
- * unit's charm directory (/var/lib/juju/agents/unit-*) is not for other users to traverse. The
- * copy is redone only when the charm's files changed (an upgrade).
+ * when it ships one) copied out of the charm directory: the storage's ping user runs
+ * turku-storage-ping by a forced ssh command, and a unit's charm directory
+ * (/var/lib/juju/agents/unit-*) is not for other users to traverse. The copy is redone only when
+ * the charm's files changed (an upgrade).
  */
 async function installedWorkload(host: Host): Promise<Workload> {
   const { workload } = host;

@@ -13,7 +13,7 @@ import { dump, load } from 'js-yaml';
 import JSZip from 'jszip';
 
 import { CHARM_WORKLOADS } from '../charm-host/workload.js';
-import { baseName, declaredBases, type CharmBase } from '../charm-testing/bases.js';
+import { baseName, declaredBases, type CharmBase } from './bases.js';
 import { parseCharmMeta } from '../charm-testing/charm-meta.js';
 import { runtimeMismatch } from './base-runtimes.js';
 import { bundleCharm } from './bundle.js';

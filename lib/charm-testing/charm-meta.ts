@@ -12,7 +12,7 @@ import {
   type EndpointRole,
   type StorageMeta,
 } from './model.js';
-import { declaredBases, manifestBases, type CharmBase } from './bases.js';
+import { declaredBases, manifestBases, type CharmBase } from '../charm-pack/bases.js';
 import { isConfigValueOfType } from './config-value.js';
 
 /** A charm declaration Juju (or charmcraft) would refuse. */

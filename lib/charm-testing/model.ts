@@ -3,7 +3,7 @@
 // (no classes, no hidden caches) lets tests build and inspect it directly: test code is
 // omnipotent, charm code goes through the hook tools and their rules.
 import { type InProcessCharm } from '../charm/runner.js';
-import { type CharmBase } from './bases.js';
+import { type CharmBase } from '../charm-pack/bases.js';
 
 /** A relation or peer databag, leader settings or a unit's state store: strings only. */
 export type Bag = Record<string, string>;
@@ -412,4 +412,9 @@ export function effectiveConfig(app: Application): Record<string, ConfigValue> {
     if (value !== undefined) values[key] = value;
   }
   return values;
+}
+
+/** The newest revision number of a secret's revisions (0 when it has none). */
+export function latestRevision(revisions: readonly { revision: number }[]): number {
+  return revisions.reduce((max, r) => Math.max(max, r.revision), 0);
 }

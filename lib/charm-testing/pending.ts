@@ -2,7 +2,7 @@
 // operations and storage-add in the uniter and sends them as one change at the successful end
 // of the hook (spec 3.1); a failed hook discards them. Reads that Juju answers locally (own unit
 // bag, own app bag as leader, state-get, secrets touched in this hook) see these pending writes.
-import { type Bag, type Model, type Secret, type StorageInstance, type Unit } from './model.js';
+import { type Bag, type Model, type Secret, type StorageInstance, type Unit, latestRevision } from './model.js';
 
 /** Overlays `writes` on `base`; null deletes, and so does an empty value when `deleteEmpty` (relation-set `key=`). */
 export function applyWrites(base: Bag, writes: ReadonlyMap<string, string | null>, deleteEmpty = true): Bag {
@@ -213,7 +213,7 @@ export class PendingChanges {
     for (const id of this.trackLatest) {
       const secret = this.model.secrets[id];
       if (secret === undefined) continue;
-      const latest = secret.revisions.reduce((max, entry) => Math.max(max, entry.revision), 0);
+      const latest = latestRevision(secret.revisions);
       const record = secret.consumers[unit.name];
       secret.consumers[unit.name] = {
         ...record,

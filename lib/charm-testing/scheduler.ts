@@ -11,6 +11,7 @@ import {
   appOf,
   compareUnitNames,
   emptyRelationView,
+  latestRevision,
   ownEnd,
   remoteApp,
 } from './model.js';
@@ -127,10 +128,6 @@ function sortedRelations(model: Model, unit: Unit): Relation[] {
   return Object.values(model.relations)
     .filter((r) => participates(model, unit, r) && !isImplicitSide(model, r, unit.app))
     .sort((a, b) => a.id - b.id);
-}
-
-function latestRevision(revisions: { revision: number }[]): number {
-  return revisions.reduce((max, r) => Math.max(max, r.revision), 0);
 }
 
 function secretDecision(model: Model, unit: Unit): Decision | undefined {

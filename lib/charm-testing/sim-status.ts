@@ -1,5 +1,6 @@
 // `juju status --format json` rendered from the fake's model (spec 6.3): what integration-style
 // tests poll. Subordinate units appear under their principal unit, never as the app's `units`.
+import { parseBaseName } from '../charm-pack/bases.js';
 import { type Application, type Model, type Unit, compareUnitNames, ownEnd, remoteApp } from './model.js';
 
 /** Juju's status severities: the application status is its most severe unit status. */
@@ -52,8 +53,7 @@ function unitStatus(model: Model, busy: ReadonlySet<string>, unit: Unit): Record
 
 /** `ubuntu@22.04` -> {name: ubuntu, channel: 22.04}; applications without a declared base show 24.04. */
 function statusBase(base: string | undefined): { name: string; channel: string } {
-  const [name, channel] = (base ?? 'ubuntu@24.04').split('@');
-  return { name: name!, channel: channel! };
+  return parseBaseName(base ?? 'ubuntu@24.04', 'base');
 }
 
 function appStatus(model: Model, busy: ReadonlySet<string>, app: Application): Record<string, unknown> {

@@ -1,14 +1,13 @@
 // The multi-unit model simulator (spec 8.3): operator operations (deploy, integrate, add/remove
 // unit, remove relation, config, leader change, upgrade, run action, update-status, a unit agent
-// restart) change the
-// model and queue work; `settle()` then runs events until every unit is idle, choosing each unit's
-// next event with the spec 2.3 scheduler, holding one lock per machine (2.6) and interleaving
-// machines by a seeded PRNG so a run is reproducible.
+// restart) change the model and queue work; `settle()` then runs events until every unit is idle,
+// choosing each unit's next event with the spec 2.3 scheduler, holding one lock per machine (2.6)
+// and interleaving machines by a seeded PRNG so a run is reproducible.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { seededRandom } from '../common/seeded-random.js';
 import { parseCliParams, validateActionParams } from './action-params.js';
-import { baseName, parseBaseName, sameBase, shareABase } from './bases.js';
+import { baseName, parseBaseName, sameBase, shareABase } from '../charm-pack/bases.js';
 import { type Bundle, checkBundleSubordinates, parseBundle } from './bundle.js';
 import { type CharmEvent } from './events.js';
 import {

@@ -17,7 +17,7 @@ import { load } from 'js-yaml';
 import { UBUNTU_RUNTIMES, runtimeMismatch } from '../../lib/charm-pack/base-runtimes.js';
 import { highestOf, highestVersion, readElfRequirements, type CharmArch } from '../../lib/charm-pack/elf.js';
 import { devCacheDir, nodeBuild, pinnedNodes } from '../../lib/charm-pack/node-builds.js';
-import { baseName, declaredBases } from '../../lib/charm-testing/bases.js';
+import { baseName, declaredBases } from '../../lib/charm-pack/bases.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ARCHES: CharmArch[] = ['amd64', 'arm64'];
