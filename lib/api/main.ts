@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-import { exitQuietlyWhenStdoutCloses } from '../common/closed-stdout.js';
+import { printCliOutput } from '../common/closed-stdout.js';
 import { startApi, openDatabase } from './app.js';
-import { runApiCli, serveArguments, type ApiCliResult } from './cli.js';
+import { runApiCli, serveArguments } from './cli.js';
 import { contextFromSettings } from './context.js';
 import { createLogger } from './logger.js';
 import { loadSettings } from './settings.js';
@@ -13,7 +13,7 @@ async function main(argv: readonly string[]): Promise<void> {
   if (argv[0] === 'serve') {
     const serve = serveArguments(argv.slice(1));
     if ('exitCode' in serve) {
-      print(serve);
+      printCliOutput(serve);
       return;
     }
     const file = serve.config;
@@ -41,17 +41,8 @@ async function main(argv: readonly string[]): Promise<void> {
         return { ctx: contextFromSettings(db, settings, createLogger(settings.log_level)), close: () => db.close() };
       },
     });
-    print(result);
+    printCliOutput(result);
   }
-}
-
-/** What a command prints. Not for the server, whose logs must not end it quietly if stdout closes. */
-function print(result: ApiCliResult): void {
-  exitQuietlyWhenStdoutCloses();
-  process.exitCode = result.exitCode;
-  // One write: a listing of thousands of lines is not thousands of system calls.
-  if (result.stdout.length > 0) process.stdout.write(`${result.stdout.join('\n')}\n`);
-  for (const line of result.stderr) process.stderr.write(`${line}\n`);
 }
 
 void main(process.argv.slice(2));

@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 
 import { execa } from 'execa';
 
-import { exitQuietlyWhenStdoutCloses } from '../common/closed-stdout.js';
+import { printCliOutput } from '../common/closed-stdout.js';
 import { runTimersCli } from './cli.js';
 
 // This file is dist/lib/timers/main.js once built: dist/ holds the programs the jobs run. From the
@@ -12,7 +12,6 @@ import { runTimersCli } from './cli.js';
 const distDir = resolve(dirname(realpathSync(process.argv[1] ?? '.')), '../..');
 
 async function main(): Promise<void> {
-  exitQuietlyWhenStdoutCloses();
   const result = await runTimersCli(process.argv.slice(2), {
     execPath: process.execPath,
     distDir,
@@ -25,9 +24,7 @@ async function main(): Promise<void> {
       }
     },
   });
-  process.exitCode = result.exitCode;
-  if (result.stdout.length > 0) process.stdout.write(`${result.stdout.join('\n')}\n`);
-  for (const line of result.stderr) process.stderr.write(`${line}\n`);
+  printCliOutput(result);
 }
 
 void main();
