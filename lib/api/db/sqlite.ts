@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 
@@ -16,7 +16,6 @@ export function openSqlite(path: string, options: { readonly readonly?: boolean 
   const readonly = options.readonly === true;
   // Read-only: an existing file (someone else's, such as an original Turku database to import)
   // is opened as it is, never created and never switched to WAL.
-  if (readonly && path !== ':memory:' && !existsSync(path)) throw new Error(`${path}: no such database file`);
   if (path !== ':memory:' && !readonly) mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const db = new DatabaseSync(path, { enableForeignKeyConstraints: true, readOnly: readonly });
   if (!readonly) {
