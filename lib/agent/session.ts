@@ -121,15 +121,16 @@ export async function runStorageSession(options: SessionOptions): Promise<Sessio
 export function tunnelPortChooser(
   storage: Pick<StorageEndpoint, 'name' | 'tunnel_ports'>,
   range: { readonly min: number; readonly max: number },
-  log: Pick<WorkloadLogger, 'info'>,
+  log: Pick<WorkloadLogger, 'debug'>,
 ): () => number {
   const fromRange = untriedPortIn(range);
   const allowed = [...(storage.tunnel_ports ?? [])];
   if (allowed.length === 0) {
-    log.info(`Tunnel port for storage ${storage.name}: from tunnel_ports ${range.min}-${range.max} (no allowance)`);
+    log.debug(`Tunnel port for storage ${storage.name}: from tunnel_ports ${range.min}-${range.max} (no allowance)`);
     return fromRange;
   }
-  log.info(`Tunnel port for storage ${storage.name}: from this machine's allowance ${allowed.join(', ')}`);
+  // At debug level: the interactive restore prints exactly its block, and a check-in one line.
+  log.debug(`Tunnel port for storage ${storage.name}: from this machine's allowance ${allowed.join(', ')}`);
   return () => (allowed.length > 0 ? allowed.splice(randomInt(allowed.length), 1)[0]! : fromRange());
 }
 

@@ -188,7 +188,7 @@ test("item 2: while machine A's key holds all its own ports, machine B's backup 
   try {
     expect(hold.granted.sort()).toEqual([...own].sort());
     await world.trigger(bob, 'notes');
-    const run = await bob.ping();
+    const run = await bob.ping('--debug');
     expect(run.exitCode).toBe(0);
     expect(run.stderr).toContain("from this machine's allowance");
     const [latest] = await listBackups(world.api.api.ctx, 1);
@@ -204,7 +204,7 @@ test('item 2: a machine without an allowance (an original agent) keeps the wide 
   const carolLine = keys.split('\n').find((line) => line.includes(`${carol.name}/0`))!;
   expect(carolLine).toContain('permitlisten="localhost:*"');
   await world.trigger(carol, 'music');
-  const run = await carol.ping();
+  const run = await carol.ping('--debug');
   expect(run.exitCode).toBe(0);
   expect(run.stderr).toContain('from tunnel_ports 49152-65535 (no allowance)');
   const [latest] = await listBackups(world.api.api.ctx, 1);
