@@ -16,7 +16,7 @@ import {
   tempDir,
 } from './__tests__/helpers.js';
 import type { DaemonModule } from './rsyncd.js';
-import { runStorageSession, untriedPortIn, type SessionOptions } from './session.js';
+import { runStorageSession, tunnelPortChooser, untriedPortIn, type SessionOptions } from './session.js';
 
 afterAll(removeTempDirs);
 
@@ -142,6 +142,25 @@ describe('a storage session', () => {
     expect(await accepts(second)).toBe(false);
   }, 20_000);
 
+  it("takes the machine's allowed ports first, and says so", async () => {
+    const behaviour = `
+      if (n === 1) {
+        process.stderr.write('Warning: remote port forwarding failed for listen port ' + port + '\\n');
+        process.exit(255);
+      }
+      ${PULL}`;
+    const { record, options } = await setUp(behaviour);
+    const allowed = [await closedPort(), await closedPort()];
+    const log = memoryLog();
+    const result = await runStorageSession({ ...options, storage: { ...options.storage, tunnel_ports: allowed }, log });
+    expect(result).toMatchObject({ exitCode: 0, attempts: 2 });
+    const used = [(await recorded(record, 1)).request!.port, (await recorded(record, 2)).request!.port];
+    expect(used.sort()).toEqual([...allowed].sort());
+    expect(log.lines.join('')).toContain(
+      `Tunnel port for storage primary: from this machine's allowance ${allowed.join(', ')}`,
+    );
+  }, 20_000);
+
   it('gives up after three forward failures', async () => {
     const { options } = await setUp(`
       process.stderr.write('Warning: remote port forwarding failed for listen port ' + port + '\\n');
@@ -176,6 +195,16 @@ describe('a storage session', () => {
     expect(result).toMatchObject({ exitCode: 0, stopped: true });
     expect((await recorded(record, 1)).eof).toBe(true);
   }, 20_000);
+});
+
+test('the allowance is used up, each port once, before the range; without one, the range', () => {
+  const log = memoryLog();
+  const choose = tunnelPortChooser({ name: 's', tunnel_ports: [50001, 50002, 50003] }, { min: 60000, max: 60000 }, log);
+  expect(new Set([choose(), choose(), choose()])).toEqual(new Set([50001, 50002, 50003]));
+  expect(choose()).toBe(60000);
+  const plain = tunnelPortChooser({ name: 's' }, { min: 60001, max: 60001 }, log);
+  expect(plain()).toBe(60001);
+  expect(log.lines.join('')).toContain('Tunnel port for storage s: from tunnel_ports 60001-60001 (no allowance)');
 });
 
 test('retries draw ports not tried yet while the range has any', () => {

@@ -56,7 +56,7 @@ export interface SessionResult extends SshResult {
 export async function runStorageSession(options: SessionOptions): Promise<SessionResult> {
   const { settings, storage, log } = options;
   const maxAttempts = options.maxAttempts ?? 3;
-  const choosePort = options.choosePort ?? untriedPortIn(settings.tunnel_ports);
+  const choosePort = options.choosePort ?? tunnelPortChooser(storage, settings.tunnel_ports, log);
   for (let attempt = 1; ; attempt++) {
     if (options.stop?.aborted === true) throw new UserError('Interrupted before the session with the storage started');
     const dir = await makePrivateDir();
@@ -111,6 +111,27 @@ export async function runStorageSession(options: SessionOptions): Promise<Sessio
     }
     return { ...result, port, attempts: attempt };
   }
+}
+
+/**
+ * The session's port choice (docs/datapath.md, "Tunnel ports"): the machine's allowance at this
+ * storage first, which is all a storage of ours lets its key listen on; once every allowed port
+ * was tried, or without an allowance (an original API), the `tunnel_ports` range.
+ */
+export function tunnelPortChooser(
+  storage: Pick<StorageEndpoint, 'name' | 'tunnel_ports'>,
+  range: { readonly min: number; readonly max: number },
+  log: Pick<WorkloadLogger, 'debug'>,
+): () => number {
+  const fromRange = untriedPortIn(range);
+  const allowed = [...(storage.tunnel_ports ?? [])];
+  if (allowed.length === 0) {
+    log.debug(`Tunnel port for storage ${storage.name}: from tunnel_ports ${range.min}-${range.max} (no allowance)`);
+    return fromRange;
+  }
+  // At debug level: the interactive restore prints exactly its block, and a check-in one line.
+  log.debug(`Tunnel port for storage ${storage.name}: from this machine's allowance ${allowed.join(', ')}`);
+  return () => (allowed.length > 0 ? allowed.splice(randomInt(allowed.length), 1)[0]! : fromRange());
 }
 
 /** Random ports from the range, each tried once while untried ones remain ("retry on another port"). */

@@ -172,7 +172,7 @@ describe('the update_config request', () => {
   );
   const identity = { machine_uuid: '9bef0a75-5a9b-43f7-a66a-7e8c6d7ad91d', machine_secret: 'S'.repeat(30) };
 
-  it('carries the identity, the set fields, the key and the sources verbatim', () => {
+  it('carries the identity, the set fields, the key, the sources verbatim and the ask for a tunnel port allowance', () => {
     expect(
       updateConfigRequest(settings, identity, 'ssh-ed25519 AAAA turku', { etc: { path: '/etc', extra: 1 } }),
     ).toEqual({
@@ -185,6 +185,7 @@ describe('the update_config request', () => {
         ssh_public_key: 'ssh-ed25519 AAAA turku',
         published: false,
         sources: { etc: { path: '/etc', extra: 1 } },
+        tunnel_allowance: true,
       },
     });
   });

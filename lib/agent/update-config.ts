@@ -117,6 +117,8 @@ export function updateConfigRequest(
   machine.ssh_public_key = sshPublicKey;
   if (settings.published !== undefined) machine.published = settings.published;
   machine.sources = sources;
+  // [NEW] Ask for a tunnel port allowance (docs/datapath.md); an original API ignores the key.
+  machine.tunnel_allowance = true;
   const auth = registrationAuth(settings, flags);
   return auth === undefined ? { machine } : { auth, machine };
 }

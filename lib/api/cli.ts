@@ -15,6 +15,7 @@ import {
   listStorages,
   putFilterSet,
   reassignMachine,
+  resetTunnelPorts,
   setActive,
   triggerBackup,
   type Switchable,
@@ -72,6 +73,13 @@ export const COMMANDS = {
   reassign: {
     synopsis: 'reassign MACHINE-UUID STORAGE',
     summary: ['move a machine to another storage (old data stays)'],
+  },
+  'tunnel-reset': {
+    synopsis: 'tunnel-reset MACHINE-UUID',
+    summary: [
+      "forget a machine's tunnel port allowance (its agent went back to an",
+      'original one): its storage writes the wide authorized_keys line again',
+    ],
   },
   'filter-set': {
     synopsis: 'filter-set NAME [--comment TEXT] -- [FILTER...]',
@@ -279,6 +287,16 @@ async function runCommand(
       expectArgs(command, args, 2);
       await reassignMachine(ctx, args[0]!, args[1]!);
       return success([`machine ${args[0]!} now backs up to ${args[1]!}`]);
+    case 'tunnel-reset': {
+      expectArgs(command, args, 1);
+      const ports = await resetTunnelPorts(ctx, args[0]!);
+      return success([
+        ports === null
+          ? `machine ${args[0]!} has no tunnel port allowance; nothing changed`
+          : `machine ${args[0]!} no longer has the tunnel ports ${ports.join(', ')}; ` +
+            'its storage uses the wide line from its next update until its agent asks again',
+      ]);
+    }
     case 'filter-set': {
       if (args.length < 1) throw new UsageError('filter-set: expected NAME [FILTER...]');
       await putFilterSet(ctx, args[0]!, args.slice(1), values.comment);

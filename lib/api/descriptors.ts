@@ -9,13 +9,15 @@ import type { Store } from './store.js';
  * FilterSets expanded and the machine's storage endpoint attached; and the check-in that serves them.
  */
 
-export function storageEndpoint(storage: StorageRecord): StorageEndpoint {
+export function storageEndpoint(storage: StorageRecord, machine: MachineRecord): StorageEndpoint {
   return {
     name: storage.name,
     ssh_ping_host: storage.ssh_ping_host,
     ssh_ping_host_keys: storage.ssh_ping_host_keys,
     ssh_ping_port: storage.ssh_ping_port,
     ssh_ping_user: storage.ssh_ping_user,
+    // [NEW] The machine's tunnel ports there, if it has an allowance; original agents ignore the key.
+    ...(machine.tunnel_ports === null ? {} : { tunnel_ports: machine.tunnel_ports }),
   };
 }
 
@@ -29,7 +31,7 @@ export async function describeSources(
   if (sources.length === 0) return described;
   const storage = await store.storageById(machine.storage_id);
   if (storage === undefined) throw new Error(`machine ${machine.uuid} refers to a missing storage`);
-  const endpoint = storageEndpoint(storage);
+  const endpoint = storageEndpoint(storage, machine);
   // Sets are loaded only when a source refers to one: most check-ins need no extra query.
   let sets: Map<string, string[]> | undefined;
   for (const source of sources) {

@@ -54,6 +54,8 @@ export interface MachineRecord {
   readonly date_registered: Date;
   readonly date_updated: Date;
   readonly date_checked_in: Date | null;
+  /** [NEW] Its tunnel port allowance, latched once its agent asks; null for original agents. */
+  readonly tunnel_ports: number[] | null;
 }
 
 export interface SourceRecord {
@@ -158,7 +160,17 @@ export function machineFromRow(row: Row): MachineRecord {
     date_registered: date(row, 'date_registered'),
     date_updated: date(row, 'date_updated'),
     date_checked_in: toDate(row.date_checked_in),
+    tunnel_ports: toPortList(row.tunnel_ports),
   };
+}
+
+/** A stored port list; NULL (or anything unreadable) is no list. */
+function toPortList(value: unknown): number[] | null {
+  if (typeof value !== 'string' || value === '') return null;
+  const parsed: unknown = JSON.parse(value);
+  if (!Array.isArray(parsed)) return null;
+  const ports = parsed.filter((item): item is number => Number.isInteger(item));
+  return ports.length === 0 ? null : ports;
 }
 
 export function sourceFromRow(row: Row): SourceRecord {

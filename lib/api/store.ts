@@ -24,7 +24,7 @@ import {
  */
 
 /** A value a column can be set to: Dates become epoch milliseconds, lists JSON text. */
-export type ColumnValue = SqlValue | Date | readonly string[];
+export type ColumnValue = SqlValue | Date | readonly string[] | readonly number[];
 export type Changes = Readonly<Record<string, ColumnValue>>;
 
 export type Table = 'auths' | 'storages' | 'machines' | 'sources' | 'backup_logs' | 'filter_sets';
@@ -137,6 +137,15 @@ export class Store {
       [storageId],
     );
     return rows.map(machineFromRow);
+  }
+
+  /** Tunnel ports assigned to the storage's machines (any state), but for `exceptMachineId`'s. */
+  async tunnelPortsOnStorage(storageId: string, exceptMachineId: string): Promise<Set<number>> {
+    const rows = await this.tx.all(
+      'SELECT * FROM machines WHERE storage_id = $1 AND id <> $2 AND tunnel_ports IS NOT NULL',
+      [storageId, exceptMachineId],
+    );
+    return new Set(rows.flatMap((row) => machineFromRow(row).tunnel_ports ?? []));
   }
 
   // ---- sources ------------------------------------------------------------------------------

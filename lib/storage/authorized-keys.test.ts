@@ -1,4 +1,4 @@
-import { buildAuthorizedKeys } from './authorized-keys.js';
+import { buildAuthorizedKeys, withListenPorts } from './authorized-keys.js';
 
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF3nG1wH6lT6Dk5y8Q0tK0c0mYd8x5c7b3X0oS3Q7yZ1 turku';
 const UUID = '9bef0a75-5a9b-43f7-a66a-7e8c6d7ad91d';
@@ -41,4 +41,69 @@ test('a command with a double quote is refused rather than written', () => {
   expect(() => buildAuthorizedKeys({ file: '/k', command: 'x" ssh', options: OPTIONS, machines: {} })).toThrow(
     'double quotes',
   );
+});
+
+describe('tunnel port allowances', () => {
+  const OTHER = '1c7e2f40-8d1b-4c5e-9a3f-2b6d8e0f1a23';
+  const lineOf = (text: string, uuid: string) => text.split('\n').find((line) => line.includes(uuid));
+
+  test('a machine with an allowance may listen on its own ports only; one without keeps the configured line', () => {
+    const { text, skipped, withheld } = buildAuthorizedKeys({
+      file: '/k',
+      command: 'turku-storage-ping',
+      options: OPTIONS,
+      machines: {
+        [UUID]: { unit_name: 'ours/0', ssh_public_key: KEY, tunnel_ports: [50001, 61234, 49152, 65535] },
+        [OTHER]: { unit_name: 'original/0', ssh_public_key: KEY },
+      },
+    });
+    expect([skipped, withheld]).toEqual([[], []]);
+    expect(lineOf(text, UUID)).toBe(
+      'restrict,port-forwarding,permitlisten="localhost:50001",permitlisten="localhost:61234",' +
+        'permitlisten="localhost:49152",permitlisten="localhost:65535",' +
+        `command="turku-storage-ping ${UUID}" ${KEY} (ours/0)`,
+    );
+    expect(lineOf(text, OTHER)).toBe(`${OPTIONS},command="turku-storage-ping ${OTHER}" ${KEY} (original/0)`);
+  });
+
+  test('without original agent tunnels, a machine without an allowance gets no line, and the log says why', () => {
+    const { text, withheld } = buildAuthorizedKeys({
+      file: '/k',
+      command: 'turku-storage-ping',
+      options: OPTIONS,
+      originalAgentTunnels: false,
+      machines: {
+        [UUID]: { unit_name: 'ours/0', ssh_public_key: KEY, tunnel_ports: [50001] },
+        [OTHER]: { unit_name: 'original/0', ssh_public_key: KEY },
+      },
+    });
+    expect(lineOf(text, UUID)).toContain('permitlisten="localhost:50001"');
+    expect(lineOf(text, OTHER)).toBeUndefined();
+    expect(withheld).toEqual([
+      `Leaving out machine ${OTHER} (original/0): it has no tunnel port allowance (an original agent, or an API ` +
+        'that assigns none) and original_agent_tunnels is false',
+    ]);
+  });
+
+  test('an unusable allowance skips the machine rather than widen or break its line', () => {
+    for (const bad of [[22], [], 'localhost:*', [50001, 50001], ['50001"', 1]]) {
+      const { text, skipped } = buildAuthorizedKeys({
+        file: '/k',
+        command: 'turku-storage-ping',
+        options: OPTIONS,
+        machines: { [UUID]: { unit_name: 'x', ssh_public_key: KEY, tunnel_ports: bad } },
+      });
+      expect(lineOf(text, UUID)).toBeUndefined();
+      expect(skipped).toEqual([
+        expect.stringMatching(new RegExp(`^Skipping machine ${UUID}: its tunnel port allowance`)),
+      ]);
+    }
+  });
+
+  test('configured options keep everything but their permitlisten entries, quoted commas included', () => {
+    expect(
+      withListenPorts('restrict,from="10.0.0.0/8,192.168.0.0/16",port-forwarding,PermitListen="localhost:*"', [50001]),
+    ).toBe('restrict,from="10.0.0.0/8,192.168.0.0/16",port-forwarding,permitlisten="localhost:50001"');
+    expect(withListenPorts('', [50001, 50002])).toBe('permitlisten="localhost:50001",permitlisten="localhost:50002"');
+  });
 });

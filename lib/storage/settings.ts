@@ -76,6 +76,11 @@ export const StorageSettings = z.object({
   authorized_keys_user: z.string().optional(),
   authorized_keys_command: z.string().min(1).default('turku-storage-ping'),
   authorized_keys_options: z.string().default('restrict,port-forwarding,permitlisten="localhost:*"'),
+  /**
+   * [NEW] Whether machines without a tunnel port allowance (original agents) get a line with
+   * `authorized_keys_options`; false for a fleet of our agents only (docs/datapath.md).
+   */
+  original_agent_tunnels: Flag.default(true),
   var_dir: z.string().min(1).default(DEFAULT_STORAGE_VAR_DIR),
   lock_dir: z.string().min(1).default(defaultLockDir()),
   log_file: z.string().default(defaultLogFile()),

@@ -111,14 +111,16 @@ async function writeAuthorizedKeys(
 ): Promise<boolean> {
   const owner = await lookupAccount(settings.authorized_keys_user ?? settings.ssh_ping_user);
   const file = settings.authorized_keys_file ?? join(owner.home, '.ssh', 'authorized_keys');
-  const { text, skipped } = buildAuthorizedKeys({
+  const { text, skipped, withheld } = buildAuthorizedKeys({
     file,
     command: settings.authorized_keys_command,
     options: settings.authorized_keys_options,
     ...optional('staticText', await readIfPresent(`${file}.static`)),
     machines,
+    originalAgentTunnels: settings.original_agent_tunnels,
   });
   for (const reason of skipped) log.error(reason);
+  for (const reason of withheld) log.warning(reason);
   if ((await readIfPresent(file)) === text) return false;
   const dir = dirname(file);
   try {
@@ -128,7 +130,7 @@ async function writeAuthorizedKeys(
     if (!isErrno(error, 'EEXIST')) throw error;
   }
   await writeFileAtomic(file, text, { mode: 0o600, uid: owner.uid, gid: owner.gid });
-  log.info(`Wrote ${file} with ${Object.keys(machines).length - skipped.length} machine keys`);
+  log.info(`Wrote ${file} with ${Object.keys(machines).length - skipped.length - withheld.length} machine keys`);
   return true;
 }
 

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 
 import { listBackups } from '../../lib/api/admin/commands.js';
+import { Store } from '../../lib/api/store.js';
 import { createWorld, type AgentUnit, type StorageUnit, type World } from '../support/datapath-world.js';
 import { describeTree } from '../support/trees.js';
 
@@ -125,13 +126,14 @@ test('a full volume fails the backup cleanly, and the next run completes once th
 });
 
 test('a tunnel port taken on the storage is retried on another port', async () => {
-  // Two adjacent ports; the storage's loopback already has the first taken (IPv4 and IPv6, as
-  // ssh listens on "localhost"). The agent draws from these two, so some run meets the taken one.
-  const [taken, squatters] = await occupyAdjacentPair();
-  await agent.configure({ tunnel_ports: `${taken}-${taken + 1}` });
+  // One of the machine's 4 allowed tunnel ports is taken on the storage's loopback (IPv4 and IPv6,
+  // as ssh listens on "localhost"). The agent draws from its allowance, so some run meets it.
+  const uuid = await agent.uuid();
+  const machine = await world.api.api.ctx.db.transaction((tx) => new Store(tx).machineByUuid(uuid));
+  const [taken, squatters] = await occupyOneOf(machine!.tunnel_ports!);
   try {
     let retried: string | undefined;
-    for (let run = 0; run < 20 && retried === undefined; run++) {
+    for (let run = 0; run < 40 && retried === undefined; run++) {
       await world.trigger(agent, 'data');
       const ping = await agent.ping();
       expect(ping).toMatchObject({ exitCode: 0 });
@@ -141,7 +143,6 @@ test('a tunnel port taken on the storage is retried on another port', async () =
     }
     expect(retried).toContain('retrying with another port');
   } finally {
-    await agent.configure({});
     for (const squatter of squatters) squatter.close();
   }
 });
@@ -204,10 +205,9 @@ async function agentProcesses(): Promise<{ pid: number; command: string }[]> {
 }
 
 /** A port P with P+1 free too, P held on 127.0.0.1 and ::1 by listeners the caller closes. */
-async function occupyAdjacentPair(): Promise<[number, Server[]]> {
-  for (;;) {
-    const port = await closedPort('127.0.0.1');
-    if (port >= 65535 || !(await canListen('127.0.0.1', port + 1))) continue;
+/** Listens on the first of `ports` free on 127.0.0.1 and ::1 both. */
+async function occupyOneOf(ports: readonly number[]): Promise<[number, Server[]]> {
+  for (const port of ports) {
     const squatters = [createServer(), createServer()];
     const bound = await Promise.all(
       squatters.map(
@@ -221,16 +221,7 @@ async function occupyAdjacentPair(): Promise<[number, Server[]]> {
     if (bound.every(Boolean)) return [port, squatters];
     for (const server of squatters) server.close();
   }
-}
-
-async function canListen(address: string, port: number): Promise<boolean> {
-  const server = createServer();
-  const ok = await new Promise<boolean>((resolve) => {
-    server.once('error', () => resolve(false));
-    server.listen(port, address, () => resolve(true));
-  });
-  if (ok) await new Promise((resolve) => server.close(resolve));
-  return ok;
+  throw new Error(`none of the ports ${ports.join(', ')} is free on the storage's loopback`);
 }
 
 async function closedPort(address: string): Promise<number> {

@@ -3,6 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { listBackups } from '../../lib/api/admin/commands.js';
+import { Store } from '../../lib/api/store.js';
 import {
   createWorld,
   type AgentUnit,
@@ -108,7 +109,11 @@ test('the key cannot listen on a non-loopback address, and can listen on loopbac
     expect(refused.exitCode).toBe(255);
     expect(refused.stderr).toContain('remote port forwarding failed');
   }
-  const loopback = await sshAs(alice, ['-T', '-R', '61002:127.0.0.1:61002', world.hostAddress, 'x'], '');
+  // On loopback, the key may listen on its machine's own tunnel ports (tests/e2e/probe-tunnel-ports.test.ts).
+  const uuid = await alice.uuid();
+  const machine = await world.api.api.ctx.db.transaction((tx) => new Store(tx).machineByUuid(uuid));
+  const port = machine!.tunnel_ports![0]!;
+  const loopback = await sshAs(alice, ['-T', '-R', `${port}:127.0.0.1:${port}`, world.hostAddress, 'x'], '');
   expect(loopback.stderr).not.toContain('remote port forwarding failed');
   expect(loopback.stderr).toContain('session aborted');
 });

@@ -45,9 +45,15 @@ test('the config object is what the workload reads, with the charm config mapped
     ssh_ping_user: 'turku-ping',
     authorized_keys_user: 'turku-ping',
     authorized_keys_command: '/usr/local/bin/turku-storage-ping --config-dir /etc/turku-storage',
+    original_agent_tunnels: true,
     var_dir: '/var/lib/turku-storage',
   });
   expect(Object.keys(settings.volumes)).toEqual(['backups-0', 'backups-3']);
+});
+
+test('original-agent-tunnels false reaches the workload as original_agent_tunnels', () => {
+  const config = { ...inputs.config, 'original-agent-tunnels': false };
+  expect(parseStorageSettings(storageConfigObject({ ...inputs, config })).original_agent_tunnels).toBe(false);
 });
 
 test('without a registration credential no api_auth keys are written', () => {
@@ -72,6 +78,7 @@ test('config schema defaults match the declared ones and refuse bad values namin
     'ssh-host': '',
     'ssh-port': 22,
     'ping-user': 'turku-ping',
+    'original-agent-tunnels': true,
   });
   for (const [key, value] of [
     ['timezone', 'Nowhere/Special'],

@@ -56,6 +56,7 @@ export const StorageConfig = z.object({
     z.string().check(z.regex(USER_NAME, 'expected a user name (lowercase letters, digits, _ and -, at most 32)')),
     'turku-ping',
   ),
+  'original-agent-tunnels': z._default(z.boolean({ error: 'expected true or false' }), true),
 });
 export type StorageConfig = z.output<typeof StorageConfig>;
 

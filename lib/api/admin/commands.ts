@@ -7,6 +7,7 @@ import { isWeakSecret } from '../../turku/secret-strength.js';
 import { generateSecret, hashSecret, isWeakHash } from '../secrets.js';
 import { secretTransaction } from '../secret-checks.js';
 import { Store } from '../store.js';
+import { tunnelPortsAfterMove } from '../tunnel-ports.js';
 
 /**
  * The operator's commands (spec §6.7), independent of how they are invoked: each takes the
@@ -159,6 +160,8 @@ export interface MachineRow {
   /** As for storages: a short secret, stored with the slow hash; null: not known yet. */
   readonly weak_secret: boolean | null;
   readonly sources: number;
+  /** [NEW] Its tunnel port allowance, comma-separated; null: none (an original agent). */
+  readonly tunnel_ports: string | null;
   readonly date_checked_in: string | null;
 }
 
@@ -179,6 +182,7 @@ export async function listMachines(ctx: ApiContext): Promise<MachineRow[]> {
       healthy: isMachineHealthy(machine, now),
       weak_secret: isWeakHash(machine.secret_hash) ?? null,
       sources: sourceCounts.get(machine.id) ?? 0,
+      tunnel_ports: machine.tunnel_ports?.join(',') ?? null,
       date_checked_in: iso(machine.date_checked_in),
     }));
   });
@@ -319,7 +323,27 @@ export async function reassignMachine(ctx: ApiContext, machineUuid: string, stor
     const machine = await requireMachine(store, machineUuid);
     const storage = await requireStorage(store, storageName);
     if (!storage.active) throw new AdminError(`storage "${storage.name}" is inactive`);
-    await store.update('machines', machine.id, { storage_id: storage.id, date_updated: ctx.now() });
+    await store.update('machines', machine.id, {
+      storage_id: storage.id,
+      date_updated: ctx.now(),
+      ...(await tunnelPortsAfterMove(store, machine, storage.id)),
+    });
+  });
+}
+
+/**
+ * [NEW] Forgets a machine's tunnel port allowance, for a machine whose agent really went back
+ * to an original one: its storage then writes the configured wide line again (if it writes
+ * such lines at all), until an agent of ours asks anew. Returns the ports it had.
+ */
+export async function resetTunnelPorts(ctx: ApiContext, machineUuid: string): Promise<number[] | null> {
+  return ctx.db.transaction(async (tx) => {
+    const store = new Store(tx);
+    const machine = await requireMachine(store, machineUuid);
+    if (machine.tunnel_ports !== null) {
+      await store.update('machines', machine.id, { tunnel_ports: null, date_updated: ctx.now() });
+    }
+    return machine.tunnel_ports;
   });
 }
 

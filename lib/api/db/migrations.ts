@@ -114,6 +114,14 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 2,
+    description: "machines' tunnel port allowance",
+    statements: [
+      // JSON list of ports; NULL: the machine never asked (an original agent, an imported machine).
+      'ALTER TABLE machines ADD COLUMN tunnel_ports TEXT',
+    ],
+  },
 ];
 
 /** Applies the migrations this database has not seen yet, each in its own transaction. */

@@ -64,6 +64,8 @@ export async function storageUpdateConfig(
         unit_name: machine.unit_name,
         comment: machine.comment,
         ssh_public_key: machine.ssh_public_key,
+        // [NEW] Only for machines with an allowance; an original storage ignores the key.
+        ...(machine.tunnel_ports === null ? {} : { tunnel_ports: machine.tunnel_ports }),
       };
     }
     return { machines };

@@ -14,6 +14,7 @@ import { firstBackup, nextBackupOrError } from '../scheduling.js';
 import { secretTransaction, type SecretChecks } from '../secret-checks.js';
 import { NO_RECORD_HASH } from '../secrets.js';
 import { type Store, type Changes } from '../store.js';
+import { latchTunnelAllowance } from '../tunnel-ports.js';
 
 /**
  * `update_config` (spec §2.3.1): an agent registers its machine or refreshes it, and syncs its
@@ -67,6 +68,7 @@ export async function updateConfig(
       machine = await refreshMachine(store, existing, request().machine, now);
     }
     await syncSources(ctx, store, machine, request().machine.sources, now);
+    await latchTunnelAllowance(store, machine, request().machine.tunnel_allowance, now, ctx.log);
   });
   return {};
 }

@@ -101,6 +101,11 @@ export const MachineRegistration = machineDict({
   /** Absent means true: only the admin's `active` can disable a machine against its will. */
   published: Flag.optional(),
   sources: SourceSettingsMap.optional(),
+  /**
+   * [NEW] The agent takes its tunnel port from an allowance (docs/datapath.md, "Tunnel ports"):
+   * the API assigns one the first time, and keeps it. An original API ignores the key.
+   */
+  tunnel_allowance: Flag.optional(),
 });
 
 export const UpdateConfigRequest = z.object({
@@ -158,6 +163,11 @@ export const StorageMachine = z.looseObject({
   unit_name: z.string(),
   comment: z.string().nullable().optional(),
   ssh_public_key: z.string(),
+  /**
+   * [NEW] The machine's tunnel port allowance; absent for an original agent and from an original
+   * API. Checked by the storage itself (a malformed list skips the machine, never widens it).
+   */
+  tunnel_ports: z.unknown().optional(),
 });
 export type StorageMachine = z.output<typeof StorageMachine>;
 

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 
+import { usableTunnelPorts } from '../tunnel-allowance.js';
 import { Flag, Port } from './fields.js';
 
 /**
@@ -18,6 +19,14 @@ export const StorageEndpoint = z.looseObject({
   ssh_ping_host_keys: z.array(z.string()),
   ssh_ping_port: Port,
   ssh_ping_user: z.string(),
+  /**
+   * [NEW] This machine's tunnel port allowance at the storage (docs/datapath.md, "Tunnel ports"):
+   * absent from an original API and for a machine that never asked; an unusable list reads as absent.
+   */
+  tunnel_ports: z
+    .unknown()
+    .transform((value) => usableTunnelPorts(value))
+    .optional(),
 });
 export type StorageEndpoint = z.output<typeof StorageEndpoint>;
 
