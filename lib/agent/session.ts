@@ -59,7 +59,7 @@ export async function runStorageSession(options: SessionOptions): Promise<Sessio
   const choosePort = options.choosePort ?? untriedPortIn(settings.tunnel_ports);
   for (let attempt = 1; ; attempt++) {
     if (options.stop?.aborted === true) throw new UserError('Interrupted before the session with the storage started');
-    const dir = await makePrivateDir();
+    const dir = await makePrivateDir(settings.var_dir);
     let result: SshResult;
     let port: number;
     try {
