@@ -85,6 +85,49 @@ test('item 7: kill -9 of turku-agent-ping mid-backup: its rsync daemon and ssh e
   await finishNormally();
 });
 
+test('item 7: a daemon an earlier run left serving (no parent-death signal) is stopped, and its files removed, at the next start', async () => {
+  // As if setpriv had been missing, or the agent died between fork and prctl: a real root rsync
+  // daemon serving a module from a session directory, with nothing of ours running any more.
+  const sessionDir = join(agent.varDir, 'sessions', 'session-LeftOv');
+  await mkdir(sessionDir, { recursive: true, mode: 0o700 });
+  const port = 40_000 + Math.floor(Math.random() * 9000);
+  await writeFile(join(sessionDir, 'rsyncd.secrets'), 'leftover:Zq3LeftoverPassword\n', { mode: 0o600 });
+  await writeFile(
+    join(sessionDir, 'rsyncd.conf'),
+    `address = 127.0.0.1\nport = ${port}\nuid = root\ngid = *\nlist = false\n\n` +
+      `[data]\n    path = ${data}\n    auth users = leftover\n` +
+      `    secrets file = ${join(sessionDir, 'rsyncd.secrets')}\n    read only = true\n`,
+    { mode: 0o600 },
+  );
+  // stdin not a socket (Node's pipes are), or rsync would think inetd started it.
+  const daemon = agent.host.spawn(['rsync', '--no-detach', '--daemon', `--config=${join(sessionDir, 'rsyncd.conf')}`], {
+    stdin: 'ignore',
+  });
+  daemon.catch(() => undefined);
+  await waitFor(() => agentPortAnswers(port), 15_000).catch(async (error: unknown) => {
+    daemon.kill('SIGKILL');
+    const ended = await daemon;
+    throw new Error(
+      `the stand-in daemon did not start (${String(error)}): ${String(ended.stderr)} ${String(ended.stdout)}`,
+    );
+  });
+
+  // A connection held open: the daemon forks a handler for it, with the daemon's command line.
+  const client = agent.host.spawn(
+    [process.execPath, '-e', `require('node:net').connect(${port}, '127.0.0.1'); setInterval(() => {}, 1000);`],
+    { stdin: 'ignore' },
+  );
+  client.catch(() => undefined);
+  await waitFor(async () => (await agentProcesses()).filter((p) => p.command.includes(sessionDir)).length >= 2, 15_000);
+
+  expect(await agent.ping()).toMatchObject({ exitCode: 0 });
+  client.kill('SIGKILL');
+  await waitFor(async () => !(await agentPortAnswers(port)), 5_000).catch(() => undefined);
+  expect(await agentPortAnswers(port)).toBe(false);
+  expect((await agentProcesses()).filter((process) => process.command.includes(sessionDir))).toEqual([]);
+  expect(existsSync(sessionDir)).toBe(false);
+});
+
 test('item 8: the storage rsync killed mid-transfer: the agent exits non-zero, says why, and records the failure', async () => {
   const before = await snapshotState();
   const { ping } = await startSlowBackup();
