@@ -124,7 +124,7 @@ export interface SshRunOptions {
   readonly graceMs?: number;
   /** Each chunk of ssh's stderr as it arrives (passed through to the operator). */
   readonly onStderr?: (text: string) => void;
-  /** Anything the remote command prints on stdout (ours prints nothing there). */
+  /** What the remote command prints on stdout (ours: a check-in's `turku-result` line only). */
   readonly onStdout?: (text: string) => void;
 }
 
