@@ -39,6 +39,8 @@ async function main(): Promise<number> {
   });
   try {
     // stdout carries only the session's result line back to the agent (a pipe: written at once).
+    // An agent already gone is no error of the session: its results are with the API.
+    process.stdout.on('error', () => undefined);
     const output = (text: string) => void process.stdout.write(text);
     return await storagePing(settings, { uuid, input: process.stdin, log, output });
   } catch (error) {
