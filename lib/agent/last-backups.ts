@@ -2,18 +2,21 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { writeFileAtomic } from '../common/atomic-write.js';
+import type { Outcome, SourceOutcome } from './source-outcomes.js';
 
 /**
- * `<var_dir>/last-backups.json`: what this agent saw of its recent check-in sessions, per source
- * (not in the spec; the charm's status and list-sources read it). The agent only sees how a
- * session with a storage ended: the storage exits 0 once it has handled and reported every due
- * source, even when one source's rsync failed (that result goes to the API, not to the agent).
- * So `ok` is the session's outcome, not a verified snapshot; the API has the per-source truth.
+ * `<var_dir>/last-backups.json`: what this agent learnt of its recent check-in sessions, per
+ * source (ours; the charm's status and list-sources read it). Our storage ends a session with a
+ * `turku-result` line giving each source's result; an original storage does not, and then the
+ * outcome is `unknown` (the API has the result); a session cut short is `failed`.
  *
- *   { "sources": { "<name>": { "last_session": { "time": ISO, "storage": name, "ok": bool },
+ *   { "sources": { "<name>": { "last_session": { "time": ISO, "storage": name, "ok": bool,
+ *                                                "outcome": "ok"|"failed"|"unknown",
+ *                                                "reason": text (failed, unknown) },
  *                              "last_success": ISO | null } } }
  *
- * No secrets: mode 0644. Written under the check-in lock, so there is one writer at a time.
+ * `ok` (outcome is `ok`) is kept for readers of the first format, which had only it. No secrets:
+ * mode 0644. Written under the check-in lock, so there is one writer at a time.
  */
 
 export const LAST_BACKUPS_FILE = 'last-backups.json';
@@ -22,18 +25,21 @@ export interface SessionRecord {
   /** When the session with the storage began (ISO 8601, UTC). */
   readonly time: string;
   readonly storage: string;
-  /** The session ended with exit status 0 (see above for what that does and does not say). */
+  /** `outcome === 'ok'`. */
   readonly ok: boolean;
+  readonly outcome: Outcome;
+  readonly reason?: string;
 }
 
 export interface SourceRecord {
   readonly last_session: SessionRecord;
-  /** `time` of the last session that ended ok for this source; kept across failed sessions. */
+  /** `time` of the last session whose outcome was ok for this source; kept across the others. */
   readonly last_success: string | null;
 }
 
 export type LastBackups = Readonly<Record<string, SourceRecord>>;
 
+const OUTCOMES: readonly Outcome[] = ['ok', 'failed', 'unknown'];
 const isIsoTime = (value: unknown): value is string => typeof value === 'string' && !Number.isNaN(Date.parse(value));
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -53,11 +59,20 @@ export function parseLastBackups(text: string): LastBackups | undefined {
   const records: Record<string, SourceRecord> = {};
   for (const [name, entry] of Object.entries(document.sources)) {
     if (!isObject(entry) || !isObject(entry.last_session)) continue;
-    const { time, storage, ok } = entry.last_session;
+    const { time, storage, ok, outcome, reason } = entry.last_session;
     const success = entry.last_success ?? null;
     if (!isIsoTime(time) || typeof storage !== 'string' || typeof ok !== 'boolean') continue;
     if (success !== null && !isIsoTime(success)) continue;
-    records[name] = { last_session: { time, storage, ok }, last_success: success };
+    // The first format had no outcome: its `ok` was how the session ended.
+    const known: Outcome = OUTCOMES.includes(outcome as Outcome) ? (outcome as Outcome) : ok ? 'ok' : 'failed';
+    const session: SessionRecord = {
+      time,
+      storage,
+      ok: known === 'ok',
+      outcome: known,
+      ...(typeof reason === 'string' && known !== 'ok' ? { reason } : {}),
+    };
+    records[name] = { last_session: session, last_success: success };
   }
   return records;
 }
@@ -68,16 +83,28 @@ export async function readLastBackups(varDir: string): Promise<LastBackups | und
   return text === undefined ? undefined : parseLastBackups(text);
 }
 
-/** `previous` with one session's outcome for each of `sources`; the other sources are kept. */
+/** When and with which storage a session took place. */
+export interface SessionInfo {
+  readonly time: string;
+  readonly storage: string;
+}
+
+/** `previous` with one session's outcome for each source in `outcomes`; the others are kept. */
 export function withSession(
   previous: LastBackups,
-  sources: readonly string[],
-  session: SessionRecord,
+  session: SessionInfo,
+  outcomes: Readonly<Record<string, SourceOutcome>>,
 ): Record<string, SourceRecord> {
   const next: Record<string, SourceRecord> = { ...previous };
-  for (const name of sources) {
+  for (const [name, { outcome, reason }] of Object.entries(outcomes)) {
     const kept = Object.hasOwn(previous, name) ? previous[name]!.last_success : null;
-    next[name] = { last_session: session, last_success: session.ok ? session.time : kept };
+    const record: SessionRecord = {
+      ...session,
+      ok: outcome === 'ok',
+      outcome,
+      ...(reason !== undefined && outcome !== 'ok' ? { reason } : {}),
+    };
+    next[name] = { last_session: record, last_success: outcome === 'ok' ? session.time : kept };
   }
   return next;
 }
@@ -88,9 +115,13 @@ export function lastBackupsText(records: LastBackups): string {
 }
 
 /** Adds one session to the file (atomically; a damaged file starts afresh). */
-export async function recordSession(varDir: string, sources: readonly string[], session: SessionRecord): Promise<void> {
+export async function recordSession(
+  varDir: string,
+  session: SessionInfo,
+  outcomes: Readonly<Record<string, SourceOutcome>>,
+): Promise<void> {
   const previous = (await readLastBackups(varDir)) ?? {};
-  await writeFileAtomic(join(varDir, LAST_BACKUPS_FILE), lastBackupsText(withSession(previous, sources, session)), {
+  await writeFileAtomic(join(varDir, LAST_BACKUPS_FILE), lastBackupsText(withSession(previous, session, outcomes)), {
     mode: 0o644,
   });
 }

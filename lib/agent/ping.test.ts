@@ -19,6 +19,7 @@ import {
   type RegisteredAgent,
 } from './__tests__/helpers.js';
 import { LAST_BACKUPS_FILE } from './last-backups.js';
+import { NO_RESULT_LINE_REASON } from './source-outcomes.js';
 import { runAgentPing } from './ping.js';
 
 afterAll(removeTempDirs);
@@ -175,33 +176,112 @@ describe('turku-agent-ping check-in', () => {
 });
 
 describe('turku-agent-ping record of its sessions (last-backups.json)', () => {
-  /** PULL, except that the storage fails its second session (as on a lost report). */
-  const FAILS_SECOND = `if (n === 2) { log('ERROR', 'Could not report the result of etc'); process.exit(1); }\n${PULL}`;
+  /** PULL, then our storage's result line: the first session succeeds, the second fails etc. */
+  const REPORTS = `
+    const into = require('node:path').dirname(counter) + '/pulled/';
+    const sources = {};
+    for (const [name, { username, password }] of Object.entries(request.sources)) {
+      require('node:fs').mkdirSync(into + name, { recursive: true });
+      const result = rsync(['-a', 'rsync://' + username + '@127.0.0.1:' + port + '/' + name + '/', into + name + '/'], password);
+      sources[name] = n === 2
+        ? { success: false, snapshot: null, summary: 'rsync exited with return code 23 (some files could not be read)', reported: true }
+        : { success: result.status === 0, snapshot: 'etc-1', summary: null, reported: true };
+    }
+    sources.other = { success: false, skipped: true, summary: 'Skipped other: not offered', reported: true };
+    log('INFO', 'Done');
+    process.stdout.write('before\\n');
+    process.stdout.write('turku-result ' + JSON.stringify({ version: 1, sources }) + '\\n');
+    process.exit(0);
+  `;
 
-  it('records each offered source with the session time, storage and outcome', async () => {
-    agent = await registeredAgent(FAILS_SECOND);
+  it('records each source as the storage reported it, says which failed, and exits 1 then', async () => {
+    agent = await registeredAgent(REPORTS);
     await triggerBackup(agent.api.api.ctx, agent.uuid, 'etc');
     const before = new Date().toISOString();
-    expect(await runAgentPing(['-c', agent.tree.configDir], captureIo())).toBe(0);
+    const io = captureIo();
+    expect(await runAgentPing(['-c', agent.tree.configDir], io)).toBe(0);
+    // The result line is taken out of the storage's output; the rest passes through.
+    expect(io.out()).toBe('before\n');
     const file = join(agent.tree.varDir, LAST_BACKUPS_FILE);
     const first = await lastBackups(agent.tree.varDir);
     expect(Object.keys(first)).toEqual(['etc']);
     const time = first.etc!.last_session.time;
     expect(time >= before && time <= new Date().toISOString()).toBe(true);
-    expect(first.etc).toEqual({ last_session: { time, storage: 'primary', ok: true }, last_success: time });
+    expect(first.etc).toEqual({
+      last_session: { time, storage: 'primary', ok: true, outcome: 'ok' },
+      last_success: time,
+    });
     expect((await stat(file)).mode & 0o777).toBe(0o644);
 
-    // A failed session says so and keeps the time of the last good one; the exit status is as before.
+    // A failed source says so in one line, keeps the time of the last success, and exits 1.
+    await triggerBackup(agent.api.api.ctx, agent.uuid, 'etc');
+    const second = captureIo();
+    expect(await runAgentPing(['-c', agent.tree.configDir], second)).toBe(1);
+    expect(second.err()).toMatch(
+      /\nturku-agent-ping: Storage primary: source etc failed: rsync exited with return code 23 \(some files could not be read\)\n$/,
+    );
+    const records = await lastBackups(agent.tree.varDir);
+    expect(records.etc!.last_session).toMatchObject({
+      storage: 'primary',
+      ok: false,
+      outcome: 'failed',
+      reason: 'rsync exited with return code 23 (some files could not be read)',
+    });
+    expect(records.etc!.last_session.time > time).toBe(true);
+    expect(records.etc!.last_success).toBe(time);
+  }, 30_000);
+
+  it('records unknown with a storage that sends no result line (an original one), and exits 0', async () => {
+    agent = await registeredAgent(PULL);
     await triggerBackup(agent.api.api.ctx, agent.uuid, 'etc');
     const io = captureIo();
     expect(await runAgentPing(['-c', agent.tree.configDir], io)).toBe(0);
-    expect(io.err()).toMatch(/\] ERROR: Could not report the result of etc\n$/);
-    const second = await lastBackups(agent.tree.varDir);
-    expect(second.etc!.last_session).toMatchObject({ storage: 'primary', ok: false });
-    expect(second.etc!.last_session.time > time).toBe(true);
-    expect(second.etc!.last_success).toBe(time);
+    expect(io.err()).not.toMatch(/turku-agent-ping: /);
+    const records = await lastBackups(agent.tree.varDir);
+    expect(records.etc).toEqual({
+      last_session: expect.objectContaining({ ok: false, outcome: 'unknown', reason: NO_RESULT_LINE_REASON }),
+      last_success: null,
+    });
   }, 30_000);
 
+  it('records a failure with the reason when the session ends without a result line and not with 0', async () => {
+    agent = await registeredAgent(`log('ERROR', 'Could not report the result of etc'); process.exit(1);`);
+    await triggerBackup(agent.api.api.ctx, agent.uuid, 'etc');
+    const io = captureIo();
+    expect(await runAgentPing(['-c', agent.tree.configDir], io)).toBe(1);
+    const reason =
+      'the session ended before the storage reported results (exit status 1): ' +
+      '[2024-12-15 07:00:00,000 primary] ERROR: Could not report the result of etc';
+    expect(io.err()).toMatch(
+      new RegExp(`\\nturku-agent-ping: Storage primary: source etc failed: ${escape(reason)}\\n$`),
+    );
+    expect((await lastBackups(agent.tree.varDir)).etc!.last_session).toMatchObject({ outcome: 'failed', reason });
+  }, 30_000);
+
+  it('removes what a killed earlier session left: its credentials and its processes', async () => {
+    agent = await registeredAgent(PULL);
+    const leftover = join(agent.tree.varDir, 'sessions', 'session-Left0v');
+    await mkdir(leftover, { recursive: true });
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(join(leftover, 'rsyncd.secrets'), 'user:secret\n');
+    await writeFile(join(leftover, 'owner.pid'), '999999\n');
+    // Stands in for a daemon still running from that directory (its command line names it).
+    const { spawn } = await import('node:child_process');
+    const daemon = spawn(
+      process.execPath,
+      ['-e', 'setInterval(() => {}, 1000)', '--', `--config=${leftover}/rsyncd.conf`],
+      {
+        stdio: 'ignore',
+      },
+    );
+    const exited = new Promise((resolve) => daemon.once('exit', (_code, signal) => resolve(signal)));
+    const io = captureIo();
+    // Nothing is due: the sweep happens all the same.
+    expect(await runAgentPing(['-c', agent.tree.configDir], io)).toBe(0);
+    expect(await exited).toBe('SIGKILL');
+    expect(existsSync(leftover)).toBe(false);
+    expect(io.err()).toContain(`Removed what an earlier session left behind (agent pid 999999): ${leftover}`);
+  }, 30_000);
   it('still backs up when the record cannot be written, with a warning', async () => {
     agent = await registeredAgent(PULL);
     await mkdir(join(agent.tree.varDir, LAST_BACKUPS_FILE, 'in-the-way'), { recursive: true });
@@ -267,8 +347,15 @@ describe('turku-agent-ping quiet exits', () => {
 
 type Records = Record<
   string,
-  { last_session: { time: string; storage: string; ok: boolean }; last_success: string | null }
+  {
+    last_session: { time: string; storage: string; ok: boolean; outcome: string; reason?: string };
+    last_success: string | null;
+  }
 >;
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
 
 async function lastBackups(varDir: string): Promise<Records> {
   return (JSON.parse(await readFile(join(varDir, LAST_BACKUPS_FILE), 'utf8')) as { sources: Records }).sources;

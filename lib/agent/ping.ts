@@ -15,9 +15,11 @@ import { consoleLogger, DEFAULT_CONFIG_DIR, parseFlags, randomWait, reportFailur
 import { goNoGo } from './gonogo.js';
 import { groupByStorage, type StorageGroup } from './groups.js';
 import { recordSession } from './last-backups.js';
+import { sweepLeftoverSessions } from './leftover-sessions.js';
 import { restore, type RestoreOptions } from './restore.js';
 import { moduleProblem, type DaemonModule } from './rsyncd.js';
 import { runStorageSession } from './session.js';
+import { catchResultLines, sourceOutcomes, type SourceOutcome } from './source-outcomes.js';
 import { parseAgentSettings, sshKeyPath, type AgentSettings } from './settings.js';
 import { SSH_FAILURE, sshFailureMessage } from './ssh.js';
 
@@ -46,8 +48,8 @@ Restore (the storage pushes files into the restore directory of this machine):
       --restore-target DIR     where files land (default: restore_path)
       --restore-timeout SEC    end the session after SEC seconds (default: no limit)
 
-Exit status: 0 on success, nothing due or not configured yet; 1 on API, SSH or restore
-errors (one line on stderr); 2 on bad flags.`;
+Exit status: 0 on success, nothing due or not configured yet; 1 when a source failed (one
+line each on stderr) and on API, SSH or restore errors (one line on stderr); 2 on bad flags.`;
 
 const OPTIONS = {
   'config-dir': { type: 'string', short: 'c', default: DEFAULT_CONFIG_DIR },
@@ -133,6 +135,9 @@ async function checkIn(context: PingContext, gonogo: string | readonly string[] 
     return 0;
   }
   try {
+    // What a killed earlier run left (a daemon, credentials) goes first, even when nothing is due.
+    await sweepLeftoverSessions(settings.var_dir, lock, log);
+
     // 4. Ask what is due; keep what this machine has, grouped by storage.
     const api = createApiClient({
       url: apiUrl,
@@ -159,9 +164,9 @@ async function checkIn(context: PingContext, gonogo: string | readonly string[] 
   }
 }
 
-/** One storage's session; false (after saying why) if it could not take place. */
+/** One storage's session; false when some offered source failed or the session could not take place. */
 async function backUpGroup(context: PingContext, group: StorageGroup): Promise<boolean> {
-  const { settings, sources, log } = context;
+  const { settings, sources, io, log } = context;
   const { storage } = group;
   const offered: { name: string; path: string }[] = [];
   for (const name of group.sources) {
@@ -174,32 +179,46 @@ async function backUpGroup(context: PingContext, group: StorageGroup): Promise<b
   log.info(`Offering ${offered.map((source) => source.name).join(', ')} to storage ${storage.name}`);
 
   const time = new Date().toISOString();
-  const outcome = await offerToStorage(context, group, offered);
-  // Only what the agent saw: the session's end, not each source's result (that goes to the API).
+  const session = await offerToStorage(context, group, offered);
+  const outcomes =
+    session.outcomes ??
+    Object.fromEntries(offered.map(({ name }) => [name, { outcome: 'failed', reason: session.problem } as const]));
+  for (const [name, { outcome, reason, unreported }] of Object.entries(outcomes)) {
+    // A session that could not take place was already said in one line.
+    if (outcome === 'failed' && session.outcomes !== undefined) {
+      io.stderr(`${PROGRAM}: Storage ${storage.name}: source ${name} failed: ${reason}\n`);
+    } else if (unreported === true) {
+      io.stderr(`${PROGRAM}: Storage ${storage.name}: source ${name} was backed up, but the API was not told\n`);
+    } else if (outcome === 'unknown') {
+      log.debug(`Storage ${storage.name}: outcome of ${name} unknown: ${reason}`);
+    }
+  }
   try {
-    await recordSession(
-      settings.var_dir,
-      offered.map((source) => source.name),
-      { time, storage: storage.name, ok: outcome === 'ok' },
-    );
+    await recordSession(settings.var_dir, { time, storage: storage.name }, outcomes);
   } catch (error) {
     // A record is for the operator's status; the backup itself does not depend on it.
     log.warning(`Cannot record the session in ${settings.var_dir}: ${errorMessage(error)}`);
   }
-  return outcome !== 'not-held';
+  return Object.values(outcomes).every(({ outcome, unreported }) => outcome !== 'failed' && unreported !== true);
 }
 
+/** Each offered source's outcome; or, when the session could not take place, why (already said). */
+type OfferResult =
+  | { readonly outcomes: Record<string, SourceOutcome>; readonly problem?: undefined }
+  | { readonly outcomes?: undefined; readonly problem: string };
+
 /**
- * Runs the session: `ok` when the storage ended it with exit status 0, `failed` when it ended
- * otherwise, `not-held` (after saying why) when it could not take place.
+ * Runs the session and learns each source's outcome from the storage's result line, or from how
+ * the session ended when there is none (source-outcomes.ts).
  */
 async function offerToStorage(
   context: PingContext,
   group: StorageGroup,
   offered: readonly { name: string; path: string }[],
-): Promise<'ok' | 'failed' | 'not-held'> {
+): Promise<OfferResult> {
   const { settings, io, log } = context;
   const { storage } = group;
+  const results = catchResultLines(io.stdout);
   let result;
   try {
     result = await runStorageSession({
@@ -225,20 +244,27 @@ async function offerToStorage(
       stdin: 'hold',
       stop: io.signal,
       onStderr: io.stderr,
-      onStdout: io.stdout,
+      onStdout: (text) => results.push(text),
       log,
     });
   } catch (error) {
     // The daemon could not start, ssh could not run...: tell, and go on with the next storage.
     if (!(error instanceof UserError)) throw error;
-    if (io.signal.aborted) return 'not-held';
+    if (io.signal.aborted) return { problem: 'interrupted before the session started' };
     io.stderr(`${PROGRAM}: Storage ${storage.name}: ${error.message}\n`);
-    return 'not-held';
+    return { problem: error.message };
   }
-  // The remote status is otherwise ignored: the storage reports its results to the API.
-  if (result.exitCode === SSH_FAILURE && !result.stopped) {
-    io.stderr(`${PROGRAM}: ${sshFailureMessage(storage, result.stderr)}\n`);
-    return 'not-held';
+  results.end();
+  if (results.result === undefined && result.exitCode === SSH_FAILURE && !result.stopped) {
+    const problem = sshFailureMessage(storage, result.stderr);
+    io.stderr(`${PROGRAM}: ${problem}\n`);
+    return { problem };
   }
-  return result.exitCode === 0 && !result.stopped ? 'ok' : 'failed';
+  return {
+    outcomes: sourceOutcomes(
+      offered.map(({ name }) => name),
+      result,
+      results.result,
+    ),
+  };
 }

@@ -11,6 +11,7 @@ import { encodeStdinRequest, type OutgoingStdinRequest } from '../turku/protocol
 import { groupByStorage, type StorageGroup } from './groups.js';
 import type { PingContext } from './ping.js';
 import type { DaemonModule } from './rsyncd.js';
+import { sweepLeftoverSessions } from './leftover-sessions.js';
 import { runStorageSession, type SessionResult } from './session.js';
 import { sshKeyPath, type AgentSettings } from './settings.js';
 import { SSH_FAILURE, sshFailureMessage } from './ssh.js';
@@ -58,6 +59,7 @@ export async function restore(context: PingContext, options: RestoreOptions): Pr
   if (lock === undefined)
     throw new UserError('Another turku-agent-ping (check-in or restore) is running; try again later');
   try {
+    await sweepLeftoverSessions(settings.var_dir, lock, log);
     // 2. The sources and their storages.
     const api = createApiClient({
       url: apiUrl,

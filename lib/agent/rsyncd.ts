@@ -8,6 +8,7 @@ import { errorMessage, isErrno, UserError } from '../common/errors.js';
 import { hasControlCharacters } from '../turku/names.js';
 import { randomTunnelPort } from '../common/random.js';
 import type { WorkloadLogger } from '../common/workload-log.js';
+import { dieWithParent } from './die-with-parent.js';
 import { trackProcessGroup } from './exit-cleanup.js';
 
 /**
@@ -190,10 +191,12 @@ function spawnDaemon(program: string, args: string[], options: RsyncDaemonOption
   const logFd = openSync(logFile, 'a', 0o600);
   let logOffset = fstatSync(logFd).size;
   // Its own process group: a terminal's Ctrl-C reaches the agent only, which then stops the
-  // daemon in order; stopping the group also ends connection handlers it forked.
+  // daemon in order; stopping the group also ends connection handlers it forked. It dies with
+  // the agent even when the agent is killed (die-with-parent.ts).
   let child: ChildProcess;
   try {
-    child = spawn(program, args, { stdio: ['ignore', logFd, 'pipe'], detached: true });
+    const [wrapped, ...wrappedArgs] = dieWithParent([program, ...args]);
+    child = spawn(wrapped!, wrappedArgs, { stdio: ['ignore', logFd, 'pipe'], detached: true });
   } finally {
     closeSync(logFd);
   }

@@ -11,10 +11,13 @@ import { sshKeyPath, type AgentSettings } from './settings.js';
 import { isForwardFailure, knownHostsText, runSsh, sshArgv, type SshResult } from './ssh.js';
 
 /**
- * One session with one storage (spec §3.2 step 5): a private directory, the rsync daemon with
- * fresh credentials, ssh with the reverse tunnel and the request; retried on a new port and new
- * credentials when the storage cannot listen on the port. Whatever happens, the daemon is
- * stopped and the directory (config, secrets, known hosts) removed before this returns.
+ * One session with one storage (spec §3.2 step 5): a private directory in
+ * `<var_dir>/sessions`, the rsync daemon with fresh credentials, ssh with the reverse tunnel and
+ * the request; retried on a new port and new credentials when the storage cannot listen on the
+ * port. Whatever happens, the daemon is stopped and the directory (config, secrets, known hosts)
+ * removed before this returns; if the agent is killed instead, the daemon and ssh die with it
+ * (die-with-parent.ts) and the next start removes the directory (leftover-sessions.ts).
+ * Callers hold the agent's lock.
  */
 
 export interface SessionOptions {
@@ -59,7 +62,7 @@ export async function runStorageSession(options: SessionOptions): Promise<Sessio
   const choosePort = options.choosePort ?? tunnelPortChooser(storage, settings.tunnel_ports, log);
   for (let attempt = 1; ; attempt++) {
     if (options.stop?.aborted === true) throw new UserError('Interrupted before the session with the storage started');
-    const dir = await makePrivateDir();
+    const dir = await makePrivateDir(settings.var_dir);
     let result: SshResult;
     let port: number;
     try {

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { errorMessage, isErrno, UserError } from '../common/errors.js';
 import { hasControlCharacters } from '../turku/names.js';
 import type { StorageEndpoint } from '../turku/protocol/descriptor.js';
+import { dieWithParent } from './die-with-parent.js';
 import { trackProcessGroup } from './exit-cleanup.js';
 
 /**
@@ -123,7 +124,7 @@ export interface SshRunOptions {
   readonly graceMs?: number;
   /** Each chunk of ssh's stderr as it arrives (passed through to the operator). */
   readonly onStderr?: (text: string) => void;
-  /** Anything the remote command prints on stdout (ours prints nothing there). */
+  /** What the remote command prints on stdout (ours: a check-in's `turku-result` line only). */
   readonly onStdout?: (text: string) => void;
 }
 
@@ -134,8 +135,10 @@ export function runSsh(options: SshRunOptions): Promise<SshResult> {
   if (program === undefined) return Promise.reject(new UserError('ssh_command is empty'));
   return new Promise((resolve, reject) => {
     // Its own process group, so a terminal's Ctrl-C reaches only the agent, which then closes
-    // stdin and lets the storage end the session cleanly.
-    const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    // stdin and lets the storage end the session cleanly. The tunnel dies with the agent, even
+    // when the agent is killed (die-with-parent.ts).
+    const [wrapped, ...wrappedArgs] = dieWithParent([program, ...args]);
+    const child = spawn(wrapped!, wrappedArgs, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     const untrack = child.pid === undefined ? () => false : trackProcessGroup(child.pid);
     let stderr = '';
     let stopped = false;

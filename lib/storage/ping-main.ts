@@ -38,7 +38,11 @@ async function main(): Promise<number> {
     machineUuid: uuid,
   });
   try {
-    return await storagePing(settings, { uuid, input: process.stdin, log });
+    // stdout carries only the session's result line back to the agent (a pipe: written at once).
+    // An agent already gone is no error of the session: its results are with the API.
+    process.stdout.on('error', () => undefined);
+    const output = (text: string) => void process.stdout.write(text);
+    return await storagePing(settings, { uuid, input: process.stdin, log, output });
   } catch (error) {
     // Unexpected: the stack goes to the local log, one line to the agent.
     log.error(errorMessage(error));

@@ -121,8 +121,15 @@ test('an interactive restore holds the session until the agent closes it, withou
 test('a source that became due after the agent checked in is reported as skipped and stays due', async () => {
   await triggerBackup(api.api.ctx, UUID, 'etc');
   const s = session('{"verbose": true, "port": 50001, "sources": {}}\n.\n');
-  expect(await storagePing(settings, { uuid: UUID, input: s.stream, log: s.log })).toBe(0);
+  const output: string[] = [];
+  const write = (text: string) => void output.push(text);
+  expect(await storagePing(settings, { uuid: UUID, input: s.stream, log: s.log, output: write })).toBe(0);
   expect(s.text()).toContain('Skipped etc: not offered by the agent in this session');
+  // The session's result line for the agent (lib/storage/session-outcome.ts), after everything else.
+  expect(output).toEqual([
+    'turku-result {"version":1,"sources":{"etc":{"success":false,"snapshot":null,' +
+      '"summary":"Skipped etc: not offered by the agent in this session","skipped":true,"reported":true}}}\n',
+  ]);
   const [log] = await listBackups(api.api.ctx, 1);
   expect(log).toMatchObject({
     source: 'etc',

@@ -10,6 +10,7 @@ import { SNAPSHOT_MODES, type SnapshotMode, type SourceDescriptor } from '../tur
 import { parseStdinRequest, StdinProtocolError, type StdinRequest } from '../turku/protocol/stdin.js';
 import { friendlyName, machineDirectory, NoVolumeError, updateFriendlyLink } from './machine-dir.js';
 import { serveScriptedRestore } from './scripted-restore.js';
+import { sessionOutcomes } from './session-outcome.js';
 import type { StorageSettings } from './settings.js';
 import { runSnapshotMode, type SnapshotSettings } from './snapshots/index.js';
 import { readFrame, waitForEnd } from './stdin-frame.js';
@@ -31,6 +32,8 @@ export interface StoragePingOptions {
   /** Pause between attempts to report a result (5 s, as the spec says; tests shorten it). */
   readonly reportRetryDelayMs?: number;
   readonly random?: () => number;
+  /** Where the check-in's `turku-result` line goes (the forced command's stdout; none if absent). */
+  readonly output?: (text: string) => void;
 }
 
 const REPORT_ATTEMPTS = 4;
@@ -84,6 +87,7 @@ async function backUpDueSources(
   const checkin = await api.post('storage_ping_checkin', { storage, machine: { uuid } }, StoragePingCheckinResponse);
   const machine = checkin.machine;
   const due = Object.entries(machine.scheduled_sources);
+  const outcomes = sessionOutcomes(options.output);
   log.info(
     due.length > 0 ? `Sources to back up: ${due.map(([name]) => name).join(', ')}` : 'No sources to back up now',
   );
@@ -92,11 +96,15 @@ async function backUpDueSources(
   }
   if (due.length === 0) {
     log.info('Done');
-    return 0;
+    return outcomes.finish(0);
   }
 
-  const report = (name: string, result: SourceResult) =>
-    reportResult(api, storage, uuid, name, result, log, options.reportRetryDelayMs ?? 5000);
+  const report = async (name: string, result: SourceResult) =>
+    outcomes.add(
+      name,
+      result,
+      await reportResult(api, storage, uuid, name, result, log, options.reportRetryDelayMs ?? 5000),
+    );
 
   // Checked before the first rsync, so only when some due source was offered.
   const pulls = due.some(([name, descriptor]) => moduleCredentials(request, name, descriptor) !== undefined);
@@ -104,7 +112,7 @@ async function backUpDueSources(
     const summary = `Tunnel on port ${request.port} is not owned by this session`;
     log.error(summary);
     for (const [name] of due) await report(name, failure(summary));
-    return 1;
+    return outcomes.finish(1);
   }
 
   let allReported = true;
@@ -117,7 +125,7 @@ async function backUpDueSources(
       (await report(name, { ...result, time_begin: timeBegin, time_end: Date.now() / 1000 })) && allReported;
   }
   log.info('Done');
-  return allReported ? 0 : 1;
+  return outcomes.finish(allReported ? 0 : 1);
 }
 
 interface SourceContext {

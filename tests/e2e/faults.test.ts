@@ -116,7 +116,8 @@ test('a full volume fails the backup cleanly, and the next run completes once th
   const before = await snapshotState();
   await writeFile(join(data, 'huge.bin'), randomBytes(30 * 2 ** 20));
   await world.trigger(agent, 'data');
-  expect(await agent.ping()).toMatchObject({ exitCode: 0 });
+  // The storage tells the agent the source failed (its turku-result line): the agent exits 1.
+  expect(await agent.ping()).toMatchObject({ exitCode: 1 });
   const [report] = await listBackups(world.api.api.ctx, 1);
   expect(report).toMatchObject({ source: 'data', success: false, snapshot: null });
   expect(report?.summary).toMatch(/^rsync exited with return code (11|23)/);

@@ -285,7 +285,7 @@ describe('turku-agent in a model', () => {
     const ssh = await nodeScript(join(record, '..'), 'fake-ssh', fakeStorageScript(record, restoring));
     await writeFile(onMachine(unit, '/etc/turku-agent/config.d/90-test.json'), JSON.stringify({ ssh_command: [ssh] }));
     // The agent's record of one check-in session (lib/agent/ping.ts writes it; tested there).
-    const recorded = { time: '2026-11-30T06:40:00.000Z', storage: 'primary', ok: true };
+    const recorded = { time: '2026-11-30T06:40:00.000Z', storage: 'primary', ok: true, outcome: 'ok' };
     await writeFile(
       onMachine(unit, '/var/lib/turku-agent/last-backups.json'),
       JSON.stringify({ sources: { etc: { last_session: recorded, last_success: recorded.time } } }),

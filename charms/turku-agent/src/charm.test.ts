@@ -177,18 +177,38 @@ const T_NEW = '2026-11-30T06:40:59.999Z';
 const T_FAIL = '2026-11-30T07:10:00.000Z';
 const T_GONE = '2026-12-01T00:00:00.000Z';
 const RECORDS = {
-  etc: { last_session: { time: T_NEW, storage: 'primary', ok: true }, last_success: T_NEW },
-  www: { last_session: { time: T_FAIL, storage: 'primary', ok: false }, last_success: T_OLD },
+  etc: { last_session: { time: T_NEW, storage: 'primary', ok: true, outcome: 'ok' }, last_success: T_NEW },
+  www: {
+    last_session: { time: T_FAIL, storage: 'primary', ok: false, outcome: 'failed', reason: 'rsync exited with …' },
+    last_success: T_OLD,
+  },
   // A source the machine no longer has: not part of the status.
-  gone: { last_session: { time: T_GONE, storage: 'primary', ok: true }, last_success: T_GONE },
-};
+  gone: { last_session: { time: T_GONE, storage: 'primary', ok: false, outcome: 'failed' }, last_success: T_GONE },
+} as const;
+const UNKNOWN = { time: T_FAIL, storage: 'primary', ok: false, outcome: 'unknown', reason: 'no result line' } as const;
 
 describe('last backup', () => {
   test('the status names the newest success over the current sources', () => {
     expect(utcMinute(T_NEW)).toBe('2026-11-30 06:40 UTC');
-    expect(lastBackupText(RECORDS, ['etc', 'www'])).toBe('last backup 2026-11-30 06:40 UTC');
-    expect(lastBackupText(RECORDS, ['www', 'new'])).toBe('last backup 2026-11-29 06:40 UTC');
-    expect(lastBackupText({ www: { ...RECORDS.www, last_success: null } }, ['www'])).toBe('no backup yet');
+    expect(lastBackupText(RECORDS, ['etc'])).toBe('last backup 2026-11-30 06:40 UTC');
+    expect(lastBackupText(RECORDS, ['etc', 'www'])).toBe(
+      'last backup 2026-11-30 06:40 UTC; last session failed for www',
+    );
+    expect(lastBackupText(RECORDS, ['www', 'new'])).toBe(
+      'last backup 2026-11-29 06:40 UTC; last session failed for www',
+    );
+    expect(lastBackupText({ www: { ...RECORDS.www, last_success: null } }, ['www'])).toBe(
+      'no backup yet; last session failed for www',
+    );
+    const many = Object.fromEntries(['a', 'b', 'c', 'd', 'e'].map((name) => [name, RECORDS.www]));
+    expect(lastBackupText(many, ['e', 'd', 'c', 'b', 'a'])).toMatch(/; last session failed for a, b, c and 2 more$/);
+    // An original storage does not say how a source went: the agent records unknown.
+    expect(lastBackupText({ etc: { last_session: UNKNOWN, last_success: null } }, ['etc'])).toBe(
+      'no backup yet; outcome of the last session unknown (the storage does not report it)',
+    );
+    expect(lastBackupText({ ...RECORDS, x: { last_session: UNKNOWN, last_success: null } }, ['etc', 'x'])).toBe(
+      'last backup 2026-11-30 06:40 UTC; outcome of the last session unknown (the storage does not report it)',
+    );
     expect(lastBackupText({}, ['etc'])).toBe('no backup yet');
     expect(lastBackupText(undefined, ['etc'])).toBe('last backup unknown');
   });
@@ -196,7 +216,7 @@ describe('last backup', () => {
   test('list-sources fields per source', () => {
     expect(sourceBackup(RECORDS, 'www')).toEqual({
       'last-backup': T_OLD,
-      'last-session': { time: T_FAIL, storage: 'primary', ok: false },
+      'last-session': RECORDS.www.last_session,
     });
     expect(sourceBackup(RECORDS, 'new')).toEqual({ 'last-backup': null, 'last-session': null });
     expect(sourceBackup(undefined, 'etc')).toEqual({ 'last-backup': null, 'last-session': null });
@@ -401,7 +421,9 @@ describe('one unit', () => {
     const recorded = await ctx.run(events.updateStatus(), { ...first.state, ...state });
     expect(recorded.state.unitStatus).toEqual({
       status: 'active',
-      message: expect.stringMatching(/^2 sources registered with 127\.0\.0\.1:\d+; last backup 2026-11-30 06:40 UTC$/),
+      message: expect.stringMatching(
+        /^2 sources registered with 127\.0\.0\.1:\d+; last backup 2026-11-30 06:40 UTC; last session failed for www$/,
+      ),
     });
     const listed = await ctx.run(events.action('list-sources', {}), { ...recorded.state, ...state });
     expect(listed.actionStatus).toBe('completed');

@@ -1,6 +1,6 @@
 // What the agent recorded of its check-in sessions (lib/agent/last-backups.ts, one format for both
-// sides), for the status and list-sources. The agent only sees how each session with a storage
-// ended; the per-source results are the API's (turku-api's list-sources).
+// sides), for the status and list-sources: each source's outcome as our storage reported it to
+// the agent, or unknown with an original storage (the API's list-sources has the result).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -22,15 +22,33 @@ export function utcMinute(iso: string): string {
   return `${new Date(iso).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
 
-/** The status suffix: the newest last success over the agent's current sources. */
+/**
+ * The status suffix: the newest verified success over the agent's current sources, then the
+ * sources whose last session failed, or, when none did, a note that the last session's outcome
+ * is unknown (an original storage does not report per-source results to the agent).
+ */
 export function lastBackupText(records: LastBackups | undefined, sources: readonly string[]): string {
   if (records === undefined) return 'last backup unknown';
   let newest: string | undefined;
+  const failed: string[] = [];
+  let unknown = false;
   for (const name of sources) {
-    const success = Object.hasOwn(records, name) ? records[name]!.last_success : null;
+    if (!Object.hasOwn(records, name)) continue;
+    const { last_session: session, last_success: success } = records[name]!;
     if (success !== null && (newest === undefined || Date.parse(success) > Date.parse(newest))) newest = success;
+    if (session.outcome === 'failed') failed.push(name);
+    if (session.outcome === 'unknown') unknown = true;
   }
-  return newest === undefined ? 'no backup yet' : `last backup ${utcMinute(newest)}`;
+  let text = newest === undefined ? 'no backup yet' : `last backup ${utcMinute(newest)}`;
+  if (failed.length > 0) text += `; last session failed for ${namesText(failed.sort())}`;
+  else if (unknown) text += '; outcome of the last session unknown (the storage does not report it)';
+  return text;
+}
+
+/** `a, b, c and 2 more` */
+function namesText(names: readonly string[]): string {
+  const shown = names.slice(0, 3).join(', ');
+  return names.length > 3 ? `${shown} and ${names.length - 3} more` : shown;
 }
 
 export interface SourceBackup {

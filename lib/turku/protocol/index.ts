@@ -4,3 +4,4 @@ export * from './fields.js';
 export * from './issues.js';
 export * from './source.js';
 export * from './stdin.js';
+export * from './session-result.js';

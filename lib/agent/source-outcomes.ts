@@ -1,0 +1,112 @@
+import { parseResultLine, RESULT_LINE_PREFIX, type ResultLine } from '../turku/protocol/session-result.js';
+import { lastLine } from './process.js';
+import type { SshResult } from './ssh.js';
+
+/**
+ * Each offered source's outcome, from what a check-in session with a storage showed the agent:
+ * our storage's `turku-result` line (lib/turku/protocol/session-result.ts) when there is one,
+ * else only how ssh ended. Pure: the caller records and prints.
+ */
+
+export type Outcome = 'ok' | 'failed' | 'unknown';
+
+export interface SourceOutcome {
+  readonly outcome: Outcome;
+  /** Why it failed, or why it is unknown; none when ok. */
+  readonly reason?: string;
+  /** Backed up, but the storage could not report it to the API (so the API will ask again). */
+  readonly unreported?: boolean;
+}
+
+/** How the session ended, as runSsh reports it. */
+export type SessionEnd = Pick<SshResult, 'exitCode' | 'signal' | 'stopped' | 'stderr'>;
+
+export const NO_RESULT_LINE_REASON =
+  'the storage does not report per-source results (an original storage); see the API for the result';
+
+export function sourceOutcomes(
+  offered: readonly string[],
+  end: SessionEnd,
+  result: ResultLine | undefined,
+): Record<string, SourceOutcome> {
+  const outcomes: Record<string, SourceOutcome> = {};
+  for (const name of offered) {
+    if (result !== undefined) outcomes[name] = fromResultLine(result, name);
+    else outcomes[name] = withoutResultLine(end);
+  }
+  return outcomes;
+}
+
+function fromResultLine(result: ResultLine, name: string): SourceOutcome {
+  const source = Object.hasOwn(result.sources, name) ? result.sources[name] : undefined;
+  if (source === undefined) {
+    // Due when the agent asked the API, no longer when the storage did (another session took it).
+    return { outcome: 'unknown', reason: 'the storage did not back it up in this session: not due when it asked' };
+  }
+  if (source.success) return source.reported === false ? { outcome: 'ok', unreported: true } : { outcome: 'ok' };
+  const summary = source.summary?.trim();
+  return { outcome: 'failed', reason: summary === undefined || summary === '' ? 'failed (no reason given)' : summary };
+}
+
+function withoutResultLine(end: SessionEnd): SourceOutcome {
+  if (end.stopped) return { outcome: 'failed', reason: 'the session was interrupted before the storage finished' };
+  if (end.signal !== null)
+    return { outcome: 'failed', reason: `the session ended early: ssh was killed by ${end.signal}` };
+  if (end.exitCode === 0) return { outcome: 'unknown', reason: NO_RESULT_LINE_REASON };
+  const said = lastLine(end.stderr);
+  const why = end.exitCode === 255 ? 'ssh failed with exit status 255' : `exit status ${end.exitCode}`;
+  return {
+    outcome: 'failed',
+    reason: `the session ended before the storage reported results (${why})${said === '' ? '' : `: ${said}`}`,
+  };
+}
+
+/** Result lines taken out of ssh's stdout; everything else is passed through unchanged. */
+export interface ResultLineCatcher {
+  push(chunk: string): void;
+  /** At the end of the output: a last line without its newline counts too. */
+  end(): void;
+  /** The last valid result line seen. */
+  readonly result: ResultLine | undefined;
+}
+
+/** Longest partial line held back while it may still become a result line. */
+const MAX_HELD = 4 * 1024 * 1024;
+
+export function catchResultLines(passThrough?: (text: string) => void): ResultLineCatcher {
+  let held = '';
+  // A partial line already passed through: its rest cannot be a result line either.
+  let midLine = false;
+  let result: ResultLine | undefined;
+  const take = (line: string) => {
+    const parsed = midLine ? undefined : parseResultLine(line);
+    midLine = false;
+    if (parsed !== undefined) result = parsed;
+    else if (line !== '') passThrough?.(line);
+  };
+  const mayBecomeResultLine = (text: string) =>
+    text.length <= MAX_HELD &&
+    (text.startsWith(RESULT_LINE_PREFIX) || RESULT_LINE_PREFIX.startsWith(text.slice(0, RESULT_LINE_PREFIX.length)));
+  return {
+    push(chunk) {
+      held += chunk;
+      for (let end = held.indexOf('\n'); end !== -1; end = held.indexOf('\n')) {
+        take(held.slice(0, end + 1));
+        held = held.slice(end + 1);
+      }
+      // Output that cannot be a result line is passed on at once, not at its newline.
+      if (held !== '' && (midLine || !mayBecomeResultLine(held))) {
+        passThrough?.(held);
+        held = '';
+        midLine = true;
+      }
+    },
+    end() {
+      take(held);
+      held = '';
+    },
+    get result() {
+      return result;
+    },
+  };
+}
