@@ -30,7 +30,7 @@ export const CLIENT_ALIVE_COUNT_MAX = 4;
 
 export interface PingUserBlockOptions {
   /** Tests shorten it to see a `-N` login closed; 0 disables it (not for storages). */
-  readonly unusedConnectionTimeoutSeconds?: number;
+  readonly unusedConnectionTimeoutSeconds?: number | undefined;
 }
 
 /**
