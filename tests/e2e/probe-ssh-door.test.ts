@@ -79,6 +79,12 @@ async function sshAs(args: readonly string[], options: { input?: string; timeout
   return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
 }
 
+/** One line of figures in the test output (they go into issue 17's closing note). */
+function report(line: string): void {
+  // eslint-disable-next-line no-console -- the figures belong in the test output
+  console.log(line);
+}
+
 /** The process's result, or 'still connected' when it has not exited within `ms`. */
 async function exitWithin<T>(process: Promise<T>, ms: number): Promise<T | 'still connected'> {
   let timer: NodeJS.Timeout | undefined;
@@ -180,9 +186,9 @@ test('item 2 (sshd half): a `-N -R` login that never opens a session is closed a
     const seconds = (Date.now() - started) / 1000;
     if (result === 'still connected') {
       login.kill('SIGKILL');
-      console.log(`sshd log:\n${short.logs().slice(-3000)}`);
+      report(`sshd log:\n${short.logs().slice(-3000)}`);
     }
-    console.log(
+    report(
       `item 2: a -N -R login was closed by sshd after ${seconds.toFixed(1)} s (UnusedConnectionTimeout ${SHORT_UNUSED_SECONDS} s; ` +
         `its listener ${sawListener ? 'was up, then' : 'was never'} seen)`,
     );
@@ -224,7 +230,7 @@ test('item 3: 60 MB on stdin without the terminator is refused at once, in bound
       '--help',
     ]);
     const baselineKiB = Number(idle.stderr.trim().split('\n').pop());
-    console.log(
+    report(
       `item 3: 60 MB without terminator: refused after ${seconds.toFixed(1)} s (forced command ran ${elapsed!.toFixed(2)} s), ` +
         `peak RSS of the forced command ${(maxRssKiB! / 1024).toFixed(1)} MiB (the program printing --help: ${(baselineKiB / 1024).toFixed(1)} MiB)`,
     );
@@ -249,7 +255,7 @@ test('item 3: a login that sends nothing is refused after the request timeout an
   const seconds = (Date.now() - started) / 1000;
   if (result === 'still connected') login.kill('SIGKILL');
   login.stdin?.destroy();
-  console.log(
+  report(
     `item 3: an idle login was refused and closed after ${seconds.toFixed(1)} s (timeout ${REQUEST_TIMEOUT_SECONDS} s)`,
   );
   expect(result).not.toBe('still connected');
