@@ -30,7 +30,8 @@ export interface SshdOptions {
   readonly hostKeyDir?: string;
   /**
    * The ping user the `Match User` block (AllowTcpForwarding remote, no X11, agent forwarding or TTY) applies to.
-   * Default: the user running the tests (root). null: no Match block, as on a storage that skipped the advice.
+   * Default: the user running the tests (root). null: no Match block (everyone gets the global settings, which deny
+   * all forwarding; add `AllowTcpForwarding yes` in extraConfig for a storage that skipped the advice).
    */
   readonly pingUser?: string | null;
   /**
