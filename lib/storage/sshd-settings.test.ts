@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 
 import {
+  knowsUnusedConnectionTimeout,
   LOGIN_GRACE_TIME_SECONDS,
   pingUserMatchBlock,
   storageSshdDropIn,
@@ -143,4 +144,18 @@ describe("the charm's drop-in on a machine whose main config allows everything",
 test('a user name sshd could misread is refused', () => {
   expect(() => pingUserMatchBlock('ping user')).toThrow('not a user name');
   expect(() => pingUserMatchBlock('a,b')).toThrow('not a user name');
+});
+
+test('UnusedConnectionTimeout only for an sshd that knows it (OpenSSH 9.2 and later)', () => {
+  expect(knowsUnusedConnectionTimeout('OpenSSH_9.2, OpenSSL 3.0.19 27 Jan 2026')).toBe(true);
+  expect(knowsUnusedConnectionTimeout('OpenSSH_9.6p1 Ubuntu-3ubuntu13, OpenSSL 3.0.13 30 Jan 2024')).toBe(true);
+  expect(knowsUnusedConnectionTimeout('OpenSSH_10.0p2, OpenSSL 3.5.0')).toBe(true);
+  // 8.9 has no -V: its usage text carries the version.
+  expect(knowsUnusedConnectionTimeout('unknown option -- V\nOpenSSH_8.9p1 Ubuntu-3ubuntu0.10, OpenSSL 3.0.2')).toBe(
+    false,
+  );
+  expect(knowsUnusedConnectionTimeout('OpenSSH_9.1p1')).toBe(false);
+  expect(storageSshdDropIn('turku-ping', { unusedConnectionTimeoutSeconds: null })).not.toContain(
+    'UnusedConnectionTimeout',
+  );
 });

@@ -29,8 +29,23 @@ export const CLIENT_ALIVE_INTERVAL_SECONDS = 30;
 export const CLIENT_ALIVE_COUNT_MAX = 4;
 
 export interface PingUserBlockOptions {
-  /** Tests shorten it to see a `-N` login closed; 0 disables it (not for storages). */
-  readonly unusedConnectionTimeoutSeconds?: number | undefined;
+  /**
+   * Tests shorten it to see a `-N` login closed; 0 disables it (not for storages); null leaves the
+   * keyword out, for an sshd older than OpenSSH 9.2 that does not know it (Ubuntu 22.04 has 8.9).
+   */
+  readonly unusedConnectionTimeoutSeconds?: number | null | undefined;
+}
+
+/**
+ * Whether the sshd whose version line (`sshd -V`, or its usage text on versions without -V:
+ * `OpenSSH_9.2p1 Debian-2, OpenSSL …`) is `versionText` knows UnusedConnectionTimeout (9.2+).
+ * An unreadable version counts as knowing it: `sshd -t` then has the last word.
+ */
+export function knowsUnusedConnectionTimeout(versionText: string): boolean {
+  const match = /OpenSSH_(\d+)\.(\d+)/.exec(versionText);
+  if (match === null) return true;
+  const [major, minor] = [Number(match[1]), Number(match[2])];
+  return major > 9 || (major === 9 && minor >= 2);
 }
 
 /**
@@ -51,7 +66,10 @@ export function preAuthenticationLimits(): string[] {
  */
 export function pingUserMatchBlock(pingUser: string, options: PingUserBlockOptions = {}): string[] {
   if (!/^[a-z_][a-z0-9_.-]*$/i.test(pingUser)) throw new Error(`not a user name sshd can match: ${pingUser}`);
-  const unused = options.unusedConnectionTimeoutSeconds ?? UNUSED_CONNECTION_TIMEOUT_SECONDS;
+  const unused =
+    options.unusedConnectionTimeoutSeconds === undefined
+      ? UNUSED_CONNECTION_TIMEOUT_SECONDS
+      : options.unusedConnectionTimeoutSeconds;
   return [
     `Match User ${pingUser}`,
     '  AuthenticationMethods publickey',
@@ -69,7 +87,7 @@ export function pingUserMatchBlock(pingUser: string, options: PingUserBlockOptio
     '  PermitTunnel no',
     // One login, one forced command: no second session multiplexed on the connection.
     '  MaxSessions 1',
-    `  UnusedConnectionTimeout ${unused === 0 ? 'none' : String(unused)}`,
+    ...(unused === null ? [] : [`  UnusedConnectionTimeout ${unused === 0 ? 'none' : String(unused)}`]),
     `  ClientAliveInterval ${CLIENT_ALIVE_INTERVAL_SECONDS}`,
     `  ClientAliveCountMax ${CLIENT_ALIVE_COUNT_MAX}`,
   ];
@@ -82,12 +100,12 @@ export const SSHD_DROP_IN = '/etc/ssh/sshd_config.d/turku-storage.conf';
  * The drop-in the charm installs on a real storage: the pre-authentication limits and the ping
  * user's Match block, nothing that changes what the machine's other users may do once logged in.
  */
-export function storageSshdDropIn(pingUser: string): string {
+export function storageSshdDropIn(pingUser: string, options: PingUserBlockOptions = {}): string {
   return [
     '# Written by the turku-storage charm; it rewrites this file, and removes it with the unit.',
     '# Settings for the Turku ping user, whose keys run only turku-storage-ping (docs/datapath.md).',
     ...preAuthenticationLimits(),
-    ...pingUserMatchBlock(pingUser),
+    ...pingUserMatchBlock(pingUser, options),
     '',
   ].join('\n');
 }

@@ -107,6 +107,7 @@ async function reconcile(ctx: HookContext<StorageConfig>, host: Host): Promise<v
     return;
   }
   if (door.kind === 'secured' && door.reloaded) await ctx.log.info(`sshd reloaded with ${SSHD_DROP_IN}`);
+  if (door.kind === 'secured' && door.warning !== undefined) await ctx.log.warning(door.warning);
   const secret = await ensureLoginSecret(paths.secretFile);
   const volumes = await attachedVolumes(ctx.tools, host, ctx.juju, paths.defaultVolume);
   const sshHost = await sshHostOf(ctx.tools, config['ssh-host']);

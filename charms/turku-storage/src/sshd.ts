@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import { failureLine, reloadDaemon, type Host, type RunResult } from '../../../lib/charm-host/index.js';
 import { writeFileAtomic } from '../../../lib/common/atomic-write.js';
 import {
+  knowsUnusedConnectionTimeout,
   SSHD_DROP_IN,
   storageSshdDropIn,
   UNUSED_CONNECTION_TIMEOUT_SECONDS,
@@ -22,18 +23,21 @@ const DAEMON = { unit: 'ssh.service', pidFile: '/run/sshd.pid' } as const;
 const APPLIED_STAMP = `${MACHINE_PATHS.charmDir}/sshd-drop-in.applied`;
 
 /** What a login as the ping user must get, as `sshd -T` prints it. */
-const EXPECTED: Readonly<Record<string, string>> = {
-  allowtcpforwarding: 'remote',
-  allowstreamlocalforwarding: 'no',
-  allowagentforwarding: 'no',
-  x11forwarding: 'no',
-  permittunnel: 'no',
-  permittty: 'no',
-  unusedconnectiontimeout: String(UNUSED_CONNECTION_TIMEOUT_SECONDS),
-};
+function expectedSettings(unusedTimeout: boolean): Readonly<Record<string, string>> {
+  return {
+    allowtcpforwarding: 'remote',
+    allowstreamlocalforwarding: 'no',
+    allowagentforwarding: 'no',
+    x11forwarding: 'no',
+    permittunnel: 'no',
+    permittty: 'no',
+    ...(unusedTimeout ? { unusedconnectiontimeout: String(UNUSED_CONNECTION_TIMEOUT_SECONDS) } : {}),
+  };
+}
 
 export type SshDoor =
-  | { readonly kind: 'secured'; readonly reloaded: boolean }
+  /** `warning`: what this sshd cannot do (an OpenSSH older than 9.2 cannot close unused logins). */
+  | { readonly kind: 'secured'; readonly reloaded: boolean; readonly warning?: string }
   /** No sshd configuration under a test root: nothing to secure. */
   | { readonly kind: 'no-sshd' }
   | { readonly kind: 'blocked'; readonly problem: string };
@@ -50,8 +54,14 @@ export async function secureSshDoor(host: Host, pingUser: string): Promise<SshDo
     if (!host.isSystemRoot) return { kind: 'no-sshd' };
     return { kind: 'blocked', problem: `sshd: ${MAIN_CONFIG} is missing (is openssh-server installed?)` };
   }
+  const version = await host.run([SSHD, '-V']);
+  const unusedTimeout = knowsUnusedConnectionTimeout(`${version.stdout}\n${version.stderr}`);
+  const warning = unusedTimeout
+    ? undefined
+    : `${/OpenSSH_\S+/.exec(version.stderr)?.[0] ?? 'this sshd'} has no UnusedConnectionTimeout (OpenSSH 9.2+): ` +
+      'a login that never runs the forced command is not closed by sshd';
   const dropIn = host.path(SSHD_DROP_IN);
-  const text = storageSshdDropIn(pingUser);
+  const text = storageSshdDropIn(pingUser, unusedTimeout ? {} : { unusedConnectionTimeoutSeconds: null });
   const previous = await readFile(dropIn, 'utf8').catch(() => undefined);
   if (previous !== text) {
     await mkdir(dirname(dropIn), { recursive: true, mode: 0o755 });
@@ -72,16 +82,17 @@ export async function secureSshDoor(host: Host, pingUser: string): Promise<SshDo
   if (effective.exitCode !== 0) {
     return { kind: 'blocked', problem: `sshd -T for ${pingUser}: ${failureLine(effective)}` };
   }
-  const differs = settingsDiffering(effective.stdout);
+  const differs = settingsDiffering(effective.stdout, expectedSettings(unusedTimeout));
   if (differs.length > 0) return { kind: 'blocked', problem: notAppliedProblem(mainText, pingUser, differs) };
 
   const digest = createHash('sha256').update(text).digest('hex');
   const stamp = host.path(APPLIED_STAMP);
-  if ((await readFile(stamp, 'utf8').catch(() => '')) === digest) return { kind: 'secured', reloaded: false };
+  const secured = (reloaded: boolean): SshDoor => ({ kind: 'secured', reloaded, ...(warning ? { warning } : {}) });
+  if ((await readFile(stamp, 'utf8').catch(() => '')) === digest) return secured(false);
   const reloaded = (await reloadDaemon(host, DAEMON)) === 'reloaded';
   await mkdir(dirname(stamp), { recursive: true, mode: 0o700 });
   await writeFileAtomic(stamp, digest, { mode: 0o600 });
-  return { kind: 'secured', reloaded };
+  return secured(reloaded);
 }
 
 /** Removes the drop-in (the unit is leaving) and has sshd reread its configuration. */
@@ -105,14 +116,14 @@ function sshdComplaint(result: RunResult): string {
   return text.length > 300 ? `${text.slice(0, 297)}...` : text;
 }
 
-function settingsDiffering(sshdT: string): string[] {
+function settingsDiffering(sshdT: string, expected: Readonly<Record<string, string>>): string[] {
   const actual = new Map(
     sshdT
       .split('\n')
       .map((line) => line.trim().split(/\s+/))
       .map(([key, ...value]) => [key!.toLowerCase(), value.join(' ')] as const),
   );
-  return Object.entries(EXPECTED)
+  return Object.entries(expected)
     .filter(([key, value]) => actual.get(key) !== value)
     .map(([key]) => `${key} ${actual.get(key) ?? '(unset)'}`);
 }
