@@ -66,7 +66,7 @@ describe('a whole storage config (local substrate, tests, benchmark)', () => {
     expect(Object.fromEntries(settings)).toMatchObject({
       ...FORWARDING_DENIED,
       allowtcpforwarding: 'remote',
-      permitlisten: 'localhost:*',
+      permitlisten: 'localhost:* 127.0.0.1:*',
       permitopen: 'none',
       permittty: 'no',
       maxsessions: '1',
@@ -123,7 +123,7 @@ describe("the charm's drop-in on a machine whose main config allows everything",
     expect(Object.fromEntries(settings)).toMatchObject({
       ...FORWARDING_DENIED,
       allowtcpforwarding: 'remote',
-      permitlisten: 'localhost:*',
+      permitlisten: 'localhost:* 127.0.0.1:*',
       unusedconnectiontimeout: String(UNUSED_CONNECTION_TIMEOUT_SECONDS),
       logingracetime: String(LOGIN_GRACE_TIME_SECONDS),
     });

@@ -58,10 +58,11 @@ export function preAuthenticationLimits(): string[] {
 
 /**
  * The ping user's Match block: public keys only, no terminal, no forwarding of any kind but the
- * remote TCP forward of the agent's tunnel, and only on loopback (`localhost`, the name ssh asks
- * for when `-R` names no address; sshd takes the intersection of this and each key's
- * `permitlisten`, and the name `localhost` does not match explicit `127.0.0.1`). The forced
- * command stays in authorized_keys, one per machine. A Match block lasts until the next Match or
+ * remote TCP forward of the agent's tunnel, and only on loopback: `localhost` (the name ssh asks
+ * for when `-R` names no address) or `127.0.0.1`, which sshd compares as names, not addresses.
+ * sshd grants a listen request only when this and the key's own `permitlisten` both allow it, so
+ * each key's line decides which ports within these. The forced command stays in
+ * authorized_keys, one per machine. A Match block lasts until the next Match or
  * the end of its file: put it last.
  */
 export function pingUserMatchBlock(pingUser: string, options: PingUserBlockOptions = {}): string[] {
@@ -78,7 +79,7 @@ export function pingUserMatchBlock(pingUser: string, options: PingUserBlockOptio
     '  PermitTTY no',
     '  PermitUserRC no',
     '  AllowTcpForwarding remote',
-    '  PermitListen localhost:*',
+    '  PermitListen localhost:* 127.0.0.1:*',
     '  PermitOpen none',
     '  GatewayPorts no',
     '  AllowStreamLocalForwarding no',

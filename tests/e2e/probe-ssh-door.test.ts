@@ -119,7 +119,7 @@ async function effectiveSettings(configFile: string, user: string): Promise<Reco
 test('item 1: the running storage sshd denies every forwarding kind but remote TCP on loopback (sshd -T)', async () => {
   expect(await effectiveSettings(storage.sshd.configFile, 'root')).toMatchObject({
     allowtcpforwarding: 'remote',
-    permitlisten: 'localhost:*',
+    permitlisten: 'localhost:* 127.0.0.1:*',
     permitopen: 'none',
     allowstreamlocalforwarding: 'no',
     allowagentforwarding: 'no',
