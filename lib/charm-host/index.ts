@@ -5,11 +5,13 @@ export { ensurePackages, missingPackages } from './packages.js';
 export {
   isProcessAlive,
   ensureService,
+  reloadDaemon,
   serviceLogFile,
   stopService,
   usesSystemd,
   type ServiceSpec,
   type ServiceState,
+  type SystemDaemon,
 } from './services.js';
 export {
   charmNode,

@@ -63,6 +63,34 @@ export async function stopService(host: Host, name: string): Promise<void> {
   await rm(stampFile(host, name), { force: true });
 }
 
+/** A daemon the machine runs itself (sshd), which a charm only asks to reread its configuration. */
+export interface SystemDaemon {
+  /** Its systemd unit, e.g. "ssh.service" (Debian and Ubuntu's name for sshd). */
+  readonly unit: string;
+  /** Its pid file where systemd does not run it, e.g. "/run/sshd.pid" (sshd's default). */
+  readonly pidFile: string;
+}
+
+/**
+ * Makes a running daemon reread its configuration: `systemctl try-reload-or-restart` under
+ * systemd, else SIGHUP to the pid in its pid file (under the host's root: the local substrate's
+ * machines run their sshd with such a pid file). A daemon that is not running reads the new
+ * configuration when it starts: 'not running', nothing done.
+ */
+export async function reloadDaemon(host: Host, daemon: SystemDaemon): Promise<'reloaded' | 'not running'> {
+  if (usesSystemd(host)) {
+    const active = await host.run(['systemctl', 'is-active', daemon.unit]);
+    if (active.stdout.trim() !== 'active') return 'not running';
+    await systemctl(host, ['try-reload-or-restart', daemon.unit]);
+    return 'reloaded';
+  }
+  const text = await readFile(host.path(daemon.pidFile), 'utf8').catch(() => '');
+  const pid = Number(text.trim());
+  if (!Number.isInteger(pid) || pid <= 1 || !isProcessAlive(pid)) return 'not running';
+  process.kill(pid, 'SIGHUP');
+  return 'reloaded';
+}
+
 // ---- systemd ------------------------------------------------------------------------------
 
 function unitText(spec: ServiceSpec): string {

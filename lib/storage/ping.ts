@@ -43,7 +43,7 @@ export async function storagePing(settings: StorageSettings, options: StoragePin
   const { uuid, log } = options;
   let request: StdinRequest;
   try {
-    request = parseStdinRequest(await readFrame(options.input));
+    request = parseStdinRequest(await readFrame(options.input, { timeoutMs: settings.ping_request_timeout * 1000 }));
   } catch (error) {
     if (!(error instanceof StdinProtocolError)) throw error;
     log.error(error.message);

@@ -10,6 +10,7 @@ import { isConfigObject, type ConfigObject } from '../turku/config.js';
 import { Flag, Port } from '../turku/protocol/fields.js';
 import { SNAPSHOT_MODES } from '../turku/protocol/descriptor.js';
 import { WEEK_STARTS } from '../turku/time.js';
+import { DEFAULT_REQUEST_TIMEOUT_SECONDS } from './stdin-frame.js';
 
 /**
  * The storage unit's configuration (spec §5.1): the merged `config.d` layers, with the
@@ -93,6 +94,8 @@ export const StorageSettings = z.object({
   borg_compression: z.string().default('lz4'),
   borg_lock_wait: z.number().int().nonnegative().default(60),
   verify_tunnel_owner: Flag.default(process.platform === 'linux'),
+  /** Seconds an agent has to send its whole request to turku-storage-ping (docs/datapath.md). */
+  ping_request_timeout: z.number().positive().max(3600).default(DEFAULT_REQUEST_TIMEOUT_SECONDS),
 });
 export type StorageSettings = z.output<typeof StorageSettings>;
 

@@ -30,7 +30,8 @@ export interface SshdOptions {
   readonly hostKeyDir?: string;
   /**
    * The ping user the `Match User` block (AllowTcpForwarding remote, no X11, agent forwarding or TTY) applies to.
-   * Default: the user running the tests (root). null: no Match block, as on a storage that skipped the advice.
+   * Default: the user running the tests (root). null: no Match block (everyone gets the global settings, which deny
+   * all forwarding; add `AllowTcpForwarding yes` in extraConfig for a storage that skipped the advice).
    */
   readonly pingUser?: string | null;
   /**
@@ -38,6 +39,8 @@ export interface SshdOptions {
    * value of a keyword); `Match` blocks in it go last, after the ping user's block.
    */
   readonly extraConfig?: string;
+  /** The ping user's UnusedConnectionTimeout instead of the storages' (tests that watch a `-N` login closed). */
+  readonly unusedConnectionTimeoutSeconds?: number;
   /** A fixed port instead of a free one. */
   readonly port?: number;
   /** How long to wait for sshd to accept connections (default 15 s). */
@@ -114,6 +117,7 @@ export async function startSshd(options: SshdOptions): Promise<Sshd> {
       authorizedKeysFile: options.authorizedKeysFile,
       pingUser,
       extraConfig: options.extraConfig ?? '',
+      unusedConnectionTimeoutSeconds: options.unusedConnectionTimeoutSeconds,
     });
     await writeFile(configFile, config, { mode: 0o644 });
     const started = await launch({
@@ -146,6 +150,7 @@ function renderConfig(settings: {
   authorizedKeysFile: string;
   pingUser: string | null;
   extraConfig: string;
+  unusedConnectionTimeoutSeconds: number | undefined;
 }): string {
   // sshd keeps the first value it reads for a keyword, and a Match block lasts until the next Match: the caller's
   // global keywords go first (to override ours), their Match blocks last.
@@ -159,7 +164,11 @@ function renderConfig(settings: {
     `ListenAddress ${settings.listen}`,
     ...settings.hostKeys.map((key) => `HostKey ${key}`),
     `PidFile ${settings.pidFile}`,
-    ...storageSshdSettings({ authorizedKeysFile: settings.authorizedKeysFile, pingUser: settings.pingUser }),
+    ...storageSshdSettings({
+      authorizedKeysFile: settings.authorizedKeysFile,
+      pingUser: settings.pingUser,
+      unusedConnectionTimeoutSeconds: settings.unusedConnectionTimeoutSeconds,
+    }),
     extraMatches.trim(),
   ];
   return `${lines.filter((line) => line !== '').join('\n')}\n`;

@@ -304,13 +304,15 @@ describe('sshd', () => {
       expect(await readTcp('127.0.0.1', secret.port)).toBe('storage loopback');
       expect(await probeTcp(host, '127.0.0.1', secret.port, 500)).toBe(false);
 
-      // The same key options on an sshd without the Match block (same host keys): -L goes through.
+      // The same key options on an sshd with OpenSSH's default TCP forwarding and without the Match block (same host
+      // keys), as on a storage that skipped the advice: -L goes through.
       const lax = await startSshd({
         dir: join(root.path, 'lax-sshd'),
         listenAddress: host.hostAddress,
         authorizedKeysFile: join(root.path, 'storage', 'ssh', 'authorized_keys'),
         hostKeyDir: join(root.path, 'storage', 'sshd'),
         pingUser: null,
+        extraConfig: 'AllowTcpForwarding yes',
       });
       expect(lax.hostPublicKeys).toEqual(sshd.hostPublicKeys);
       const [strictPort, laxPort] = [INSIDE_PORT + 1, INSIDE_PORT + 2];

@@ -17,6 +17,7 @@ import { writeStorageUnit } from '../../../lib/charm-interfaces/index.js';
 import { writeFileAtomic } from '../../../lib/common/atomic-write.js';
 import { isApiUnreachable } from '../../../lib/common/api-unreachable.js';
 import { loadStorageSettings } from '../../../lib/storage/load-settings.js';
+import { SSHD_DROP_IN } from '../../../lib/storage/sshd-settings.js';
 import { measureVolumes, spaceReport } from '../../../lib/storage/volumes.js';
 import { isWeakSecret, STRONG_SECRET_LENGTH } from '../../../lib/turku/secret-strength.js';
 import { expireNow, listSnapshots, verifySnapshot } from './actions.js';
@@ -24,6 +25,7 @@ import { API_ENDPOINT, readApiRelation } from './api-relation.js';
 import { storageConfigObject, storageName } from './config-files.js';
 import { ensureHostKeys, ensureLoginSecret, ensurePingAccount, giveToPingAccount } from './machine.js';
 import { storagePaths } from './paths.js';
+import { removeSshDoor, secureSshDoor } from './sshd.js';
 import { ExpireNowParams, ListSnapshotsParams, StorageConfig, VerifySnapshotParams } from './schemas.js';
 import { attachedVolumes } from './volumes.js';
 
@@ -75,10 +77,13 @@ async function sharedNameProblem(tools: HookTools, configured: string): Promise<
 }
 
 async function reconcile(ctx: HookContext<StorageConfig>, host: Host): Promise<void> {
-  if (await isLeaving(ctx.tools, ctx.juju.unit)) {
-    // The machine may outlive the unit: its timer must not keep reporting a storage that left.
+  const hook = ctx.juju.hookName;
+  if (hook === 'stop' || hook === 'remove' || (await isLeaving(ctx.tools, ctx.juju.unit))) {
+    // The machine may outlive the unit: its timer must not keep reporting a storage that left,
+    // and its sshd goes back to the machine's own settings.
     await removeTimers(host, 'storage');
-    ctx.status.maintenance('unit is being removed; storage timers removed');
+    if (await removeSshDoor(host)) await ctx.log.info(`removed ${SSHD_DROP_IN}`);
+    ctx.status.maintenance('unit is being removed; storage timers and sshd settings removed');
     return;
   }
   const config = await ctx.config();
@@ -95,6 +100,14 @@ async function reconcile(ctx: HookContext<StorageConfig>, host: Host): Promise<v
   await installPrograms(host, PROGRAMS);
   const account = await ensurePingAccount(host, config['ping-user']);
   const hostKeys = await ensureHostKeys(host, paths.hostKeysGlob);
+  // What the ping user's logins may do: checked before anything is offered to agents.
+  const door = await secureSshDoor(host, account.name);
+  if (door.kind === 'blocked') {
+    ctx.status.blocked(door.problem);
+    return;
+  }
+  if (door.kind === 'secured' && door.reloaded) await ctx.log.info(`sshd reloaded with ${SSHD_DROP_IN}`);
+  if (door.kind === 'secured' && door.warning !== undefined) await ctx.log.warning(door.warning);
   const secret = await ensureLoginSecret(paths.secretFile);
   const volumes = await attachedVolumes(ctx.tools, host, ctx.juju, paths.defaultVolume);
   const sshHost = await sshHostOf(ctx.tools, config['ssh-host']);

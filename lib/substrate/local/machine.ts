@@ -35,7 +35,8 @@ export async function provisionMachine(
 ): Promise<LocalMachine> {
   const root = machineRoot(modelDir, id);
   // sshd's StrictModes wants every directory above authorized_keys root's and not writable by others.
-  for (const dir of [root, join(root, 'etc', 'ssh'), join(root, 'run'), join(root, 'var', 'log')]) {
+  const sshDirs = [join(root, 'etc', 'ssh'), join(root, 'etc', 'ssh', 'sshd_config.d')];
+  for (const dir of [root, ...sshDirs, join(root, 'run'), join(root, 'var', 'log')]) {
     await mkdir(dir, { recursive: true, mode: 0o755 });
     await chmod(dir, 0o755);
   }
@@ -46,10 +47,11 @@ export async function provisionMachine(
 }
 
 /**
- * The machine's OpenSSH server on port 22 of its own address, configured as spec 3.6 advises a
- * storage. On the substrate no account can be made for a storage's ping user, so the charm runs
- * it as root with its keys in the machine's ping home (charms/turku-storage/README.md): that is
- * the only authorized_keys file this sshd reads, and root logins need a forced command.
+ * The machine's OpenSSH server on port 22 of its own address, configured as a storage's
+ * (lib/storage/sshd-settings.ts) and reading the drop-ins in its /etc/ssh/sshd_config.d first,
+ * as Debian's does. On the substrate no account can be made for a storage's ping user, so the
+ * charm runs it as root with its keys in the machine's ping home (charms/turku-storage/README.md):
+ * that is the only authorized_keys file this sshd reads, and root logins need a forced command.
  */
 async function startSshd(machine: LocalMachine): Promise<void> {
   const sshDir = machinePath(machine, '/etc/ssh');
@@ -62,6 +64,8 @@ async function startSshd(machine: LocalMachine): Promise<void> {
     config,
     [
       '# Written by the local substrate (lib/substrate/local/machine.ts)',
+      // As Debian and Ubuntu ship it: drop-ins first (the turku-storage charm installs one).
+      `Include ${machinePath(machine, '/etc/ssh/sshd_config.d')}/*.conf`,
       'ListenAddress 0.0.0.0:22',
       `HostKey ${hostKey}`,
       `PidFile ${machinePath(machine, '/run/sshd.pid')}`,
