@@ -7,7 +7,7 @@ import { filesFromList, inClone, parseItemizedChanges, unescapeRsyncName } from 
 const text = (path: Buffer): string => path.toString('latin1');
 
 describe('parseItemizedChanges (rsync --dry-run --out-format="%i %n")', () => {
-  test('files, directories, symlinks and devices; deletions and the tree itself skipped', () => {
+  test('files, directories, symlinks and devices; deletions; the tree itself as "."', () => {
     const output = [
       '.d..t...... ./',
       '*deleting   old/file',
@@ -23,6 +23,7 @@ describe('parseItemizedChanges (rsync --dry-run --out-format="%i %n")', () => {
     const changes = parseItemizedChanges(output)!;
     expect(changes.deleted.map(text)).toEqual(['old/file']);
     expect(changes.changed.map((entry) => [text(entry.path), entry.isDirectory])).toEqual([
+      ['.', true],
       ['dir/changed', false],
       ['mode-only', false],
       ['pointer', false],
@@ -82,6 +83,19 @@ describe('filesFromList', () => {
       deleted: [Buffer.from('c/d/gone'), Buffer.from('e')],
     });
     expect(list.toString('latin1').split('\0')).toEqual(['.', 'a/b/file', 'a/b', 'a', 'top', 'c/d', 'c', '']);
+  });
+
+  test('a directory deleted with its contents is not listed as their parent (regression: rsync code 23)', () => {
+    const changes = parseItemizedChanges(
+      '*deleting   gone/deeper/file\n*deleting   gone/deeper/\n*deleting   gone/\n',
+    )!;
+    expect(filesFromList(changes).toString('latin1').split('\0')).toEqual(['.', '']);
+  });
+
+  test('the tree itself itemized alone still makes a list (regression: its mode or time was never pulled)', () => {
+    const changes = parseItemizedChanges('.d...p..... ./\n')!;
+    expect(changes.changed).toEqual([{ path: Buffer.from('.'), isDirectory: true }]);
+    expect(filesFromList(changes).toString('latin1').split('\0')).toEqual(['.', '']);
   });
 
   test('names are bytes', () => {

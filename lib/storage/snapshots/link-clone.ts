@@ -61,7 +61,12 @@ export function parseItemizedChanges(output: string): ItemizedChanges | null {
     const name = unescapeRsyncName(escaped);
     if (name === null) return null;
     const path = name.at(-1) === 0x2f ? name.subarray(0, -1) : name;
-    if (path.length === 0 || path.equals(Buffer.from('.'))) continue; // the tree itself
+    if (path.length === 0 || path.equals(Buffer.from('.'))) {
+      // The tree itself: its mode, owner or time changed. Kept as a change, so that step 3 runs
+      // even when nothing else did (it is always in the list, but without a change no pull ran).
+      if (deletion === undefined && type === 'd') changed.push({ path: Buffer.from('.'), isDirectory: true });
+      continue;
+    }
     // The names come from the agent's side: one that could leave the working copy is refused.
     if (path[0] === 0x2f || path.toString('latin1').split('/').includes('..')) return null;
     if (deletion !== undefined) deleted.push(path);
@@ -73,13 +78,17 @@ export function parseItemizedChanges(output: string): ItemizedChanges | null {
 /**
  * The `--files-from` list of step 3, NUL-separated: the changed entries, every directory above
  * them or above a deleted entry (their times and modes are the source's again), and the tree.
+ * A directory deleted with its contents is not listed as their parent: the source no longer
+ * has it, and a name the source lacks fails the whole pull (rsync code 23).
  */
 export function filesFromList(changes: ItemizedChanges): Buffer {
   const names = new Map<string, Buffer>([['.', Buffer.from('.')]]);
+  const gone = new Set(changes.deleted.map((path) => path.toString('latin1')));
   const add = (path: Buffer) => names.set(path.toString('latin1'), path);
   const addParents = (path: Buffer) => {
     for (let slash = path.lastIndexOf(0x2f); slash > 0; slash = path.lastIndexOf(0x2f, slash - 1)) {
-      add(path.subarray(0, slash));
+      const parent = path.subarray(0, slash);
+      if (!gone.has(parent.toString('latin1'))) add(parent);
     }
   };
   for (const entry of changes.changed) {
@@ -172,7 +181,7 @@ async function pullListed(job: SnapshotJob, working: string, list: Buffer): Prom
   try {
     const filesFrom = join(dir, 'files');
     await writeFile(filesFrom, list, { mode: 0o600, flag: 'wx' });
-    return await pullSource(job, { destination: working, ignoreExisting: true, filesFrom });
+    return await pullSource(job, { destination: working, ignoreExisting: true, filesFrom, exactTimes: true });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

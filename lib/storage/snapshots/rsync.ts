@@ -33,6 +33,11 @@ export interface RsyncArgvOptions {
   readonly ignoreExisting?: boolean;
   /** Only these entries (a file of NUL-separated names), and no deletion. */
   readonly filesFrom?: string | null;
+  /**
+   * Compare times to the nanosecond (`--modify-window=-1`), not to the second: a directory
+   * whose time the storage itself changed within the source's second still gets the source's.
+   */
+  readonly exactTimes?: boolean;
 }
 
 /** rsync's itemized change string, a space and the (escaped) name: see link-clone.ts. */
@@ -48,6 +53,7 @@ export function rsyncArgv(options: RsyncArgvOptions): string[] {
     ...(options.dryRun ? ['--dry-run', `--out-format=${ITEMIZE_FORMAT}`] : ['--verbose']),
   ];
   if (options.ignoreExisting) argv.push('--ignore-existing');
+  if (options.exactTimes) argv.push('--modify-window=-1');
   if (options.linkDest) argv.push(`--link-dest=${options.linkDest}`);
   if (options.inplace) argv.push('--inplace');
   if (options.hardLinks) argv.push('--hard-links');
@@ -103,6 +109,7 @@ export interface RsyncRun {
   readonly dryRun?: boolean;
   readonly ignoreExisting?: boolean;
   readonly filesFrom?: string | null;
+  readonly exactTimes?: boolean;
   readonly log: SnapshotLog;
 }
 
@@ -138,6 +145,7 @@ export async function runRsync(run: RsyncRun): Promise<PullResult> {
       dryRun: run.dryRun ?? false,
       ignoreExisting: run.ignoreExisting ?? false,
       filesFrom: run.filesFrom ?? null,
+      exactTimes: run.exactTimes ?? false,
     });
     const dryRun = run.dryRun ?? false;
     const { code, stdout } = await runCommand(argv, {
@@ -168,6 +176,7 @@ export interface PullTarget {
   readonly dryRun?: boolean;
   readonly ignoreExisting?: boolean;
   readonly filesFrom?: string | null;
+  readonly exactTimes?: boolean;
 }
 
 /** A snapshot job's pull: its source's filters, bandwidth limit and hard-link setting. */
@@ -183,6 +192,7 @@ export function pullSource(job: SnapshotJob, target: PullTarget): Promise<PullRe
     dryRun: target.dryRun ?? false,
     ignoreExisting: target.ignoreExisting ?? false,
     filesFrom: target.filesFrom ?? null,
+    exactTimes: target.exactTimes ?? false,
     hardLinks: settings.preserveHardLinks || descriptor.preserve_hard_links,
     filter: descriptor.filter,
     exclude: descriptor.exclude,
