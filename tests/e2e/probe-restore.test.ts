@@ -107,6 +107,7 @@ test.each([
     const result = await agent.ping('--restore-source', source, '--restore-target', target);
     expect(result).toMatchObject({ exitCode: 0 });
     const after = await stat(target);
+    // eslint-disable-next-line no-console -- the figure belongs in the test output (issue 17's closing note)
     console.log(`item 12 (${source}): target mode after restore ${(after.mode & 0o777).toString(8)}`);
     expect([after.mode & 0o7777, after.uid, after.gid]).toEqual([0o700, 4321, 4321]);
     expect(await contents(target)).toEqual(await contents(tree()));

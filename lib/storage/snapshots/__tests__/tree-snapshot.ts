@@ -70,7 +70,7 @@ export async function snapshotTree(root: string): Promise<TreeSnapshot> {
       linkGroup: null,
     };
     if (type !== 'dir') return;
-    const names = (await readdir(path, { encoding: 'buffer' })).sort(Buffer.compare);
+    const names = (await readdir(path, { encoding: 'buffer' })).sort((a, b) => Buffer.compare(a, b));
     for (const name of names) {
       const child = relative.length === 0 ? name : Buffer.concat([relative, Buffer.from('/'), name]);
       await walk(Buffer.concat([path, Buffer.from('/'), name]), child);
