@@ -24,7 +24,9 @@ import { type SnapshotJob } from './types.js';
  *      the deleted ones (`--files-from`), with `--ignore-existing`: it creates what was removed
  *      and sets the attributes of those directories (the clone's own), and never changes an
  *      entry whose inode is shared with the base. (rsync changes a mode or owner in place; into
- *      a clone that would rewrite the base too.) With nothing itemized, there is no step 3.
+ *      a clone that would rewrite the base too.) Then, if the tree's own attributes changed or
+ *      one of its entries did, a pull of the tree alone (`--dirs --exclude=*`) sets them. With
+ *      nothing itemized, there is no step 3.
  * The snapshot is the source as the dry run saw it: an entry that changes after it is in the next
  * backup. Hard-link groups are left to `--link-dest` (see `canClone`).
  */
@@ -76,13 +78,18 @@ export function parseItemizedChanges(output: string): ItemizedChanges | null {
 }
 
 /**
- * The `--files-from` list of step 3, NUL-separated: the changed entries, every directory above
- * them or above a deleted entry (their times and modes are the source's again), and the tree.
- * A directory deleted with its contents is not listed as their parent: the source no longer
- * has it, and a name the source lacks fails the whole pull (rsync code 23).
+ * The `--files-from` list of step 3, NUL-separated: the changed entries and every directory
+ * above them or above a deleted entry (their times and modes are the source's again). Empty when
+ * only the tree itself changed.
+ *   - The tree itself (`.`) is never listed: rsync reads `.` (or `dir/.`) in such a list as "this
+ *     directory's entries, one level down", and sends them ignoring every filter rule, so an
+ *     excluded entry at the top of the source came back into each snapshot. Its attributes are
+ *     set by a pass of their own (`touchesTree`).
+ *   - A directory deleted with its contents is not listed as their parent: the source no longer
+ *     has it, and a name the source lacks fails the whole pull (rsync code 23).
  */
 export function filesFromList(changes: ItemizedChanges): Buffer {
-  const names = new Map<string, Buffer>([['.', Buffer.from('.')]]);
+  const names = new Map<string, Buffer>();
   const gone = new Set(changes.deleted.map((path) => path.toString('latin1')));
   const add = (path: Buffer) => names.set(path.toString('latin1'), path);
   const addParents = (path: Buffer) => {
@@ -92,11 +99,25 @@ export function filesFromList(changes: ItemizedChanges): Buffer {
     }
   };
   for (const entry of changes.changed) {
+    if (isTree(entry.path)) continue;
     add(entry.path);
     addParents(entry.path);
   }
   for (const path of changes.deleted) addParents(path);
   return Buffer.concat([...names.values()].flatMap((name) => [name, Buffer.from([0])]));
+}
+
+/**
+ * Whether the tree's own attributes need setting after step 3: it was itemized, or the clone
+ * removes or step 3 adds one of its entries (which changes its time).
+ */
+export function touchesTree(changes: ItemizedChanges): boolean {
+  const topLevel = (path: Buffer) => isTree(path) || !path.includes(0x2f);
+  return changes.changed.some((entry) => topLevel(entry.path)) || changes.deleted.some(topLevel);
+}
+
+function isTree(path: Buffer): boolean {
+  return path.equals(Buffer.from('.'));
 }
 
 /**
@@ -169,10 +190,16 @@ export async function pullOntoClone(job: SnapshotJob, working: string, base: str
   log.info(
     `Cloned the base with hard links; ${changes.changed.length} changed and ${changes.deleted.length} deleted entries`,
   );
-  if (changes.changed.length === 0 && changes.deleted.length === 0) {
-    return { kind: 'pulled', result: { success: true, code: 0, stdout: '' } };
+  const list = filesFromList(changes);
+  if (list.length > 0) {
+    const pulled = await pullListed(job, working, list);
+    if (!pulled.success) return { kind: 'pulled', result: pulled };
   }
-  return { kind: 'pulled', result: await pullListed(job, working, filesFromList(changes)) };
+  if (touchesTree(changes)) {
+    // The tree's own mode, owner and times, last: step 3's creations change its time.
+    return { kind: 'pulled', result: await pullSource(job, { destination: working, treeOnly: true }) };
+  }
+  return { kind: 'pulled', result: { success: true, code: 0, stdout: '' } };
 }
 
 /** Step 3; the list lives in a private temp dir, removed in every case. */
