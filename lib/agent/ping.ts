@@ -45,11 +45,15 @@ Restore (the storage pushes files into the restore directory of this machine):
       --restore-storage NAME   the storage to use when sources are on several
       --restore-source NAME    scripted: restore this source by itself, then exit
       --restore-snapshot NAME  scripted: the snapshot to restore (default latest)
-      --restore-target DIR     where files land (default: restore_path)
+      --restore-target DIR     where files land (default: restore_path); must be missing
+                               or empty
+      --restore-merge          restore into a target that is not empty (files the snapshot
+                               has replace the target's; other entries stay)
       --restore-timeout SEC    end the session after SEC seconds (default: no limit)
 
 Exit status: 0 on success, nothing due or not configured yet; 1 when a source failed (one
-line each on stderr) and on API, SSH or restore errors (one line on stderr); 2 on bad flags.`;
+line each on stderr) and on API, SSH or restore errors (one line on stderr); 2 on bad flags or
+an unusable --restore-target (not empty without --restore-merge, a symlink, not a directory).`;
 
 const OPTIONS = {
   'config-dir': { type: 'string', short: 'c', default: DEFAULT_CONFIG_DIR },
@@ -61,6 +65,7 @@ const OPTIONS = {
   'restore-source': { type: 'string' },
   'restore-snapshot': { type: 'string', default: 'latest' },
   'restore-target': { type: 'string' },
+  'restore-merge': { type: 'boolean', default: false },
   'restore-timeout': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
@@ -87,6 +92,7 @@ export async function runAgentPing(argv: readonly string[], io: AgentIo): Promis
       source: values['restore-source'],
       snapshot: values['restore-snapshot'],
       target: values['restore-target'],
+      merge: values['restore-merge'],
       timeoutSeconds: parseSeconds('--restore-timeout', values['restore-timeout']),
     };
     const restoring = values.restore || restoreOptions.source !== undefined;

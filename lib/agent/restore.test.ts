@@ -1,5 +1,5 @@
 import { afterAll, afterEach, describe, expect, it } from '@jest/globals';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { execa } from 'execa';
@@ -17,7 +17,13 @@ import {
 } from './__tests__/helpers.js';
 import type { StorageGroup } from './groups.js';
 import { runAgentPing } from './ping.js';
-import { chooseStorage, restoreInfoText, storageTreeText, UNSUPPORTED_SCRIPTED_RESTORE } from './restore.js';
+import {
+  chooseStorage,
+  restoreInfoText,
+  STAGED_NOTE,
+  storageTreeText,
+  UNSUPPORTED_SCRIPTED_RESTORE,
+} from './restore.js';
 
 afterAll(removeTempDirs);
 
@@ -135,7 +141,8 @@ describe('interactive restore (--restore)', () => {
           `Local destination path: ${(await fakeSshRestorePath(agent)) ?? restorePath}\n` +
           'Sample restore usage from storage unit:\n' +
           `    cd /var/lib/turku-storage/machines/${agent.uuid}/\n` +
-          `    RSYNC_PASSWORD=${password} rsync -avzP --numeric-ids \${P?}/ ${url}\n\n`,
+          `    RSYNC_PASSWORD=${password} rsync -avzP --numeric-ids \${P?}/ ${url}\n\n` +
+          `${STAGED_NOTE}\n\n`,
       );
       expect(io.err()).toBe(
         `[2024-12-15 07:00:00,000 primary] INFO: Restore mode active on port ${port}.  Good luck.\n`,
@@ -151,14 +158,16 @@ describe('interactive restore (--restore)', () => {
         reject: false,
       });
       expect(push.stderr).toBe('');
-      const target = (await fakeSshRestorePath(agent))!;
-      expect(await readFile(join(target, 'restored.txt'), 'utf8')).toBe('back again\n');
-      expect((await stat(target)).mode & 0o777).toBe(0o700);
     } finally {
       io.interrupt(); // ends the session even when an expectation failed
     }
     expect(await running).toBe(0);
     expect((await fakeSshRun(agent.record, 1))!.eof).toBe(true);
+    // Staged during the session, moved in when it ended; the target keeps its own 0700.
+    const target = (await fakeSshRestorePath(agent))!;
+    expect(io.out().split('\n').at(-2)).toBe(`Session ended; what the storage pushed is in ${target}`);
+    expect(await readFile(join(target, 'restored.txt'), 'utf8')).toBe('back again\n');
+    expect((await stat(target)).mode & 0o777).toBe(0o700);
   }, 30_000);
 
   it('ends by itself after --restore-timeout', async () => {
@@ -286,3 +295,55 @@ it('creates the default restore directory from restore_path', async () => {
   expect(io.out()).toBe(`Restored etc (latest) from primary into ${target}\n`);
   expect(await readFile(join(target, 'sub', 'file.txt'), 'utf8')).toBe('from the snapshot\n');
 }, 30_000);
+
+describe('restore target rules', () => {
+  it('refuses a non-empty target with one line and exit 2, before anything is written or asked', async () => {
+    agent = await registeredAgent(SCRIPTED);
+    const target = await tempDir();
+    await writeFile(join(target, 'mine'), 'keep me\n');
+    for (const mode of [['--restore-source', 'etc'], ['--restore']]) {
+      const io = captureIo();
+      expect(await runAgentPing(['-c', agent.tree.configDir, ...mode, '--restore-target', target], io)).toBe(2);
+      expect(io.err()).toBe(
+        `turku-agent-ping: Restore target ${target} is not empty; empty it, choose another, or merge into it (--restore-merge)\n`,
+      );
+      expect(io.out()).toBe('');
+    }
+    expect(await readdir(target)).toEqual(['mine']);
+    expect(await fakeSshRun(agent.record, 1)).toBeUndefined();
+  }, 30_000);
+
+  it('--restore-merge writes into it and keeps the target’s other entries and mode', async () => {
+    agent = await registeredAgent(SCRIPTED);
+    const target = await tempDir();
+    await chmod(target, 0o710);
+    await writeFile(join(target, 'mine'), 'keep me\n');
+    const io = captureIo();
+    const argv = ['-c', agent.tree.configDir, '--restore-source', 'etc', '--restore-target', target, '--restore-merge'];
+    expect(await runAgentPing(argv, io)).toBe(0);
+    expect((await readdir(target)).sort()).toEqual(['mine', 'sub']);
+    expect(await readFile(join(target, 'sub', 'file.txt'), 'utf8')).toBe('from the snapshot\n');
+    expect((await stat(target)).mode & 0o777).toBe(0o710);
+  }, 30_000);
+
+  it('a failed restore removes the directories it created, and only those', async () => {
+    agent = await registeredAgent(`
+      await waitForEof();
+      const { restore } = request;
+      const snapshot = require('node:path').dirname(counter) + '/snapshot/';
+      require('node:fs').mkdirSync(snapshot + 'a/b/c', { recursive: true });
+      rsync(['-a', snapshot, 'rsync://' + restore.username + '@127.0.0.1:' + port + '/' + restore.module + '/'], restore.password);
+      log('ERROR', 'Scripted restore failed: rsync exited with return code 11');
+      process.exit(1);`);
+    const parent = await tempDir();
+    const target = join(parent, 'new', 'target');
+    const io = captureIo();
+    expect(
+      await runAgentPing(['-c', agent.tree.configDir, '--restore-source', 'etc', '--restore-target', target], io),
+    ).toBe(1);
+    expect(io.err().trimEnd().split('\n').at(-1)).toBe(
+      'turku-agent-ping: Restoring etc from primary failed: rsync exited with return code 11',
+    );
+    expect(await readdir(parent)).toEqual([]);
+  }, 30_000);
+});

@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import { resolve, sep } from 'node:path';
 
 import { createApiClient } from '../common/api-client.js';
 import { UserError } from '../common/errors.js';
@@ -12,6 +13,7 @@ import { groupByStorage, type StorageGroup } from './groups.js';
 import type { PingContext } from './ping.js';
 import type { DaemonModule } from './rsyncd.js';
 import { sweepLeftoverSessions } from './leftover-sessions.js';
+import { planRestoreTarget, prepareRestoreTarget, type PreparedTarget } from './restore-target.js';
 import { runStorageSession, type SessionResult } from './session.js';
 import { sshKeyPath, type AgentSettings } from './settings.js';
 import { SSH_FAILURE, sshFailureMessage } from './ssh.js';
@@ -34,6 +36,8 @@ export interface RestoreOptions {
   readonly snapshot: string;
   /** `--restore-target`: defaults to `restore_path`. */
   readonly target: string | undefined;
+  /** `--restore-merge`: write into a target that is not empty. */
+  readonly merge?: boolean;
   readonly timeoutSeconds: number | undefined;
 }
 
@@ -51,7 +55,10 @@ export async function restore(context: PingContext, options: RestoreOptions): Pr
   const { settings, sources, io, log } = context;
   const scripted = options.source !== undefined;
 
-  // 1. Announce, check the identity, lock (backups of this machine wait meanwhile).
+  // 1. Check the target (bad input: nothing is written), announce, check the identity, lock
+  //    (backups of this machine wait meanwhile).
+  const plan = await planRestoreTarget(options.target ?? settings.restore_path, options.merge ?? false);
+  warnIfInsideSource(context, plan.path);
   if (!scripted) io.stdout('Entering restore mode.\n\n');
   const { uuid, secret, apiUrl } = registration(settings);
   await mkdir(settings.lock_dir, { recursive: true });
@@ -80,53 +87,88 @@ export async function restore(context: PingContext, options: RestoreOptions): Pr
     if (!scripted) io.stdout(storageTreeText(groups));
     const group = chooseStorage(groups, options.storage);
 
-    // 4-6. The writable module, on a directory only root can enter.
-    const target = options.target ?? settings.restore_path;
-    await mkdir(target, { recursive: true, mode: 0o700 });
-    const modules = (): DaemonModule[] => [
-      {
-        name: settings.restore_module,
-        path: target,
-        username: randomUuid(),
-        password: randomAlphanumeric(30),
-        readOnly: false,
-      },
-    ];
-    const timeout =
-      options.timeoutSeconds === undefined ? undefined : AbortSignal.timeout(options.timeoutSeconds * 1000);
-    const stop = timeout === undefined ? io.signal : AbortSignal.any([io.signal, timeout]);
-
-    // 7-9. The session.
-    let attempts = 0;
-    const result = await runStorageSession({
-      settings,
-      storage: group.storage,
-      modules,
-      request: (port, [module]) =>
-        scripted ? scriptedRequest(port, module!, options.source, options.snapshot) : interactiveRequest(port),
-      stdin: scripted ? 'end' : 'hold',
-      stop,
-      graceMs: scripted ? 0 : INTERACTIVE_GRACE_MS,
-      onReady: (port, [module]) => {
-        if (scripted) return;
-        if (++attempts > 1) io.stdout('The storage could not use that port; trying another one.\n\n');
-        io.stdout(restoreInfoText({ settings, uuid, storage: group.storage.name, target, port, module: module! }));
-      },
-      onStderr: io.stderr,
-      onStdout: io.stdout,
-      log,
-    });
-
-    if (!scripted) return interactiveOutcome(result, group);
-    if (io.signal.aborted) throw new UserError('Interrupted; the restore was stopped');
-    if (timeout?.aborted === true) {
-      throw new UserError(`The restore did not finish within ${options.timeoutSeconds} s and was stopped`);
+    // 4-6. The writable module, on a staging directory only root can enter (restore-target.ts).
+    const target = await prepareRestoreTarget(plan);
+    try {
+      const code = await runSession(context, options, { uuid, group, target });
+      await target.commit();
+      io.stdout(
+        scripted
+          ? `Restored ${options.source} (${options.snapshot}) from ${group.storage.name} into ${target.path}\n`
+          : `Session ended; what the storage pushed is in ${target.path}\n`,
+      );
+      return code;
+    } finally {
+      await target.discard();
     }
-    scriptedOutcome(result, group, options.source);
-    io.stdout(`Restored ${options.source} (${options.snapshot}) from ${group.storage.name} into ${target}\n`);
-    return 0;
   } finally {
     await lock.release();
+  }
+}
+
+/** Steps 7-9: the session, and whether it did what was asked (a UserError if not). */
+async function runSession(
+  context: PingContext,
+  options: RestoreOptions,
+  chosen: { uuid: string; group: StorageGroup; target: PreparedTarget },
+): Promise<number> {
+  const { settings, io, log } = context;
+  const { uuid, group, target } = chosen;
+  const scripted = options.source !== undefined;
+  const modules = (): DaemonModule[] => [
+    {
+      name: settings.restore_module,
+      path: target.staging,
+      username: randomUuid(),
+      password: randomAlphanumeric(30),
+      readOnly: false,
+    },
+  ];
+  const timeout = options.timeoutSeconds === undefined ? undefined : AbortSignal.timeout(options.timeoutSeconds * 1000);
+  const stop = timeout === undefined ? io.signal : AbortSignal.any([io.signal, timeout]);
+
+  let attempts = 0;
+  const result = await runStorageSession({
+    settings,
+    storage: group.storage,
+    modules,
+    request: (port, [module]) =>
+      scripted ? scriptedRequest(port, module!, options.source, options.snapshot) : interactiveRequest(port),
+    stdin: scripted ? 'end' : 'hold',
+    stop,
+    graceMs: scripted ? 0 : INTERACTIVE_GRACE_MS,
+    onReady: (port, [module]) => {
+      if (scripted) return;
+      if (++attempts > 1) io.stdout('The storage could not use that port; trying another one.\n\n');
+      io.stdout(
+        restoreInfoText({ settings, uuid, storage: group.storage.name, target: target.path, port, module: module! }),
+      );
+      io.stdout(`${STAGED_NOTE}\n\n`);
+    },
+    onStderr: io.stderr,
+    onStdout: io.stdout,
+    log,
+  });
+
+  if (!scripted) return interactiveOutcome(result, group);
+  if (io.signal.aborted) throw new UserError('Interrupted; the restore was stopped');
+  if (timeout?.aborted === true) {
+    throw new UserError(`The restore did not finish within ${options.timeoutSeconds} s and was stopped`);
+  }
+  scriptedOutcome(result, group, options.source);
+  return 0;
+}
+
+/** Printed after the information block: the push lands in a staging directory first. */
+export const STAGED_NOTE = 'Pushed files are moved into the destination path when this session ends.';
+
+/** Restoring inside a backed-up source is allowed (it is how one restores in place), but said. */
+function warnIfInsideSource(context: PingContext, target: string): void {
+  for (const [name, source] of Object.entries(context.sources)) {
+    const path = typeof source.path === 'string' ? resolve(source.path) : undefined;
+    if (path !== undefined && (target === path || target.startsWith(path.endsWith(sep) ? path : path + sep))) {
+      context.log.warning(`Restore target ${target} is inside source ${name} (${path}): its next backup includes it`);
+    }
   }
 }
 

@@ -42,12 +42,13 @@ export function agentError(output: string): string {
 export async function restore(
   ctx: ActionContext<unknown>,
   host: Host,
-  params: { source: string; snapshot: string; target?: string | undefined },
+  params: { source: string; snapshot: string; target?: string | undefined; merge?: boolean },
 ): Promise<void> {
   const configDir = configuredDir(ctx, host);
   const target = params.target ?? MACHINE_PATHS.restorePath;
   const args = ['--config-dir', configDir, '--restore-source', params.source, '--restore-snapshot', params.snapshot];
   if (params.target !== undefined) args.push('--restore-target', host.path(params.target));
+  if (params.merge === true) args.push('--restore-merge');
   await ctx.progress(`Restoring ${params.source} (${params.snapshot}) into ${target}`);
   const result = await host.run(host.workload.command('turku-agent-ping', args), { timeoutMs: RESTORE_LIMIT_MS });
   if (result.exitCode !== 0)
@@ -89,7 +90,7 @@ async function openSession(host: Host): Promise<number | undefined> {
 export async function restoreSession(
   ctx: ActionContext<unknown>,
   host: Host,
-  params: { timeout: number },
+  params: { timeout: number; merge?: boolean },
 ): Promise<void> {
   const configDir = configuredDir(ctx, host);
   const running = await openSession(host);
@@ -106,6 +107,7 @@ export async function restoreSession(
     '--restore',
     '--restore-timeout',
     String(params.timeout),
+    ...(params.merge === true ? ['--restore-merge'] : []),
   ]);
   let exited: number | undefined;
   let pid: number | undefined;

@@ -316,6 +316,15 @@ describe('turku-agent in a model', () => {
       output: `Restored etc (latest) from primary into ${onMachine(unit, '/srv/restored')}`,
     });
     expect(await readFile(onMachine(unit, '/srv/restored/hosts'), 'utf8')).toBe('restored\n');
+    // Again into the same, now non-empty, target: refused unless merge is asked for.
+    const again = await sim.runAction(unit, 'restore', { source: 'etc', target: '/srv/restored' });
+    expect(again.status).toBe('failed');
+    expect(again.message).toBe(
+      `restore of etc failed: Restore target ${onMachine(unit, '/srv/restored')} is not empty; ` +
+        'empty it, choose another, or merge into it (--restore-merge)',
+    );
+    const merged = await sim.runAction(unit, 'restore', { source: 'etc', target: '/srv/restored', merge: true });
+    expect(merged.status).toBe('completed');
 
     const unknown = await sim.runAction(unit, 'restore', { source: 'nope', snapshot: 'nope-2024' });
     expect(unknown.status).toBe('failed');

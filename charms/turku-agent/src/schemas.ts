@@ -39,10 +39,12 @@ export const restoreParams = z.object({
   source: z.string().check(z.minLength(1, 'must not be empty')),
   snapshot: z._default(z.string().check(z.minLength(1, 'must not be empty')), 'latest'),
   target: z.optional(AbsolutePath),
+  merge: z._default(z.boolean(), false),
 });
 
 export const restoreSessionParams = z.object({
   timeout: z._default(z.int().check(z.minimum(60), z.maximum(86_400)), 3600),
+  merge: z._default(z.boolean(), false),
 });
 
 export const listSourcesParams = z.object({});

@@ -2,12 +2,12 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { filesFromList, inClone, parseItemizedChanges, unescapeRsyncName } from './link-clone.js';
+import { filesFromList, inClone, parseItemizedChanges, touchesTree, unescapeRsyncName } from './link-clone.js';
 
 const text = (path: Buffer): string => path.toString('latin1');
 
 describe('parseItemizedChanges (rsync --dry-run --out-format="%i %n")', () => {
-  test('files, directories, symlinks and devices; deletions and the tree itself skipped', () => {
+  test('files, directories, symlinks and devices; deletions; the tree itself as "."', () => {
     const output = [
       '.d..t...... ./',
       '*deleting   old/file',
@@ -23,6 +23,7 @@ describe('parseItemizedChanges (rsync --dry-run --out-format="%i %n")', () => {
     const changes = parseItemizedChanges(output)!;
     expect(changes.deleted.map(text)).toEqual(['old/file']);
     expect(changes.changed.map((entry) => [text(entry.path), entry.isDirectory])).toEqual([
+      ['.', true],
       ['dir/changed', false],
       ['mode-only', false],
       ['pointer', false],
@@ -72,7 +73,7 @@ describe('unescapeRsyncName', () => {
 });
 
 describe('filesFromList', () => {
-  test('changed entries, the directories above them and above deleted ones, and the tree; once each', () => {
+  test('changed entries and the directories above them and above deleted ones; once each; never the tree', () => {
     const list = filesFromList({
       changed: [
         { path: Buffer.from('a/b/file'), isDirectory: false },
@@ -81,13 +82,34 @@ describe('filesFromList', () => {
       ],
       deleted: [Buffer.from('c/d/gone'), Buffer.from('e')],
     });
-    expect(list.toString('latin1').split('\0')).toEqual(['.', 'a/b/file', 'a/b', 'a', 'top', 'c/d', 'c', '']);
+    expect(list.toString('latin1').split('\0')).toEqual(['a/b/file', 'a/b', 'a', 'top', 'c/d', 'c', '']);
+  });
+
+  test('a directory deleted with its contents is not listed as their parent (regression: rsync code 23)', () => {
+    const changes = parseItemizedChanges(
+      '*deleting   gone/deeper/file\n*deleting   gone/deeper/\n*deleting   gone/\n',
+    )!;
+    expect(filesFromList(changes).length).toBe(0);
+    expect(touchesTree(changes)).toBe(true);
+  });
+
+  test('the tree itself itemized alone still asks for its own pass (regression: its mode or time was never pulled)', () => {
+    const changes = parseItemizedChanges('.d...p..... ./\n')!;
+    expect(changes.changed).toEqual([{ path: Buffer.from('.'), isDirectory: true }]);
+    expect(filesFromList(changes).length).toBe(0);
+    expect(touchesTree(changes)).toBe(true);
+  });
+
+  test('the tree is set apart only when it or one of its own entries changed', () => {
+    expect(touchesTree(parseItemizedChanges('>f.st...... dir/deep\n*deleting   dir/old\n')!)).toBe(false);
+    expect(touchesTree(parseItemizedChanges('>f+++++++++ top\n')!)).toBe(true);
+    expect(touchesTree(parseItemizedChanges('*deleting   top\n')!)).toBe(true);
   });
 
   test('names are bytes', () => {
     const name = Buffer.from([0x64, 0x2f, 0xe9]);
     expect(filesFromList({ changed: [{ path: name, isDirectory: false }], deleted: [] })).toEqual(
-      Buffer.from([0x2e, 0, 0x64, 0x2f, 0xe9, 0, 0x64, 0]),
+      Buffer.from([0x64, 0x2f, 0xe9, 0, 0x64, 0]),
     );
   });
 });

@@ -24,7 +24,9 @@ import { type SnapshotJob } from './types.js';
  *      the deleted ones (`--files-from`), with `--ignore-existing`: it creates what was removed
  *      and sets the attributes of those directories (the clone's own), and never changes an
  *      entry whose inode is shared with the base. (rsync changes a mode or owner in place; into
- *      a clone that would rewrite the base too.) With nothing itemized, there is no step 3.
+ *      a clone that would rewrite the base too.) Then, if the tree's own attributes changed or
+ *      one of its entries did, a pull of the tree alone (`--dirs --exclude=*`) sets them. With
+ *      nothing itemized, there is no step 3.
  * The snapshot is the source as the dry run saw it: an entry that changes after it is in the next
  * backup. Hard-link groups are left to `--link-dest` (see `canClone`).
  */
@@ -61,7 +63,12 @@ export function parseItemizedChanges(output: string): ItemizedChanges | null {
     const name = unescapeRsyncName(escaped);
     if (name === null) return null;
     const path = name.at(-1) === 0x2f ? name.subarray(0, -1) : name;
-    if (path.length === 0 || path.equals(Buffer.from('.'))) continue; // the tree itself
+    if (path.length === 0 || path.equals(Buffer.from('.'))) {
+      // The tree itself: its mode, owner or time changed. Kept as a change, so that step 3 runs
+      // even when nothing else did (it is always in the list, but without a change no pull ran).
+      if (deletion === undefined && type === 'd') changed.push({ path: Buffer.from('.'), isDirectory: true });
+      continue;
+    }
     // The names come from the agent's side: one that could leave the working copy is refused.
     if (path[0] === 0x2f || path.toString('latin1').split('/').includes('..')) return null;
     if (deletion !== undefined) deleted.push(path);
@@ -71,23 +78,46 @@ export function parseItemizedChanges(output: string): ItemizedChanges | null {
 }
 
 /**
- * The `--files-from` list of step 3, NUL-separated: the changed entries, every directory above
- * them or above a deleted entry (their times and modes are the source's again), and the tree.
+ * The `--files-from` list of step 3, NUL-separated: the changed entries and every directory
+ * above them or above a deleted entry (their times and modes are the source's again). Empty when
+ * only the tree itself changed.
+ *   - The tree itself (`.`) is never listed: rsync reads `.` (or `dir/.`) in such a list as "this
+ *     directory's entries, one level down", and sends them ignoring every filter rule, so an
+ *     excluded entry at the top of the source came back into each snapshot. Its attributes are
+ *     set by a pass of their own (`touchesTree`).
+ *   - A directory deleted with its contents is not listed as their parent: the source no longer
+ *     has it, and a name the source lacks fails the whole pull (rsync code 23).
  */
 export function filesFromList(changes: ItemizedChanges): Buffer {
-  const names = new Map<string, Buffer>([['.', Buffer.from('.')]]);
+  const names = new Map<string, Buffer>();
+  const gone = new Set(changes.deleted.map((path) => path.toString('latin1')));
   const add = (path: Buffer) => names.set(path.toString('latin1'), path);
   const addParents = (path: Buffer) => {
     for (let slash = path.lastIndexOf(0x2f); slash > 0; slash = path.lastIndexOf(0x2f, slash - 1)) {
-      add(path.subarray(0, slash));
+      const parent = path.subarray(0, slash);
+      if (!gone.has(parent.toString('latin1'))) add(parent);
     }
   };
   for (const entry of changes.changed) {
+    if (isTree(entry.path)) continue;
     add(entry.path);
     addParents(entry.path);
   }
   for (const path of changes.deleted) addParents(path);
   return Buffer.concat([...names.values()].flatMap((name) => [name, Buffer.from([0])]));
+}
+
+/**
+ * Whether the tree's own attributes need setting after step 3: it was itemized, or the clone
+ * removes or step 3 adds one of its entries (which changes its time).
+ */
+export function touchesTree(changes: ItemizedChanges): boolean {
+  const topLevel = (path: Buffer) => isTree(path) || !path.includes(0x2f);
+  return changes.changed.some((entry) => topLevel(entry.path)) || changes.deleted.some(topLevel);
+}
+
+function isTree(path: Buffer): boolean {
+  return path.equals(Buffer.from('.'));
 }
 
 /**
@@ -160,10 +190,16 @@ export async function pullOntoClone(job: SnapshotJob, working: string, base: str
   log.info(
     `Cloned the base with hard links; ${changes.changed.length} changed and ${changes.deleted.length} deleted entries`,
   );
-  if (changes.changed.length === 0 && changes.deleted.length === 0) {
-    return { kind: 'pulled', result: { success: true, code: 0, stdout: '' } };
+  const list = filesFromList(changes);
+  if (list.length > 0) {
+    const pulled = await pullListed(job, working, list);
+    if (!pulled.success) return { kind: 'pulled', result: pulled };
   }
-  return { kind: 'pulled', result: await pullListed(job, working, filesFromList(changes)) };
+  if (touchesTree(changes)) {
+    // The tree's own mode, owner and times, last: step 3's creations change its time.
+    return { kind: 'pulled', result: await pullSource(job, { destination: working, treeOnly: true }) };
+  }
+  return { kind: 'pulled', result: { success: true, code: 0, stdout: '' } };
 }
 
 /** Step 3; the list lives in a private temp dir, removed in every case. */
@@ -172,7 +208,7 @@ async function pullListed(job: SnapshotJob, working: string, list: Buffer): Prom
   try {
     const filesFrom = join(dir, 'files');
     await writeFile(filesFrom, list, { mode: 0o600, flag: 'wx' });
-    return await pullSource(job, { destination: working, ignoreExisting: true, filesFrom });
+    return await pullSource(job, { destination: working, ignoreExisting: true, filesFrom, exactTimes: true });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

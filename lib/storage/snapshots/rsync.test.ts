@@ -57,6 +57,36 @@ describe('rsync argv (spec §5.5)', () => {
     ]);
   });
 
+  test('the link-clone passes: files from a list, and the tree alone; never a deletion', () => {
+    expect(rsyncArgv({ ...base, filesFrom: '/tmp/f/files', ignoreExisting: true, exactTimes: true })).toEqual([
+      'rsync',
+      '--archive',
+      '--compress',
+      '--numeric-ids',
+      '--files-from=/tmp/f/files',
+      '--from0',
+      '--verbose',
+      '--ignore-existing',
+      '--modify-window=-1',
+      'rsync://u@127.0.0.1:5000/etc/',
+      '/m/etc/',
+    ]);
+    expect(rsyncArgv({ ...base, treeOnly: true, filterFile: '/tmp/x/filter' })).toEqual([
+      'rsync',
+      '--archive',
+      '--compress',
+      '--numeric-ids',
+      '--no-recursive',
+      '--dirs',
+      '--exclude=*',
+      '--verbose',
+      '--modify-window=-1',
+      '--filter=merge /tmp/x/filter',
+      'rsync://u@127.0.0.1:5000/etc/',
+      '/m/etc/',
+    ]);
+  });
+
   test('empty or absent optional values add nothing', () => {
     expect(rsyncArgv({ ...base, linkDest: null, bwlimit: '', filterFile: null, hardLinks: false })).toHaveLength(9);
   });

@@ -33,6 +33,13 @@ export interface RsyncArgvOptions {
   readonly ignoreExisting?: boolean;
   /** Only these entries (a file of NUL-separated names), and no deletion. */
   readonly filesFrom?: string | null;
+  /**
+   * Compare times to the nanosecond (`--modify-window=-1`), not to the second: a directory
+   * whose time the storage itself changed within the source's second still gets the source's.
+   */
+  readonly exactTimes?: boolean;
+  /** Only the tree itself (its mode, owner, times): none of its entries, and no deletion. */
+  readonly treeOnly?: boolean;
 }
 
 /** rsync's itemized change string, a space and the (escaped) name: see link-clone.ts. */
@@ -44,10 +51,15 @@ export function rsyncArgv(options: RsyncArgvOptions): string[] {
     '--archive',
     '--compress',
     '--numeric-ids',
-    ...(options.filesFrom ? [`--files-from=${options.filesFrom}`, '--from0'] : ['--delete', '--delete-excluded']),
+    ...(options.treeOnly
+      ? ['--no-recursive', '--dirs', '--exclude=*']
+      : options.filesFrom
+        ? [`--files-from=${options.filesFrom}`, '--from0']
+        : ['--delete', '--delete-excluded']),
     ...(options.dryRun ? ['--dry-run', `--out-format=${ITEMIZE_FORMAT}`] : ['--verbose']),
   ];
   if (options.ignoreExisting) argv.push('--ignore-existing');
+  if (options.exactTimes || options.treeOnly) argv.push('--modify-window=-1');
   if (options.linkDest) argv.push(`--link-dest=${options.linkDest}`);
   if (options.inplace) argv.push('--inplace');
   if (options.hardLinks) argv.push('--hard-links');
@@ -103,6 +115,8 @@ export interface RsyncRun {
   readonly dryRun?: boolean;
   readonly ignoreExisting?: boolean;
   readonly filesFrom?: string | null;
+  readonly exactTimes?: boolean;
+  readonly treeOnly?: boolean;
   readonly log: SnapshotLog;
 }
 
@@ -138,6 +152,8 @@ export async function runRsync(run: RsyncRun): Promise<PullResult> {
       dryRun: run.dryRun ?? false,
       ignoreExisting: run.ignoreExisting ?? false,
       filesFrom: run.filesFrom ?? null,
+      exactTimes: run.exactTimes ?? false,
+      treeOnly: run.treeOnly ?? false,
     });
     const dryRun = run.dryRun ?? false;
     const { code, stdout } = await runCommand(argv, {
@@ -168,6 +184,8 @@ export interface PullTarget {
   readonly dryRun?: boolean;
   readonly ignoreExisting?: boolean;
   readonly filesFrom?: string | null;
+  readonly exactTimes?: boolean;
+  readonly treeOnly?: boolean;
 }
 
 /** A snapshot job's pull: its source's filters, bandwidth limit and hard-link setting. */
@@ -183,6 +201,8 @@ export function pullSource(job: SnapshotJob, target: PullTarget): Promise<PullRe
     dryRun: target.dryRun ?? false,
     ignoreExisting: target.ignoreExisting ?? false,
     filesFrom: target.filesFrom ?? null,
+    exactTimes: target.exactTimes ?? false,
+    treeOnly: target.treeOnly ?? false,
     hardLinks: settings.preserveHardLinks || descriptor.preserve_hard_links,
     filter: descriptor.filter,
     exclude: descriptor.exclude,
