@@ -16,6 +16,7 @@ import { goNoGo } from './gonogo.js';
 import { groupByStorage, type StorageGroup } from './groups.js';
 import { recordSession } from './last-backups.js';
 import { sweepLeftoverSessions } from './leftover-sessions.js';
+import { sweepUnfinishedRestores } from './restore-leftovers.js';
 import { restore, type RestoreOptions } from './restore.js';
 import { moduleProblem, type DaemonModule } from './rsyncd.js';
 import { runStorageSession } from './session.js';
@@ -143,6 +144,7 @@ async function checkIn(context: PingContext, gonogo: string | readonly string[] 
   try {
     // What a killed earlier run left (a daemon, credentials) goes first, even when nothing is due.
     await sweepLeftoverSessions(settings.var_dir, lock, log);
+    await sweepUnfinishedRestores(settings.var_dir, log);
 
     // 4. Ask what is due; keep what this machine has, grouped by storage.
     const api = createApiClient({

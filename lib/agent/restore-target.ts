@@ -3,6 +3,7 @@ import type { Stats } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 import { errorMessage, isErrno, UserError } from '../common/errors.js';
+import { STAGING_PREFIX, writeRestoreRecord } from './restore-leftovers.js';
 
 /**
  * Where a restore writes, and how it keeps to what it was asked.
@@ -23,7 +24,7 @@ import { errorMessage, isErrno, UserError } from '../common/errors.js';
 /** `turku-agent-ping` exits with this for bad input (like a bad flag), as its usage says. */
 export const BAD_TARGET_EXIT = 2;
 
-export const STAGING_PREFIX = '.turku-restore-';
+export { STAGING_PREFIX };
 
 export interface TargetPlan {
   /** Absolute. */
@@ -40,7 +41,12 @@ function refuse(message: string): UserError {
  * empty directory, or any directory when merging. A symlink is refused (say where it leads
  * instead: the daemon would follow it wherever it points by then), and so is anything else.
  */
-export async function planRestoreTarget(target: string, merge: boolean): Promise<TargetPlan> {
+export async function planRestoreTarget(
+  target: string,
+  merge: boolean,
+  /** Targets of restores a killed agent left unfinished: their staging entries do not count. */
+  unfinished: ReadonlySet<string> = new Set(),
+): Promise<TargetPlan> {
   const path = resolve(target);
   let stats: Stats | null;
   try {
@@ -57,7 +63,8 @@ export async function planRestoreTarget(target: string, merge: boolean): Promise
     throw refuse(`Restore target ${path} is a symbolic link; give the directory itself`);
   }
   if (!stats.isDirectory()) throw refuse(`Restore target ${path} exists and is not a directory`);
-  if (!merge && (await readdir(path)).length > 0) {
+  const entries = (await readdir(path)).filter((name) => !(unfinished.has(path) && name.startsWith(STAGING_PREFIX)));
+  if (!merge && entries.length > 0) {
     throw refuse(`Restore target ${path} is not empty; empty it, choose another, or merge into it (--restore-merge)`);
   }
   return { path, merge };
@@ -90,18 +97,25 @@ export interface PreparedTarget {
   discard(): Promise<void>;
 }
 
-/** Creates the target if needed (0700) and a staging directory in it (0700, root's). */
-export async function prepareRestoreTarget(plan: TargetPlan): Promise<PreparedTarget> {
+/**
+ * Creates the target if needed (0700) and a staging directory in it (0700, root's). With
+ * `varDir`, a record of both is kept until commit or discard, so that the next start can undo a
+ * restore killed half-way (restore-leftovers.ts).
+ */
+export async function prepareRestoreTarget(plan: TargetPlan, varDir?: string): Promise<PreparedTarget> {
   const firstCreated = await mkdir(plan.path, { recursive: true, mode: 0o700 }).catch((error: unknown) => {
     throw refuse(`Restore target ${plan.path} cannot be created: ${errorMessage(error)}`);
   });
   const created = firstCreated === undefined ? [] : createdChain(firstCreated, plan.path);
   let staging: string;
+  let forgetRecord = (): Promise<void> => Promise.resolve();
   try {
     await planRestoreTarget(plan.path, plan.merge); // again: it may have changed meanwhile
+    if (varDir !== undefined) forgetRecord = await writeRestoreRecord(varDir, { target: plan.path, created });
     staging = await mkdtemp(join(plan.path, STAGING_PREFIX));
   } catch (error) {
     await removeCreated(created);
+    await forgetRecord();
     throw error;
   }
   const stagingIdentity = await lstat(staging);
@@ -118,6 +132,7 @@ export async function prepareRestoreTarget(plan: TargetPlan): Promise<PreparedTa
       if (!(await isOurs())) throw new UserError(`The staging directory ${staging} was replaced during the restore`);
       await mergeInto(Buffer.from(staging), Buffer.from(plan.path));
       await rmdir(staging);
+      await forgetRecord();
       done = true;
     },
     async discard() {
@@ -125,6 +140,7 @@ export async function prepareRestoreTarget(plan: TargetPlan): Promise<PreparedTa
       done = true;
       if (await isOurs()) await rm(staging, { recursive: true, force: true });
       await removeCreated(created);
+      await forgetRecord();
     },
   };
 }

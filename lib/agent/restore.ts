@@ -13,6 +13,7 @@ import { groupByStorage, type StorageGroup } from './groups.js';
 import type { PingContext } from './ping.js';
 import type { DaemonModule } from './rsyncd.js';
 import { sweepLeftoverSessions } from './leftover-sessions.js';
+import { sweepUnfinishedRestores, unfinishedRestoreTargets } from './restore-leftovers.js';
 import { planRestoreTarget, prepareRestoreTarget, type PreparedTarget } from './restore-target.js';
 import { runStorageSession, type SessionResult } from './session.js';
 import { sshKeyPath, type AgentSettings } from './settings.js';
@@ -57,7 +58,11 @@ export async function restore(context: PingContext, options: RestoreOptions): Pr
 
   // 1. Check the target (bad input: nothing is written), announce, check the identity, lock
   //    (backups of this machine wait meanwhile).
-  const plan = await planRestoreTarget(options.target ?? settings.restore_path, options.merge ?? false);
+  const plan = await planRestoreTarget(
+    options.target ?? settings.restore_path,
+    options.merge ?? false,
+    await unfinishedRestoreTargets(settings.var_dir),
+  );
   warnIfInsideSource(context, plan.path);
   if (!scripted) io.stdout('Entering restore mode.\n\n');
   const { uuid, secret, apiUrl } = registration(settings);
@@ -67,6 +72,7 @@ export async function restore(context: PingContext, options: RestoreOptions): Pr
     throw new UserError('Another turku-agent-ping (check-in or restore) is running; try again later');
   try {
     await sweepLeftoverSessions(settings.var_dir, lock, log);
+    await sweepUnfinishedRestores(settings.var_dir, log);
     // 2. The sources and their storages.
     const api = createApiClient({
       url: apiUrl,
@@ -88,7 +94,7 @@ export async function restore(context: PingContext, options: RestoreOptions): Pr
     const group = chooseStorage(groups, options.storage);
 
     // 4-6. The writable module, on a staging directory only root can enter (restore-target.ts).
-    const target = await prepareRestoreTarget(plan);
+    const target = await prepareRestoreTarget(plan, settings.var_dir);
     try {
       const code = await runSession(context, options, { uuid, group, target });
       await target.commit();
