@@ -54,6 +54,19 @@ describe('each source outcome', () => {
     });
   });
 
+  it("keeps a hostile storage's summary to one printable line of bounded length", () => {
+    const hostile = {
+      version: 1,
+      sources: {
+        escapes: { success: false, summary: 'disk \u001b[2J\u001b]0;owned\u0007full\nsecond line' },
+        long: { success: false, summary: 'x'.repeat(100_000) },
+      },
+    };
+    const outcomes = sourceOutcomes(['escapes', 'long'], ENDED_0, hostile);
+    expect(outcomes.escapes!.reason).toBe('disk  [2J ]0;owned full second line');
+    expect(outcomes.long!.reason).toHaveLength(500);
+  });
+
   it('is unknown without a line after a clean end (an original storage), failed otherwise', () => {
     expect(sourceOutcomes(['a'], ENDED_0, undefined)).toEqual({
       a: { outcome: 'unknown', reason: NO_RESULT_LINE_REASON },

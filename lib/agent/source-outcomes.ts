@@ -1,4 +1,9 @@
-import { parseResultLine, RESULT_LINE_PREFIX, type ResultLine } from '../turku/protocol/session-result.js';
+import {
+  MAX_RESULT_SUMMARY,
+  parseResultLine,
+  RESULT_LINE_PREFIX,
+  type ResultLine,
+} from '../turku/protocol/session-result.js';
 import { lastLine } from './process.js';
 import type { SshResult } from './ssh.js';
 
@@ -44,8 +49,18 @@ function fromResultLine(result: ResultLine, name: string): SourceOutcome {
     return { outcome: 'unknown', reason: 'the storage did not back it up in this session: not due when it asked' };
   }
   if (source.success) return source.reported === false ? { outcome: 'ok', unreported: true } : { outcome: 'ok' };
-  const summary = source.summary?.trim();
-  return { outcome: 'failed', reason: summary === undefined || summary === '' ? 'failed (no reason given)' : summary };
+  const summary = source.summary === null || source.summary === undefined ? '' : printableSummary(source.summary);
+  return { outcome: 'failed', reason: summary === '' ? 'failed (no reason given)' : summary };
+}
+
+/**
+ * The storage's words go to the agent's stderr, log and last-backups.json: one line, no control
+ * characters (no terminal escapes from a hostile storage), at most the length our storage sends.
+ */
+function printableSummary(summary: string): string {
+  // eslint-disable-next-line no-control-regex
+  const text = summary.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').trim();
+  return text.length > MAX_RESULT_SUMMARY ? `${text.slice(0, MAX_RESULT_SUMMARY - 1)}…` : text;
 }
 
 function withoutResultLine(end: SessionEnd): SourceOutcome {
