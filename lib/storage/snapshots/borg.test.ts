@@ -206,7 +206,7 @@ describe('borg mode', () => {
       expect(await runSnapshotMode('borg', job)).toEqual({
         success: false,
         snapshot: null,
-        summary: 'borg init exited with return code 2',
+        summary: expect.stringMatching(/^borg init failed: .*invalid choice: 'bogus'.* \(borg init exit code 2\)$/),
       });
     } finally {
       await removeDir(machineDir);
@@ -221,7 +221,7 @@ describe('borg mode', () => {
       expect(await runSnapshotMode('borg', job)).toEqual({
         success: false,
         snapshot: null,
-        summary: 'rsync exited with return code 5',
+        summary: 'agent refused credentials (rsync exit code 5)',
       });
       expect(log.at('debug').filter((line) => line.startsWith('Running: borg'))).toEqual([]);
     } finally {

@@ -15,7 +15,7 @@ import {
 import { readPolicy, removedLine, victimsOf } from './expire.js';
 import { formatSidecarTime, snapshotName } from './names.js';
 import { borgRepo, workingDir } from './paths.js';
-import { pullSource, rsyncFailure } from './rsync.js';
+import { pullSource, rsyncFailure, rsyncNote } from './rsync.js';
 import { exists } from './snapshot-dir.js';
 import { type SnapshotJob, type SnapshotOutcome } from './types.js';
 
@@ -32,13 +32,14 @@ export async function runBorgMode(job: SnapshotJob): Promise<SnapshotOutcome> {
   await mkdir(working, { recursive: true });
   const syncBegin = now();
   const rsync = await pullSource(job, { destination: working, inplace: true });
-  if (!rsync.success) return { success: false, snapshot: null, summary: rsyncFailure(rsync.code) };
+  const volume = job.volume ?? job.machineDir;
+  if (!rsync.success) return { success: false, snapshot: null, summary: rsyncFailure(rsync, volume) };
   const syncFinish = now();
 
   const repo = borgRepo(job);
   if (!(await isRepository(repo))) {
     const init = await runBorg(settings, 'init', [`--encryption=${settings.borgEncryption}`, repo], { log });
-    if (init.code !== 0) return failed(null, '', init);
+    if (init.code !== 0) return failed(null, '', init, volume);
   }
   const name = snapshotName(job.source, syncFinish, settings.timezone);
   // Borg expands {…} placeholders in comments; ISO times have none.
@@ -60,14 +61,14 @@ export async function runBorgMode(job: SnapshotJob): Promise<SnapshotOutcome> {
     ],
     { log, cwd: working, json: true },
   );
-  if (create.code !== 0) return failed(null, '', create);
+  if (create.code !== 0) return failed(null, '', create, volume);
   log.info(`Created archive ${name}`);
-  let summary = archiveStatsLine(create.stdout);
+  let summary = archiveStatsLine(create.stdout) + rsyncNote(rsync);
 
   const reading = readPolicy(job.descriptor.retention, log);
   if (reading.policy === null) return { success: true, snapshot: name, summary: summary + reading.notice };
   const list = await runBorg(settings, 'list', ['--json', repo], { log, json: true });
-  if (list.code !== 0) return failed(name, summary, list);
+  if (list.code !== 0) return failed(name, summary, list, volume);
   let archives: Archive[];
   try {
     archives = parseArchiveList(list.stdout);
@@ -79,13 +80,13 @@ export async function runBorgMode(job: SnapshotJob): Promise<SnapshotOutcome> {
   if (victims.length === 0) return { success: true, snapshot: name, summary };
   const names = victims.map((victim) => victim.name);
   const remove = await runBorg(settings, 'delete', [repo, ...names], { log });
-  if (remove.code !== 0) return failed(name, summary, remove);
+  if (remove.code !== 0) return failed(name, summary, remove, volume);
   for (const victim of names) {
     log.info(`Removed old snapshot ${victim}`);
     summary += removedLine(victim);
   }
   const compact = await runBorg(settings, 'compact', [repo], { log });
-  if (compact.code !== 0) return failed(name, summary, compact);
+  if (compact.code !== 0) return failed(name, summary, compact, volume);
   return { success: true, snapshot: name, summary };
 }
 
@@ -100,6 +101,6 @@ async function isRepository(repo: string): Promise<boolean> {
 }
 
 /** The archive, if made, is reported even when a later step fails. */
-function failed(snapshot: string | null, summary: string, run: BorgRun): SnapshotOutcome {
-  return { success: false, snapshot, summary: `${summary}${borgFailure(run)}` };
+function failed(snapshot: string | null, summary: string, run: BorgRun, volume: string): SnapshotOutcome {
+  return { success: false, snapshot, summary: `${summary}${borgFailure(run, volume)}` };
 }

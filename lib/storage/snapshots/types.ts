@@ -33,6 +33,8 @@ export interface SnapshotSettings {
 export interface SnapshotJob {
   /** Absolute, exists. */
   readonly machineDir: string;
+  /** The volume the machine directory is on, as failure reasons name it (else machineDir). */
+  readonly volume?: string;
   /** An already validated source name. */
   readonly source: string;
   readonly descriptor: SourceDescriptor;
