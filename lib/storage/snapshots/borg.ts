@@ -30,6 +30,7 @@ export async function runBorgMode(job: SnapshotJob): Promise<SnapshotOutcome> {
   resolveCalendar({ timeZone: settings.timezone, weekStart: settings.weekStart }); // fail before the copy
   const working = workingDir(job);
   await mkdir(working, { recursive: true });
+  await job.beforePull?.();
   const syncBegin = now();
   const rsync = await pullSource(job, { destination: working, inplace: true });
   const volume = job.volume ?? job.machineDir;

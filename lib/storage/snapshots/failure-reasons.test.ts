@@ -139,6 +139,7 @@ describe('rsync failures in words', () => {
       },
       '/v',
     );
+    // eslint-disable-next-line no-control-regex
     expect(reason).not.toMatch(/[\u0000-\u001f]/);
     expect(reason.length).toBeLessThan(300);
   });

@@ -47,6 +47,7 @@ export async function runLinkDest(job: SnapshotJob): Promise<SnapshotOutcome> {
   if (base !== null) await setAsidePartialCopy(working, snapshots, log);
   // We hold the machine's lock: no other run uses these. Never a snapshot, its sidecar or `latest`.
   await removeLeftovers(snapshots, log);
+  await job.beforePull?.();
   const syncBegin = now();
   const rsync =
     base === null ? await pullSource(job, { destination: working }) : await pullOnBase(job, join(snapshots, base.dir));

@@ -8,6 +8,7 @@ import { type SnapshotJob, type SnapshotOutcome } from './types.js';
 export async function runNone(job: SnapshotJob): Promise<SnapshotOutcome> {
   const mirror = workingDir(job);
   await mkdir(mirror, { recursive: true });
+  await job.beforePull?.();
   const rsync = await pullSource(job, { destination: mirror, inplace: true });
   if (!rsync.success)
     return { success: false, snapshot: null, summary: rsyncFailure(rsync, job.volume ?? job.machineDir) };

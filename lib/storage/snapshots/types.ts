@@ -42,6 +42,11 @@ export interface SnapshotJob {
   readonly remote: { readonly url: string; readonly password: string };
   readonly settings: SnapshotSettings;
   readonly log: SnapshotLog;
+  /**
+   * Called right before the pull, once the engine has removed what earlier runs left (the
+   * storage checks the volume's space there).
+   */
+  readonly beforePull?: () => Promise<void>;
   /** The clock; tests move it. */
   readonly now?: () => Date;
 }
