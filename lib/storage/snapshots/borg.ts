@@ -68,7 +68,9 @@ export async function runBorgMode(job: SnapshotJob): Promise<SnapshotOutcome> {
 
   const reading = readPolicy(job.descriptor.retention, log);
   if (reading.policy === null) return { success: true, snapshot: name, summary: summary + reading.notice };
-  const list = await runBorg(settings, 'list', ['--json', repo], { log, json: true });
+  // Checkpoints (`<archive>.checkpoint[.N]`) are what a killed or failed `borg create` kept; borg
+  // hides them from a plain list, so without this they would stay, and take space, for ever.
+  const list = await runBorg(settings, 'list', ['--json', '--consider-checkpoints', repo], { log, json: true });
   if (list.code !== 0) return failed(name, summary, list, volume);
   let archives: Archive[];
   try {
@@ -77,11 +79,13 @@ export async function runBorgMode(job: SnapshotJob): Promise<SnapshotOutcome> {
     log.error(`Cannot read the archive list of ${repo}: ${String(error)}`);
     return { success: false, snapshot: name, summary: `${summary}borg list output not understood\n` };
   }
-  const victims = victimsOf(archives, reading.policy, now(), settings);
-  if (victims.length === 0) return { success: true, snapshot: name, summary };
-  const names = victims.map((victim) => victim.name);
-  const remove = await runBorg(settings, 'delete', [repo, ...names], { log });
+  const checkpoints = archives.filter((archive) => isCheckpoint(archive.name)).map((archive) => archive.name);
+  const complete = archives.filter((archive) => !isCheckpoint(archive.name));
+  const names = victimsOf(complete, reading.policy, now(), settings).map((victim) => victim.name);
+  if (names.length === 0 && checkpoints.length === 0) return { success: true, snapshot: name, summary };
+  const remove = await runBorg(settings, 'delete', [repo, ...checkpoints, ...names], { log });
   if (remove.code !== 0) return failed(name, summary, remove, volume);
+  for (const checkpoint of checkpoints) log.info(`Removed the checkpoint ${checkpoint} of an interrupted run`);
   for (const victim of names) {
     log.info(`Removed old snapshot ${victim}`);
     summary += removedLine(victim);
@@ -89,6 +93,11 @@ export async function runBorgMode(job: SnapshotJob): Promise<SnapshotOutcome> {
   const compact = await runBorg(settings, 'compact', [repo], { log });
   if (compact.code !== 0) return failed(name, summary, compact, volume);
   return { success: true, snapshot: name, summary };
+}
+
+/** borg's names for the partial archives of an interrupted `borg create`. */
+export function isCheckpoint(name: string): boolean {
+  return /\.checkpoint(\.\d+)?$/.test(name);
 }
 
 /** A repository has its `config`; anything else there makes `borg init` fail loudly. */
