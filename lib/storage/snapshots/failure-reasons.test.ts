@@ -213,6 +213,25 @@ const BORG_CASES: readonly (readonly [string, string, number, readonly string[],
   ],
   ['not started', 'create', 127, [], 'borg could not be started (borg create exit code 127)'],
   ['no output', 'delete', 2, [], 'borg delete failed (borg delete exit code 2)'],
+  [
+    'a traceback and borg’s platform report',
+    'list',
+    2,
+    [
+      'Local Exception',
+      'Traceback (most recent call last):',
+      '  File "/usr/lib/python3/dist-packages/borg/archiver.py", line 5213, in main',
+      '    exit_code = archiver.run(args)',
+      'borg.repository.Repository.InvalidRepository: /srv/m/data.borg is not a valid repository. Check repo config.',
+      "file: '/srv/m/data.borg/config', line: 1",
+      '',
+      'Platform: Linux host 6.1.0 #1 SMP x86_64',
+      'Borg: 1.2.4  Python: CPython 3.11.2 msgpack: 1.0.3',
+      "sys.argv: ['/usr/bin/borg', 'list', '/srv/m/data.borg']",
+      'SSH_ORIGINAL_COMMAND: None',
+    ],
+    'borg list failed: /srv/m/data.borg is not a valid repository. Check repo config. (borg list exit code 2)',
+  ],
 ];
 
 describe('borg failures in words', () => {

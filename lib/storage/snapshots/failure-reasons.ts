@@ -122,10 +122,30 @@ function borgReasonWords(subcommand: string, run: FailedRun, volume: string): st
   if (lines.some((line) => /passphrase .*incorrect|passphrase supplied .*wrong/i.test(line))) {
     return 'the borg passphrase is wrong';
   }
-  // borg's last word is its summary of the error; a traceback's last line names the exception.
-  const last = lines.findLast((line) => !/^(Traceback|File "|\^)/.test(line));
+  const last = borgLastWord(diagnostics);
   const words = code === 1 ? `borg ${subcommand} finished with warnings` : `borg ${subcommand} failed`;
   return last === undefined ? words : `${words}: ${detail(last)}`;
+}
+
+/**
+ * borg's own summary of the error: the last exception line, else the last line, once the
+ * traceback (indented lines, `Traceback`, `Local Exception`) and the platform report after it
+ * (from `Platform:` on) are left out; an exception's class name is dropped (`borg.repository.Repository.DoesNotExist: Repository /r does
+ * not exist.` says `Repository /r does not exist.`).
+ */
+function borgLastWord(diagnostics: readonly string[]): string | undefined {
+  const report = diagnostics.findIndex((line) => line.startsWith('Platform: '));
+  const message = (report === -1 ? diagnostics : diagnostics.slice(0, report)).filter(
+    (line) => line.trim() !== '' && !/^\s/.test(line) && !/^(Traceback \(|Local Exception$)/.test(line),
+  );
+  // An exception's message may go on for lines: its first line, after the class name, says it.
+  for (const line of message.toReversed()) {
+    const exception = /^([A-Za-z_][\w.]*): (.+)$/.exec(line);
+    if (exception !== null && (exception[1]!.includes('.') || /(Error|Exception)$/.test(exception[1]!))) {
+      return exception[2];
+    }
+  }
+  return message.at(-1);
 }
 
 /** `SIGKILL`, or `signal 99` for a number Node does not name. */
