@@ -9,7 +9,7 @@ import { tryLock } from '../common/lock.js';
 import { createWorkloadLogger } from '../common/workload-log.js';
 import { recoverAbandonedSessions } from './abandoned-sessions.js';
 import { storagePing } from './ping.js';
-import { scratchDirectory, withScratch } from './scratch.js';
+import { enterScratch, scratchDirectory } from './scratch.js';
 import { journalPath, leftoverResult, SessionJournal, sessionLockName } from './session-journal.js';
 import { parseStorageSettings, type StorageSettings } from './settings.js';
 import { updateStorageConfig } from './update-config.js';
@@ -145,8 +145,13 @@ test('turku-storage-update-config reports it too, but never while a session hold
     await held!.release();
   }
   expect(await recoverAbandonedSessions(settings, quiet())).toBe(1);
-  const [report] = await listBackups(api.api.ctx, 1);
-  expect(report?.summary).toContain('at 2026-01-03T00:01:00Z, during the pull begun at 2026-01-03T00:00:00Z');
+  // The test API's clock stands still: find the entry by its text, not by its place.
+  const reports = await listBackups(api.api.ctx, 100);
+  expect(
+    reports.filter((row) =>
+      row.summary?.endsWith('at 2026-01-03T00:01:00Z, during the pull begun at 2026-01-03T00:00:00Z'),
+    ),
+  ).toMatchObject([{ source: 'etc', success: false }]);
   await expect(stat(journalPath(settings.var_dir, UUID))).rejects.toMatchObject({ code: 'ENOENT' });
   expect(await readdir(join(settings.var_dir, 'scratch'))).toEqual([]);
 });
@@ -155,14 +160,16 @@ test('a session’s temporary directory is its private scratch directory, remove
   // TMPDIR, which os.tmpdir() reads on each call (jest gives tests their own copy of the
   // environment, so os.tmpdir() itself is checked in tests/e2e/probe-storage-faults.test.ts).
   const outside = process.env.TMPDIR;
-  let inside = '';
-  await withScratch(settings.var_dir, UUID, async (scratch) => {
-    inside = process.env.TMPDIR ?? '';
-    expect(inside).toBe(scratch);
-    expect((await stat(scratch)).mode & 0o777).toBe(0o700);
+  const scratch = await enterScratch(settings.var_dir, UUID);
+  const inside = process.env.TMPDIR ?? '';
+  try {
+    expect(inside).toBe(scratch.dir);
+    expect((await stat(scratch.dir)).mode & 0o777).toBe(0o700);
     expect((await stat(join(settings.var_dir, 'scratch'))).mode & 0o777).toBe(0o700);
     await writeFile(join(inside, 'x'), 'x');
-  });
+  } finally {
+    await scratch.leave();
+  }
   expect(process.env.TMPDIR).toBe(outside);
   await expect(stat(inside)).rejects.toMatchObject({ code: 'ENOENT' });
 });

@@ -9,7 +9,7 @@ import { EmptyResponse, StoragePingCheckinResponse, type SourceResult } from '..
 import { SNAPSHOT_MODES, type SnapshotMode, type SourceDescriptor } from '../turku/protocol/descriptor.js';
 import { parseStdinRequest, StdinProtocolError, type StdinRequest } from '../turku/protocol/stdin.js';
 import { friendlyName, machineDirectory, NoVolumeError, updateFriendlyLink } from './machine-dir.js';
-import { lastActivity, scratchDirectory, withScratch } from './scratch.js';
+import { enterScratch, lastActivity, scratchDirectory, type Scratch } from './scratch.js';
 import { serveScriptedRestore } from './scripted-restore.js';
 import { reportLeftovers, SessionJournal, sessionLockName } from './session-journal.js';
 import type { StorageSettings } from './settings.js';
@@ -55,23 +55,24 @@ export async function storagePing(settings: StorageSettings, options: StoragePin
     log.error(`Another session for machine ${uuid} is in progress`);
     return 1;
   }
+  let scratch: Scratch | undefined;
   try {
     // The last sign of life of an earlier session that was killed, read before its scratch files go.
     const previousActivity = await lastActivity(scratchDirectory(settings.var_dir, uuid));
-    return await withScratch(settings.var_dir, uuid, async () => {
-      if (request.verbose === true) log.setConsoleLevel('info');
-      if (request.action === 'restore') {
-        if (request.restore !== undefined) {
-          return await serveScriptedRestore(settings, { uuid, port: request.port, restore: request.restore, log });
-        }
-        log.info(`Restore mode active on port ${request.port}.  Good luck.`);
-        await waitForEnd(options.input);
-        log.info('Restore mode finished');
-        return 0;
+    scratch = await enterScratch(settings.var_dir, uuid);
+    if (request.verbose === true) log.setConsoleLevel('info');
+    if (request.action === 'restore') {
+      if (request.restore !== undefined) {
+        return await serveScriptedRestore(settings, { uuid, port: request.port, restore: request.restore, log });
       }
-      return await backUpDueSources(settings, request, options, previousActivity);
-    });
+      log.info(`Restore mode active on port ${request.port}.  Good luck.`);
+      await waitForEnd(options.input);
+      log.info('Restore mode finished');
+      return 0;
+    }
+    return await backUpDueSources(settings, request, options, previousActivity);
   } finally {
+    await scratch?.leave();
     await lock.release();
   }
 }
@@ -177,7 +178,7 @@ async function backUpSource(settings: StorageSettings, context: SourceContext): 
     volume: volume.path,
     // After the engine removed what failed runs left: that space counts as free.
     beforePull: async () => {
-      warning = spaceWarning(volume, await usedPercent(machineDir));
+      warning = spaceWarning(volume, await usedPercent(machineDir).catch(() => 0));
       if (warning !== '') log.warning(warning.trimEnd());
     },
     source: name,

@@ -49,11 +49,18 @@ export async function sweepScratch(varDir: string, uuid: string): Promise<void> 
   await rm(scratchDirectory(varDir, uuid), { recursive: true, force: true });
 }
 
+export interface Scratch {
+  readonly dir: string;
+  /** Puts the process's temporary directory back and removes the scratch directory. */
+  leave(): Promise<void>;
+}
+
 /**
- * Runs `body` with a fresh, private (0700) scratch directory as the process's temporary directory,
- * then removes it. Whatever an earlier, killed session of this machine left there goes first.
+ * Makes a fresh, private (0700) scratch directory the process's temporary directory, after
+ * removing whatever an earlier, killed session of this machine left there. The caller holds the
+ * machine's lock, and calls `leave()` before releasing it.
  */
-export async function withScratch<T>(varDir: string, uuid: string, body: (dir: string) => Promise<T>): Promise<T> {
+export async function enterScratch(varDir: string, uuid: string): Promise<Scratch> {
   const root = scratchRoot(varDir);
   await mkdir(root, { recursive: true, mode: 0o700 });
   await chmod(root, 0o700);
@@ -62,11 +69,12 @@ export async function withScratch<T>(varDir: string, uuid: string, body: (dir: s
   await mkdir(dir, { mode: 0o700 });
   const previous = process.env.TMPDIR;
   process.env.TMPDIR = dir;
-  try {
-    return await body(dir);
-  } finally {
-    if (previous === undefined) delete process.env.TMPDIR;
-    else process.env.TMPDIR = previous;
-    await sweepScratch(varDir, uuid);
-  }
+  return {
+    dir,
+    async leave() {
+      if (previous === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = previous;
+      await sweepScratch(varDir, uuid);
+    },
+  };
 }

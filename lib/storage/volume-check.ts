@@ -17,7 +17,7 @@ export interface MachineVolume {
 }
 
 export async function machineVolume(settings: StorageSettings, machineDir: string): Promise<MachineVolume> {
-  const real = await realpath(machineDir);
+  const real = await realpath(machineDir).catch(() => machineDir);
   for (const volume of Object.values(settings.volumes)) {
     const root = await realpath(volume.path).catch(() => undefined);
     if (root !== undefined && (real === root || real.startsWith(`${root}/`))) {
