@@ -290,6 +290,72 @@ test('item 11: rsync code 24 (files vanished) is a success whose summary says so
   await runNormally();
 });
 
+test.each(['none', 'borg'])(
+  'item 10: %s mode: a full volume fails cleanly, and the run after the data fits succeeds by itself',
+  async (mode) => {
+    const dir = join(world.root, `data-${mode}`);
+    await mkdir(join(dir, 'new'), { recursive: true });
+    await writeFile(join(dir, 'base.txt'), 'the first backup\n');
+    await agent.setSources({ [mode]: { path: dir, snapshot_mode: mode, retention } }, `extra-${mode}`);
+    expect((await agent.updateConfig()).exitCode).toBe(0);
+    const run = async (): Promise<{ success: boolean | undefined; summary: string | null | undefined }> => {
+      await world.trigger(agent, mode);
+      const since = await lastReportDate();
+      await agent.ping();
+      const [report, ...more] = await reportsAfter(since);
+      expect(more).toEqual([]);
+      expect(report?.source).toBe(mode);
+      return { success: report?.success, summary: report?.summary };
+    };
+    const repo = join(storage.machineDir(uuid), `${mode}.borg`);
+    const archives = async () =>
+      mode !== 'borg'
+        ? []
+        : String(
+            (
+              await execa('borg', ['list', '--short', repo], {
+                env: {
+                  BORG_BASE_DIR: join(storage.varDir, 'borg'),
+                  BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK: 'yes',
+                  BORG_RELOCATED_REPO_ACCESS_IS_OK: 'yes',
+                },
+                stdin: 'ignore',
+              })
+            ).stdout,
+          )
+            .split('\n')
+            .filter(Boolean);
+    expect(await run()).toMatchObject({ success: true });
+    const kept = await archives();
+
+    for (let i = 0; i < 10; i++) await writeFile(join(dir, 'new', `part-${i}.bin`), randomBytes(4 * 2 ** 20));
+    const figures: string[] = [];
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      const failed = await run();
+      figures.push(`run ${attempt}: volume ${await volumeUsePct()}% used`);
+      expect(failed).toMatchObject({
+        success: false,
+        summary: expect.stringContaining(`no space left on volume ${storage.volume} (`),
+      });
+    }
+    for (let i = 1; i < 10; i++) await rm(join(dir, 'new', `part-${i}.bin`));
+    const recovered = await run();
+    figures.push(
+      `after the data fits: ${recovered.success === true ? 'success' : 'failure'}, volume ${await volumeUsePct()}% used`,
+    );
+    figure(`item 10, ${mode} mode (${VOLUME_MIB} MiB tmpfs): ${figures.join('; ')}`);
+    expect(recovered).toMatchObject({ success: true });
+    for (const name of kept) expect(await archives()).toContain(name);
+    if (mode === 'none')
+      expect(await describeTree(join(storage.machineDir(uuid), 'none'))).toEqual(await describeTree(dir));
+    // Out of the way of the link-dest probes that follow.
+    await agent.setSources({}, `extra-${mode}`);
+    expect((await agent.updateConfig()).exitCode).toBe(0);
+    await rm(mode === 'borg' ? repo : join(storage.machineDir(uuid), mode), { recursive: true, force: true });
+    await rm(join(storage.machineDir(uuid), mode), { recursive: true, force: true });
+  },
+);
+
 test('item 10: a full volume during an incremental: 4 failed runs pile nothing up, and the run after the data fits succeeds by itself', async () => {
   const before = await snapshotState();
   // More than the whole volume, in files rsync completes one by one: what it finished stays in
