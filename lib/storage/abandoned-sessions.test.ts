@@ -97,6 +97,21 @@ test('the journal: entered before the pull, gone once reported; a lost report ke
   await expect(stat(journalPath(settings.var_dir, UUID))).rejects.toMatchObject({ code: 'ENOENT' });
 });
 
+test('a journal rewritten by root (turku-storage-update-config) stays its directory owner’s', async () => {
+  const journals = join(settings.var_dir, 'sessions');
+  await mkdir(journals, { recursive: true, mode: 0o700 });
+  const { chown } = await import('node:fs/promises');
+  await chown(journals, 65534, 65534);
+  try {
+    const journal = await SessionJournal.open(settings.var_dir, UUID, () => undefined);
+    await journal.pulling('etc', 1000);
+    expect(await stat(journalPath(settings.var_dir, UUID))).toMatchObject({ uid: 65534, gid: 65534 });
+    await journal.reported('etc');
+  } finally {
+    await chown(journals, 0, 0);
+  }
+});
+
 test('an abandoned pull is a failure that says when the session was last seen alive', () => {
   const result = leftoverResult(
     { state: 'pulling', time_begin: Date.parse('2026-01-02T03:04:05Z') / 1000 },

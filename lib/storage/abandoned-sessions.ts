@@ -1,4 +1,4 @@
-import { readdir } from 'node:fs/promises';
+import { chown, readdir, stat } from 'node:fs/promises';
 
 import { createApiClient } from '../common/api-client.js';
 import { errorMessage, isErrno } from '../common/errors.js';
@@ -29,6 +29,7 @@ export async function recoverAbandonedSessions(settings: StorageSettings, log: W
     const lock = await tryLock(settings.lock_dir, sessionLockName(uuid));
     if (lock === undefined) continue; // a session is running: it cleans up after its predecessor itself
     try {
+      await leaveLockToItsDirectoryOwner(lock.path, settings.lock_dir);
       const activity = await lastActivity(scratchDirectory(settings.var_dir, uuid));
       const journal = await SessionJournal.open(settings.var_dir, uuid, (problem) => log.warning(problem));
       reported += await reportLeftovers(
@@ -64,4 +65,15 @@ async function scratchOwners(settings: StorageSettings): Promise<string[]> {
     if (isErrno(error, 'ENOENT')) return [];
     throw error;
   }
+}
+
+/**
+ * As root (the timer's turku-storage-update-config), the machine's lock file is given to the
+ * owner of the lock directory, the ping account: were this run killed before unlinking it, a
+ * root-owned file would stop every later session of that machine from opening its lock.
+ */
+async function leaveLockToItsDirectoryOwner(lockPath: string, lockDir: string): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  const owner = await stat(lockDir);
+  if (owner.uid !== 0) await chown(lockPath, owner.uid, owner.gid);
 }

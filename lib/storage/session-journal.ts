@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import * as z from 'zod';
@@ -99,8 +99,14 @@ export class SessionJournal {
         await rm(this.path, { force: true });
         return;
       }
-      await mkdir(journalsDir(this.varDir), { recursive: true, mode: 0o700 });
-      await writeFileAtomic(this.path, `${JSON.stringify(this.journal)}\n`, { mode: 0o600 });
+      const dir = journalsDir(this.varDir);
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      // turku-storage-update-config may run as root: the file stays the ping account's (the directory's owner).
+      const owner = process.getuid?.() === 0 ? await stat(dir) : undefined;
+      await writeFileAtomic(this.path, `${JSON.stringify(this.journal)}\n`, {
+        mode: 0o600,
+        ...(owner === undefined ? {} : { uid: owner.uid, gid: owner.gid }),
+      });
     } catch (error) {
       this.problem(`Cannot write the session journal ${this.path}: ${errorMessage(error)}`);
     }
