@@ -9,12 +9,15 @@ import { EmptyResponse, StoragePingCheckinResponse, type SourceResult } from '..
 import { SNAPSHOT_MODES, type SnapshotMode, type SourceDescriptor } from '../turku/protocol/descriptor.js';
 import { parseStdinRequest, StdinProtocolError, type StdinRequest } from '../turku/protocol/stdin.js';
 import { friendlyName, machineDirectory, NoVolumeError, updateFriendlyLink } from './machine-dir.js';
+import { enterScratch, lastActivity, scratchDirectory, type Scratch } from './scratch.js';
 import { serveScriptedRestore } from './scripted-restore.js';
 import { sessionOutcomes } from './session-outcome.js';
+import { reportLeftovers, SessionJournal, sessionLockName } from './session-journal.js';
 import type { StorageSettings } from './settings.js';
 import { runSnapshotMode, type SnapshotSettings } from './snapshots/index.js';
 import { readFrame, waitForEnd } from './stdin-frame.js';
 import { tunnelOwnedByAncestor } from './tunnel-owner.js';
+import { machineVolume, spaceWarning, usedPercent } from './volume-check.js';
 import { chooseVolume, measureVolumes } from './volumes.js';
 
 /**
@@ -50,12 +53,16 @@ export async function storagePing(settings: StorageSettings, options: StoragePin
     return 1;
   }
 
-  const lock = await tryLock(settings.lock_dir, `turku-storage-ping-${uuid}`);
+  const lock = await tryLock(settings.lock_dir, sessionLockName(uuid));
   if (lock === undefined) {
     log.error(`Another session for machine ${uuid} is in progress`);
     return 1;
   }
+  let scratch: Scratch | undefined;
   try {
+    // The last sign of life of an earlier session that was killed, read before its scratch files go.
+    const previousActivity = await lastActivity(scratchDirectory(settings.var_dir, uuid));
+    scratch = await enterScratch(settings.var_dir, uuid);
     if (request.verbose === true) log.setConsoleLevel('info');
     if (request.action === 'restore') {
       if (request.restore !== undefined) {
@@ -66,8 +73,9 @@ export async function storagePing(settings: StorageSettings, options: StoragePin
       log.info('Restore mode finished');
       return 0;
     }
-    return await backUpDueSources(settings, request, options);
+    return await backUpDueSources(settings, request, options, previousActivity);
   } finally {
+    await scratch?.leave();
     await lock.release();
   }
 }
@@ -76,6 +84,7 @@ async function backUpDueSources(
   settings: StorageSettings,
   request: StdinRequest,
   options: StoragePingOptions,
+  previousActivity: Date | undefined,
 ): Promise<number> {
   const { uuid, log } = options;
   const api = createApiClient({
@@ -86,6 +95,11 @@ async function backUpDueSources(
   const storage = { name: settings.name, secret: settings.secret };
   const checkin = await api.post('storage_ping_checkin', { storage, machine: { uuid } }, StoragePingCheckinResponse);
   const machine = checkin.machine;
+  const reportToApi = (name: string, result: SourceResult) =>
+    reportResult(api, storage, uuid, name, result, log, options.reportRetryDelayMs ?? 5000);
+  // After the check-in, so that a failure reported now does not delay this session's pulls.
+  const journal = await SessionJournal.open(settings.var_dir, uuid, (problem) => log.warning(problem));
+  await reportLeftovers(journal, previousActivity, reportToApi, log);
   const due = Object.entries(machine.scheduled_sources);
   const outcomes = sessionOutcomes(options.output);
   log.info(
@@ -99,12 +113,9 @@ async function backUpDueSources(
     return outcomes.finish(0);
   }
 
+  // This session's results also go into the result line for the agent.
   const report = async (name: string, result: SourceResult) =>
-    outcomes.add(
-      name,
-      result,
-      await reportResult(api, storage, uuid, name, result, log, options.reportRetryDelayMs ?? 5000),
-    );
+    outcomes.add(name, result, await reportToApi(name, result));
 
   // Checked before the first rsync, so only when some due source was offered.
   const pulls = due.some(([name, descriptor]) => moduleCredentials(request, name, descriptor) !== undefined);
@@ -120,9 +131,12 @@ async function backUpDueSources(
   for (const [name, descriptor] of due) {
     const timeBegin = Date.now() / 1000;
     const unit = machine.unit_name ?? uuid;
+    await journal.pulling(name, timeBegin);
     const result = await backUpSource(settings, { uuid, unit, name, descriptor, request, friendly, log, options });
-    allReported =
-      (await report(name, { ...result, time_begin: timeBegin, time_end: Date.now() / 1000 })) && allReported;
+    const final = { ...result, time_begin: timeBegin, time_end: Date.now() / 1000 };
+    const reported = await report(name, final);
+    await (reported ? journal.reported(name) : journal.unreported(name, final));
+    allReported = reported && allReported;
   }
   log.info('Done');
   return outcomes.finish(allReported ? 0 : 1);
@@ -165,8 +179,16 @@ async function backUpSource(settings: StorageSettings, context: SourceContext): 
   }
 
   log.info(`Begin: ${context.unit} ${name}`);
+  const volume = await machineVolume(settings, machineDir);
+  let warning = '';
   const outcome = await runSnapshotMode(mode, {
     machineDir,
+    volume: volume.path,
+    // After the engine removed what failed runs left: that space counts as free.
+    beforePull: async () => {
+      warning = spaceWarning(volume, await usedPercent(machineDir).catch(() => 0));
+      if (warning !== '') log.warning(warning.trimEnd());
+    },
     source: name,
     descriptor,
     remote: {
@@ -177,7 +199,14 @@ async function backUpSource(settings: StorageSettings, context: SourceContext): 
     log,
   });
   log.info(`End: ${context.unit} ${name}`);
-  return { success: outcome.success, snapshot: outcome.snapshot, summary: outcome.summary };
+  return { success: outcome.success, snapshot: outcome.snapshot, summary: withLine(outcome.summary, warning) };
+}
+
+/** The summary with one more line (a failure's summary is one line without a line break). */
+function withLine(summary: string | null, line: string): string | null {
+  if (line === '') return summary;
+  if (summary === null || summary === '') return line;
+  return `${summary.endsWith('\n') ? summary : `${summary}\n`}${line}`;
 }
 
 /** From this session's request; else, for legacy APIs, from the descriptor itself. */

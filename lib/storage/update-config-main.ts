@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 
 import { errorMessage } from '../common/errors.js';
+import { recoverAbandonedSessions } from './abandoned-sessions.js';
 import { jitter, parseSeconds } from '../common/wait.js';
 import { DEFAULT_STORAGE_CONFIG_DIR, loadStorageSettings } from './load-settings.js';
 import { storageLogger } from './logging.js';
@@ -52,6 +53,10 @@ async function main(): Promise<void> {
       ...(values['api-auth-name'] === undefined ? {} : { authName: values['api-auth-name'] }),
       ...(values['api-auth-secret'] === undefined ? {} : { authSecret: values['api-auth-secret'] }),
     });
+    // Not part of updateStorageConfig's lock: each machine's own lock guards this.
+    await recoverAbandonedSessions(settings, log).catch((error: unknown) =>
+      log.error(`Cannot recover abandoned sessions: ${errorMessage(error)}`),
+    );
   } finally {
     await log.close();
   }

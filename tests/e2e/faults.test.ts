@@ -91,8 +91,8 @@ test('rsync killed mid-transfer: earlier snapshots and latest are untouched; the
   await ping;
   const [report] = await listBackups(world.api.api.ctx, 1);
   expect(report).toMatchObject({ source: 'data', success: false, snapshot: null });
-  // A signal is reported as a negative code, as the original (Python) reports it.
-  expect(report?.summary).toMatch(/^rsync exited with return code -?\d+/);
+  // A signal is reported as a negative code, as the original (Python) reports it; in words since issue 17.
+  expect(report?.summary).toBe('rsync was killed by SIGKILL (rsync exit code -9)');
   expect(await snapshotState()).toEqual(before);
   await finishNormally();
 });
@@ -120,7 +120,7 @@ test('a full volume fails the backup cleanly, and the next run completes once th
   expect(await agent.ping()).toMatchObject({ exitCode: 1 });
   const [report] = await listBackups(world.api.api.ctx, 1);
   expect(report).toMatchObject({ source: 'data', success: false, snapshot: null });
-  expect(report?.summary).toMatch(/^rsync exited with return code (11|23)/);
+  expect(report?.summary).toMatch(/^no space left on volume \S+ \(rsync exit code (11|12|23)\)/);
   expect(await snapshotState()).toEqual(before);
   await rm(join(data, 'huge.bin'));
   await finishNormally();

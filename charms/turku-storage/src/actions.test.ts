@@ -183,7 +183,9 @@ describe('verify-snapshot', () => {
     try {
       const out = await run('verify-snapshot', { machine: UUID, source: 'broken' });
       expect(out.actionStatus).toBe('failed');
-      expect(out.actionMessage).toMatch(/^(snapshot "home_.*": borg check exited|.*borg list exited)/);
+      expect(out.actionMessage).toMatch(
+        /^(snapshot "home_.*": .*\(borg check exit code \d+\)|.*\(borg list exit code \d+\))$/,
+      );
     } finally {
       await rm(broken, { recursive: true, force: true });
     }

@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
+import { borgFailureReason } from './failure-reasons.js';
 import { parseSidecarTime } from './names.js';
 import { runCommand, SAFE_PATH, type RunResult } from './process.js';
 import { type SnapshotLog, type SnapshotSettings } from './types.js';
@@ -53,8 +54,9 @@ export async function runBorg(
   return { ...result, subcommand };
 }
 
-export function borgFailure(run: BorgRun): string {
-  return `borg ${run.subcommand} exited with return code ${run.code}`;
+/** A failed borg step in words (failure-reasons.ts); `volume` is where the repository is. */
+export function borgFailure(run: BorgRun, volume = "the storage's volume"): string {
+  return borgFailureReason(run.subcommand, run, volume);
 }
 
 export interface Archive {

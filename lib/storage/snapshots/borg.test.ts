@@ -206,7 +206,7 @@ describe('borg mode', () => {
       expect(await runSnapshotMode('borg', job)).toEqual({
         success: false,
         snapshot: null,
-        summary: 'borg init exited with return code 2',
+        summary: expect.stringMatching(/^borg init failed: .*invalid choice: 'bogus'.* \(borg init exit code 2\)$/),
       });
     } finally {
       await removeDir(machineDir);
@@ -221,9 +221,97 @@ describe('borg mode', () => {
       expect(await runSnapshotMode('borg', job)).toEqual({
         success: false,
         snapshot: null,
-        summary: 'rsync exited with return code 5',
+        summary: 'agent refused credentials (rsync exit code 5)',
       });
       expect(log.at('debug').filter((line) => line.startsWith('Running: borg'))).toEqual([]);
+    } finally {
+      await removeDir(machineDir);
+    }
+  });
+
+  test('[item 10] a killed borg leaves a stale lock and a checkpoint; the next run recovers and removes the checkpoint', async () => {
+    const machineDir = await tempDir('borg-machine');
+    try {
+      const log = captureLog();
+      const clock = new TestClock('2024-12-13T03:12:00Z');
+      const job = makeJob(
+        { machineDir, varDir, url: daemon.url('data'), password: daemon.password, log },
+        { now: clock.now, descriptor: descriptor({ retention: 'last 5 snapshots' }) },
+      );
+      const first = await runSnapshotMode('borg', job);
+      expect(first.success).toBe(true);
+      const repo = join(machineDir, 'data.borg');
+      const env = borgEnv({ varDir, borgPassphrase: null });
+      // What an interrupted `borg create` keeps: a checkpoint archive, which a plain list hides.
+      await execa('borg', ['create', `${repo}::${first.snapshot}.checkpoint`, '.'], {
+        env,
+        extendEnv: false,
+        cwd: join(machineDir, 'data'),
+      });
+      // And a lock held by a borg killed with SIGKILL (borg removes a dead local holder's lock itself).
+      // stdio ignored: the orphaned `sleep` must not hold a pipe the test waits on.
+      const holder = execa('borg', ['with-lock', repo, 'sleep', '15'], {
+        env,
+        extendEnv: false,
+        reject: false,
+        stdio: 'ignore',
+      });
+      for (let i = 0; i < 100 && !(await readdir(repo)).includes('lock.exclusive'); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(await readdir(repo)).toContain('lock.exclusive');
+      holder.kill('SIGKILL');
+      await holder;
+      expect(await readdir(repo)).toContain('lock.exclusive');
+
+      clock.set('2024-12-14T03:12:00Z');
+      const next = await runSnapshotMode('borg', job);
+      expect(next).toMatchObject({ success: true });
+      const { stdout } = await execa('borg', ['list', '--json', '--consider-checkpoints', repo], {
+        env,
+        extendEnv: false,
+      });
+      expect(
+        parseArchiveList(stdout)
+          .map((archive) => archive.name)
+          .sort(),
+      ).toEqual([first.snapshot, next.snapshot].sort());
+      expect(log.at('info')).toContain(`Removed the checkpoint ${first.snapshot}.checkpoint of an interrupted run`);
+    } finally {
+      await removeDir(machineDir);
+    }
+  });
+
+  test('[item 11] a lock held by a live process is said in words', async () => {
+    const machineDir = await tempDir('borg-machine');
+    try {
+      const log = captureLog();
+      const job = makeJob(
+        { machineDir, varDir, url: daemon.url('data'), password: daemon.password, log },
+        { settings: { borgLockWait: 1 } },
+      );
+      expect((await runSnapshotMode('borg', job)).success).toBe(true);
+      const repo = join(machineDir, 'data.borg');
+      const env = borgEnv({ varDir, borgPassphrase: null });
+      const holder = execa('borg', ['with-lock', repo, 'sleep', '60'], {
+        env,
+        extendEnv: false,
+        reject: false,
+        stdio: 'ignore',
+      });
+      try {
+        for (let i = 0; i < 100 && !(await readdir(repo)).includes('lock.exclusive'); i++) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        expect(await runSnapshotMode('borg', { ...job, volume: '/srv/turku' })).toEqual({
+          success: false,
+          snapshot: null,
+          summary: 'the borg repository is locked by another process (borg create exit code 2)',
+        });
+      } finally {
+        holder.kill('SIGTERM');
+        await holder;
+      }
     } finally {
       await removeDir(machineDir);
     }

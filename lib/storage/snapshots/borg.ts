@@ -15,7 +15,7 @@ import {
 import { readPolicy, removedLine, victimsOf } from './expire.js';
 import { formatSidecarTime, snapshotName } from './names.js';
 import { borgRepo, workingDir } from './paths.js';
-import { pullSource, rsyncFailure } from './rsync.js';
+import { pullSource, rsyncFailure, rsyncNote } from './rsync.js';
 import { exists } from './snapshot-dir.js';
 import { type SnapshotJob, type SnapshotOutcome } from './types.js';
 
@@ -30,15 +30,17 @@ export async function runBorgMode(job: SnapshotJob): Promise<SnapshotOutcome> {
   resolveCalendar({ timeZone: settings.timezone, weekStart: settings.weekStart }); // fail before the copy
   const working = workingDir(job);
   await mkdir(working, { recursive: true });
+  await job.beforePull?.();
   const syncBegin = now();
   const rsync = await pullSource(job, { destination: working, inplace: true });
-  if (!rsync.success) return { success: false, snapshot: null, summary: rsyncFailure(rsync.code) };
+  const volume = job.volume ?? job.machineDir;
+  if (!rsync.success) return { success: false, snapshot: null, summary: rsyncFailure(rsync, volume) };
   const syncFinish = now();
 
   const repo = borgRepo(job);
   if (!(await isRepository(repo))) {
     const init = await runBorg(settings, 'init', [`--encryption=${settings.borgEncryption}`, repo], { log });
-    if (init.code !== 0) return failed(null, '', init);
+    if (init.code !== 0) return failed(null, '', init, volume);
   }
   const name = snapshotName(job.source, syncFinish, settings.timezone);
   // Borg expands {…} placeholders in comments; ISO times have none.
@@ -60,14 +62,16 @@ export async function runBorgMode(job: SnapshotJob): Promise<SnapshotOutcome> {
     ],
     { log, cwd: working, json: true },
   );
-  if (create.code !== 0) return failed(null, '', create);
+  if (create.code !== 0) return failed(null, '', create, volume);
   log.info(`Created archive ${name}`);
-  let summary = archiveStatsLine(create.stdout);
+  let summary = archiveStatsLine(create.stdout) + rsyncNote(rsync);
 
   const reading = readPolicy(job.descriptor.retention, log);
   if (reading.policy === null) return { success: true, snapshot: name, summary: summary + reading.notice };
-  const list = await runBorg(settings, 'list', ['--json', repo], { log, json: true });
-  if (list.code !== 0) return failed(name, summary, list);
+  // Checkpoints (`<archive>.checkpoint[.N]`) are what a killed or failed `borg create` kept; borg
+  // hides them from a plain list, so without this they would stay, and take space, for ever.
+  const list = await runBorg(settings, 'list', ['--json', '--consider-checkpoints', repo], { log, json: true });
+  if (list.code !== 0) return failed(name, summary, list, volume);
   let archives: Archive[];
   try {
     archives = parseArchiveList(list.stdout);
@@ -75,18 +79,25 @@ export async function runBorgMode(job: SnapshotJob): Promise<SnapshotOutcome> {
     log.error(`Cannot read the archive list of ${repo}: ${String(error)}`);
     return { success: false, snapshot: name, summary: `${summary}borg list output not understood\n` };
   }
-  const victims = victimsOf(archives, reading.policy, now(), settings);
-  if (victims.length === 0) return { success: true, snapshot: name, summary };
-  const names = victims.map((victim) => victim.name);
-  const remove = await runBorg(settings, 'delete', [repo, ...names], { log });
-  if (remove.code !== 0) return failed(name, summary, remove);
+  const checkpoints = archives.filter((archive) => isCheckpoint(archive.name)).map((archive) => archive.name);
+  const complete = archives.filter((archive) => !isCheckpoint(archive.name));
+  const names = victimsOf(complete, reading.policy, now(), settings).map((victim) => victim.name);
+  if (names.length === 0 && checkpoints.length === 0) return { success: true, snapshot: name, summary };
+  const remove = await runBorg(settings, 'delete', [repo, ...checkpoints, ...names], { log });
+  if (remove.code !== 0) return failed(name, summary, remove, volume);
+  for (const checkpoint of checkpoints) log.info(`Removed the checkpoint ${checkpoint} of an interrupted run`);
   for (const victim of names) {
     log.info(`Removed old snapshot ${victim}`);
     summary += removedLine(victim);
   }
   const compact = await runBorg(settings, 'compact', [repo], { log });
-  if (compact.code !== 0) return failed(name, summary, compact);
+  if (compact.code !== 0) return failed(name, summary, compact, volume);
   return { success: true, snapshot: name, summary };
+}
+
+/** borg's names for the partial archives of an interrupted `borg create`. */
+export function isCheckpoint(name: string): boolean {
+  return /\.checkpoint(\.\d+)?$/.test(name);
 }
 
 /** A repository has its `config`; anything else there makes `borg init` fail loudly. */
@@ -100,6 +111,6 @@ async function isRepository(repo: string): Promise<boolean> {
 }
 
 /** The archive, if made, is reported even when a later step fails. */
-function failed(snapshot: string | null, summary: string, run: BorgRun): SnapshotOutcome {
-  return { success: false, snapshot, summary: `${summary}${borgFailure(run)}` };
+function failed(snapshot: string | null, summary: string, run: BorgRun, volume: string): SnapshotOutcome {
+  return { success: false, snapshot, summary: `${summary}${borgFailure(run, volume)}` };
 }

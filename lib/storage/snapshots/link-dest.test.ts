@@ -212,20 +212,25 @@ describe('link-dest mode', () => {
     expect(tree['etc/hosts']).toBeDefined();
   });
 
-  test('a failed rsync leaves every snapshot and latest untouched; its working copy is set aside', async () => {
+  test('a failed rsync leaves every snapshot and latest untouched; leftovers go before the pull', async () => {
     const { backup, snapshots, machineDir, log } = await setUp();
     await backup();
     const second = (await backup()).snapshot!;
-    await mkdir(join(snapshots, '_delete-data_20200101-000000_dead'));
     const before = await state(snapshots);
+    await mkdir(join(snapshots, '_delete-data_20200101-000000_dead'));
 
     const failed = await backup({ remote: { url: daemon.url('data'), password: 'wrong' } });
 
-    expect(failed).toEqual({ success: false, snapshot: null, summary: 'rsync exited with return code 5' });
-    expect(await state(snapshots)).toEqual(before); // leftovers are only cleaned by a successful run
+    expect(failed).toEqual({
+      success: false,
+      snapshot: null,
+      summary: 'agent refused credentials (rsync exit code 5)',
+    });
+    // [FIX] Leftovers no longer wait for a successful run: a run that fails for space would never come.
+    expect(await state(snapshots)).toEqual(before);
     expect(await readdir(join(machineDir, 'data'))).toEqual([]);
 
-    // A partial working copy of a run with a base is set aside, and removed once a run succeeds.
+    // A partial working copy of a run with a base is set aside, and removed before the pull.
     await writeFile(join(machineDir, 'data', 'stale'), 'from an interrupted run');
     const next = await backup();
     expect(next.summary).toBe(`Base snapshot: ${second}\n`);
@@ -439,7 +444,11 @@ describe('link-dest on a full disk', () => {
         // One inode free: the working copy's directory takes it, and rsync cannot link a thing.
         await removeDir(fillers.pop()!);
         const rsyncFull = await runSnapshotMode('link-dest', job);
-        expect(rsyncFull).toEqual({ success: false, snapshot: null, summary: 'rsync exited with return code 23' });
+        expect(rsyncFull).toEqual({
+          success: false,
+          snapshot: null,
+          summary: `no space left on volume ${mount} (rsync exit code 23)`,
+        });
         expect(await state(snapshots)).toEqual(before);
 
         // Two more (tmpfs counts every hard link): rsync links both files, the sidecar finds none.
@@ -640,7 +649,11 @@ describe('link-dest with a base: the hard-link clone', () => {
     const first = (await backup()).snapshot!;
     const before = await state(snapshots);
     const failed = await backup({ remote: { url: treeDaemon.url('data'), password: 'wrong' } });
-    expect(failed).toEqual({ success: false, snapshot: null, summary: 'rsync exited with return code 5' });
+    expect(failed).toEqual({
+      success: false,
+      snapshot: null,
+      summary: 'agent refused credentials (rsync exit code 5)',
+    });
     expect(await state(snapshots)).toEqual(before);
     expect(await readdir(join(machineDir, 'data'))).toEqual([]);
     expect(first).toMatch(NAME);

@@ -16,7 +16,7 @@ import {
   type Candidate,
 } from './names.js';
 import { snapshotsDir, workingDir } from './paths.js';
-import { pullSource, rsyncFailure, type PullResult } from './rsync.js';
+import { pullSource, rsyncFailure, rsyncNote, type PullResult } from './rsync.js';
 import { deleteSnapshot, exists, removeLeftovers, replaceLatest } from './snapshot-dir.js';
 import { type SnapshotJob, type SnapshotOutcome } from './types.js';
 
@@ -28,7 +28,9 @@ import { type SnapshotJob, type SnapshotOutcome } from './types.js';
  *
  * A partial working copy left by a failed run is reused only for a first backup. [FIX] With a
  * base it may hold hard links into a snapshot, and rsync would change a mode or owner on such a
- * file in place, in the snapshot too: it is set aside (removed by the next successful run).
+ * file in place, in the snapshot too: it is set aside and removed before the pull. [FIX] Every
+ * `_delete-*` leftover goes before the pull too, not only after a success: a run that failed for
+ * lack of space must not keep the space its partial copy took, or no later run could succeed.
  */
 
 export async function runLinkDest(job: SnapshotJob): Promise<SnapshotOutcome> {
@@ -43,10 +45,14 @@ export async function runLinkDest(job: SnapshotJob): Promise<SnapshotOutcome> {
   const before = await listCandidates(snapshots, { timeZone: settings.timezone, log });
   const base = before.at(-1) ?? null;
   if (base !== null) await setAsidePartialCopy(working, snapshots, log);
+  // We hold the machine's lock: no other run uses these. Never a snapshot, its sidecar or `latest`.
+  await removeLeftovers(snapshots, log);
+  await job.beforePull?.();
   const syncBegin = now();
   const rsync =
     base === null ? await pullSource(job, { destination: working }) : await pullOnBase(job, join(snapshots, base.dir));
-  if (!rsync.success) return { success: false, snapshot: null, summary: rsyncFailure(rsync.code) };
+  if (!rsync.success)
+    return { success: false, snapshot: null, summary: rsyncFailure(rsync, job.volume ?? job.machineDir) };
   const syncFinish = now();
 
   const name = await uniqueName(job.source, syncFinish, settings.timezone, snapshots);
@@ -79,7 +85,7 @@ export async function runLinkDest(job: SnapshotJob): Promise<SnapshotOutcome> {
     log.error(`Cannot point latest at ${name}: ${errorMessage(error)}`);
   }
 
-  let summary = base === null ? '' : `Base snapshot: ${base.name}\n`;
+  let summary = (base === null ? '' : `Base snapshot: ${base.name}\n`) + rsyncNote(rsync);
   const created: Candidate = { dir: name, name, base: base?.name ?? null, finishedAt: syncFinish };
   try {
     summary += await expire(job, [...before, created], now());
@@ -100,7 +106,10 @@ async function pullOnBase(job: SnapshotJob, base: string): Promise<PullResult> {
   return pullSource(job, { destination: working, linkDest: base });
 }
 
-/** Renamed into the snapshots directory as a `_delete-` leftover, then an empty working copy. */
+/**
+ * Renamed into the snapshots directory as a `_delete-` leftover (removed right after, with the
+ * other leftovers; a crash in between leaves it for the next run), then an empty working copy.
+ */
 async function setAsidePartialCopy(working: string, snapshots: string, log: SnapshotJob['log']): Promise<void> {
   if ((await readdir(working)).length === 0) return;
   const aside = join(snapshots, `${DELETE_PREFIX}working-${randomBytes(4).toString('hex')}`);
@@ -117,7 +126,7 @@ async function uniqueName(source: string, finish: Date, timeZone: string, snapsh
   }
 }
 
-/** Leftovers first (this run succeeded), then the victims of the policy; returns summary lines. */
+/** Leftovers first (e.g. a victim an interrupted run left half-deleted), then the victims of the policy; returns summary lines. */
 async function expire(job: SnapshotJob, candidates: readonly Candidate[], now: Date): Promise<string> {
   const snapshots = snapshotsDir(job);
   await removeLeftovers(snapshots, job.log);

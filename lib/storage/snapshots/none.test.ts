@@ -65,7 +65,7 @@ describe('none mode', () => {
     expect(await runSnapshotMode('none', job)).toEqual({
       success: false,
       snapshot: null,
-      summary: 'rsync exited with return code 5',
+      summary: 'agent refused credentials (rsync exit code 5)',
     });
   });
 });

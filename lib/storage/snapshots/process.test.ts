@@ -2,7 +2,7 @@ import { jest } from '@jest/globals';
 import { readdir } from 'node:fs/promises';
 
 import { captureLog, removeDir, tempDir } from './__tests__/fixtures.js';
-import { NOT_STARTED, OUTPUT_READ_INTERVAL_MS, runCommand, SAFE_PATH } from './process.js';
+import { DIAGNOSTIC_LINES, NOT_STARTED, OUTPUT_READ_INTERVAL_MS, runCommand, SAFE_PATH } from './process.js';
 
 jest.setTimeout(30_000);
 
@@ -27,7 +27,7 @@ describe('runCommand: output to the log at DEBUG (spec §5.5)', () => {
   test('stdout and stderr lines in the order written, between Running and Return code', async () => {
     const log = captureLog();
     const result = await runCommand(['sh', '-c', 'echo one; echo two >&2; echo three; exit 3'], { env, log });
-    expect(result).toEqual({ code: 3, stdout: '' });
+    expect(result).toEqual({ code: 3, stdout: '', diagnostics: ['one', 'two', 'three'] });
     expect(log.at('debug')).toEqual([
       `Running: sh -c 'echo one; echo two >&2; echo three; exit 3'`,
       'one',
@@ -104,5 +104,13 @@ describe('runCommand: output to the log at DEBUG (spec §5.5)', () => {
     expect(result.code).toBe(0);
     expect(log.at('debug')).toContain('done');
     expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  test('diagnostics: the first and last lines that pass the test, whatever the output length', async () => {
+    const log = captureLog();
+    const script = 'for i in $(seq 1 5000); do echo "name $i"; [ $((i % 100)) -eq 0 ] && echo "err $i" >&2; done; true';
+    const result = await runCommand(['sh', '-c', script], { env, log, isDiagnostic: (line) => line.startsWith('err') });
+    const expected = Array.from({ length: 50 }, (_, i) => `err ${(i + 1) * 100}`);
+    expect(result.diagnostics).toEqual([...expected.slice(0, DIAGNOSTIC_LINES), ...expected.slice(-DIAGNOSTIC_LINES)]);
   });
 });

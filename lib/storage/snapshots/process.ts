@@ -35,6 +35,8 @@ export interface RunOptions {
   readonly captureStdout?: boolean;
   /** How kept stdout is decoded; latin1 maps every byte to one character, so names survive. */
   readonly stdoutEncoding?: 'utf8' | 'latin1';
+  /** Which output lines explain a failure (kept in `diagnostics`); every line by default. */
+  readonly isDiagnostic?: (line: string) => boolean;
 }
 
 export interface RunResult {
@@ -42,7 +44,12 @@ export interface RunResult {
   readonly code: number;
   /** Only with captureStdout. */
   readonly stdout: string;
+  /** The first and the last DIAGNOSTIC_LINES diagnostic lines of the output, in order. */
+  readonly diagnostics: readonly string[];
 }
+
+/** How many diagnostic lines are kept from each end of the output. */
+export const DIAGNOSTIC_LINES = 20;
 
 export async function runCommand(argv: readonly string[], options: RunOptions): Promise<RunResult> {
   const { log } = options;
@@ -56,14 +63,18 @@ export async function runCommand(argv: readonly string[], options: RunOptions): 
     handles.push(output);
     const stdout = options.captureStdout ? await open(join(dir, 'stdout'), 'wx+', 0o600) : output;
     if (stdout !== output) handles.push(stdout);
-    const reader = new OutputReader(output, (line) => log.debug(line));
+    const diagnostics = new DiagnosticLines(options.isDiagnostic ?? (() => true));
+    const reader = new OutputReader(output, (line) => {
+      log.debug(line);
+      diagnostics.add(line);
+    });
     const code = await waitForExit(file, args, options, stdout.fd, output.fd, reader);
     await reader.finish();
     log.debug(`Return code: ${code}`);
     // By path: the handle's own position is where the program stopped writing.
     const captured =
       stdout === output ? '' : (await readFile(join(dir, 'stdout'))).toString(options.stdoutEncoding ?? 'utf8');
-    return { code, stdout: captured };
+    return { code, stdout: captured, diagnostics: diagnostics.lines() };
   } finally {
     await Promise.all(handles.map((handle) => handle.close()));
     await rm(dir, { recursive: true, force: true });
@@ -103,6 +114,28 @@ function waitForExit(
       settle(code ?? -(signal === null ? 1 : (constants.signals[signal] ?? 1)));
     });
   });
+}
+
+/** The first and last lines that pass the test, in bounded memory. */
+class DiagnosticLines {
+  private readonly head: string[] = [];
+  private tail: string[] = [];
+
+  constructor(private readonly keep: (line: string) => boolean) {}
+
+  add(line: string): void {
+    if (!this.keep(line)) return;
+    if (this.head.length < DIAGNOSTIC_LINES) {
+      this.head.push(line);
+      return;
+    }
+    this.tail.push(line);
+    if (this.tail.length > 2 * DIAGNOSTIC_LINES) this.tail = this.tail.slice(-DIAGNOSTIC_LINES);
+  }
+
+  lines(): string[] {
+    return [...this.head, ...this.tail.slice(-DIAGNOSTIC_LINES)];
+  }
 }
 
 /** Reads what was appended to the output file since the last read and passes on whole lines. */

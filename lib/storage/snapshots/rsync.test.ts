@@ -94,7 +94,9 @@ describe('rsync argv (spec §5.5)', () => {
   test('url, env and failure text', () => {
     expect(rsyncUrl('ae2e', 64951, 'etc')).toBe('rsync://ae2e@127.0.0.1:64951/etc/');
     expect(rsyncEnv('pw')).toEqual({ RSYNC_PASSWORD: 'pw', PATH: SAFE_PATH });
-    expect(rsyncFailure(5)).toBe('rsync exited with return code 5');
+    expect(rsyncFailure({ code: 5, diagnostics: ['@ERROR: auth failed on module etc'] }, '/srv')).toBe(
+      'agent refused credentials (rsync exit code 5)',
+    );
   });
 });
 
@@ -170,7 +172,7 @@ describe('runRsync against a real daemon', () => {
       exclude: ['/cache'],
       log,
     });
-    expect(result).toEqual({ success: true, code: 0, stdout: '' });
+    expect(result).toEqual({ success: true, code: 0, stdout: '', diagnostics: [] });
     expect((await readdir(destination)).sort()).toEqual(['keep.txt']);
     const debug = log.at('debug');
     expect(debug).toContain('MODE 600');
@@ -195,7 +197,8 @@ describe('runRsync against a real daemon', () => {
       exclude: ['/cache'],
       log,
     });
-    expect(result).toEqual({ success: false, code: 5, stdout: '' });
+    expect(result).toMatchObject({ success: false, code: 5, stdout: '' });
+    expect(rsyncFailure(result, '/v')).toBe('agent refused credentials (rsync exit code 5)');
     expect(log.at('debug').at(-1)).toBe('Return code: 5');
     const filterFile = /'--filter=merge (\S+)'/.exec(log.at('debug')[0]!)![1]!;
     await expect(access(filterFile)).rejects.toMatchObject({ code: 'ENOENT' });
@@ -210,7 +213,7 @@ describe('runRsync against a real daemon', () => {
       destination: join(root, 'unused'),
       log,
     });
-    expect(result).toEqual({ success: true, code: 24, stdout: '' });
+    expect(result).toMatchObject({ success: true, code: 24, stdout: '' });
   });
 
   test('a missing rsync binary is a failure, not an exception', async () => {
@@ -222,7 +225,7 @@ describe('runRsync against a real daemon', () => {
       destination: join(root, 'unused'),
       log,
     });
-    expect(result).toEqual({ success: false, code: 127, stdout: '' });
+    expect(result).toEqual({ success: false, code: 127, stdout: '', diagnostics: [] });
     expect(log.at('error')[0]).toMatch(/Cannot run \/nonexistent\/rsync/);
   });
 });

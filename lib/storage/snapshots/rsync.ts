@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { isRsyncDiagnostic, rsyncFailureReason, rsyncSuccessNote } from './failure-reasons.js';
 import { runCommand, SAFE_PATH } from './process.js';
 import { type SnapshotJob, type SnapshotLog } from './types.js';
 
@@ -128,6 +129,8 @@ export interface RsyncResult {
 export interface PullResult extends RsyncResult {
   /** A dry run's itemized output, decoded as latin1; empty otherwise (the output went to the log). */
   readonly stdout: string;
+  /** rsync's own message lines (see failure-reasons.ts); none when rsync did not run. */
+  readonly diagnostics?: readonly string[];
 }
 
 /** Runs one pull; the filter file lives in a private temp dir that is removed in every case. */
@@ -156,13 +159,14 @@ export async function runRsync(run: RsyncRun): Promise<PullResult> {
       treeOnly: run.treeOnly ?? false,
     });
     const dryRun = run.dryRun ?? false;
-    const { code, stdout } = await runCommand(argv, {
+    const { code, stdout, diagnostics } = await runCommand(argv, {
       env: rsyncEnv(run.password),
       log: run.log,
       captureStdout: dryRun,
       stdoutEncoding: 'latin1',
+      isDiagnostic: isRsyncDiagnostic,
     });
-    return { success: RSYNC_SUCCESS_CODES.includes(code), code, stdout };
+    return { success: RSYNC_SUCCESS_CODES.includes(code), code, stdout, diagnostics };
   } finally {
     if (filterDir !== null) await rm(filterDir, { recursive: true, force: true });
   }
@@ -173,8 +177,14 @@ export function rsyncEnv(password: string): Record<string, string> {
   return { RSYNC_PASSWORD: password, PATH: SAFE_PATH };
 }
 
-export function rsyncFailure(code: number): string {
-  return `rsync exited with return code ${code}`;
+/** A failed pull's summary line, in words (failure-reasons.ts); `volume` is where the data goes. */
+export function rsyncFailure(pull: Pick<PullResult, 'code' | 'diagnostics'>, volume: string): string {
+  return rsyncFailureReason({ code: pull.code, diagnostics: pull.diagnostics ?? [] }, volume);
+}
+
+/** A summary line for a pull that succeeded with something worth saying (code 24), else ''. */
+export function rsyncNote(pull: Pick<PullResult, 'code' | 'diagnostics'>): string {
+  return rsyncSuccessNote({ code: pull.code, diagnostics: pull.diagnostics ?? [] });
 }
 
 export interface PullTarget {

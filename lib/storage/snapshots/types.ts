@@ -33,6 +33,8 @@ export interface SnapshotSettings {
 export interface SnapshotJob {
   /** Absolute, exists. */
   readonly machineDir: string;
+  /** The volume the machine directory is on, as failure reasons name it (else machineDir). */
+  readonly volume?: string;
   /** An already validated source name. */
   readonly source: string;
   readonly descriptor: SourceDescriptor;
@@ -40,6 +42,11 @@ export interface SnapshotJob {
   readonly remote: { readonly url: string; readonly password: string };
   readonly settings: SnapshotSettings;
   readonly log: SnapshotLog;
+  /**
+   * Called right before the pull, once the engine has removed what earlier runs left (the
+   * storage checks the volume's space there).
+   */
+  readonly beforePull?: () => Promise<void>;
   /** The clock; tests move it. */
   readonly now?: () => Date;
 }
