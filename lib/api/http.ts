@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { VIEWS, type View } from '../turku/protocol/api.js';
 import type { ApiContext } from './context.js';
 import { ApiError } from './errors.js';
+import { jsonDepthExceeds, MAX_JSON_DEPTH } from './request-limits.js';
 import { dispatch } from './router.js';
 
 /**
@@ -40,13 +41,16 @@ function sendText(response: ServerResponse, status: number, message: string, hea
 }
 
 function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
+  const tooLarge = () => new ApiError(413, `Request body larger than ${limit} bytes`);
+  // A declared length over the limit is refused before a byte of it is read.
+  if (Number(request.headers['content-length'] ?? 0) > limit) return Promise.reject(tooLarge());
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     request.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
-        reject(new ApiError(413, `Request body larger than ${limit} bytes`));
+        reject(tooLarge());
         request.resume();
         return;
       }
@@ -55,6 +59,33 @@ function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
     request.on('end', () => resolve(Buffer.concat(chunks)));
     request.on('error', reject);
   });
+}
+
+// fatal: a body that is not UTF-8 is refused, as the original's JSON reader refuses it;
+// ignoreBOM: a byte-order mark stays in the text, where JSON.parse refuses it, as before.
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** The body as a JSON object, or the 400 saying why not. Bounded before anything recursive runs. */
+export function parseJsonBody(raw: Uint8Array): Record<string, unknown> {
+  let text: string;
+  try {
+    text = UTF8.decode(raw);
+  } catch {
+    throw new ApiError(400, 'Invalid JSON: the body is not valid UTF-8');
+  }
+  if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
+    throw new ApiError(400, `Invalid JSON: nested deeper than ${MAX_JSON_DEPTH} levels`);
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (error) {
+    throw new ApiError(400, `Invalid JSON: ${(error as Error).message}`);
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new ApiError(400, 'Request body must be a JSON object');
+  }
+  return body as Record<string, unknown>;
 }
 
 async function answer(ctx: ApiContext, options: HttpOptions, request: IncomingMessage): Promise<unknown> {
@@ -66,18 +97,9 @@ async function answer(ctx: ApiContext, options: HttpOptions, request: IncomingMe
   if (!isJsonContentType(request.headers['content-type'])) {
     throw new ApiError(400, 'Bad Content-Type (expected application/json)');
   }
-  const raw = await readBody(request, options.maxBodyBytes);
-  let body: unknown;
-  try {
-    body = JSON.parse(raw.toString('utf8'));
-  } catch (error) {
-    throw new ApiError(400, `Invalid JSON: ${(error as Error).message}`);
-  }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new ApiError(400, 'Request body must be a JSON object');
-  }
+  const body = parseJsonBody(await readBody(request, options.maxBodyBytes));
   // NUL characters are refused by the router, after authentication.
-  return dispatch(ctx, view, body as Record<string, unknown>);
+  return dispatch(ctx, view, body);
 }
 
 export function requestListener(ctx: ApiContext, options: HttpOptions) {
@@ -108,11 +130,20 @@ function describe(error: unknown): string {
   return typeof stack === 'string' ? stack.replace(/\n\s+/g, ' | ') : String(error);
 }
 
+/**
+ * How long a client may take (docs/api.md, "Limits"): to send its headers, and to send its whole
+ * request. Node's own defaults (60 s and 5 minutes) let a slow client hold a connection for
+ * minutes; a real request is a few kilobytes, sent at once.
+ */
+export const HEADERS_TIMEOUT_MS = 10_000;
+export const REQUEST_TIMEOUT_MS = 30_000;
+
 export async function createApiServer(ctx: ApiContext, options: HttpOptions): Promise<Server> {
   const listener = requestListener(ctx, options);
-  if (options.tls === undefined) return createHttpServer(listener);
+  const limits = { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS };
+  if (options.tls === undefined) return createHttpServer(limits, listener);
   const [cert, key] = await Promise.all([readFile(options.tls.cert), readFile(options.tls.key)]);
-  return createHttpsServer({ cert, key }, listener);
+  return createHttpsServer({ cert, key, ...limits }, listener);
 }
 
 export function listen(server: Server, host: string, port: number): Promise<AddressInfo> {

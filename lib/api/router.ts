@@ -16,6 +16,7 @@ import {
 import { formatFirstIssue } from '../turku/protocol/issues.js';
 import type { ApiContext } from './context.js';
 import { ApiError } from './errors.js';
+import { checkSourceCount, containsNul, DEFAULT_MAX_SOURCES_PER_MACHINE } from './request-limits.js';
 import { agentPingCheckin, agentPingRestore } from './views/agent-ping.js';
 import { health } from './views/health.js';
 import { storagePingCheckin, storagePingSourceUpdate, storageUpdateConfig } from './views/storage.js';
@@ -68,6 +69,10 @@ export async function dispatch(ctx: ApiContext, view: View, body: Record<string,
   const credentials = parseOrRefuse(login, body);
   let parsed: { value: unknown } | undefined;
   const requestAfterLogin = () => {
+    // Counted before the whole request is validated, which is work in proportion to its size.
+    if (view === 'update_config') {
+      checkSourceCount(body, ctx.maxSourcesPerMachine ?? DEFAULT_MAX_SOURCES_PER_MACHINE);
+    }
     parsed ??= { value: parseOrRefuse(request, body, { noNul: true }) };
     return parsed.value;
   };
@@ -85,11 +90,4 @@ function parseOrRefuse(schema: z.ZodType, body: Record<string, unknown>, options
     throw new ApiError(400, VERBATIM.test(detail) ? detail : `Validation error: ${detail}`);
   }
   return parsed.data;
-}
-
-function containsNul(value: unknown): boolean {
-  if (typeof value === 'string') return value.includes('\0');
-  if (typeof value !== 'object' || value === null) return false;
-  if (Array.isArray(value)) return value.some(containsNul);
-  return Object.entries(value).some(([key, child]) => key.includes('\0') || containsNul(child));
 }
