@@ -1,12 +1,19 @@
 import { readFile } from 'node:fs/promises';
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttpServer,
+  STATUS_CODES,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 
 import { VIEWS, type View } from '../turku/protocol/api.js';
 import type { ApiContext } from './context.js';
 import { ApiError } from './errors.js';
-import { jsonDepthExceeds, MAX_JSON_DEPTH } from './request-limits.js';
+import { jsonShapeProblem } from './request-limits.js';
 import { dispatch } from './router.js';
 
 /**
@@ -43,7 +50,10 @@ function sendText(response: ServerResponse, status: number, message: string, hea
 function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
   const tooLarge = () => new ApiError(413, `Request body larger than ${limit} bytes`);
   // A declared length over the limit is refused before a byte of it is read.
-  if (Number(request.headers['content-length'] ?? 0) > limit) return Promise.reject(tooLarge());
+  if (Number(request.headers['content-length'] ?? 0) > limit) {
+    request.resume();
+    return Promise.reject(tooLarge());
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -73,9 +83,8 @@ export function parseJsonBody(raw: Uint8Array): Record<string, unknown> {
   } catch {
     throw new ApiError(400, 'Invalid JSON: the body is not valid UTF-8');
   }
-  if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
-    throw new ApiError(400, `Invalid JSON: nested deeper than ${MAX_JSON_DEPTH} levels`);
-  }
+  const shapeProblem = jsonShapeProblem(text);
+  if (shapeProblem !== undefined) throw new ApiError(400, `Invalid JSON: ${shapeProblem}`);
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -140,10 +149,43 @@ export const REQUEST_TIMEOUT_MS = 30_000;
 
 export async function createApiServer(ctx: ApiContext, options: HttpOptions): Promise<Server> {
   const listener = requestListener(ctx, options);
-  const limits = { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS };
-  if (options.tls === undefined) return createHttpServer(limits, listener);
-  const [cert, key] = await Promise.all([readFile(options.tls.cert), readFile(options.tls.key)]);
-  return createHttpsServer({ cert, key, ...limits }, listener);
+  // Node checks both timeouts every connectionsCheckingInterval (30 s by default): check often.
+  const limits = {
+    headersTimeout: HEADERS_TIMEOUT_MS,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    connectionsCheckingInterval: 1000,
+  };
+  let server: Server;
+  if (options.tls === undefined) {
+    server = createHttpServer(limits, listener);
+  } else {
+    const [cert, key] = await Promise.all([readFile(options.tls.cert), readFile(options.tls.key)]);
+    server = createHttpsServer({ cert, key, ...limits }, listener);
+  }
+  server.on('clientError', answerClientError);
+  return server;
+}
+
+/**
+ * A request Node's HTTP parser refuses (malformed, headers too large, too slow) gets a status
+ * and a one-line message like every other refusal; Node's own answer has an empty body.
+ */
+function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, message] =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'Request not received in time']
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'Request headers too large']
+        : [400, `Bad request (${error.code ?? 'unreadable'})`];
+  const body = `${message}\n`;
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 export function listen(server: Server, host: string, port: number): Promise<AddressInfo> {

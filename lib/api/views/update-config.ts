@@ -11,6 +11,7 @@ import { badRequest, notFound } from '../errors.js';
 import { authenticateMachine, checkRegistration, machineCredentials } from '../login.js';
 import { sameValue, type AuthRecord, type MachineRecord, type SourceRecord, type StorageRecord } from '../records.js';
 import type { RequestAfterLogin } from '../router.js';
+import { validSources, type UpdateConfigRequestShallow } from '../validation.js';
 import { firstBackup, nextBackupOrError } from '../scheduling.js';
 import { secretTransaction, type SecretChecks } from '../secret-checks.js';
 import { NO_RECORD_HASH } from '../secrets.js';
@@ -53,23 +54,33 @@ type SourceField = (typeof SOURCE_FIELDS)[number];
 export async function updateConfig(
   ctx: ApiContext,
   login: UpdateConfigLogin,
-  request: RequestAfterLogin<UpdateConfigRequest>,
+  request: RequestAfterLogin<UpdateConfigRequestShallow>,
 ): Promise<Record<string, never>> {
   const { uuid, secret } = machineCredentials(login.machine);
+  // Validated once the caller is in, and only once however often the transaction starts over.
+  let validated: Promise<Registration> | undefined;
+  const registration = () => {
+    const machine = request().machine;
+    validated ??= validSources(machine.sources).then((sources) => ({ ...machine, sources }));
+    return validated;
+  };
   await secretTransaction(ctx.db, async (store, checks) => {
     const now = ctx.now();
     const existing = uuid === undefined ? undefined : await store.machineByUuid(uuid);
     let machine: MachineRecord;
+    let wanted: Registration;
     if (existing === undefined) {
       // An unknown machine: its secret costs what a known one's would, then the registration decides.
       if (secret !== undefined) checks.verify(secret, NO_RECORD_HASH);
       const auth = await checkRegistration(store, checks, login.auth, 'machine_reg');
-      machine = await registerMachine(ctx, store, checks, auth, request().machine, now);
+      wanted = await registration();
+      machine = await registerMachine(ctx, store, checks, auth, wanted, now);
     } else {
       await authenticateMachine(store, checks, existing, secret, { allowUnpublished: true });
-      machine = await refreshMachine(store, existing, request().machine, now);
+      wanted = await registration();
+      machine = await refreshMachine(store, existing, wanted, now);
     }
-    await syncSources(ctx, store, machine, request().machine.sources, now);
+    await syncSources(ctx, store, machine, wanted.sources, now);
   });
   return {};
 }
