@@ -10,6 +10,7 @@ import { openSqlite } from '../../lib/api/db/sqlite.js';
 import { hashSecretFast } from '../../lib/api/secrets.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../../lib/api/settings.js';
 import { startApiProcess, type ApiProcess, type LoopReport } from '../support/api-process.js';
+import { createDatabase, findPostgresBin, startPostgres, type PostgresServer } from '../support/postgres-server.js';
 import { distPath } from '../support/processes.js';
 
 /**
@@ -530,38 +531,88 @@ describe('item 13: source names rsync would read as options are refused', () => 
 
 describe('item 4 and 5: a fuzzer against the real server', () => {
   it(`answers ${FUZZ_REQUESTS} malformed requests across the seven views with no 5xx, a message for every 4xx, the database unchanged by each refusal, and the event loop free`, async () => {
-    const random = mulberry32(20261205);
-    const views = Object.keys(validBodies());
-    const statuses = new Map<number, number>();
-    let fiveHundreds = 0;
-    await api.loopDelay();
-    const health = api.pollHealth();
-    for (let i = 0; i < FUZZ_REQUESTS; i++) {
-      // Every so often the valid requests again, so mutations keep meeting a registered machine.
-      if (i % 250 === 0) for (const view of views) await post(view, validBodies()[view]);
-      const view = views[Math.floor(random() * views.length)]!;
-      const fuzzed = fuzzRequest(random, view, validBodies()[view]!);
-      const before = await api.dump();
-      const reply = await send(fuzzed.method, fuzzed.path, fuzzed.body, fuzzed.headers);
-      statuses.set(reply.status, (statuses.get(reply.status) ?? 0) + 1);
-      if (reply.status >= 500) fiveHundreds++;
-      const context = { i, kind: fuzzed.kind, status: reply.status, text: reply.text.slice(0, 200) };
-      expect(reply.status < 500 ? 'ok' : context).toBe('ok');
-      if (reply.status >= 400) {
-        if (fuzzed.method !== 'HEAD') expect(reply.text.trim().length > 0 ? 'ok' : context).toBe('ok');
-        expect((await api.dump()) === before ? 'ok' : context).toBe('ok');
-      }
-    }
-    const loop = await api.loopDelay();
-    const latencies = await health.stop();
-    report(
-      `probe-api: item 4/5 fuzz: ${FUZZ_REQUESTS} requests, 5xx ${fiveHundreds}, statuses ${JSON.stringify(Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])))}; ${loopFigures(loop)}; /v1/health from another process: ${latencies.count} requests, p99 ${latencies.p99Ms.toFixed(1)} ms, max ${latencies.maxMs.toFixed(1)} ms`,
-    );
-    expect(fiveHundreds).toBe(0);
-    expect([...statuses.keys()]).toEqual(expect.arrayContaining([200, 400, 403, 404, 405]));
-    expect(loop.maxCpuMs).toBeLessThan(MAX_LOOP_DELAY_MS);
+    await fuzz('SQLite');
   }, 900_000);
 });
+
+(findPostgresBin() === undefined ? describe.skip : describe)('items 4 and 5 on PostgreSQL', () => {
+  let sqliteApi: ApiProcess;
+  let postgres: PostgresServer;
+
+  beforeAll(async () => {
+    postgres = await startPostgres();
+    const name = await createDatabase(postgres, 'probe_api');
+    sqliteApi = api;
+    api = await startApiProcess({}, { databaseUrl: postgres.url.replace(/\/[^/]*$/, `/${name}`) });
+    expect((await post('storage_update_config', { auth: api.storageAuth, storage: STORAGE_SETTINGS })).status).toBe(
+      200,
+    );
+    expect((await post('update_config', validBodies().update_config)).status).toBe(200);
+  }, 120_000);
+
+  afterAll(async () => {
+    await api.stop();
+    api = sqliteApi;
+    await postgres.stop();
+  });
+
+  it('refuses JSON nested 3,000 deep with 400', async () => {
+    const reply = await post('agent_ping_checkin', `{"machine":${deepJson(3000)}}`);
+    expect(reply).toEqual({ status: 400, text: 'Invalid JSON: nested deeper than 32 levels\n' });
+  });
+
+  it('accepts 1,000 sources and refuses 1,001 while the event loop stays free', async () => {
+    const body = validBodies().update_config as { machine: Record<string, unknown> };
+    await api.loopDelay();
+    const atLimit = await post('update_config', { ...body, machine: { ...body.machine, sources: sources(1000) } });
+    const overLimit = await post('update_config', { ...body, machine: { ...body.machine, sources: sources(1001) } });
+    const loop = await api.loopDelay();
+    report(
+      `probe-api: item 5 on PostgreSQL, 1,000 sources: ${atLimit.status}, 1,001: ${overLimit.status}; ${loopFigures(loop)}`,
+    );
+    expect([atLimit.status, overLimit.status]).toEqual([200, 400]);
+    expect(loop.maxCpuMs).toBeLessThan(MAX_LOOP_DELAY_MS);
+    expect((await post('update_config', validBodies().update_config)).status).toBe(200);
+  }, 120_000);
+
+  it(`answers ${FUZZ_REQUESTS} malformed requests with no 5xx, the database unchanged by each refusal, the event loop free`, async () => {
+    await fuzz('PostgreSQL');
+  }, 900_000);
+});
+
+/** The fuzz run against the current server; see the tests above. */
+async function fuzz(backend: string): Promise<void> {
+  const random = mulberry32(20261205);
+  const views = Object.keys(validBodies());
+  const statuses = new Map<number, number>();
+  let fiveHundreds = 0;
+  await api.loopDelay();
+  const health = api.pollHealth();
+  for (let i = 0; i < FUZZ_REQUESTS; i++) {
+    // Every so often the valid requests again, so mutations keep meeting a registered machine.
+    if (i % 250 === 0) for (const view of views) await post(view, validBodies()[view]);
+    const view = views[Math.floor(random() * views.length)]!;
+    const fuzzed = fuzzRequest(random, view, validBodies()[view]!);
+    const before = await api.dump();
+    const reply = await send(fuzzed.method, fuzzed.path, fuzzed.body, fuzzed.headers);
+    statuses.set(reply.status, (statuses.get(reply.status) ?? 0) + 1);
+    if (reply.status >= 500) fiveHundreds++;
+    const context = { i, kind: fuzzed.kind, status: reply.status, text: reply.text.slice(0, 200) };
+    expect(reply.status < 500 ? 'ok' : context).toBe('ok');
+    if (reply.status >= 400) {
+      if (fuzzed.method !== 'HEAD') expect(reply.text.trim().length > 0 ? 'ok' : context).toBe('ok');
+      expect((await api.dump()) === before ? 'ok' : context).toBe('ok');
+    }
+  }
+  const loop = await api.loopDelay();
+  const latencies = await health.stop();
+  report(
+    `probe-api: item 4/5 fuzz on ${backend}: ${FUZZ_REQUESTS} requests, 5xx ${fiveHundreds}, statuses ${JSON.stringify(Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])))}; ${loopFigures(loop)}; /v1/health from another process: ${latencies.count} requests, p99 ${latencies.p99Ms.toFixed(1)} ms, max ${latencies.maxMs.toFixed(1)} ms`,
+  );
+  expect(fiveHundreds).toBe(0);
+  expect([...statuses.keys()]).toEqual(expect.arrayContaining([200, 400, 403, 404, 405]));
+  expect(loop.maxCpuMs).toBeLessThan(MAX_LOOP_DELAY_MS);
+}
 
 // ---- the fuzzer's generator ------------------------------------------------------------------
 

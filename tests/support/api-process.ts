@@ -7,6 +7,7 @@ import { createAuth, type CreatedAuth } from '../../lib/api/admin/commands.js';
 import { openDatabase } from '../../lib/api/app.js';
 import { contextFromSettings } from '../../lib/api/context.js';
 import type { Row } from '../../lib/api/db/database.js';
+import { openPostgres } from '../../lib/api/db/postgres.js';
 import { openSqlite } from '../../lib/api/db/sqlite.js';
 import { memoryLogger } from '../../lib/api/logger.js';
 import { parseSettings } from '../../lib/api/settings.js';
@@ -95,6 +96,7 @@ export interface HealthLatencies {
 export interface ApiProcess {
   readonly url: string;
   readonly dir: string;
+  /** The SQLite file (unused on PostgreSQL). */
   readonly databasePath: string;
   readonly machineAuth: CreatedAuth;
   readonly storageAuth: CreatedAuth;
@@ -111,10 +113,19 @@ export interface ApiProcess {
 
 const TABLES = ['auths', 'storages', 'machines', 'sources', 'backup_logs', 'filter_sets'];
 
-export async function startApiProcess(settings: Record<string, unknown> = {}): Promise<ApiProcess> {
+/**
+ * `database`: SQLite (a file in a temp directory) by default, or PostgreSQL at `databaseUrl`
+ * (an empty database, e.g. from postgres-server.ts's `createDatabase`).
+ */
+export async function startApiProcess(
+  settings: Record<string, unknown> = {},
+  database: { readonly databaseUrl?: string } = {},
+): Promise<ApiProcess> {
   const dir = await mkdtemp(join(tmpdir(), 'turku-api-process-'));
   const databasePath = join(dir, 'api.db');
-  const parsed = parseSettings({ database_path: databasePath });
+  const where =
+    database.databaseUrl === undefined ? { database_path: databasePath } : { database_url: database.databaseUrl };
+  const parsed = parseSettings(where);
   const setupDb = await openDatabase(parsed);
   const ctx = contextFromSettings(setupDb, parsed, memoryLogger());
   const machineAuth = await createAuth(ctx, 'machine_reg');
@@ -122,7 +133,7 @@ export async function startApiProcess(settings: Record<string, unknown> = {}): P
   await setupDb.close();
 
   const configFile = join(dir, 'api.json');
-  await writeFile(configFile, JSON.stringify({ listen: '127.0.0.1:0', database_path: databasePath, ...settings }));
+  await writeFile(configFile, JSON.stringify({ listen: '127.0.0.1:0', ...where, ...settings }));
   const monitor = join(dir, 'loop-monitor.mjs');
   await writeFile(monitor, LOOP_MONITOR);
   const reportFile = join(dir, 'loop-report.json');
@@ -150,7 +161,10 @@ export async function startApiProcess(settings: Record<string, unknown> = {}): P
     child.once('exit', (code) => reject(new Error(`turku-api exited with ${code}: ${stderr}`)));
   });
 
-  const reader = openSqlite(databasePath, { readonly: true });
+  const reader =
+    database.databaseUrl === undefined
+      ? openSqlite(databasePath, { readonly: true })
+      : openPostgres(database.databaseUrl, { poolSize: 1 });
   let sequence = 0;
   return {
     url,
