@@ -29,9 +29,16 @@ let worker: Worker | undefined;
 let nextId = 0;
 const pending = new Map<number, { resolve: (encoded: string) => void; reject: (error: Error) => void }>();
 
-/** The program file to start as the worker thread (the running API's own). */
-export function useBcryptWorker(file: string): void {
+/** The program file to start as the worker thread (the running API's own); undefined: run inline. */
+export function useBcryptWorker(file: string | undefined): void {
   program = file;
+}
+
+/** Ends the worker thread, if one runs (pending checks fail); the next check starts another. */
+export async function stopBcryptWorker(): Promise<void> {
+  const running = worker;
+  worker = undefined;
+  await running?.terminate();
 }
 
 /** True inside the worker thread: the program should call `serveBcrypt` instead of starting. */
