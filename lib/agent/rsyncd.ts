@@ -5,7 +5,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 
 import { errorMessage, isErrno, UserError } from '../common/errors.js';
-import { hasControlCharacters } from '../turku/names.js';
+import { hasControlCharacters, sourceNameProblem } from '../turku/names.js';
 import { randomTunnelPort } from '../common/random.js';
 import type { WorkloadLogger } from '../common/workload-log.js';
 import { dieWithParent } from './die-with-parent.js';
@@ -72,18 +72,12 @@ export function rsyncdSecretsText(modules: readonly DaemonModule[]): string {
 }
 
 /**
- * Why a module cannot be put in the daemon's configuration, if it cannot: a line break would
- * start a new setting, a bracket would end the module name early, edge blanks are dropped.
+ * Why a module cannot be put in the daemon's configuration, if it cannot: its name must pass the
+ * source-name rule (lib/turku/names.ts), and a path with a line break would start a new setting.
  */
 export function moduleProblem(module: Pick<DaemonModule, 'name' | 'path'>): string | undefined {
-  if (
-    module.name === '' ||
-    /[[\]]/.test(module.name) ||
-    hasControlCharacters(module.name) ||
-    module.name.trim() !== module.name
-  ) {
-    return `the name "${module.name}" cannot be an rsync module name`;
-  }
+  const nameProblem = sourceNameProblem(module.name);
+  if (nameProblem !== undefined) return `the name "${module.name}" ${nameProblem}`;
   if (module.path === '' || hasControlCharacters(module.path) || module.path.trim() !== module.path) {
     return `the path ${JSON.stringify(module.path)} cannot be put in an rsync daemon configuration`;
   }

@@ -58,6 +58,11 @@ export async function runUpdateConfig(argv: readonly string[], io: AgentIo): Pro
     // 1. Load the configuration.
     const loaded = await loadAgentConfig(configDir);
     for (const warning of loaded.warnings) log.warning(warning);
+    // The API would refuse the whole request; say which file to fix instead.
+    const unsafe = loaded.unsafeNames[0];
+    if (unsafe !== undefined) {
+      throw new UserError(`${unsafe.file}: source "${unsafe.name}": the name ${unsafe.problem}; rename it`);
+    }
     const settings = parseAgentSettings(loaded.config, { hostname: io.hostname() });
     const apiUrl = settings.api_url;
     if (apiUrl === undefined) throw new UserError(`api_url is not set in ${join(configDir, 'config.d')}`);

@@ -12,6 +12,8 @@ export interface ApiContext {
   readonly log: Logger;
   readonly now: () => Date;
   readonly random: () => number;
+  /** `max_sources_per_machine`; absent means the default (request-limits.ts). */
+  readonly maxSourcesPerMachine?: number;
 }
 
 export function contextFromSettings(
@@ -27,5 +29,6 @@ export function contextFromSettings(
     log,
     now: overrides.now ?? (() => new Date()),
     random: overrides.random ?? Math.random,
+    maxSourcesPerMachine: settings.max_sources_per_machine,
   };
 }

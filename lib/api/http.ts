@@ -1,11 +1,19 @@
 import { readFile } from 'node:fs/promises';
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttpServer,
+  STATUS_CODES,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 
 import { VIEWS, type View } from '../turku/protocol/api.js';
 import type { ApiContext } from './context.js';
 import { ApiError } from './errors.js';
+import { jsonShapeProblem } from './request-limits.js';
 import { dispatch } from './router.js';
 
 /**
@@ -40,13 +48,19 @@ function sendText(response: ServerResponse, status: number, message: string, hea
 }
 
 function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
+  const tooLarge = () => new ApiError(413, `Request body larger than ${limit} bytes`);
+  // A declared length over the limit is refused before a byte of it is read.
+  if (Number(request.headers['content-length'] ?? 0) > limit) {
+    request.resume();
+    return Promise.reject(tooLarge());
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     request.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
-        reject(new ApiError(413, `Request body larger than ${limit} bytes`));
+        reject(tooLarge());
         request.resume();
         return;
       }
@@ -55,6 +69,32 @@ function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
     request.on('end', () => resolve(Buffer.concat(chunks)));
     request.on('error', reject);
   });
+}
+
+// fatal: a body that is not UTF-8 is refused, as the original's JSON reader refuses it;
+// ignoreBOM: a byte-order mark stays in the text, where JSON.parse refuses it, as before.
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** The body as a JSON object, or the 400 saying why not. Bounded before anything recursive runs. */
+export function parseJsonBody(raw: Uint8Array): Record<string, unknown> {
+  let text: string;
+  try {
+    text = UTF8.decode(raw);
+  } catch {
+    throw new ApiError(400, 'Invalid JSON: the body is not valid UTF-8');
+  }
+  const shapeProblem = jsonShapeProblem(text);
+  if (shapeProblem !== undefined) throw new ApiError(400, `Invalid JSON: ${shapeProblem}`);
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (error) {
+    throw new ApiError(400, `Invalid JSON: ${(error as Error).message}`);
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new ApiError(400, 'Request body must be a JSON object');
+  }
+  return body as Record<string, unknown>;
 }
 
 async function answer(ctx: ApiContext, options: HttpOptions, request: IncomingMessage): Promise<unknown> {
@@ -66,18 +106,9 @@ async function answer(ctx: ApiContext, options: HttpOptions, request: IncomingMe
   if (!isJsonContentType(request.headers['content-type'])) {
     throw new ApiError(400, 'Bad Content-Type (expected application/json)');
   }
-  const raw = await readBody(request, options.maxBodyBytes);
-  let body: unknown;
-  try {
-    body = JSON.parse(raw.toString('utf8'));
-  } catch (error) {
-    throw new ApiError(400, `Invalid JSON: ${(error as Error).message}`);
-  }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new ApiError(400, 'Request body must be a JSON object');
-  }
+  const body = parseJsonBody(await readBody(request, options.maxBodyBytes));
   // NUL characters are refused by the router, after authentication.
-  return dispatch(ctx, view, body as Record<string, unknown>);
+  return dispatch(ctx, view, body);
 }
 
 export function requestListener(ctx: ApiContext, options: HttpOptions) {
@@ -108,11 +139,53 @@ function describe(error: unknown): string {
   return typeof stack === 'string' ? stack.replace(/\n\s+/g, ' | ') : String(error);
 }
 
+/**
+ * How long a client may take (docs/api.md, "Limits"): to send its headers, and to send its whole
+ * request. Node's own defaults (60 s and 5 minutes) let a slow client hold a connection for
+ * minutes; a real request is a few kilobytes, sent at once.
+ */
+export const HEADERS_TIMEOUT_MS = 10_000;
+export const REQUEST_TIMEOUT_MS = 30_000;
+
 export async function createApiServer(ctx: ApiContext, options: HttpOptions): Promise<Server> {
   const listener = requestListener(ctx, options);
-  if (options.tls === undefined) return createHttpServer(listener);
-  const [cert, key] = await Promise.all([readFile(options.tls.cert), readFile(options.tls.key)]);
-  return createHttpsServer({ cert, key }, listener);
+  // Node checks both timeouts every connectionsCheckingInterval (30 s by default): check often.
+  const limits = {
+    headersTimeout: HEADERS_TIMEOUT_MS,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    connectionsCheckingInterval: 1000,
+  };
+  let server: Server;
+  if (options.tls === undefined) {
+    server = createHttpServer(limits, listener);
+  } else {
+    const [cert, key] = await Promise.all([readFile(options.tls.cert), readFile(options.tls.key)]);
+    server = createHttpsServer({ cert, key, ...limits }, listener);
+  }
+  server.on('clientError', answerClientError);
+  return server;
+}
+
+/**
+ * A request Node's HTTP parser refuses (malformed, headers too large, too slow) gets a status
+ * and a one-line message like every other refusal; Node's own answer has an empty body.
+ */
+function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, message] =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'Request not received in time']
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'Request headers too large']
+        : [400, `Bad request (${error.code ?? 'unreadable'})`];
+  const body = `${message}\n`;
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 export function listen(server: Server, host: string, port: number): Promise<AddressInfo> {

@@ -2,7 +2,8 @@ import { scrypt, timingSafeEqual } from 'node:crypto';
 
 /**
  * The API's slow key derivation, shared by our weak-secret hashes (secrets.ts) and the original's
- * imported scrypt hashes (legacy-hashes.ts). Anyone can make the API run one, by logging in with a
+ * imported scrypt, Argon2 and bcrypt hashes (legacy-hashes.ts). All of it runs off the event loop
+ * (Node's threadpool, or a worker thread for bcrypt). Anyone can make the API run one, by logging in with a
  * short secret, so they run one at a time: a burst of them then takes one core of the machine at
  * most, and check-ins (a few microseconds of HMAC on the event loop) keep the other.
  */
@@ -23,7 +24,12 @@ export function scryptKey(secret: Buffer, salt: Buffer, keyLength: number, cost:
     new Promise<Buffer>((resolve, reject) => {
       scrypt(secret, salt, keyLength, { ...cost, maxmem }, (error, key) => (error ? reject(error) : resolve(key)));
     });
-  const result = lane.then(derive, derive);
+  return oneAtATime(derive);
+}
+
+/** Runs `work` after every slow derivation asked for before it (scrypt, Argon2, bcrypt). */
+export function oneAtATime<T>(work: () => Promise<T>): Promise<T> {
+  const result = lane.then(work, work);
   lane = result.catch(() => undefined);
   return result;
 }

@@ -16,11 +16,10 @@
  * Every parameter is bounded before any work starts, so a crafted row cannot make a check hang or
  * exhaust memory; anything out of bounds, malformed or unknown verifies as false.
  */
-import { createHash, pbkdf2 } from 'node:crypto';
+import { argon2, createHash, pbkdf2 } from 'node:crypto';
 
-import { argon2d, argon2i, argon2id, bcrypt } from 'hash-wasm';
-
-import { constantTimeEqual, scryptKey } from './kdf.js';
+import { bcryptEncoded } from './bcrypt-worker.js';
+import { constantTimeEqual, oneAtATime, scryptKey } from './kdf.js';
 
 /** Upper bounds on the work a stored string may ask for. Django's defaults are far below them. */
 const LEGACY_HASH_LIMITS = {
@@ -110,7 +109,25 @@ function decodeBase64Unpadded(text: string | undefined): Buffer | undefined {
 // ---------------------------------------------------------------------------------------------
 // Argon2: argon2$<PHC string without its leading '$'>
 
-const ARGON2_FUNCTIONS = { argon2id, argon2i, argon2d } as const;
+/** Node's Argon2, on the threadpool (hash-wasm's ran on the event loop for its whole cost). */
+function argon2Async(
+  variant: 'argon2id' | 'argon2i' | 'argon2d',
+  parameters: {
+    message: Buffer;
+    nonce: Buffer;
+    parallelism: number;
+    tagLength: number;
+    memory: number;
+    passes: number;
+  },
+): Promise<Buffer> {
+  return oneAtATime(
+    () =>
+      new Promise<Buffer>((resolve, reject) => {
+        argon2(variant, parameters, (error, key) => (error ? reject(error) : resolve(key)));
+      }),
+  );
+}
 
 async function verifyArgon2(secret: string, phc: string): Promise<boolean> {
   const L = LEGACY_HASH_LIMITS;
@@ -133,14 +150,13 @@ async function verifyArgon2(secret: string, phc: string): Promise<boolean> {
   }
   if (salt.length < 8 || salt.length > L.argon2MaxSaltBytes) return false;
   if (expected.length < 4 || expected.length > L.argon2MaxHashBytes) return false;
-  const actual = await ARGON2_FUNCTIONS[variant]({
-    password: Buffer.from(secret, 'utf8'),
-    salt,
-    iterations,
+  const actual = await argon2Async(variant, {
+    message: Buffer.from(secret, 'utf8'),
+    nonce: salt,
+    passes: iterations,
     parallelism,
-    memorySize,
-    hashLength: expected.length,
-    outputType: 'binary',
+    memory: memorySize,
+    tagLength: expected.length,
   });
   return constantTimeEqual(actual, expected);
 }
@@ -196,7 +212,7 @@ async function verifyBcrypt(password: string, data: string): Promise<boolean> {
   // bcrypt keys on at most 72 bytes; Python's bcrypt rejects NUL bytes, so no stored hash has one.
   const passwordBytes = Buffer.from(password, 'utf8').subarray(0, 72);
   if (passwordBytes.length === 0 || passwordBytes.includes(0)) return false;
-  const computed = await bcrypt({ password: passwordBytes, salt, costFactor: cost, outputType: 'encoded' });
+  const computed = await bcryptEncoded(passwordBytes, salt, cost);
   return constantTimeEqual(Buffer.from(computed.slice(-31), 'latin1'), Buffer.from(expected, 'latin1'));
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { printCliOutput } from '../common/closed-stdout.js';
 import { startApi, openDatabase } from './app.js';
+import { isBcryptWorker, serveBcrypt, useBcryptWorker } from './bcrypt-worker.js';
 import { runApiCli, serveArguments } from './cli.js';
 import { contextFromSettings } from './context.js';
 import { createLogger } from './logger.js';
@@ -45,4 +46,10 @@ async function main(argv: readonly string[]): Promise<void> {
   }
 }
 
-void main(process.argv.slice(2));
+// The same program serves as the API's bcrypt worker thread (bcrypt-worker.ts).
+if (isBcryptWorker()) {
+  serveBcrypt();
+} else {
+  if (process.argv[1] !== undefined) useBcryptWorker(process.argv[1]);
+  void main(process.argv.slice(2));
+}

@@ -10,12 +10,11 @@ import {
   StorageUpdateConfigLogin,
   StorageUpdateConfigRequest,
   UpdateConfigLogin,
-  UpdateConfigRequest,
   type View,
 } from '../turku/protocol/api.js';
-import { formatFirstIssue } from '../turku/protocol/issues.js';
 import type { ApiContext } from './context.js';
-import { ApiError } from './errors.js';
+import { checkSourceCount, DEFAULT_MAX_SOURCES_PER_MACHINE } from './request-limits.js';
+import { parseOrRefuse, UpdateConfigRequestShallow } from './validation.js';
 import { agentPingCheckin, agentPingRestore } from './views/agent-ping.js';
 import { health } from './views/health.js';
 import { storagePingCheckin, storagePingSourceUpdate, storageUpdateConfig } from './views/storage.js';
@@ -50,7 +49,7 @@ function route<L extends z.ZodType, R extends z.ZodType>(
 }
 
 const ROUTES: Record<Exclude<View, 'health'>, Route> = {
-  update_config: route(UpdateConfigLogin, UpdateConfigRequest, updateConfig),
+  update_config: route(UpdateConfigLogin, UpdateConfigRequestShallow, updateConfig),
   agent_ping_checkin: route(MachineLogin, AgentPingCheckinRequest, agentPingCheckin),
   agent_ping_restore: route(MachineLogin, AgentPingRestoreRequest, agentPingRestore),
   storage_update_config: route(StorageUpdateConfigLogin, StorageUpdateConfigRequest, storageUpdateConfig),
@@ -58,38 +57,18 @@ const ROUTES: Record<Exclude<View, 'health'>, Route> = {
   storage_ping_source_update: route(StorageLogin, StoragePingSourceUpdateRequest, storagePingSourceUpdate),
 };
 
-/** Messages the spec gives verbatim; every other validation problem reads "Validation error: …". */
-const VERBATIM =
-  /^(Missing required |"machine" dict required$|Invalid type for "(sources|machine|storage)"|Invalid (machine )?UUID)/;
-
 export async function dispatch(ctx: ApiContext, view: View, body: Record<string, unknown>): Promise<unknown> {
   if (view === 'health') return health(ctx);
   const { login, request, handle } = ROUTES[view];
   const credentials = parseOrRefuse(login, body);
   let parsed: { value: unknown } | undefined;
   const requestAfterLogin = () => {
+    // Counted before the whole request is validated, which is work in proportion to its size.
+    if (view === 'update_config') {
+      checkSourceCount(body, ctx.maxSourcesPerMachine ?? DEFAULT_MAX_SOURCES_PER_MACHINE);
+    }
     parsed ??= { value: parseOrRefuse(request, body, { noNul: true }) };
     return parsed.value;
   };
   return handle(ctx, credentials, requestAfterLogin);
-}
-
-function parseOrRefuse(schema: z.ZodType, body: Record<string, unknown>, options: { noNul?: boolean } = {}): unknown {
-  // PostgreSQL cannot store NUL in text, and no Turku field has a use for it.
-  if (options.noNul === true && containsNul(body)) {
-    throw new ApiError(400, 'Validation error: text must not contain NUL characters');
-  }
-  const parsed = schema.safeParse(body);
-  if (!parsed.success) {
-    const detail = formatFirstIssue(parsed.error);
-    throw new ApiError(400, VERBATIM.test(detail) ? detail : `Validation error: ${detail}`);
-  }
-  return parsed.data;
-}
-
-function containsNul(value: unknown): boolean {
-  if (typeof value === 'string') return value.includes('\0');
-  if (typeof value !== 'object' || value === null) return false;
-  if (Array.isArray(value)) return value.some(containsNul);
-  return Object.entries(value).some(([key, child]) => key.includes('\0') || containsNul(child));
 }

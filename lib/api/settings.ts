@@ -6,12 +6,19 @@ import * as z from 'zod';
 import { ConfigError, parseConfigFile } from '../turku/config.js';
 import { formatFirstIssue } from '../turku/protocol/issues.js';
 import { resolveCalendar, WEEK_STARTS, type WeekStart } from '../turku/time.js';
+import { DEFAULT_MAX_SOURCES_PER_MACHINE } from './request-limits.js';
 
 /**
  * The API's settings file (`turku-api <command> --config FILE`, JSON or YAML). Every key is
  * documented in docs/api.md; unknown keys are an error, so a typo does not silently fall back
  * to a default.
  */
+
+/**
+ * 1 MiB: a thousand sources with their filters fit in a few hundred kilobytes, and parsing a body
+ * this size takes milliseconds, so an unauthenticated client cannot make the API parse for long.
+ */
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
 export const DEFAULT_SQLITE_PATH = '/var/lib/turku-api/turku-api.db';
 
@@ -46,11 +53,8 @@ const SettingsSchema = z.strictObject({
   week_start: z.enum(WEEK_STARTS as [WeekStart, ...WeekStart[]]).default('sunday'),
   backoff_initial: z.number().positive().default(300),
   backoff_max: z.number().positive().default(21_600),
-  max_body_bytes: z
-    .number()
-    .int()
-    .min(1024)
-    .default(4 * 1024 * 1024),
+  max_body_bytes: z.number().int().min(1024).default(DEFAULT_MAX_BODY_BYTES),
+  max_sources_per_machine: z.number().int().min(1).max(100_000).default(DEFAULT_MAX_SOURCES_PER_MACHINE),
   log_level: z.enum(['debug', 'info', 'warning', 'error']).default('info'),
 });
 

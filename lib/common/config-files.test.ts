@@ -79,4 +79,24 @@ describe('loadAgentConfig', () => {
     });
     expect(loaded.warnings).toEqual(['Ignoring source "orphan": it has no "path"']);
   });
+
+  test('names the first file that declares each source whose name breaks the source-name rule', async () => {
+    await put(join(etc, 'config.d', 'a.json'), `{"var_dir": "${varDir}"}`);
+    await put(join(etc, 'sources.d', '10-ok.json'), '{"etc": {"path": "/etc"}}');
+    await put(join(etc, 'sources.d', '20-bad.yaml'), '"-rf":\n  path: /srv\n');
+    await put(join(etc, 'sources.d', '30-tuning.json'), '{"-rf": {"frequency": "hourly"}, "global": {"path": "/g"}}');
+    const loaded = await loadAgentConfig(etc);
+    expect(loaded.unsafeNames).toEqual([
+      {
+        name: '-rf',
+        file: join(etc, 'sources.d', '20-bad.yaml'),
+        problem: 'must not start with "-" (rsync would read it as an option)',
+      },
+      {
+        name: 'global',
+        file: join(etc, 'sources.d', '30-tuning.json'),
+        problem: 'must not be "global" (rsync\'s name for its global settings)',
+      },
+    ]);
+  });
 });

@@ -7,11 +7,13 @@ import {
   configFormatOf,
   deepMerge,
   mergeConfigFiles,
+  parseConfigFile,
   selectSources,
   type ConfigFile,
   type ConfigFormat,
   type ConfigObject,
 } from '../turku/config.js';
+import { sourceNameProblem } from '../turku/names.js';
 
 /**
  * Reads the layered configuration of an agent or storage unit from disk (spec §4.1):
@@ -29,6 +31,15 @@ export interface LoadedConfig {
 
 export interface LoadedAgentConfig extends LoadedConfig {
   readonly sources: Record<string, ConfigObject>;
+  /** Sources whose names break the source-name rule (lib/turku/names.ts), with the file naming each. */
+  readonly unsafeNames: readonly UnsafeSourceName[];
+}
+
+export interface UnsafeSourceName {
+  readonly name: string;
+  /** The first file (in merge order) that declares it. */
+  readonly file: string;
+  readonly problem: string;
 }
 
 /** The regular files of `dir` in one of `formats`, in merge order; none if `dir` is missing. */
@@ -72,10 +83,23 @@ export async function loadConfig(configDir: string, defaultVarDir: string): Prom
 export async function loadAgentConfig(configDir: string): Promise<LoadedAgentConfig> {
   const { config, warnings } = await loadConfig(configDir, DEFAULT_AGENT_VAR_DIR);
   const allWarnings = [...warnings];
-  const merged = mergeConfigFiles(await readConfigDir(join(configDir, 'sources.d'), ['json', 'yaml'], allWarnings));
+  const files = await readConfigDir(join(configDir, 'sources.d'), ['json', 'yaml'], allWarnings);
+  // Merged one file at a time (readConfigDir gives them in merge order) to know where each name comes from.
+  let merged: ConfigObject = {};
+  const origins = new Map<string, string>();
+  for (const file of files) {
+    const parsed = parseConfigFile(file);
+    for (const name of Object.keys(parsed)) if (!origins.has(name)) origins.set(name, file.name);
+    merged = deepMerge(merged, parsed);
+  }
   const { sources, dropped } = selectSources(merged);
   for (const name of dropped) allWarnings.push(`Ignoring source "${name}": it has no "path"`);
-  return { config, sources, warnings: allWarnings };
+  const unsafeNames: UnsafeSourceName[] = [];
+  for (const name of Object.keys(sources)) {
+    const problem = sourceNameProblem(name);
+    if (problem !== undefined) unsafeNames.push({ name, file: origins.get(name) ?? 'sources.d', problem });
+  }
+  return { config, sources, unsafeNames, warnings: allWarnings };
 }
 
 // Duck-typed: errors from Node's own modules may come from another realm (e.g. under jest).

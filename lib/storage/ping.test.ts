@@ -155,3 +155,25 @@ test('the effective mode: storage default, large files force none, the source de
   expect(effectiveMode('borg', descriptor({ snapshot_mode: 'attic' }), log)).toBe('borg');
   expect(warnings).toEqual(['Unsupported snapshot mode "attic"; using the storage default "borg"']);
 });
+
+test('a stored source whose name breaks the source-name rule (imported before it) is reported failed with the rule', async () => {
+  await api.api.ctx.db.transaction(async (tx) => {
+    await tx.run(
+      `INSERT INTO sources (id, machine_id, name, comment, path, filter, exclude, frequency, retention, bwlimit,
+         snapshot_mode, preserve_hard_links, shared_service, large_rotating_files, large_modifying_files, active,
+         success, published, date_added, date_updated, date_next_backup, failure_count)
+       SELECT 'f3a1c2d4-5b6e-4f70-8a91-b2c3d4e5f607', machine_id, '-rf', comment, path, filter, exclude, frequency,
+         retention, bwlimit, snapshot_mode, preserve_hard_links, shared_service, large_rotating_files,
+         large_modifying_files, active, success, published, date_added, date_updated, date_next_backup, failure_count
+       FROM sources WHERE name = 'etc'`,
+    );
+  });
+  await triggerBackup(api.api.ctx, UUID, '-rf');
+  const s = session('{"verbose": true, "port": 50001, "sources": {}}\n.\n');
+  await storagePing(settings, { uuid: UUID, input: s.stream, log: s.log });
+  const logs = await listBackups(api.api.ctx, 5);
+  expect(logs.find((log) => log.source === '-rf')).toMatchObject({
+    success: false,
+    summary: 'Invalid source name: must not start with "-" (rsync would read it as an option)',
+  });
+});

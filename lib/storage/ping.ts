@@ -5,6 +5,7 @@ import { createApiClient, type ApiClient } from '../common/api-client.js';
 import { errorMessage } from '../common/errors.js';
 import { tryLock } from '../common/lock.js';
 import type { WorkloadLogger } from '../common/workload-log.js';
+import { sourceNameProblem } from '../turku/names.js';
 import { EmptyResponse, StoragePingCheckinResponse, type SourceResult } from '../turku/protocol/api.js';
 import { SNAPSHOT_MODES, type SnapshotMode, type SourceDescriptor } from '../turku/protocol/descriptor.js';
 import { parseStdinRequest, StdinProtocolError, type StdinRequest } from '../turku/protocol/stdin.js';
@@ -155,9 +156,8 @@ interface SourceContext {
 
 async function backUpSource(settings: StorageSettings, context: SourceContext): Promise<SourceResult> {
   const { name, descriptor, log } = context;
-  if (name.includes('/') || name.includes('\0') || name === '.' || name === '..') {
-    return failure('Invalid source name');
-  }
+  const nameProblem = sourceNameProblem(name);
+  if (nameProblem !== undefined) return failure(`Invalid source name: ${nameProblem}`);
   const credentials = moduleCredentials(context.request, name, descriptor);
   if (credentials === undefined) {
     const summary = `Skipped ${name}: not offered by the agent in this session`;

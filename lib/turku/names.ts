@@ -14,8 +14,19 @@ export function hasControlCharacters(text: string): boolean {
 }
 
 /**
- * A source name is a directory and rsync module name on the storage, so it must not be able to
- * climb out of the machine's directory or collide with the storage's own entries.
+ * The one rule for source names (docs/api.md, "Source names"), used by the API, the agent and
+ * the storage alike. A source name is an rsync module name in the agent's daemon configuration,
+ * a word on rsync's command line and a directory (and snapshot-name prefix) on the storage, so it
+ * must be one that all three hold as it is:
+ * - 1-200 characters;
+ * - no "/" (a path would climb out of the machine's directory), no "[" or "]" (a module name
+ *   ends at "]"), no NUL or other control characters (a line break starts a new setting);
+ * - no leading "-" (rsync and the tools around it would read it as an option: "-rf", "--delete");
+ * - no whitespace at either end and no run of whitespace inside (rsync drops the first and
+ *   squeezes the second, so the module would have another name than the source);
+ * - not "." or ".." (the directory itself, its parent), not "global" (rsync's name for the
+ *   section of global settings), not ending in ".snapshots" or ".borg" (another source's
+ *   directories beside it).
  */
 export function sourceNameProblem(name: string): string | undefined {
   if (name.length < 1 || name.length > MAX_SOURCE_NAME_LENGTH) {
@@ -23,10 +34,18 @@ export function sourceNameProblem(name: string): string | undefined {
   }
   if (/[/[\]]/.test(name)) return 'must not contain "/", "[" or "]"';
   if (hasControlCharacters(name)) return 'must not contain control characters';
+  if (name.startsWith('-')) return 'must not start with "-" (rsync would read it as an option)';
   if (name.trim() !== name) return 'must not start or end with whitespace';
+  if (/\s\s/.test(name)) return 'must not contain two whitespace characters in a row';
   if (name === '.' || name === '..') return 'must not be "." or ".."';
+  if (name === 'global') return 'must not be "global" (rsync\'s name for its global settings)';
   if (name.endsWith('.snapshots') || name.endsWith('.borg')) return 'must not end in ".snapshots" or ".borg"';
   return undefined;
+}
+
+/** Whether `name` passes the source-name rule above. */
+export function isSafeSourceName(name: string): boolean {
+  return sourceNameProblem(name) === undefined;
 }
 
 export const MAX_SSH_PUBLIC_KEY_LENGTH = 2048;

@@ -379,7 +379,7 @@ describe('odd rows of an SQLite original', () => {
     try {
       const summary = await importOriginal(db, await makeOriginal('sqlite', data));
       expect(summary.warnings).toContainEqual(
-        `source "www.snapshots" of machine ${IDS.webUuid}: this API refuses such a source name (it must not end in ".snapshots" or ".borg"): an agent's update_config naming it is refused until it is renamed in the agent's sources.d; storages of ours back it up as usual`,
+        `source "www.snapshots" of machine ${IDS.webUuid}: this API refuses such a source name (it must not end in ".snapshots" or ".borg"): an agent's update_config naming it is refused until it is renamed in the agent's sources.d; an agent of ours does not offer it and a storage of ours reports each backup of it as failed ("Invalid source name")`,
       );
     } finally {
       await db.close();

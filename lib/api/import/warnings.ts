@@ -60,7 +60,7 @@ function sourceWarnings(row: ImportedRow, warn: (message: string) => void): void
   const nameProblem = sourceNameProblem(name);
   if (nameProblem !== undefined) {
     warn(
-      `this API refuses such a source name (it ${nameProblem}): an agent's update_config naming it is refused until it is renamed in the agent's sources.d; ${nameOutcome(name)}`,
+      `this API refuses such a source name (it ${nameProblem}): an agent's update_config naming it is refused until it is renamed in the agent's sources.d; ${NAME_OUTCOME}`,
     );
   }
   try {
@@ -93,15 +93,9 @@ function sourceWarnings(row: ImportedRow, warn: (message: string) => void): void
   }
 }
 
-/** How our agent and storage treat a backup of a source so named. */
-function nameOutcome(name: string): string {
-  if (name.includes('/') || name === '.' || name === '..')
-    return 'a storage of ours reports each backup of it as failed';
-  if (/[[\]]/.test(name) || hasControlCharacters(name) || name.trim() !== name) {
-    return 'an agent of ours does not offer it to storages (each run is logged as skipped)';
-  }
-  return 'storages of ours back it up as usual';
-}
+/** How our agent and storage treat a backup of a source so named (both apply the API's rule). */
+const NAME_OUTCOME =
+  'an agent of ours does not offer it and a storage of ours reports each backup of it as failed ("Invalid source name")';
 
 /** Storages read retention leniently, as they must for an original API's; this says whether they cope. */
 function retentionOutcome(retention: string): string {
