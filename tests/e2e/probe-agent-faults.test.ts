@@ -136,7 +136,9 @@ test('item 8: the storage rsync killed mid-transfer: the agent exits non-zero, s
   // eslint-disable-next-line no-console -- the figure goes into the issue's closing note
   console.log(`item 8 (storage rsync killed): agent exit ${ended.exitCode}; stderr tail: ${lastLines(ended.stderr)}`);
   expect(ended.exitCode).toBe(1);
-  expect(String(ended.stderr)).toMatch(/turku-agent-ping: Storage primary: source data failed: rsync was killed by SIGKILL \(rsync exit code -9\)/);
+  expect(String(ended.stderr)).toMatch(
+    /turku-agent-ping: Storage primary: source data failed: rsync was killed by SIGKILL \(rsync exit code -9\)/,
+  );
   const record = (await lastBackups()).data!;
   expect(record.last_session).toMatchObject({ storage: 'primary', ok: false, outcome: 'failed' });
   expect(record.last_session.reason).toMatch(/rsync was killed by SIGKILL/);
