@@ -2,7 +2,16 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { filesFromList, inClone, parseItemizedChanges, touchesTree, unescapeRsyncName } from './link-clone.js';
+import {
+  afterEachOther,
+  filesFromList,
+  inClone,
+  parseItemizedChanges,
+  touchesTree,
+  unescapeRsyncName,
+} from './link-clone.js';
+
+import { rsyncNote } from './rsync.js';
 
 const text = (path: Buffer): string => path.toString('latin1');
 
@@ -111,6 +120,35 @@ describe('filesFromList', () => {
     expect(filesFromList({ changed: [{ path: name, isDirectory: false }], deleted: [] })).toEqual(
       Buffer.from([0x64, 0x2f, 0xe9, 0, 0x64, 0]),
     );
+  });
+});
+
+describe('afterEachOther (step 3, then the pass over the tree itself)', () => {
+  const vanished = {
+    success: true,
+    code: 24,
+    stdout: '',
+    diagnostics: ['file has vanished: "/z.log" (in data)', 'rsync warning: some files vanished (code 24)'],
+  };
+  const clean = { success: true, code: 0, stdout: '', diagnostics: [] };
+  const failed = { success: false, code: 12, stdout: '', diagnostics: ['rsync: connection unexpectedly closed'] };
+
+  test("step 3's vanished files are still said after a clean tree pass (regression: the note was lost)", () => {
+    const both = afterEachOther(vanished, clean);
+    expect(both).toMatchObject({ success: true, code: 24 });
+    expect(rsyncNote(both)).toBe(
+      'Note: some files vanished during the transfer, the first: "/z.log" (rsync exit code 24)\n',
+    );
+  });
+
+  test('a vanished file in the tree pass alone is said too; two clean pulls are clean', () => {
+    expect(afterEachOther(clean, vanished)).toMatchObject({ success: true, code: 24 });
+    expect(afterEachOther(clean, clean)).toMatchObject({ success: true, code: 0 });
+  });
+
+  test('a failure wins, with its own code and lines', () => {
+    expect(afterEachOther(vanished, failed)).toEqual(failed);
+    expect(afterEachOther(failed, clean)).toEqual(failed);
   });
 });
 

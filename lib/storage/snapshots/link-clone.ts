@@ -191,15 +191,25 @@ export async function pullOntoClone(job: SnapshotJob, working: string, base: str
     `Cloned the base with hard links; ${changes.changed.length} changed and ${changes.deleted.length} deleted entries`,
   );
   const list = filesFromList(changes);
-  if (list.length > 0) {
-    const pulled = await pullListed(job, working, list);
-    if (!pulled.success) return { kind: 'pulled', result: pulled };
-  }
+  const pulled = list.length > 0 ? await pullListed(job, working, list) : undefined;
+  if (pulled !== undefined && !pulled.success) return { kind: 'pulled', result: pulled };
+  let result: PullResult = pulled ?? { success: true, code: 0, stdout: '' };
   if (touchesTree(changes)) {
     // The tree's own mode, owner and times, last: step 3's creations change its time.
-    return { kind: 'pulled', result: await pullSource(job, { destination: working, treeOnly: true }) };
+    result = afterEachOther(result, await pullSource(job, { destination: working, treeOnly: true }));
   }
-  return { kind: 'pulled', result: { success: true, code: 0, stdout: '' } };
+  return { kind: 'pulled', result };
+}
+
+/**
+ * Two pulls that ran one after the other, as one: the second's failure, else a success that keeps
+ * the first's code 24 and its lines (files vanished in step 3 must still be said in the summary).
+ */
+export function afterEachOther(first: PullResult, second: PullResult): PullResult {
+  if (!first.success || !second.success) return first.success ? second : first;
+  const diagnostics = [...(first.diagnostics ?? []), ...(second.diagnostics ?? [])];
+  const code = first.code !== 0 ? first.code : second.code;
+  return { success: true, code, stdout: second.stdout, diagnostics };
 }
 
 /** Step 3; the list lives in a private temp dir, removed in every case. */
