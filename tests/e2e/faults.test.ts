@@ -205,7 +205,6 @@ async function agentProcesses(): Promise<{ pid: number; command: string }[]> {
   return processes;
 }
 
-/** A port P with P+1 free too, P held on 127.0.0.1 and ::1 by listeners the caller closes. */
 /** Listens on the first of `ports` free on 127.0.0.1 and ::1 both. */
 async function occupyOneOf(ports: readonly number[]): Promise<[number, Server[]]> {
   for (const port of ports) {
