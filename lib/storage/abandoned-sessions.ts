@@ -4,10 +4,10 @@ import { createApiClient } from '../common/api-client.js';
 import { errorMessage, isErrno } from '../common/errors.js';
 import { tryLock } from '../common/lock.js';
 import type { WorkloadLogger } from '../common/workload-log.js';
-import { EmptyResponse } from '../turku/protocol/api.js';
 import { lastActivity, scratchDirectory, scratchRoot, sweepScratch } from './scratch.js';
 import { machinesWithJournal, reportLeftovers, SessionJournal, sessionLockName } from './session-journal.js';
 import type { StorageSettings } from './settings.js';
+import { postSourceResult } from './source-report.js';
 
 /**
  * turku-storage-update-config's periodic clean-up after killed sessions: for each machine with a
@@ -37,11 +37,7 @@ export async function recoverAbandonedSessions(settings: StorageSettings, log: W
         activity,
         async (name, result) => {
           try {
-            await api.post(
-              'storage_ping_source_update',
-              { storage, machine: { uuid, sources: { [name]: result } } },
-              EmptyResponse,
-            );
+            await postSourceResult(api, storage, uuid, name, result);
             return true;
           } catch (error) {
             log.warning(`Reporting ${name} of ${uuid} failed (${errorMessage(error)}); the next run tries again`);

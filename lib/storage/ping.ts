@@ -6,13 +6,14 @@ import { errorMessage } from '../common/errors.js';
 import { tryLock } from '../common/lock.js';
 import type { WorkloadLogger } from '../common/workload-log.js';
 import { sourceNameProblem } from '../turku/names.js';
-import { EmptyResponse, StoragePingCheckinResponse, type SourceResult } from '../turku/protocol/api.js';
+import { StoragePingCheckinResponse, type SourceResult } from '../turku/protocol/api.js';
 import { SNAPSHOT_MODES, type SnapshotMode, type SourceDescriptor } from '../turku/protocol/descriptor.js';
 import { parseStdinRequest, StdinProtocolError, type StdinRequest } from '../turku/protocol/stdin.js';
 import { friendlyName, machineDirectory, NoVolumeError, updateFriendlyLink } from './machine-dir.js';
 import { enterScratch, lastActivity, scratchDirectory, type Scratch } from './scratch.js';
 import { serveScriptedRestore } from './scripted-restore.js';
 import { sessionOutcomes } from './session-outcome.js';
+import { postSourceResult } from './source-report.js';
 import { reportLeftovers, SessionJournal, sessionLockName } from './session-journal.js';
 import type { StorageSettings } from './settings.js';
 import { runSnapshotMode, type SnapshotSettings } from './snapshots/index.js';
@@ -273,11 +274,7 @@ async function reportResult(
 ): Promise<boolean> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await api.post(
-        'storage_ping_source_update',
-        { storage, machine: { uuid, sources: { [name]: result } } },
-        EmptyResponse,
-      );
+      await postSourceResult(api, storage, uuid, name, result);
       return true;
     } catch (error) {
       if (attempt >= REPORT_ATTEMPTS) {

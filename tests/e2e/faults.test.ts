@@ -1,6 +1,6 @@
 import { jest } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 
@@ -10,6 +10,13 @@ import { listBackups } from '../../lib/api/admin/commands.js';
 import { Store } from '../../lib/api/store.js';
 import { createWorld, type AgentUnit, type StorageUnit, type World } from '../support/datapath-world.js';
 import { describeTree } from '../support/trees.js';
+import {
+  namespaceProcesses,
+  snapshotState as snapshotsIn,
+  storagePingPid,
+  storageRsyncPid,
+  waitFor,
+} from '../support/fault-probes.js';
 
 /**
  * Faults on the data path, with real processes: transfers killed half-way, a full volume, and
@@ -49,15 +56,10 @@ afterAll(async () => {
 });
 
 const snapshotsDir = () => join(storage.machineDir(uuid), 'data.snapshots');
-
-/** Snapshot names, the `latest` target, and each snapshot's content. */
-async function snapshotState() {
-  const names = (await readdir(snapshotsDir())).filter((name) => name !== 'latest' && !name.endsWith('.json')).sort();
-  const trees = Object.fromEntries(
-    await Promise.all(names.map(async (name) => [name, await describeTree(join(snapshotsDir(), name))] as const)),
-  );
-  return { names, latest: await readlink(join(snapshotsDir(), 'latest')), trees };
-}
+const snapshotState = () => snapshotsIn(snapshotsDir());
+const storagePing = () => storagePingPid(storage.configDir);
+const storageRsync = () => storageRsyncPid(storage.configDir);
+const agentProcesses = () => namespaceProcesses(agent.host.name);
 
 /** Starts a slow backup (bandwidth-limited) and waits until the storage's rsync is pulling. */
 // Wrapped: an execa subprocess is a thenable, and returning it from an async function would wait for it.
@@ -175,36 +177,6 @@ test('an unreachable storage: the agent exits non-zero naming the storage', asyn
   expect(await agentProcesses()).toEqual([]);
 });
 
-async function pgrep(...args: string[]): Promise<number[]> {
-  const found = await execa('pgrep', args, { reject: false });
-  return String(found.stdout)
-    .split('\n')
-    .filter((line) => line !== '')
-    .map(Number);
-}
-
-/** This storage's forced command, while a session runs. */
-async function storagePing(): Promise<number | undefined> {
-  return (await pgrep('-f', `ping-main.js --config-dir ${storage.configDir} `))[0];
-}
-
-/** The rsync that this storage's forced command runs. */
-async function storageRsync(): Promise<number | undefined> {
-  const ping = await storagePing();
-  return ping === undefined ? undefined : (await pgrep('-P', String(ping), '-x', 'rsync'))[0];
-}
-
-/** Every process in the agent machine's network namespace, with its command line. */
-async function agentProcesses(): Promise<{ pid: number; command: string }[]> {
-  const pids = await execa('ip', ['netns', 'pids', agent.host.name]);
-  const processes = [];
-  for (const pid of String(pids.stdout).split('\n').filter(Boolean).map(Number)) {
-    const command = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (command !== '') processes.push({ pid, command: command.replaceAll('\0', ' ').trim() });
-  }
-  return processes;
-}
-
 /** Listens on the first of `ports` free on 127.0.0.1 and ::1 both. */
 async function occupyOneOf(ports: readonly number[]): Promise<[number, Server[]]> {
   for (const port of ports) {
@@ -230,12 +202,4 @@ async function closedPort(address: string): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise((resolve) => server.close(resolve));
   return port;
-}
-
-async function waitFor(predicate: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }

@@ -1,14 +1,19 @@
 import { jest } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-
-import { execa } from 'execa';
 
 import { listBackups } from '../../lib/api/admin/commands.js';
 import { createWorld, type AgentUnit, type StorageUnit, type World } from '../support/datapath-world.js';
 import { describeTree } from '../support/trees.js';
+import {
+  namespaceProcesses,
+  snapshotState as snapshotsIn,
+  storagePingPid,
+  storageRsyncPid,
+  waitFor,
+} from '../support/fault-probes.js';
 
 /**
  * Issue 17, items 7 and 8 (faults in the middle of a backup, seen from the agent): a killed
@@ -167,15 +172,10 @@ test("item 8: the agent's ssh killed mid-transfer: the agent exits non-zero, say
 // ---- helpers ---------------------------------------------------------------------------------
 
 const snapshotsDir = () => join(storage.machineDir(uuid), 'data.snapshots');
-
-/** Snapshot names, the `latest` target, and each snapshot's content, byte for byte. */
-async function snapshotState() {
-  const names = (await readdir(snapshotsDir())).filter((name) => name !== 'latest' && !name.endsWith('.json')).sort();
-  const trees = Object.fromEntries(
-    await Promise.all(names.map(async (name) => [name, await describeTree(join(snapshotsDir(), name))] as const)),
-  );
-  return { names, latest: await readlink(join(snapshotsDir(), 'latest')), trees };
-}
+const snapshotState = () => snapshotsIn(snapshotsDir());
+const storagePing = () => storagePingPid(storage.configDir);
+const storageRsync = () => storageRsyncPid(storage.configDir);
+const agentProcesses = () => namespaceProcesses(agent.host.name);
 
 /** A bandwidth-limited backup with one changed file; returns once the storage's rsync pulls. */
 // Wrapped: an execa subprocess is a thenable, and returning it from an async function would wait for it.
@@ -221,36 +221,6 @@ function lastLines(text: unknown): string {
   return String(text).trim().split('\n').slice(-3).join(' | ');
 }
 
-async function pgrep(...args: string[]): Promise<number[]> {
-  const found = await execa('pgrep', args, { reject: false });
-  return String(found.stdout)
-    .split('\n')
-    .filter((line) => line !== '')
-    .map(Number);
-}
-
-/** This storage's forced command, while a session runs. */
-async function storagePing(): Promise<number | undefined> {
-  return (await pgrep('-f', `ping-main.js --config-dir ${storage.configDir} `))[0];
-}
-
-/** The rsync that this storage's forced command runs. */
-async function storageRsync(): Promise<number | undefined> {
-  const ping = await storagePing();
-  return ping === undefined ? undefined : (await pgrep('-P', String(ping), '-x', 'rsync'))[0];
-}
-
-/** Every process in the agent machine's network namespace, with its command line. */
-async function agentProcesses(): Promise<{ pid: number; command: string }[]> {
-  const pids = await execa('ip', ['netns', 'pids', agent.host.name]);
-  const processes = [];
-  for (const pid of String(pids.stdout).split('\n').filter(Boolean).map(Number)) {
-    const command = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (command !== '') processes.push({ pid, command: command.replaceAll('\0', ' ').trim() });
-  }
-  return processes;
-}
-
 /** Whether something accepts connections on 127.0.0.1:port inside the agent's namespace. */
 async function agentPortAnswers(port: number): Promise<boolean> {
   const script =
@@ -258,12 +228,4 @@ async function agentPortAnswers(port: number): Promise<boolean> {
     `s.on('connect', () => process.exit(0)); s.on('error', () => process.exit(1));`;
   const result = await agent.host.exec([process.execPath, '-e', script], { timeout: 10_000 });
   return result.exitCode === 0;
-}
-
-async function waitFor(predicate: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }

@@ -1,6 +1,6 @@
 import { jest } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readdir, readFile, readlink, rm, statfs, unlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rm, statfs, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { execa } from 'execa';
@@ -8,6 +8,7 @@ import { execa } from 'execa';
 import { listBackups } from '../../lib/api/admin/commands.js';
 import { createWorld, type AgentUnit, type StorageUnit, type World } from '../support/datapath-world.js';
 import { describeTree } from '../support/trees.js';
+import { pgrep, snapshotState as snapshotsIn, storagePingPid, waitFor } from '../support/fault-probes.js';
 
 /**
  * Issue 17, items 9–11: faults on the storage's side of a backup, with real processes (sshd,
@@ -63,17 +64,8 @@ async function setSources(extra: Record<string, unknown>, update = true): Promis
 }
 
 const snapshotsDir = () => join(storage.machineDir(uuid), 'data.snapshots');
-
-/** Snapshot names, the `latest` target, and each snapshot's content, byte for byte. */
-async function snapshotState() {
-  const names = (await readdir(snapshotsDir()))
-    .filter((name) => name !== 'latest' && !name.endsWith('.json') && !name.startsWith('_delete-'))
-    .sort();
-  const trees = Object.fromEntries(
-    await Promise.all(names.map(async (name) => [name, await describeTree(join(snapshotsDir(), name))] as const)),
-  );
-  return { names, latest: await readlink(join(snapshotsDir(), 'latest')), trees };
-}
+const snapshotState = () => snapshotsIn(snapshotsDir());
+const storagePing = () => storagePingPid(storage.configDir);
 
 /** How many snapshot comparisons, byte for byte, the faults were checked with (a figure). */
 let snapshotsVerified = 0;
@@ -105,30 +97,9 @@ async function volumeUsePct(): Promise<number> {
   return Math.round((1 - fs.bavail / fs.blocks) * 1000) / 10;
 }
 
-async function pgrep(...args: string[]): Promise<number[]> {
-  const found = await execa('pgrep', args, { reject: false });
-  return String(found.stdout)
-    .split('\n')
-    .filter((line) => line !== '')
-    .map(Number);
-}
-
-/** This storage's forced command (turku-storage-ping), while a session runs. */
-async function storagePing(): Promise<number | undefined> {
-  return (await pgrep('-f', `ping-main.js --config-dir ${storage.configDir} `))[0];
-}
-
 /** The storage's rsync pulling this machine's source, parent alive or not. */
 async function storageRsyncs(): Promise<number[]> {
   return pgrep('-f', `^rsync .*${uuid}/data/?$`);
-}
-
-async function waitFor(predicate: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 /** Scratch files of this test's sessions in /tmp: rsync output naming the marker file, filter files with its pattern. */
