@@ -14,7 +14,16 @@ beforeEach(async () => {
 afterEach(() => rm(dir, { recursive: true, force: true }));
 
 const volumeAt = (path: string): VolumeSpace =>
-  ({ name: 'v', path, device: 1, totalMiB: 10, availableMiB: 5, pctUsed: 50, acceptsNew: true }) as const;
+  ({
+    name: 'v',
+    path,
+    device: 1,
+    totalMiB: 10,
+    availableMiB: 5,
+    pctUsed: 50,
+    highWaterPct: 80,
+    acceptsNew: true,
+  }) as const;
 
 test('a new machine gets a directory on the chosen volume, and stays there', async () => {
   const first = join(dir, 'first');

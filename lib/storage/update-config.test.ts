@@ -126,3 +126,11 @@ async function closedPort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
+
+test('a volume over its high-water mark is reported to the API in words, which logs it', async () => {
+  const over = settings({ accept_new_high_water_pct: 0 });
+  await updateStorageConfig(over, { log, authName: storageAuth.name, authSecret: storageAuth.secret });
+  const said = api.log.lines.filter((line) => line.includes('storage primary: volume main'));
+  expect(said.at(-1)).toMatch(/storage primary: volume main \(.*\/volume\) is \d+\.\d% full \(high-water mark 0%\)/);
+  expect(lines.some((line) => /WARNING: volume main .* full \(high-water mark 0%\)/.test(line))).toBe(true);
+});

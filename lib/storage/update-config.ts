@@ -16,7 +16,7 @@ import { lookupAccount } from './accounts.js';
 import { buildAuthorizedKeys } from './authorized-keys.js';
 import { readHostKeys } from './host-keys.js';
 import type { StorageSettings } from './settings.js';
-import { measureVolumes, spaceReport } from './volumes.js';
+import { measureVolumes, spaceReport, spaceWarnings } from './volumes.js';
 
 /**
  * `turku-storage-update-config` (spec §5.3): report this storage and its space to the API,
@@ -57,6 +57,8 @@ export async function updateStorageConfig(
     const volumes = await measureVolumes(settings, (problem) => log.error(problem));
     if (volumes.length === 0) throw new Error('Incomplete config: no usable volume');
     const { spaceTotal, spaceAvailable } = spaceReport(volumes);
+    const warnings = spaceWarnings(volumes);
+    for (const warning of warnings) log.warning(warning);
     for (const volume of volumes) {
       log.info(
         `Volume ${volume.name}: ${Math.floor(volume.availableMiB)} of ${Math.floor(volume.totalMiB)} MiB free ` +
@@ -83,6 +85,7 @@ export async function updateStorageConfig(
           space_total: spaceTotal,
           space_available: spaceAvailable,
           snapshot_modes: await supportedModes(settings),
+          ...(warnings.length === 0 ? {} : { space_warnings: warnings }),
           ...(settings.published === undefined ? {} : { published: settings.published }),
           ...(settings.comment === undefined ? {} : { comment: settings.comment }),
         },

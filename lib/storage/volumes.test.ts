@@ -1,4 +1,4 @@
-import { chooseVolume, spaceReport, type VolumeSpace } from './volumes.js';
+import { chooseVolume, spaceReport, spaceWarnings, type VolumeSpace } from './volumes.js';
 
 const volume = (
   name: string,
@@ -13,6 +13,7 @@ const volume = (
   totalMiB,
   availableMiB,
   pctUsed: (1 - availableMiB / totalMiB) * 100,
+  highWaterPct: 80,
   acceptsNew,
 });
 
@@ -34,4 +35,11 @@ test('new machines go only to volumes that take them, weighted by free space', (
   expect(chooseVolume(volumes, () => 0.05)?.name).toBe('small');
   expect(chooseVolume(volumes, () => 0.5)?.name).toBe('big');
   expect(chooseVolume([volume('full', 1, 1000, 100, false)])).toBeUndefined();
+});
+
+test('a volume over its high-water mark is said in words, one under it is not', () => {
+  expect(spaceWarnings([volume('full', 1, 1000, 90), volume('ok', 2, 1000, 900)])).toEqual([
+    'volume full (/full) is 91.0% full (high-water mark 80%): it takes no new machines, and backups of machines on ' +
+      'it may fail for want of space',
+  ]);
 });

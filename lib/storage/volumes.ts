@@ -19,6 +19,7 @@ export interface VolumeSpace {
   readonly totalMiB: number;
   readonly availableMiB: number;
   readonly pctUsed: number;
+  readonly highWaterPct: number;
   /** accept_new and at or under the high-water mark. */
   readonly acceptsNew: boolean;
 }
@@ -46,6 +47,7 @@ export async function measureVolumes(
         totalMiB,
         availableMiB,
         pctUsed,
+        highWaterPct: highWaterOf(settings, volume),
         acceptsNew: volume.accept_new && pctUsed <= highWaterOf(settings, volume),
       });
     } catch (error) {
@@ -86,4 +88,19 @@ export function chooseVolume(
     (volume) => volume.availableMiB,
     random,
   );
+}
+
+/**
+ * [NEW] Volumes over their high-water mark, in words, for the API (the `space_warnings` key of
+ * `storage_update_config`, which an original API ignores) and the log: the space report alone
+ * only shows such a volume as having no room, not why.
+ */
+export function spaceWarnings(volumes: readonly VolumeSpace[]): string[] {
+  return volumes
+    .filter((volume) => volume.pctUsed > volume.highWaterPct)
+    .map(
+      (volume) =>
+        `volume ${volume.name} (${volume.path}) is ${volume.pctUsed.toFixed(1)}% full (high-water mark ` +
+        `${volume.highWaterPct}%): it takes no new machines, and backups of machines on it may fail for want of space`,
+    );
 }

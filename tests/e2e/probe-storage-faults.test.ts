@@ -380,7 +380,7 @@ test('item 10: a full volume during an incremental: 4 failed runs pile nothing u
   expect(after.trees[after.latest]).toEqual(await describeTree(data));
 });
 
-test('item 10: a volume over its high-water mark is named in the result, and the pull still goes ahead', async () => {
+test('item 10: a volume over its high-water mark is reported to the API before any pull, named in the result, and the pull still goes ahead', async () => {
   const before = await snapshotState();
   // Fill the volume to about 90%, leaving room for a small incremental.
   const fs = await statfs(storage.volume);
@@ -388,6 +388,11 @@ test('item 10: a volume over its high-water mark is named in the result, and the
   await writeFile(join(storage.volume, 'filler'), Buffer.alloc(Math.max(fill, 0), 1));
   try {
     const used = await volumeUsePct();
+    // Before any pull: the storage's periodic space report says it in words, and the API logs it.
+    expect((await storage.updateConfig()).exitCode).toBe(0);
+    expect(world.api.log.lines.filter((line) => line.includes(`storage primary: volume `)).at(-1)).toMatch(
+      /is (8[1-9]|9\d)\.\d% full \(high-water mark 80%\): it takes no new machines/,
+    );
     await writeFile(join(data, 'small-change.txt'), 'a small change\n');
     await runNormally();
     const [report] = await listBackups(world.api.api.ctx, 1);

@@ -43,7 +43,7 @@ export async function storageUpdateConfig(
 ): Promise<{ machines: Record<string, StorageMachine> }> {
   const { name, secret } = login.storage;
   if (name === undefined || secret === undefined) throw badAuth();
-  return secretTransaction(ctx.db, async (store, checks) => {
+  const reply = await secretTransaction(ctx.db, async (store, checks) => {
     const now = ctx.now();
     const existing = await store.storageByName(name);
     let storage: StorageRecord;
@@ -70,7 +70,15 @@ export async function storageUpdateConfig(
     }
     return { machines };
   });
+  // Once logged in, and once however often the transaction ran.
+  for (const warning of request().storage.space_warnings ?? []) {
+    ctx.log.warning(`storage ${name}: ${warning.replace(CONTROL_CHARACTERS, ' ')}`);
+  }
+  return reply;
 }
+
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g;
 
 async function registerStorage(
   ctx: ApiContext,

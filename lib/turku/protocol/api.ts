@@ -148,6 +148,8 @@ const storageShape = {
   comment: z.string().max(200).nullable().optional(),
   /** [NEW] Modes this storage implements; an original API ignores the key. */
   snapshot_modes: z.array(z.string()).optional(),
+  /** [NEW] Volumes over their high-water mark, in words (logged by the API); an original API ignores the key. */
+  space_warnings: z.array(z.string().max(500)).max(64).optional(),
 };
 
 export const StorageUpdateConfigRequest = z.object({
