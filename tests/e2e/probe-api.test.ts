@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { openSqlite } from '../../lib/api/db/sqlite.js';
 import { hashSecretFast } from '../../lib/api/secrets.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../../lib/api/settings.js';
+import { seededRandom } from '../../lib/common/seeded-random.js';
 import { startApiProcess, type ApiProcess, type LoopReport } from '../support/api-process.js';
 import { createDatabase, findPostgresBin, startPostgres, type PostgresServer } from '../support/postgres-server.js';
 import { distPath } from '../support/processes.js';
@@ -582,7 +583,7 @@ describe('item 4 and 5: a fuzzer against the real server', () => {
 
 /** The fuzz run against the current server; see the tests above. */
 async function fuzz(backend: string): Promise<void> {
-  const random = mulberry32(20261205);
+  const random = seededRandom(20261205); // seeded, so a failure can be replayed
   const views = Object.keys(validBodies());
   const statuses = new Map<number, number>();
   let fiveHundreds = 0;
@@ -622,18 +623,6 @@ interface FuzzedRequest {
   readonly path: string;
   readonly headers: Record<string, string>;
   readonly body: Buffer | Buffer[] | undefined;
-}
-
-/** A small seeded generator, so a failure can be replayed. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const pick = <T>(random: () => number, items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
