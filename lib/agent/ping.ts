@@ -1,27 +1,23 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 
-import { createApiClient } from '../common/api-client.js';
 import { loadAgentConfig } from '../common/config-files.js';
 import { errorMessage, UserError } from '../common/errors.js';
 import { parseSeconds } from '../common/wait.js';
 import { randomAlphanumeric, randomUuid } from '../common/random.js';
 import { tryLock } from '../common/lock.js';
-import type { WorkloadLogger } from '../common/workload-log.js';
-import type { ConfigObject } from '../turku/config.js';
 import { AgentPingCheckinResponse } from '../turku/protocol/agent-ping.js';
 import { encodeStdinRequest } from '../turku/protocol/stdin.js';
 import { consoleLogger, DEFAULT_CONFIG_DIR, parseFlags, randomWait, reportFailure, type AgentIo } from './cli.js';
 import { goNoGo } from './gonogo.js';
 import { groupByStorage, type StorageGroup } from './groups.js';
 import { recordSession } from './last-backups.js';
-import { sweepLeftoverSessions } from './leftover-sessions.js';
-import { sweepUnfinishedRestores } from './restore-leftovers.js';
+import { sweepAndConnect, type PingContext } from './ping-context.js';
 import { restore, type RestoreOptions } from './restore.js';
 import { moduleProblem, type DaemonModule } from './rsyncd.js';
 import { runStorageSession } from './session.js';
 import { catchResultLines, sourceOutcomes, type SourceOutcome } from './source-outcomes.js';
-import { parseAgentSettings, sshKeyPath, type AgentSettings } from './settings.js';
+import { parseAgentSettings, sshKeyPath } from './settings.js';
 import { SSH_FAILURE, sshFailureMessage } from './ssh.js';
 
 /**
@@ -70,14 +66,6 @@ const OPTIONS = {
   'restore-timeout': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
-
-/** What the check-in and the restore both get. */
-export interface PingContext {
-  readonly settings: AgentSettings;
-  readonly sources: Readonly<Record<string, ConfigObject>>;
-  readonly io: AgentIo;
-  readonly log: WorkloadLogger;
-}
 
 export async function runAgentPing(argv: readonly string[], io: AgentIo): Promise<number> {
   let debug = argv.includes('--debug');
@@ -142,16 +130,10 @@ async function checkIn(context: PingContext, gonogo: string | readonly string[] 
     return 0;
   }
   try {
-    // What a killed earlier run left (a daemon, credentials) goes first, even when nothing is due.
-    await sweepLeftoverSessions(settings.var_dir, lock, log);
-    await sweepUnfinishedRestores(settings.var_dir, log);
+    // What a killed earlier run left goes first, even when nothing is due.
+    const api = await sweepAndConnect(context, lock, apiUrl);
 
     // 4. Ask what is due; keep what this machine has, grouped by storage.
-    const api = createApiClient({
-      url: apiUrl,
-      timeoutSeconds: settings.api_timeout,
-      debug: (line) => log.debug(line),
-    });
     const response = await api.post('agent_ping_checkin', { machine: { uuid, secret } }, AgentPingCheckinResponse);
     const groups = groupByStorage(response.machine.scheduled_sources, (name) => Object.hasOwn(sources, name));
     if (groups.length === 0) {

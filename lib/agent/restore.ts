@@ -2,7 +2,6 @@ import { mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
 
-import { createApiClient } from '../common/api-client.js';
 import { UserError } from '../common/errors.js';
 import { tryLock } from '../common/lock.js';
 import type { WorkloadLogger } from '../common/workload-log.js';
@@ -10,10 +9,9 @@ import { randomAlphanumeric, randomUuid } from '../common/random.js';
 import { AgentPingRestoreResponse } from '../turku/protocol/agent-ping.js';
 import { encodeStdinRequest, type OutgoingStdinRequest } from '../turku/protocol/stdin.js';
 import { groupByStorage, type StorageGroup } from './groups.js';
-import type { PingContext } from './ping.js';
+import { sweepAndConnect, type PingContext } from './ping-context.js';
 import type { DaemonModule } from './rsyncd.js';
-import { sweepLeftoverSessions } from './leftover-sessions.js';
-import { sweepUnfinishedRestores, unfinishedRestoreTargets } from './restore-leftovers.js';
+import { unfinishedRestoreTargets } from './restore-leftovers.js';
 import { planRestoreTarget, prepareRestoreTarget, type PreparedTarget } from './restore-target.js';
 import { runStorageSession, type SessionResult } from './session.js';
 import { sshKeyPath, type AgentSettings } from './settings.js';
@@ -71,14 +69,8 @@ export async function restore(context: PingContext, options: RestoreOptions): Pr
   if (lock === undefined)
     throw new UserError('Another turku-agent-ping (check-in or restore) is running; try again later');
   try {
-    await sweepLeftoverSessions(settings.var_dir, lock, log);
-    await sweepUnfinishedRestores(settings.var_dir, log);
+    const api = await sweepAndConnect(context, lock, apiUrl);
     // 2. The sources and their storages.
-    const api = createApiClient({
-      url: apiUrl,
-      timeoutSeconds: settings.api_timeout,
-      debug: (line) => log.debug(line),
-    });
     const response = await api.post('agent_ping_restore', { machine: { uuid, secret } }, AgentPingRestoreResponse);
     const groups = scripted
       ? scriptedCandidates(

@@ -16,7 +16,8 @@ import { sessionOutcomes } from './session-outcome.js';
 import { postSourceResult } from './source-report.js';
 import { reportLeftovers, SessionJournal, sessionLockName } from './session-journal.js';
 import type { StorageSettings } from './settings.js';
-import { runSnapshotMode, type SnapshotSettings } from './snapshots/index.js';
+import { snapshotSettings } from './snapshot-settings.js';
+import { runSnapshotMode } from './snapshots/index.js';
 import { readFrame, waitForEnd } from './stdin-frame.js';
 import { tunnelOwnedByAncestor } from './tunnel-owner.js';
 import { machineVolume, spaceWarning, usedPercent } from './volume-check.js';
@@ -242,20 +243,8 @@ export function effectiveMode(
   return mode;
 }
 
-export function snapshotSettings(settings: StorageSettings): SnapshotSettings {
-  return {
-    rsyncCommand: settings.rsync_command,
-    borgCommand: settings.borg_command,
-    preserveHardLinks: settings.preserve_hard_links,
-    timezone: settings.timezone,
-    weekStart: settings.week_start,
-    varDir: settings.var_dir,
-    borgEncryption: settings.borg_encryption,
-    borgPassphrase: settings.borg_passphrase,
-    borgCompression: settings.borg_compression,
-    borgLockWait: settings.borg_lock_wait,
-  };
-}
+// Still reached through this module by charms/turku-storage/src/snapshot-store.ts; drop it with that file.
+export { snapshotSettings };
 
 function failure(summary: string): SourceResult {
   const now = Date.now() / 1000;

@@ -7,7 +7,7 @@ import { sourceNameProblem } from '../turku/names.js';
 import type { SnapshotMode } from '../turku/protocol/descriptor.js';
 import type { ScriptedRestore } from '../turku/protocol/stdin.js';
 import { machinesDir } from './machine-dir.js';
-import { snapshotSettings } from './ping.js';
+import { snapshotSettings } from './snapshot-settings.js';
 import type { StorageSettings } from './settings.js';
 import { pushRestore, resolveRestoreTree } from './snapshots/index.js';
 import { tunnelOwnedByAncestor } from './tunnel-owner.js';

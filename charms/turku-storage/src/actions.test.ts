@@ -11,7 +11,7 @@ import { Context, events, type State } from '../../../lib/charm-testing/scenario
 import { tryLock } from '../../../lib/common/lock.js';
 import { loadStorageSettings } from '../../../lib/storage/load-settings.js';
 import { machineDirectory, machinesDir, updateFriendlyLink } from '../../../lib/storage/machine-dir.js';
-import { snapshotSettings } from '../../../lib/storage/ping.js';
+import { snapshotSettings } from '../../../lib/storage/snapshot-settings.js';
 import type { StorageSettings } from '../../../lib/storage/settings.js';
 import { runBorg } from '../../../lib/storage/snapshots/borg-cli.js';
 import { formatSidecarTime, snapshotName, writeSidecar } from '../../../lib/storage/snapshots/names.js';
