@@ -13,7 +13,7 @@ import JSZip from 'jszip';
 
 import { checkActionsDeclaration, checkConfigDeclaration } from '../charm/declarations.js';
 import { type CharmDefinition } from '../charm/index.js';
-import { parseCharmMeta, parseCharmMetaFiles } from '../charm-testing/charm-meta.js';
+import { parseCharmMeta, parseCharmMetaFiles } from './charm-meta.js';
 import { ModelSimulator, type SimCharm } from '../charm-testing/simulator.js';
 import { ToolServer } from '../charm-testing/tool-server.js';
 import { hello } from '../../tests/example-charm/hello/src/charm.js';

@@ -14,7 +14,7 @@ import JSZip from 'jszip';
 
 import { CHARM_WORKLOADS } from '../charm-host/workload.js';
 import { baseName, declaredBases, type CharmBase } from './bases.js';
-import { parseCharmMeta } from '../charm-testing/charm-meta.js';
+import { parseCharmMeta } from './charm-meta.js';
 import { runtimeMismatch } from './base-runtimes.js';
 import { bundleCharm } from './bundle.js';
 import { DISPATCH_SCRIPT } from './dispatch-script.js';

@@ -1,5 +1,5 @@
 import { ActionParamsError, coerceCliValue, parseCliParams, validateActionParams } from './action-params.js';
-import { parseCharmMeta } from './charm-meta.js';
+import { parseCharmMeta } from '../charm-pack/charm-meta.js';
 
 const meta = parseCharmMeta(`
 name: api

@@ -3,61 +3,23 @@
 // (no classes, no hidden caches) lets tests build and inspect it directly: test code is
 // omnipotent, charm code goes through the hook tools and their rules.
 import { type InProcessCharm } from '../charm/runner.js';
-import { type CharmBase } from '../charm-pack/bases.js';
+import type { CharmMeta, ConfigValue } from '../charm-pack/charm-meta.js';
+
+// The charm's declarations are parsed by lib/charm-pack/charm-meta.ts (the packer reads them
+// too); the fake's modules keep importing their types from here.
+export type {
+  ActionMeta,
+  CharmMeta,
+  ConfigOptionMeta,
+  ConfigType,
+  ConfigValue,
+  EndpointMeta,
+  EndpointRole,
+  StorageMeta,
+} from '../charm-pack/charm-meta.js';
 
 /** A relation or peer databag, leader settings or a unit's state store: strings only. */
 export type Bag = Record<string, string>;
-
-export type EndpointRole = 'requires' | 'provides' | 'peers';
-
-export interface EndpointMeta {
-  role: EndpointRole;
-  interface: string;
-  scope: 'global' | 'container';
-  limit?: number;
-  optional?: boolean;
-}
-
-export interface StorageMeta {
-  type: 'filesystem' | 'block';
-  location?: string;
-  /** Instance count range; a singleton is {min: 1, max: 1}; max null = unbounded. */
-  range: { min: number; max: number | null };
-  description?: string;
-}
-
-export type ConfigType = 'string' | 'int' | 'float' | 'boolean' | 'secret';
-export type ConfigValue = string | number | boolean;
-
-export interface ConfigOptionMeta {
-  type: ConfigType;
-  default?: ConfigValue;
-  description?: string;
-}
-
-export interface ActionMeta {
-  description?: string;
-  /** The JSON Schema (draft 4) object Juju builds: {type: object, title, properties, required, additionalProperties}. */
-  schema: Record<string, unknown>;
-  parallel: boolean;
-  executionGroup?: string;
-}
-
-/** What the fake needs from a charm's charmcraft.yaml / metadata.yaml + config + actions. */
-export interface CharmMeta {
-  name: string;
-  subordinate: boolean;
-  /**
-   * The bases the charm declares (charmcraft.yaml's base/platforms, or manifest.yaml), when it
-   * declares any: Juju relates a subordinate only to a principal whose charm shares one.
-   */
-  bases?: CharmBase[];
-  /** Declared endpoints by name (not the implicit `juju-info` provider every application has). */
-  endpoints: Record<string, EndpointMeta>;
-  storage: Record<string, StorageMeta>;
-  config: Record<string, ConfigOptionMeta>;
-  actions: Record<string, ActionMeta>;
-}
 
 /** How the fake runs a charm for one event: a function in this process, or a real `dispatch`. */
 export type CharmExecutor =

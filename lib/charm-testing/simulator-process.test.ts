@@ -4,7 +4,7 @@ import { jest } from '@jest/globals';
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseCharmMeta } from './charm-meta.js';
+import { parseCharmMeta } from '../charm-pack/charm-meta.js';
 import { ModelSimulator } from './simulator.js';
 import { ToolServer } from './tool-server.js';
 

@@ -1,5 +1,5 @@
 import { type CharmIo } from '../charm/runner.js';
-import { parseCharmMeta } from './charm-meta.js';
+import { parseCharmMeta } from '../charm-pack/charm-meta.js';
 import { type ConfigValue, type Secret, emptyRelationView } from './model.js';
 import { type HistoryEntry, ModelSimulator, type SimCharm, SimulatorError } from './simulator.js';
 

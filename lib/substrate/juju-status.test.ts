@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { type CharmIo } from '../charm/runner.js';
-import { parseCharmMeta } from '../charm-testing/charm-meta.js';
+import { parseCharmMeta } from '../charm-pack/charm-meta.js';
 import { ModelSimulator, type SimCharm } from '../charm-testing/simulator.js';
 import { unitsOf } from './driver.js';
 import { parseJujuStatus, unitsInError } from './juju-status.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 
 import { defineCharm, runCharm } from '../../lib/charm/index.js';
-import { parseCharmMeta } from '../../lib/charm-testing/charm-meta.js';
+import { parseCharmMeta } from '../../lib/charm-pack/charm-meta.js';
 import type { SimCharm } from '../../lib/charm-testing/simulator.js';
 import type { StandInContext } from '../../lib/substrate/local/driver.js';
 import { type PostgresServer, startPostgres } from '../support/postgres-server.js';

@@ -14,7 +14,7 @@ import { checkActionsDeclaration, checkConfigDeclaration } from '../../lib/charm
 import { type CharmDefinition, runCharm } from '../../lib/charm/index.js';
 import { bundleCharm } from '../../lib/charm-pack/bundle.js';
 import { DISPATCH_SCRIPT } from '../../lib/charm-pack/dispatch-script.js';
-import { parseCharmMeta } from '../../lib/charm-testing/charm-meta.js';
+import { parseCharmMeta } from '../../lib/charm-pack/charm-meta.js';
 import { ModelSimulator, type SimCharm } from '../../lib/charm-testing/simulator.js';
 import { ToolServer } from '../../lib/charm-testing/tool-server.js';
 import { hello } from '../example-charm/hello/src/charm.js';

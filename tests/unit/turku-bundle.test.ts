@@ -14,7 +14,7 @@ import { type CharmDefinition, defineCharm, runCharm } from '../../lib/charm/ind
 import { readStorageUnit } from '../../lib/charm-interfaces/index.js';
 import { writeSources } from '../../lib/charm-interfaces/turku-sources.js';
 import { parseBundle } from '../../lib/charm-testing/bundle.js';
-import { parseCharmMeta } from '../../lib/charm-testing/charm-meta.js';
+import { parseCharmMeta } from '../../lib/charm-pack/charm-meta.js';
 import { ModelSimulator, type SimCharm } from '../../lib/charm-testing/simulator.js';
 import { expectSameFreeSpace } from '../support/free-space.js';
 import { MachineRoots } from '../support/machines.js';

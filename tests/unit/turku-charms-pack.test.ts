@@ -20,7 +20,7 @@ import { type Host, hostAt, stopService, workloadAt } from '../../lib/charm-host
 import { CHARM_WORKLOADS } from '../../lib/charm-host/workload.js';
 import { DISPATCH_SCRIPT } from '../../lib/charm-pack/dispatch-script.js';
 import { packCharm } from '../../lib/charm-pack/pack.js';
-import { parseCharmMeta, parseCharmMetaFiles } from '../../lib/charm-testing/charm-meta.js';
+import { parseCharmMeta, parseCharmMetaFiles } from '../../lib/charm-pack/charm-meta.js';
 import { ModelSimulator, type SimCharm } from '../../lib/charm-testing/simulator.js';
 import { ToolServer } from '../../lib/charm-testing/tool-server.js';
 import { extractWithModes } from '../../lib/substrate/local/packed-charms.js';

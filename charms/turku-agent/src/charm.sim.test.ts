@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 import { type CharmDefinition, defineCharm, runCharm } from '../../../lib/charm/index.js';
 import { agentApiSecretContent, writeAgentApi } from '../../../lib/charm-interfaces/index.js';
-import { parseCharmMeta } from '../../../lib/charm-testing/charm-meta.js';
+import { parseCharmMeta } from '../../../lib/charm-pack/charm-meta.js';
 import { ModelSimulator, type SimCharm } from '../../../lib/charm-testing/simulator.js';
 import { isProcessAlive } from '../../../lib/charm-host/index.js';
 import { listMachines, listSources } from '../../../lib/api/admin/commands.js';

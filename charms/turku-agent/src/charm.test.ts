@@ -9,7 +9,7 @@ import { load as loadYaml } from 'js-yaml';
 import { checkActionsDeclaration, checkConfigDeclaration } from '../../../lib/charm/declarations.js';
 import { runCharm } from '../../../lib/charm/index.js';
 import { agentApiSecretContent } from '../../../lib/charm-interfaces/index.js';
-import { parseCharmMeta } from '../../../lib/charm-testing/charm-meta.js';
+import { parseCharmMeta } from '../../../lib/charm-pack/charm-meta.js';
 import { Context, type RelationState, type SecretState, events } from '../../../lib/charm-testing/scenario.js';
 import { createAuth, listMachines } from '../../../lib/api/admin/commands.js';
 import { apiWithStorage, registerStorage, type ApiWithStorage } from '../../../lib/agent/__tests__/helpers.js';

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 import { runCharm } from '../../../lib/charm/index.js';
 import { stopService } from '../../../lib/charm-host/index.js';
-import { parseCharmMeta } from '../../../lib/charm-testing/charm-meta.js';
+import { parseCharmMeta } from '../../../lib/charm-pack/charm-meta.js';
 import { Context, type RelationState, type State, events } from '../../../lib/charm-testing/scenario.js';
 import { writeStorageUnit } from '../../../lib/charm-interfaces/index.js';
 import { MachineRoots } from '../../../tests/support/machines.js';

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 
 import { runCharm } from '../../../lib/charm/index.js';
-import { parseCharmMeta } from '../../../lib/charm-testing/charm-meta.js';
+import { parseCharmMeta } from '../../../lib/charm-pack/charm-meta.js';
 import { Context, type RelationState, type State, events } from '../../../lib/charm-testing/scenario.js';
 import { MachineRoots } from '../../../tests/support/machines.js';
 import { createDatabase, startPostgres, type PostgresServer } from '../../../tests/support/postgres-server.js';

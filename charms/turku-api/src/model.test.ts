@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 import { AccessError, SecretNotFoundError, defineCharm, runCharm } from '../../../lib/charm/index.js';
-import { parseCharmMeta } from '../../../lib/charm-testing/charm-meta.js';
+import { parseCharmMeta } from '../../../lib/charm-pack/charm-meta.js';
 import { ModelSimulator } from '../../../lib/charm-testing/simulator.js';
 import { readAgentApi, readRegistrationSecret, writeStorageUnit } from '../../../lib/charm-interfaces/index.js';
 import { MachineRoots } from '../../../tests/support/machines.js';

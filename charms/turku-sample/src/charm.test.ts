@@ -9,7 +9,7 @@ import { load as loadYaml } from 'js-yaml';
 import { checkConfigDeclaration } from '../../../lib/charm/declarations.js';
 import { runCharm } from '../../../lib/charm/index.js';
 import { readSources } from '../../../lib/charm-interfaces/turku-sources.js';
-import { parseCharmMeta } from '../../../lib/charm-testing/charm-meta.js';
+import { parseCharmMeta } from '../../../lib/charm-pack/charm-meta.js';
 import { Context, type RelationState, events } from '../../../lib/charm-testing/scenario.js';
 import { SAMPLE_FILES, SampleConfig, turkuSampleCharm } from './charm.js';
 

@@ -6,7 +6,7 @@ import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import JSZip from 'jszip';
 
-import { parseCharmMeta } from '../../charm-testing/charm-meta.js';
+import { parseCharmMeta } from '../../charm-pack/charm-meta.js';
 import type { SimCharm } from '../../charm-testing/simulator.js';
 import { shellQuote } from '../../timers/render.js';
 

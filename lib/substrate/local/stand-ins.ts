@@ -2,7 +2,7 @@
 // machine, is all a principal needs to be for Turku. (The sample principal with data,
 // turku-sample, is a real charm under charms/ and runs packed.)
 import { defineCharm, runCharm } from '../../charm/index.js';
-import { parseCharmMeta } from '../../charm-testing/charm-meta.js';
+import { parseCharmMeta } from '../../charm-pack/charm-meta.js';
 import type { SimCharm } from '../../charm-testing/simulator.js';
 
 const UBUNTU_META = `name: ubuntu

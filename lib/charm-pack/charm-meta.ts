@@ -1,19 +1,77 @@
 // Reads a charm's declarations (unified charmcraft.yaml, or legacy metadata.yaml + config.yaml +
-// actions.yaml) into the fake's CharmMeta, refusing what Juju refuses with Juju's own messages, so a
-// charm that deploys in the fake also deploys on a controller (spec 1.2-1.6).
+// actions.yaml) into a CharmMeta, refusing what Juju refuses with Juju's own messages
+// (docs/charm-runtime.md, "Charm metadata"). The packer checks a charm with it before packing, and
+// the Juju fake (lib/charm-testing) deploys what it returns, so a charm that packs and deploys in
+// the fake also deploys on a controller. Production code, hence here and not in the fake.
 import { load } from 'js-yaml';
 import * as z from 'zod';
-import {
-  type ActionMeta,
-  type CharmMeta,
-  type ConfigOptionMeta,
-  type ConfigType,
-  type EndpointMeta,
-  type EndpointRole,
-  type StorageMeta,
-} from './model.js';
-import { declaredBases, manifestBases, type CharmBase } from '../charm-pack/bases.js';
-import { isConfigValueOfType } from './config-value.js';
+import { declaredBases, manifestBases, type CharmBase } from './bases.js';
+
+export type EndpointRole = 'requires' | 'provides' | 'peers';
+
+export interface EndpointMeta {
+  role: EndpointRole;
+  interface: string;
+  scope: 'global' | 'container';
+  limit?: number;
+  optional?: boolean;
+}
+
+export interface StorageMeta {
+  type: 'filesystem' | 'block';
+  location?: string;
+  /** Instance count range; a singleton is {min: 1, max: 1}; max null = unbounded. */
+  range: { min: number; max: number | null };
+  description?: string;
+}
+
+export type ConfigType = 'string' | 'int' | 'float' | 'boolean' | 'secret';
+export type ConfigValue = string | number | boolean;
+
+export interface ConfigOptionMeta {
+  type: ConfigType;
+  default?: ConfigValue;
+  description?: string;
+}
+
+export interface ActionMeta {
+  description?: string;
+  /** The JSON Schema (draft 4) object Juju builds: {type: object, title, properties, required, additionalProperties}. */
+  schema: Record<string, unknown>;
+  parallel: boolean;
+  executionGroup?: string;
+}
+
+/** What Juju (and so the packer and the fake) reads from a charm's charmcraft.yaml / metadata.yaml + config + actions. */
+export interface CharmMeta {
+  name: string;
+  subordinate: boolean;
+  /**
+   * The bases the charm declares (charmcraft.yaml's base/platforms, or manifest.yaml), when it
+   * declares any: Juju relates a subordinate only to a principal whose charm shares one.
+   */
+  bases?: CharmBase[];
+  /** Declared endpoints by name (not the implicit `juju-info` provider every application has). */
+  endpoints: Record<string, EndpointMeta>;
+  storage: Record<string, StorageMeta>;
+  config: Record<string, ConfigOptionMeta>;
+  actions: Record<string, ActionMeta>;
+}
+
+/** A value already of the option's type, as a charm's default or a Scenario state must be (no parsing). */
+export function isConfigValueOfType(type: ConfigType, value: unknown): value is ConfigValue {
+  switch (type) {
+    case 'string':
+    case 'secret':
+      return typeof value === 'string';
+    case 'int':
+      return typeof value === 'number' && Number.isInteger(value);
+    case 'float':
+      return typeof value === 'number';
+    case 'boolean':
+      return typeof value === 'boolean';
+  }
+}
 
 /** A charm declaration Juju (or charmcraft) would refuse. */
 export class CharmMetaError extends Error {
