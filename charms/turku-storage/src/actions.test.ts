@@ -21,7 +21,7 @@ import { borgTimestamp } from '../../../lib/storage/snapshots/borg-cli.js';
 import { chooseVolume, measureVolumes } from '../../../lib/storage/volumes.js';
 import { MachineRoots } from '../../../tests/support/machines.js';
 import { CollectedLog } from './snapshot-store.js';
-import { apiRelation, registrationSecret, startApiWorld, storageCharm, type ApiWorld } from './test-fixtures.js';
+import { apiRelation, registrationSecret, startApiWorld, storageCharm, type ApiWorld } from './__tests__/fixtures.js';
 
 jest.setTimeout(60_000);
 

@@ -20,7 +20,7 @@ import {
   startApiWorld,
   storageCharm,
   type ApiWorld,
-} from './test-fixtures.js';
+} from './__tests__/fixtures.js';
 
 jest.setTimeout(60_000);
 

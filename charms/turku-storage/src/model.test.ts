@@ -13,11 +13,11 @@ import {
   type StorageUnitBag,
   writeStorageApi,
 } from '../../../lib/charm-interfaces/index.js';
-import { parseCharmMeta } from '../../../lib/charm-testing/charm-meta.js';
+import { parseCharmMeta } from '../../../lib/charm-pack/charm-meta.js';
 import { ModelSimulator, type SimCharm } from '../../../lib/charm-testing/simulator.js';
 import { expectSameFreeSpace } from '../../../tests/support/free-space.js';
 import { MachineRoots } from '../../../tests/support/machines.js';
-import { startApiWorld, storageCharm, type ApiWorld } from './test-fixtures.js';
+import { startApiWorld, storageCharm, type ApiWorld } from './__tests__/fixtures.js';
 
 jest.setTimeout(120_000);
 

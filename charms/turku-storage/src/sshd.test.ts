@@ -12,7 +12,7 @@ import { Context, events } from '../../../lib/charm-testing/scenario.js';
 import { SSHD_DROP_IN, storageSshdDropIn } from '../../../lib/storage/sshd-settings.js';
 import { MachineRoots } from '../../../tests/support/machines.js';
 import { delay, freePort } from '../../../tests/support/processes.js';
-import { storageCharm } from './test-fixtures.js';
+import { storageCharm } from './__tests__/fixtures.js';
 
 jest.setTimeout(60_000);
 

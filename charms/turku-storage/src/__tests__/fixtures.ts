@@ -3,18 +3,18 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
-import { createAuth } from '../../../lib/api/admin/commands.js';
-import { runCharm } from '../../../lib/charm/index.js';
-import { storageApiSecretContent } from '../../../lib/charm-interfaces/index.js';
-import { parseCharmMeta } from '../../../lib/charm-testing/charm-meta.js';
-import type { CharmMeta } from '../../../lib/charm-testing/model.js';
-import type { RelationState, SecretState } from '../../../lib/charm-testing/scenario.js';
-import type { SimCharm } from '../../../lib/charm-testing/simulator.js';
-import { startTestApi, type TestApi } from '../../../tests/support/api-harness.js';
-import type { MachineRoots } from '../../../tests/support/machines.js';
-import { turkuStorageCharm } from './charm.js';
+import { createAuth } from '../../../../lib/api/admin/commands.js';
+import { runCharm } from '../../../../lib/charm/index.js';
+import { storageApiSecretContent } from '../../../../lib/charm-interfaces/index.js';
+import { parseCharmMeta } from '../../../../lib/charm-pack/charm-meta.js';
+import type { CharmMeta } from '../../../../lib/charm-testing/model.js';
+import type { RelationState, SecretState } from '../../../../lib/charm-testing/scenario.js';
+import type { SimCharm } from '../../../../lib/charm-testing/simulator.js';
+import { startTestApi, type TestApi } from '../../../../tests/support/api-harness.js';
+import type { MachineRoots } from '../../../../tests/support/machines.js';
+import { turkuStorageCharm } from '../charm.js';
 
-export const CHARMCRAFT = fileURLToPath(new URL('../charmcraft.yaml', import.meta.url));
+export const CHARMCRAFT = fileURLToPath(new URL('../../charmcraft.yaml', import.meta.url));
 
 export async function storageMeta(): Promise<CharmMeta> {
   return parseCharmMeta(await readFile(CHARMCRAFT, 'utf8'));
