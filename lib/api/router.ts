@@ -14,7 +14,7 @@ import {
 } from '../turku/protocol/api.js';
 import type { ApiContext } from './context.js';
 import { checkSourceCount, DEFAULT_MAX_SOURCES_PER_MACHINE } from './request-limits.js';
-import { parseOrRefuse, UpdateConfigRequestShallow } from './validation.js';
+import { parseOrRefuse, UpdateConfigRequestShallow, type RequestAfterLogin } from './validation.js';
 import { agentPingCheckin, agentPingRestore } from './views/agent-ping.js';
 import { health } from './views/health.js';
 import { storagePingCheckin, storagePingSourceUpdate, storageUpdateConfig } from './views/storage.js';
@@ -30,9 +30,6 @@ import { updateConfig } from './views/update-config.js';
  * view calls once the caller is authenticated. So a caller without valid credentials gets 403
  * `Bad auth` whatever else is wrong with its request, and learns nothing from a 400.
  */
-
-/** The validated request; throws the 400 naming its first problem. Call it after authenticating. */
-export type RequestAfterLogin<T> = () => T;
 
 interface Route {
   readonly login: z.ZodType;

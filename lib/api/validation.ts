@@ -11,6 +11,12 @@ import { containsNul } from './request-limits.js';
 
 /** Requests validated against their schemas, and refused with the 400 naming the first problem. */
 
+/**
+ * The validated request, as the router hands it to a view; throws the 400 naming its first problem.
+ * Call it after authenticating (here, not in router.ts, so the views need not import the router).
+ */
+export type RequestAfterLogin<T> = () => T;
+
 /** Messages the spec gives verbatim; every other validation problem reads "Validation error: …". */
 const VERBATIM =
   /^(Missing required |"machine" dict required$|Invalid type for "(sources|machine|storage)"|Invalid (machine )?UUID)/;

@@ -14,11 +14,11 @@ import { checkIn } from '../descriptors.js';
 import { badAuth, badRequest, notFound } from '../errors.js';
 import { authenticateStorage, checkRegistration, loginStorage } from '../login.js';
 import { sameValue, type AuthRecord, type MachineRecord, type StorageRecord } from '../records.js';
-import type { RequestAfterLogin } from '../router.js';
 import { retryAfterFailure } from '../scheduling.js';
 import { secretTransaction, type SecretChecks } from '../secret-checks.js';
 import { NO_RECORD_HASH } from '../secrets.js';
 import { type Store, type ColumnValue } from '../store.js';
+import type { RequestAfterLogin } from '../validation.js';
 
 /**
  * The storage views (spec §2.3.4–§2.3.6). Each authenticates the storage before it looks at the

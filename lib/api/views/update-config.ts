@@ -10,13 +10,12 @@ import type { ApiContext } from '../context.js';
 import { badRequest, notFound } from '../errors.js';
 import { authenticateMachine, checkRegistration, machineCredentials } from '../login.js';
 import { sameValue, type AuthRecord, type MachineRecord, type SourceRecord, type StorageRecord } from '../records.js';
-import type { RequestAfterLogin } from '../router.js';
 import { firstBackup, nextBackupOrError } from '../scheduling.js';
 import { secretTransaction, type SecretChecks } from '../secret-checks.js';
 import { NO_RECORD_HASH } from '../secrets.js';
 import { type Store, type Changes } from '../store.js';
 import { latchTunnelAllowance } from '../tunnel-ports.js';
-import { validSources, type UpdateConfigRequestShallow } from '../validation.js';
+import { validSources, type RequestAfterLogin, type UpdateConfigRequestShallow } from '../validation.js';
 
 /**
  * `update_config` (spec §2.3.1): an agent registers its machine or refreshes it, and syncs its
