@@ -9,6 +9,7 @@ import { errorMessage, UserError } from '../../common/errors.js';
 import { tryLock, type Lock } from '../../common/lock.js';
 import type { RetentionPolicy } from '../../turku/retention.js';
 import { snapshotSettings } from '../ping.js';
+import { sessionLockName } from '../session-journal.js';
 import type { StorageSettings } from '../settings.js';
 import { borgFailure, parseArchiveList, runBorg } from '../snapshots/borg-cli.js';
 import { victimsOf } from '../snapshots/expire.js';
@@ -140,7 +141,7 @@ export class SnapshotStore {
 
   /** The lock a backup session of the machine holds, so expiry never races a running backup. */
   async lockMachine(machine: Machine): Promise<Lock | undefined> {
-    const lock = await tryLock(this.settings.lock_dir, `turku-storage-ping-${machine.uuid}`);
+    const lock = await tryLock(this.settings.lock_dir, sessionLockName(machine.uuid));
     if (lock !== undefined) this.touched.add(lock.path);
     return lock;
   }
