@@ -20,7 +20,7 @@ import {
   triggerBackup,
   type Switchable,
 } from './admin/commands.js';
-import { renderTable } from './admin/table.js';
+import { renderTable } from '../common/table.js';
 import { importOriginal, summaryLines } from './import/run.js';
 import type { ApiContext } from './context.js';
 import type { ApiSettings } from './settings.js';

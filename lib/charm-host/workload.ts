@@ -13,6 +13,7 @@ export const WORKLOAD_PROGRAMS = {
   'turku-agent-ping': 'lib/agent/ping-main.js',
   'turku-storage-update-config': 'lib/storage/update-config-main.js',
   'turku-storage-ping': 'lib/storage/ping-main.js',
+  'turku-storage-admin': 'lib/storage/admin-main.js',
   'turku-timers': 'lib/timers/main.js',
 } as const;
 
@@ -22,7 +23,7 @@ export type WorkloadProgram = keyof typeof WORKLOAD_PROGRAMS;
 export const CHARM_WORKLOADS: Readonly<Record<string, readonly WorkloadProgram[]>> = {
   'turku-agent': ['turku-update-config', 'turku-agent-ping', 'turku-timers'],
   'turku-api': ['turku-api'],
-  'turku-storage': ['turku-storage-update-config', 'turku-storage-ping', 'turku-timers'],
+  'turku-storage': ['turku-storage-update-config', 'turku-storage-ping', 'turku-storage-admin', 'turku-timers'],
 };
 
 export interface Workload {

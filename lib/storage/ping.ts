@@ -243,9 +243,6 @@ export function effectiveMode(
   return mode;
 }
 
-// Still reached through this module by charms/turku-storage/src/snapshot-store.ts; drop it with that file.
-export { snapshotSettings };
-
 function failure(summary: string): SourceResult {
   const now = Date.now() / 1000;
   return { success: false, snapshot: null, summary, time_begin: now, time_end: now };

@@ -10,6 +10,7 @@ import { execa } from 'execa';
 import { createAuth } from '../../lib/api/admin/commands.js';
 import { COMMANDS } from '../../lib/api/cli.js';
 import { Store } from '../../lib/api/store.js';
+import { COMMANDS as STORAGE_ADMIN_COMMANDS } from '../../lib/storage/admin/cli.js';
 import { startTestApi } from '../support/api-harness.js';
 
 /**
@@ -35,6 +36,11 @@ const PROGRAMS: readonly (readonly [string, readonly string[], RegExp])[] = [
   ['lib/agent/ping-main.js', [], /^Usage: turku-agent-ping /],
   ['lib/storage/update-config-main.js', [], /^Usage: turku-storage-update-config /],
   ['lib/storage/ping-main.js', [], /^usage: turku-storage-ping /],
+  ['lib/storage/admin-main.js', [], /^Usage: turku-storage-admin <command>/],
+  ...Object.keys(STORAGE_ADMIN_COMMANDS).map(
+    (command) =>
+      ['lib/storage/admin-main.js', [command], new RegExp(`^Usage: turku-storage-admin ${command}[ \\n]`)] as const,
+  ),
   ['lib/timers/main.js', [], /^Usage:\n {2}turku-timers /],
   ...['install', 'remove', 'render'].map(
     (command) => ['lib/timers/main.js', [command, 'agent'], /^Usage:\n {2}turku-timers /] as const,

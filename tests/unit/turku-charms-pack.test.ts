@@ -148,6 +148,7 @@ describe('each packed .charm opened as a zip', () => {
     expect(CHARM_WORKLOADS['turku-storage']).toEqual([
       'turku-storage-update-config',
       'turku-storage-ping',
+      'turku-storage-admin',
       'turku-timers',
     ]);
   });
@@ -292,6 +293,7 @@ describe('the unpacked charms keep their modes and their programs run', () => {
     ['turku-storage', 'turku-timers', /^Usage:\n {2}turku-timers install/],
     ['turku-storage', 'turku-storage-update-config', /^Usage: turku-storage-update-config/],
     ['turku-storage', 'turku-storage-ping', /^usage: turku-storage-ping \[--config-dir DIR\] <machine-uuid>/],
+    ['turku-storage', 'turku-storage-admin', /^Usage: turku-storage-admin <command>/],
     ['turku-api', 'turku-api', /^Usage: turku-api <command>/],
   ];
   test.each(helpful)('%s: workload/%s.cjs --help prints its usage', (name, program, usage) => {
@@ -301,8 +303,8 @@ describe('the unpacked charms keep their modes and their programs run', () => {
     expect(run.stdout).toMatch(usage);
   });
 
-  // The storage programs take no --help: their one-line usage errors show they load and run.
-  test('turku-storage: the update and ping programs load and end with their one-line error', async () => {
+  // Without a configuration each storage program ends with its one-line error: it loads and runs.
+  test('turku-storage: the update, ping and admin programs load and end with their one-line error', async () => {
     const dir = charmDir('turku-storage');
     const empty = await mkdtemp(join(work, 'storage-config-'));
     const update = runNode(['workload/turku-storage-update-config.cjs', '--config-dir', empty], dir);
@@ -316,6 +318,12 @@ describe('the unpacked charms keep their modes and their programs run', () => {
       1,
       '',
       'turku-storage-ping: usage: turku-storage-ping [--config-dir DIR] <machine-uuid>\n',
+    ]);
+    const admin = runNode(['workload/turku-storage-admin.cjs', 'list-snapshots', '--config-dir', empty], dir);
+    expect([admin.status, admin.stdout, admin.stderr]).toEqual([
+      2,
+      '',
+      `turku-storage-admin: ${empty}: Incomplete config: name: is required\n`,
     ]);
   });
 

@@ -1,33 +1,26 @@
-// The storage's actions through the Juju fake, on snapshots made with the workload's own code:
-// link-dest snapshot directories with sidecars and `latest` (lib/storage/snapshots/names.ts,
-// snapshot-dir.ts) and real Borg archives (borg-cli.ts), in the machine directory the workload
-// would choose (machine-dir.ts, volumes.ts).
+// The storage's actions through the Juju fake: each runs the built turku-storage-admin on the
+// unit, over snapshots made with the workload's own code (tests/support/stored-snapshots.ts) in
+// the machine directory the workload would choose (machine-dir.ts, volumes.ts).
 import { jest } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { Context, events, type State } from '../../../lib/charm-testing/scenario.js';
 import { tryLock } from '../../../lib/common/lock.js';
 import { loadStorageSettings } from '../../../lib/storage/load-settings.js';
 import { machineDirectory, machinesDir, updateFriendlyLink } from '../../../lib/storage/machine-dir.js';
-import { snapshotSettings } from '../../../lib/storage/snapshot-settings.js';
 import type { StorageSettings } from '../../../lib/storage/settings.js';
-import { runBorg } from '../../../lib/storage/snapshots/borg-cli.js';
-import { formatSidecarTime, snapshotName, writeSidecar } from '../../../lib/storage/snapshots/names.js';
-import { borgRepo, snapshotsDir } from '../../../lib/storage/snapshots/paths.js';
-import { replaceLatest } from '../../../lib/storage/snapshots/snapshot-dir.js';
-import { borgTimestamp } from '../../../lib/storage/snapshots/borg-cli.js';
+import { borgRepo } from '../../../lib/storage/snapshots/paths.js';
 import { chooseVolume, measureVolumes } from '../../../lib/storage/volumes.js';
 import { MachineRoots } from '../../../tests/support/machines.js';
-import { CollectedLog } from './snapshot-store.js';
+import { StoredSource } from '../../../tests/support/stored-snapshots.js';
 import { apiRelation, registrationSecret, startApiWorld, storageCharm, type ApiWorld } from './__tests__/fixtures.js';
 
 jest.setTimeout(60_000);
 
 const UUID = '9bef0a75-5a9b-43f7-a66a-7e8c6d7ad91d';
 const FRIENDLY = 'prod-sql-sql_2';
-const DAY = 86_400_000;
 
 let roots: MachineRoots;
 let world: ApiWorld;
@@ -36,44 +29,9 @@ let state: State;
 let settings: StorageSettings;
 let machineDir: string;
 /** link-dest snapshot names of source "etc", oldest first. */
-const etc: string[] = [];
+let etc: string[] = [];
 /** Borg archive names of source "home", oldest first. */
-const home: string[] = [];
-
-/** Snapshots that finished `daysAgo` days before now, as a link-dest run leaves them. */
-async function linkDestSnapshot(daysAgo: number): Promise<string> {
-  const finish = new Date(Date.now() - daysAgo * DAY);
-  const dir = snapshotsDir({ machineDir, source: 'etc' });
-  const name = snapshotName('etc', finish, settings.timezone);
-  await mkdir(join(dir, name), { recursive: true });
-  await writeFile(join(dir, name, 'hosts'), `127.0.0.1 localhost # ${daysAgo}\n`);
-  await writeSidecar(dir, {
-    base: etc.at(-1) ?? null,
-    name,
-    sync_begin: formatSidecarTime(new Date(finish.getTime() - 1000)),
-    sync_finish: formatSidecarTime(finish),
-  });
-  await replaceLatest(dir, name, new CollectedLog());
-  return name;
-}
-
-async function borgArchive(daysAgo: number): Promise<string> {
-  const finish = new Date(Date.now() - daysAgo * DAY);
-  const borg = snapshotSettings(settings);
-  const log = new CollectedLog();
-  const repo = borgRepo({ machineDir, source: 'home' });
-  const working = join(machineDir, 'home');
-  await mkdir(working, { recursive: true });
-  await writeFile(join(working, 'notes.txt'), `day ${daysAgo}\n`);
-  if (home.length === 0) expect((await runBorg(borg, 'init', ['--encryption=none', repo], { log })).code).toBe(0);
-  const name = snapshotName('home', finish, settings.timezone);
-  const create = await runBorg(borg, 'create', ['--timestamp', borgTimestamp(finish), `${repo}::${name}`, '.'], {
-    log,
-    cwd: working,
-  });
-  expect(create.code).toBe(0);
-  return name;
-}
+let home: string[] = [];
 
 beforeAll(async () => {
   roots = await new MachineRoots().init();
@@ -90,8 +48,12 @@ beforeAll(async () => {
     chooseVolume(await measureVolumes(settings, () => undefined)),
   );
   await updateFriendlyLink(settings.var_dir, FRIENDLY, UUID);
-  for (const days of [40, 9, 3, 1]) etc.push(await linkDestSnapshot(days));
-  for (const days of [20, 2]) home.push(await borgArchive(days));
+  const etcSource = new StoredSource(settings, machineDir, 'etc');
+  for (const days of [40, 9, 3, 1]) await etcSource.linkDest(days);
+  etc = etcSource.names;
+  const homeSource = new StoredSource(settings, machineDir, 'home');
+  for (const days of [20, 2]) await homeSource.borg(days);
+  home = homeSource.names;
 });
 
 afterAll(async () => {
@@ -126,7 +88,7 @@ describe('list-snapshots', () => {
   test('an unknown machine fails naming it', async () => {
     const out = await run('list-snapshots', { machine: 'nowhere' });
     expect(out.actionStatus).toBe('failed');
-    expect(out.actionMessage).toBe('machine "nowhere" has no data on this storage');
+    expect(out.actionMessage).toBe('turku-storage-admin: machine "nowhere" has no data on this storage');
   });
 
   test('fails on a unit that is not configured yet', async () => {
@@ -161,13 +123,15 @@ describe('verify-snapshot', () => {
   test('a missing snapshot fails naming it', async () => {
     const out = await run('verify-snapshot', { machine: UUID, source: 'etc', snapshot: 'etc_20000101-000000_dead' });
     expect(out.actionStatus).toBe('failed');
-    expect(out.actionMessage).toBe(`snapshot "etc_20000101-000000_dead" not found for source "etc" on machine ${UUID}`);
+    expect(out.actionMessage).toBe(
+      `turku-storage-admin: snapshot "etc_20000101-000000_dead" not found for source "etc" on machine ${UUID}`,
+    );
   });
 
   test('a source without snapshots fails naming it', async () => {
     const out = await run('verify-snapshot', { machine: UUID, source: 'var' });
     expect(out.actionStatus).toBe('failed');
-    expect(out.actionMessage).toBe(`no snapshots of source "var" on machine ${UUID}`);
+    expect(out.actionMessage).toBe(`turku-storage-admin: no snapshots of source "var" on machine ${UUID}`);
   });
 
   test('a damaged Borg archive fails borg check', async () => {
@@ -184,7 +148,7 @@ describe('verify-snapshot', () => {
       const out = await run('verify-snapshot', { machine: UUID, source: 'broken' });
       expect(out.actionStatus).toBe('failed');
       expect(out.actionMessage).toMatch(
-        /^(snapshot "home_.*": .*\(borg check exit code \d+\)|.*\(borg list exit code \d+\))$/,
+        /^turku-storage-admin: (snapshot "home_.*": .*\(borg check exit code \d+\)|.*\(borg list exit code \d+\))$/,
       );
     } finally {
       await rm(broken, { recursive: true, force: true });
@@ -196,7 +160,7 @@ describe('expire-now', () => {
   test('an unreadable policy fails without touching anything', async () => {
     const out = await run('expire-now', { retention: 'last 2 fortnights ago' });
     expect(out.actionStatus).toBe('failed');
-    expect(out.actionMessage).toMatch(/^retention: /);
+    expect(out.actionMessage).toMatch(/^turku-storage-admin: retention: /);
   });
 
   test('a machine busy with a backup is skipped', async () => {

@@ -1,99 +1,85 @@
-// The storage's actions: list snapshots, verify one, expire now. They read the workload's own
-// configuration (config.d, as turku-storage-ping does) and act through snapshot-store.ts.
+// The storage's actions: list snapshots, verify one, expire now. Each runs the workload's own
+// `turku-storage-admin` on this unit's configuration and turns its JSON into results; a refusal
+// (unknown machine, missing snapshot, failed check, bad policy) fails the action with the
+// program's one line.
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 
 import { type ActionContext, type ParamsOf, listingResults } from '../../../lib/charm/index.js';
-import { failureLine, type Host } from '../../../lib/charm-host/index.js';
-import { errorMessage } from '../../../lib/common/errors.js';
-import { loadStorageSettings } from '../../../lib/storage/load-settings.js';
-import { parseRetention, RetentionError } from '../../../lib/turku/retention.js';
+import type { Host } from '../../../lib/charm-host/index.js';
+import { type AdminResult, StorageAdmin } from './admin-program.js';
 import { storagePaths } from './paths.js';
 import type { ExpireNowParams, ListSnapshotsParams, StorageConfig, VerifySnapshotParams } from './schemas.js';
-import { CollectedLog, type Machine, SnapshotStore, StoreError } from './snapshot-store.js';
 
 type Ctx = ActionContext<StorageConfig>;
 
-/** The store over this unit's configuration; fails the action when the unit is not set up yet. */
-interface Opened {
-  readonly store: SnapshotStore;
-  readonly log: CollectedLog;
+/** `turku-storage-admin list-snapshots --json`: one entry per machine. */
+interface MachineListing {
+  readonly machine: string;
+  readonly names: readonly string[];
+  readonly sources: Record<string, readonly unknown[]>;
 }
 
-async function openStore(ctx: Ctx, host: Host): Promise<Opened> {
-  const log = new CollectedLog();
-  try {
-    const settings = await loadStorageSettings(storagePaths(host).configDir);
-    return { store: new SnapshotStore(settings, log), log };
-  } catch (error) {
-    ctx.fail(`the storage is not configured yet (relate it to turku-api): ${errorMessage(error)}`);
+/** `turku-storage-admin verify --json`. */
+interface Verified {
+  readonly machine: string;
+  readonly name: string;
+  readonly mode: string;
+  readonly finished: string;
+  readonly entries?: number;
+  readonly path?: string;
+  readonly check?: string;
+}
+
+/** `turku-storage-admin expire --json`. */
+interface Expired {
+  readonly count: number;
+  readonly removed: Record<string, Record<string, string[]>>;
+  readonly busy: readonly string[];
+}
+
+/** The program over this unit's configuration; fails the action when the unit is not set up yet. */
+function adminOrFail(ctx: Ctx, host: Host): StorageAdmin {
+  const paths = storagePaths(host);
+  // The charm writes its configuration layer once the API relation is ready (charm.ts).
+  if (!existsSync(paths.configFile)) {
+    ctx.fail(`the storage is not configured yet (relate it to turku-api): no ${paths.configFile}`);
   }
+  return new StorageAdmin(host, paths.configDir);
 }
 
-/** Warnings and errors of the snapshot code reach the unit log (debug lines stay out). */
-async function flush(ctx: Ctx, log: CollectedLog): Promise<void> {
-  for (const line of log.lines) {
+/** The program's warnings and errors reach the unit log; a refusal fails the action. */
+async function valueOrFail<T>(ctx: Ctx, result: AdminResult<T>): Promise<T> {
+  for (const line of result.warnings) {
     if (line.level === 'warning') await ctx.log.warning(line.message);
-    if (line.level === 'error') await ctx.log.error(line.message);
+    else await ctx.log.error(line.message);
   }
+  if (!result.ok) ctx.fail(result.message);
+  return result.value;
 }
 
-/**
- * Actions run as root, but backups run as the ping account: whatever borg (its cache and
- * security state, a repository's new segments) or a machine lock created here must stay
- * writable for it. Only on the machine's own root, where the ping account is a real one.
- */
-async function giveBack(host: Host, store: SnapshotStore): Promise<void> {
-  if (!host.isSystemRoot) return;
-  const user = store.settings.authorized_keys_user ?? store.settings.ssh_ping_user;
-  const paths = [...store.touched, join(store.settings.var_dir, 'borg')].filter((path) => existsSync(path));
-  if (paths.length === 0) return;
-  const result = await host.run(['chown', '-R', '--', `${user}:`, ...paths]);
-  if (result.exitCode !== 0) throw new Error(`chown ${user}: ${failureLine(result)}`);
-}
-
-/** Runs `body`, turning the store's expected problems into the action's failure message. */
-async function guarded<T>(ctx: Ctx, host: Host, opened: Opened, body: () => Promise<T>): Promise<T> {
-  try {
-    return await body();
-  } catch (error) {
-    if (error instanceof StoreError) ctx.fail(error.message);
-    throw error;
-  } finally {
-    await flush(ctx, opened.log);
-    await giveBack(host, opened.store);
-  }
-}
-
-async function selectMachines(store: SnapshotStore, wanted: string | undefined): Promise<Machine[]> {
-  return wanted === undefined ? store.machines() : [await store.machine(wanted)];
+/** `--name=value`: an operator's value that starts with a dash stays a value. */
+function filterArgs(params: { machine?: string | undefined; source?: string | undefined }): string[] {
+  return [
+    ...(params.machine === undefined ? [] : [`--machine=${params.machine}`]),
+    ...(params.source === undefined ? [] : [`--source=${params.source}`]),
+  ];
 }
 
 export async function listSnapshots(ctx: Ctx, host: Host, params: ParamsOf<typeof ListSnapshotsParams>): Promise<void> {
-  const opened = await openStore(ctx, host);
-  const { store } = opened;
-  await guarded(ctx, host, opened, async () => {
-    const listing: Record<string, unknown>[] = [];
-    let count = 0;
-    for (const machine of await selectMachines(store, params.machine)) {
-      const sources: Record<string, unknown> = {};
-      for (const source of await store.sources(machine)) {
-        if (params.source !== undefined && source !== params.source) continue;
-        const snapshots = await store.snapshots(machine, source);
-        count += snapshots.length;
-        sources[source] = snapshots;
-      }
-      listing.push({ machine: machine.uuid, names: machine.names, sources });
-    }
-    // A big storage lists more than action-set's argv takes: the first machines inline, the
-    // whole listing in a file on the unit named in the result.
-    const results = await listingResults(ctx.juju, {
-      key: 'snapshots',
-      listing,
-      dir: storagePaths(host).actionResults,
-    });
-    await ctx.setResults({ machines: String(listing.length), count: String(count), ...results });
+  const admin = adminOrFail(ctx, host);
+  const listing = await valueOrFail(ctx, await admin.json<MachineListing[]>('list-snapshots', filterArgs(params)));
+  const count = listing.reduce(
+    (sum, machine) => sum + Object.values(machine.sources).reduce((n, snapshots) => n + snapshots.length, 0),
+    0,
+  );
+  // A big storage lists more than action-set's argv takes: the first machines inline, the
+  // whole listing in a file on the unit named in the result.
+  const results = await listingResults(ctx.juju, {
+    key: 'snapshots',
+    listing,
+    dir: storagePaths(host).actionResults,
   });
+  await ctx.setResults({ machines: String(listing.length), count: String(count), ...results });
 }
 
 export async function verifySnapshot(
@@ -101,59 +87,40 @@ export async function verifySnapshot(
   host: Host,
   params: ParamsOf<typeof VerifySnapshotParams>,
 ): Promise<void> {
-  const opened = await openStore(ctx, host);
-  const { store } = opened;
-  await guarded(ctx, host, opened, async () => {
-    const machine = await store.machine(params.machine);
-    await ctx.setResults({ machine: machine.uuid, ...(await store.verify(machine, params.source, params.snapshot)) });
+  const admin = adminOrFail(ctx, host);
+  const args = ['--', params.machine, params.source, params.snapshot];
+  const verified = await valueOrFail(ctx, await admin.json<Verified>('verify', args));
+  await ctx.setResults({
+    machine: verified.machine,
+    snapshot: verified.name,
+    mode: verified.mode,
+    finished: verified.finished,
+    ...(verified.entries === undefined ? {} : { entries: String(verified.entries) }),
+    ...(verified.path === undefined ? {} : { path: verified.path }),
+    ...(verified.check === undefined ? {} : { check: verified.check }),
   });
 }
 
 export async function expireNow(ctx: Ctx, host: Host, params: ParamsOf<typeof ExpireNowParams>): Promise<void> {
-  let policy;
-  try {
-    // Strict, unlike a backup's lenient reading: a typo here must not remove anything.
-    policy = parseRetention(params.retention);
-  } catch (error) {
-    if (error instanceof RetentionError) ctx.fail(`retention: ${error.detail}`);
-    throw error;
-  }
-  if (policy.length === 0) ctx.fail('retention: the policy keeps everything; nothing to do');
-  const opened = await openStore(ctx, host);
-  const { store } = opened;
-  await guarded(ctx, host, opened, async () => {
-    const removed: Record<string, Record<string, string[]>> = {};
-    const busy: string[] = [];
-    let count = 0;
-    for (const machine of await selectMachines(store, params.machine)) {
-      const lock = await store.lockMachine(machine);
-      if (lock === undefined) {
-        busy.push(machine.uuid);
-        continue;
-      }
-      try {
-        for (const source of await store.sources(machine)) {
-          if (params.source !== undefined && source !== params.source) continue;
-          const names = await store.expire(machine, source, policy, { now: new Date(), dryRun: params['dry-run'] });
-          if (names.length === 0) continue;
-          (removed[machine.uuid] ??= {})[source] = names;
-          count += names.length;
-          if (!params['dry-run'])
-            await ctx.log.info(`expire-now: removed ${names.join(', ')} of ${machine.uuid} ${source}`);
-        }
-      } finally {
-        await lock.release();
+  const admin = adminOrFail(ctx, host);
+  const dryRun = params['dry-run'];
+  const args = [`--retention=${params.retention}`, ...filterArgs(params), ...(dryRun ? ['--dry-run'] : [])];
+  const expired = await valueOrFail(ctx, await admin.json<Expired>('expire', args));
+  if (!dryRun) {
+    for (const [machine, sources] of Object.entries(expired.removed)) {
+      for (const [source, names] of Object.entries(sources)) {
+        await ctx.log.info(`expire-now: removed ${names.join(', ')} of ${machine} ${source}`);
       }
     }
-    const results = await listingResults(ctx.juju, {
-      key: 'snapshots',
-      listing: removed,
-      dir: storagePaths(host).actionResults,
-    });
-    await ctx.setResults({
-      [params['dry-run'] ? 'would-remove' : 'removed']: String(count),
-      ...results,
-      ...(busy.length === 0 ? {} : { skipped: `backup in progress: ${busy.join(', ')}` }),
-    });
+  }
+  const results = await listingResults(ctx.juju, {
+    key: 'snapshots',
+    listing: expired.removed,
+    dir: storagePaths(host).actionResults,
+  });
+  await ctx.setResults({
+    [dryRun ? 'would-remove' : 'removed']: String(expired.count),
+    ...results,
+    ...(expired.busy.length === 0 ? {} : { skipped: `backup in progress: ${expired.busy.join(', ')}` }),
   });
 }

@@ -32,7 +32,12 @@ import { attachedVolumes } from './volumes.js';
 export { ExpireNowParams, ListSnapshotsParams, StorageConfig, VerifySnapshotParams } from './schemas.js';
 
 export const PACKAGES = ['openssh-server', 'rsync', 'borgbackup'] as const;
-export const PROGRAMS = ['turku-storage-update-config', 'turku-storage-ping', 'turku-timers'] as const;
+export const PROGRAMS = [
+  'turku-storage-update-config',
+  'turku-storage-ping',
+  'turku-storage-admin',
+  'turku-timers',
+] as const;
 
 /** `512.0 GiB`: the status line's sizes. */
 export function formatMiB(mib: number): string {

@@ -1,4 +1,7 @@
-/** Plain-text tables for the admin CLI: one header line, columns padded to their widest cell. */
+/**
+ * Plain-text tables for the admin programs (turku-api, turku-storage-admin): one header line,
+ * columns padded to their widest cell.
+ */
 
 export type Cell = string | number | boolean | null | readonly string[];
 

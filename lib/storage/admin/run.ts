@@ -1,0 +1,83 @@
+// `turku-storage-admin` from argv to what it prints, free of process globals so tests drive it
+// in-process; admin-main.ts wires it to the process.
+import type { CliOutput } from '../../common/closed-stdout.js';
+import { errorMessage, UserError } from '../../common/errors.js';
+import { ConfigError } from '../../turku/config.js';
+import { loadStorageSettings } from '../load-settings.js';
+import type { StorageSettings } from '../settings.js';
+import { type AdminAction, parseAdminArgs, PROGRAM, USAGE_EXIT } from './cli.js';
+import { expireSnapshots, listSnapshots, verifySnapshot } from './commands.js';
+import { formatExpired, formatListing, formatVerified } from './format.js';
+import { CollectedLog } from './log.js';
+import { giveBackToPingAccount } from './ownership.js';
+import { SnapshotStore } from './store.js';
+
+export interface AdminIo {
+  /** The storage settings of a configuration directory; default: the storage programs' reading. */
+  readonly loadSettings?: (configDir: string) => Promise<StorageSettings>;
+  /** Now, for expiry; default: the clock. */
+  readonly now?: () => Date;
+}
+
+export async function runStorageAdmin(argv: readonly string[], io: AdminIo = {}): Promise<CliOutput> {
+  let request;
+  try {
+    request = parseAdminArgs(argv);
+  } catch (error) {
+    return failure(error);
+  }
+  if (request.kind === 'help') return { exitCode: 0, stdout: request.text.split('\n'), stderr: [] };
+
+  let settings: StorageSettings;
+  try {
+    settings = await (io.loadSettings ?? loadStorageSettings)(request.configDir);
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof UserError) {
+      return failure(new UserError(`${request.configDir}: ${errorMessage(error)}`, USAGE_EXIT));
+    }
+    throw error;
+  }
+
+  const log = new CollectedLog();
+  const store = new SnapshotStore(settings, log);
+  const logLines = () =>
+    log.lines.flatMap(({ level, message }) =>
+      level === 'warning' || level === 'error' ? [`${PROGRAM}: ${level}: ${message}`] : [],
+    );
+  try {
+    const stdout = await perform(store, request.action, request.json, io.now ?? (() => new Date()));
+    await giveBackToPingAccount(settings, store.touched);
+    return { exitCode: 0, stdout, stderr: logLines() };
+  } catch (error) {
+    await giveBackToPingAccount(settings, store.touched).catch(() => undefined);
+    const failed = failure(error);
+    return { ...failed, stderr: [...logLines(), ...failed.stderr] };
+  }
+}
+
+async function perform(store: SnapshotStore, action: AdminAction, json: boolean, now: () => Date): Promise<string[]> {
+  const print = <T>(value: T, format: (value: T) => string[]) =>
+    json ? [JSON.stringify(value, null, 2)] : format(value);
+  switch (action.command) {
+    case 'list-snapshots':
+      return print(await listSnapshots(store, action.filter), formatListing);
+    case 'verify':
+      return print(await verifySnapshot(store, action), formatVerified);
+    case 'expire':
+      return print(
+        await expireSnapshots(store, {
+          filter: action.filter,
+          policy: action.policy,
+          dryRun: action.dryRun,
+          now: now(),
+        }),
+        formatExpired,
+      );
+  }
+}
+
+/** A UserError is one line and its exit status; anything else is unexpected and thrown on. */
+function failure(error: unknown): CliOutput {
+  if (!(error instanceof UserError)) throw error;
+  return { exitCode: error.exitCode, stdout: [], stderr: [`${PROGRAM}: ${error.message}`] };
+}
