@@ -10,8 +10,9 @@ import { describeExit, lastLine, runCommand } from './process.js';
 import { sshKeyPath, type AgentSettings } from './settings.js';
 
 /**
- * The agent's local state (spec §4.4): its identity and SSH key, generated once and then kept,
- * so an original agent's state is adopted as-is; and the removal of pre-2020 leftovers.
+ * The agent's local state (docs/datapath.md, "The agent's local state"): its identity and SSH key,
+ * generated once and then kept, so an original agent's state is adopted as-is; and the removal of
+ * pre-2020 leftovers.
  */
 
 export const IDENTITY_FILE = '10-machine_uuid.json';

@@ -11,7 +11,7 @@ import { containsNul } from './request-limits.js';
 
 /** Requests validated against their schemas, and refused with the 400 naming the first problem. */
 
-/** Messages the spec gives verbatim; every other validation problem reads "Validation error: …". */
+/** Messages the original gives verbatim; every other validation problem reads "Validation error: …". */
 const VERBATIM =
   /^(Missing required |"machine" dict required$|Invalid type for "(sources|machine|storage)"|Invalid (machine )?UUID)/;
 

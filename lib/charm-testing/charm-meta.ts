@@ -1,6 +1,6 @@
 // Reads a charm's declarations (unified charmcraft.yaml, or legacy metadata.yaml + config.yaml +
 // actions.yaml) into the fake's CharmMeta, refusing what Juju refuses with Juju's own messages, so a
-// charm that deploys in the fake also deploys on a controller (spec 1.2-1.6).
+// charm that deploys in the fake also deploys on a controller (docs/charm-runtime.md, "Charm metadata").
 import { load } from 'js-yaml';
 import * as z from 'zod';
 import {
@@ -197,7 +197,10 @@ function rejectRef(value: unknown, action: string): void {
   }
 }
 
-/** Parses an actions.yaml document into actions with their JSON Schema draft 4 objects (spec 1.6). */
+/**
+ * Parses an actions.yaml document into actions with their JSON Schema draft 4 objects
+ * (docs/charm-runtime.md, "Charm metadata").
+ */
 export function parseActions(doc: unknown): Record<string, ActionMeta> {
   if (doc === undefined || doc === null) return {};
   const decls = check(z.record(z.string(), actionShape.nullable()), doc, 'actions');
