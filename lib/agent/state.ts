@@ -88,16 +88,6 @@ export async function ensureSshKey(
   return text;
 }
 
-/** The public key, or undefined when the key pair is not (completely) there. */
-export async function readSshPublicKey(settings: Pick<AgentSettings, 'var_dir'>): Promise<string | undefined> {
-  try {
-    return (await readFile(`${sshKeyPath(settings)}.pub`, 'utf8')).trim();
-  } catch (error) {
-    if (isErrno(error, 'ENOENT')) return undefined;
-    throw error;
-  }
-}
-
 /**
  * Removes what pre-2020 agents left behind: their persistent daemon's config and secrets, the
  * restore credentials, and the per-source credential files (then their directory, if empty).
