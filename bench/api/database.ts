@@ -6,7 +6,8 @@ import pg from 'pg';
 
 /**
  * Direct access to the benchmark's database, beside the running API: counting what registration
- * wrote, spreading the schedule, and timing the fleet-wide due-source query (spec §6.4).
+ * wrote, spreading the schedule, and timing the fleet-wide due-source query
+ * (docs/api.md, "When a source is due").
  */
 
 export interface BenchDatabase {

@@ -38,7 +38,7 @@ export function credentials(seed: string, index: number): Credentials {
   return { uuid, secret };
 }
 
-/** `update_config` registering machine `index` with its three sources (spec §2.3.1). */
+/** `update_config` registering machine `index` with its three sources (docs/api.md, "update_config"). */
 export function registrationBody(seed: string, index: number, auth: RegistrationAuth): string {
   const { uuid, secret } = credentials(seed, index);
   return JSON.stringify({
@@ -47,13 +47,16 @@ export function registrationBody(seed: string, index: number, auth: Registration
   });
 }
 
-/** `agent_ping_checkin` for machine `index` (spec §2.3.2). */
+/** `agent_ping_checkin` for machine `index` (docs/api.md, "agent_ping_checkin"). */
 export function checkinBody(seed: string, index: number): string {
   const { uuid, secret } = credentials(seed, index);
   return JSON.stringify({ machine: { uuid, secret } });
 }
 
-/** `storage_update_config` registering the one storage every machine is assigned to (spec §2.3.4). */
+/**
+ * `storage_update_config` registering the one storage every machine is assigned to
+ * (docs/api.md, "storage_update_config").
+ */
 export function storageBody(auth: RegistrationAuth): string {
   return JSON.stringify({
     auth,

@@ -4,9 +4,10 @@ import { describeExit, lastLine, runCommand } from './process.js';
 import { shellSplit } from './shell-split.js';
 
 /**
- * The go/no-go check (spec §3.2 step 2): a program that may veto this check-in, e.g. when the
- * machine is busy (`check_load -c 1,5,15`). A string is split like a shell would, without
- * expansion and without a shell; a list is used as-is. Its output goes to the debug log.
+ * The go/no-go check (docs/datapath.md, "A backup, step by step" step 1): a program that may veto
+ * this check-in, e.g. when the machine is busy (`check_load -c 1,5,15`). A string is split like a
+ * shell would, without expansion and without a shell; a list is used as-is. Its output goes to the
+ * debug log.
  */
 
 export type GoNoGoProgram = string | readonly string[] | null | undefined;

@@ -1,8 +1,9 @@
 import type { SourceDescriptor, StorageEndpoint } from '../turku/protocol/descriptor.js';
 
 /**
- * Sources grouped by the storage that keeps them (spec §3.2 step 4, §8 step 2): one session per
- * storage, in storage-name order, with the sources in name order.
+ * Sources grouped by the storage that keeps them (docs/datapath.md, "A backup, step by step" step 1
+ * and "Restores" step 2): one session per storage, in storage-name order, with the sources in name
+ * order.
  */
 
 export interface StorageGroup {

@@ -21,8 +21,9 @@ import { parseAgentSettings, sshKeyPath } from './settings.js';
 import { SSH_FAILURE, sshFailureMessage } from './ssh.js';
 
 /**
- * turku-agent-ping (spec §3.2, §4.6, §8): asks the API what is due and lets each storage pull
- * it through a reverse tunnel; with --restore, opens a restore session instead.
+ * turku-agent-ping (docs/datapath.md, "A backup, step by step", "Programs" and "Restores"): asks
+ * the API what is due and lets each storage pull it through a reverse tunnel; with --restore, opens
+ * a restore session instead.
  */
 
 export const PROGRAM = 'turku-agent-ping';
@@ -100,7 +101,7 @@ export async function runAgentPing(argv: readonly string[], io: AgentIo): Promis
   }
 }
 
-/** The check-in (spec §3.2). */
+/** The check-in (docs/datapath.md, "A backup, step by step"). */
 async function checkIn(context: PingContext, gonogo: string | readonly string[] | null): Promise<number> {
   const { settings, sources, io, log } = context;
 

@@ -39,13 +39,13 @@ const group = (name: string, sources: string[]): StorageGroup => ({
 });
 
 describe('restore output', () => {
-  it('prints the storage tree as in the spec', () => {
+  it('prints the storage tree as docs/datapath.md "Restores" shows', () => {
     expect(storageTreeText([group('primary', ['etc', 'home'])])).toBe(
       "This machine's sources are on the following storage units:\n    primary\n        etc\n        home\n\n",
     );
   });
 
-  it('prints the information block as in the spec', () => {
+  it('prints the information block as docs/datapath.md "Restores" shows', () => {
     expect(
       restoreInfoText({
         settings: { environment_name: 'prod', service_name: 'sql', unit_name: 'sql/2' },
@@ -121,7 +121,7 @@ const HOLD = `
 `;
 
 describe('interactive restore (--restore)', () => {
-  it('prints the spec output, accepts a push with the printed credentials and ends on Ctrl-C', async () => {
+  it('prints the documented output, accepts a push with the printed credentials and ends on Ctrl-C', async () => {
     agent = await registeredAgent(HOLD, { config: { environment_name: 'prod' } });
     const io = captureIo();
     const running = runAgentPing(['-c', agent.tree.configDir, '--restore'], io);

@@ -18,8 +18,8 @@ import { sshKeyPath, type AgentSettings } from './settings.js';
 import { SSH_FAILURE, sshFailureMessage } from './ssh.js';
 
 /**
- * Restores (spec §8): the storage pushes files through the tunnel into a writable module that
- * points at the restore directory.
+ * Restores (docs/datapath.md, "Restores"): the storage pushes files through the tunnel into a
+ * writable module that points at the restore directory.
  *   - Interactive (`--restore`): prints how to push, then holds the session open until Ctrl-C,
  *     SIGTERM, `--restore-timeout` or the end of the ssh session.
  *   - [NEW] Scripted (`--restore-source NAME`): asks the storage to push one snapshot by itself
@@ -243,7 +243,8 @@ function scriptedOutcome(result: SessionResult, group: StorageGroup, source: str
   );
 }
 
-// ---- printed output (spec §8) ---------------------------------------------------------------
+// ---- printed output (docs/datapath.md, "Restores")
+//   ---------------------------------------------------------------
 
 /** Which storage keeps which sources, and a blank line. */
 export function storageTreeText(groups: readonly StorageGroup[]): string {

@@ -21,7 +21,7 @@ const ETC: DaemonModule = {
 };
 
 describe('rsyncd configuration text', () => {
-  it('is the spec layout for a check-in', () => {
+  it('is the documented layout for a check-in', () => {
     const home = { ...ETC, name: 'home', path: '/home', username: 'u2' };
     expect(
       rsyncdConfigText({

@@ -12,8 +12,8 @@ import { dieWithParent } from './die-with-parent.js';
 import { trackProcessGroup } from './exit-cleanup.js';
 
 /**
- * The on-demand rsync daemon (spec §4.5, §3.2 step 5): its configuration text, and its life,
- * from start on a free port to stop.
+ * The on-demand rsync daemon (docs/datapath.md, "The agent's rsync daemon", "A backup, step by
+ * step" step 2): its configuration text, and its life, from start on a free port to stop.
  */
 
 export interface DaemonModule {
@@ -35,7 +35,10 @@ export interface RsyncdConfig {
   readonly modules: readonly DaemonModule[];
 }
 
-/** The daemon configuration, exactly in the spec's layout. */
+/**
+ * The daemon configuration, exactly in the original's layout
+ * (docs/datapath.md, "The agent's rsync daemon").
+ */
 export function rsyncdConfigText(config: RsyncdConfig): string {
   for (const [what, value] of [
     ['address', config.address],

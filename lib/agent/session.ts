@@ -11,7 +11,7 @@ import { sshKeyPath, type AgentSettings } from './settings.js';
 import { isForwardFailure, knownHostsText, runSsh, sshArgv, type SshResult } from './ssh.js';
 
 /**
- * One session with one storage (spec §3.2 step 5): a private directory in
+ * One session with one storage (docs/datapath.md, "A backup, step by step" step 2): a private directory in
  * `<var_dir>/sessions`, the rsync daemon with fresh credentials, ssh with the reverse tunnel and
  * the request; retried on a new port and new credentials when the storage cannot listen on the
  * port. Whatever happens, the daemon is stopped and the directory (config, secrets, known hosts)

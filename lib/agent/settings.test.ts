@@ -6,7 +6,7 @@ import { parseAgentSettings } from './settings.js';
 const host = { hostname: 'web-1' };
 
 describe('agent settings', () => {
-  it('fills in the spec defaults', () => {
+  it('fills in the documented defaults', () => {
     const settings = parseAgentSettings({ api_url: 'https://turku.example.com/v1', lock_dir: '/run/lock' }, host);
     expect(settings).toEqual({
       api_url: 'https://turku.example.com/v1',

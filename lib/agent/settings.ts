@@ -11,8 +11,9 @@ import { formatFirstIssue } from '../turku/protocol/issues.js';
 import { shellSplit, ShellSplitError } from './shell-split.js';
 
 /**
- * The agent's merged configuration (spec §4.2) with its defaults. Unknown keys are no error:
- * the files are shared with the original agent and with whatever the deployment adds.
+ * The agent's merged configuration (docs/datapath.md, "Configuration keys") with its defaults.
+ * Unknown keys are no error: the files are shared with the original agent and with whatever the
+ * deployment adds.
  */
 
 /** A command as a list, or as a string split like a shell would (without expansion). */

@@ -1,7 +1,8 @@
 /**
- * Splits a command line into words as a POSIX shell would, but without any expansion: no
- * variables, globs, tildes or command substitution, and no shell is ever run (spec §3.2: the
- * go/no-go program given as a string). The rules are those of Python's `shlex.split`:
+ * Splits a command line into words as a POSIX shell would, but without any expansion: no variables,
+ * globs, tildes or command substitution, and no shell is ever run
+ * (docs/datapath.md, "A backup, step by step" step 1: the go/no-go program given as a string). The
+ * rules are those of Python's `shlex.split`:
  *   - unquoted blanks separate words; a backslash keeps the next character literally;
  *   - '…' keeps everything literally;
  *   - "…" keeps everything literally except that `\"` and `\\` stand for `"` and `\`;

@@ -14,7 +14,7 @@ const storage = {
 };
 
 describe('sshArgv', () => {
-  it('is the spec command line, with no bind address in -R', () => {
+  it('is the documented command line, with no bind address in -R', () => {
     expect(
       sshArgv({
         command: ['ssh'],

@@ -7,8 +7,8 @@ import { dieWithParent } from './die-with-parent.js';
 import { trackProcessGroup } from './exit-cleanup.js';
 
 /**
- * The SSH side of a session (spec §3.5): the pinned known-hosts file, the client's argv, and
- * running it with the request on stdin.
+ * The SSH side of a session (docs/datapath.md, "The SSH client"): the pinned known-hosts file, the
+ * client's argv, and running it with the request on stdin.
  */
 
 /** The dummy remote command; the storage's forced command replaces it. */
@@ -105,7 +105,10 @@ export interface SshResult {
 /** ssh's own status for a failed connection, or for an error it reports itself. */
 export const SSH_FAILURE = 255;
 
-/** The remote end could not listen on P (spec §3.2 step 5.7): worth a retry on another port. */
+/**
+ * The remote end could not listen on P (docs/datapath.md, "A backup, step by step" step 3): worth a
+ * retry on another port.
+ */
 export function isForwardFailure(result: Pick<SshResult, 'exitCode' | 'stderr'>): boolean {
   return result.exitCode === SSH_FAILURE && result.stderr.includes('remote port forwarding failed');
 }

@@ -10,8 +10,9 @@ import { describeExit, lastLine, runCommand } from './process.js';
 import { sshKeyPath, type AgentSettings } from './settings.js';
 
 /**
- * The agent's local state (spec §4.4): its identity and SSH key, generated once and then kept,
- * so an original agent's state is adopted as-is; and the removal of pre-2020 leftovers.
+ * The agent's local state (docs/datapath.md, "The agent's local state"): its identity and SSH key,
+ * generated once and then kept, so an original agent's state is adopted as-is; and the removal of
+ * pre-2020 leftovers.
  */
 
 export const IDENTITY_FILE = '10-machine_uuid.json';
@@ -85,16 +86,6 @@ export async function ensureSshKey(
   const text = (await readFile(pub, 'utf8')).trim();
   if (text === '') throw new UserError(`${pub} is empty; remove it and ${key} to generate a new key pair`);
   return text;
-}
-
-/** The public key, or undefined when the key pair is not (completely) there. */
-export async function readSshPublicKey(settings: Pick<AgentSettings, 'var_dir'>): Promise<string | undefined> {
-  try {
-    return (await readFile(`${sshKeyPath(settings)}.pub`, 'utf8')).trim();
-  } catch (error) {
-    if (isErrno(error, 'ENOENT')) return undefined;
-    throw error;
-  }
 }
 
 /**

@@ -14,8 +14,9 @@ import { parseAgentSettings, type AgentSettings } from './settings.js';
 import { cleanUpLegacyState, ensureIdentity, ensureSshKey, type Identity } from './state.js';
 
 /**
- * turku-update-config (spec §4.6): registers the machine with the API and sends it the sources
- * to back up. Deployment hooks run it and rely on a non-zero exit status for any failure.
+ * turku-update-config (docs/datapath.md, "Programs"): registers the machine with the API and sends
+ * it the sources to back up. Deployment hooks run it and rely on a non-zero exit status for any
+ * failure.
  */
 
 export const PROGRAM = 'turku-update-config';
@@ -107,7 +108,10 @@ export async function runUpdateConfig(argv: readonly string[], io: AgentIo): Pro
   }
 }
 
-/** The `update_config` body (spec §2.3.1, §4.6): optional fields only when set. */
+/**
+ * The `update_config` body (docs/api.md, "update_config", docs/datapath.md, "Programs"): optional
+ * fields only when set.
+ */
 export function updateConfigRequest(
   settings: AgentSettings,
   identity: Identity,

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { DEFAULT_BACKOFF, retryDelaySeconds } from './backoff.js';
 
 describe('retryDelaySeconds', () => {
-  it('defaults to 300 s initial and 21600 s max (§6.4)', () => {
+  it('defaults to 300 s initial and 21600 s max (docs/api.md, "When a source is due")', () => {
     expect(DEFAULT_BACKOFF).toEqual({ initial: 300, max: 21_600 });
   });
 

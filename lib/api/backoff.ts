@@ -1,6 +1,7 @@
 /**
- * Retry delay after the k-th consecutive failed backup (spec §6.4): `initial × 2^(k−1)`, capped
- * at `max`. With the defaults: 5, 10, 20, 40, 80, 160, 320, then 360 minutes. Success resets k.
+ * Retry delay after the k-th consecutive failed backup (docs/api.md, "When a source is due"):
+ * `initial × 2^(k−1)`, capped at `max`. With the defaults: 5, 10, 20, 40, 80, 160, 320, then 360
+ * minutes. Success resets k.
  */
 export interface BackoffSettings {
   /** Seconds before the first retry. */

@@ -5,7 +5,7 @@ import type { MachineRecord, SourceRecord, StorageRecord } from './records.js';
 import type { Store } from './store.js';
 
 /**
- * SOURCE-DESCRIPTOR (spec §2.3.2): a source as agents and storages receive it, with its
+ * SOURCE-DESCRIPTOR (docs/api.md, "agent_ping_checkin"): a source as agents and storages receive it, with its
  * FilterSets expanded and the machine's storage endpoint attached; and the check-in that serves them.
  */
 
@@ -45,7 +45,7 @@ export async function describeSources(
       );
       snapshotMode = null;
     }
-    // Keys in the spec's order; `Object.defineProperty` keeps a source named "__proto__" a plain key.
+    // Keys in the original's order; `Object.defineProperty` keeps a source named "__proto__" a plain key.
     Object.defineProperty(described, source.name, {
       value: {
         path: source.path,

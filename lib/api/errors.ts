@@ -1,6 +1,7 @@
 /**
- * A request the API refuses: the status and the plain-text message the client gets (spec §2.1).
- * Anything else thrown while handling a request is our bug and becomes a logged 500.
+ * A request the API refuses: the status and the plain-text message the client gets
+ * (docs/api.md, "Request rules"). Anything else thrown while handling a request is our bug and
+ * becomes a logged 500.
  */
 export class ApiError extends Error {
   override name = 'ApiError';

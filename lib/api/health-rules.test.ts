@@ -10,7 +10,7 @@ const now = new Date('2024-06-15T12:00:00Z');
 const ago = (ms: number): Date => new Date(now.getTime() - ms);
 const LONG_AGO = ago(30 * 24 * HOUR);
 
-describe('isStorageHealthy (§6.2: registered or checked in < 30 min ago)', () => {
+describe('isStorageHealthy (docs/api.md, "Health rules": registered or checked in < 30 min ago)', () => {
   it('registered just under 30 minutes ago is healthy without a check-in', () => {
     expect(isStorageHealthy({ date_registered: ago(30 * MINUTE - MS), date_checked_in: null }, now)).toBe(true);
     expect(isStorageHealthy({ date_registered: now, date_checked_in: null }, now)).toBe(true);
@@ -31,7 +31,7 @@ describe('isStorageHealthy (§6.2: registered or checked in < 30 min ago)', () =
   });
 });
 
-describe('isMachineHealthy (§6.2: registered < 1 h ago or checked in < 10 h ago)', () => {
+describe('isMachineHealthy (docs/api.md, "Health rules": registered < 1 h ago or checked in < 10 h ago)', () => {
   it('registered just under an hour ago is healthy without a check-in', () => {
     expect(isMachineHealthy({ date_registered: ago(HOUR - MS), date_checked_in: null }, now)).toBe(true);
     expect(isMachineHealthy({ date_registered: ago(45 * MINUTE), date_checked_in: null }, now)).toBe(true);
@@ -55,7 +55,7 @@ describe('isMachineHealthy (§6.2: registered < 1 h ago or checked in < 10 h ago
   });
 });
 
-describe('isSourceHealthy (§6.2: added < 4 h ago; otherwise success and now ≤ next + 10 h)', () => {
+describe('isSourceHealthy (docs/api.md, "Health rules": added < 4 h ago; otherwise success and now ≤ next + 10 h)', () => {
   const old = { date_added: LONG_AGO };
 
   it('a source added under 4 h ago is healthy even after a failure and long overdue', () => {

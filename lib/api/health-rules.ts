@@ -1,7 +1,7 @@
 /**
- * Fleet health (spec §6.2): what "healthy" means for a storage, a machine and a source, as the
- * Nagios check and the admin listings report it. Pure: the caller passes `now`. Records use
- * the data model's field names.
+ * Fleet health (docs/api.md, "Health rules"): what "healthy" means for a storage, a machine and a
+ * source, as the Nagios check and the admin listings report it. Pure: the caller passes `now`.
+ * Records use the data model's field names.
  */
 
 const MINUTE = 60_000;

@@ -17,8 +17,8 @@ import { jsonShapeProblem } from './request-limits.js';
 import { dispatch } from './router.js';
 
 /**
- * The `/v1` HTTP front (spec §2.1): routing, method and content-type rules, body limits, and
- * the mapping of refusals to plain-text 4xx answers. A success is 200 with exactly
+ * The `/v1` HTTP front (docs/api.md, "Request rules"): routing, method and content-type rules, body
+ * limits, and the mapping of refusals to plain-text 4xx answers. A success is 200 with exactly
  * `Content-Type: application/json`, which pre-2020 clients insist on.
  */
 

@@ -1,7 +1,8 @@
 /**
- * Verification of the secret hashes found in databases imported from the original Turku (spec §2.2
- * "Hashes"). The original is a Django app, so its `secret_hash` columns hold Django password-hasher
- * strings. Ours verifies them once and then re-hashes with its fast scheme; it never creates them.
+ * Verification of the secret hashes found in databases imported from the original Turku
+ * (docs/api.md, "Authentication" "Hashes"). The original is a Django app, so its `secret_hash`
+ * columns hold Django password-hasher strings. Ours verifies them once and then re-hashes with its
+ * fast scheme; it never creates them.
  *
  * Supported (Django's encodings, as stored):
  * - `argon2$argon2id$v=19$m=…,t=…,p=…$<salt>$<hash>` (also `argon2i` / `argon2d`), salt and hash in

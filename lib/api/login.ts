@@ -7,11 +7,11 @@ import { NO_RECORD_HASH } from './secrets.js';
 import type { Store } from './store.js';
 
 /**
- * Logins (spec §2.2). Every failure is the same 403 "Bad auth", so a caller cannot tell an
- * unknown machine from a wrong secret or an inactive one; and every failure costs the same: the
- * secret is verified even when the record is missing (against a dummy hash) or unusable. A hash
- * in the wrong format for its secret (imported, or from older parameters) is replaced in the same
- * transaction once it verifies.
+ * Logins (docs/api.md, "Authentication"). Every failure is the same 403 "Bad auth", so a caller
+ * cannot tell an unknown machine from a wrong secret or an inactive one; and every failure costs
+ * the same: the secret is verified even when the record is missing (against a dummy hash) or
+ * unusable. A hash in the wrong format for its secret (imported, or from older parameters) is
+ * replaced in the same transaction once it verifies.
  */
 
 type SecretTable = 'auths' | 'machines' | 'storages';

@@ -1,8 +1,9 @@
 import { toBool, toDate, toNullableString, toStringList, type Row } from './db/database.js';
 
 /**
- * Rows of the API's tables as typed records. Field names are the column names, which are also
- * the wire names of the `/v1` protocol, so a record reads like the spec's data model (§6.1).
+ * Rows of the API's tables as typed records. Field names are the column names, which are also the
+ * wire names of the `/v1` protocol, so a record reads like the original's data model
+ * (docs/api.md, "Storage of records").
  */
 
 export type SecretType = 'machine_reg' | 'storage_reg';

@@ -24,10 +24,10 @@ import { updateConfig } from './views/update-config.js';
  * From a view name and a parsed JSON body to the response object. Independent of HTTP, so tests
  * and the benchmark can drive the same path.
  *
- * Authentication comes before every shape rule (spec §2.2), as in the original: the router
- * checks only the view's login schema (a 400 for absent credentials, the one refusal the
- * original makes before authenticating), and hands the view the full request as a function the
- * view calls once the caller is authenticated. So a caller without valid credentials gets 403
+ * Authentication comes before every shape rule (docs/api.md, "Authentication"), as in the original:
+ * the router checks only the view's login schema (a 400 for absent credentials, the one refusal the
+ * original makes before authenticating), and hands the view the full request as a function the view
+ * calls once the caller is authenticated. So a caller without valid credentials gets 403
  * `Bad auth` whatever else is wrong with its request, and learns nothing from a 400.
  */
 

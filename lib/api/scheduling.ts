@@ -4,9 +4,9 @@ import { retryDelaySeconds, type BackoffSettings } from './backoff.js';
 import { badRequest } from './errors.js';
 
 /**
- * When a source is next due, as the API persists it (spec §6.4). A frequency that parses but
- * never matches for this source (a hashed cron day such as 30 February) is the agent's input
- * error, so it is a 400 naming the source rather than a 500.
+ * When a source is next due, as the API persists it (docs/api.md, "When a source is due"). A
+ * frequency that parses but never matches for this source (a hashed cron day such as 30 February)
+ * is the agent's input error, so it is a 400 naming the source rather than a 500.
  */
 export function nextBackupOrError(
   frequency: string,

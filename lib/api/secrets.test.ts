@@ -110,7 +110,7 @@ describe('verifySecret', () => {
     }
   });
 
-  it('verifies a legacy PBKDF2-SHA256 hash and asks for a rehash (§2.2)', async () => {
+  it('verifies a legacy PBKDF2-SHA256 hash and asks for a rehash (docs/api.md, "Authentication")', async () => {
     await expect(verifySecret(SECRET, LEGACY_PBKDF2)).resolves.toEqual({ ok: true, rehash: true });
   });
 

@@ -5,7 +5,7 @@ import { constantTimeEqual, scryptKey } from './kdf.js';
 import { isLegacyHash, verifyLegacyHash } from './legacy-hashes.js';
 
 /**
- * Stored secrets (spec §2.2, docs/api.md "Secrets"). Two formats of our own:
+ * Stored secrets (docs/api.md, "Secrets"). Two formats of our own:
  *
  *     hmac-sha256$<salt>$<HMAC-SHA-256(key = salt, secret)>              strong secrets (>= 20 chars)
  *     scrypt-short$ln=<log2 N>,r=<r>,p=<p>$<salt>$<scrypt(secret, salt)>   weak secrets (1-19 chars)

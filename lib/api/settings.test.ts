@@ -18,7 +18,7 @@ function configErrorOf(parse: () => unknown): ConfigError {
   throw new Error('expected a ConfigError, but nothing was thrown');
 }
 
-describe('parseSettings defaults (§6.8)', () => {
+describe('parseSettings defaults (docs/api.md, "Settings file")', () => {
   const settings = parseSettings({});
 
   it('listens on 0.0.0.0:8000', () => {

@@ -17,7 +17,7 @@ import { containsNul } from './request-limits.js';
  */
 export type RequestAfterLogin<T> = () => T;
 
-/** Messages the spec gives verbatim; every other validation problem reads "Validation error: …". */
+/** Messages the original gives verbatim; every other validation problem reads "Validation error: …". */
 const VERBATIM =
   /^(Missing required |"machine" dict required$|Invalid type for "(sources|machine|storage)"|Invalid (machine )?UUID)/;
 

@@ -6,7 +6,7 @@ import { Store } from './store.js';
 
 /**
  * The seven /v1 views through real HTTP on both backends: success and error paths, and the
- * spec's fixes (persisted success and frequency changes, backoff, validation before writing).
+ * our fixes of the original (persisted success and frequency changes, backoff, validation before writing).
  */
 
 const UUID = '9bef0a75-5a9b-43f7-a66a-7e8c6d7ad91d';
@@ -134,7 +134,7 @@ describe.each(BACKENDS)('turku-api /v1 on %s', (backend) => {
       }
     });
 
-    it('gives the spec messages for malformed credentials once the registration auth is valid', async () => {
+    it('gives the original messages for malformed credentials once the registration auth is valid', async () => {
       const cases: [Record<string, unknown>, string][] = [
         [{ machine: { uuid: 'not-a-uuid', secret: SECRET } }, 'Invalid machine UUID'],
         [{ machine: { ...machine(), sources: [] } }, 'Invalid type for "sources"'],
@@ -534,7 +534,7 @@ describe.each(BACKENDS)('turku-api /v1 on %s', (backend) => {
     });
   });
 
-  describe('authentication before shape (spec §2.2)', () => {
+  describe('authentication before shape (docs/api.md, "Authentication")', () => {
     const refusedAs = async (view: string, body: unknown, expected: [number, string]) => {
       const response = await t.post(view, body);
       expect([view, response.status, response.text.trim()]).toEqual([view, ...expected]);

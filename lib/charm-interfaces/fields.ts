@@ -53,7 +53,10 @@ export const Line = z.string().check(
   z.refine((value) => !hasControlCharacters(value), 'must be one line without control characters'),
 );
 
-/** The `/v1` base URL agents and storages post to (spec turku 2.1), e.g. `https://turku.example.com/v1`. */
+/**
+ * The `/v1` base URL agents and storages post to (docs/api.md, "Request rules"), e.g.
+ * `https://turku.example.com/v1`.
+ */
 export const ApiUrl = z
   .string()
   .check(

@@ -1,6 +1,7 @@
-// The content of a registration-credential secret (spec juju 5.2): what the API leader puts in the
-// Juju secret whose id it publishes to agents (machine_reg) and storages (storage_reg). Only the
-// secret's URI travels in relation data; the credential itself stays in the secret.
+// The content of a registration-credential secret (docs/charm-runtime.md, "Secrets"): what the API
+// leader puts in the Juju secret whose id it publishes to agents (machine_reg) and storages
+// (storage_reg). Only the secret's URI travels in relation data; the credential itself stays in the
+// secret.
 import * as z from 'zod/mini';
 
 import { STRONG_SECRET_LENGTH } from '../turku/secret-strength.js';

@@ -88,10 +88,10 @@ describe('secret content', () => {
   });
 });
 
-// The pattern of spec juju 5.2 through the Juju fake: the API leader adds the secret, grants it to
-// the remote application on the relation and publishes its id, all in one hook; the agent reads
-// the id, then the secret. A non-leader cannot write the application bag, and its failed hook
-// leaves nothing behind.
+// The pattern of docs/charm-runtime.md, "Secrets" through the Juju fake: the API leader adds the
+// secret, grants it to the remote application on the relation and publishes its id, all in one
+// hook; the agent reads the id, then the secret. A non-leader cannot write the application bag, and
+// its failed hook leaves nothing behind.
 describe('through the Juju fake', () => {
   const apiMeta = charmMeta('turku-api', {
     endpoints: { agents: { role: 'provides', interface: 'turku-agent-api', scope: 'global' } },

@@ -3,7 +3,7 @@
 //
 // Provider application bag (written by the turku-api leader only): where agents post, and the id
 // of the Juju secret holding the machine-registration credential, granted to the remote
-// application on this relation (spec juju 5.2: add, grant and relation-set in one hook).
+// application on this relation (docs/charm-runtime.md, "Secrets": add, grant and relation-set in one hook).
 // The agent side writes nothing.
 import * as z from 'zod/mini';
 

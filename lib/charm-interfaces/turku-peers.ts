@@ -1,8 +1,8 @@
 // Interface `turku-peers`: turku-api's peer relation. The leader creates the registration
-// credentials (one Juju secret per agents/storages relation, spec juju 5.2) and lists their ids in
-// the peer application bag, so every API unit can read them (an application's own units may read
-// its secrets) and make sure its database knows each credential, and a new leader can take over
-// without creating them again. Peer unit bags carry nothing.
+// credentials (one Juju secret per agents/storages relation, docs/charm-runtime.md, "Secrets") and
+// lists their ids in the peer application bag, so every API unit can read them (an application's
+// own units may read its secrets) and make sure its database knows each credential, and a new
+// leader can take over without creating them again. Peer unit bags carry nothing.
 import * as z from 'zod/mini';
 
 import { jsonField } from '../charm/schemas.js';

@@ -27,9 +27,15 @@ export const SourcesUnitBag = z.object({ sources: z.string() });
 export type SourceSettingsInput = z.input<typeof SourceSettings> & Record<string, unknown>;
 
 export interface Sources {
-  /** The entries to write to `sources.d/<app>.json`, as given (unknown keys kept, spec turku 4.3). */
+  /**
+   * The entries to write to `sources.d/<app>.json`, as given (unknown keys kept,
+   * docs/datapath.md, "Sources").
+   */
   readonly sources: Record<string, ConfigObject>;
-  /** Entries without `path`: a sources.d file may hold them, the agent drops them (spec turku 4.1). */
+  /**
+   * Entries without `path`: a sources.d file may hold them, the agent drops them
+   * (docs/domain.md, "Config merging").
+   */
   readonly dropped: readonly string[];
 }
 

@@ -2,10 +2,10 @@
 // (requires), global scope. docs/relations.md has the tables and an example.
 //
 // Provider application bag (turku-api leader only): the API URL and the id of the Juju secret
-// holding the storage-registration credential, granted to the remote application.
-// Requirer unit bag (every turku-storage unit; each unit is one Turku storage): what the storage
-// reports in storage_update_config (spec turku 2.3.4), so the API side can see its storages
-// without asking the workload: name, SSH endpoint agents use, pinned host keys, space.
+// holding the storage-registration credential, granted to the remote application. Requirer unit bag
+// (every turku-storage unit; each unit is one Turku storage): what the storage reports in
+// storage_update_config (docs/api.md, "storage_update_config"), so the API side can see its
+// storages without asking the workload: name, SSH endpoint agents use, pinned host keys, space.
 import * as z from 'zod/mini';
 
 import { jsonField } from '../charm/schemas.js';
@@ -41,7 +41,7 @@ export const StorageApiAppBag = z.object({
 export type StorageApiAppBag = z.output<typeof StorageApiAppBag>;
 
 export const StorageUnitBag = z.object({
-  /** The storage's name (its login at the API; spec turku 1.3). */
+  /** The storage's name (its login at the API; docs/api.md, "Identifiers"). */
   'storage-name': Line,
   /** `ssh_ping_host`: where agents open their SSH session. */
   'ssh-host': Line,
@@ -53,7 +53,10 @@ export const StorageUnitBag = z.object({
   'ssh-host-keys': jsonField(z.array(SshPublicKey).check(z.minLength(1, 'expected at least one key'))),
   /** `space_total`: MiB over the storage's volumes (each filesystem once). */
   'space-total-mib': MebibytesField,
-  /** `space_available`: MiB free on volumes that accept new machines (others count 0; spec turku 5.2). */
+  /**
+   * `space_available`: MiB free on volumes that accept new machines (others count 0;
+   * docs/datapath.md, "Volumes").
+   */
   'space-available-mib': MebibytesField,
 });
 export type StorageUnitBag = z.output<typeof StorageUnitBag>;

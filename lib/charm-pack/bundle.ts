@@ -1,6 +1,6 @@
 // Compiles a charm's TypeScript entry point into one self-contained CommonJS file, so a packed
-// charm ships no node_modules and a hook's cold start parses one file (spec 7.3: "compile
-// TypeScript into one self-contained file"). CommonJS, not ESM: Node's ES module loader costs
+// charm ships no node_modules and a hook's cold start parses one file
+// (docs/charm-runtime.md, "Packing and start-up"). CommonJS, not ESM: Node's ES module loader costs
 // ~6 ms more per start, and every hook and action is a cold start (bench/dispatch).
 import { build } from 'esbuild';
 

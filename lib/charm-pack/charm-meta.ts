@@ -255,7 +255,10 @@ function rejectRef(value: unknown, action: string): void {
   }
 }
 
-/** Parses an actions.yaml document into actions with their JSON Schema draft 4 objects (spec 1.6). */
+/**
+ * Parses an actions.yaml document into actions with their JSON Schema draft 4 objects
+ * (docs/charm-runtime.md, "Charm metadata").
+ */
 export function parseActions(doc: unknown): Record<string, ActionMeta> {
   if (doc === undefined || doc === null) return {};
   const decls = check(z.record(z.string(), actionShape.nullable()), doc, 'actions');

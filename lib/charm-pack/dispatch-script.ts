@@ -1,9 +1,10 @@
-// The `dispatch` executable every packed charm carries (spec 7.2). Juju runs it for every hook
-// and action, so it stays quiet on stdout (stdout is action output) and adds no process of its
-// own: it picks a Node binary and execs the bundle (dist/charm.cjs), keeping the environment and
-// the exit code. A version probe here would cost a second Node start-up on every hook. The charm
-// ships Node.js per architecture (node/amd64/bin/node, node/arm64/bin/node): `uname -m` names the
-// machine's, in the kernel's words (x86_64, aarch64), mapped to Debian's as the pack names them.
+// The `dispatch` executable every packed charm carries
+// (docs/charm-runtime.md, "Packing and start-up"). Juju runs it for every hook and action, so it
+// stays quiet on stdout (stdout is action output) and adds no process of its own: it picks a Node
+// binary and execs the bundle (dist/charm.cjs), keeping the environment and the exit code. A
+// version probe here would cost a second Node start-up on every hook. The charm ships Node.js per
+// architecture (node/amd64/bin/node, node/arm64/bin/node): `uname -m` names the machine's, in the
+// kernel's words (x86_64, aarch64), mapped to Debian's as the pack names them.
 //
 // No V8 code cache: with the runtime's bundle at ~18 KB, loading through vm.Script with cached
 // data measured no faster than plain `node dist/charm.cjs` (bench/dispatch), so it is not worth

@@ -1,7 +1,8 @@
-// Packing the example charms into .charm zips: the layout of spec 7.4 with Unix modes, the
-// generated metadata/config/actions matching charmcraft.yaml (and the charms' zod schemas), the
-// optional bundled Node, refusals of bad charms with one line naming the file, the CLI, and a
-// packed charm unzipped and run as real `dispatch` processes against the fake's hook tools.
+// Packing the example charms into .charm zips: the layout of docs/charm-runtime.md, "Packing" with
+// Unix modes, the generated metadata/config/actions matching charmcraft.yaml (and the charms' zod
+// schemas), the optional bundled Node, refusals of bad charms with one line naming the file, the
+// CLI, and a packed charm unzipped and run as real `dispatch` processes against the fake's hook
+// tools.
 import { jest } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import { chmod, stat, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
@@ -69,7 +70,7 @@ async function charmcraft(name: Example): Promise<Record<string, unknown>> {
 }
 
 describe('packCharm on the example charms', () => {
-  test('writes exactly the layout of spec 7.4, files only', () => {
+  test('writes exactly the layout of docs/charm-runtime.md, "Packing", files only', () => {
     const common = ['LICENSE', 'charmcraft.yaml', 'config.yaml', 'dispatch', 'dist/charm.cjs', 'manifest.yaml'];
     expect(Object.keys(zipOf('hello').files).sort()).toEqual([...common, 'actions.yaml', 'metadata.yaml'].sort());
     // listener declares no actions, so (like charmcraft) no actions.yaml.

@@ -1,9 +1,10 @@
-// Packs a charm directory (unified charmcraft.yaml + src/main.ts) into the .charm zip Juju
-// deploys (spec 7.4), without charmcraft: the files charmcraft would generate from
+// Packs a charm directory (unified charmcraft.yaml + src/main.ts) into the .charm zip Juju deploys
+// (docs/charm-runtime.md, "Packing"), without charmcraft: the files charmcraft would generate from
 // charmcraft.yaml (metadata.yaml, config.yaml, actions.yaml, manifest.yaml), our `dispatch`, the
-// esbuild bundle and, optionally, one Node.js binary per declared architecture so the unit needs
-// no Node of its own (spec 7.3). Unlike charmcraft, which writes one .charm per platform, one
-// .charm covers every base and architecture charmcraft.yaml declares: its manifest lists them all.
+// esbuild bundle and, optionally, one Node.js binary per declared architecture so the unit needs no
+// Node of its own (docs/charm-runtime.md, "Bases, platforms and the shipped Node.js"). Unlike
+// charmcraft, which writes one .charm per platform, one .charm covers every base and architecture
+// charmcraft.yaml declares: its manifest lists them all.
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -99,7 +100,10 @@ export function repoRoot(): string {
   return dir;
 }
 
-/** The charmcraft linter's rules that Juju itself does not enforce (spec 1.2, 1.5, 7.1). */
+/**
+ * The charmcraft linter's rules that Juju itself does not enforce
+ * (docs/charm-runtime.md, "Charm metadata" and "Packing").
+ */
 function lint(doc: Doc): void {
   if (doc.type !== 'charm') throw new Error(`type must be "charm", got ${JSON.stringify(doc.type)}`);
   for (const key of ['name', 'summary', 'description']) {
@@ -249,8 +253,9 @@ export async function packCharm(charmDir: string, outDir: string, options: PackO
 }
 
 /**
- * Writes into the charm directory what its `parts.charm.prime` list takes but the source tree
- * lacks (dispatch, dist/charm.cjs, workload/, LICENSE), so `charmcraft pack` can run there (spec 7.1).
+ * Writes into the charm directory what its `parts.charm.prime` list takes but the source tree lacks
+ * (dispatch, dist/charm.cjs, workload/, LICENSE), so `charmcraft pack` can run there
+ * (docs/charm-runtime.md, "Packing").
  */
 export async function prepareForCharmcraft(charmDir: string): Promise<string[]> {
   const { doc } = await readCharmcraft(charmDir);

@@ -1,6 +1,7 @@
-// Action parameters as `juju run` handles them before a task exists (spec 1.6): CLI `k=v`
-// arguments are YAML 1.1-coerced (unless --string-args) and nested by dotted keys, then validated
-// against the action's JSON Schema draft 4 with schema defaults inserted. Invalid -> no task.
+// Action parameters as `juju run` handles them before a task exists
+// (docs/charm-runtime.md, "Charm metadata"): CLI `k=v` arguments are YAML 1.1-coerced (unless
+// --string-args) and nested by dotted keys, then validated against the action's JSON Schema draft 4
+// with schema defaults inserted. Invalid -> no task.
 import AjvDraft04Module from 'ajv-draft-04';
 import { load, YAML11_SCHEMA } from 'js-yaml';
 import { type ActionMeta } from './model.js';

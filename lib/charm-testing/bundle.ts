@@ -1,6 +1,7 @@
-// Juju 3 bundle files (spec 6.1): parsed, merged with overlays and checked the way `juju deploy
-// ./bundle.yaml` checks them before it changes anything, with Juju's messages. The simulator turns
-// the result into deploy / add-unit / integrate operations.
+// Juju 3 bundle files (docs/charm-runtime.md, "Bundles and `juju status`"): parsed, merged with
+// overlays and checked the way `juju deploy ./bundle.yaml` checks them before it changes anything,
+// with Juju's messages. The simulator turns the result into deploy / add-unit / integrate
+// operations.
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { loadAll } from 'js-yaml';
@@ -233,7 +234,10 @@ function seriesToBase(series: string): string {
   return known[series] ?? series;
 }
 
-/** Refuses subordinate applications given units or placement (spec 2.7 / 6.1). */
+/**
+ * Refuses subordinate applications given units or placement
+ * (docs/charm-runtime.md, "Which hook runs next" and "Bundles and `juju status`").
+ */
 export function checkBundleSubordinates(bundle: Bundle, isSubordinate: (app: string) => boolean): void {
   for (const app of Object.values(bundle.applications)) {
     if (!isSubordinate(app.name)) continue;

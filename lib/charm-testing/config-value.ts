@@ -1,5 +1,5 @@
-// `juju config app k=v` value parsing by option type (spec 1.5), shared by deploy --config,
-// bundle options and the config operation.
+// `juju config app k=v` value parsing by option type (docs/charm-runtime.md, "Charm metadata"),
+// shared by deploy --config, bundle options and the config operation.
 import { type ConfigOptionMeta, type ConfigValue } from './model.js';
 
 // Checking a value already typed (a charm's default, a Scenario state) belongs with the charm's
@@ -14,7 +14,10 @@ export class ConfigValueError extends Error {
 const BOOL_TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
 const BOOL_FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
 
-/** A config value as `juju config app k=v` parses it for the option's type (spec 1.5). */
+/**
+ * A config value as `juju config app k=v` parses it for the option's type
+ * (docs/charm-runtime.md, "Charm metadata").
+ */
 export function parseConfigValue(name: string, option: ConfigOptionMeta, value: ConfigValue): ConfigValue {
   const bad = (): never => {
     throw new ConfigValueError(`option "${name}" expected ${option.type}, got ${JSON.stringify(value)}`);

@@ -1,7 +1,8 @@
 // The per-hook transaction. Juju buffers relation-set, port changes, state-set/delete, secret
-// operations and storage-add in the uniter and sends them as one change at the successful end
-// of the hook (spec 3.1); a failed hook discards them. Reads that Juju answers locally (own unit
-// bag, own app bag as leader, state-get, secrets touched in this hook) see these pending writes.
+// operations and storage-add in the uniter and sends them as one change at the successful end of
+// the hook (docs/charm-runtime.md, "Hook tools"); a failed hook discards them. Reads that Juju
+// answers locally (own unit bag, own app bag as leader, state-get, secrets touched in this hook)
+// see these pending writes.
 import { type Bag, type Model, type Secret, type StorageInstance, type Unit, latestRevision } from './model.js';
 
 /** Overlays `writes` on `base`; null deletes, and so does an empty value when `deleteEmpty` (relation-set `key=`). */
@@ -19,7 +20,10 @@ export function sameBag(a: Bag, b: Bag): boolean {
   return keys.length === Object.keys(b).length && keys.every((key) => b[key] === a[key]);
 }
 
-/** Where a filesystem instance is mounted (spec 1.4); block devices get a stable device path. */
+/**
+ * Where a filesystem instance is mounted (docs/charm-runtime.md, "Charm metadata"); block devices
+ * get a stable device path.
+ */
 export function storageLocation(model: Model, unit: Unit, name: string, id: string): string {
   const meta = model.applications[unit.app]?.charm.storage[name];
   if (meta === undefined) return `/var/lib/juju/storage/${id}`;
@@ -170,7 +174,10 @@ export class PendingChanges {
     return true;
   }
 
-  /** Applies everything as one change (spec 3.1); only net changes bump bag versions. */
+  /**
+   * Applies everything as one change (docs/charm-runtime.md, "Hook tools"); only net changes bump
+   * bag versions.
+   */
   commit(): void {
     const unit = this.unit;
     for (const [relationId, writes] of this.unitBagWrites) {

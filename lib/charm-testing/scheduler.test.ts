@@ -86,7 +86,7 @@ test('[fidelity 35] within a relation: departed -> app-level changed -> joined+c
   expect(view).toMatchObject({ joined: ['api/0', 'api/2', 'api/3'], departed: ['api/1'] });
 });
 
-test('spec 2.3 priority: follow-ups, upgrade, leadership, secrets, actions, storage, relations, update-status', () => {
+test('docs/charm-runtime.md, "Which hook runs next" priority: follow-ups, upgrade, leadership, secrets, actions, storage, relations, update-status', () => {
   const { model, rel, agent } = joinedModel();
   const unit = model.units['api/0']!;
   agent.upgradePending = true;

@@ -1,8 +1,9 @@
-// What a unit agent runs next (spec 2.3): pure functions over the model plus the agent's small
-// private state. A Decision names the event and carries `claim`, the bookkeeping the uniter does
-// when it commits to running that event (relation views, seen versions, flags). The simulator
-// applies the claim just before running the event, so tools inside the hook already see e.g. the
-// joining unit in relation-list, and a failed hook re-run by `resolve` needs no second claim.
+// What a unit agent runs next (docs/charm-runtime.md, "Which hook runs next"): pure functions over
+// the model plus the agent's small private state. A Decision names the event and carries `claim`,
+// the bookkeeping the uniter does when it commits to running that event (relation views, seen
+// versions, flags). The simulator applies the claim just before running the event, so tools inside
+// the hook already see e.g. the joining unit in relation-list, and a failed hook re-run by
+// `resolve` needs no second claim.
 import { type HookEvent, type CharmEvent } from './events.js';
 import {
   type Model,
@@ -67,7 +68,10 @@ function relationHook(relation: Relation, unit: Unit, kind: string): string {
   return `${ownEnd(relation, unit.app)?.endpoint ?? '?'}-relation-${kind}`;
 }
 
-/** The implicit `juju-info` provider side: enters scope but never runs hooks (spec 1.3). */
+/**
+ * The implicit `juju-info` provider side: enters scope but never runs hooks
+ * (docs/charm-runtime.md, "Charm metadata").
+ */
 export function isImplicitSide(model: Model, relation: Relation, app: string): boolean {
   const end = ownEnd(relation, app);
   if (end === undefined || relation.peer) return false;
@@ -107,7 +111,10 @@ export function presentRemoteUnits(model: Model, unit: Unit, relation: Relation)
     .sort(compareUnitNames);
 }
 
-/** Writes the address keys Juju puts in a unit's bag when it enters a relation's scope (spec 4 rule 2). */
+/**
+ * Writes the address keys Juju puts in a unit's bag when it enters a relation's scope
+ * (docs/charm-runtime.md, "Relation data" rule 2).
+ */
 export function enterScope(model: Model, unit: Unit, relation: Relation): void {
   const view = (unit.relations[relation.id] ??= emptyRelationView());
   view.created = true;
@@ -169,7 +176,10 @@ function secretDecision(model: Model, unit: Unit): Decision | undefined {
   return undefined;
 }
 
-/** Relation hooks for one relation, in the order of spec 2.3 step 12; undefined when nothing is due. */
+/**
+ * Relation hooks for one relation, in the order of docs/charm-runtime.md, "Which hook runs next"
+ * (within one relation); undefined when nothing is due.
+ */
 function relationDecision(model: Model, unit: Unit, relation: Relation): Decision | undefined {
   const view = unit.relations[relation.id];
   if (view === undefined || !view.created || view.broken) return undefined;
@@ -246,7 +256,10 @@ function relationDecision(model: Model, unit: Unit, relation: Relation): Decisio
   return undefined;
 }
 
-/** The next event for `unitName`, following spec 2.3; undefined when the unit is idle. */
+/**
+ * The next event for `unitName`, following docs/charm-runtime.md, "Which hook runs next"; undefined
+ * when the unit is idle.
+ */
 export function nextDecision(model: Model, agent: AgentState, unitName: string): Decision | undefined {
   const unit = model.units[unitName];
   const app = unit && model.applications[unit.app];

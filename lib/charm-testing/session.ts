@@ -1,6 +1,7 @@
-// Running one event on one unit: the hook environment (spec 2.2), the in-process hook tools
-// bound to the unit and event, and the end of the hook (commit or rollback, action results,
-// unit error), through either executor kind.
+// Running one event on one unit: the hook environment
+// (docs/charm-runtime.md, "The hook environment"), the in-process hook tools bound to the unit and
+// event, and the end of the hook (commit or rollback, action results, unit error), through either
+// executor kind.
 import { constants as fsConstants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,11 +15,11 @@ import { type ToolContext } from './tools/context.js';
 import { runTool } from './tools/index.js';
 
 export interface HookSession {
-  /** The JUJU_* environment for this event (spec 2.2). */
+  /** The JUJU_* environment for this event (docs/charm-runtime.md, "The hook environment"). */
   env: Record<string, string>;
   /** In-process fake tools bound to this unit and event. */
   runner: HookToolRunner;
-  /** Applies the pending changes (spec 3.1 commit semantics). */
+  /** Applies the pending changes (docs/charm-runtime.md, "Hook tools" commit semantics). */
   commit(): void;
   /** Discards the pending changes. */
   rollback(): void;
@@ -176,7 +177,10 @@ async function isExecutable(path: string): Promise<boolean> {
   }
 }
 
-/** `dispatch` if executable, else the legacy `hooks/<name>` / `actions/<name>` (spec 1.7). */
+/**
+ * `dispatch` if executable, else the legacy `hooks/<name>` / `actions/<name>`
+ * (docs/charm-runtime.md, "Charm metadata").
+ */
 async function entryPoint(dispatch: string, charmDir: string, event: CharmEvent): Promise<string | undefined> {
   if (await isExecutable(dispatch)) return dispatch;
   const legacy = join(charmDir, event.kind === 'action' ? 'actions' : 'hooks', event.name);

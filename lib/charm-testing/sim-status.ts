@@ -1,5 +1,6 @@
-// `juju status --format json` rendered from the fake's model (spec 6.3): what integration-style
-// tests poll. Subordinate units appear under their principal unit, never as the app's `units`.
+// `juju status --format json` rendered from the fake's model
+//   (docs/charm-runtime.md, "Bundles and `juju status`"): what integration-style tests poll.
+//   Subordinate units appear under their principal unit, never as the app's `units`.
 import { parseBaseName } from '../charm-pack/bases.js';
 import { type Application, type Model, type Unit, compareUnitNames, ownEnd, remoteApp } from './model.js';
 
@@ -14,7 +15,10 @@ const SEVERITY: Record<string, number> = {
   unknown: 40,
 };
 
-/** `juju status --format json` (spec 6.3, Juju 3.1+ relations form); `busy` machines show units executing. */
+/**
+ * `juju status --format json` (docs/charm-runtime.md, "Bundles and `juju status`", Juju 3.1+
+ * relations form); `busy` machines show units executing.
+ */
 export function renderStatus(model: Model, busy: ReadonlySet<string>): Record<string, unknown> {
   const machines: Record<string, unknown> = {};
   for (const machine of Object.values(model.machines)) {

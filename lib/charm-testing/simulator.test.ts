@@ -1148,7 +1148,7 @@ describe('more operations', () => {
   });
 });
 
-describe('registration credential flow (spec 5.2) through the hook tools', () => {
+describe('registration credential flow (docs/charm-runtime.md, "Secrets") through the hook tools', () => {
   const REG_API = `
 name: api
 summary: s

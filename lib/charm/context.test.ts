@@ -137,7 +137,7 @@ describe('readJujuContext', () => {
   );
 
   // Juju's relation resolver takes relation-broken's remote application from the state tracker,
-  // which a restarted unit agent never refills (docs/charm-runtime.md, "Juju rules").
+  // which a restarted unit agent never refills (docs/charm-runtime.md, "Juju rules the runtime relies on").
   test('relation-broken accepts an empty JUJU_REMOTE_APP as an unknown remote application', () => {
     const env = hookEnv('juju-info-relation-broken', { ...RELATION, JUJU_REMOTE_APP: '', JUJU_REMOTE_UNIT: '' });
     const context = readJujuContext(env);

@@ -1,5 +1,6 @@
-// The JUJU_* environment, read once into a typed object (spec 2.2). Everything else in the runtime
-// takes this object instead of looking at process.env, so tests can build it from a plain map.
+// The JUJU_* environment, read once into a typed object
+// (docs/charm-runtime.md, "The hook environment"). Everything else in the runtime takes this object
+// instead of looking at process.env, so tests can build it from a plain map.
 
 export interface JujuModel {
   name: string;
@@ -154,7 +155,10 @@ const RELATION_HOOK = /^(.+)-relation-(created|joined|changed|departed|broken)$/
 const STORAGE_HOOK = /^(.+)-storage-(attached|detaching)$/;
 const SECRET_HOOK = /^secret-(changed|rotate|expired|remove)$/;
 
-/** Parses the JUJU_* environment (spec 2.2). Throws JujuEnvironmentError naming the bad variable. */
+/**
+ * Parses the JUJU_* environment (docs/charm-runtime.md, "The hook environment"). Throws
+ * JujuEnvironmentError naming the bad variable.
+ */
 export function readJujuContext(env: Env): JujuContext {
   if (env.JUJU_DISPATCH_PATH === undefined) return { kind: 'none' };
   // Checked in this order, so the error names the first bad variable of the list.

@@ -4,14 +4,14 @@
 import { toJSONSchema } from 'zod';
 import { type Schema } from './schemas.js';
 
-/** One option of config.yaml's `options` map (spec 1.5). */
+/** One option of config.yaml's `options` map (docs/charm-runtime.md, "Charm metadata"). */
 export interface ConfigOptionDeclaration {
   type?: string;
   default?: unknown;
   description?: string;
 }
 
-/** One action of actions.yaml (spec 1.6). */
+/** One action of actions.yaml (docs/charm-runtime.md, "Charm metadata"). */
 export interface ActionDeclaration {
   description?: string;
   params?: Record<string, Record<string, unknown>>;
@@ -35,7 +35,8 @@ interface JsonSchema {
 
 const ACTION_NAME = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
 
-// The JSON Schema type(s) a config option's values have in config-get output (spec 1.5).
+// The JSON Schema type(s) a config option's values have in config-get output
+// (docs/charm-runtime.md, "Charm metadata").
 const CONFIG_JSON_TYPE: Record<string, string> = {
   string: 'string',
   secret: 'string',

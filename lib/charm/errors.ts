@@ -1,6 +1,6 @@
 // Typed errors of the charm runtime. Hook-tool failures are classified by exit code and by the
-// tool's `ERROR ...` line (spec 3.3) so charm code can catch "relation gone" or "not leader"
-// without matching strings itself.
+// tool's `ERROR ...` line (docs/charm-runtime.md, "Hook tools") so charm code can catch "relation
+// gone" or "not leader" without matching strings itself.
 
 /** A hook tool exited non-zero. `message` is the tool's `ERROR ...` line. */
 export class HookToolError extends Error {
@@ -63,7 +63,7 @@ export function errorLine(stderr: string, code: number): string {
   return lines.find((line) => line.startsWith('ERROR')) ?? lines.find((line) => line !== '') ?? `exit status ${code}`;
 }
 
-/** Builds the most specific HookToolError for a failed tool run (spec 3.3). */
+/** Builds the most specific HookToolError for a failed tool run (docs/charm-runtime.md, "Hook tools"). */
 export function classifyToolFailure(
   tool: string,
   args: readonly string[],

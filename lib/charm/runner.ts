@@ -1,6 +1,7 @@
 // The seam between charm code and Juju: every hook tool call goes through a HookToolRunner.
-// Production spawns the real tools (execa, see exec-runner.ts); tests plug in the fake from
-// lib/charm-testing, which parses the same argv, so argument building is tested too.
+// Production spawns the real tools with node:child_process's spawnSync (exec-runner.ts says why
+// not execa); tests plug in the fake from lib/charm-testing, which parses the same argv, so
+// argument building is tested too.
 
 /** What one hook-tool invocation returned. `code` 0 is success, 2 a usage error, 1 a runtime error. */
 export interface ToolResult {

@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { chown, rename, rm, writeFile } from 'node:fs/promises';
 
 /**
- * Writes a file so that readers see the old or the new content, never a mix (spec §4.4): the
- * data goes to `<file>.tmp<uuid>~` with its final mode and owner first, then is renamed over.
+ * Writes a file so that readers see the old or the new content, never a mix
+ * (docs/datapath.md, "The agent's local state"): the data goes to `<file>.tmp<uuid>~` with its
+ * final mode and owner first, then is renamed over.
  */
 
 export interface AtomicWriteOptions {

@@ -16,7 +16,7 @@ import {
 import { sourceNameProblem } from '../turku/names.js';
 
 /**
- * Reads the layered configuration of an agent or storage unit from disk (spec §4.1):
+ * Reads the layered configuration of an agent or storage unit from disk (docs/domain.md, "Config merging"):
  *   <config_dir>/config.d/*.json|yaml, merged on top of <var_dir>/config.d/*.json (generated
  *   state), and for agents <config_dir>/sources.d/*.json|yaml.
  */

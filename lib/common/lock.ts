@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import { isErrno } from './errors.js';
 
 /**
- * Non-blocking exclusive advisory locks (spec §4.8): `<lock_dir>/<name>.lock`, holding the
- * owner's PID right-aligned in 10 characters while held, unlinked on release.
+ * Non-blocking exclusive advisory locks (docs/datapath.md, "Locks, logs and exit codes"):
+ * `<lock_dir>/<name>.lock`, holding the owner's PID right-aligned in 10 characters while held,
+ * unlinked on release.
  *
  * Node has no flock(2), so flock(1) locks the open file description this process holds; the
  * lock therefore lives exactly as long as this process keeps the file open, and dies with it.

@@ -1,4 +1,7 @@
-/** The registration credential settings an agent or storage may carry (spec §4.2, §5.1). */
+/**
+ * The registration credential settings an agent or storage may carry
+ * (docs/datapath.md, "Configuration keys").
+ */
 export interface RegistrationAuthSettings {
   readonly api_auth_name?: string | undefined;
   readonly api_auth_secret?: string | undefined;

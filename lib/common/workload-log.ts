@@ -3,9 +3,9 @@ import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
 import { hostname } from 'node:os';
 
 /**
- * Logging for the agent and storage programs (spec §5.10): a console on stderr, which reaches
- * the agent's user through ssh, and a local log at DEBUG (journald, syslog or a file). Messages
- * are one line each; callers never pass secrets.
+ * Logging for the agent and storage programs (docs/datapath.md, "Locks, logs and exit codes"): a
+ * console on stderr, which reaches the agent's user through ssh, and a local log at DEBUG
+ * (journald, syslog or a file). Messages are one line each; callers never pass secrets.
  */
 
 export type Level = 'debug' | 'info' | 'warning' | 'error';

@@ -2,7 +2,7 @@ import { runPolicyCli, USAGE, type PolicyCliIo } from './cli.js';
 
 const ID = '9bef0a75-5a9b-43f7-a66a-7e8c6d7ad91d';
 
-/** Daily snapshot times at 03:12 UTC from 2024-10-01 through 2024-12-15: the spec's set A. */
+/** Daily snapshot times at 03:12 UTC from 2024-10-01 through 2024-12-15: set A of the retention vectors (lib/turku/retention.test.ts). */
 const SET_A = Array.from({ length: 76 }, (_, day) =>
   new Date(Date.UTC(2024, 9, 1 + day, 3, 12)).toISOString().replace('.000Z', 'Z'),
 ).join('\n');

@@ -4,8 +4,9 @@ import { basename, dirname, join } from 'node:path';
 import { isErrno } from '../common/errors.js';
 
 /**
- * The storage's SSH host keys that agents pin (spec §5.1 `ssh_ping_host_keys_glob`): the
- * contents of the files matching a glob whose wildcards are in the file name only, such as
+ * The storage's SSH host keys that agents pin (docs/datapath.md, "Configuration keys"
+ * `ssh_ping_host_keys_glob`): the contents of the files matching a glob whose wildcards are in the
+ * file name only, such as
  * `/etc/ssh/ssh_host_*_key.pub`.
  */
 export async function readHostKeys(glob: string): Promise<string[]> {

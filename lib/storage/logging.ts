@@ -1,8 +1,9 @@
 import { createWorkloadLogger, openLocalLog, type Level, type WorkloadLogger } from '../common/workload-log.js';
 
 /**
- * The storage programs' logger (spec §5.10): console named after the storage, local log at
- * DEBUG with the machine UUID in every line, as operators grep for it.
+ * The storage programs' logger (docs/datapath.md, "Locks, logs and exit codes"): console named
+ * after the storage, local log at DEBUG with the machine UUID in every line, as operators grep for
+ * it.
  */
 export function storageLogger(options: {
   readonly program: string;

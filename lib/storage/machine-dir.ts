@@ -7,9 +7,10 @@ import { hasControlCharacters } from '../turku/names.js';
 import type { VolumeSpace } from './volumes.js';
 
 /**
- * Where a machine's data lives (spec §5.4 step 5-6, §5.9): `<var_dir>/machines/<uuid>` is a
- * symlink to `<volume>/<uuid>` chosen once, weighted by free space, so the machine stays on its
- * volume; a friendly symlink `<env>-<service>-<unit>` points at the UUID for operators.
+ * Where a machine's data lives (docs/datapath.md, "The storage's side of a session" step 5 and
+ * "Snapshots on disk"): `<var_dir>/machines/<uuid>` is a symlink to `<volume>/<uuid>` chosen once,
+ * weighted by free space, so the machine stays on its volume; a friendly symlink
+ * `<env>-<service>-<unit>` points at the UUID for operators.
  */
 
 export class NoVolumeError extends Error {

@@ -14,7 +14,7 @@ import { updateStorageConfig } from './update-config.js';
 /**
  * The forced command's flow, in-process and without ssh: its reading of the request, its lock,
  * the sessions it refuses, and the race of a source that became due after the agent's check-in.
- * Backups through a real tunnel are in tests/unit/datapath-e2e.test.ts.
+ * Backups through a real tunnel are in tests/e2e/backup.test.ts (and the fault probes beside it).
  */
 
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF3nG1wH6lT6Dk5y8Q0tK0c0mYd8x5c7b3X0oS3Q7yZ1 turku';

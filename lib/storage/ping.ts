@@ -24,10 +24,11 @@ import { machineVolume, spaceWarning, usedPercent } from './volume-check.js';
 import { chooseVolume, measureVolumes } from './volumes.js';
 
 /**
- * `turku-storage-ping <uuid>`, the forced command of an agent's SSH login (spec §5.4): read the
- * agent's request, then either hold a restore session or pull every due source through the
- * agent's tunnel, snapshot it and report the result. The machine is the one named by the
- * forced command, never anything in the request.
+ * `turku-storage-ping <uuid>`, the forced command of an agent's SSH login
+ *   (docs/datapath.md, "The storage's side of a session"): read the agent's request, then either
+ *   hold a restore session or pull every due source through the agent's tunnel, snapshot it and
+ *   report the result. The machine is the one named by the forced command, never anything in the
+ *   request.
  */
 
 export interface StoragePingOptions {
@@ -35,7 +36,7 @@ export interface StoragePingOptions {
   readonly uuid: string;
   readonly input: Readable;
   readonly log: WorkloadLogger;
-  /** Pause between attempts to report a result (5 s, as the spec says; tests shorten it). */
+  /** Pause between attempts to report a result (5 s, as the original; tests shorten it). */
   readonly reportRetryDelayMs?: number;
   readonly random?: () => number;
   /** Where the check-in's `turku-result` line goes (the forced command's stdout; none if absent). */
@@ -226,7 +227,10 @@ function moduleCredentials(
   return undefined;
 }
 
-/** Spec §5.4 step 4: storage default, large files force `none`, the source's own mode wins. */
+/**
+ * docs/datapath.md, "The storage's side of a session" step 4: storage default, large files force
+ * `none`, the source's own mode wins.
+ */
 export function effectiveMode(
   storageMode: SnapshotMode,
   descriptor: SourceDescriptor,

@@ -13,9 +13,9 @@ import { WEEK_STARTS } from '../turku/time.js';
 import { DEFAULT_REQUEST_TIMEOUT_SECONDS } from './stdin-frame.js';
 
 /**
- * The storage unit's configuration (spec §5.1): the merged `config.d` layers, with the
- * original's defaults. Unknown keys are kept out of the way, not refused, so an original
- * storage's configuration is read as-is.
+ * The storage unit's configuration (docs/datapath.md, "Configuration keys"): the merged `config.d`
+ * layers, with the original's defaults. Unknown keys are kept out of the way, not refused, so an
+ * original storage's configuration is read as-is.
  */
 
 const Command = z.union([

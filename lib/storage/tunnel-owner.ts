@@ -1,10 +1,10 @@
 import { readdir, readFile, readlink } from 'node:fs/promises';
 
 /**
- * [NEW] Tunnel ownership check (spec §3.6): the socket listening on 127.0.0.1:<port> must be
- * held by one of this process's ancestors, that is by the sshd session of the login that
- * started us. Otherwise another machine could have squatted the port and would serve us its
- * data under this machine's name. Linux only (/proc).
+ * [NEW] Tunnel ownership check (docs/datapath.md, "The storage's sshd"): the socket listening on
+ * 127.0.0.1:<port> must be held by one of this process's ancestors, that is by the sshd session of
+ * the login that started us. Otherwise another machine could have squatted the port and would serve
+ * us its data under this machine's name. Linux only (/proc).
  */
 
 const LISTEN = '0A';

@@ -8,7 +8,10 @@ import { DEFAULT_STORAGE_CONFIG_DIR, loadStorageSettings } from './load-settings
 import { storageLogger } from './logging.js';
 import { updateStorageConfig } from './update-config.js';
 
-/** `turku-storage-update-config`: register, report space, rewrite authorized_keys (spec §5.3). */
+/**
+ * `turku-storage-update-config`: register, report space, rewrite authorized_keys
+ * (docs/datapath.md, "Programs").
+ */
 
 const USAGE = `Usage: turku-storage-update-config [options]
 

@@ -19,7 +19,7 @@ import type { StorageSettings } from './settings.js';
 import { measureVolumes, spaceReport, spaceWarnings } from './volumes.js';
 
 /**
- * `turku-storage-update-config` (spec §5.3): report this storage and its space to the API,
+ * `turku-storage-update-config` (docs/datapath.md, "Programs"): report this storage and its space to the API,
  * then rewrite the ping user's authorized_keys from the machines the API assigns here.
  */
 

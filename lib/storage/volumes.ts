@@ -6,8 +6,8 @@ import { weightedChoice } from '../turku/weighted-choice.js';
 import { highWaterOf, type StorageSettings } from './settings.js';
 
 /**
- * Volumes and the high-water mark (spec §5.2): how much space each volume has, whether it takes
- * new machines, and the storage's space report (each filesystem counted once).
+ * Volumes and the high-water mark (docs/datapath.md, "Volumes"): how much space each volume has,
+ * whether it takes new machines, and the storage's space report (each filesystem counted once).
  */
 
 const MIB = 2 ** 20;

@@ -1,6 +1,7 @@
-// `juju status --format json` (spec 6.3) read into the drivers' ModelStatus. Both drivers feed it:
-// the Juju driver with the CLI's output, the local driver with the simulator's status() (which is
-// modelled on the same JSON), so scenarios see one shape whatever the substrate.
+// `juju status --format json` (docs/charm-runtime.md, "Bundles and `juju status`") read into the
+//   drivers' ModelStatus. Both drivers feed it: the Juju driver with the CLI's output, the local
+//   driver with the simulator's status() (which is modelled on the same JSON), so scenarios see one
+//   shape whatever the substrate.
 import { type ApplicationStatus, type ModelStatus, type UnitStatus } from './driver.js';
 
 type Json = Record<string, unknown>;

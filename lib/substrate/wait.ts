@@ -1,7 +1,7 @@
-// Waiting as spec section 9 prescribes (and Jubilant's wait(successes=3, delay=1) does): poll the
-// status, succeed only once the predicate held on N polls in a row (one good poll can be a moment
-// between two hooks), and stop at once on a unit in error (with automatically-retry-hooks=false it
-// stays there, so waiting longer only hides the failure).
+// Waiting as docs/integration.md, "Conventions" prescribes (and Jubilant's wait(successes=3,
+// delay=1) does): poll the status, succeed only once the predicate held on N polls in a row (one
+// good poll can be a moment between two hooks), and stop at once on a unit in error (with
+// automatically-retry-hooks=false it stays there, so waiting longer only hides the failure).
 import { type ModelStatus, type WaitOptions } from './driver.js';
 import { compareUnitNames, unitsInError } from './juju-status.js';
 

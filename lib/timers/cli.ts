@@ -19,8 +19,9 @@ import {
 
 /**
  * turku-timers: installs, removes or shows the periodic jobs of an agent or a storage machine
- * (spec §4.7, §5.3) as systemd timers, cron lines, or both. The flow is here, free of process
- * globals, so tests drive it in-process; main.ts wires it to argv, stdout, stderr and systemctl.
+ * (docs/timers.md, "What runs when", docs/datapath.md, "Programs") as systemd timers, cron lines,
+ * or both. The flow is here, free of process globals, so tests drive it in-process; main.ts wires
+ * it to argv, stdout, stderr and systemctl.
  */
 
 export const USAGE = `Usage:

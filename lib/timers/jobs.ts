@@ -1,6 +1,7 @@
 /**
- * The periodic jobs of spec §4.7 and §5.3: which programs run on an agent or a storage machine,
- * and how often. Pure data; render.ts turns it into unit and cron text.
+ * The periodic jobs of docs/timers.md, "What runs when" and docs/datapath.md, "Programs": which
+ * programs run on an agent or a storage machine, and how often. Pure data; render.ts turns it into
+ * unit and cron text.
  */
 
 export const ROLES = ['agent', 'storage'] as const;

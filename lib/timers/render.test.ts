@@ -17,7 +17,7 @@ const DEFAULTS: CommandOptions = { execPath: '/usr/bin/node', distDir: '/opt/tur
 const [PING, UPDATE_CONFIG] = JOBS.agent as [Job, Job];
 const [STORAGE_UPDATE_CONFIG] = JOBS.storage as [Job];
 
-describe('the schedules of spec §4.7 and §5.3', () => {
+describe('the schedules of docs/timers.md, "What runs when" and docs/datapath.md, "Programs"', () => {
   test.each([
     [PING, '15m', '5m', '5m', '*/5 * * * *', 300],
     [UPDATE_CONFIG, '1h', '12h', '12h', '0 0,12 * * *', 7200],

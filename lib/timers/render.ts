@@ -170,10 +170,6 @@ export function cronPath(role: Role): string {
   return `${CRON_DIR}/${CRON_FILE[role]}`;
 }
 
-export function timerUnits(role: Role): string[] {
-  return JOBS[role].map((job) => `${job.program}.timer`);
-}
-
 /** Everything `install` writes for a role in a mode, in the order it writes it. */
 export function plan(role: Role, mode: InstallMode, commandFor: (job: Job) => readonly string[]): Entry[] {
   const entries: Entry[] = [];

@@ -1,8 +1,9 @@
 import { loadAll, YAML11_SCHEMA } from 'js-yaml';
 
 /**
- * Merging of `config.d` and `sources.d` fragments (spec §4.1), without touching the disk: the
- * workloads read the files (lib/common/config-files) and hand their text here.
+ * Merging of `config.d` and `sources.d` fragments (docs/domain.md, "Config merging"), without
+ * touching the disk: the workloads read the files (lib/common/config-files) and hand their text
+ * here.
  */
 
 export type ConfigObject = Record<string, unknown>;

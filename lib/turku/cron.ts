@@ -47,7 +47,7 @@ const FIELDS: readonly FieldSpec[] = [
 const DAY_OF_MONTH = 2;
 const DAY_OF_WEEK = 4;
 
-/** The original's hashed aliases (§6.4). */
+/** The original's hashed aliases (docs/domain.md, "Schedules"). */
 const ALIASES: Readonly<Record<string, string>> = {
   '@midnight': 'H H(0-2) * * *',
   '@hourly': 'H * * * *',

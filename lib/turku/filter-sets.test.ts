@@ -36,7 +36,7 @@ const KEPT_VERBS = [
 ] as const;
 
 describe('expandFilters', () => {
-  it("expands the spec's example in place, recursing through nested sets (§6.6)", () => {
+  it('expands the documented example in place, recursing through nested sets (docs/domain.md, "Filter sets")', () => {
     const { lookup } = lookupOf({ common: ['- *.tmp', '. base'], base: ['+ /etc/', '- *.swp'] });
     expect(expandFilters(['merge common', '- /var/cache/'], lookup)).toEqual({
       filters: ['- *.tmp', '+ /etc/', '- *.swp', '- /var/cache/'],

@@ -1,7 +1,8 @@
 /**
- * FilterSet expansion (spec §6.6): a source's rsync filter list may include named, shared sets
- * with `merge <name>` or `. <name>`. Each set is expanded at most once per source, which also cuts
- * cycles (the original marked a set only after expanding it and recursed until it crashed).
+ * FilterSet expansion (docs/domain.md, "Filter sets"): a source's rsync filter list may include
+ * named, shared sets with `merge <name>` or `. <name>`. Each set is expanded at most once per
+ * source, which also cuts cycles (the original marked a set only after expanding it and recursed
+ * until it crashed).
  */
 
 /** Filter verbs rsync understands and the storage passes through as they are. */

@@ -1,7 +1,7 @@
 import { CronSyntaxError, parseCron, type CronTemplate } from './cron.js';
 
 /**
- * The `frequency` grammar (spec §7.1):
+ * The `frequency` grammar (docs/domain.md, "Schedules"):
  *   hourly|daily|weekly|monthly|<weekday> [, HHMM | HHMM-HHMM]   or   cron <expr>|<@alias>
  * Keywords are case-insensitive; anything else is an error naming the offending text (the
  * original silently fell back to daily).

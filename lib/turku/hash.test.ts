@@ -1,6 +1,6 @@
 import { crc32Of, hashedInt } from './hash.js';
 
-describe('hashedInt (spec §6.4 test vectors)', () => {
+describe('hashedInt (docs/domain.md, "Schedules" test vectors)', () => {
   test('matches the original for strings and bytes', () => {
     expect(hashedInt(1, 100, 'hello')).toBe(71);
     expect(hashedInt(1, 100, new Uint8Array([1, 2, 3]))).toBe(26);

@@ -21,7 +21,7 @@ function daily(from: string, to: string, time: string): Snapshot[] {
   return snapshots;
 }
 
-// The spec's sets (§7.5).
+// The snapshot sets the retention vectors run on (docs/domain.md, "Retention").
 const A = daily('2024-10-01', '2024-12-15', '03:12:00');
 const A_NOW = new Date('2024-12-15T03:20:00Z');
 const B = daily('2026-01-01', '2026-03-18', '02:00:00');
@@ -39,7 +39,7 @@ const kept = (snapshots: Snapshot[], policy: string, now: Date, options = {}): s
 
 const range = (from: string, to: string): string[] => daily(from, to, '00:00:00').map((s) => s.name.slice(5));
 
-describe('the worked example (§7.4)', () => {
+describe('the worked example (docs/domain.md, "A worked example")', () => {
   test('76 daily snapshots, "last 5 days, earliest of 1 month, earliest of 2 months": 7 kept', () => {
     expect(A).toHaveLength(76);
     const decisions = evaluateRetention(A, 'last 5 days, earliest of 1 month, earliest of 2 months', A_NOW);
@@ -62,7 +62,7 @@ describe('the worked example (§7.4)', () => {
   });
 });
 
-describe('the spec test vectors (§7.5)', () => {
+describe('the retention test vectors (docs/domain.md, "Retention")', () => {
   test.each([
     [
       1,

@@ -3,7 +3,8 @@ import { type Temporal } from 'temporal-polyfill';
 import { localDate, resolveCalendar, startOfWeek, toInstant, type CalendarOptions } from './time.js';
 
 /**
- * Retention policies (spec §7.3, §5.8): which snapshots to keep and which to delete.
+ * Retention policies (docs/domain.md, "Retention", docs/datapath.md, "Retention on the storage"):
+ * which snapshots to keep and which to delete.
  *
  *   last N days | last N snapshots | earliest of [N] day|week|fortnight|month   (comma-separated)
  *

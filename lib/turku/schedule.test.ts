@@ -11,7 +11,7 @@ const BASE = '2024-12-15T07:00:00Z'; // a Sunday
 const next = (frequency: string, base = BASE, options = {}): string =>
   nextBackup(frequency, ID, new Date(base), options).toISOString().replace('.000Z', 'Z');
 
-describe('the spec test vectors (§7.2)', () => {
+describe('the schedule test vectors (docs/domain.md, "Schedules")', () => {
   test('hash values of the vector source id', () => {
     expect(hashedInt(0, 59, ID)).toBe(15);
     expect(hashedInt(0, 59, `${ID}:second`)).toBe(51);
@@ -329,7 +329,10 @@ describe('properties', () => {
   });
 });
 
-/** An independent reading of the field forms the generator produces (§6.4's table). */
+/**
+ * An independent reading of the field forms the generator produces (the period table of
+ * docs/domain.md, "Schedules").
+ */
 function oracleField(field: string, lo: number, hi: number, seed: number): Set<number> {
   const every = (from: number, step: number): Set<number> => {
     const values = new Set<number>();

@@ -16,7 +16,7 @@ import {
 import { canonicalUuid } from './uuid.js';
 
 /**
- * When a source is next due (spec §6.4). The result is always strictly after `after`, and a
+ * When a source is next due (docs/domain.md, "Schedules"). The result is always strictly after `after`, and a
  * source keeps its hashed slot for life because the hash key is its canonical id.
  */
 

@@ -1,5 +1,5 @@
 /**
- * Which secrets count as strong (spec §2.2, docs/api.md "Secrets"). Machine and registration
+ * Which secrets count as strong (docs/api.md, "Secrets"). Machine and registration
  * secrets are generated (30 random alphanumerics), but storage secrets are whatever the storage's
  * operator wrote in its config, and original storages with short ones exist. Every length but
  * zero is accepted; a secret under this length is *weak*: the API stores it with a slow KDF and

@@ -1,7 +1,7 @@
 /**
- * Weighted random choice (spec §6.5), used to assign a machine to a storage and to pick a
- * volume. Candidates with weight 0 (full, over the high-water mark) are only chosen when every
- * candidate has weight 0, and then uniformly.
+ * Weighted random choice (docs/api.md, "Storage assignment"), used to assign a machine to a storage
+ * and to pick a volume. Candidates with weight 0 (full, over the high-water mark) are only chosen
+ * when every candidate has weight 0, and then uniformly.
  */
 export function weightedChoice<T>(
   candidates: readonly T[],

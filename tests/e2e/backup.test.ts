@@ -197,7 +197,7 @@ test('interactive restore: the printed sample command works when run on the stor
     },
   );
   expect(operator.exitCode).toBe(0);
-  // The spec's sample command (-avzP) does not ask rsync to keep hard links; all else is kept.
+  // The printed sample command (-avzP) does not ask rsync to keep hard links; all else is kept.
   const withoutLinks = (tree: Awaited<ReturnType<typeof describeTree>>) => {
     delete tree[''];
     return Object.fromEntries(Object.entries(tree).map(([path, entry]) => [path, { ...entry, linkGroup: null }]));

@@ -31,7 +31,10 @@ import {
 
 jest.setTimeout(15 * 60_000);
 
-/** TURKU_KEEP_MODELS=1 leaves the models in place for a look after the run (spec juju 9). */
+/**
+ * TURKU_KEEP_MODELS=1 leaves the models in place for a look after the run
+ * (docs/integration.md, "Conventions").
+ */
 const KEEP_MODELS = process.env['TURKU_KEEP_MODELS'] === '1';
 
 async function finish(driver: ModelDriver | undefined): Promise<void> {

@@ -14,7 +14,8 @@ import {
 } from './processes.js';
 
 /**
- * Test "machines" in their own network namespaces, for end-to-end tests of the no-ingress property (spec §1.2).
+ * Test "machines" in their own network namespaces, for end-to-end tests of the no-ingress property
+ * (docs/datapath.md, "A backup, step by step").
  *
  * Each isolated host gets a veth pair on a /30 of its own: `10.X.Y.1` on the root-namespace side (hostAddress, where
  * the test puts the storage's sshd and the API) and `10.X.Y.2` inside (nsAddress), `lo` up and a default route via the

@@ -9,10 +9,11 @@ import { storageSshdSettings } from '../../lib/storage/sshd-settings.js';
 import { delay, freePort, isAlive, killTree, onProcessExit, signalTree, waitForPort } from './processes.js';
 
 /**
- * Real OpenSSH servers for the end-to-end tests, one per storage unit: `/usr/sbin/sshd -D -e` with a config, host key,
- * port and pid file of its own, configured the way spec §3.6 asks storages to be (public keys only, root only with a
- * forced command, and a `Match User` block that allows remote forwarding only). sshd's log (stderr, LogLevel VERBOSE)
- * is kept in memory and in `<dir>/sshd.log` for assertions.
+ * Real OpenSSH servers for the end-to-end tests, one per storage unit: `/usr/sbin/sshd -D -e` with
+ * a config, host key, port and pid file of its own, configured the way
+ * docs/datapath.md, "The storage's sshd" asks storages to be (public keys only, root only with a
+ * forced command, and a `Match User` block that allows remote forwarding only). sshd's log (stderr,
+ * LogLevel VERBOSE) is kept in memory and in `<dir>/sshd.log` for assertions.
  *
  * sshd checks the authorized_keys file with StrictModes: the file and every directory on its path must be owned by
  * root or the user and not group- or world-writable. /tmp is 1777, so nothing under it passes: put the storage's
@@ -60,8 +61,9 @@ export interface Sshd {
   /** A glob matching those `.pub` files, the form of the storage's `ssh_ping_host_keys_glob`. */
   readonly hostKeyGlob: string;
   /**
-   * known_hosts text pinning this server: one `<host> <key>` line per host key, the agent's format (spec §3.5).
-   * OpenSSH 9.2 accepts such port-less lines for a server on another port than 22 as well.
+   * known_hosts text pinning this server: one `<host> <key>` line per host key, the agent's format
+   * (docs/datapath.md, "The SSH client"). OpenSSH 9.2 accepts such port-less lines for a server on
+   * another port than 22 as well.
    */
   knownHosts(host?: string): string;
   /** Everything sshd logged so far. */

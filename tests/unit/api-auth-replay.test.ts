@@ -26,8 +26,9 @@ const RECORDED = RECORDINGS.filter(
 );
 
 /**
- * Where ours answers differently on purpose: the original's entropy rule refuses this genuine
- * RFC 4122 UUID (spec §10 row 32); ours registers it, once the registration auth has passed.
+ * Where ours answers differently on purpose: the original's entropy rule refuses this genuine RFC
+ * 4122 UUID (docs/api.md, "Where this API differs from the original on purpose"); ours registers
+ * it, once the registration auth has passed.
  */
 const DIVERGENCES: Readonly<Record<string, { status: number; body: string }>> = {
   'update_config low-entropy uuid -> 400': { status: 200, body: '{}' },

@@ -9,9 +9,10 @@ import { execa } from 'execa';
 import { startPostgres, type PostgresServer } from '../support/postgres-server.js';
 
 /**
- * An agent and a storage speaking only the spec's wire format to the built `turku-api` program:
- * register, be assigned, check in and report a backup. Nothing from lib/ is imported; the
- * operator's steps (credentials, "back up now") go through the admin CLI, as an operator's would.
+ * An agent and a storage speaking only the original's wire format (docs/api.md) to the built
+ * `turku-api` program: register, be assigned, check in and report a backup. Nothing from lib/ is
+ * imported; the operator's steps (credentials, "back up now") go through the admin CLI, as an
+ * operator's would.
  */
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -214,7 +215,7 @@ describe.each(['sqlite', 'postgres'] as const)('the wire protocol against a turk
     const health = await admin('health');
     expect([health.exitCode, health.stdout]).toEqual([0, 'OK 1 storages, 1 machines, 2 sources']);
 
-    // Errors are plain text with the spec's statuses.
+    // Errors are plain text with the documented statuses.
     expect(await post('agent_ping_checkin', { machine: { uuid: UUID, secret: 'wrong'.repeat(6) } })).toMatchObject({
       status: 403,
       body: 'Bad auth\n',

@@ -17,9 +17,10 @@ import {
 import { makeTestRoot, startSshd, TEST_ROOT_BASE, type Sshd, type TestRoot } from '../support/sshd.js';
 
 /**
- * Self-test of the end-to-end infrastructure, with real processes: an isolated host (network namespace) that can
- * connect out but not be connected to, and a real sshd configured as spec §3.6 asks, driven by a real ssh client
- * inside the isolated host.
+ * Self-test of the end-to-end infrastructure, with real processes: an isolated host (network
+ * namespace) that can connect out but not be connected to, and a real sshd configured as
+ * docs/datapath.md, "The storage's sshd" asks, driven by a real ssh client inside the isolated
+ * host.
  */
 
 const TIMEOUT_MS = 30_000;
@@ -60,7 +61,10 @@ function replyServerInside(address: string, port: number, reply: string): Result
   return host.spawn([process.execPath, '-e', script, address, String(port), reply]);
 }
 
-/** ssh as an agent runs it (spec §3.5): from inside the isolated host, host key pinned, batch mode. */
+/**
+ * ssh as an agent runs it (docs/datapath.md, "The SSH client"): from inside the isolated host, host
+ * key pinned, batch mode.
+ */
 function sshArgv(args: readonly string[], target: Sshd = sshd): string[] {
   return [
     ...['ssh', '-F', '/dev/null', '-T'],

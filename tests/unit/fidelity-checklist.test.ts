@@ -1,4 +1,4 @@
-// The Juju spec's fidelity checklist (../shared/spec/juju.md, section 8.4) is the contract of
+// The fidelity checklist (docs/charm-runtime.md, "The fidelity checklist") is the contract of
 // the fake in lib/charm-testing. Each item is proved by tests tagged "[fidelity N]" in their
 // titles; this test keeps the list complete, so an item cannot silently lose its test.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
@@ -6,7 +6,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-const specPath = join(repoRoot, '..', 'shared', 'spec', 'juju.md');
+const docPath = join(repoRoot, 'docs', 'charm-runtime.md');
 
 function testFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((entry) => {
@@ -16,12 +16,13 @@ function testFiles(dir: string): string[] {
   });
 }
 
-/** The item numbers of section 8.4, read from the spec so the count follows it. */
+/** The checklist's item numbers, read from the doc so the count follows it. */
 function checklistNumbers(): number[] {
-  const spec = readFileSync(specPath, 'utf8');
-  const start = spec.indexOf('### 8.4 FIDELITY CHECKLIST');
-  const end = spec.indexOf('\n## 9 ', start);
-  const section = spec.slice(start, end);
+  const doc = readFileSync(docPath, 'utf8');
+  const start = doc.indexOf('\n### The fidelity checklist\n');
+  if (start < 0) throw new Error(`no "### The fidelity checklist" heading in ${docPath}`);
+  const next = doc.indexOf('\n#', start + 1);
+  const section = doc.slice(start, next < 0 ? undefined : next);
   return [...section.matchAll(/^(\d+)\. /gm)].map((match) => Number(match[1]));
 }
 
@@ -39,7 +40,7 @@ function taggedNumbers(source: string): number[] {
   return numbers;
 }
 
-describe('the fidelity checklist of the Juju spec', () => {
+describe('the fidelity checklist of docs/charm-runtime.md', () => {
   const items = checklistNumbers();
   const coverage = new Map<number, string[]>();
   for (const file of [...testFiles(join(repoRoot, 'lib')), ...testFiles(join(repoRoot, 'tests'))]) {
@@ -48,7 +49,7 @@ describe('the fidelity checklist of the Juju spec', () => {
     }
   }
 
-  test('the spec lists items 1..N without gaps', () => {
+  test('the doc lists items 1..N without gaps', () => {
     expect(items.length).toBeGreaterThanOrEqual(60);
     expect(items).toEqual(items.map((_, index) => index + 1));
   });

@@ -125,7 +125,7 @@ function mode(zip: JSZip, path: string): number {
 }
 
 describe('each packed .charm opened as a zip', () => {
-  test.each(CHARMS)('%s has exactly the spec 7.4 layout and its workload programs', (name) => {
+  test.each(CHARMS)('%s has exactly the docs/charm-runtime.md, "Packing" layout and its workload programs', (name) => {
     const base = [
       'dispatch',
       'dist/charm.cjs',

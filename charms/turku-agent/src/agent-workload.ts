@@ -43,7 +43,10 @@ export function programError(program: string, result: RunResult): string {
   return own?.slice(prefix.length) ?? failureLine(result);
 }
 
-/** The API's answer while no storage can take a new machine (spec turku 6.5): not a fault here. */
+/**
+ * The API's answer while no storage can take a new machine (docs/api.md, "Storage assignment"): not
+ * a fault here.
+ */
 const NO_STORAGE = 'No storages are currently available';
 
 /**

@@ -69,7 +69,7 @@ export async function resolveApi(tools: HookTools, config: AgentCharmConfig): Pr
       { refresh: true },
     );
   } catch (error) {
-    // Not granted (yet) or gone: the API leader's next hook fixes it (spec juju 5.2).
+    // Not granted (yet) or gone: the API leader's next hook fixes it (docs/charm-runtime.md, "Secrets").
     if (error instanceof SecretNotFoundError || error instanceof AccessError) {
       return { kind: 'waiting', message: `waiting for access to ${remoteApp}'s registration secret` };
     }

@@ -108,7 +108,8 @@ export function turkuApiCharm(hostFor: (juju: JujuCommon) => Host) {
       const host = hostFor(ctx.juju);
       const { tools } = ctx;
       if (ctx.juju.hookName === 'stop' || ctx.juju.hookName === 'remove') {
-        // The unit is going away (spec juju: stop runs only once its relations are broken).
+        // The unit is going away (docs/charm-runtime.md, "Which hook runs next": stop runs only
+        // once its relations are broken).
         await stopServing(host);
         ctx.status.maintenance('stopped: the unit is being removed');
         return;

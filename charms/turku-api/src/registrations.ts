@@ -1,8 +1,8 @@
-// The registration credentials the leader shares (spec juju 5.2, docs/relations.md): one Juju
-// secret per `agents` and `storages` relation, granted to that relation and named in its
-// application bag, and listed in the peer application bag so every API unit (and a new leader)
-// finds them. The secret is the source of truth; the API's database gets the same credential
-// through `turku-api auth-ensure`.
+// The registration credentials the leader shares (docs/charm-runtime.md, "Secrets",
+// docs/relations.md): one Juju secret per `agents` and `storages` relation, granted to that
+// relation and named in its application bag, and listed in the peer application bag so every API
+// unit (and a new leader) finds them. The secret is the source of truth; the API's database gets
+// the same credential through `turku-api auth-ensure`.
 
 import { randomAlphanumeric } from '../../../lib/common/random.js';
 import { type HookTools, SecretNotFoundError } from '../../../lib/charm/index.js';
@@ -111,7 +111,7 @@ export async function registrationRelations(tools: HookTools, broken?: string): 
 
 /**
  * Leader: for every agents/storages relation, the secret (created once), its grant to the
- * relation and the application bag naming it, all in this hook (spec juju 5.2).
+ * relation and the application bag naming it, all in this hook (docs/charm-runtime.md, "Secrets").
  */
 export async function publishRegistrations(
   tools: HookTools,

@@ -83,7 +83,10 @@ export async function servingProgram(host: Host): Promise<ApiProgram | undefined
   return exists ? new ApiProgram(host, path) : undefined;
 }
 
-/** Exactly `port`/tcp open (spec: open-port is transactional; close the old one on a change). */
+/**
+ * Exactly `port`/tcp open (open-port commits with the hook, docs/charm-runtime.md "Hook tools";
+ * close the old one on a change).
+ */
 export async function openOnly(tools: HookTools, port: number | undefined): Promise<void> {
   const wanted = port === undefined ? undefined : `${port}/tcp`;
   const opened = await tools.openedPorts();

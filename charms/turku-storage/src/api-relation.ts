@@ -35,7 +35,7 @@ export async function readApiRelation(tools: HookTools): Promise<ApiRelation> {
       { refresh: true },
     );
   } catch (error) {
-    // Not granted yet, or revoked: the API leader's next hook settles it (spec juju 5.2).
+    // Not granted yet, or revoked: the API leader's next hook settles it (docs/charm-runtime.md, "Secrets").
     if (error instanceof SecretNotFoundError || error instanceof AccessError) {
       return { ready: false, relation, waiting: `waiting for ${remoteApp} to grant its registration secret` };
     }

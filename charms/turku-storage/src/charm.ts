@@ -68,7 +68,7 @@ async function writeSecretFile(file: string, text: string): Promise<boolean> {
 
 const GONE = new Set(['dying', 'dead']);
 
-/** Juju's goal state says this unit is going away (spec juju 3.2, goal-state). */
+/** Juju's goal state says this unit is going away (docs/charm-runtime.md, "Hook tools", goal-state). */
 async function isLeaving(tools: HookTools, unit: string): Promise<boolean> {
   return GONE.has((await tools.goalState()).units[unit]?.status ?? '');
 }

@@ -1,5 +1,6 @@
-// The charm's layer of the storage's configuration (config.d/50-juju.json, spec turku 5.1):
-// pure, from the charm config, the relation data and what the charm found on the machine.
+// The charm's layer of the storage's configuration (config.d/50-juju.json,
+// docs/datapath.md, "Configuration keys"): pure, from the charm config, the relation data and what
+// the charm found on the machine.
 import type { StorageConfig } from './schemas.js';
 
 export interface Volume {

@@ -10,9 +10,9 @@ import { Store } from '../store.js';
 import { tunnelPortsAfterMove } from '../tunnel-ports.js';
 
 /**
- * The operator's commands (spec §6.7), independent of how they are invoked: each takes the
- * API context and returns plain data that the CLI prints as a table or JSON. Refusals are
- * AdminError with a one-line message.
+ * The operator's commands (docs/api.md, "Admin commands"), independent of how they are invoked:
+ * each takes the API context and returns plain data that the CLI prints as a table or JSON.
+ * Refusals are AdminError with a one-line message.
  */
 
 export class AdminError extends Error {

@@ -5,9 +5,9 @@ import { loginMachine } from '../login.js';
 import { secretTransaction } from '../secret-checks.js';
 
 /**
- * `agent_ping_checkin` (spec §2.3.2), the hot path every machine calls every five minutes:
- * one indexed machine lookup, a fast hash check, the due sources, one update. The login is the
- * whole request, so there is nothing more to validate once it succeeds.
+ * `agent_ping_checkin` (docs/api.md, "agent_ping_checkin"), the hot path every machine calls every
+ *   five minutes: one indexed machine lookup, a fast hash check, the due sources, one update. The
+ *   login is the whole request, so there is nothing more to validate once it succeeds.
  */
 export async function agentPingCheckin(
   ctx: ApiContext,
@@ -25,7 +25,10 @@ export async function agentPingCheckin(
   });
 }
 
-/** `agent_ping_restore` (spec §2.3.3): every active source, published or not, due or not. */
+/**
+ * `agent_ping_restore` (docs/api.md, "agent_ping_restore"): every active source, published or not,
+ * due or not.
+ */
 export async function agentPingRestore(
   ctx: ApiContext,
   login: MachineLogin,

@@ -4,7 +4,7 @@ import type { ApiContext } from '../context.js';
 import { Store, type Table } from '../store.js';
 
 /**
- * `health` (spec §2.3.7): the API and its database answer. Fleet health is the admin `health`
+ * `health` (docs/api.md, "health"): the API and its database answer. Fleet health is the admin `health`
  * command's job.
  */
 

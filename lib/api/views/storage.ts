@@ -21,8 +21,9 @@ import { type Store, type ColumnValue } from '../store.js';
 import type { RequestAfterLogin } from '../validation.js';
 
 /**
- * The storage views (spec §2.3.4–§2.3.6). Each authenticates the storage before it looks at the
- * rest of the request, so a caller without valid credentials only ever gets 403.
+ * The storage views (docs/api.md, "storage_update_config" to "storage_ping_source_update"). Each
+ * authenticates the storage before it looks at the rest of the request, so a caller without valid
+ * credentials only ever gets 403.
  */
 
 const STORAGE_FIELDS = [

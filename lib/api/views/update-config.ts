@@ -18,10 +18,10 @@ import { latchTunnelAllowance } from '../tunnel-ports.js';
 import { validSources, type RequestAfterLogin, type UpdateConfigRequestShallow } from '../validation.js';
 
 /**
- * `update_config` (spec §2.3.1): an agent registers its machine or refreshes it, and syncs its
- * sources. The caller is authenticated first (the machine's secret, or for an unknown machine the
- * registration credential), then the request is validated, then everything is written in one
- * transaction, so a refused request changes nothing.
+ * `update_config` (docs/api.md, "update_config"): an agent registers its machine or refreshes it,
+ *   and syncs its sources. The caller is authenticated first (the machine's secret, or for an
+ *   unknown machine the registration credential), then the request is validated, then everything is
+ *   written in one transaction, so a refused request changes nothing.
  */
 
 type Registration = z.output<typeof UpdateConfigRequest>['machine'];
@@ -157,7 +157,10 @@ function requirePathsOfNewSources(sources: Registration['sources'], known: Reado
   }
 }
 
-/** Spec §6.5: active and published storages, weighted by free space; full ones only if all are. */
+/**
+ * docs/api.md, "Storage assignment": active and published storages, weighted by free space; full
+ * ones only if all are.
+ */
 async function chooseStorage(ctx: ApiContext, store: Store): Promise<StorageRecord> {
   const candidates = await store.assignableStorages();
   const storage = weightedChoice(candidates, (candidate) => candidate.space_available, ctx.random);

@@ -1,4 +1,4 @@
-// action-get, action-set, action-fail, action-log (spec 3.2 "Actions").
+// action-get, action-set, action-fail, action-log (docs/charm-runtime.md, "Hook tools").
 import { type ToolContext, requireAction } from './context.js';
 import { checkEmpty, parseFlags, usageError } from './flags.js';
 import { OUTPUT_FLAGS, chosenFormat, emit } from './output.js';

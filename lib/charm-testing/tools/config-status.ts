@@ -1,4 +1,4 @@
-// config-get, status-set, status-get, application-version-set (spec 3.2 "Configuration, status, version").
+// config-get, status-set, status-get, application-version-set (docs/charm-runtime.md, "Hook tools").
 import { type ConfigValue, type StatusName, type StatusValue, effectiveConfig } from '../model.js';
 import { type ToolContext, appOfUnit, isLeader, unitOf } from './context.js';
 import { checkEmpty, parseFlags, runtimeError, usageError } from './flags.js';
@@ -36,7 +36,7 @@ export function statusSet(ctx: ToolContext, args: readonly string[]): string {
     data: {},
     since: ctx.model.now().toISOString(),
   };
-  // Immediate: the status stays even if the hook later fails (spec 3.1).
+  // Immediate: the status stays even if the hook later fails (docs/charm-runtime.md, "Hook tools").
   if (parsed.bools['application'] === true) {
     if (!isLeader(ctx)) throw runtimeError('this unit is not the leader');
     appOfUnit(ctx).status = value;

@@ -5,7 +5,10 @@ import { type ActionTask, type Application, type Bag, type Model, type Relation,
 import { type PendingChanges } from '../pending.js';
 import { type ParsedArgs, runtimeError, usageError } from './flags.js';
 
-/** What an action accumulates until it finishes (spec 3.1: recorded whatever the exit code). */
+/**
+ * What an action accumulates until it finishes (docs/charm-runtime.md, "Hook tools": recorded
+ * whatever the exit code).
+ */
 export interface ActionRecord {
   task: ActionTask;
   /** action-set values, nested by dotted keys. */

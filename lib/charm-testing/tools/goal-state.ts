@@ -1,4 +1,5 @@
-// goal-state: what Juju intends for the unit's application and its relations (spec 3.2 "Model view").
+// goal-state: what Juju intends for the unit's application and its relations
+// (docs/charm-runtime.md, "Hook tools").
 import { type Unit, compareUnitNames, ownEnd, remoteApp } from '../model.js';
 import { type ToolContext, unitOf } from './context.js';
 import { checkEmpty, parseFlags } from './flags.js';

@@ -1,5 +1,5 @@
 // Dispatches a hook-tool name to its fake implementation and turns failures into Juju's
-// exit codes and one-line `ERROR ...` stderr (spec 3.1).
+// exit codes and one-line `ERROR ...` stderr (docs/charm-runtime.md, "Hook tools").
 import { type ToolResult } from '../../charm/runner.js';
 import { actionFail, actionGet, actionLog, actionSet } from './action.js';
 import { applicationVersionSet, configGet, statusGet, statusSet } from './config-status.js';

@@ -1,4 +1,4 @@
-// is-leader, leader-get, leader-set, juju-log (spec 3.2 "Leadership" and "Logging").
+// is-leader, leader-get, leader-set, juju-log (docs/charm-runtime.md, "Hook tools").
 import { type LogEntry } from '../model.js';
 import { applyWrites, sameBag } from '../pending.js';
 import { type ToolContext, appOfUnit, isLeader, parseKeyValues, unitOf } from './context.js';
@@ -23,7 +23,7 @@ export function leaderGet(ctx: ToolContext, args: readonly string[]): string {
   return emit(parsed, settings[keyArg] ?? null, format);
 }
 
-/** Immediate (not transactional): a failed hook keeps the write (spec 3.1). */
+/** Immediate (not transactional): a failed hook keeps the write (docs/charm-runtime.md, "Hook tools"). */
 export function leaderSet(ctx: ToolContext, args: readonly string[]): string {
   const parsed = parseFlags(args, {});
   const pairs = parseKeyValues(parsed.positional);

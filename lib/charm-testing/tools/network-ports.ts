@@ -1,4 +1,4 @@
-// open-port, close-port, opened-ports, unit-get, network-get (spec 3.2 "Network and ports").
+// open-port, close-port, opened-ports, unit-get, network-get (docs/charm-runtime.md, "Hook tools").
 import { type ToolContext, appOfUnit, relationFlag, unitOf } from './context.js';
 import { type FlagSpecs, checkEmpty, parseFlags, runtimeError, usageError } from './flags.js';
 import { OUTPUT_FLAGS, chosenFormat, emit } from './output.js';
@@ -94,7 +94,8 @@ export function openedPorts(ctx: ToolContext, args: readonly string[]): string {
   const parsed = parseFlags(args, { ...OUTPUT_FLAGS, endpoints: { long: 'endpoints', kind: 'bool' } });
   const format = chosenFormat(parsed);
   checkEmpty(parsed.positional);
-  // Only committed ports: this hook's open-port calls are not visible yet (spec 3.1).
+  // Only committed ports: this hook's open-port calls are not visible yet
+  // (docs/charm-runtime.md, "Hook tools").
   const ports = [...unitOf(ctx).ports];
   return emit(parsed, parsed.bools['endpoints'] === true ? ports.map((port) => `${port} (*)`) : ports, format);
 }

@@ -1,4 +1,5 @@
-// relation-get, relation-set, relation-ids, relation-list (spec 3.2 "Relations" and section 4).
+// relation-get, relation-set, relation-ids, relation-list (docs/charm-runtime.md, "Hook tools" and
+// "Relation data").
 import { readFileSync } from 'node:fs';
 import { FAILSAFE_SCHEMA, load } from 'js-yaml';
 import { type Bag, type Relation, appOf, compareUnitNames, remoteApp } from '../model.js';
@@ -21,7 +22,10 @@ import { OUTPUT_FLAGS, chosenFormat, emit } from './output.js';
 const RELATION_FLAG: FlagSpecs = { relation: { short: 'r', long: 'relation', kind: 'value' } };
 const APP_FLAG: FlagSpecs = { app: { long: 'app', kind: 'bool' } };
 
-/** A committed bag read "from the controller": cached for the rest of the hook (spec 4 rule 5). */
+/**
+ * A committed bag read "from the controller": cached for the rest of the hook
+ * (docs/charm-runtime.md, "Relation data" rule 5).
+ */
 function remoteRead(ctx: ToolContext, cacheKey: string, read: () => Bag): Bag {
   const cached = ctx.remoteReads.get(cacheKey);
   if (cached !== undefined) return cached;

@@ -1,5 +1,5 @@
 // secret-add, secret-get, secret-set, secret-grant, secret-revoke, secret-remove, secret-ids,
-// secret-info-get (spec 3.2 "Secrets" and section 5). Owner operations on an application's
+// secret-info-get (docs/charm-runtime.md, "Hook tools" and "Secrets"). Owner operations on an application's
 // secrets need the leader; consumers need a grant. Every reader, the owner included (Juju
 // 3.1.7+), tracks a revision; its record is written to the model at once (like Juju's
 // controller-side consumer record), the rest at commit.
@@ -392,7 +392,7 @@ export function secretIds(ctx: ToolContext, args: readonly string[]): string {
   const parsed = parseFlags(args, OUTPUT_FLAGS);
   const format = chosenFormat(parsed);
   checkEmpty(parsed.positional);
-  // Committed secrets only: secrets added in this hook are not listed (spec 3.1).
+  // Committed secrets only: secrets added in this hook are not listed (docs/charm-runtime.md, "Hook tools").
   const ids = Object.values(ctx.model.secrets)
     .filter((secret) => isOwner(ctx, secret))
     .map((secret) => `secret:${secret.id}`)

@@ -1,4 +1,4 @@
-// storage-get, storage-list, storage-add (spec 3.2 "Storage").
+// storage-get, storage-list, storage-add (docs/charm-runtime.md, "Hook tools").
 import { compareUnitNames } from '../model.js';
 import { type ToolContext, appOfUnit, hookEvent, unitOf } from './context.js';
 import { checkEmpty, parseFlags, runtimeError, usageError } from './flags.js';

@@ -6,7 +6,10 @@ import { parseSidecarTime } from './names.js';
 import { runCommand, SAFE_PATH, type RunResult } from './process.js';
 import { type SnapshotLog, type SnapshotSettings } from './types.js';
 
-/** The BorgBackup 1.2/1.4 command line, as borg mode and restores use it (spec §5.6). */
+/**
+ * The BorgBackup 1.2/1.4 command line, as borg mode and restores use it
+ * (docs/datapath.md, "Snapshot modes").
+ */
 
 export type BorgSettings = Pick<
   SnapshotSettings,

@@ -20,8 +20,9 @@ import { exists } from './snapshot-dir.js';
 import { type SnapshotJob, type SnapshotOutcome } from './types.js';
 
 /**
- * borg mode (spec §5.6): rsync in place into the working copy (kept as rsync's delta basis),
- * then one archive of it per run in `<source>.borg`, expired by Turku's retention with
+ * borg mode (docs/datapath.md, "Snapshot modes"): rsync in place into the working copy (kept as
+ * rsync's delta basis), then one archive of it per run in `<source>.borg`, expired by Turku's
+ * retention with
  * `borg delete` + `borg compact` (never `borg prune`, whose buckets differ).
  */
 export async function runBorgMode(job: SnapshotJob): Promise<SnapshotOutcome> {

@@ -8,9 +8,9 @@ import {
 import { type SnapshotLog, type SnapshotSettings } from './types.js';
 
 /**
- * Which snapshots a successful run expires (spec §5.8), for link-dest directories and borg
- * archives alike. A policy with any clause this storage cannot read is not applied at all, so a
- * typo in the clause meant to keep the yearlies does not lose them.
+ * Which snapshots a successful run expires (docs/datapath.md, "Retention on the storage"), for
+ * link-dest directories and borg archives alike. A policy with any clause this storage cannot read
+ * is not applied at all, so a typo in the clause meant to keep the yearlies does not lose them.
  */
 
 export type PolicyReading =

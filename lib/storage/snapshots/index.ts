@@ -1,5 +1,6 @@
 /**
- * The storage's snapshot engines (spec §5.5–§5.8) and its restore helpers (spec §8).
+ * The storage's snapshot engines (docs/datapath.md, "Pulling with rsync" to "Retention on the
+ * storage") and its restore helpers (docs/datapath.md, "Restores").
  *
  *   runSnapshotMode(mode, job): Promise<SnapshotOutcome>
  *     Pulls `job.remote.url` (rsync://user@127.0.0.1:P/source/) into `job.machineDir` and makes

@@ -21,10 +21,10 @@ import { deleteSnapshot, exists, removeLeftovers, replaceLatest } from './snapsh
 import { type SnapshotJob, type SnapshotOutcome } from './types.js';
 
 /**
- * link-dest mode (spec §5.6): rsync into the working copy, where unchanged files are hard links
- * to the newest snapshot (by a clone, link-clone.ts, or rsync's `--link-dest`); on success the
- * working copy becomes the new snapshot. Until then nothing in `<source>.snapshots/` changes, so a
- * failed run leaves every snapshot and `latest` as they were.
+ * link-dest mode (docs/datapath.md, "Snapshot modes"): rsync into the working copy, where unchanged
+ * files are hard links to the newest snapshot (by a clone, link-clone.ts, or rsync's
+ * `--link-dest`); on success the working copy becomes the new snapshot. Until then nothing in
+ * `<source>.snapshots/` changes, so a failed run leaves every snapshot and `latest` as they were.
  *
  * A partial working copy left by a failed run is reused only for a first backup. [FIX] With a
  * base it may hold hard links into a snapshot, and rsync would change a mode or owner on such a

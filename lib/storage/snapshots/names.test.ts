@@ -12,7 +12,7 @@ import {
   writeSidecar,
 } from './names.js';
 
-describe('snapshot names (spec §5.7)', () => {
+describe('snapshot names (docs/datapath.md, "Snapshots on disk")', () => {
   test('<source>_<YYYYmmdd-HHMMSS>_<xxxx>, the time in the storage zone', () => {
     const finish = new Date('2024-12-15T03:12:15.982Z');
     expect(snapshotName('etc', finish, 'UTC', '1a2b')).toBe('etc_20241215-031215_1a2b');

@@ -11,8 +11,9 @@ import { toInstant } from '../../turku/time.js';
 import { type SnapshotLog } from './types.js';
 
 /**
- * Snapshot names, sidecars and the candidates of a `<source>.snapshots/` directory (spec §5.7).
- * The formats are shared with original storages, which may take over the same volumes.
+ * Snapshot names, sidecars and the candidates of a `<source>.snapshots/` directory
+ * (docs/datapath.md, "Snapshots on disk"). The formats are shared with original storages, which may
+ * take over the same volumes.
  */
 
 export const LATEST = 'latest';

@@ -4,7 +4,10 @@ import { workingDir } from './paths.js';
 import { pullSource, rsyncFailure, rsyncNote } from './rsync.js';
 import { type SnapshotJob, type SnapshotOutcome } from './types.js';
 
-/** none mode (spec §5.6): a mirror, rewritten in place; no snapshots, no retention. */
+/**
+ * none mode (docs/datapath.md, "Snapshot modes"): a mirror, rewritten in place; no snapshots, no
+ * retention.
+ */
 export async function runNone(job: SnapshotJob): Promise<SnapshotOutcome> {
   const mirror = workingDir(job);
   await mkdir(mirror, { recursive: true });

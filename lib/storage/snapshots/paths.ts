@@ -2,7 +2,7 @@ import { join } from 'node:path';
 
 import { type SnapshotJob } from './types.js';
 
-/** Where a source lives in its machine directory (spec §5.9). */
+/** Where a source lives in its machine directory (docs/datapath.md, "Snapshots on disk"). */
 
 type Where = Pick<SnapshotJob, 'machineDir' | 'source'>;
 

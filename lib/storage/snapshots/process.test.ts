@@ -23,7 +23,7 @@ afterEach(async () => {
   await removeDir(tmp);
 });
 
-describe('runCommand: output to the log at DEBUG (spec §5.5)', () => {
+describe('runCommand: output to the log at DEBUG (docs/datapath.md, "Pulling with rsync")', () => {
   test('stdout and stderr lines in the order written, between Running and Return code', async () => {
     const log = captureLog();
     const result = await runCommand(['sh', '-c', 'echo one; echo two >&2; echo three; exit 3'], { env, log });

@@ -8,9 +8,9 @@ import { errorMessage } from '../../common/errors.js';
 import { type SnapshotLog } from './types.js';
 
 /**
- * Runs rsync, borg and rm for the engines: output goes to the local log at DEBUG between
- * `Running: <argv>` and `Return code: <N>` lines (spec §5.5), stdin is closed so a prompt
- * fails instead of hanging the session.
+ * Runs rsync, borg and rm for the engines: output goes to the local log at DEBUG between `Running:
+ * <argv>` and `Return code: <N>` lines (docs/datapath.md, "Pulling with rsync"), stdin is closed so
+ * a prompt fails instead of hanging the session.
  *
  * The output goes to a private file that is read in batches rather than to a pipe: rsync
  * `--verbose` writes each name with its own write(2), and waking Node for each of 50,000 names
@@ -18,7 +18,10 @@ import { type SnapshotLog } from './types.js';
  * keeps stdout and stderr lines in the order the program wrote them, and never blocks it.
  */
 
-/** rsync and friends get this PATH and nothing of the storage's own environment (spec §9 #25). */
+/**
+ * rsync and friends get this PATH and nothing of the storage's own environment
+ * (docs/datapath.md, "Pulling with rsync").
+ */
 export const SAFE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** The code reported when the program could not be started at all, as a shell would. */

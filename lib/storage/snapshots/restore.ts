@@ -11,8 +11,8 @@ import { exists, removeTree } from './snapshot-dir.js';
 import { type SnapshotLog, type SnapshotMode, type SnapshotSettings } from './types.js';
 
 /**
- * The storage's side of a scripted restore (spec §8): find the tree to push for a snapshot
- * selector, then push it to the agent's writable restore module through the tunnel.
+ * The storage's side of a scripted restore (docs/datapath.md, "Restores"): find the tree to push
+ * for a snapshot selector, then push it to the agent's writable restore module through the tunnel.
  */
 
 export class RestoreError extends UserError {

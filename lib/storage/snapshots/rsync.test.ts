@@ -10,7 +10,7 @@ import { filterFileText, rsyncArgv, rsyncEnv, rsyncFailure, rsyncUrl, runRsync }
 // Real rsync daemons and borg processes: generous for a loaded CI machine.
 jest.setTimeout(30_000);
 
-describe('rsync argv (spec §5.5)', () => {
+describe('rsync argv (docs/datapath.md, "Pulling with rsync")', () => {
   const base = { rsyncCommand: ['rsync'], url: 'rsync://u@127.0.0.1:5000/etc/', destination: '/m/etc' };
 
   test('the fixed options, then source and destination with trailing slashes', () => {
@@ -27,7 +27,7 @@ describe('rsync argv (spec §5.5)', () => {
     ]);
   });
 
-  test('every optional flag in the spec order', () => {
+  test('every optional flag in the documented order', () => {
     expect(
       rsyncArgv({
         ...base,

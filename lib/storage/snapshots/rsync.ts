@@ -6,7 +6,10 @@ import { isRsyncDiagnostic, rsyncFailureReason, rsyncSuccessNote } from './failu
 import { runCommand, SAFE_PATH } from './process.js';
 import { type SnapshotJob, type SnapshotLog } from './types.js';
 
-/** Pulling a source from the agent's rsync daemon through the tunnel (spec §5.5). */
+/**
+ * Pulling a source from the agent's rsync daemon through the tunnel
+ * (docs/datapath.md, "Pulling with rsync").
+ */
 
 /** 24 is "some files vanished before they could be transferred": normal on a live system. */
 export const RSYNC_SUCCESS_CODES: readonly number[] = [0, 24];
@@ -93,7 +96,7 @@ function hasLineBreak(line: string): boolean {
 }
 
 /**
- * `merge`, `:` and `.` rules (the spec names `merge`, `:` and `. `; `.` with modifiers is the same
+ * `merge`, `:` and `.` rules (the original drops `merge`, `:` and `. `; `.` with modifiers is the same
  * rule). A long-form `dir-merge` stays, as in the original: sources use it for per-directory
  * filter files kept on the agent (e.g. `dir-merge .turku-filter`).
  */

@@ -7,7 +7,10 @@ import { DELETE_PREFIX, isTemporaryName, LATEST, sidecarPath, type Candidate } f
 import { runCommand, SAFE_PATH } from './process.js';
 import { type SnapshotLog } from './types.js';
 
-/** Changes to a `<source>.snapshots/` directory, each safe to interrupt (spec §5.7, §5.8). */
+/**
+ * Changes to a `<source>.snapshots/` directory, each safe to interrupt
+ * (docs/datapath.md, "Snapshots on disk", "Retention on the storage").
+ */
 
 /**
  * Points `latest` at `name` by renaming a fresh symlink over it, so readers never find it

@@ -1,7 +1,10 @@
 import { type SnapshotMode, type SourceDescriptor } from '../../turku/protocol/descriptor.js';
 import { type WeekStart } from '../../turku/time.js';
 
-/** What every snapshot engine is given and returns (spec §5.5–§5.8); see index.ts. */
+/**
+ * What every snapshot engine is given and returns (docs/datapath.md, "Pulling with rsync" to
+ * "Retention on the storage"); see index.ts.
+ */
 
 export type { SnapshotMode };
 
@@ -12,7 +15,7 @@ export interface SnapshotLog {
   error(message: string): void;
 }
 
-/** The storage settings (spec §5.1) the engines need, in camelCase. */
+/** The storage settings (docs/datapath.md, "Configuration keys") the engines need, in camelCase. */
 export interface SnapshotSettings {
   readonly rsyncCommand: readonly string[];
   readonly borgCommand: readonly string[];

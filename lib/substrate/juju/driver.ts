@@ -1,6 +1,7 @@
-// The ModelDriver over a real Juju 3 controller: each method is one `juju` command of spec 6.2,
-// run through an injectable CommandRunner. `-m <model>` always follows the subcommand name, so
-// it stays ahead of any `--` (exec) and every command line has the same shape.
+// The ModelDriver over a real Juju 3 controller: each method is one `juju` command of
+// docs/integration.md, "The Juju driver (`lib/substrate/juju`)", run through an injectable
+// CommandRunner. `-m <model>` always follows the subcommand name, so it stays ahead of any `--`
+// (exec) and every command line has the same shape.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -22,7 +23,7 @@ export interface JujuDriverOptions {
   readonly run?: CommandRunner;
   /** The juju binary (default `juju`). */
   readonly juju?: string;
-  /** `juju run --wait` (default 5m, spec 9). */
+  /** `juju run --wait` (default 5m, docs/integration.md, "Conventions"). */
   readonly actionWait?: string;
   /** For waitUntil; tests pass a fake one. */
   readonly clock?: WaitClock;
@@ -36,7 +37,10 @@ export interface ProbeUnavailable {
 
 type Settings = Readonly<Record<string, string | number | boolean>>;
 
-/** Terminal task states (spec 6.3); anything else means `--wait` ran out first. */
+/**
+ * Terminal task states (docs/charm-runtime.md, "Bundles and `juju status`"); anything else means
+ * `--wait` ran out first.
+ */
 const FINISHED = new Set(['completed', 'failed', 'cancelled', 'aborted', 'error']);
 
 /** The last non-empty line, trimmed: Juju's error line comes last on stderr. */
@@ -121,7 +125,10 @@ export class JujuDriver implements ModelDriver {
     return { available: true, controller };
   }
 
-  /** A fresh model configured as spec 9 asks: hook errors stay visible, little update-status noise. */
+  /**
+   * A fresh model configured as docs/integration.md, "Conventions" asks: hook errors stay visible,
+   * little update-status noise.
+   */
   static async createModel(
     name = `turku-it-${randomBytes(4).toString('hex')}`,
     run: CommandRunner = execaRunner,
@@ -230,7 +237,8 @@ export class JujuDriver implements ModelDriver {
     } = isObject(task['results']) ? task['results'] : {};
     let status = typeof task['status'] === 'string' ? task['status'] : 'error';
     const code = typeof returnCode === 'number' ? returnCode : 0;
-    // A handler that exited non-zero failed, whatever the status says (spec 6.3, 9).
+    // A handler that exited non-zero failed, whatever the status says
+    // (docs/charm-runtime.md, "Bundles and `juju status`"; docs/integration.md, "Conventions").
     if (status === 'completed' && code !== 0) status = 'failed';
     let message = typeof task['message'] === 'string' ? task['message'] : '';
     if (!FINISHED.has(status)) {
@@ -251,7 +259,8 @@ export class JujuDriver implements ModelDriver {
       true,
     );
     // Juju 3 prints the same task object as `juju run`, keyed by unit, with the command's
-    // return-code/stdout/stderr under `results` (as Jubilant reads it; spec 6.3 shows only run's).
+    // return-code/stdout/stderr under `results` (as Jubilant reads it;
+    // docs/charm-runtime.md, "Bundles and `juju status`" describes only `juju run`'s).
     const task = onlyTask(result.stdout);
     const results = isObject(task?.['results']) ? task['results'] : undefined;
     if (results === undefined) {

@@ -3,9 +3,9 @@ import * as z from 'zod';
 import { SourceDescriptorMap } from './descriptor.js';
 
 /**
- * The API's answers to turku-agent-ping (spec §2.3), apart from api.ts so that the agent's
- * program loads only what it parses: the check-in runs every 5 minutes on every machine, and
- * its start-up is most of its cost.
+ * The API's answers to turku-agent-ping (docs/api.md, "The seven views"), apart from api.ts so that
+ * the agent's program loads only what it parses: the check-in runs every 5 minutes on every
+ * machine, and its start-up is most of its cost.
  *
  * Read tolerantly: only what the original API always sends is required, and unknown keys are
  * kept. The original answers a check-in with `{"machine": {"scheduled_sources": {…}}}` alone;

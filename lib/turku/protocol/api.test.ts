@@ -42,7 +42,7 @@ const registration = (machine: Record<string, unknown>) => ({
 });
 
 describe('update_config', () => {
-  test("accepts the spec's example and drops unknown keys", () => {
+  test('accepts a full example and drops unknown keys', () => {
     const request = UpdateConfigRequest.parse(
       registration({
         environment_name: 'prod',
@@ -88,7 +88,7 @@ describe('update_config', () => {
     [{ machine: { uuid: UUID } }, 'Missing required machine option "secret"'],
     [{ machine: { uuid: 'not-a-uuid', secret: 'x' } }, 'Invalid machine UUID'],
     [{ machine: { uuid: UUID, secret: 'x', sources: [] } }, 'Invalid type for "sources"'],
-  ])('envelope problems use the spec texts: %j', (input, message) => {
+  ])('envelope problems use the original texts: %j', (input, message) => {
     expect(problem(UpdateConfigRequest, input)).toBe(message);
   });
 
@@ -250,7 +250,7 @@ describe('agent check-in and restore', () => {
 });
 
 describe('storage messages', () => {
-  test("storage_update_config: the spec's example; floats floored", () => {
+  test('storage_update_config: a full example; floats floored', () => {
     const parsed = StorageUpdateConfigRequest.parse({
       auth: { name: 'Storage Registrations', secret: 'Xk3pR8vLq2NwT5yZb7HcJ1mFd9sGa4' },
       storage: {
@@ -283,7 +283,7 @@ describe('storage messages', () => {
       { storage: { name: 'p', secret: 's' }, machine: { uuid: UUID } },
       'Missing required option "machine.sources"',
     ],
-  ])('missing parts use the spec texts (%#)', (schema, input, message) => {
+  ])('missing parts use the original texts (%#)', (schema, input, message) => {
     expect(problem(schema, input)).toBe(message);
   });
 
@@ -316,7 +316,7 @@ describe('storage messages', () => {
     expect(StoragePingCheckinResponse.parse(checkin)).toEqual(checkin);
   });
 
-  test("storage_ping_source_update: the spec's example, and names the original accepted", () => {
+  test('storage_ping_source_update: a full example, and names the original accepted', () => {
     const parsed = StoragePingSourceUpdateRequest.parse({
       storage: { name: 'primary', secret: 's' },
       machine: {
@@ -367,7 +367,7 @@ describe('login parts, read before authentication', () => {
 });
 
 describe('health', () => {
-  test("the spec's example", () => {
+  test('a full example', () => {
     const health = {
       healthy: true,
       date: '2024-12-15T07:00:00.123456+00:00',

@@ -5,18 +5,19 @@ import { SourceDescriptorMap } from './descriptor.js';
 import { SourceSettingsMap } from './source.js';
 
 /**
- * The seven `/v1` views (spec §2.3): request and response bodies. Requests drop unknown keys
- * (the spec says to ignore them). Responses are what our agent and storage read, tolerantly:
- * they require no more than the original API always sends, take its nulls, and keep unknown
- * keys, so our clients work against the original API as well as ours (docs/api.md, "What our
- * clients require of a reply"). Error messages are the texts the spec gives for each missing or
- * mistyped part of a request.
+ * The seven `/v1` views (docs/api.md, "The seven views"): request and response bodies. Requests
+ * drop unknown keys (docs/api.md, "Request rules": they are ignored). Responses are what our agent
+ * and storage read, tolerantly: they require no more than the original API always sends, take its
+ * nulls, and keep unknown keys, so our clients work against the original API as well as ours
+ * (docs/api.md, "What our clients require of a reply"). Error messages are the texts the original
+ * gives for each missing or mistyped part of a request.
  *
  * Each authenticating view also has a *login* schema: the little the API reads before deciding
- * authentication (spec §2.2). Its only refusals are the absent containers and keys the original
- * answers with 400; anything else wrong with the credentials (a malformed UUID, a secret that is
- * not a string, a `storage` that is not an object, a malformed `auth`) makes them unusable, which
- * is 403 `Bad auth`. The full request schema is reported only once the caller is authenticated.
+ * authentication (docs/api.md, "Authentication"). Its only refusals are the absent containers and
+ * keys the original answers with 400; anything else wrong with the credentials (a malformed UUID, a
+ * secret that is not a string, a `storage` that is not an object, a malformed `auth`) makes them
+ * unusable, which is 403 `Bad auth`. The full request schema is reported only once the caller is
+ * authenticated.
  */
 
 export const VIEWS = [
@@ -30,7 +31,7 @@ export const VIEWS = [
 ] as const;
 export type View = (typeof VIEWS)[number];
 
-/** The spec's message for an absent key, or a plain type message for a present one. */
+/** The original's message for an absent key, or a plain type message for a present one. */
 const missing =
   (absent: string, key: string) =>
   (issue: { input?: unknown }): string =>

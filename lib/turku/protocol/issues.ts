@@ -1,9 +1,9 @@
 import type { z } from 'zod';
 
 /**
- * Turns the first problem zod found into one line an operator can act on, in the spec's
+ * Turns the first problem zod found into one line an operator can act on, in the original's
  * style: `source "home": frequency: invalid time "2am" (expected HHMM or HHMM-HHMM)`.
- * Messages the spec gives verbatim for a missing or mistyped envelope part (such as
+ * Messages the original gives verbatim for a missing or mistyped envelope part (such as
  * `Missing required machine option "uuid"`) come back bare.
  */
 

@@ -7,8 +7,9 @@ import { SNAPSHOT_MODES } from './descriptor.js';
 import { checked, Flag, SourceName } from './fields.js';
 
 /**
- * A source as an agent declares it in `sources.d` and sends it in `update_config` (spec §2.3.1).
- * The API's description of a source to agents and storages is in descriptor.ts.
+ * A source as an agent declares it in `sources.d` and sends it in `update_config`
+ * (docs/api.md, "update_config"). The API's description of a source to agents and storages is in
+ * descriptor.ts.
  */
 
 /** Text without line breaks or NUL: it ends up as one line of an rsync filter file. */

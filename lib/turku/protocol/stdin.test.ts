@@ -38,7 +38,7 @@ describe('framing', () => {
 });
 
 describe('parseStdinRequest', () => {
-  test("the spec's example", () => {
+  test('a full example', () => {
     expect(parseStdinRequest(CHECKIN)).toEqual(JSON.parse(CHECKIN));
   });
 

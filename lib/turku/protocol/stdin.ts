@@ -1,9 +1,9 @@
 import * as z from 'zod';
 
 /**
- * The SSH stdin protocol between agent and storage (spec §3.3): one JSON object on one line,
- * then a line holding only ".". The storage identifies the machine by its forced command's
- * argument, never by anything in this message.
+ * The SSH stdin protocol between agent and storage (docs/datapath.md, "The SSH stdin protocol"):
+ * one JSON object on one line, then a line holding only ".". The storage identifies the machine by
+ * its forced command's argument, never by anything in this message.
  */
 
 export const STDIN_TERMINATOR = '\n.\n';
