@@ -63,11 +63,13 @@ export {
   parseConfig,
   parseDatabag,
 } from './schemas.js';
+export { flattenActionResults } from './action-results.js';
+export { MAX_ARG_BYTES, argvBytes } from './argv-limits.js';
+export { normaliseSecretId } from './secret-args.js';
 export {
   type ApplicationStatusDetails,
   type ConfigValue,
   type GoalState,
-  HookTools,
   type HookToolsOptions,
   type LogLevel,
   type NetworkInfo,
@@ -81,8 +83,5 @@ export {
   type StatusDetails,
   type StatusName,
   type StorageDetails,
-  MAX_ARG_BYTES,
-  argvBytes,
-  flattenActionResults,
-  normaliseSecretId,
-} from './tools.js';
+} from './tool-types.js';
+export { HookTools } from './tools.js';
