@@ -2,6 +2,7 @@ import { mkdir, readlink, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { say } from '../harness/lifecycle.js';
+import { run } from '../harness/processes.js';
 import { mutateDataset, warmUp, type Dataset, type Mutation } from './datasets.js';
 import {
   type Comparison,
@@ -16,7 +17,6 @@ import {
   turkuBackup,
 } from './measure.js';
 import { type DatapathSettings } from './settings.js';
-import { run } from '../harness/processes.js';
 import { type World } from './world.js';
 
 /** One dataset's part of the data-path benchmark: full, incremental, no-change and restore runs, each paired with bare copies. */

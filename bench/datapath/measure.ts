@@ -6,8 +6,8 @@ import { listBackups } from '../../lib/api/admin/commands.js';
 import { type QuietOptions, waitForQuiet } from '../harness/machine.js';
 import { machineCpuSeconds } from '../harness/proc.js';
 import { median, round } from '../harness/stats.js';
-import { type Dataset } from './datasets.js';
 import { type Finished, run } from '../harness/processes.js';
+import { type Dataset } from './datasets.js';
 import { type World } from './world.js';
 
 /**

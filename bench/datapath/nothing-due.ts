@@ -1,9 +1,9 @@
 import { listBackups } from '../../lib/api/admin/commands.js';
 import { say } from '../harness/lifecycle.js';
 import { median, round } from '../harness/stats.js';
+import { run } from '../harness/processes.js';
 import { check } from './measure.js';
 import { type DatapathSettings } from './settings.js';
-import { run } from '../harness/processes.js';
 import { type World } from './world.js';
 
 /** The check-in of a machine with nothing due: the cost every agent pays every few minutes. */
