@@ -66,22 +66,6 @@ export {
 export { flattenActionResults } from './action-results.js';
 export { MAX_ARG_BYTES, argvBytes } from './argv-limits.js';
 export { normaliseSecretId } from './secret-args.js';
-export {
-  type ApplicationStatusDetails,
-  type ConfigValue,
-  type GoalState,
-  type HookToolsOptions,
-  type LogLevel,
-  type NetworkInfo,
-  type PortSpec,
-  type RelationRef,
-  type SecretAddOptions,
-  type SecretInfo,
-  type SecretMetadataOptions,
-  type SecretRef,
-  type SecretRevokeTarget,
-  type StatusDetails,
-  type StatusName,
-  type StorageDetails,
-} from './tool-types.js';
+// The hook tools' argument and answer types, all of them.
+export type * from './tool-types.js';
 export { HookTools } from './tools.js';
