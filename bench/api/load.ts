@@ -3,8 +3,8 @@ import { text } from 'node:stream/consumers';
 import { fileURLToPath } from 'node:url';
 
 import { checkinBody, registrationBody, type RegistrationAuth } from './fleet.js';
-import { childrenOf, cpuSecondsOf, machineCpuSeconds } from './proc.js';
-import { round, summarise, type LatencySummary } from './stats.js';
+import { childrenOf, cpuSecondsOf, machineCpuSeconds } from '../harness/proc.js';
+import { round, summarise, type LatencySummary } from '../harness/stats.js';
 
 /**
  * The API benchmark's load generator, a process of its own so that it does not share the API's

@@ -1,8 +1,5 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { randomInt } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -14,6 +11,10 @@ import { workloadFiles } from '../../lib/charm-pack/workload.js';
 import { storageSshdSettings } from '../../lib/storage/sshd-settings.js';
 import { parseSettings } from '../../lib/api/settings.js';
 import { randomAlphanumeric } from '../../lib/common/random.js';
+import { atExit, cancelExitActions } from '../harness/lifecycle.js';
+import { type Finished, isAlive, killAll, mustRun, processTree, run } from '../harness/processes.js';
+import { createNamespace, removeNamespaceSync, sweepNamespaces } from './netns.js';
+import { startPlainSshd, startSshd } from './sshd.js';
 
 /**
  * A one-machine Turku deployment for the data-path benchmark, built the way the end-to-end tests
@@ -33,299 +34,6 @@ import { randomAlphanumeric } from '../../lib/common/random.js';
 /** The repository, whose lib/ sources the programs are bundled from. */
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const ROOT_BASE = '/var/lib/turku-bench';
-const NETNS_PREFIX = 'turku-bench-';
-const SSHD = '/usr/sbin/sshd';
-const SAFE_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C.UTF-8' };
-
-const FIREWALL_RULES = [
-  '*filter',
-  ':INPUT DROP [0:0]',
-  ':FORWARD DROP [0:0]',
-  ':OUTPUT ACCEPT [0:0]',
-  '-A INPUT -i lo -j ACCEPT',
-  '-A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT',
-  'COMMIT',
-  '',
-].join('\n');
-
-// ---- processes, and the exit hook ----------------------------------------------------------
-
-const exitActions = new Set<() => void>();
-const children = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of children) child.kill('SIGKILL');
-  for (const action of [...exitActions].reverse()) {
-    try {
-      action();
-    } catch {
-      // best effort
-    }
-  }
-});
-
-export interface Finished {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-  /** Wall time from spawn to exit (and closed output), seconds. */
-  readonly seconds: number;
-}
-
-/** Runs a command to its end; `netns` runs it inside that network namespace (`ip netns exec`). */
-export function run(
-  argv: readonly string[],
-  options: { readonly netns?: string; readonly input?: string; readonly timeoutMs?: number } = {},
-): Promise<Finished> {
-  const full = options.netns === undefined ? argv : ['ip', 'netns', 'exec', options.netns, ...argv];
-  const [file, ...args] = full;
-  return new Promise((resolve, reject) => {
-    const start = performance.now();
-    const child = spawn(file!, args, { stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-    children.add(child);
-    const out: Buffer[] = [];
-    let err = '';
-    child.stdout!.on('data', (chunk: Buffer) => out.push(chunk));
-    child.stderr!.on('data', (chunk: Buffer) => {
-      err = (err + chunk.toString()).slice(-200_000);
-    });
-    if (options.input !== undefined) child.stdin!.end(options.input);
-    const timer =
-      options.timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      children.delete(child);
-      reject(error);
-    });
-    child.once('close', (code, signal) => {
-      const seconds = (performance.now() - start) / 1000;
-      clearTimeout(timer);
-      children.delete(child);
-      resolve({
-        code: code ?? (signal === null ? -1 : -128),
-        stdout: Buffer.concat(out).toString(),
-        stderr: err,
-        seconds,
-      });
-    });
-  });
-}
-
-async function mustRun(argv: readonly string[], options: Parameters<typeof run>[1] = {}): Promise<Finished> {
-  const result = await run(argv, options);
-  if (result.code !== 0) {
-    throw new Error(`${argv.join(' ')} failed (${result.code}):\n${result.stderr.slice(-4000)}${result.stdout}`);
-  }
-  return result;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^[ZX]$/.test(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? 'X');
-  } catch {
-    return false;
-  }
-}
-
-/** pid and all its descendants, from /proc. */
-function processTree(pid: number): number[] {
-  const byParent = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      byParent.set(ppid, [...(byParent.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const found = [pid];
-  for (let i = 0; i < found.length; i++) found.push(...(byParent.get(found[i]!) ?? []));
-  return found;
-}
-
-function killAll(pids: readonly number[]): void {
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-}
-
-function quietSync(argv: readonly string[]): string {
-  try {
-    return execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-  } catch {
-    return '';
-  }
-}
-
-// ---- the agent's network namespace ---------------------------------------------------------
-
-interface Namespace {
-  readonly name: string;
-  readonly hostAddress: string;
-  readonly hostInterface: string;
-}
-
-function removeNamespaceSync(ns: Namespace): void {
-  const pids = quietSync(['ip', 'netns', 'pids', ns.name]).split(/\s+/).filter(Boolean).map(Number);
-  for (const pid of pids) killAll(processTree(pid));
-  quietSync(['ip', 'netns', 'del', ns.name]);
-  quietSync(['ip', 'link', 'del', ns.hostInterface]);
-}
-
-/** Removes namespaces and directories of benchmark runs whose process is gone (killed runs). */
-function sweepLeftovers(): void {
-  for (const line of quietSync(['ip', 'netns', 'list']).split('\n')) {
-    const name = line.split(' ')[0] ?? '';
-    const match = new RegExp(`^${NETNS_PREFIX}(\\d+)$`).exec(name);
-    if (match !== null && !isAlive(Number(match[1]))) {
-      removeNamespaceSync({ name, hostAddress: '', hostInterface: `tb${match[1]}h` });
-    }
-  }
-  for (const entry of readdirSync(ROOT_BASE)) {
-    const match = /^run\.(\d+)\./.exec(entry);
-    if (match !== null && !isAlive(Number(match[1]))) rmSync(join(ROOT_BASE, entry), { recursive: true, force: true });
-  }
-}
-
-/** A /30 in 10.64-254.x.x that no route or address of the root namespace overlaps (a /24 check). */
-function freeSubnet(): { hostAddress: string; nsAddress: string } {
-  const used = quietSync(['ip', '-4', 'route', 'show', 'table', 'all']) + quietSync(['ip', '-4', '-o', 'addr', 'show']);
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const x = randomInt(64, 255);
-    const y = randomInt(0, 256);
-    if (!used.includes(`10.${x}.${y}.`)) {
-      return { hostAddress: `10.${x}.${y}.1`, nsAddress: `10.${x}.${y}.2` };
-    }
-  }
-  throw new Error('No free 10.x.y.0/30 subnet for the agent namespace');
-}
-
-async function createNamespace(): Promise<Namespace> {
-  const { hostAddress, nsAddress } = freeSubnet();
-  const ns: Namespace = { name: `${NETNS_PREFIX}${process.pid}`, hostAddress, hostInterface: `tb${process.pid}h` };
-  const nsInterface = `tb${process.pid}n`;
-  exitActions.add(() => removeNamespaceSync(ns));
-  await mustRun(['ip', 'netns', 'add', ns.name]);
-  await mustRun(['ip', 'link', 'add', ns.hostInterface, 'type', 'veth', 'peer', 'name', nsInterface, 'netns', ns.name]);
-  await mustRun(['ip', 'addr', 'add', `${hostAddress}/30`, 'dev', ns.hostInterface]);
-  await mustRun(['ip', 'link', 'set', ns.hostInterface, 'up']);
-  await mustRun(['ip', '-n', ns.name, 'addr', 'add', `${nsAddress}/30`, 'dev', nsInterface]);
-  await mustRun(['ip', '-n', ns.name, 'link', 'set', nsInterface, 'up']);
-  await mustRun(['ip', '-n', ns.name, 'link', 'set', 'lo', 'up']);
-  await mustRun(['ip', '-n', ns.name, 'route', 'add', 'default', 'via', hostAddress]);
-  for (const restore of ['iptables-restore', 'ip6tables-restore']) {
-    await mustRun([restore, '-w', '5'], { netns: ns.name, input: FIREWALL_RULES });
-  }
-  return ns;
-}
-
-// ---- the storage's sshd --------------------------------------------------------------------
-
-interface Sshd {
-  readonly port: number;
-  readonly hostKeyGlob: string;
-  readonly pid: number;
-  log(): string;
-}
-
-function freePort(address: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen({ port: 0, host: address, exclusive: true }, () => {
-      const bound = server.address();
-      server.close(() => (typeof bound === 'object' && bound !== null ? resolve(bound.port) : reject(new Error())));
-    });
-  });
-}
-
-/** `/usr/sbin/sshd -D -e` with `settings` after its address, host key and pid file, once it listens. */
-async function startSshd(dir: string, address: string, settings: readonly string[]): Promise<Sshd> {
-  await mkdir(dir, { recursive: true, mode: 0o755 });
-  await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
-  const hostKey = join(dir, 'ssh_host_ed25519_key');
-  await mustRun(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'turku-bench-sshd', '-f', hostKey]);
-  // sshd runs every command (rsync's server, the forced command) through the user's shell, and
-  // bash reads ~/.bashrc when sshd starts it. Sessions get an empty HOME, so neither side pays for
-  // this machine's root dotfiles (a `pyenv init` there costs about 0.6 s per login); the storage
-  // charm's ping user has /bin/sh and no dotfiles.
-  const home = join(dir, 'home');
-  await mkdir(home, { recursive: true, mode: 0o755 });
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort(address);
-    const config = [
-      `ListenAddress ${address}:${port}`,
-      `HostKey ${hostKey}`,
-      `PidFile ${join(dir, 'sshd.pid')}`,
-      `SetEnv HOME=${home}`,
-      ...settings,
-      '',
-    ].join('\n');
-    const configFile = join(dir, 'sshd_config');
-    await writeFile(configFile, config, { mode: 0o644 });
-    const child = spawn(SSHD, ['-D', '-e', '-f', configFile], { stdio: ['ignore', 'ignore', 'pipe'], env: SAFE_ENV });
-    const pid = child.pid;
-    if (pid === undefined) throw new Error(`Cannot run ${SSHD}`);
-    const killTree = () => killAll(processTree(pid));
-    exitActions.add(killTree);
-    let log = '';
-    child.stderr.on('data', (chunk: Buffer) => (log = (log + chunk.toString()).slice(-100_000)));
-    let status: string | undefined;
-    child.once('exit', (code, signal) => (status = signal ?? `exit code ${String(code)}`));
-    const deadline = Date.now() + 15_000;
-    while (!log.includes(`Server listening on ${address} port ${port}.`) && status === undefined) {
-      if (Date.now() > deadline) break;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    if (log.includes(`Server listening on ${address} port ${port}.`) && status === undefined) {
-      return { port, pid, hostKeyGlob: join(dir, 'ssh_host_*_key.pub'), log: () => log };
-    }
-    killTree();
-    exitActions.delete(killTree);
-    if (attempt < 3 && /Address already in use|Cannot bind any address/.test(log)) continue;
-    throw new Error(`sshd did not start (${status ?? 'timeout'}):\n${log.slice(-4000)}`);
-  }
-}
-
-/**
- * The storage host's ordinary sshd, for the bare baseline: what an operator would use to copy the
- * data by hand, root logging in with a key (OpenSSH's defaults otherwise, ciphers included).
- * Returns the `ssh` command line for `rsync -e`, with the host key pinned.
- */
-async function startPlainSshd(dir: string, address: string): Promise<Sshd & { readonly ssh: string }> {
-  await mkdir(dir, { recursive: true, mode: 0o755 });
-  const clientKey = join(dir, 'client_ed25519');
-  await mustRun(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'turku-bench-bare', '-f', clientKey]);
-  const authorizedKeys = join(dir, 'authorized_keys');
-  await writeFile(authorizedKeys, await readFile(`${clientKey}.pub`), { mode: 0o600 });
-  const sshd = await startSshd(dir, address, [
-    `AuthorizedKeysFile ${authorizedKeys}`,
-    'PermitRootLogin prohibit-password',
-    'PasswordAuthentication no',
-    'KbdInteractiveAuthentication no',
-    'UsePAM no',
-    'StrictModes yes',
-    'UseDNS no',
-  ]);
-  const hostKey = (await readFile(join(dir, 'ssh_host_ed25519_key.pub'), 'utf8')).trim();
-  const knownHosts = join(dir, 'known_hosts');
-  await writeFile(knownHosts, `[${address}]:${sshd.port} ${hostKey}\n`, { mode: 0o600 });
-  const ssh = [
-    'ssh',
-    `-i ${clientKey}`,
-    `-p ${sshd.port}`,
-    '-o BatchMode=yes',
-    '-o StrictHostKeyChecking=yes',
-    `-o UserKnownHostsFile=${knownHosts}`,
-  ].join(' ');
-  return { ...sshd, ssh };
-}
 
 const PROGRAMS: readonly WorkloadProgram[] = [
   'turku-update-config',
@@ -394,10 +102,14 @@ export async function makeBenchRoot(): Promise<string> {
     }
     if (path === dirname(path)) break;
   }
-  sweepLeftovers();
+  sweepNamespaces();
+  for (const entry of readdirSync(ROOT_BASE)) {
+    const match = /^run\.(\d+)\./.exec(entry);
+    if (match !== null && !isAlive(Number(match[1]))) rmSync(join(ROOT_BASE, entry), { recursive: true, force: true });
+  }
   const root = await mkdtemp(join(ROOT_BASE, `run.${process.pid}.`));
   await chmod(root, 0o755);
-  exitActions.add(() => rmSync(root, { recursive: true, force: true, maxRetries: 3 }));
+  atExit(() => rmSync(root, { recursive: true, force: true, maxRetries: 3 }));
   return root;
 }
 
@@ -526,7 +238,8 @@ export async function createWorld(root: string, sources: Readonly<Record<string,
         killAll(processTree(sshd.pid));
         killAll(processTree(plain.pid));
         await rm(root, { recursive: true, force: true, maxRetries: 3 });
-        exitActions.clear();
+        // All that the exit hook would undo is undone: its pids may belong to others by then.
+        cancelExitActions();
       })()),
   };
 }

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 
 import { bundleCharm } from '../../lib/charm-pack/bundle.js';
 import { DISPATCH_SCRIPT } from '../../lib/charm-pack/dispatch-script.js';
-import { round } from '../api/stats.js';
+import { median, round } from '../harness/stats.js';
 
 /**
  * The dispatch benchmark (`npm run bench:dispatch`): what one hook costs a charm built on
@@ -52,12 +52,6 @@ const STAND_IN_TOOLS = [
 
 function say(line: string): void {
   process.stdout.write(`${line}\n`);
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 async function writeStandInTools(dir: string): Promise<void> {

@@ -11,7 +11,8 @@ import { ActionFailure, ConfigError, HookToolError, ParamsError } from './errors
 import { createExecRunner } from './exec-runner.js';
 import { type CharmIo } from './runner.js';
 import { type Schema, parseActionParams, parseConfig } from './schemas.js';
-import { type ConfigValue, HookTools, type LogLevel, type StatusName } from './tools.js';
+import { type ConfigValue, type LogLevel, type StatusName } from './tool-types.js';
+import { HookTools } from './tools.js';
 
 /** The typed config: the schema's output, or the raw `config-get` map when there is no schema. */
 export type ConfigOf<C> = C extends Schema ? z.output<C> : Record<string, ConfigValue>;

@@ -63,26 +63,9 @@ export {
   parseConfig,
   parseDatabag,
 } from './schemas.js';
-export {
-  type ApplicationStatusDetails,
-  type ConfigValue,
-  type GoalState,
-  HookTools,
-  type HookToolsOptions,
-  type LogLevel,
-  type NetworkInfo,
-  type PortSpec,
-  type RelationRef,
-  type SecretAddOptions,
-  type SecretInfo,
-  type SecretMetadataOptions,
-  type SecretRef,
-  type SecretRevokeTarget,
-  type StatusDetails,
-  type StatusName,
-  type StorageDetails,
-  MAX_ARG_BYTES,
-  argvBytes,
-  flattenActionResults,
-  normaliseSecretId,
-} from './tools.js';
+export { flattenActionResults } from './action-results.js';
+export { MAX_ARG_BYTES, argvBytes } from './argv-limits.js';
+export { normaliseSecretId } from './secret-args.js';
+// The hook tools' argument and answer types, all of them.
+export type * from './tool-types.js';
+export { HookTools } from './tools.js';

@@ -9,7 +9,8 @@ import {
   outputFileName,
   writeActionOutput,
 } from './large-results.js';
-import { MAX_ARG_BYTES, argvBytes, flattenActionResults } from './tools.js';
+import { flattenActionResults } from './action-results.js';
+import { MAX_ARG_BYTES, argvBytes } from './argv-limits.js';
 
 let dir: string;
 beforeEach(async () => {

@@ -13,7 +13,10 @@ import {
   ToolUsageError,
 } from './errors.js';
 import { type HookToolRunner } from './runner.js';
-import { HookTools, MAX_ARG_BYTES, flattenActionResults, normaliseSecretId } from './tools.js';
+import { flattenActionResults } from './action-results.js';
+import { MAX_ARG_BYTES } from './argv-limits.js';
+import { normaliseSecretId } from './secret-args.js';
+import { HookTools } from './tools.js';
 import { type CharmEvent } from '../charm-testing/events.js';
 import { addApplication, fixtureModel, relate } from '../charm-testing/fixtures.js';
 import { type Model, type Relation } from '../charm-testing/model.js';

@@ -1,251 +1,56 @@
-// One typed method per hook tool (spec 3.2). Each method builds the exact argv of the spec, runs it
-// through the swappable HookToolRunner, parses the JSON output and turns failures into typed
-// errors. Read-only answers that cannot change within a hook are cached for the hook's life.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// One typed method per hook tool (docs/charm-runtime.md, "Hook tools"). Each method builds the
+// tool's exact argv, runs it through the swappable HookToolRunner, parses the JSON output and
+// turns failures into typed errors. Read-only answers that cannot change within a hook are cached for the hook's life.
+import { actionSetBatches } from './action-results.js';
+import { checkArgv, truncateUtf8 } from './argv-limits.js';
 import { type JujuActionContext, type JujuHookContext } from './context.js';
-import { AccessError, ArgvLimitError, HookToolError, classifyToolFailure } from './errors.js';
+import { AccessError, HookToolError, classifyToolFailure } from './errors.js';
 import {
   type Parse,
   ShapeError,
-  asArrayOf,
   asBoolean,
-  asNumber,
   asRecord,
   asRecordOf,
   asString,
   asStringList,
   asStringMap,
-  kindOf,
-  optional,
-  pathOf,
-  withDefault,
 } from './json-shapes.js';
 import { type HookToolRunner } from './runner.js';
-
-/** A relation as `-r` takes it: `registration:7` (preferred) or the bare id 7. */
-export type RelationRef = string | number;
-
-export type StatusName = 'maintenance' | 'blocked' | 'waiting' | 'active';
-export type LogLevel = 'TRACE' | 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR' | 'CRITICAL';
-export type ConfigValue = string | number | boolean;
-
-export interface StatusDetails {
-  status: string;
-  message: string;
-  data: Record<string, unknown>;
-}
-
-export interface ApplicationStatusDetails extends StatusDetails {
-  units: Record<string, StatusDetails>;
-}
-
-/** A port for open-port/close-port: 8080 (tcp), "8080/udp", "1000-2000/tcp", "icmp", or a range. */
-export type PortSpec = number | string | { from: number; to: number; protocol?: 'tcp' | 'udp' };
-
-export interface NetworkInfo {
-  'bind-addresses': {
-    'mac-address': string;
-    'interface-name': string;
-    addresses: { hostname: string; value: string; cidr: string }[];
-  }[];
-  'egress-subnets': string[];
-  'ingress-addresses': string[];
-}
-
-export interface SecretMetadataOptions {
-  label?: string;
-  description?: string;
-  /** A Go duration (`24h`) or an RFC 3339 time. */
-  expire?: string;
-  rotate?: 'never' | 'hourly' | 'daily' | 'weekly' | 'monthly' | 'quarterly' | 'yearly';
-}
-
-export interface SecretAddOptions extends SecretMetadataOptions {
-  owner?: 'application' | 'unit';
-}
-
-export type SecretRef = { id: string; label?: string } | { label: string };
-
-export interface SecretInfo {
-  id: string;
-  revision: number;
-  label?: string;
-  owner: string;
-  description?: string;
-  rotation?: string;
-  expiry?: string;
-  rotates?: string;
-}
-
-export type SecretRevokeTarget = { relation: RelationRef } | { app: string } | { unit: string };
-
-export interface StorageDetails {
-  kind: string;
-  location: string;
-}
-
-export interface GoalState {
-  units: Record<string, { status: string; since?: string }>;
-  relations: Record<string, Record<string, { status: string; since?: string }>>;
-}
-
-export interface HookToolsOptions {
-  /** Milliseconds clock for the is-leader cache (tests replace it). */
-  now?: () => number;
-}
+import { metadataArgs, withSecretFile } from './secret-args.js';
+import {
+  applicationStatus,
+  configValue,
+  goalState,
+  networkInfo,
+  secretInfoMap,
+  statusDetails,
+  storageDetails,
+} from './tool-output.js';
+import {
+  type ApplicationStatusDetails,
+  type ConfigValue,
+  type GoalState,
+  type HookToolsOptions,
+  type LogLevel,
+  type NetworkInfo,
+  type PortSpec,
+  type RelationRef,
+  type SecretAddOptions,
+  type SecretInfo,
+  type SecretMetadataOptions,
+  type SecretRef,
+  type SecretRevokeTarget,
+  type StatusDetails,
+  type StatusName,
+  type StorageDetails,
+} from './tool-types.js';
 
 // How long an is-leader answer may be trusted (Juju guarantees leadership for about 30 s).
 const LEADER_TTL_MS = 30_000;
 // juju-log lines are split so one call never carries an unbounded argument.
 const LOG_CHUNK = 4096;
-// action-set's rules (Juju's jujuc/action-set.go, docs/charm-runtime.md): every dot-separated
-// segment of a key has this shape and is none of the reserved names, at any depth.
-const ACTION_KEY = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
-const RESERVED_ACTION_KEYS = new Set(['stdout', 'stdout-encoding', 'stderr', 'stderr-encoding']);
-
-/**
- * Linux's MAX_ARG_STRLEN: one argv string, its terminating NUL included, is at most 32 pages
- * (128 KiB); a longer one makes exec fail with E2BIG before the tool runs.
- */
-export const MAX_ARG_BYTES = 128 * 1024;
-// ARG_MAX (a quarter of the 8 MiB stack limit, 2 MiB) bounds argv and the environment together;
-// one call's argv stays at half of it, leaving the rest to the hook's environment.
-const MAX_ARGV_BYTES = 1024 * 1024;
-// action-set adds to the results on every call, so many pairs go out in calls of this size.
-const ACTION_SET_BATCH_BYTES = 256 * 1024;
 // action-fail must get through even when the message embeds a huge program output.
 const MAX_FAIL_MESSAGE_BYTES = 16 * 1024;
-
-/** Bytes an argv string takes in exec's block: its UTF-8 and the NUL. */
-export function argvBytes(arg: string): number {
-  return Buffer.byteLength(arg, 'utf8') + 1;
-}
-
-/** `text` cut to at most `maxBytes` of UTF-8 (never inside a character), marked when cut. */
-function truncateUtf8(text: string, maxBytes: number): string {
-  if (Buffer.byteLength(text, 'utf8') <= maxBytes) return text;
-  const marker = ' [... truncated]';
-  let cut = Buffer.from(text, 'utf8')
-    .subarray(0, maxBytes - marker.length)
-    .toString('utf8');
-  // A character split by the byte cut decodes to U+FFFD: drop it.
-  if (cut.endsWith('\uFFFD')) cut = cut.slice(0, -1);
-  return `${cut}${marker}`;
-}
-
-/** Throws ArgvLimitError when exec would refuse `tool args` (an argument, or all of them, too long). */
-function checkArgv(tool: string, args: readonly string[]): void {
-  let total = argvBytes(tool);
-  args.forEach((arg, index) => {
-    const bytes = argvBytes(arg);
-    total += bytes;
-    if (bytes > MAX_ARG_BYTES) {
-      throw new ArgvLimitError(
-        tool,
-        `${tool}: argument ${index + 1} is ${bytes} bytes; Linux refuses an argument over ${MAX_ARG_BYTES} bytes (MAX_ARG_STRLEN)`,
-      );
-    }
-  });
-  if (total > MAX_ARGV_BYTES) {
-    throw new ArgvLimitError(
-      tool,
-      `${tool}: arguments total ${total} bytes, over the ${MAX_ARGV_BYTES} this runtime allows (ARG_MAX)`,
-    );
-  }
-}
-
-// --- the shapes of the tools' JSON output (unknown keys are ignored) ---------------------------
-
-function configValue(value: unknown, path: string): ConfigValue {
-  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return value;
-  throw new ShapeError(path, 'a string, number or boolean', kindOf(value));
-}
-
-/** status-get's `{status, message?, status-data?}`. */
-function statusDetails(value: unknown, path: string): StatusDetails {
-  const record = asRecord(value, path);
-  return {
-    status: asString(record.status, pathOf(path, 'status')),
-    message: optional(record.message, pathOf(path, 'message'), asString) ?? '',
-    data: optional(record['status-data'], pathOf(path, 'status-data'), asRecord) ?? {},
-  };
-}
-
-function applicationStatus(value: unknown, path: string): ApplicationStatusDetails {
-  const inner = pathOf(path, 'application-status');
-  const record = asRecord(asRecord(value, path)['application-status'], inner);
-  const units = optional(record.units, pathOf(inner, 'units'), (map, at) => asRecordOf(map, at, statusDetails));
-  return { ...statusDetails(record, inner), units: units ?? {} };
-}
-
-/** secret-info-get prints `{<id>: {revision, owner, label?, ...}}`. */
-function secretInfoMap(value: unknown, path: string): Record<string, Omit<SecretInfo, 'id'>> {
-  return asRecordOf(value, path, (entry, at) => {
-    const record = asRecord(entry, at);
-    const info: Omit<SecretInfo, 'id'> = {
-      revision: asNumber(record.revision, pathOf(at, 'revision')),
-      owner: asString(record.owner, pathOf(at, 'owner')),
-    };
-    for (const field of ['label', 'description', 'rotation', 'expiry', 'rotates'] as const) {
-      const text = optional(record[field], pathOf(at, field), asString);
-      if (text !== undefined) info[field] = text;
-    }
-    return info;
-  });
-}
-
-function storageDetails(value: unknown, path: string): StorageDetails {
-  const record = asRecord(value, path);
-  return {
-    kind: asString(record.kind, pathOf(path, 'kind')),
-    location: asString(record.location, pathOf(path, 'location')),
-  };
-}
-
-/** network-get output; absent lists and names default to empty (older Juju omits some). */
-function networkInfo(value: unknown, path: string): NetworkInfo {
-  const record = asRecord(value, path);
-  const address = (item: unknown, at: string) => {
-    const fields = asRecord(item, at);
-    return {
-      hostname: asString(fields.hostname, pathOf(at, 'hostname')),
-      value: asString(fields.value, pathOf(at, 'value')),
-      cidr: asString(fields.cidr, pathOf(at, 'cidr')),
-    };
-  };
-  const binding = (item: unknown, at: string) => {
-    const fields = asRecord(item, at);
-    return {
-      'mac-address': withDefault(fields['mac-address'], pathOf(at, 'mac-address'), asString, ''),
-      'interface-name': withDefault(fields['interface-name'], pathOf(at, 'interface-name'), asString, ''),
-      addresses: withDefault(fields.addresses, pathOf(at, 'addresses'), (list, p) => asArrayOf(list, p, address), []),
-    };
-  };
-  const list = <T>(key: string, item: Parse<T>): T[] =>
-    withDefault(record[key], pathOf(path, key), (items, at) => asArrayOf(items, at, item), []);
-  return {
-    'bind-addresses': list('bind-addresses', binding),
-    'egress-subnets': list('egress-subnets', asString),
-    'ingress-addresses': list('ingress-addresses', asString),
-  };
-}
-
-function goalState(value: unknown, path: string): GoalState {
-  const record = asRecord(value, path);
-  const entry = (item: unknown, at: string) => {
-    const fields = asRecord(item, at);
-    const since = optional(fields.since, pathOf(at, 'since'), asString);
-    const status = asString(fields.status, pathOf(at, 'status'));
-    return since === undefined ? { status } : { status, since };
-  };
-  const units = (map: unknown, at: string) => asRecordOf(map, at, entry);
-  return {
-    units: withDefault(record.units, pathOf(path, 'units'), units, {}),
-    relations: withDefault(record.relations, pathOf(path, 'relations'), (map, at) => asRecordOf(map, at, units), {}),
-  };
-}
 
 /** The numeric id of `ep:7` or `7`, for cache keys. */
 function relationKey(relation: RelationRef): string {
@@ -253,7 +58,7 @@ function relationKey(relation: RelationRef): string {
   return text.slice(text.lastIndexOf(':') + 1);
 }
 
-/** Rejects anything but a map of string to string before it reaches a tool (spec 4 rule 1). */
+/** Rejects anything but a map of string to string before it reaches a tool (docs/charm-runtime.md, "Relation data", rule 1). */
 function assertStringMap(what: string, data: unknown): asserts data is Record<string, string> {
   if (typeof data !== 'object' || data === null || Array.isArray(data))
     throw new TypeError(`${what}: expected an object`);
@@ -269,44 +74,6 @@ function formatPort(port: PortSpec): string {
   if (typeof port === 'number') return `${port}/tcp`;
   if (typeof port === 'string') return port;
   return `${port.from}-${port.to}/${port.protocol ?? 'tcp'}`;
-}
-
-/** Nested action results as the dotted `key=value` pairs action-set takes (it has no --file). */
-export function flattenActionResults(results: Record<string, unknown>): string[] {
-  const pairs: string[] = [];
-  const walk = (value: unknown, path: string[]): void => {
-    if (value === undefined || value === null) return;
-    if (typeof value === 'object' && !Array.isArray(value)) {
-      for (const [key, inner] of Object.entries(value as Record<string, unknown>)) {
-        if (!ACTION_KEY.test(key)) {
-          throw new TypeError(
-            `action result key "${[...path, key].join('.')}": each segment must be lowercase alphanumeric with inner hyphens`,
-          );
-        }
-        // Juju refuses a reserved name as any segment, not only the top one.
-        if (RESERVED_ACTION_KEYS.has(key)) {
-          throw new TypeError(`action result key "${[...path, key].join('.')}": "${key}" is reserved by Juju`);
-        }
-        walk(inner, [...path, key]);
-      }
-      return;
-    }
-    pairs.push(`${path.join('.')}=${resultText(value, path)}`);
-  };
-  walk(results, []);
-  return pairs;
-}
-
-function resultText(value: unknown, path: readonly string[]): string {
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
-  if (Array.isArray(value)) return JSON.stringify(value);
-  throw new TypeError(`action result key "${path.join('.')}": cannot store a ${typeof value}`);
-}
-
-/** A secret id without its `secret:` prefix: older Juju prints bare ids, newer prints URIs. */
-export function normaliseSecretId(id: string): string {
-  return id.startsWith('secret:') ? id.slice('secret:'.length) : id;
 }
 
 export class HookTools {
@@ -333,7 +100,7 @@ export class HookTools {
     const result = await this.runner.run(tool, args, stdin);
     if (result.code === 0) return result.stdout;
     const error = classifyToolFailure(tool, args, result);
-    // Leadership can change mid-hook (spec 4 rule 7): a refusal means our cached answer is stale.
+    // Leadership can change mid-hook (docs/charm-runtime.md, "Relation data", rule 7): a refusal means our cached answer is stale.
     if (error instanceof AccessError && /not the leader|cannot write relation settings/.test(error.message)) {
       this.leader = undefined;
     }
@@ -480,31 +247,7 @@ export class HookTools {
    * rest to a file: large-results.ts). Many pairs go out in several calls, each well under ARG_MAX.
    */
   async actionSet(results: Record<string, unknown>): Promise<void> {
-    const pairs = flattenActionResults(results);
-    for (const pair of pairs) {
-      const bytes = argvBytes(pair);
-      if (bytes > MAX_ARG_BYTES) {
-        const key = pair.slice(0, pair.indexOf('='));
-        throw new ArgvLimitError(
-          'action-set',
-          `action result "${key}" is ${bytes} bytes, over the ${MAX_ARG_BYTES} Linux allows one argument; ` +
-            'return a bounded result and write the whole output to a file on the unit (lib/charm/large-results.ts)',
-        );
-      }
-    }
-    let batch: string[] = [];
-    let batchBytes = 0;
-    for (const pair of pairs) {
-      const bytes = argvBytes(pair);
-      if (batch.length > 0 && batchBytes + bytes > ACTION_SET_BATCH_BYTES) {
-        await this.run('action-set', batch);
-        batch = [];
-        batchBytes = 0;
-      }
-      batch.push(pair);
-      batchBytes += bytes;
-    }
-    if (batch.length > 0) await this.run('action-set', batch);
+    for (const batch of actionSetBatches(results)) await this.run('action-set', batch);
   }
 
   /**
@@ -729,27 +472,5 @@ export class HookTools {
   /** `goal-state --format=json`: what Juju intends. Cached. */
   goalState(): Promise<GoalState> {
     return this.cached('goal-state', () => this.json('goal-state', ['--format=json'], goalState));
-  }
-}
-
-function metadataArgs(options: SecretMetadataOptions): string[] {
-  const args: string[] = [];
-  if (options.label !== undefined) args.push('--label', options.label);
-  if (options.description !== undefined) args.push('--description', options.description);
-  if (options.expire !== undefined) args.push('--expire', options.expire);
-  if (options.rotate !== undefined) args.push('--rotate', options.rotate);
-  return args;
-}
-
-/** Writes secret content to a 0600 file in a private temporary directory, removed afterwards. */
-async function withSecretFile<T>(content: Record<string, string>, use: (path: string) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), 'charm-secret-'));
-  try {
-    const path = join(dir, 'content.yaml');
-    // JSON is YAML; the tool reads the file as a YAML map of key -> value.
-    await writeFile(path, JSON.stringify(content), { mode: 0o600 });
-    return await use(path);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
   }
 }

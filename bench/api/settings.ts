@@ -1,0 +1,48 @@
+import { SOURCES, SOURCES_PER_MACHINE } from './fleet.js';
+import { env, listEnv, numberEnv, outputName } from '../harness/options.js';
+
+/**
+ * The turku-api benchmark's settings, from the environment (bench/api/README.md lists them):
+ * BENCH_MACHINES, BENCH_LEVEL_SECONDS, BENCH_WARMUP_SECONDS, BENCH_CONCURRENCY,
+ * BENCH_REGISTER_CONCURRENCY, BENCH_BACKENDS, BENCH_PG_POOL_SIZE, BENCH_PROFILE_CONCURRENCY,
+ * BENCH_SEED; BENCH_PROFILE_DIR and BENCH_OUTPUT say where the profiles and results go.
+ */
+
+export type Backend = 'sqlite' | 'postgres';
+export const BACKEND_LABEL: Record<Backend, string> = { sqlite: 'SQLite', postgres: 'PostgreSQL' };
+
+export type ApiSettings = ReturnType<typeof apiSettings>;
+
+export function apiSettings() {
+  return {
+    machines: numberEnv('BENCH_MACHINES', 100_000),
+    sourcesPerMachine: SOURCES_PER_MACHINE,
+    sources: SOURCES,
+    registerConcurrency: numberEnv('BENCH_REGISTER_CONCURRENCY', 32),
+    checkinConcurrency: listEnv('BENCH_CONCURRENCY', ['1', '8', '32', '64', '128']).map((level) => {
+      const value = Number(level);
+      if (!Number.isInteger(value) || value < 1) throw new Error(`BENCH_CONCURRENCY: bad level "${level}"`);
+      return value;
+    }),
+    levelSeconds: numberEnv('BENCH_LEVEL_SECONDS', 9, { integer: false }),
+    warmupSeconds: numberEnv('BENCH_WARMUP_SECONDS', 2, { integer: false, min: 0 }),
+    backends: listEnv<Backend>('BENCH_BACKENDS', ['sqlite', 'postgres'], ['sqlite', 'postgres']),
+    databasePoolSize: numberEnv('BENCH_PG_POOL_SIZE', 10),
+    profileConcurrency: numberEnv('BENCH_PROFILE_CONCURRENCY', 32, { min: 0 }),
+    dueQueryRuns: 20,
+    dueQueryHorizon: '+1 h',
+    scheduleSpreadHours: 24,
+    logLevel: 'info',
+    seed: env('BENCH_SEED') ?? 'turku-bench-api',
+  };
+}
+
+/** The results file's name in bench/results/. */
+export function apiOutput(): string {
+  return outputName('api');
+}
+
+/** Where to keep the raw .cpuprofile files (for Chrome DevTools); by default they go with the temp dir. */
+export function profileDir(): string | undefined {
+  return env('BENCH_PROFILE_DIR');
+}

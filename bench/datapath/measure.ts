@@ -1,0 +1,218 @@
+import { readdirSync, statSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import { listBackups } from '../../lib/api/admin/commands.js';
+import { type QuietOptions, waitForQuiet } from '../harness/machine.js';
+import { machineCpuSeconds } from '../harness/proc.js';
+import { median, round } from '../harness/stats.js';
+import { type Finished, run } from '../harness/processes.js';
+import { type Dataset } from './datasets.js';
+import { type World } from './world.js';
+
+/**
+ * Timing one run of the data-path benchmark (a bare copy or a Turku backup or restore), splitting a
+ * Turku run into its phases from the storage's log, and checking what a run left behind.
+ */
+
+export interface Phases {
+  /** From the ping's start to the storage starting rsync: check-ins, daemon, ssh, storage program. */
+  readonly beforeRsync: number;
+  /** The storage's rsync (pull or restore push), from its log. */
+  readonly rsync: number;
+  /** From rsync's end to the ping's exit: snapshot, sidecar, report, session teardown. */
+  readonly afterRsync: number;
+}
+
+export interface Timing {
+  readonly seconds: number;
+  /** CPU seconds the whole machine spent (all cores, all processes) during the run. */
+  readonly machineCpuSeconds: number;
+  readonly phases?: Phases;
+}
+
+export interface Comparison {
+  /** A local copy: no network, no encryption. */
+  readonly bare: readonly Timing[];
+  /** The same copy between the two machines, over ssh: what the targets are measured against. */
+  readonly bareSsh: readonly Timing[];
+  readonly turku: readonly Timing[];
+  readonly bareMedianSeconds: number;
+  readonly bareSshMedianSeconds: number;
+  readonly turkuMedianSeconds: number;
+  /** turku / bare, of the medians */
+  readonly ratio: number;
+  /** turku / bareSsh, of the medians */
+  readonly ratioSsh: number;
+  /** Median of the storage's rsync part of the Turku runs. */
+  readonly turkuRsyncMedianSeconds: number | null;
+  /**
+   * Reference, no target: `rsync -a --link-dest=COPY SRC/ NEW/`, a local snapshot like the
+   * storage's (a new tree of hard links to the unchanged files), without Turku's transport.
+   */
+  readonly bareLinkDest?: readonly Timing[];
+  readonly bareLinkDestMedianSeconds?: number;
+}
+
+export async function timed(
+  action: () => Promise<Finished>,
+): Promise<{ finished: Finished; timing: Timing; startMs: number }> {
+  const before = machineCpuSeconds().busy;
+  const startMs = Date.now();
+  const finished = await action();
+  const cpu = machineCpuSeconds().busy - before;
+  return { finished, startMs, timing: { seconds: round(finished.seconds, 3), machineCpuSeconds: round(cpu, 2) } };
+}
+
+const QUIET: QuietOptions = { percent: 25, waitSeconds: 30, firstSampleSeconds: 0.5, indent: '    ' };
+
+/**
+ * Before each timed run: `sync` (no dirty pages left to write back during it), then a wait for a
+ * nearly idle machine. `readings` keeps how busy the machine was each time, for the results file.
+ */
+export function settler(): { readonly readings: number[]; readonly settle: () => Promise<void> } {
+  const readings: number[] = [];
+  const settle = async (): Promise<void> => {
+    await run(['sync']);
+    readings.push(await waitForQuiet(QUIET));
+  };
+  return { readings, settle };
+}
+
+export function bareRsync(from: string, to: string): Promise<Finished> {
+  return run(['rsync', '-a', `${from}/`, `${to}/`]);
+}
+
+export function check(finished: Finished, what: string): void {
+  if (finished.code !== 0) {
+    throw new Error(`${what} failed (exit ${finished.code}):\n${finished.stderr.slice(-4000)}${finished.stdout}`);
+  }
+}
+
+/** Times of the storage's rsync in the log lines the storage wrote since `offset`. */
+export async function storagePhases(
+  world: World,
+  offset: number,
+  startMs: number,
+  seconds: number,
+): Promise<Phases | undefined> {
+  const text = (await readFile(world.storageLog)).subarray(offset).toString('utf8');
+  const time = (line: string): number | undefined => {
+    const m = /^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d),(\d{3}) /.exec(line);
+    if (m === null) return undefined;
+    const [y, mo, d, h, mi, s, ms] = m.slice(1).map(Number) as [number, number, number, number, number, number, number];
+    return Date.UTC(y, mo - 1, d, h, mi, s, ms);
+  };
+  let began: number | undefined;
+  let ended: number | undefined;
+  for (const line of text.split('\n')) {
+    if (began === undefined && line.includes(': Running: rsync ')) began = time(line);
+    else if (began !== undefined && line.includes(': Return code: ')) {
+      ended = time(line);
+      break;
+    }
+  }
+  if (began === undefined || ended === undefined) return undefined;
+  const endMs = startMs + seconds * 1000;
+  return {
+    beforeRsync: round((began - startMs) / 1000, 3),
+    rsync: round((ended - began) / 1000, 3),
+    afterRsync: round((endMs - ended) / 1000, 3),
+  };
+}
+
+export async function logSize(world: World): Promise<number> {
+  return stat(world.storageLog).then(
+    (stats) => stats.size,
+    () => 0,
+  );
+}
+
+/** The last storage rsync command line of a kind, with the one-time user name and port replaced. */
+export async function lastRsyncArgv(world: World, kind: 'pull' | 'restore'): Promise<string | null> {
+  const text = await readFile(world.storageLog, 'utf8').catch(() => '');
+  const line = text
+    .split('\n')
+    .filter((candidate) => candidate.includes(': Running: rsync '))
+    .filter((candidate) => candidate.includes('/turku-restore/') === (kind === 'restore'))
+    .at(-1);
+  if (line === undefined) return null;
+  return line
+    .slice(line.indexOf(': Running: ') + ': Running: '.length)
+    .replace(/rsync:\/\/[^@/]+@127\.0\.0\.1:\d+\//, 'rsync://USER@127.0.0.1:PORT/')
+    .replaceAll(world.root, '<root>');
+}
+
+/** One Turku backup of `source`: trigger, then the agent's ping, checked against the API's log. */
+export async function turkuBackup(
+  world: World,
+  source: string,
+  previous: string | null,
+): Promise<{ timing: Timing; snapshot: string }> {
+  await world.trigger(source);
+  const offset = await logSize(world);
+  const { finished, timing, startMs } = await timed(() => world.ping());
+  check(finished, `turku-agent-ping (backup of ${source})`);
+  const [log] = await listBackups(world.api.ctx, 1);
+  if (
+    log === undefined ||
+    log.source !== source ||
+    !log.success ||
+    log.snapshot === null ||
+    log.snapshot === previous
+  ) {
+    throw new Error(
+      `The backup of ${source} did not report a new snapshot: ${JSON.stringify(log)}\n${finished.stderr}`,
+    );
+  }
+  const phases = await storagePhases(world, offset, startMs, finished.seconds);
+  return { timing: phases === undefined ? timing : { ...timing, phases }, snapshot: log.snapshot };
+}
+
+export function compare(bare: Timing[], bareSsh: Timing[], turku: Timing[], bareLinkDest?: Timing[]): Comparison {
+  const bareMedian = median(bare.map((timing) => timing.seconds));
+  const bareSshMedian = median(bareSsh.map((timing) => timing.seconds));
+  const turkuMedian = median(turku.map((timing) => timing.seconds));
+  const rsyncParts = turku.flatMap((timing) => (timing.phases === undefined ? [] : [timing.phases.rsync]));
+  return {
+    bare,
+    bareSsh,
+    turku,
+    bareMedianSeconds: round(bareMedian, 3),
+    bareSshMedianSeconds: round(bareSshMedian, 3),
+    turkuMedianSeconds: round(turkuMedian, 3),
+    ratio: round(turkuMedian / bareMedian, 2),
+    ratioSsh: round(turkuMedian / bareSshMedian, 2),
+    turkuRsyncMedianSeconds: rsyncParts.length === 0 ? null : round(median(rsyncParts), 3),
+    ...(bareLinkDest === undefined
+      ? {}
+      : { bareLinkDest, bareLinkDestMedianSeconds: round(median(bareLinkDest.map((timing) => timing.seconds)), 3) }),
+  };
+}
+
+/** Files and bytes of a tree (regular files only). */
+export function treeSummary(root: string): { files: number; bytes: number } {
+  let files = 0;
+  let bytes = 0;
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.isFile()) {
+        files++;
+        bytes += statSync(path).size;
+      }
+    }
+  };
+  walk(root);
+  return { files, bytes };
+}
+
+export function expectTree(root: string, dataset: Dataset, what: string): void {
+  const found = treeSummary(root);
+  if (found.files !== dataset.files.length || found.bytes !== dataset.bytes) {
+    throw new Error(
+      `${what}: ${found.files} files, ${found.bytes} bytes; expected ${dataset.files.length} and ${dataset.bytes}`,
+    );
+  }
+}
