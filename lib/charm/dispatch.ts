@@ -7,7 +7,7 @@
 // bundle only with the charm's own schemas; schemas.ts parses with the schema's own methods.
 import type * as z from 'zod/mini';
 import { type JujuActionContext, type JujuHookContext, readJujuContext } from './context.js';
-import { ActionFailure, ConfigError, HookToolError, ParamsError } from './errors.js';
+import { ActionFailure, CharmConfigError, HookToolError, ParamsError } from './errors.js';
 import { createExecRunner } from './exec-runner.js';
 import { type CharmIo } from './runner.js';
 import { type Schema, parseActionParams, parseConfig } from './schemas.js';
@@ -36,7 +36,7 @@ export interface CharmLogger {
 
 interface CommonContext<Config> {
   tools: HookTools;
-  /** The config, read with config-get and parsed once; a ConfigError ends the hook as `blocked`. */
+  /** The config, read with config-get and parsed once; a CharmConfigError ends the hook as `blocked`. */
   config(): Promise<Config>;
   status: StatusCollector;
   log: CharmLogger;
@@ -189,7 +189,7 @@ export async function runCharm<C extends Schema | undefined, A extends Record<st
       } catch (error) {
         // Bad config is the operator's to fix: show it as blocked and exit 0 (a failed hook would
         // put the unit in error and stop all further hooks until `juju resolve`).
-        if (!(error instanceof ConfigError)) throw error;
+        if (!(error instanceof CharmConfigError)) throw error;
         status.blocked(error.message);
       }
       await setFinalStatus(tools, status);
@@ -222,7 +222,7 @@ export async function runCharm<C extends Schema | undefined, A extends Record<st
       await action.run(ctx, params);
     } catch (error) {
       // Expected failures: action-fail then exit 0, so the message is kept and pending changes commit.
-      if (!(error instanceof ActionFailure || error instanceof ParamsError || error instanceof ConfigError))
+      if (!(error instanceof ActionFailure || error instanceof ParamsError || error instanceof CharmConfigError))
         throw error;
       await tools.actionFail(error.message);
     }
