@@ -6,6 +6,8 @@
 // every charm, and a bundled no-op charm must start within 1.5x of `node -e 0`. zod reaches the
 // bundle only with the charm's own schemas; schemas.ts parses with the schema's own methods.
 import type * as z from 'zod/mini';
+
+import type { Logger } from '../common/logger.js';
 import { type JujuActionContext, type JujuHookContext, readJujuContext } from './context.js';
 import { ActionFailure, CharmConfigError, HookToolError, ParamsError } from './errors.js';
 import { createExecRunner } from './exec-runner.js';
@@ -26,13 +28,8 @@ export interface StatusCollector {
   active(message?: string): void;
 }
 
-/** juju-log at the matching level. */
-export interface CharmLogger {
-  debug(message: string): Promise<void>;
-  info(message: string): Promise<void>;
-  warning(message: string): Promise<void>;
-  error(message: string): Promise<void>;
-}
+/** juju-log at the matching level: the common Logger, whose calls resolve once the line is out. */
+export type CharmLogger = Logger<Promise<void>>;
 
 interface CommonContext<Config> {
   tools: HookTools;
