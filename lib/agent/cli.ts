@@ -1,10 +1,10 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
-import { ApiError } from '../common/api-client.js';
-import { errorMessage, UserError } from '../common/errors.js';
+import { ApiCallError } from '../common/api-client.js';
+import { errorLine, isParseArgsError, UsageError, UserError } from '../common/errors.js';
 import { jitter } from '../common/wait.js';
 import { createWorkloadLogger, type WorkloadLogger } from '../common/workload-log.js';
-import { ConfigError } from '../turku/config.js';
+import { ConfigFileError } from '../turku/config.js';
 
 /**
  * What the agent programs share: the process-facing parts a test replaces, `--wait`, and how
@@ -23,15 +23,6 @@ export interface AgentIo {
 
 export const DEFAULT_CONFIG_DIR = '/etc/turku-agent';
 
-/** Exit status for bad flags. */
-export const USAGE_EXIT = 2;
-
-export class UsageError extends UserError {
-  constructor(message: string) {
-    super(message, USAGE_EXIT);
-  }
-}
-
 export function consoleLogger(program: string, debug: boolean, io: AgentIo): WorkloadLogger {
   return createWorkloadLogger({ name: program, consoleLevel: debug ? 'debug' : 'info', console: io.stderr });
 }
@@ -47,17 +38,10 @@ export function randomWait(seconds: number | undefined, io: AgentIo, log: Worklo
 
 /** One line for stderr, and the exit status, for anything that ended a program. */
 export function reportFailure(program: string, error: unknown, io: AgentIo, debug: boolean): number {
-  const known = error instanceof UserError || error instanceof ApiError || error instanceof ConfigError;
-  const message = errorMessage(error).replace(/\s*[\r\n]+\s*/g, ' ');
-  io.stderr(`${program}: ${message}\n`);
+  const known = error instanceof UserError || error instanceof ApiCallError || error instanceof ConfigFileError;
+  io.stderr(`${errorLine(program, error)}\n`);
   if (debug && !known && error instanceof Error && error.stack !== undefined) io.stderr(`${error.stack}\n`);
   return error instanceof UserError ? error.exitCode : 1;
-}
-
-/** util.parseArgs' errors; duck-typed, as Node's errors may come from another realm. */
-export function isParseArgsError(error: unknown): error is Error {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS');
 }
 
 type FlagOptions = NonNullable<ParseArgsConfig['options']>;

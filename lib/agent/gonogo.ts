@@ -1,6 +1,6 @@
 import { errorMessage } from '../common/errors.js';
 import type { WorkloadLogger } from '../common/workload-log.js';
-import { describeExit, lastLine, runCommand } from './process.js';
+import { describeExit, lastLine, runProcess, startProblem } from '../common/process.js';
 import { shellSplit } from './shell-split.js';
 
 /**
@@ -24,7 +24,8 @@ export async function goNoGo(program: GoNoGoProgram, log: WorkloadLogger): Promi
   }
   if (argv.length === 0) return true;
   try {
-    const result = await runCommand(argv);
+    const result = await runProcess(argv);
+    if (result.startError !== undefined) throw new Error(`Cannot run ${argv[0]}: ${startProblem(result.startError)}`);
     for (const line of `${result.stdout}\n${result.stderr}`.split('\n')) {
       if (line.trim() !== '') log.debug(`go/no-go: ${line.trim()}`);
     }

@@ -4,7 +4,7 @@ import {
   RESULT_LINE_PREFIX,
   type ResultLine,
 } from '../turku/protocol/session-result.js';
-import { lastLine } from './process.js';
+import { lastLine } from '../common/process.js';
 import type { SshResult } from './ssh.js';
 
 /**

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 
 import { errorMessage, isErrno, UserError } from '../common/errors.js';
+import { lastLine } from '../common/process.js';
 import { hasControlCharacters } from '../turku/names.js';
 import type { StorageEndpoint } from '../turku/protocol/descriptor.js';
 import { dieWithParent } from './die-with-parent.js';
@@ -201,13 +202,9 @@ export function sshFailureMessage(
   storage: { readonly name: string; readonly ssh_ping_host: string; readonly ssh_ping_port: number },
   stderr: string,
 ): string {
-  const reason = stderr
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line !== '')
-    .at(-1);
+  const reason = lastLine(stderr);
   return (
     `Cannot connect to storage ${storage.name} at ${storage.ssh_ping_host}:${storage.ssh_ping_port} with ssh` +
-    (reason === undefined ? '' : `: ${reason}`)
+    (reason === '' ? '' : `: ${reason}`)
   );
 }

@@ -6,7 +6,7 @@ import { sortedJson, writeFileAtomic } from '../common/atomic-write.js';
 import { UserError, isErrno } from '../common/errors.js';
 import { randomAlphanumeric, randomUuid } from '../common/random.js';
 import type { WorkloadLogger } from '../common/workload-log.js';
-import { describeExit, lastLine, runCommand } from './process.js';
+import { describeExit, lastLine, runProcess, startProblem, type ProcessResult } from '../common/process.js';
 import { sshKeyPath, type AgentSettings } from './settings.js';
 
 /**
@@ -56,7 +56,7 @@ export async function ensureSshKey(
   const pub = `${key}.pub`;
   if (!existsSync(pub)) {
     if (existsSync(key)) {
-      const derived = await runCommand(['ssh-keygen', '-y', '-f', key]);
+      const derived = await runKeygen(['ssh-keygen', '-y', '-f', key]);
       if (derived.exitCode !== 0) {
         throw new UserError(
           `Cannot read the private key ${key} (${lastLine(derived.stderr) || describeExit(derived)}); ` +
@@ -66,7 +66,7 @@ export async function ensureSshKey(
       await writeFileAtomic(pub, derived.stdout.trim() + '\n', { mode: 0o644 });
       log.warning(`Recreated ${pub} from its private key`);
     } else {
-      const generated = await runCommand([
+      const generated = await runKeygen([
         'ssh-keygen',
         '-t',
         settings.ssh_key_type,
@@ -115,4 +115,11 @@ export async function cleanUpLegacyState(varDir: string, sourceNames: readonly s
     if (!isErrno(error, 'ENOENT') && !isErrno(error, 'ENOTEMPTY') && !isErrno(error, 'EEXIST')) throw error;
   }
   return removed;
+}
+
+/** ssh-keygen, which must be there: not being able to run it ends the program. */
+async function runKeygen(argv: readonly string[]): Promise<ProcessResult> {
+  const result = await runProcess(argv);
+  if (result.startError !== undefined) throw new Error(`Cannot run ${argv[0]}: ${startProblem(result.startError)}`);
+  return result;
 }

@@ -6,7 +6,8 @@ import { migrate } from './db/migrations.js';
 import { openPostgres } from './db/postgres.js';
 import { openSqlite } from './db/sqlite.js';
 import { createApiServer, listen } from './http.js';
-import { createLogger, type Logger } from './logger.js';
+import type { Logger } from '../common/logger.js';
+import { createLogger } from './logger.js';
 import type { ApiSettings } from './settings.js';
 
 /** Wiring: settings → database (migrated) → context → HTTP server. */

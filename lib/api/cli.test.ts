@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 
 import { startTestApi, type TestApi } from '../../tests/support/api-harness.js';
-import { ConfigError } from '../turku/config.js';
+import { ConfigFileError } from '../turku/config.js';
 import { COMMANDS, runApiCli, serveArguments, type ApiCliIo } from './cli.js';
 import { parseSettings } from './settings.js';
 
@@ -27,7 +27,7 @@ describe('turku-api admin commands', () => {
       loadSettings: (file) =>
         file === 'api.yaml'
           ? Promise.resolve(parseSettings({}))
-          : Promise.reject(new ConfigError(`Error loading ${file}: ENOENT`)),
+          : Promise.reject(new ConfigFileError(`Error loading ${file}: ENOENT`)),
       openContext: () => Promise.resolve({ ctx: t.api.ctx, close: () => Promise.resolve() }),
     };
   });

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 
-import { ConfigError } from '../turku/config.js';
+import { errorLine, USAGE_EXIT, UsageError } from '../common/errors.js';
+import { ConfigFileError } from '../turku/config.js';
 import { STRONG_SECRET_LENGTH } from '../turku/secret-strength.js';
 import {
   AdminError,
@@ -139,8 +140,6 @@ export interface ApiCliResult {
   readonly stderr: readonly string[];
 }
 
-class UsageError extends Error {}
-
 const OPTIONS = {
   config: { type: 'string' },
   json: { type: 'boolean', default: false },
@@ -180,7 +179,7 @@ export async function runApiCli(argv: readonly string[], io: ApiCliIo): Promise<
   try {
     settings = await io.loadSettings(values.config);
   } catch (error) {
-    if (error instanceof ConfigError) return usageFailure(error.message);
+    if (error instanceof ConfigFileError) return usageFailure(error.message);
     throw error;
   }
 
@@ -384,6 +383,6 @@ const help = (text: string): ApiCliResult => success(text.split('\n'));
 const failure = (exitCode: number, message: string): ApiCliResult => ({
   exitCode,
   stdout: [],
-  stderr: [`turku-api: ${message}`],
+  stderr: [errorLine('turku-api', message)],
 });
-const usageFailure = (message: string) => failure(2, message);
+const usageFailure = (message: string) => failure(USAGE_EXIT, message);

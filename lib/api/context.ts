@@ -1,7 +1,7 @@
 import type { ScheduleOptions } from '../turku/schedule.js';
 import type { BackoffSettings } from './backoff.js';
 import type { Database } from './db/database.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../common/logger.js';
 import type { ApiSettings } from './settings.js';
 
 /** What the views need from the outside world; tests pass a fixed clock and chance. */

@@ -1,6 +1,6 @@
 import { expandFilters, referencesFilterSets } from '../turku/filter-sets.js';
 import type { SourceDescriptor, StorageEndpoint } from '../turku/protocol/descriptor.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../common/logger.js';
 import type { MachineRecord, SourceRecord, StorageRecord } from './records.js';
 import type { Store } from './store.js';
 

@@ -12,7 +12,7 @@ import type { Duplex } from 'node:stream';
 
 import { VIEWS, type View } from '../turku/protocol/api.js';
 import type { ApiContext } from './context.js';
-import { ApiError } from './errors.js';
+import { ApiRefusal } from './errors.js';
 import { jsonShapeProblem } from './request-limits.js';
 import { dispatch } from './router.js';
 
@@ -48,7 +48,7 @@ function sendText(response: ServerResponse, status: number, message: string, hea
 }
 
 function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
-  const tooLarge = () => new ApiError(413, `Request body larger than ${limit} bytes`);
+  const tooLarge = () => new ApiRefusal(413, `Request body larger than ${limit} bytes`);
   // A declared length over the limit is refused before a byte of it is read.
   if (Number(request.headers['content-length'] ?? 0) > limit) {
     request.resume();
@@ -81,30 +81,30 @@ export function parseJsonBody(raw: Uint8Array): Record<string, unknown> {
   try {
     text = UTF8.decode(raw);
   } catch {
-    throw new ApiError(400, 'Invalid JSON: the body is not valid UTF-8');
+    throw new ApiRefusal(400, 'Invalid JSON: the body is not valid UTF-8');
   }
   const shapeProblem = jsonShapeProblem(text);
-  if (shapeProblem !== undefined) throw new ApiError(400, `Invalid JSON: ${shapeProblem}`);
+  if (shapeProblem !== undefined) throw new ApiRefusal(400, `Invalid JSON: ${shapeProblem}`);
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch (error) {
-    throw new ApiError(400, `Invalid JSON: ${(error as Error).message}`);
+    throw new ApiRefusal(400, `Invalid JSON: ${(error as Error).message}`);
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new ApiError(400, 'Request body must be a JSON object');
+    throw new ApiRefusal(400, 'Request body must be a JSON object');
   }
   return body as Record<string, unknown>;
 }
 
 async function answer(ctx: ApiContext, options: HttpOptions, request: IncomingMessage): Promise<unknown> {
   const view = viewOfPath(request.url ?? '/');
-  if (view === undefined) throw new ApiError(404, 'Not found');
+  if (view === undefined) throw new ApiRefusal(404, 'Not found');
   const method = request.method ?? 'GET';
   if (view === 'health' && (method === 'GET' || method === 'HEAD')) return dispatch(ctx, view, {});
-  if (method !== 'POST') throw new ApiError(405, 'Method not allowed');
+  if (method !== 'POST') throw new ApiRefusal(405, 'Method not allowed');
   if (!isJsonContentType(request.headers['content-type'])) {
-    throw new ApiError(400, 'Bad Content-Type (expected application/json)');
+    throw new ApiRefusal(400, 'Bad Content-Type (expected application/json)');
   }
   const body = parseJsonBody(await readBody(request, options.maxBodyBytes));
   // NUL characters are refused by the router, after authentication.
@@ -120,7 +120,7 @@ export function requestListener(ctx: ApiContext, options: HttpOptions) {
         response.end(request.method === 'HEAD' ? undefined : body);
       },
       (error: unknown) => {
-        if (error instanceof ApiError) {
+        if (error instanceof ApiRefusal) {
           const view = viewOfPath(request.url ?? '/');
           const allow = error.status === 405 ? { Allow: view === 'health' ? 'GET, HEAD, POST' : 'POST' } : undefined;
           if (error.status === 413) response.setHeader('Connection', 'close');

@@ -1,15 +1,10 @@
+import type { Logger } from '../common/logger.js';
 import type { LogLevel } from './settings.js';
 
 /**
- * One-line log records on stderr (journald or the charm's log collects them). Callers pass
- * names and ids, never secrets or request bodies.
+ * The API server's logger: one-line records on stderr (journald or the charm's log collects
+ * them). Callers pass names and ids, never secrets or request bodies.
  */
-export interface Logger {
-  debug(message: string): void;
-  info(message: string): void;
-  warning(message: string): void;
-  error(message: string): void;
-}
 
 const ORDER: Record<LogLevel, number> = { debug: 0, info: 1, warning: 2, error: 3 };
 

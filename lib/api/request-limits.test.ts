@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 
-import { ApiError } from './errors.js';
+import { ApiRefusal } from './errors.js';
 import { parseJsonBody } from './http.js';
 import { checkSourceCount, containsNul, jsonShapeProblem, MAX_JSON_DEPTH, scanJson } from './request-limits.js';
 
@@ -11,7 +11,7 @@ function refusal(run: () => unknown): { status: number; message: string } | unde
     run();
     return undefined;
   } catch (error) {
-    if (!(error instanceof ApiError)) throw error;
+    if (!(error instanceof ApiRefusal)) throw error;
     return { status: error.status, message: error.message };
   }
 }

@@ -1,4 +1,4 @@
-import { ApiError } from './errors.js';
+import { ApiRefusal } from './errors.js';
 
 /**
  * Checks on a request body's JSON done before anything walks it recursively. Each is a loop with
@@ -94,6 +94,6 @@ export function checkSourceCount(body: Record<string, unknown>, limit: number): 
   if (typeof sources !== 'object' || sources === null || Array.isArray(sources)) return;
   const count = Object.keys(sources).length;
   if (count > limit) {
-    throw new ApiError(400, `Validation error: ${count} sources for one machine; at most ${limit} are allowed`);
+    throw new ApiRefusal(400, `Validation error: ${count} sources for one machine; at most ${limit} are allowed`);
   }
 }

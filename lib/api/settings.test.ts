@@ -4,18 +4,18 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
-import { ConfigError } from '../turku/config.js';
+import { ConfigFileError } from '../turku/config.js';
 import { DEFAULT_SQLITE_PATH, loadSettings, parseListen, parseSettings } from './settings.js';
 
-/** The ConfigError that `parse` throws; fails the test when it throws nothing or something else. */
-function configErrorOf(parse: () => unknown): ConfigError {
+/** The ConfigFileError that `parse` throws; fails the test when it throws nothing or something else. */
+function configErrorOf(parse: () => unknown): ConfigFileError {
   try {
     parse();
   } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return error as ConfigError;
+    expect(error).toBeInstanceOf(ConfigFileError);
+    return error as ConfigFileError;
   }
-  throw new Error('expected a ConfigError, but nothing was thrown');
+  throw new Error('expected a ConfigFileError, but nothing was thrown');
 }
 
 describe('parseSettings defaults (docs/api.md, "Settings file")', () => {
@@ -195,25 +195,25 @@ describe('loadSettings', () => {
     expect(await loadSettings(file)).toEqual(parseSettings({}));
   });
 
-  it('reports a bad key in a file as a ConfigError naming the file and the key', async () => {
+  it('reports a bad key in a file as a ConfigFileError naming the file and the key', async () => {
     const file = join(dir, 'bad.yaml');
     await writeFile(file, 'time_zone: Mars/Base\n');
     const error = await loadSettings(file).then(
       () => undefined,
       (thrown: unknown) => thrown,
     );
-    expect(error).toBeInstanceOf(ConfigError);
-    expect((error as ConfigError).message).toContain(file);
-    expect((error as ConfigError).message).toContain('time_zone');
+    expect(error).toBeInstanceOf(ConfigFileError);
+    expect((error as ConfigFileError).message).toContain(file);
+    expect((error as ConfigFileError).message).toContain('time_zone');
   });
 
-  it('reports a missing file as a ConfigError naming it', async () => {
+  it('reports a missing file as a ConfigFileError naming it', async () => {
     const file = join(dir, 'does-not-exist.yaml');
     const error = await loadSettings(file).then(
       () => undefined,
       (thrown: unknown) => thrown,
     );
-    expect(error).toBeInstanceOf(ConfigError);
-    expect((error as ConfigError).message).toContain(file);
+    expect(error).toBeInstanceOf(ConfigFileError);
+    expect((error as ConfigFileError).message).toContain(file);
   });
 });

@@ -3,7 +3,7 @@ import { extname } from 'node:path';
 
 import * as z from 'zod';
 
-import { ConfigError, parseConfigFile } from '../turku/config.js';
+import { ConfigFileError, parseConfigFile } from '../turku/config.js';
 import { formatFirstIssue } from '../turku/protocol/issues.js';
 import { resolveCalendar, WEEK_STARTS, type WeekStart } from '../turku/time.js';
 import { DEFAULT_MAX_SOURCES_PER_MACHINE } from './request-limits.js';
@@ -74,16 +74,16 @@ export function parseListen(value: string): ListenAddress | undefined {
   return { host: match[1] ?? (match[2] === '' ? '0.0.0.0' : match[2]!), port };
 }
 
-/** Settings from an already parsed mapping; throws ConfigError naming the bad key. */
+/** Settings from an already parsed mapping; throws ConfigFileError naming the bad key. */
 export function parseSettings(raw: Record<string, unknown>, origin = 'settings'): ApiSettings {
   const result = SettingsSchema.safeParse(raw);
-  if (!result.success) throw new ConfigError(`Error loading ${origin}: ${formatFirstIssue(result.error)}`);
+  if (!result.success) throw new ConfigFileError(`Error loading ${origin}: ${formatFirstIssue(result.error)}`);
   const settings = result.data;
   if ((settings.tls_cert === undefined) !== (settings.tls_key === undefined)) {
-    throw new ConfigError(`Error loading ${origin}: tls_cert and tls_key must be set together`);
+    throw new ConfigFileError(`Error loading ${origin}: tls_cert and tls_key must be set together`);
   }
   if (settings.backoff_max < settings.backoff_initial) {
-    throw new ConfigError(`Error loading ${origin}: backoff_max must not be less than backoff_initial`);
+    throw new ConfigFileError(`Error loading ${origin}: backoff_max must not be less than backoff_initial`);
   }
   return settings;
 }
@@ -94,7 +94,7 @@ export async function loadSettings(file: string): Promise<ApiSettings> {
     text = await readFile(file, 'utf8');
   } catch (error) {
     const message = (error as { message?: unknown }).message;
-    throw new ConfigError(`Error loading ${file}: ${typeof message === 'string' ? message : String(error)}`);
+    throw new ConfigFileError(`Error loading ${file}: ${typeof message === 'string' ? message : String(error)}`);
   }
   const format = extname(file) === '.json' ? 'json' : 'yaml';
   return parseSettings(parseConfigFile({ name: file, format, text }), file);

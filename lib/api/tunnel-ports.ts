@@ -1,5 +1,5 @@
 import { tunnelAllowance } from '../turku/tunnel-allowance.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../common/logger.js';
 import type { MachineRecord } from './records.js';
 import type { Store } from './store.js';
 

@@ -6,7 +6,7 @@ import { MachineRegistration, UpdateConfigRequest } from '../turku/protocol/api.
 import { SourceName } from '../turku/protocol/fields.js';
 import { formatFirstIssue } from '../turku/protocol/issues.js';
 import { SourceSettingsMap, type SourceSettings } from '../turku/protocol/source.js';
-import { ApiError } from './errors.js';
+import { ApiRefusal } from './errors.js';
 import { containsNul } from './request-limits.js';
 
 /** Requests validated against their schemas, and refused with the 400 naming the first problem. */
@@ -28,12 +28,12 @@ export function parseOrRefuse(
 ): unknown {
   // PostgreSQL cannot store NUL in text, and no Turku field has a use for it.
   if (options.noNul === true && containsNul(body)) {
-    throw new ApiError(400, 'Validation error: text must not contain NUL characters');
+    throw new ApiRefusal(400, 'Validation error: text must not contain NUL characters');
   }
   const parsed = schema.safeParse(body);
   if (!parsed.success) {
     const detail = formatFirstIssue(parsed.error);
-    throw new ApiError(400, VERBATIM.test(detail) ? detail : `Validation error: ${detail}`);
+    throw new ApiRefusal(400, VERBATIM.test(detail) ? detail : `Validation error: ${detail}`);
   }
   return parsed.data;
 }

@@ -38,6 +38,12 @@ export interface Host {
 
 const DEFAULT_TIMEOUT_MS = 10 * 60_000;
 
+/**
+ * The charm's own runner, not lib/common/process.ts: every hook runs programs through it, and
+ * loading execa would add tens of milliseconds to each hook's cold start (measured for the hook
+ * tools, see lib/charm/exec-runner.ts). It also differs in shape: the hooks want a shell-like
+ * status (127 not started, 128 killed) and the failure in stderr, never a separate start error.
+ */
 export function runProgram(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve) => {
     const [file, ...args] = argv;

@@ -1,6 +1,7 @@
 // The relation interfaces of the Turku charms (docs/relations.md). turku-sources.ts is not
 // re-exported: it loads the API's full-zod source schema, which only the agent and the principals
 // that publish sources need (docs/relations.md, "Start-up cost"); import it directly.
+export type { ApiAccess, ApiReadiness } from './api-access.js';
 export { type Bag, type ReadResult, readBag, valueOf, writeBag } from './fields.js';
 export {
   REGISTRATION_TYPES,

@@ -6,8 +6,10 @@
 // every charm, and a bundled no-op charm must start within 1.5x of `node -e 0`. zod reaches the
 // bundle only with the charm's own schemas; schemas.ts parses with the schema's own methods.
 import type * as z from 'zod/mini';
+
+import type { Logger } from '../common/logger.js';
 import { type JujuActionContext, type JujuHookContext, readJujuContext } from './context.js';
-import { ActionFailure, ConfigError, HookToolError, ParamsError } from './errors.js';
+import { ActionFailure, CharmConfigError, HookToolError, ParamsError } from './errors.js';
 import { createExecRunner } from './exec-runner.js';
 import { type CharmIo } from './runner.js';
 import { type Schema, parseActionParams, parseConfig } from './schemas.js';
@@ -27,17 +29,12 @@ export interface StatusCollector {
   active(message?: string): void;
 }
 
-/** juju-log at the matching level. */
-export interface CharmLogger {
-  debug(message: string): Promise<void>;
-  info(message: string): Promise<void>;
-  warning(message: string): Promise<void>;
-  error(message: string): Promise<void>;
-}
+/** juju-log at the matching level: the common Logger, whose calls resolve once the line is out. */
+export type CharmLogger = Logger<Promise<void>>;
 
 interface CommonContext<Config> {
   tools: HookTools;
-  /** The config, read with config-get and parsed once; a ConfigError ends the hook as `blocked`. */
+  /** The config, read with config-get and parsed once; a CharmConfigError ends the hook as `blocked`. */
   config(): Promise<Config>;
   status: StatusCollector;
   log: CharmLogger;
@@ -190,7 +187,7 @@ export async function runCharm<C extends Schema | undefined, A extends Record<st
       } catch (error) {
         // Bad config is the operator's to fix: show it as blocked and exit 0 (a failed hook would
         // put the unit in error and stop all further hooks until `juju resolve`).
-        if (!(error instanceof ConfigError)) throw error;
+        if (!(error instanceof CharmConfigError)) throw error;
         status.blocked(error.message);
       }
       await setFinalStatus(tools, status);
@@ -223,7 +220,7 @@ export async function runCharm<C extends Schema | undefined, A extends Record<st
       await action.run(ctx, params);
     } catch (error) {
       // Expected failures: action-fail then exit 0, so the message is kept and pending changes commit.
-      if (!(error instanceof ActionFailure || error instanceof ParamsError || error instanceof ConfigError))
+      if (!(error instanceof ActionFailure || error instanceof ParamsError || error instanceof CharmConfigError))
         throw error;
       await tools.actionFail(error.message);
     }

@@ -82,8 +82,8 @@ export function classifyToolFailure(
 }
 
 /** The charm's configuration does not match its schema; the message names the bad key. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
+export class CharmConfigError extends Error {
+  override name = 'CharmConfigError';
 }
 
 /** An action's parameters do not match its schema; the message names the bad key. */

@@ -33,7 +33,7 @@ export {
   AccessError,
   ActionFailure,
   ArgvLimitError,
-  ConfigError,
+  CharmConfigError,
   DatabagError,
   HookToolError,
   NotInActionError,

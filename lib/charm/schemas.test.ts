@@ -1,6 +1,6 @@
 import * as zod from 'zod';
 import * as z from 'zod/mini';
-import { ConfigError, DatabagError, ParamsError } from './errors.js';
+import { CharmConfigError, DatabagError, ParamsError } from './errors.js';
 import { encodeDatabag, jsonField, parseActionParams, parseConfig, parseDatabag } from './schemas.js';
 
 const config = z.object({
@@ -16,7 +16,7 @@ describe('parseConfig', () => {
 
   test('a wrong type names the key, the expected type and the value', () => {
     expect(() => parseConfig(config, { port: 'x' })).toThrow(
-      new ConfigError('invalid config: port: expected number, got "x"'),
+      new CharmConfigError('invalid config: port: expected number, got "x"'),
     );
   });
 
@@ -38,7 +38,7 @@ describe('parseConfig', () => {
     const full = zod.object({ port: zod.int(), name: zod.string().default('turku') });
     expect(parseConfig(full, { port: 1 })).toEqual({ port: 1, name: 'turku' });
     expect(() => parseConfig(full, { port: 'x' })).toThrow(
-      new ConfigError('invalid config: port: expected number, got "x"'),
+      new CharmConfigError('invalid config: port: expected number, got "x"'),
     );
   });
 });

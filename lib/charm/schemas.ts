@@ -6,7 +6,7 @@
 // (bench/dispatch). Only jsonField and encodeDatabag use zod's functions (tree-shaken when unused).
 // Build no zod schema at module level here.
 import * as z from 'zod/mini';
-import { ConfigError, DatabagError, ParamsError } from './errors.js';
+import { CharmConfigError, DatabagError, ParamsError } from './errors.js';
 
 /** What a parse returns: zod/mini's and full zod's safeParse results both fit. */
 type SafeParseResult =
@@ -54,9 +54,9 @@ function parseWith<S extends Schema>(schema: S, raw: unknown, what: string, Erro
   throw new ErrorType(`${what}: ${result.error.issues.map(describeIssue).join('; ')}`);
 }
 
-/** Parses `config-get` output; throws ConfigError (`invalid config: port: expected number, got "x"`). */
+/** Parses `config-get` output; throws CharmConfigError (`invalid config: port: expected number, got "x"`). */
 export function parseConfig<S extends Schema>(schema: S, raw: unknown): z.output<S> {
-  return parseWith(schema, raw, 'invalid config', ConfigError);
+  return parseWith(schema, raw, 'invalid config', CharmConfigError);
 }
 
 /** Parses `action-get` output; throws ParamsError naming the bad parameter. */

@@ -13,8 +13,13 @@ import { errorMessage } from './errors.js';
  * with every secret replaced.
  */
 
-export class ApiError extends Error {
-  override name = 'ApiError';
+/**
+ * A call to the API that did not give a usable answer (unreachable, refused, malformed), as the
+ * agent or storage sees it. Not the server's `ApiRefusal` (lib/api/errors.ts), which is the
+ * status and message the API sends back.
+ */
+export class ApiCallError extends Error {
+  override name = 'ApiCallError';
   constructor(
     message: string,
     /** The HTTP status, when the API answered. */
@@ -45,21 +50,21 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       try {
         reply = await postJson(url, JSON.stringify(body), options.timeoutSeconds * 1000);
       } catch (error) {
-        throw new ApiError(`${UNREACHABLE} ${base}: ${connectionProblem(error)}`);
+        throw new ApiCallError(`${UNREACHABLE} ${base}: ${connectionProblem(error)}`);
       }
       const { text } = reply;
       options.debug?.(`API response ${view}: HTTP ${reply.status} ${text.slice(0, 2000)}`);
       if (reply.status !== 200) {
         // The original refuses with text/html bodies (a bare message, or a whole error page).
         const detail = replyExcerpt(text) || reply.statusMessage;
-        throw new ApiError(`API ${view} refused: HTTP ${reply.status}${detail ? ` ${detail}` : ''}`, reply.status);
+        throw new ApiCallError(`API ${view} refused: HTTP ${reply.status}${detail ? ` ${detail}` : ''}`, reply.status);
       }
       let json: unknown;
       try {
         json = JSON.parse(text);
       } catch {
         const excerpt = replyExcerpt(text);
-        throw new ApiError(
+        throw new ApiCallError(
           `API ${view} answered with something that is not JSON (${reply.contentType || 'no content type'})` +
             (excerpt ? `: ${excerpt}` : ''),
           reply.status,
@@ -70,7 +75,9 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
         const where = issue?.path.join('.') ?? '';
-        throw new ApiError(`API ${view} answered unexpectedly: ${where ? `${where}: ` : ''}${issue?.message ?? ''}`);
+        throw new ApiCallError(
+          `API ${view} answered unexpectedly: ${where ? `${where}: ` : ''}${issue?.message ?? ''}`,
+        );
       }
       return parsed.data;
     },

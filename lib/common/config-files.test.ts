@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { ConfigError } from '../turku/config.js';
+import { ConfigFileError } from '../turku/config.js';
 import { loadAgentConfig, loadConfig } from './config-files.js';
 
 let root: string;
@@ -58,7 +58,7 @@ describe('loadConfig', () => {
   test('a parse error names the file', async () => {
     const bad = join(etc, 'config.d', '50-bad.json');
     await put(bad, '{"a": ');
-    await expect(loadConfig(etc, varDir)).rejects.toThrow(ConfigError);
+    await expect(loadConfig(etc, varDir)).rejects.toThrow(ConfigFileError);
     await expect(loadConfig(etc, varDir)).rejects.toThrow(`Error loading ${bad}: `);
   });
 });

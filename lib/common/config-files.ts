@@ -3,7 +3,7 @@ import { join } from 'node:path';
 
 import {
   compareFileNames,
-  ConfigError,
+  ConfigFileError,
   configFormatOf,
   deepMerge,
   mergeConfigFiles,
@@ -53,7 +53,7 @@ export async function readConfigDir(
     names = await readdir(dir);
   } catch (error) {
     if (isErrno(error, 'ENOENT')) return [];
-    throw new ConfigError(`Error loading ${dir}: ${describe(error)}`);
+    throw new ConfigFileError(`Error loading ${dir}: ${describe(error)}`);
   }
   const files: ConfigFile[] = [];
   for (const name of names.sort(compareFileNames)) {

@@ -12,6 +12,33 @@ export class UserError extends Error {
   }
 }
 
+/** The exit status of every Turku program for bad command-line input. */
+export const USAGE_EXIT = 2;
+
+/** Bad command-line input (a flag, a command, an argument): one line on stderr, exit status 2. */
+export class UsageError extends UserError {
+  override name = 'UsageError';
+  constructor(message: string) {
+    super(message, USAGE_EXIT);
+  }
+}
+
+/** util.parseArgs' errors; duck-typed, as Node's errors may come from another realm. */
+export function isParseArgsError(error: unknown): error is Error {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS');
+}
+
+/** Bad command-line input, whether ours or util.parseArgs'. */
+export function isUsageError(error: unknown): error is Error {
+  return error instanceof UsageError || isParseArgsError(error);
+}
+
+/** How a program reports an error on stderr: `<program>: <message>`, line breaks folded into one line. */
+export function errorLine(program: string, error: unknown): string {
+  return `${program}: ${errorMessage(error).replace(/\s*[\r\n]+\s*/g, ' ')}`;
+}
+
 export function errorMessage(error: unknown): string {
   const message = (error as { message?: unknown } | null)?.message;
   return typeof message === 'string' ? message : String(error);

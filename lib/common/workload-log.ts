@@ -2,22 +2,21 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
 import { hostname } from 'node:os';
 
+import type { Logger, LogLevel } from './logger.js';
+
 /**
  * Logging for the agent and storage programs (docs/datapath.md, "Locks, logs and exit codes"): a
  * console on stderr, which reaches the agent's user through ssh, and a local log at DEBUG
  * (journald, syslog or a file). Messages are one line each; callers never pass secrets.
  */
 
-export type Level = 'debug' | 'info' | 'warning' | 'error';
+export type Level = LogLevel;
 
 const ORDER: Record<Level, number> = { debug: 0, info: 1, warning: 2, error: 3 };
 const LABEL: Record<Level, string> = { debug: 'DEBUG', info: 'INFO', warning: 'WARNING', error: 'ERROR' };
 
-export interface WorkloadLogger {
-  debug(message: string): void;
-  info(message: string): void;
-  warning(message: string): void;
-  error(message: string): void;
+/** The common Logger, with the console level and the local log a program opens and closes. */
+export interface WorkloadLogger extends Logger {
   /** Raises or lowers the console level (a verbose request asks for INFO). */
   setConsoleLevel(level: Level): void;
   close(): Promise<void>;

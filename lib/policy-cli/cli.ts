@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 
 import { Temporal } from 'temporal-polyfill';
 
+import { errorLine, isUsageError, USAGE_EXIT, UsageError } from '../common/errors.js';
 import { FrequencyError, parseFrequency } from '../turku/frequency.js';
 import { evaluateRetention, RetentionError, type Snapshot } from '../turku/retention.js';
 import { nextBackup, ScheduleError } from '../turku/schedule.js';
@@ -51,9 +52,6 @@ function wantsHelp(argv: readonly string[]): boolean {
   return (end < 0 ? argv : argv.slice(0, end)).some((arg) => arg === '--help' || arg === '-h');
 }
 
-/** Bad input: reported as one line on stderr with exit status 2. */
-class UsageError extends Error {}
-
 const DEFAULT_COUNT = 5;
 const MAX_COUNT = 10_000;
 
@@ -83,9 +81,9 @@ export async function runPolicyCli(argv: readonly string[], io: PolicyCliIo): Pr
   } catch (error) {
     if (isBadInput(error)) {
       return {
-        exitCode: 2,
+        exitCode: USAGE_EXIT,
         stdout: [],
-        stderr: [`turku-policy: ${oneLine(error.message)}`],
+        stderr: [errorLine('turku-policy', error)],
       };
     }
     throw error;
@@ -94,23 +92,12 @@ export async function runPolicyCli(argv: readonly string[], io: PolicyCliIo): Pr
 
 function isBadInput(error: unknown): error is Error {
   return (
-    error instanceof UsageError ||
+    isUsageError(error) ||
     error instanceof FrequencyError ||
     error instanceof RetentionError ||
     error instanceof ScheduleError ||
-    error instanceof CalendarError ||
-    isParseArgsError(error)
+    error instanceof CalendarError
   );
-}
-
-/** util.parseArgs' errors; duck-typed, as Node's errors may come from another realm. */
-function isParseArgsError(error: unknown): error is Error {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS');
-}
-
-function oneLine(message: string): string {
-  return message.replace(/\s*\n\s*/g, ' ');
 }
 
 const CALENDAR_OPTIONS = {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { printCliOutput } from '../common/closed-stdout.js';
-import { errorMessage } from '../common/errors.js';
+import { errorLine } from '../common/errors.js';
 import { PROGRAM } from './admin/cli.js';
 import { runStorageAdmin } from './admin/run.js';
 
@@ -8,6 +8,6 @@ import { runStorageAdmin } from './admin/run.js';
 
 // No top-level await: the packed program is a CommonJS bundle, which Node starts faster.
 void runStorageAdmin(process.argv.slice(2)).then(printCliOutput, (error: unknown) => {
-  process.stderr.write(`${PROGRAM}: ${errorMessage(error)}\n`);
+  process.stderr.write(`${errorLine(PROGRAM, error)}\n`);
   process.exitCode = 1;
 });

@@ -19,8 +19,6 @@ import { tunnelOwnedByAncestor } from './tunnel-owner.js';
  * interactive mode). The agent treats `Scripted restore finished` as its success signal.
  */
 
-const MODULE_NAME = /^[A-Za-z0-9._-]+$/;
-
 export async function serveScriptedRestore(
   settings: StorageSettings,
   session: {
@@ -33,7 +31,10 @@ export async function serveScriptedRestore(
   const { restore, log } = session;
   const problem = sourceNameProblem(restore.source);
   if (problem !== undefined) return refuse(log, `Invalid source name: ${problem}`);
-  if (!MODULE_NAME.test(restore.module)) return refuse(log, `Invalid restore module "${restore.module}"`);
+  // The agent offers its restore module only under a name that passes the source-name rule
+  // (lib/agent/rsyncd.ts, moduleProblem), so the same rule decides here.
+  const moduleProblem = sourceNameProblem(restore.module);
+  if (moduleProblem !== undefined) return refuse(log, `Invalid restore module "${restore.module}"`);
 
   const machineDir = join(machinesDir(settings.var_dir), session.uuid);
   const mode = await modeOnDisk(machineDir, restore.source, settings.snapshot_mode);

@@ -5,6 +5,7 @@ import * as z from 'zod';
 
 import { writeFileAtomic } from '../common/atomic-write.js';
 import { errorMessage, isErrno } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
 import { SourceResult } from '../turku/protocol/api.js';
 
 /**
@@ -121,7 +122,7 @@ export async function reportLeftovers(
   journal: SessionJournal,
   lastActivity: Date | undefined,
   report: (name: string, result: SourceResult) => Promise<boolean>,
-  log: { warning(message: string): void },
+  log: Pick<Logger, 'warning'>,
 ): Promise<number> {
   let reported = 0;
   for (const [name, result] of journal.leftovers(lastActivity)) {

@@ -1,12 +1,11 @@
 import { chown, mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
-import { execa } from 'execa';
-
 import { createApiClient } from '../common/api-client.js';
 import { writeFileAtomic } from '../common/atomic-write.js';
 import { registrationAuth } from '../common/registration-auth.js';
 import { isErrno } from '../common/errors.js';
+import { runProcess } from '../common/process.js';
 import { tryLock } from '../common/lock.js';
 import type { WorkloadLogger } from '../common/workload-log.js';
 import { StorageUpdateConfigResponse } from '../turku/protocol/api.js';
@@ -103,7 +102,7 @@ export async function updateStorageConfig(
 /** `borg` is advertised only where the borg program runs, so the API never assigns it in vain. */
 async function supportedModes(settings: StorageSettings): Promise<SnapshotMode[]> {
   const [command, ...args] = settings.borg_command;
-  const borg = await execa(command!, [...args, '--version'], { reject: false, timeout: 10_000 });
+  const borg = await runProcess([command!, ...args, '--version'], { timeoutMs: 10_000 });
   return borg.exitCode === 0 ? ['link-dest', 'none', 'borg'] : ['link-dest', 'none'];
 }
 

@@ -2,7 +2,7 @@ import { access, stat } from 'node:fs/promises';
 import { join, posix, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { errorMessage } from '../common/errors.js';
+import { errorLine, isUsageError, USAGE_EXIT, UsageError } from '../common/errors.js';
 import { install, remove, type ApplyContext } from './apply.js';
 import { JOBS, ROLES, type Job, type Role } from './jobs.js';
 import {
@@ -64,9 +64,6 @@ export interface TimersCliResult {
   readonly stderr: readonly string[];
 }
 
-/** Bad input: one line on stderr, exit status 2. */
-class UsageError extends Error {}
-
 interface Invocation {
   readonly command: Command;
   readonly role: Role;
@@ -84,11 +81,10 @@ export async function runTimersCli(argv: readonly string[], io: TimersIo): Promi
     await run(invocation, io, stdout, stderr);
     return { exitCode: 0, stdout, stderr };
   } catch (error) {
-    const usage = error instanceof UsageError || isParseArgsError(error);
     return {
-      exitCode: usage ? 2 : 1,
+      exitCode: isUsageError(error) ? USAGE_EXIT : 1,
       stdout,
-      stderr: [...stderr, `turku-timers: ${oneLine(errorMessage(error))}`],
+      stderr: [...stderr, errorLine('turku-timers', error)],
     };
   }
 }
@@ -198,16 +194,6 @@ function checkBinDir(path: string): string {
 
 function isOneOf<T extends string>(choices: readonly T[], value: string): value is T {
   return (choices as readonly string[]).includes(value);
-}
-
-/** util.parseArgs' errors; duck-typed, as Node's errors may come from another realm. */
-function isParseArgsError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS');
-}
-
-function oneLine(message: string): string {
-  return message.replace(/\s*\n\s*/g, ' ');
 }
 
 async function isDirectory(path: string): Promise<boolean> {

@@ -2,9 +2,8 @@
 import { realpathSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 
-import { execa } from 'execa';
-
 import { printCliOutput } from '../common/closed-stdout.js';
+import { describeExit, runProcess, startProblem } from '../common/process.js';
 import { runTimersCli } from './cli.js';
 
 // This file is dist/lib/timers/main.js once built: dist/ holds the programs the jobs run. From the
@@ -17,9 +16,11 @@ async function main(): Promise<void> {
     distDir,
     hostRoot: '/',
     systemctl: async (args) => {
-      const run = await execa('systemctl', args, { reject: false });
-      if (run.failed) {
-        const detail = run.stderr.split('\n').find((line) => line.trim() !== '') ?? run.shortMessage ?? 'failed';
+      const run = await runProcess(['systemctl', ...args]);
+      if (run.exitCode !== 0) {
+        const detail =
+          run.stderr.split('\n').find((line) => line.trim() !== '') ??
+          (run.startError === undefined ? describeExit(run) : `cannot run systemctl: ${startProblem(run.startError)}`);
         throw new Error(`systemctl ${args.join(' ')} failed: ${detail.trim()}`);
       }
     },

@@ -1,6 +1,6 @@
 import {
   compareFileNames,
-  ConfigError,
+  ConfigFileError,
   deepMerge,
   mergeConfigFiles,
   parseConfigFile,
@@ -67,7 +67,7 @@ describe('parseConfigFile', () => {
     [yaml('list.yaml', '- a\n- b\n'), 'Error loading list.yaml: the top level must be a mapping of keys to values'],
     [yaml('two.yaml', 'a: 1\n---\nb: 2\n'), 'Error loading two.yaml: more than one YAML document'],
   ])('errors name the file and the problem, on one line (%#)', (file, message) => {
-    expect(() => parseConfigFile(file)).toThrow(ConfigError);
+    expect(() => parseConfigFile(file)).toThrow(ConfigFileError);
     try {
       parseConfigFile(file);
     } catch (error) {

@@ -17,8 +17,12 @@ export interface ConfigFile {
   readonly format: ConfigFormat;
 }
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
+/**
+ * A program's configuration file or directory cannot be read or does not validate; the message
+ * names the file and the bad key. (A charm's Juju config has its own: `CharmConfigError`.)
+ */
+export class ConfigFileError extends Error {
+  override name = 'ConfigFileError';
 }
 
 /** `.json` and `.yaml` (not `.yml`, as the original); undefined for anything else. */
@@ -55,11 +59,11 @@ export function parseConfigFile(file: ConfigFile): ConfigObject {
       value = documents[0] ?? {};
     }
   } catch (error) {
-    throw new ConfigError(`Error loading ${file.name}: ${firstLine(error)}`);
+    throw new ConfigFileError(`Error loading ${file.name}: ${firstLine(error)}`);
   }
   if (value === null) return {};
   if (!isConfigObject(value)) {
-    throw new ConfigError(`Error loading ${file.name}: the top level must be a mapping of keys to values`);
+    throw new ConfigFileError(`Error loading ${file.name}: the top level must be a mapping of keys to values`);
   }
   return value;
 }

@@ -2,21 +2,22 @@
 // leader's application bag, credential in a Juju secret granted to us) or, for an API outside
 // the model, the api-url / registration-name / registration-secret config.
 import { type HookTools, AccessError, SecretNotFoundError } from '../../../lib/charm/index.js';
-import { AGENT_API_SECRET_LABEL, readAgentApi, readAgentApiSecret } from '../../../lib/charm-interfaces/index.js';
+import {
+  AGENT_API_SECRET_LABEL,
+  type ApiAccess,
+  type ApiReadiness,
+  readAgentApi,
+  readAgentApiSecret,
+} from '../../../lib/charm-interfaces/index.js';
 import type { AgentCharmConfig } from './schemas.js';
 
 export const API_ENDPOINT = 'turku-api';
 
-export interface ApiAccess {
-  readonly url: string;
-  readonly authName: string;
-  readonly authSecret: string;
+export interface AgentApiAccess extends ApiAccess {
   readonly from: 'relation' | 'config';
 }
 
-export type ApiResolution =
-  | { readonly kind: 'ready'; readonly access: ApiAccess }
-  | { readonly kind: 'waiting' | 'blocked'; readonly message: string };
+export type ApiResolution = ApiReadiness<AgentApiAccess>;
 
 const CONFIG_KEYS = ['api-url', 'registration-name', 'registration-secret'] as const;
 

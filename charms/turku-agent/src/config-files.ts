@@ -1,6 +1,6 @@
 // The agent's configuration the charm owns (pure): machine paths, and the text of
 // config.d/50-juju.json built from the API access, the principal unit and the model.
-import type { ApiAccess } from './api-source.js';
+import type { AgentApiAccess } from './api-source.js';
 
 /** Machine paths (the charm maps them with host.path; tests give each machine its own root). */
 export const MACHINE_PATHS = {
@@ -28,7 +28,7 @@ export function principalOf(unit: string | undefined): Principal | undefined {
 }
 
 export interface JujuConfigInput {
-  readonly api: ApiAccess;
+  readonly api: AgentApiAccess;
   readonly principal: Principal;
   /** The environment-name config, or the model name when it is empty. */
   readonly environmentName: string;

@@ -119,9 +119,8 @@ async function reconcile(ctx: HookContext<StorageConfig>, host: Host): Promise<v
   await ctx.tools.openPort(`${config['ssh-port']}/tcp`);
 
   const api = await readApiRelation(ctx.tools);
-  if (!api.ready) {
-    if ('blocked' in api) ctx.status.blocked(api.blocked);
-    else ctx.status.waiting(api.waiting);
+  if (api.kind !== 'ready') {
+    ctx.status[api.kind](api.message);
     return;
   }
 
@@ -132,8 +131,8 @@ async function reconcile(ctx: HookContext<StorageConfig>, host: Host): Promise<v
     config,
     name,
     secret,
-    apiUrl: api.apiUrl,
-    registration: api.registration,
+    apiUrl: api.access.url,
+    registration: { name: api.access.authName, secret: api.access.authSecret },
     volumes,
     sshHost,
     pingUser: account.name,
@@ -180,7 +179,7 @@ async function reconcile(ctx: HookContext<StorageConfig>, host: Host): Promise<v
   const measured = await measureVolumes(settings, (problem) => void ctx.log.warning(problem));
   const space = spaceReport(measured);
   await ctx.tools.relationSet(
-    api.relation,
+    api.access.relation,
     writeStorageUnit({
       'storage-name': settings.name,
       'ssh-host': settings.ssh_ping_host,

@@ -17,7 +17,7 @@ import {
   type SchemaOptions,
 } from '../../../tests/support/original-turku.js';
 import { createDatabase, startPostgres, type PostgresServer } from '../../../tests/support/postgres-server.js';
-import { ConfigError } from '../../turku/config.js';
+import { ConfigFileError } from '../../turku/config.js';
 import { runApiCli } from '../cli.js';
 import { contextFromSettings } from '../context.js';
 import type { Database, Queryable } from '../db/database.js';
@@ -450,7 +450,7 @@ describe('turku-api import (the command)', () => {
       loadSettings: (file: string) =>
         file === 'api.yaml'
           ? Promise.resolve(parseSettings(settings))
-          : Promise.reject(new ConfigError(`Error loading ${file}: ENOENT`)),
+          : Promise.reject(new ConfigFileError(`Error loading ${file}: ENOENT`)),
       openContext: async (parsed: ReturnType<typeof parseSettings>) => {
         const opened = openSqlite(parsed.database_path);
         await migrate(opened);

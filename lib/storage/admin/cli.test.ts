@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 
 import { UserError } from '../../common/errors.js';
-import { COMMANDS, commandUsage, parseAdminArgs, USAGE, USAGE_EXIT } from './cli.js';
+import { USAGE_EXIT } from '../../common/errors.js';
+import { COMMANDS, commandUsage, parseAdminArgs, USAGE } from './cli.js';
 
 /** The one line and exit status a bad command line ends with. */
 function refusal(argv: readonly string[]): { exitCode: number; message: string } {

@@ -2,7 +2,7 @@
 // the program was asked, or the usage refusal (exit status 2) to print instead.
 import { parseArgs } from 'node:util';
 
-import { UserError } from '../../common/errors.js';
+import { UsageError, type UserError } from '../../common/errors.js';
 import { parseRetention, RetentionError, type RetentionPolicy } from '../../turku/retention.js';
 import { DEFAULT_STORAGE_CONFIG_DIR } from '../load-settings.js';
 
@@ -10,7 +10,6 @@ export const PROGRAM = 'turku-storage-admin';
 
 /** Exit statuses: a refusal (unknown machine, missing snapshot, failed check) and bad usage. */
 export const REFUSED_EXIT = 1;
-export const USAGE_EXIT = 2;
 
 export const COMMANDS = {
   'list-snapshots': {
@@ -97,7 +96,7 @@ type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositi
 
 const isCommand = (name: string): name is AdminCommand => Object.hasOwn(COMMANDS, name);
 
-/** Reads argv (without node and the program); throws a UserError with USAGE_EXIT on bad usage. */
+/** Reads argv (without node and the program); throws a UsageError (exit status 2) on bad usage. */
 export function parseAdminArgs(argv: readonly string[]): AdminRequest {
   let parsed;
   try {
@@ -179,5 +178,5 @@ function nonEmpty(what: string, value: string | undefined): string | undefined {
 }
 
 function usage(message: string): UserError {
-  return new UserError(message, USAGE_EXIT);
+  return new UsageError(message);
 }

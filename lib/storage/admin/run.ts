@@ -1,11 +1,11 @@
 // `turku-storage-admin` from argv to what it prints, free of process globals so tests drive it
 // in-process; admin-main.ts wires it to the process.
 import type { CliOutput } from '../../common/closed-stdout.js';
-import { errorMessage, UserError } from '../../common/errors.js';
-import { ConfigError } from '../../turku/config.js';
+import { errorLine, errorMessage, USAGE_EXIT, UserError } from '../../common/errors.js';
+import { ConfigFileError } from '../../turku/config.js';
 import { loadStorageSettings } from '../load-settings.js';
 import type { StorageSettings } from '../settings.js';
-import { type AdminAction, parseAdminArgs, PROGRAM, USAGE_EXIT } from './cli.js';
+import { type AdminAction, parseAdminArgs, PROGRAM } from './cli.js';
 import { expireSnapshots, listSnapshots, verifySnapshot } from './commands.js';
 import { formatExpired, formatListing, formatVerified } from './format.js';
 import { CollectedLog } from './log.js';
@@ -32,7 +32,7 @@ export async function runStorageAdmin(argv: readonly string[], io: AdminIo = {})
   try {
     settings = await (io.loadSettings ?? loadStorageSettings)(request.configDir);
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof UserError) {
+    if (error instanceof ConfigFileError || error instanceof UserError) {
       return failure(new UserError(`${request.configDir}: ${errorMessage(error)}`, USAGE_EXIT));
     }
     throw error;
@@ -79,5 +79,5 @@ async function perform(store: SnapshotStore, action: AdminAction, json: boolean,
 /** A UserError is one line and its exit status; anything else is unexpected and thrown on. */
 function failure(error: unknown): CliOutput {
   if (!(error instanceof UserError)) throw error;
-  return { exitCode: error.exitCode, stdout: [], stderr: [`${PROGRAM}: ${error.message}`] };
+  return { exitCode: error.exitCode, stdout: [], stderr: [errorLine(PROGRAM, error)] };
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 
 import { borgFailureReason } from './failure-reasons.js';
 import { parseSidecarTime } from './names.js';
-import { runCommand, SAFE_PATH, type RunResult } from './process.js';
+import { runLogged, SAFE_PATH, type RunResult } from './process.js';
 import { type SnapshotLog, type SnapshotSettings } from './types.js';
 
 /**
@@ -48,7 +48,7 @@ export async function runBorg(
   options: { readonly log: SnapshotLog; readonly cwd?: string; readonly json?: boolean },
 ): Promise<BorgRun> {
   await mkdir(join(settings.varDir, 'borg'), { recursive: true, mode: 0o700 });
-  const result = await runCommand(borgArgv(settings, subcommand, args), {
+  const result = await runLogged(borgArgv(settings, subcommand, args), {
     env: borgEnv(settings),
     log: options.log,
     captureStdout: options.json ?? false,

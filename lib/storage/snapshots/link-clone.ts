@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { isErrno } from '../../common/errors.js';
-import { runCommand, SAFE_PATH } from './process.js';
+import { runLogged, SAFE_PATH } from './process.js';
 import { pullSource, type PullResult } from './rsync.js';
 import { removeTree } from './snapshot-dir.js';
 import { type SnapshotJob } from './types.js';
@@ -163,7 +163,7 @@ export type ClonePull =
  */
 export async function pullOntoClone(job: SnapshotJob, working: string, base: string): Promise<ClonePull> {
   const { log } = job;
-  const cloning = runCommand(['cp', '--archive', '--link', '--no-target-directory', '--', base, working], {
+  const cloning = runLogged(['cp', '--archive', '--link', '--no-target-directory', '--', base, working], {
     env: { PATH: SAFE_PATH },
     log,
   });

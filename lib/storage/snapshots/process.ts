@@ -1,16 +1,16 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, open, readFile, rm, type FileHandle } from 'node:fs/promises';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 
 import { errorMessage } from '../../common/errors.js';
+import { runProcess } from '../../common/process.js';
 import { type SnapshotLog } from './types.js';
 
 /**
- * Runs rsync, borg and rm for the engines: output goes to the local log at DEBUG between `Running:
- * <argv>` and `Return code: <N>` lines (docs/datapath.md, "Pulling with rsync"), stdin is closed so
- * a prompt fails instead of hanging the session.
+ * Runs rsync, borg and rm for the engines (with lib/common/process.ts): output goes to the local
+ * log at DEBUG between `Running: <argv>` and `Return code: <N>` lines (docs/datapath.md, "Pulling
+ * with rsync"), stdin is closed so a prompt fails instead of hanging the session.
  *
  * The output goes to a private file that is read in batches rather than to a pipe: rsync
  * `--verbose` writes each name with its own write(2), and waking Node for each of 50,000 names
@@ -54,10 +54,9 @@ export interface RunResult {
 /** How many diagnostic lines are kept from each end of the output. */
 export const DIAGNOSTIC_LINES = 20;
 
-export async function runCommand(argv: readonly string[], options: RunOptions): Promise<RunResult> {
+export async function runLogged(argv: readonly string[], options: RunOptions): Promise<RunResult> {
   const { log } = options;
-  const [file, ...args] = argv;
-  if (file === undefined) throw new TypeError('runCommand: empty argv');
+  if (argv.length === 0) throw new TypeError('runLogged: empty argv');
   log.debug(`Running: ${formatArgv(argv)}`);
   const dir = await mkdtemp(join(tmpdir(), 'turku-output-'));
   const handles: FileHandle[] = [];
@@ -71,7 +70,7 @@ export async function runCommand(argv: readonly string[], options: RunOptions): 
       log.debug(line);
       diagnostics.add(line);
     });
-    const code = await waitForExit(file, args, options, stdout.fd, output.fd, reader);
+    const code = await waitForExit(argv, options, stdout.fd, output.fd, reader);
     await reader.finish();
     log.debug(`Return code: ${code}`);
     // By path: the handle's own position is where the program stopped writing.
@@ -84,39 +83,34 @@ export async function runCommand(argv: readonly string[], options: RunOptions): 
   }
 }
 
-/** Starts the program and resolves with its exit status, reading its output meanwhile. */
-function waitForExit(
-  file: string,
-  args: readonly string[],
+/** Runs the program and resolves with its exit status, reading its output meanwhile. */
+async function waitForExit(
+  argv: readonly string[],
   options: RunOptions,
   stdoutFd: number,
   stderrFd: number,
   reader: OutputReader,
 ): Promise<number> {
-  return new Promise((resolve) => {
-    const child = spawn(file, args, {
-      env: { ...options.env },
-      stdio: ['ignore', stdoutFd, stderrFd],
+  const timer = setInterval(() => void reader.readNew(), OUTPUT_READ_INTERVAL_MS);
+  try {
+    // Output to files, not pipes: the result comes at the program's exit, and a grandchild
+    // keeping the file open does not hold us.
+    const result = await runProcess(argv, {
+      env: options.env,
+      replaceEnv: true,
+      stdout: stdoutFd,
+      stderr: stderrFd,
       ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     });
-    const timer = setInterval(() => void reader.readNew(), OUTPUT_READ_INTERVAL_MS);
-    let settled = false;
-    const settle = (code: number): void => {
-      if (settled) return;
-      settled = true;
-      clearInterval(timer);
-      resolve(code);
-    };
-    child.on('error', (error) => {
-      // Not started (e.g. ENOENT): there may be no 'exit' to wait for.
-      options.log.error(`Cannot run ${file}: ${errorMessage(error)}`);
-      settle(NOT_STARTED);
-    });
-    // 'exit', not 'close': the output is a file, and a grandchild keeping it open must not hold us.
-    child.on('exit', (code, signal) => {
-      settle(code ?? -(signal === null ? 1 : (constants.signals[signal] ?? 1)));
-    });
-  });
+    if (result.startError !== undefined) {
+      options.log.error(`Cannot run ${argv[0]}: ${errorMessage(result.startError)}`);
+      return NOT_STARTED;
+    }
+    const { exitCode, signal } = result;
+    return exitCode ?? -(signal === null ? 1 : (constants.signals[signal] ?? 1));
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 /** The first and last lines that pass the test, in bounded memory. */

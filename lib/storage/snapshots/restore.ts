@@ -5,7 +5,7 @@ import { UserError } from '../../common/errors.js';
 import { borgFailure, parseArchiveList, runBorg, type Archive } from './borg-cli.js';
 import { byFinish, DELETE_PREFIX, isTemporaryName, LATEST, listCandidates } from './names.js';
 import { borgRepo, snapshotsDir, workingDir } from './paths.js';
-import { runCommand } from './process.js';
+import { runLogged } from './process.js';
 import { RSYNC_SUCCESS_CODES, rsyncEnv, type RsyncResult } from './rsync.js';
 import { exists, removeTree } from './snapshot-dir.js';
 import { type SnapshotLog, type SnapshotMode, type SnapshotSettings } from './types.js';
@@ -162,6 +162,6 @@ export function restorePushArgv(push: Omit<RestorePush, 'password' | 'log'>): st
 }
 
 export async function pushRestore(push: RestorePush): Promise<RsyncResult> {
-  const { code } = await runCommand(restorePushArgv(push), { env: rsyncEnv(push.password), log: push.log });
+  const { code } = await runLogged(restorePushArgv(push), { env: rsyncEnv(push.password), log: push.log });
   return { success: RSYNC_SUCCESS_CODES.includes(code), code };
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { isRsyncDiagnostic, rsyncFailureReason, rsyncSuccessNote } from './failure-reasons.js';
-import { runCommand, SAFE_PATH } from './process.js';
+import { runLogged, SAFE_PATH } from './process.js';
 import { type SnapshotJob, type SnapshotLog } from './types.js';
 
 /**
@@ -162,7 +162,7 @@ export async function runRsync(run: RsyncRun): Promise<PullResult> {
       treeOnly: run.treeOnly ?? false,
     });
     const dryRun = run.dryRun ?? false;
-    const { code, stdout, diagnostics } = await runCommand(argv, {
+    const { code, stdout, diagnostics } = await runLogged(argv, {
       env: rsyncEnv(run.password),
       log: run.log,
       captureStdout: dryRun,

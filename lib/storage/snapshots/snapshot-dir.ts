@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import { isErrno } from '../../common/errors.js';
 import { DELETE_PREFIX, isTemporaryName, LATEST, sidecarPath, type Candidate } from './names.js';
-import { runCommand, SAFE_PATH } from './process.js';
+import { runLogged, SAFE_PATH } from './process.js';
 import { type SnapshotLog } from './types.js';
 
 /**
@@ -82,9 +82,9 @@ export async function removeLeftovers(snapshotsDir: string, log: SnapshotLog): P
  */
 export async function removeTree(path: string, log: SnapshotLog): Promise<boolean> {
   const env = { PATH: SAFE_PATH };
-  if ((await runCommand(['rm', '-rf', '--', path], { env, log })).code === 0) return true;
-  await runCommand(['chmod', '-R', 'u+rwX', '--', path], { env, log });
-  const { code } = await runCommand(['rm', '-rf', '--', path], { env, log });
+  if ((await runLogged(['rm', '-rf', '--', path], { env, log })).code === 0) return true;
+  await runLogged(['chmod', '-R', 'u+rwX', '--', path], { env, log });
+  const { code } = await runLogged(['rm', '-rf', '--', path], { env, log });
   if (code !== 0) log.error(`Cannot remove ${path}; the next successful run tries again`);
   return code === 0;
 }

@@ -1,3 +1,4 @@
+import type { Logger } from '../../common/logger.js';
 import { type SnapshotMode, type SourceDescriptor } from '../../turku/protocol/descriptor.js';
 import { type WeekStart } from '../../turku/time.js';
 
@@ -8,12 +9,8 @@ import { type WeekStart } from '../../turku/time.js';
 
 export type { SnapshotMode };
 
-export interface SnapshotLog {
-  debug(message: string): void;
-  info(message: string): void;
-  warning(message: string): void;
-  error(message: string): void;
-}
+/** The engines log through the common Logger (the session's workload logger). */
+export type SnapshotLog = Logger;
 
 /** The storage settings (docs/datapath.md, "Configuration keys") the engines need, in camelCase. */
 export interface SnapshotSettings {
