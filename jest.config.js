@@ -50,9 +50,8 @@ export default {
         '<rootDir>/lib/**/*.e2e.test.ts',
         '<rootDir>/charms/**/*.e2e.test.ts',
       ],
-      // Real processes on a busy machine start slowly: a test without its own deadline gets a generous one (waits
-      // inside end as soon as their condition holds, so this costs nothing when things are quick).
-      testTimeout: 120_000,
+      // A test without its own deadline gets a generous one: real processes start slowly on a busy machine.
+      setupFilesAfterEnv: ['<rootDir>/tests/support/e2e-setup.ts'],
     },
     {
       ...common,

@@ -32,10 +32,16 @@ const ROOT_ONLY = new Set([
   'groupadd',
 ]);
 
-function refuse(file: unknown): void {
+/** `sshd -t` / `sshd -T` only check a configuration (no daemon, no root): unit tests may run them. */
+const CONFIG_CHECKS = new Set(['-t', '-T']);
+
+function refuse(file: unknown, args: unknown): void {
   if (typeof file !== 'string') return;
-  const program = basename(file.trim().split(/\s+/)[0] ?? '');
+  const [first = '', ...inline] = file.trim().split(/\s+/);
+  const program = basename(first);
   if (!ROOT_ONLY.has(program)) return;
+  const argv = Array.isArray(args) ? args : inline;
+  if (program === 'sshd' && argv.some((arg) => CONFIG_CHECKS.has(String(arg)))) return;
   throw new Error(
     `A unit test started ${program}, which needs root: name the test file *.e2e.test.ts (or put it under ` +
       'tests/e2e/) so that it runs in `npm run test:e2e`, see docs/development.md',
@@ -45,7 +51,7 @@ function refuse(file: unknown): void {
 for (const name of ['spawn', 'spawnSync', 'execFile', 'execFileSync', 'exec', 'execSync', 'fork']) {
   const original = childProcess[name] as (...args: unknown[]) => unknown;
   childProcess[name] = function guarded(this: unknown, file: unknown, ...rest: unknown[]): unknown {
-    refuse(file);
+    refuse(file, rest[0]);
     return original.call(this, file, ...rest);
   };
 }
