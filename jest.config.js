@@ -27,17 +27,31 @@ const common = {
   testEnvironment: 'node',
 };
 
+// Where the tests live (docs/development.md, "Tests"): unit tests beside their module (lib/**, charms/**) and in
+// tests/unit/ run without root and without daemons; tests that start real sshd, network namespaces, PostgreSQL,
+// mounts or root-only rsync daemons are end-to-end tests, in tests/e2e/ or named *.e2e.test.ts beside their module.
+const E2E_NAME = '\\.e2e\\.test\\.ts$';
+
 export default {
   projects: [
     {
       ...common,
       displayName: 'unit',
+      testMatch: ['<rootDir>/lib/**/*.test.ts', '<rootDir>/charms/**/*.test.ts', '<rootDir>/tests/unit/**/*.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/', E2E_NAME],
+      // A unit test that starts sshd, mount, ip netns and the like fails at once, naming where it belongs.
+      setupFiles: ['<rootDir>/tests/support/unit-guard.ts'],
+    },
+    {
+      ...common,
+      displayName: 'e2e',
       testMatch: [
-        '<rootDir>/lib/**/*.test.ts',
-        '<rootDir>/charms/**/*.test.ts',
-        '<rootDir>/tests/unit/**/*.test.ts',
         '<rootDir>/tests/e2e/**/*.test.ts',
+        '<rootDir>/lib/**/*.e2e.test.ts',
+        '<rootDir>/charms/**/*.e2e.test.ts',
       ],
+      // A test without its own deadline gets a generous one: real processes start slowly on a busy machine.
+      setupFilesAfterEnv: ['<rootDir>/tests/support/e2e-setup.ts'],
     },
     {
       ...common,

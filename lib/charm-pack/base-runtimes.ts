@@ -12,7 +12,7 @@
 //                14.2.0-4ubuntu2~24.04): libstdc++.so.6.0.33, GLIBCXX_3.4.33
 //
 // Debian 11 (bullseye), glibc 2.31 and gcc-10's libstdc++ like focal, stands in for 20.04 where a
-// test starts a binary on the oldest base (tests/unit/node-runtime.test.ts, scripts/setup).
+// test starts a binary on the oldest base (tests/e2e/node-runtime.test.ts, scripts/setup).
 import { compareVersions, highestVersion, type ElfRequirements } from './elf.js';
 
 export interface BaseRuntime {

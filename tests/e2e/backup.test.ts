@@ -209,7 +209,7 @@ test('interactive restore: the printed sample command works when run on the stor
   expect(withoutLinks(await describeTree(agent.restorePath))).toEqual(withoutLinks(await describeTree(data)));
 });
 
-async function waitFor(predicate: () => boolean, timeoutMs = 20_000): Promise<void> {
+async function waitFor(predicate: () => boolean, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!predicate()) {
     if (Date.now() > deadline) throw new Error('timed out waiting');

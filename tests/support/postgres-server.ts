@@ -1,12 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { chown, mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Socket } from 'node:net';
+import { type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import vm from 'node:vm';
 import { execa } from 'execa';
 import pg from 'pg';
+import { freePort } from './processes.js';
 
 /**
  * Throwaway PostgreSQL servers for tests and benchmarks: each one is a fresh cluster (initdb) in a new temporary
@@ -150,20 +151,6 @@ function childEnv(): Record<string, string> {
   // English messages (the port-taken check reads them) and a locale every Debian system has.
   env.LC_ALL = 'C.UTF-8';
   return env;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        if (typeof address === 'object' && address !== null) resolve(address.port);
-        else reject(new Error(`Unexpected server address ${String(address)}`));
-      });
-    });
-  });
 }
 
 type Launch =

@@ -20,14 +20,44 @@ const POLL_INTERVAL_MS = 50;
 const KILL_GRACE_MS = 5_000;
 
 /**
- * A port that was free on `address` a moment ago (the kernel picks it; then the socket is closed again). Another
- * process may still take it before the caller binds it: callers that can tell "address in use" retry.
+ * A port that was free on `address` a moment ago, for a server the caller starts next. It is picked at random BELOW
+ * the kernel's ephemeral range (net.ipv4.ip_local_port_range): ports in that range are what `listen(0)` hands out and
+ * what every outgoing connection on the machine takes as its local port, so one picked there can be taken by any
+ * busy process between this check and the caller's bind. Below it, only another explicit pick can collide, which
+ * the random choice makes unlikely; callers that can tell "address in use" still retry with a new port.
  */
-export function freePort(address = '127.0.0.1'): Promise<number> {
+export async function freePort(address = '127.0.0.1'): Promise<number> {
+  const [low, high] = listenerPorts();
+  for (let attempt = 0; high > low && attempt < 50; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low + 1));
+    if ((await tryListen(address, port)) !== undefined) return port;
+  }
+  const port = await tryListen(address, 0);
+  if (port === undefined) throw new Error(`No free port on ${address}`);
+  return port;
+}
+
+/** The ports {@link freePort} picks from: the 12,000 below the ephemeral range (20768-32767 with Linux's default). */
+function listenerPorts(): readonly [number, number] {
+  let ephemeralLow = 32_768;
+  try {
+    const first = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (Number.isInteger(first) && first > 0) ephemeralLow = first;
+  } catch {
+    // Not Linux: the usual range.
+  }
+  return [Math.max(1_024, ephemeralLow - 12_000), ephemeralLow - 1];
+}
+
+/** Binds address:port (0: the kernel picks) and closes it again: the port, or undefined when it is taken. */
+function tryListen(address: string, port: number): Promise<number | undefined> {
   return new Promise((resolve, reject) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen({ port: 0, host: address, exclusive: true }, () => {
+    server.once('error', (error: Error & { code?: string }) => {
+      if (error.code === 'EADDRINUSE' || error.code === 'EACCES') resolve(undefined);
+      else reject(error);
+    });
+    server.listen({ port, host: address, exclusive: true }, () => {
       const bound = server.address();
       server.close(() => {
         if (typeof bound === 'object' && bound !== null) resolve(bound.port);

@@ -262,7 +262,7 @@ async function launch(settings: {
       address,
       pid: pid ?? -1,
       logs,
-      waitForLog: async (pattern, timeoutMs = 5_000) => {
+      waitForLog: async (pattern, timeoutMs = 30_000) => {
         const until = Date.now() + timeoutMs;
         for (;;) {
           const match = pattern.exec(log);

@@ -7,7 +7,6 @@ import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +23,7 @@ import { parseCharmMeta, parseCharmMetaFiles } from '../../lib/charm-pack/charm-
 import { ModelSimulator, type SimCharm } from '../../lib/charm-testing/simulator.js';
 import { ToolServer } from '../../lib/charm-testing/tool-server.js';
 import { extractWithModes } from '../../lib/substrate/local/packed-charms.js';
+import { freePort } from '../support/processes.js';
 import {
   configSchema as agentConfig,
   listSourcesParams,
@@ -248,18 +248,6 @@ interface Ran {
 function runNode(args: string[], cwd: string): Ran {
   const run = spawnSync(process.execPath, args, { cwd, encoding: 'utf8', timeout: 30_000 });
   return { status: run.status, stdout: run.stdout, stderr: run.stderr };
-}
-
-/** A port nobody listens on right now. */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
 }
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, ms = 15_000): Promise<T> {

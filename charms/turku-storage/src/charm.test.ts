@@ -2,6 +2,7 @@
 // workload programs in a machine root and a real turku-api the storage registers with.
 import { jest } from '@jest/globals';
 import { readFile, stat, writeFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import { load as loadYaml } from 'js-yaml';
 
 import { listStorages } from '../../../lib/api/admin/commands.js';
@@ -21,6 +22,9 @@ import {
   storageCharm,
   type ApiWorld,
 } from './__tests__/fixtures.js';
+
+/** The account the tests run as: on the local substrate it stands in for the ping user (README). */
+const ACCOUNT = userInfo().username;
 
 jest.setTimeout(60_000);
 
@@ -138,13 +142,13 @@ test('registers with the API and publishes its unit bag, never the application b
   const bag = readStorageUnit(local.localUnitData!);
   if (!bag.ok) throw new Error(bag.problems.join('; '));
   expect(bag.value).toMatchObject({ 'storage-name': 'turku-storage-0', 'ssh-host': '10.1.0.10', 'ssh-port': 22 });
-  expect(bag.value['ssh-user']).toBe('root'); // a test root stands in the running account (README)
+  expect(bag.value['ssh-user']).toBe(ACCOUNT); // a test root stands in the running account (README)
   expect(bag.value['ssh-host-keys'].length).toBeGreaterThan(0);
   expect(bag.value['space-total-mib']).toBeGreaterThan(0);
 
   // The API recorded the storage with the capacity the unit published.
   const row = await recorded('turku-storage-0');
-  expect(row).toMatchObject({ ssh: 'root@10.1.0.10:22', space_total_mib: bag.value['space-total-mib'] });
+  expect(row).toMatchObject({ ssh: `${ACCOUNT}@10.1.0.10:22`, space_total_mib: bag.value['space-total-mib'] });
   expectSameFreeSpace(Number(row!.space_available_mib), bag.value['space-available-mib']);
 
   // The workload's configuration: 0600, secrets inside, never in logs or relation data.
@@ -180,7 +184,7 @@ test('config changes reach the workload and the API (port, host, mode, zone)', a
   expect(out.state.ports).toEqual(['2222/tcp']);
   const written = JSON.parse(await readFile(onMachine('/etc/turku-storage/config.d/50-juju.json'), 'utf8')) as object;
   expect(written).toMatchObject({ snapshot_mode: 'borg', timezone: 'Europe/Paris', ssh_ping_port: 2222 });
-  expect((await recorded('turku-storage-0'))?.ssh).toBe('root@store.example.com:2222');
+  expect((await recorded('turku-storage-0'))?.ssh).toBe(`${ACCOUNT}@store.example.com:2222`);
 });
 
 test('attached backups storages are the volumes; update-status keeps the capacity current', async () => {
@@ -263,7 +267,7 @@ test("an operator's short login secret (an original storage taken over) is kept,
     const warnings = out.logs.filter((line) => line.level === 'WARNING').map((line) => line.message);
     expect(warnings).toEqual([expect.stringContaining('login secret is shorter than 20 characters')]);
     expect(JSON.stringify(out.logs)).not.toMatch(/\bpw\b/);
-    expect(await recorded('adopted')).toMatchObject({ weak_secret: true, ssh: 'root@10.1.0.10:22' });
+    expect(await recorded('adopted')).toMatchObject({ weak_secret: true, ssh: `${ACCOUNT}@10.1.0.10:22` });
   } finally {
     await writeFile(secretFile, generated, { mode: 0o600 });
   }

@@ -188,8 +188,11 @@ describe('a storage session', () => {
       process.exit(0);`);
     const stop = new AbortController();
     const session = runStorageSession({ ...options, stop: stop.signal, graceMs: 5000 });
-    // Let the fake take the request first.
-    for (let i = 0; i < 100 && !existsSync(`${record}.1.json`); i++) await new Promise((r) => setTimeout(r, 20));
+    // Let the fake take the request first (however long a busy machine takes to start it).
+    for (const deadline = Date.now() + 30_000; !existsSync(`${record}.1.json`);) {
+      if (Date.now() > deadline) throw new Error('the fake storage never took the request');
+      await new Promise((r) => setTimeout(r, 20));
+    }
     stop.abort();
     const result = await session;
     expect(result).toMatchObject({ exitCode: 0, stopped: true });

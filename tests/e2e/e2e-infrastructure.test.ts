@@ -23,7 +23,10 @@ import { makeTestRoot, startSshd, TEST_ROOT_BASE, type Sshd, type TestRoot } fro
  * host.
  */
 
-const TIMEOUT_MS = 30_000;
+// Generous: a busy machine starts sshd, ssh and node slowly. Waits end as soon as their condition holds.
+const TIMEOUT_MS = 120_000;
+const LISTEN_TIMEOUT_MS = 30_000;
+const READ_TIMEOUT_MS = 30_000;
 const INSIDE_PORT = 7777;
 
 let root: TestRoot;
@@ -52,13 +55,29 @@ async function replyServer(address: string, reply: string): Promise<{ port: numb
   return { port: bound.port, peers };
 }
 
-/** The same, inside the isolated host, as a separate node process. */
-function replyServerInside(address: string, port: number, reply: string): ResultPromise {
+/**
+ * The same, inside the isolated host, as a separate node process; resolves once it accepts connections. Callers must
+ * not race it: a tunnel whose far end is not listening yet carries a connection that closes at once, reading "".
+ */
+async function replyServerInside(
+  address: string,
+  port: number,
+  reply: string,
+): Promise<{ readonly subprocess: ResultPromise }> {
   const script = [
     'const [address, port, reply] = process.argv.slice(1);',
     "require('net').createServer((s) => s.on('error', () => {}).end(reply)).listen(Number(port), address);",
   ].join('\n');
-  return host.spawn([process.execPath, '-e', script, address, String(port), reply]);
+  const server = host.spawn([process.execPath, '-e', script, address, String(port), reply]);
+  try {
+    const probeAddress = address === '0.0.0.0' ? '127.0.0.1' : address;
+    await waitForPort(probeAddress, port, LISTEN_TIMEOUT_MS, { netns: host.name, exited: server });
+  } catch (error) {
+    await stopAll([server]);
+    throw error;
+  }
+  // Wrapped: returned bare, the subprocess (a promise of its exit) would be awaited until the server exits.
+  return { subprocess: server };
 }
 
 /**
@@ -69,14 +88,14 @@ function sshArgv(args: readonly string[], target: Sshd = sshd): string[] {
   return [
     ...['ssh', '-F', '/dev/null', '-T'],
     ...['-o', 'BatchMode=yes', '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'GlobalKnownHostsFile=/dev/null'],
-    ...['-o', 'StrictHostKeyChecking=yes', '-o', 'CheckHostIP=no', '-o', 'ConnectTimeout=10'],
+    ...['-o', 'StrictHostKeyChecking=yes', '-o', 'CheckHostIP=no', '-o', 'ConnectTimeout=30'],
     ...['-i', clientKey, '-p', String(target.port), '-l', target.pingUser ?? 'root'],
     ...args,
   ];
 }
 
 async function ssh(args: readonly string[], target: Sshd = sshd) {
-  return host.exec(sshArgv(args, target), { stdin: 'ignore', timeout: 20_000 });
+  return host.exec(sshArgv(args, target), { stdin: 'ignore', timeout: 60_000 });
 }
 
 async function stopAll(processes: ResultPromise[]): Promise<void> {
@@ -135,18 +154,19 @@ describe('isolated host', () => {
 
   test('(a) a process inside connects out to a listener on the host side and gets its data', async () => {
     const server = await replyServer(host.hostAddress, 'hello from the host');
-    expect(await readTcp(host.hostAddress, server.port, 5_000, { netns: host.name })).toBe('hello from the host');
+    expect(await readTcp(host.hostAddress, server.port, READ_TIMEOUT_MS, { netns: host.name })).toBe(
+      'hello from the host',
+    );
     expect(server.peers).toEqual([host.nsAddress]);
   });
 
   test(
     '(b) nothing outside can connect in, though the listener exists and answers inside',
     async () => {
-      const listener = replyServerInside('0.0.0.0', INSIDE_PORT, 'inside');
+      const { subprocess: listener } = await replyServerInside('0.0.0.0', INSIDE_PORT, 'inside');
       try {
-        await waitForPort('127.0.0.1', INSIDE_PORT, 10_000, { netns: host.name, exited: listener });
-        expect(await probeTcp(host, '127.0.0.1', INSIDE_PORT, 2_000)).toBe(true);
-        expect(await readTcp(host.nsAddress, INSIDE_PORT, 2_000, { netns: host.name })).toBe('inside');
+        expect(await probeTcp(host, '127.0.0.1', INSIDE_PORT, READ_TIMEOUT_MS)).toBe(true);
+        expect(await readTcp(host.nsAddress, INSIDE_PORT, READ_TIMEOUT_MS, { netns: host.name })).toBe('inside');
         // From the root namespace the SYN is dropped: no answer at all, not even a refusal.
         expect(await probeTcpOutcome('root', host.nsAddress, INSIDE_PORT, 1_000)).toBe('timeout');
         expect(await probeTcp('root', host.nsAddress, INSIDE_PORT, 300)).toBe(false);
@@ -191,7 +211,7 @@ describe('process helpers', () => {
     const tree = execa('sh', ['-c', 'sleep 300 & sleep 300 & wait'], { reject: false });
     const pid = tree.pid ?? -1;
     let children: number[] = [];
-    for (let tries = 0; children.length < 2 && tries < 100; tries++) {
+    for (const deadline = Date.now() + 30_000; children.length < 2 && Date.now() < deadline;) {
       await new Promise((resolve) => setTimeout(resolve, 20));
       children = descendantPids(pid);
     }
@@ -249,7 +269,7 @@ describe('sshd', () => {
     const argv = sshArgv([host.hostAddress, 'turku-ping-remote']).map((arg) =>
       arg === `UserKnownHostsFile=${knownHosts}` ? `UserKnownHostsFile=${wrongKnownHosts}` : arg,
     );
-    const refused = await host.exec(argv, { stdin: 'ignore', timeout: 20_000 });
+    const refused = await host.exec(argv, { stdin: 'ignore', timeout: 60_000 });
     expect(refused.exitCode).toBe(255);
     expect(refused.stderr).toContain('Host key verification failed');
   });
@@ -284,13 +304,14 @@ describe('sshd', () => {
       );
 
       // The data path: a tunnel held open (-N), the storage side connects to 127.0.0.1:<port> and reaches the agent.
-      const agentService = replyServerInside('127.0.0.1', port, 'through the tunnel');
+      // The agent's service listens before the tunnel opens, as the agent's own service does.
+      const { subprocess: agentService } = await replyServerInside('127.0.0.1', port, 'through the tunnel');
       const tunnel = host.spawn(
         sshArgv(['-N', '-o', 'ExitOnForwardFailure=yes', '-R', `${port}:127.0.0.1:${port}`, host.hostAddress]),
       );
       try {
-        await waitForPort('127.0.0.1', port, 10_000, { exited: tunnel });
-        expect(await readTcp('127.0.0.1', port, 5_000)).toBe('through the tunnel');
+        await waitForPort('127.0.0.1', port, LISTEN_TIMEOUT_MS, { exited: tunnel });
+        expect(await readTcp('127.0.0.1', port, READ_TIMEOUT_MS)).toBe('through the tunnel');
         // The forward listens on the storage's loopback only.
         expect(await probeTcpOutcome('root', host.hostAddress, port, 1_000)).toBe('refused');
       } finally {
@@ -327,11 +348,11 @@ describe('sshd', () => {
       try {
         await Promise.all(
           [strictPort, laxPort].map((port, index) =>
-            waitForPort('127.0.0.1', port, 10_000, { netns: host.name, exited: forwards[index] }),
+            waitForPort('127.0.0.1', port, LISTEN_TIMEOUT_MS, { netns: host.name, exited: forwards[index] }),
           ),
         );
-        expect(await readTcp('127.0.0.1', laxPort, 5_000, { netns: host.name })).toBe('storage loopback');
-        expect(await readTcp('127.0.0.1', strictPort, 5_000, { netns: host.name })).toBe('');
+        expect(await readTcp('127.0.0.1', laxPort, READ_TIMEOUT_MS, { netns: host.name })).toBe('storage loopback');
+        expect(await readTcp('127.0.0.1', strictPort, READ_TIMEOUT_MS, { netns: host.name })).toBe('');
         await sshd.waitForLog(new RegExp(`refused local port forward: .* target 127\\.0\\.0\\.1 port ${secret.port}`));
       } finally {
         await stopAll(forwards);

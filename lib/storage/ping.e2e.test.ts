@@ -107,6 +107,12 @@ test('an interactive restore holds the session until the agent closes it, withou
     finished = true;
     return code;
   });
+  // The line comes once the session holds; on a busy machine that can take a while.
+  for (const deadline = Date.now() + 30_000; !s.text().includes('Restore mode active') && !finished;) {
+    if (Date.now() > deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  // Still held a moment later: it waits for the agent, not for a timer.
   await new Promise((resolve) => setTimeout(resolve, 200));
   expect(finished).toBe(false);
   expect(s.text()).toMatch(

@@ -1,4 +1,4 @@
-// The built turku-storage-admin as an operator runs it: a real process over a storage directory
+// The built turku-storage-admin as an operator runs it (an e2e test: one part needs root): a real process over a storage directory
 // (configuration, machines/ with a friendly link, link-dest snapshots and Borg archives made with
 // the workload's own code), its output parsed as a person or the storage charm reads it.
 import { mkdtemp, mkdir, rm, stat, writeFile } from 'node:fs/promises';
@@ -195,8 +195,7 @@ describe('expire', () => {
 
 // Run as root, what borg touched goes back to the ping account, or the next backup could not
 // write its own repository.
-const asRoot = process.getuid?.() === 0 ? describe : describe.skip;
-asRoot('as root', () => {
+describe('as root', () => {
   it('gives the Borg repository and state back to the ping account', async () => {
     const nobody = await lookupAccount('nobody');
     await writeConfig({ authorized_keys_user: 'nobody' });
