@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 
 import { atExit } from '../harness/lifecycle.js';
+import { NO_INGRESS_RULES } from '../../tests/support/netns.js';
 import { isAlive, killAll, mustRun, processTree, quietSync } from '../harness/processes.js';
 
 /**
@@ -10,16 +11,6 @@ import { isAlive, killAll, mustRun, processTree, quietSync } from '../harness/pr
  */
 
 const NETNS_PREFIX = 'turku-bench-';
-const FIREWALL_RULES = [
-  '*filter',
-  ':INPUT DROP [0:0]',
-  ':FORWARD DROP [0:0]',
-  ':OUTPUT ACCEPT [0:0]',
-  '-A INPUT -i lo -j ACCEPT',
-  '-A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT',
-  'COMMIT',
-  '',
-].join('\n');
 
 export interface Namespace {
   readonly name: string;
@@ -72,7 +63,7 @@ export async function createNamespace(): Promise<Namespace> {
   await mustRun(['ip', '-n', ns.name, 'link', 'set', 'lo', 'up']);
   await mustRun(['ip', '-n', ns.name, 'route', 'add', 'default', 'via', hostAddress]);
   for (const restore of ['iptables-restore', 'ip6tables-restore']) {
-    await mustRun([restore, '-w', '5'], { netns: ns.name, input: FIREWALL_RULES });
+    await mustRun([restore, '-w', '5'], { netns: ns.name, input: NO_INGRESS_RULES });
   }
   return ns;
 }

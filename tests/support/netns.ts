@@ -69,8 +69,11 @@ const LINK_PREFIX = 'te2e-';
 const OWNERS_DIR = '/run/turku-tests/netns';
 const DEFAULT_ATTEMPTS = 20;
 
-/** Inbound: only loopback and replies to connections made from inside. FORWARD is dropped too (no routing through). */
-const FIREWALL_RULES = [
+/**
+ * Inbound: only loopback and replies to connections made from inside. FORWARD is dropped too (no routing through).
+ * The agent machine of the data-path benchmark gets the same rules (bench/datapath/netns.ts).
+ */
+export const NO_INGRESS_RULES = [
   '*filter',
   ':INPUT DROP [0:0]',
   ':FORWARD DROP [0:0]',
@@ -152,7 +155,7 @@ async function build(names: HostNames): Promise<IsolatedHost> {
     await ip(['-n', name, 'link', 'set', 'lo', 'up']);
     await ip(['-n', name, 'route', 'add', 'default', 'via', hostAddress]);
     for (const restore of ['iptables-restore', 'ip6tables-restore']) {
-      await execa('ip', netnsArgv(name, [restore, '-w', '5']), { input: FIREWALL_RULES });
+      await execa('ip', netnsArgv(name, [restore, '-w', '5']), { input: NO_INGRESS_RULES });
     }
   } catch (error) {
     unregister();
