@@ -33,6 +33,9 @@ const common = {
 const E2E_NAME = '\\.e2e\\.test\\.ts$';
 
 export default {
+  // A test without its own deadline (tests/support/e2e-setup.ts gives e2e tests a longer one): the unit
+  // tests that use a real PostgreSQL or start programs took over 5 s (jest's default) on a busy CI machine.
+  testTimeout: 30_000,
   projects: [
     {
       ...common,

@@ -5,23 +5,41 @@ import { join } from 'node:path';
 
 import { startPostgres, type PostgresServer } from '../../tests/support/postgres-server.js';
 import { atExit, say } from '../harness/lifecycle.js';
-import { type QuietOptions, waitForQuiet } from '../harness/machine.js';
+import { waitForQuiet } from '../harness/machine.js';
 import { postmasterOn } from '../harness/proc.js';
 import { median, round } from '../harness/stats.js';
-import { type ApiProcess, createAuth, registerStorage, runLoad, startApiProcess } from './api-process.js';
+import {
+  createAuth,
+  registerStorage,
+  runLoad,
+  type ServerProcess,
+  startApiProcess,
+  startBareServer,
+} from './api-process.js';
 import { DUE_QUERY, openPostgresBench, openSqliteBench, type BenchDatabase } from './database.js';
-import type { CheckinJob, CheckinResult, RegisterResult } from './load.js';
+import type { RegisterResult } from './load.js';
 import { summariseProfile, type ProfileSummary } from './profile.js';
+import {
+  type BodyFiles,
+  measureRow,
+  type MeasuredRow,
+  type Row,
+  rowLine,
+  type TripCounter,
+  withRatio,
+  writeBodyFiles,
+} from './rows.js';
 import { type ApiSettings, BACKEND_LABEL, type Backend, profileDir } from './settings.js';
+import type { Watched } from './wrk.js';
 
-/** One backend's part of the turku-api benchmark: registration, schedule, check-in levels, due-source query, memory, profile. */
+/**
+ * One backend's part of the turku-api benchmark: registration, schedule, the bare reference, the
+ * issue's rows (health, check-in, unchanged update_config), the check-in sweep, the due-source
+ * query, memory, and the CPU profile of the check-in row.
+ */
 
 const HOUR_MS = 3_600_000;
 const MB = 1_000_000;
-export /** A level during which the rest of the machine used more than this (percent of one core) is flagged. */
-const DISTURBED_PERCENT = 25;
-
-const QUIET: QuietOptions = { percent: 25, waitSeconds: 60, firstSampleSeconds: 1, indent: '  ' };
 
 export interface DueQueryResult {
   readonly sql: string;
@@ -35,11 +53,17 @@ export interface DueQueryResult {
   readonly plan: readonly string[];
 }
 
-export type LevelResult = CheckinResult & {
-  /** CPU the rest of the machine used in the window (kernel, other work), percent of one core */
-  readonly otherCpuPercent: number;
-  readonly disturbed: boolean;
-};
+/** The bare server, measured before and after a backend's rows: the reference every ratio divides by. */
+export interface Reference {
+  /** GET /v1/health with the rows' connections, before the API's rows */
+  readonly before: MeasuredRow;
+  /** the same, after them */
+  readonly after: MeasuredRow;
+  /** the mean of the two: every ratio of this backend's rows divides by it */
+  readonly requestsPerSecond: number;
+  /** the bare server under the check-in row's POSTs (wrk's Lua pick and the body read included), for comparison */
+  readonly checkinBodies: Row;
+}
 
 export interface BackendResult {
   readonly backend: Backend;
@@ -48,7 +72,15 @@ export interface BackendResult {
   readonly backgroundCpuPercent: number;
   readonly registration: RegisterResult & { readonly machines: number; readonly sources: number };
   readonly schedule: { readonly sourcesUpdated: number; readonly seconds: number; readonly note: string };
-  readonly checkins: readonly LevelResult[];
+  readonly reference: Reference;
+  /** the issue's rows, at settings.connections */
+  readonly rows: {
+    readonly health: Row;
+    readonly checkin: Row;
+    readonly updateConfigUnchanged: Row;
+  };
+  /** agent_ping_checkin at each of settings.checkinConcurrency */
+  readonly concurrency: readonly Row[];
   readonly dueQuery: DueQueryResult;
   readonly memory: {
     readonly peakRssMb: number;
@@ -57,7 +89,7 @@ export interface BackendResult {
   };
   readonly databaseSizeMb: number;
   readonly apiErrorLogLines: number;
-  readonly profile?: ProfileSummary & { readonly concurrency: number; readonly requestsPerSecond: number };
+  readonly profile?: ProfileSummary & { readonly connections: number; readonly requestsPerSecond: number };
 }
 
 export const SCHEDULE_NOTE =
@@ -90,35 +122,38 @@ async function timeDueQuery(settings: ApiSettings, db: BenchDatabase): Promise<D
   };
 }
 
-async function profileLevel(
+type Profile = NonNullable<BackendResult['profile']>;
+
+/** The check-in row once more, unmeasured, with the API under `node --cpu-prof`; its self time summarised. */
+async function profileCheckins(
   settings: ApiSettings,
   backend: Backend,
   config: string,
   dir: string,
+  bodies: BodyFiles,
   postgres: PostgresServer | undefined,
-): Promise<(ProfileSummary & { concurrency: number; requestsPerSecond: number }) | undefined> {
-  if (settings.profileConcurrency === 0) return undefined;
+): Promise<Profile | undefined> {
+  if (!settings.profile) return undefined;
   const keepIn = profileDir();
   const profiles = join(dir, 'cpu-prof');
   const api = await startApiProcess(config, ['--cpu-prof', `--cpu-prof-dir=${profiles}`]);
-  let result: CheckinResult;
+  let row: MeasuredRow;
   try {
-    await waitForQuiet(QUIET);
-    result = await runLoad(checkinJob(settings, api, settings.profileConcurrency, 99, postmasterOf(postgres)));
+    row = await measureRow(settings, checkinRequest(settings, api, bodies, 99), watchedApi(api, postgres));
   } finally {
     await api.stop();
   }
   const file = (await readdir(profiles)).find((name) => name.endsWith('.cpuprofile'));
   if (file === undefined) throw new Error('node --cpu-prof wrote no profile');
   if (keepIn !== undefined) {
-    const kept = join(keepIn, `api-${backend}-c${settings.profileConcurrency}.cpuprofile`);
+    const kept = join(keepIn, `api-${backend}-checkin-c${settings.connections}.cpuprofile`);
     await mkdir(keepIn, { recursive: true });
     await copyFile(join(profiles, file), kept);
     say(`  CPU profile kept in ${kept}`);
   }
   return {
-    concurrency: settings.profileConcurrency,
-    requestsPerSecond: result.requestsPerSecond,
+    connections: settings.connections,
+    requestsPerSecond: row.requestsPerSecond,
     ...(await summariseProfile(join(profiles, file))),
   };
 }
@@ -128,31 +163,93 @@ function postmasterOf(postgres: PostgresServer | undefined): number | undefined 
   return postgres === undefined ? undefined : postmasterOn(Number(new URL(postgres.url).port));
 }
 
-function checkinJob(
-  settings: ApiSettings,
-  api: ApiProcess,
-  concurrency: number,
-  randomSeed: number,
-  databasePid: number | undefined,
-): CheckinJob {
+function watchedApi(api: ServerProcess, postgres: PostgresServer | undefined): Watched {
+  const databasePid = postmasterOf(postgres);
+  return { serverPid: api.pid, ...(databasePid === undefined ? {} : { databasePid }) };
+}
+
+function checkinRequest(settings: ApiSettings, api: ServerProcess, bodies: BodyFiles, seed: number, connections = 0) {
   return {
-    kind: 'checkin',
-    url: api.url,
-    seed: settings.seed,
-    machines: settings.machines,
-    concurrency,
-    warmupSeconds: settings.warmupSeconds,
-    seconds: settings.levelSeconds,
-    apiPid: api.pid,
-    ...(databasePid === undefined ? {} : { databasePid }),
-    randomSeed,
+    url: `${api.url}/agent_ping_checkin`,
+    bodiesFile: bodies.checkins,
+    connections: connections || settings.connections,
+    seed,
   };
 }
 
-/** CPU the rest of the machine used during a level: all of it but the API, the load generator and the database. */
-function otherCpu(level: CheckinResult): number {
-  const { machinePercent, apiPercent, loadGeneratorPercent, databasePercent } = level.cpu;
-  return machinePercent - apiPercent - loadGeneratorPercent - databasePercent;
+/** The API's settings file: a database in `dir` or the PostgreSQL server, and the benchmark's pool and log level. */
+async function writeApiConfig(
+  settings: ApiSettings,
+  dir: string,
+  sqlitePath: string,
+  postgres: PostgresServer | undefined,
+): Promise<string> {
+  const config = join(dir, 'turku-api.json');
+  const database = postgres === undefined ? { database_path: sqlitePath } : { database_url: postgres.url };
+  await writeFile(
+    config,
+    JSON.stringify({
+      listen: '127.0.0.1:0',
+      ...database,
+      database_pool_size: settings.databasePoolSize,
+      log_level: settings.logLevel,
+    }),
+  );
+  return config;
+}
+
+/** The bare server's rows: GET before the API's rows (then after them, by the caller), and the check-in POSTs. */
+async function bareRows(settings: ApiSettings, bare: ServerProcess, bodies: BodyFiles) {
+  const watched = { serverPid: bare.pid };
+  const get = { url: `${bare.url}/v1/health`, connections: settings.connections, seed: 1 };
+  const before = await measureRow(settings, get, watched);
+  say(rowLine('bare server GET', before));
+  const checkinBodies = await measureRow(
+    settings,
+    {
+      url: `${bare.url}/v1/agent_ping_checkin`,
+      bodiesFile: bodies.checkins,
+      connections: settings.connections,
+      seed: 2,
+    },
+    watched,
+  );
+  say(rowLine('bare server, check-in POSTs', checkinBodies));
+  return { before, checkinBodies, after: () => measureRow(settings, get, watched) };
+}
+
+/** The issue's rows and the check-in sweep, against the running API. */
+async function apiRows(
+  settings: ApiSettings,
+  api: ServerProcess,
+  bodies: BodyFiles,
+  postgres: PostgresServer | undefined,
+  counter: TripCounter | undefined,
+) {
+  const watched = watchedApi(api, postgres);
+  const health = await measureRow(
+    settings,
+    { url: `${api.url}/health`, connections: settings.connections, seed: 3 },
+    watched,
+    counter,
+  );
+  say(rowLine('/v1/health', health));
+  const checkin = await measureRow(settings, checkinRequest(settings, api, bodies, 4), watched, counter);
+  say(rowLine('agent_ping_checkin', checkin));
+  const updateConfigUnchanged = await measureRow(
+    settings,
+    { url: `${api.url}/update_config`, bodiesFile: bodies.updateConfig, connections: settings.connections, seed: 5 },
+    watched,
+    counter,
+  );
+  say(rowLine('update_config, unchanged', updateConfigUnchanged));
+  const concurrency: MeasuredRow[] = [];
+  for (const [i, connections] of settings.checkinConcurrency.entries()) {
+    const row = await measureRow(settings, checkinRequest(settings, api, bodies, 10 + i, connections), watched);
+    say(rowLine('agent_ping_checkin (sweep)', row));
+    concurrency.push(row);
+  }
+  return { health, checkin, updateConfigUnchanged, concurrency };
 }
 
 export async function benchBackend(settings: ApiSettings, backend: Backend): Promise<BackendResult> {
@@ -160,32 +257,23 @@ export async function benchBackend(settings: ApiSettings, backend: Backend): Pro
   const dir = await mkdtemp(join(os.tmpdir(), 'turku-bench-api-'));
   const forgetDir = atExit(() => rmSync(dir, { recursive: true, force: true }));
   let postgres: PostgresServer | undefined;
-  let api: ApiProcess | undefined;
+  let api: ServerProcess | undefined;
+  let bare: ServerProcess | undefined;
   let db: BenchDatabase | undefined;
   try {
-    const backgroundCpu = await waitForQuiet(QUIET);
+    const backgroundCpu = await waitForQuiet({
+      percent: 25,
+      waitSeconds: settings.quietSeconds,
+      firstSampleSeconds: 1,
+      indent: '  ',
+    });
     say(
       `\n== ${label}: ${settings.machines} machines × ${settings.sourcesPerMachine} sources ` +
         `(machine ${backgroundCpu}% busy before start)`,
     );
     const sqlitePath = join(dir, 'turku-api.db');
-    let database: Record<string, string>;
-    if (backend === 'postgres') {
-      postgres = await startPostgres();
-      database = { database_url: postgres.url };
-    } else {
-      database = { database_path: sqlitePath };
-    }
-    const config = join(dir, 'turku-api.json');
-    await writeFile(
-      config,
-      JSON.stringify({
-        listen: '127.0.0.1:0',
-        ...database,
-        database_pool_size: settings.databasePoolSize,
-        log_level: settings.logLevel,
-      }),
-    );
+    if (backend === 'postgres') postgres = await startPostgres();
+    const config = await writeApiConfig(settings, dir, sqlitePath, postgres);
     const machineAuth = await createAuth(config, 'machine_reg', 'bench-machines');
     const storageAuth = await createAuth(config, 'storage_reg', 'bench-storages');
     api = await startApiProcess(config);
@@ -218,19 +306,16 @@ export async function benchBackend(settings: ApiSettings, backend: Backend): Pro
     const schedule = { sourcesUpdated, seconds: round((performance.now() - spreadStart) / 1000), note: SCHEDULE_NOTE };
     say(`  schedule: ${sourcesUpdated} sources spread over the next 24 h in ${schedule.seconds} s (one UPDATE)`);
 
-    const checkins: LevelResult[] = [];
-    for (const [i, concurrency] of settings.checkinConcurrency.entries()) {
-      await waitForQuiet(QUIET);
-      const result = await runLoad(checkinJob(settings, api, concurrency, i + 1, postmasterOf(postgres)));
-      const otherCpuPercent = otherCpu(result);
-      checkins.push({ ...result, otherCpuPercent, disturbed: otherCpuPercent > DISTURBED_PERCENT });
-      say(
-        `  agent_ping_checkin c=${String(concurrency).padStart(3)}: ${String(result.requestsPerSecond).padStart(6)}/s ` +
-          `p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, max ${result.maxMs} ms, errors ${result.errors}, ` +
-          `CPU api ${result.cpu.apiPercent}% load ${result.cpu.loadGeneratorPercent}% db ${result.cpu.databasePercent}% ` +
-          `machine ${result.cpu.machinePercent}%`,
-      );
-    }
+    const bodies = await writeBodyFiles(dir, settings, machineAuth);
+    bare = await startBareServer();
+    const bareMeasured = await bareRows(settings, bare, bodies);
+    const counter = postgres === undefined ? undefined : { db, port: Number(new URL(postgres.url).port) };
+    const measured = await apiRows(settings, api, bodies, postgres, counter);
+    const bareAfter = await bareMeasured.after();
+    say(rowLine('bare server GET (after)', bareAfter));
+    await bare.stop();
+    bare = undefined;
+    const reference = Math.round((bareMeasured.before.requestsPerSecond + bareAfter.requestsPerSecond) / 2);
 
     const dueQuery = await timeDueQuery(settings, db);
     say(`  due-source query: median ${dueQuery.medianMs} ms (${dueQuery.rows} rows of ${dueQuery.dueSources} due)`);
@@ -244,10 +329,8 @@ export async function benchBackend(settings: ApiSettings, backend: Backend): Pro
     api = undefined;
     say(`  API RSS: peak ${mb(end?.peakRss)} MB, at end ${mb(end?.rss)} MB`);
 
-    const profile = await profileLevel(settings, backend, config, dir, postgres);
-    if (profile !== undefined) {
-      say(`  profiled c=${profile.concurrency}: ${profile.requestsPerSecond}/s under --cpu-prof`);
-    }
+    const profile = await profileCheckins(settings, backend, config, dir, bodies, postgres);
+    if (profile !== undefined) say(`  profiled check-ins: ${profile.requestsPerSecond}/s under --cpu-prof`);
 
     return {
       backend,
@@ -255,7 +338,18 @@ export async function benchBackend(settings: ApiSettings, backend: Backend): Pro
       backgroundCpuPercent: backgroundCpu,
       registration: { ...registered, machines: counts.machines, sources: counts.sources },
       schedule,
-      checkins,
+      reference: {
+        before: bareMeasured.before,
+        after: bareAfter,
+        requestsPerSecond: reference,
+        checkinBodies: withRatio(bareMeasured.checkinBodies, reference),
+      },
+      rows: {
+        health: withRatio(measured.health, reference),
+        checkin: withRatio(measured.checkin, reference),
+        updateConfigUnchanged: withRatio(measured.updateConfigUnchanged, reference),
+      },
+      concurrency: measured.concurrency.map((row) => withRatio(row, reference)),
       dueQuery,
       memory: {
         peakRssMb: mb(end?.peakRss),
@@ -268,6 +362,7 @@ export async function benchBackend(settings: ApiSettings, backend: Backend): Pro
     };
   } finally {
     await db?.close();
+    await bare?.stop();
     await api?.stop();
     await postgres?.stop();
     await rm(dir, { recursive: true, force: true, maxRetries: 3 });

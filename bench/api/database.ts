@@ -20,6 +20,8 @@ export interface BenchDatabase {
   dueCount(now: number): Promise<number>;
   plan(now: number): Promise<string[]>;
   sizeBytes(): Promise<number>;
+  /** Transactions committed and rolled back in the database so far (PostgreSQL's statistics; none for SQLite). */
+  transactions(): Promise<number | undefined>;
   close(): Promise<void>;
 }
 
@@ -72,6 +74,7 @@ export function openSqliteBench(path: string): BenchDatabase {
       }
       return total;
     },
+    transactions: () => Promise.resolve(undefined),
     close: () => Promise.resolve(void db.close()),
   };
 }
@@ -107,6 +110,8 @@ export async function openPostgresBench(url: string): Promise<BenchDatabase> {
         (row) => row['QUERY PLAN'],
       ),
     sizeBytes: () => one('SELECT pg_database_size(current_database()) AS n'),
+    transactions: () =>
+      one('SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = current_database()'),
     close: () => client.end(),
   };
 }

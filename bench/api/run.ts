@@ -5,25 +5,23 @@ import { benchBackend, type BackendResult } from './backend-bench.js';
 import { DUE_QUERY, sqliteVersion } from './database.js';
 import { report, targets } from './report.js';
 import { type ApiSettings, BACKEND_LABEL, type Backend, apiOutput, apiSettings } from './settings.js';
+import { ENVIRONMENT_NOTE, SYSTEM_ENV } from './system-env.js';
+import { installedWrk } from './wrk.js';
 
 /**
- * The turku-api benchmark (`npm run bench:api`). For each backend (SQLite in a temp directory,
- * then a throwaway PostgreSQL cluster) it runs the real `turku-api serve` as a child process and
- * drives it from a separate load-generator process (load.ts):
+ * The turku-api benchmark (`npm run bench:api`; bench/api/README.md). For each backend (SQLite in a
+ * temp directory, then a throwaway PostgreSQL cluster) it runs the real `turku-api serve` and a bare
+ * Node `http` server as child processes in a systemd-like environment, and drives them with wrk:
  *
- * 1. registers one storage and BENCH_MACHINES machines × 3 sources through `update_config`;
- * 2. spreads every source's next backup uniformly over the next 24 h with one SQL UPDATE (new
- *    sources are all due within 15 minutes; a fleet in its steady state is not);
- * 3. drives `agent_ping_checkin` over random machines at rising concurrency;
- * 4. times the fleet-wide due-source query directly against the database;
- * 5. reads the API's peak and final RSS; then, unmeasured, profiles one more check-in level with
- *    `node --cpu-prof` and summarises the self time.
+ * 1. registers one storage and BENCH_MACHINES machines × 3 sources through `update_config` (the
+ *    Node load generator, load.ts) and spreads every source's next backup over the next 24 h;
+ * 2. the bare server (the reference), then `/v1/health`, `agent_ping_checkin` of random machines and
+ *    `update_config` of random machines whose config is unchanged, at BENCH_CONNECTIONS (16), then a
+ *    check-in sweep over BENCH_CONCURRENCY, then the bare server again; every figure with its ratio
+ *    to the bare server's;
+ * 3. times the fleet-wide due-source query, reads the API's memory, and profiles the check-in row.
  *
- * Environment (for smoke runs): BENCH_MACHINES, BENCH_LEVEL_SECONDS, BENCH_WARMUP_SECONDS,
- * BENCH_CONCURRENCY (e.g. "1,8,32"), BENCH_REGISTER_CONCURRENCY, BENCH_BACKENDS ("sqlite,postgres"),
- * BENCH_PG_POOL_SIZE, BENCH_PROFILE_CONCURRENCY (0: no profile), BENCH_PROFILE_DIR (keep the raw
- * .cpuprofile files there), BENCH_OUTPUT (file name in bench/results/, default api.json).
- * Results: bench/results/api.json.
+ * Results: bench/results/api.json (BENCH_OUTPUT: another name there).
  */
 
 interface Measured {
@@ -47,7 +45,7 @@ async function measure(settings: ApiSettings): Promise<Measured> {
 }
 
 /** The results file's content (bench/results/api.json: keep its shape, the README cites it). */
-function resultsFile(settings: ApiSettings, { results, failures }: Measured, checks: readonly Target[]) {
+function resultsFile(settings: ApiSettings, wrk: string, { results, failures }: Measured, checks: readonly Target[]) {
   return {
     date: new Date().toISOString(),
     node: process.version,
@@ -55,8 +53,10 @@ function resultsFile(settings: ApiSettings, { results, failures }: Measured, che
       ...machineInfo(),
       sqlite: sqliteVersion(),
       postgresql: results.find((result) => result.backend === 'postgres')?.databaseVersion ?? null,
+      wrk,
     },
     settings: { ...settings, dueQuery: DUE_QUERY },
+    environment: { variables: SYSTEM_ENV, nodeFlags: [], note: ENVIRONMENT_NOTE },
     results,
     failures,
     targets: checks,
@@ -66,9 +66,10 @@ function resultsFile(settings: ApiSettings, { results, failures }: Measured, che
 async function main(): Promise<void> {
   const settings = apiSettings();
   const output = apiOutput();
+  const wrk = installedWrk();
   const measured = await measure(settings);
   const checks = targets(measured.results);
-  await writeResults(output, resultsFile(settings, measured, checks));
+  await writeResults(output, resultsFile(settings, wrk, measured, checks));
   report(settings, measured.results, checks);
   say(`\nResults: bench/results/${output}`);
   if (measured.failures.length > 0 || !checks[checks.length - 1]!.pass) process.exitCode = 1;

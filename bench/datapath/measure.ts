@@ -8,6 +8,9 @@ import { machineCpuSeconds } from '../harness/proc.js';
 import { median, round } from '../harness/stats.js';
 import { type Finished, run } from '../harness/processes.js';
 import { type Dataset } from './datasets.js';
+import { runInUnit } from './environment.js';
+import { type CpuAccounting, type CpuByProgram, cpuMedians } from './cpu-accounting.js';
+import { delay } from '../harness/lifecycle.js';
 import { type World } from './world.js';
 
 /**
@@ -28,14 +31,31 @@ export interface Timing {
   readonly seconds: number;
   /** CPU seconds the whole machine spent (all cores, all processes) during the run. */
   readonly machineCpuSeconds: number;
+  /** CPU seconds of the run's processes, per side and program ("storage rsync"), from process accounting. */
+  readonly cpuSecondsByProgram?: CpuByProgram;
   readonly phases?: Phases;
 }
 
-export interface Comparison {
+/** The references a Turku step is timed against, in the same run. */
+export interface References {
   /** A local copy: no network, no encryption. */
   readonly bare: readonly Timing[];
-  /** The same copy between the two machines, over ssh: what the targets are measured against. */
+  /** The same copy between the two machines, over ssh (OpenSSH's defaults): the copy targets' baseline. */
   readonly bareSsh: readonly Timing[];
+  /** The same over ssh with `-c aes128-gcm@openssh.com` (reference, no target). */
+  readonly bareSshAesGcm?: readonly Timing[];
+  /**
+   * Reference, no target: `rsync -a --link-dest=COPY SRC/ NEW/`, a local snapshot like the
+   * storage's (a new tree of hard links to the unchanged files), without Turku's transport.
+   */
+  readonly bareLinkDest?: readonly Timing[];
+  /** `borg create` into a local repository (anchors.ts). */
+  readonly borg?: readonly Timing[];
+  /** `restic backup` into a local repository (anchors.ts). */
+  readonly restic?: readonly Timing[];
+}
+
+export interface Comparison extends References {
   readonly turku: readonly Timing[];
   readonly bareMedianSeconds: number;
   readonly bareSshMedianSeconds: number;
@@ -46,41 +66,67 @@ export interface Comparison {
   readonly ratioSsh: number;
   /** Median of the storage's rsync part of the Turku runs. */
   readonly turkuRsyncMedianSeconds: number | null;
-  /**
-   * Reference, no target: `rsync -a --link-dest=COPY SRC/ NEW/`, a local snapshot like the
-   * storage's (a new tree of hard links to the unchanged files), without Turku's transport.
-   */
-  readonly bareLinkDest?: readonly Timing[];
+  /** Where the CPU goes: per program, the median of the Turku runs' CPU seconds, and of the copies over ssh. */
+  readonly turkuCpuMedianSeconds?: CpuByProgram;
+  readonly bareSshCpuMedianSeconds?: CpuByProgram;
+  readonly bareSshAesGcmMedianSeconds?: number;
   readonly bareLinkDestMedianSeconds?: number;
+  readonly borgMedianSeconds?: number;
+  readonly resticMedianSeconds?: number;
+  /** turku / borg, of the medians */
+  readonly ratioBorg?: number;
+  /** turku / restic, of the medians */
+  readonly ratioRestic?: number;
 }
+
+let accounting: CpuAccounting | undefined;
+
+/** From now on, every timed run also records its CPU seconds per program (cpu-accounting.ts). */
+export function useCpuAccounting(cpuAccounting: CpuAccounting | undefined): void {
+  accounting = cpuAccounting;
+}
+
+/** How long after a run its last processes (an sshd session's) have surely ended. */
+const PROCESSES_END_MS = 200;
 
 export async function timed(
   action: () => Promise<Finished>,
 ): Promise<{ finished: Finished; timing: Timing; startMs: number }> {
+  const mark = accounting?.mark();
+  const ownBefore = process.cpuUsage();
   const before = machineCpuSeconds().busy;
   const startMs = Date.now();
   const finished = await action();
   const cpu = machineCpuSeconds().busy - before;
-  return { finished, startMs, timing: { seconds: round(finished.seconds, 3), machineCpuSeconds: round(cpu, 2) } };
+  const own = process.cpuUsage(ownBefore);
+  const timing: Timing = { seconds: round(finished.seconds, 3), machineCpuSeconds: round(cpu, 2) };
+  if (accounting === undefined || mark === undefined) return { finished, startMs, timing };
+  await delay(PROCESSES_END_MS);
+  // turku-api runs in this process: its CPU (the check-ins and reports) is this process's.
+  const api = { 'api (benchmark process)': round((own.user + own.system) / 1e6, 2) };
+  return { finished, startMs, timing: { ...timing, cpuSecondsByProgram: { ...accounting.since(mark), ...api } } };
 }
 
-const QUIET: QuietOptions = { percent: 25, waitSeconds: 30, firstSampleSeconds: 0.5, indent: '    ' };
+const QUIET: Omit<QuietOptions, 'waitSeconds'> = { percent: 25, firstSampleSeconds: 0.5, indent: '    ' };
 
 /**
- * Before each timed run: `sync` (no dirty pages left to write back during it), then a wait for a
- * nearly idle machine. `readings` keeps how busy the machine was each time, for the results file.
+ * Before each timed run: `sync` (no dirty pages left to write back during it), then a wait (up to
+ * `quietWaitSeconds`) for a nearly idle machine. `readings` keeps how busy the machine was each time, for the results file.
  */
-export function settler(): { readonly readings: number[]; readonly settle: () => Promise<void> } {
+export function settler(quietWaitSeconds: number): {
+  readonly readings: number[];
+  readonly settle: () => Promise<void>;
+} {
   const readings: number[] = [];
   const settle = async (): Promise<void> => {
     await run(['sync']);
-    readings.push(await waitForQuiet(QUIET));
+    readings.push(await waitForQuiet({ ...QUIET, waitSeconds: quietWaitSeconds }));
   };
   return { readings, settle };
 }
 
 export function bareRsync(from: string, to: string): Promise<Finished> {
-  return run(['rsync', '-a', `${from}/`, `${to}/`]);
+  return runInUnit(['rsync', '-a', `${from}/`, `${to}/`]);
 }
 
 export function check(finished: Finished, what: string): void {
@@ -169,14 +215,37 @@ export async function turkuBackup(
   return { timing: phases === undefined ? timing : { ...timing, phases }, snapshot: log.snapshot };
 }
 
-export function compare(bare: Timing[], bareSsh: Timing[], turku: Timing[], bareLinkDest?: Timing[]): Comparison {
-  const bareMedian = median(bare.map((timing) => timing.seconds));
-  const bareSshMedian = median(bareSsh.map((timing) => timing.seconds));
-  const turkuMedian = median(turku.map((timing) => timing.seconds));
+const medianSeconds = (timings: readonly Timing[]): number => median(timings.map((timing) => timing.seconds));
+
+/** The medians of `timings` (when there are some) as `<name>MedianSeconds`, and turku's ratio to it as `ratioName`. */
+function optionalReference(
+  name: string,
+  timings: readonly Timing[] | undefined,
+  turkuMedian: number,
+  ratioName?: string,
+): Record<string, unknown> {
+  if (timings === undefined || timings.length === 0) return {};
+  const value = medianSeconds(timings);
+  return {
+    [name]: timings,
+    [`${name}MedianSeconds`]: round(value, 3),
+    ...(ratioName === undefined ? {} : { [ratioName]: round(turkuMedian / value, 2) }),
+  };
+}
+
+function cpuReference(name: string, timings: readonly Timing[]): Record<string, CpuByProgram> {
+  const medians = cpuMedians(timings.map((timing) => timing.cpuSecondsByProgram));
+  return medians === undefined ? {} : { [name]: medians };
+}
+
+export function compare(turku: readonly Timing[], references: References): Comparison {
+  const bareMedian = medianSeconds(references.bare);
+  const bareSshMedian = medianSeconds(references.bareSsh);
+  const turkuMedian = medianSeconds(turku);
   const rsyncParts = turku.flatMap((timing) => (timing.phases === undefined ? [] : [timing.phases.rsync]));
   return {
-    bare,
-    bareSsh,
+    bare: references.bare,
+    bareSsh: references.bareSsh,
     turku,
     bareMedianSeconds: round(bareMedian, 3),
     bareSshMedianSeconds: round(bareSshMedian, 3),
@@ -184,9 +253,12 @@ export function compare(bare: Timing[], bareSsh: Timing[], turku: Timing[], bare
     ratio: round(turkuMedian / bareMedian, 2),
     ratioSsh: round(turkuMedian / bareSshMedian, 2),
     turkuRsyncMedianSeconds: rsyncParts.length === 0 ? null : round(median(rsyncParts), 3),
-    ...(bareLinkDest === undefined
-      ? {}
-      : { bareLinkDest, bareLinkDestMedianSeconds: round(median(bareLinkDest.map((timing) => timing.seconds)), 3) }),
+    ...cpuReference('turkuCpuMedianSeconds', turku),
+    ...cpuReference('bareSshCpuMedianSeconds', references.bareSsh),
+    ...optionalReference('bareSshAesGcm', references.bareSshAesGcm, turkuMedian),
+    ...optionalReference('bareLinkDest', references.bareLinkDest, turkuMedian),
+    ...optionalReference('borg', references.borg, turkuMedian, 'ratioBorg'),
+    ...optionalReference('restic', references.restic, turkuMedian, 'ratioRestic'),
   };
 }
 

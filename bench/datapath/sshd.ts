@@ -5,12 +5,11 @@ import { join } from 'node:path';
 
 import { atExit } from '../harness/lifecycle.js';
 import { killAll, mustRun, processTree } from '../harness/processes.js';
+import { unitEnvironment } from './environment.js';
 
 /** The storage machine's sshd daemons in the data-path benchmark: the storage unit's own, and the bare baseline's. */
 
 const SSHD = '/usr/sbin/sshd';
-/** sshd's environment: what it would get from its systemd unit, not this benchmark's. */
-const SAFE_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C.UTF-8' };
 
 export interface Sshd {
   readonly port: number;
@@ -54,7 +53,10 @@ export async function startSshd(dir: string, address: string, settings: readonly
     ].join('\n');
     const configFile = join(dir, 'sshd_config');
     await writeFile(configFile, config, { mode: 0o644 });
-    const child = spawn(SSHD, ['-D', '-e', '-f', configFile], { stdio: ['ignore', 'ignore', 'pipe'], env: SAFE_ENV });
+    const child = spawn(SSHD, ['-D', '-e', '-f', configFile], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: unitEnvironment(),
+    }); // its systemd unit's, not ours
     const pid = child.pid;
     if (pid === undefined) throw new Error(`Cannot run ${SSHD}`);
     const killTree = () => killAll(processTree(pid));
@@ -81,7 +83,7 @@ export async function startSshd(dir: string, address: string, settings: readonly
 /**
  * The storage host's ordinary sshd, for the bare baseline: what an operator would use to copy the
  * data by hand, root logging in with a key (OpenSSH's defaults otherwise, ciphers included).
- * Returns the `ssh` command line for `rsync -e`, with the host key pinned.
+ * Returns the `ssh` command line for `rsync -e`, with the host key pinned (`-c CIPHER` may follow).
  */
 export async function startPlainSshd(dir: string, address: string): Promise<Sshd & { readonly ssh: string }> {
   await mkdir(dir, { recursive: true, mode: 0o755 });

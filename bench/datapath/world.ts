@@ -1,9 +1,9 @@
-import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { createAuth, triggerBackup } from '../../lib/api/admin/commands.js';
+import { createAuth, listBackups, triggerBackup } from '../../lib/api/admin/commands.js';
 import { startApi, type RunningApi } from '../../lib/api/app.js';
 import { createLogger } from '../../lib/api/logger.js';
 import { type WorkloadProgram } from '../../lib/charm-host/workload.js';
@@ -11,8 +11,10 @@ import { workloadFiles } from '../../lib/charm-pack/workload.js';
 import { storageSshdSettings } from '../../lib/storage/sshd-settings.js';
 import { parseSettings } from '../../lib/api/settings.js';
 import { randomAlphanumeric } from '../../lib/common/random.js';
+import { removeTreeWithImmutables } from '../../lib/common/remove-tree.js';
 import { atExit, cancelExitActions } from '../harness/lifecycle.js';
-import { type Finished, isAlive, killAll, mustRun, processTree, run } from '../harness/processes.js';
+import { type Finished, isAlive, killAll, mustRun, processTree } from '../harness/processes.js';
+import { runInUnit, unitArgv } from './environment.js';
 import { createNamespace, removeNamespaceSync, sweepNamespaces } from './netns.js';
 import { startPlainSshd, startSshd } from './sshd.js';
 
@@ -40,10 +42,11 @@ const PROGRAMS: readonly WorkloadProgram[] = [
   'turku-agent-ping',
   'turku-storage-update-config',
   'turku-storage-ping',
+  'turku-storage-admin',
 ];
 
 /** Writes `<dir>/<program>.cjs`, the bundles a packed charm carries; returns their paths. */
-async function bundlePrograms(dir: string): Promise<Record<string, string>> {
+export async function bundlePrograms(dir: string): Promise<Record<string, string>> {
   await mkdir(dir, { recursive: true });
   const paths: Record<string, string> = {};
   for (const file of await workloadFiles(REPO_ROOT, PROGRAMS)) {
@@ -67,6 +70,8 @@ export interface World {
   readonly api: RunningApi;
   readonly uuid: string;
   readonly sshdPort: number;
+  /** The storage unit's sshd and the storage host's ordinary sshd: the roots of the storage side's processes. */
+  readonly sshdPids: readonly number[];
   /** `<storage var_dir>/machines/<uuid>`, through its symlink. */
   readonly machineDir: string;
   readonly storageLog: string;
@@ -76,15 +81,19 @@ export interface World {
   /**
    * The bare way to copy between the two machines: `rsync -a FROM TO` from the agent's namespace,
    * over ssh to the storage host's ordinary sshd (root's key, no forced command); one of FROM
-   * and TO is `root@<storage>:<path>`, see `remote`.
+   * and TO is `root@<storage>:<path>`, see `remote`. OpenSSH's default cipher unless `cipher` is given.
    */
-  rsyncOverSsh(from: string, to: string): Promise<Finished>;
+  rsyncOverSsh(from: string, to: string, cipher?: string): Promise<Finished>;
   /** `root@<storage address>:<path>` for rsyncOverSsh. */
   remote(path: string): string;
   /** The bundled turku-agent-ping. */
   readonly agentPingProgram: string;
   /** Makes a source due now, as `turku-api trigger` does. */
   trigger(source: string): Promise<void>;
+  /** Storage settings over the world's own, for the next sessions (`config.d/20-bench.json`). */
+  configureStorage(settings: Record<string, unknown>): Promise<void>;
+  /** The bundled turku-storage-admin on the storage's configuration, in a unit's environment. */
+  storageAdmin(...args: string[]): Promise<Finished>;
   destroy(): Promise<void>;
 }
 
@@ -105,11 +114,11 @@ export async function makeBenchRoot(): Promise<string> {
   sweepNamespaces();
   for (const entry of readdirSync(ROOT_BASE)) {
     const match = /^run\.(\d+)\./.exec(entry);
-    if (match !== null && !isAlive(Number(match[1]))) rmSync(join(ROOT_BASE, entry), { recursive: true, force: true });
+    if (match !== null && !isAlive(Number(match[1]))) removeTreeWithImmutables(join(ROOT_BASE, entry));
   }
   const root = await mkdtemp(join(ROOT_BASE, `run.${process.pid}.`));
   await chmod(root, 0o755);
-  atExit(() => rmSync(root, { recursive: true, force: true, maxRetries: 3 }));
+  atExit(() => removeTreeWithImmutables(root));
   return root;
 }
 
@@ -161,10 +170,12 @@ export async function createWorld(root: string, sources: Readonly<Record<string,
       var_dir: storageVarDir,
       lock_dir: storageDir,
       log_file: storageLog,
+      // BENCH_IMMUTABLE=0 measures the same runs without the immutable flag (README, "Settings").
+      immutable_snapshots: process.env.BENCH_IMMUTABLE !== '0',
     }),
   );
   const storageUpdateConfig = () =>
-    mustRun([process.execPath, program('turku-storage-update-config'), '--config-dir', storageConfigDir]);
+    mustRun(unitArgv([process.execPath, program('turku-storage-update-config'), '--config-dir', storageConfigDir]));
 
   // The agent.
   const agentDir = join(root, 'agent');
@@ -207,13 +218,23 @@ export async function createWorld(root: string, sources: Readonly<Record<string,
 
   // Registration: storage, machine (with its sources), then the storage authorizes the machine's key.
   await storageUpdateConfig();
-  await mustRun(agentProgram('turku-update-config', []), { netns: ns.name, timeoutMs: 60_000 });
+  await mustRun(unitArgv(agentProgram('turku-update-config', []), { netns: ns.name }), { timeoutMs: 60_000 });
   const uuid = (
     JSON.parse(await readFile(join(agentVarDir, 'config.d', '10-machine_uuid.json'), 'utf8')) as {
       machine_uuid: string;
     }
   ).machine_uuid;
   await storageUpdateConfig();
+
+  // A new source is first due at a point within 15 minutes of registering (docs/api.md, "A new
+  // source's first backup is soon, not tomorrow"), which would fall in the middle of another
+  // source's measurements and add its backup to one of them. So every source is backed up once now,
+  // untimed; weekly, the next is days away. Full runs set these snapshots aside.
+  for (const name of Object.keys(sources)) await triggerBackup(api.ctx, uuid, name);
+  await mustRun(unitArgv(agentProgram('turku-agent-ping', []), { netns: ns.name }), { timeoutMs: 900_000 });
+  const backedUp = new Set((await listBackups(api.ctx, 100)).filter((log) => log.success).map((log) => log.source));
+  const missing = Object.keys(sources).filter((name) => !backedUp.has(name));
+  if (missing.length > 0) throw new Error(`The first backup of ${missing.join(', ')} did not succeed`);
 
   let destroying: Promise<void> | undefined;
   return {
@@ -223,13 +244,24 @@ export async function createWorld(root: string, sources: Readonly<Record<string,
     api,
     uuid,
     sshdPort: sshd.port,
+    sshdPids: [sshd.pid, plain.pid],
     remote: (path) => `root@${hostAddress}:${path}`,
     machineDir: join(storageVarDir, 'machines', uuid),
     storageLog,
     agentDir,
-    ping: (...args) => run(agentProgram('turku-agent-ping', args), { netns: ns.name, timeoutMs: 900_000 }),
-    rsyncOverSsh: (from, to) => run(['rsync', '-a', '-e', plain.ssh, from, to], { netns: ns.name, timeoutMs: 900_000 }),
+    ping: (...args) => runInUnit(agentProgram('turku-agent-ping', args), { netns: ns.name, timeoutMs: 900_000 }),
+    rsyncOverSsh: (from, to, cipher) =>
+      runInUnit(['rsync', '-a', '-e', cipher === undefined ? plain.ssh : `${plain.ssh} -c ${cipher}`, from, to], {
+        netns: ns.name,
+        timeoutMs: 900_000,
+      }),
     trigger: (source) => triggerBackup(api.ctx, uuid, source),
+    configureStorage: (settings) =>
+      writeFile(join(storageConfigDir, 'config.d', '20-bench.json'), JSON.stringify(settings)),
+    storageAdmin: (...args) =>
+      runInUnit([process.execPath, program('turku-storage-admin'), ...args, '--config-dir', storageConfigDir], {
+        timeoutMs: 900_000,
+      }),
     agentPingProgram: program('turku-agent-ping'),
     destroy: () =>
       (destroying ??= (async () => {
@@ -237,7 +269,7 @@ export async function createWorld(root: string, sources: Readonly<Record<string,
         removeNamespaceSync(ns);
         killAll(processTree(sshd.pid));
         killAll(processTree(plain.pid));
-        await rm(root, { recursive: true, force: true, maxRetries: 3 });
+        removeTreeWithImmutables(root);
         // All that the exit hook would undo is undone: its pids may belong to others by then.
         cancelExitActions();
       })()),

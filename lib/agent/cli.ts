@@ -17,6 +17,8 @@ export interface AgentIo {
   readonly hostname: () => string;
   /** Aborted on SIGINT/SIGTERM: long waits and sessions end, temporary files are removed. */
   readonly signal: AbortSignal;
+  /** stdout is a terminal: restore progress is rewritten in place (default: not). */
+  readonly isTty?: boolean;
   /** A number in [0, 1) for `--wait`; Math.random by default. */
   readonly random?: () => number;
 }

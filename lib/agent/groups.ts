@@ -1,3 +1,4 @@
+import { UserError } from '../common/errors.js';
 import type { SourceDescriptor, StorageEndpoint } from '../turku/protocol/descriptor.js';
 
 /**
@@ -27,6 +28,17 @@ export function groupByStorage(
   return [...groups.values()]
     .sort((a, b) => compare(a.storage.name, b.storage.name))
     .map((group) => ({ storage: group.storage, sources: group.sources.sort(compare) }));
+}
+
+/** For a restore or a query: exactly one storage, or the one `--restore-storage` names. */
+export function chooseStorage(groups: readonly StorageGroup[], wanted: string | undefined): StorageGroup {
+  if (wanted !== undefined) {
+    const found = groups.find((group) => group.storage.name === wanted);
+    if (found === undefined) throw new UserError(`Cannot find appropriate storage "${wanted}"`);
+    return found;
+  }
+  if (groups.length > 1) throw new UserError('Multiple storages found.  Please use --restore-storage to specify one.');
+  return groups[0]!;
 }
 
 function compare(a: string, b: string): number {

@@ -1,4 +1,7 @@
 #!/usr/bin/env node
+// First: it configures zod before any schema is built.
+import '../common/one-shot-zod.js';
+
 import { hostname } from 'node:os';
 
 import { runAgentPing } from './ping.js';
@@ -19,6 +22,7 @@ void runAgentPing(process.argv.slice(2), {
   stderr: (text) => void process.stderr.write(text),
   hostname,
   signal: interrupt.signal,
+  isTty: process.stdout.isTTY,
 }).then((code) => {
   process.exitCode = code;
   process.off('SIGINT', onSignal);

@@ -21,6 +21,7 @@ import {
 import { LAST_BACKUPS_FILE } from './last-backups.js';
 import { NO_RESULT_LINE_REASON } from './source-outcomes.js';
 import { runAgentPing } from './ping.js';
+import { cpuHasAes, sshSpeedOptions } from './ssh.js';
 
 afterAll(removeTempDirs);
 
@@ -95,6 +96,7 @@ describe('turku-agent-ping check-in', () => {
       'ServerAliveInterval=60',
       '-o',
       'ServerAliveCountMax=10',
+      ...sshSpeedOptions(cpuHasAes()),
       '-i',
       join(agent.tree.varDir, 'ssh_key'),
       '-R',

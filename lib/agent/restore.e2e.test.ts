@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 
 import { UserError } from '../common/errors.js';
+import { formatInZone, localTimeZone } from '../turku/as-of.js';
 import {
   captureIo,
   fakeSshRun,
@@ -15,13 +16,15 @@ import {
   writeSources,
   type RegisteredAgent,
 } from './__tests__/helpers.js';
-import type { StorageGroup } from './groups.js';
+import { chooseStorage, type StorageGroup } from './groups.js';
+import { NO_MANIFEST } from './restore-verify.js';
 import { runAgentPing } from './ping.js';
 import {
-  chooseStorage,
   restoreInfoText,
   STAGED_NOTE,
   storageTreeText,
+  UNSUPPORTED_AS_OF,
+  UNSUPPORTED_PATH,
   UNSUPPORTED_SCRIPTED_RESTORE,
 } from './restore.js';
 
@@ -240,7 +243,7 @@ describe('scripted restore (--restore-source)', () => {
     const restore = (seen.request as unknown as { restore: { username: string; password: string } }).restore;
     expect(seen.input).toBe(
       `{"verbose":true,"action":"restore","port":${seen.request!.port},"restore":{"source":"etc","snapshot":"latest",` +
-        `"module":"turku-restore","username":"${restore.username}","password":"${restore.password}"}}\n.\n`,
+        `"module":"turku-restore","username":"${restore.username}","password":"${restore.password}","progress":true}}\n.\n`,
     );
     expect(seen.eof).toBe(true);
   }, 30_000);
@@ -273,6 +276,88 @@ describe('scripted restore (--restore-source)', () => {
     );
   }, 30_000);
 
+  it('shows the storage’s progress, and the snapshot, its time and the totals it reports', async () => {
+    agent = await registeredAgent(`
+      await waitForEof();
+      const { restore } = request;
+      const say = (kind, body) => process.stdout.write('turku-restore-' + kind + ' ' + JSON.stringify({ version: 1, ...body }) + '\\n');
+      say('progress', { bytes: 0, files: 0, total_bytes: null, total_files: null, seconds: 0 });
+      say('progress', { bytes: 5000000, files: 3, total_bytes: 20000000, total_files: 12, seconds: 2 });
+      process.stdout.write('something else\\n');
+      say('done', { source: restore.source, snapshot: 'etc_20261025-014500_ab12', time: '2026-10-25T01:45:00.000Z',
+        path: restore.path ?? null, bytes: 20000000, files: 12, seconds: 4.25, extra: 'ignored' });
+      log('INFO', 'Scripted restore finished: ' + restore.source + ' snapshot etc_20261025-014500_ab12');
+      process.exit(0);`);
+    const target = join(await tempDir(), 'target');
+    const io = captureIo();
+    const argv = ['-c', agent.tree.configDir, '--restore-source', 'etc', '--restore-target', target];
+    // The agent's zone decides how times read and show (tests/e2e/restore-asof.test.ts sets TZ for it).
+    expect(
+      await runAgentPing([...argv, '--restore-as-of', '2026-10-25T01:50:00Z', '--restore-path', 'conf/'], io),
+    ).toBe(0);
+    const taken = formatInZone(new Date('2026-10-25T01:45:00Z'), localTimeZone());
+    // Not a terminal: plain lines, the second one within 5 s of the first is left out.
+    expect(io.out()).toBe(
+      'Restoring: 0 B, 0 files, 0 B/s\n' +
+        'something else\n' +
+        `Restored etc path conf snapshot etc_20261025-014500_ab12 (taken ${taken}) from primary into ${target}\n` +
+        'Totals: 12 files, 20000000 bytes in 4.3 s\n',
+    );
+    const seen = (await fakeSshRun(agent.record, 1))!;
+    expect(seen.request).toMatchObject({
+      restore: { source: 'etc', snapshot: '(as-of)', as_of: '2026-10-25T01:50:00.000Z', path: 'conf', progress: true },
+    });
+  }, 30_000);
+
+  it('does not keep what a storage without --restore-path support pushed (the whole snapshot)', async () => {
+    agent = await registeredAgent(SCRIPTED);
+    const parent = await tempDir();
+    const io = captureIo();
+    const argv = ['-c', agent.tree.configDir, '--restore-source', 'etc', '--restore-target', join(parent, 't')];
+    expect(await runAgentPing([...argv, '--restore-path', 'sub'], io)).toBe(1);
+    expect(io.err().trimEnd().split('\n').at(-1)).toBe(`turku-agent-ping: ${UNSUPPORTED_PATH}`);
+    expect(await readdir(parent)).toEqual([]);
+  }, 30_000);
+
+  it('says when a storage does not know --restore-as-of (it refuses the placeholder snapshot)', async () => {
+    agent = await registeredAgent(`
+      await waitForEof();
+      log('ERROR', 'Scripted restore failed: Snapshot "' + request.restore.snapshot + '" not found for source "etc"');
+      process.exit(1);`);
+    const io = captureIo();
+    const argv = ['-c', agent.tree.configDir, '--restore-source', 'etc', '--restore-as-of', '2026-12-01T10:00Z'];
+    expect(await runAgentPing(argv, io)).toBe(1);
+    expect(io.err().trimEnd().split('\n').at(-1)).toBe(`turku-agent-ping: ${UNSUPPORTED_AS_OF}`);
+  }, 30_000);
+
+  it.each([
+    [
+      ['--restore-source', 'etc', '--restore-snapshot', 'x', '--restore-as-of', '2026-12-01'],
+      'Give --restore-snapshot or --restore-as-of, not both',
+    ],
+    [['--restore', '--restore-as-of', '2026-12-01'], '--restore-as-of and --restore-path need --restore-source'],
+    [['--restore', '--verify'], '--verify needs --restore-source'],
+    [['--restore-source', 'etc', '--restore-path', '../etc'], '--restore-path "../etc": it contains ..'],
+    [
+      ['--restore-source', 'etc', '--restore-path', '/etc'],
+      '--restore-path "/etc": it is absolute; give it relative to the source, e.g. etc/ssh',
+    ],
+    [
+      ['--restore-source', 'etc', '--restore-as-of', 'yesterday'],
+      '--restore-as-of: "yesterday" names a day but not a time of day; add one, e.g. "yesterday 14:00"',
+    ],
+  ])(
+    'refuses %j with exit 2 before asking anything',
+    async (args, message) => {
+      agent = await registeredAgent(SCRIPTED);
+      const io = captureIo();
+      expect(await runAgentPing(['-c', agent.tree.configDir, ...args], io)).toBe(2);
+      expect(io.err()).toBe(`turku-agent-ping: ${message}\n`);
+      expect(await fakeSshRun(agent.record, 1)).toBeUndefined();
+    },
+    30_000,
+  );
+
   it('leaves a source the API does not list to the storage to judge', async () => {
     agent = await registeredAgent(`
       await waitForEof();
@@ -284,6 +369,18 @@ describe('scripted restore (--restore-source)', () => {
       'turku-agent-ping: Restoring nope from primary failed: No backups of source "nope" on this storage',
     );
     expect((await fakeSshRun(agent.record, 1))?.request).toMatchObject({ restore: { source: 'nope' } });
+  }, 30_000);
+
+  it('--verify against a storage that sends no manifest: restored, said plainly, exit 1', async () => {
+    agent = await registeredAgent(SCRIPTED);
+    const target = join(await tempDir(), 'target');
+    const io = captureIo();
+    const argv = ['-c', agent.tree.configDir, '--restore-source', 'etc', '--restore-target', target, '--verify'];
+    expect(await runAgentPing(argv, io)).toBe(1);
+    expect(io.out()).toBe(`Restored etc (latest) from primary into ${target}\nNot verified: ${NO_MANIFEST}\n`);
+    expect(io.err().trimEnd().split('\n').at(-1)).toBe(`turku-agent-ping: Restored, but not verified: ${NO_MANIFEST}`);
+    expect(await readFile(join(target, 'sub', 'file.txt'), 'utf8')).toBe('from the snapshot\n');
+    expect((await fakeSshRun(agent.record, 1))?.request).toMatchObject({ restore: { progress: true, verify: true } });
   }, 30_000);
 });
 

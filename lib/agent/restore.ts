@@ -1,20 +1,21 @@
-import { mkdir } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
 
 import { UserError } from '../common/errors.js';
-import { tryLock } from '../common/lock.js';
 import type { WorkloadLogger } from '../common/workload-log.js';
 import { randomAlphanumeric, randomUuid } from '../common/random.js';
+import { formatInZone, localTimeZone } from '../turku/as-of.js';
 import { AgentPingRestoreResponse } from '../turku/protocol/agent-ping.js';
-import { encodeStdinRequest, type OutgoingStdinRequest } from '../turku/protocol/stdin.js';
-import { groupByStorage, type StorageGroup } from './groups.js';
-import { sweepAndConnect, type PingContext } from './ping-context.js';
+import type { RestoreDone } from '../turku/protocol/restore-report.js';
+import { AS_OF_SNAPSHOT, encodeStdinRequest, type OutgoingStdinRequest } from '../turku/protocol/stdin.js';
+import { chooseStorage, groupByStorage, type StorageGroup } from './groups.js';
+import { lockForRun, registration, sweepAndConnect, type PingContext } from './ping-context.js';
 import type { DaemonModule } from './rsyncd.js';
 import { unfinishedRestoreTargets } from './restore-leftovers.js';
+import { catchRestoreReports, ProgressPrinter } from './restore-progress.js';
+import { ManifestCollector, verifyRestored } from './restore-verify.js';
 import { planRestoreTarget, prepareRestoreTarget, type PreparedTarget } from './restore-target.js';
 import { runStorageSession, type SessionResult } from './session.js';
-import { sshKeyPath, type AgentSettings } from './settings.js';
+import type { AgentSettings } from './settings.js';
 import { SSH_FAILURE, sshFailureMessage } from './ssh.js';
 
 /**
@@ -33,10 +34,18 @@ export interface RestoreOptions {
   readonly source: string | undefined;
   /** `--restore-snapshot`: a snapshot name or `latest`. */
   readonly snapshot: string;
+  /** `--restore-as-of`, read (lib/turku/as-of.ts): the newest snapshot at or before it. */
+  readonly asOf?: Date;
+  /** `--restore-path`: only this relative path of the snapshot (lib/turku/restore-path.ts). */
+  readonly path?: string;
+  /** The zone times are read and shown in (this machine's, when the flags were read). */
+  readonly timeZone?: string;
   /** `--restore-target`: defaults to `restore_path`. */
   readonly target: string | undefined;
   /** `--restore-merge`: write into a target that is not empty. */
   readonly merge?: boolean;
+  /** `--verify`: check what was restored against the snapshot's manifest (restore-verify.ts). */
+  readonly verify?: boolean;
   readonly timeoutSeconds: number | undefined;
 }
 
@@ -46,6 +55,10 @@ export const SCRIPTED_RESTORE_FINISHED = 'Scripted restore finished';
 export const RESTORE_MODE_ACTIVE = 'Restore mode active';
 export const UNSUPPORTED_SCRIPTED_RESTORE =
   'The storage does not support scripted restores; use the interactive session (--restore without --restore-source)';
+export const UNSUPPORTED_AS_OF =
+  'The storage does not support --restore-as-of (an older turku-storage); name the snapshot with --restore-snapshot';
+export const UNSUPPORTED_PATH =
+  'The storage does not support --restore-path (an older turku-storage); nothing was restored';
 
 /** Time the storage gets to end the session by itself once stdin is closed. */
 const INTERACTIVE_GRACE_MS = 10_000;
@@ -64,10 +77,7 @@ export async function restore(context: PingContext, options: RestoreOptions): Pr
   warnIfInsideSource(context, plan.path);
   if (!scripted) io.stdout('Entering restore mode.\n\n');
   const { uuid, secret, apiUrl } = registration(settings);
-  await mkdir(settings.lock_dir, { recursive: true });
-  const lock = await tryLock(settings.lock_dir, 'turku-agent-ping');
-  if (lock === undefined)
-    throw new UserError('Another turku-agent-ping (check-in or restore) is running; try again later');
+  const lock = await lockForRun(settings);
   try {
     const api = await sweepAndConnect(context, lock, apiUrl);
     // 2. The sources and their storages.
@@ -88,13 +98,22 @@ export async function restore(context: PingContext, options: RestoreOptions): Pr
     // 4-6. The writable module, on a staging directory only root can enter (restore-target.ts).
     const target = await prepareRestoreTarget(plan, settings.var_dir);
     try {
-      const code = await runSession(context, options, { uuid, group, target });
+      const { code, done, manifest } = await runSession(context, options, { uuid, group, target });
+      // Checked in the staging directory, which holds what was pushed and nothing else.
+      const verified =
+        options.verify === true
+          ? await verifyRestored(target.staging, manifest.received(done), options.path)
+          : undefined;
       await target.commit();
       io.stdout(
         scripted
-          ? `Restored ${options.source} (${options.snapshot}) from ${group.storage.name} into ${target.path}\n`
+          ? restoredText(options, done, `from ${group.storage.name} into ${target.path}`)
           : `Session ended; what the storage pushed is in ${target.path}\n`,
       );
+      if (verified !== undefined) {
+        io.stdout(verified.text);
+        if (!verified.ok) throw new UserError(verified.error ?? 'Verify failed');
+      }
       return code;
     } finally {
       await target.discard();
@@ -109,7 +128,7 @@ async function runSession(
   context: PingContext,
   options: RestoreOptions,
   chosen: { uuid: string; group: StorageGroup; target: PreparedTarget },
-): Promise<number> {
+): Promise<{ code: number; done?: RestoreDone | undefined; manifest: ManifestCollector }> {
   const { settings, io, log } = context;
   const { uuid, group, target } = chosen;
   const scripted = options.source !== undefined;
@@ -125,13 +144,21 @@ async function runSession(
   const timeout = options.timeoutSeconds === undefined ? undefined : AbortSignal.timeout(options.timeoutSeconds * 1000);
   const stop = timeout === undefined ? io.signal : AbortSignal.any([io.signal, timeout]);
 
+  // Our storage's progress and done lines (restore-progress.ts); other output passes through.
+  const printer = new ProgressPrinter(io.stdout, io.isTty === true);
+  const manifest = new ManifestCollector();
+  const reports = catchRestoreReports(
+    (progress) => printer.show(progress),
+    (text) => io.stdout(text),
+    (chunk) => manifest.push(chunk),
+  );
   let attempts = 0;
   const result = await runStorageSession({
     settings,
     storage: group.storage,
     modules,
     request: (port, [module]) =>
-      scripted ? scriptedRequest(port, module!, options.source, options.snapshot) : interactiveRequest(port),
+      scripted ? scriptedRequest(port, module!, { ...options, source: options.source }) : interactiveRequest(port),
     stdin: scripted ? 'end' : 'hold',
     stop,
     graceMs: scripted ? 0 : INTERACTIVE_GRACE_MS,
@@ -144,17 +171,34 @@ async function runSession(
       io.stdout(`${STAGED_NOTE}\n\n`);
     },
     onStderr: io.stderr,
-    onStdout: io.stdout,
+    onStdout: scripted ? (text) => reports.push(text) : io.stdout,
     log,
   });
+  reports.end();
+  printer.end();
 
-  if (!scripted) return interactiveOutcome(result, group);
+  if (!scripted) return { code: interactiveOutcome(result, group), manifest };
   if (io.signal.aborted) throw new UserError('Interrupted; the restore was stopped');
   if (timeout?.aborted === true) {
     throw new UserError(`The restore did not finish within ${options.timeoutSeconds} s and was stopped`);
   }
-  scriptedOutcome(result, group, options.source);
-  return 0;
+  scriptedOutcome(result, group, options);
+  // A storage from before `path` sends no done line and pushes the whole snapshot: not committed.
+  if (options.path !== undefined && reports.done === undefined) throw new UserError(UNSUPPORTED_PATH);
+  return { code: 0, done: reports.done, manifest };
+}
+
+/** The lines that say what was restored: the snapshot chosen, its time and totals when told. */
+function restoredText(options: RestoreOptions, done: RestoreDone | undefined, where: string): string {
+  const source = options.source ?? '';
+  if (done === undefined) return `Restored ${source} (${options.snapshot}) ${where}\n`;
+  const part = done.path === null ? '' : ` path ${done.path}`;
+  const taken =
+    done.time === null ? '' : ` (taken ${formatInZone(new Date(done.time), options.timeZone ?? localTimeZone())})`;
+  return (
+    `Restored ${source}${part} snapshot ${done.snapshot ?? '(mirror)'}${taken} ${where}\n` +
+    `Totals: ${done.files} files, ${done.bytes} bytes in ${done.seconds.toFixed(1)} s\n`
+  );
 }
 
 /** Printed after the information block: the push lands in a staging directory first. */
@@ -170,15 +214,6 @@ function warnIfInsideSource(context: PingContext, target: string): void {
   }
 }
 
-function registration(settings: AgentSettings): { uuid: string; secret: string; apiUrl: string } {
-  const { machine_uuid: uuid, machine_secret: secret, api_url: apiUrl } = settings;
-  if (apiUrl === undefined) throw new UserError('api_url is not configured');
-  if (uuid === undefined || secret === undefined || !existsSync(`${sshKeyPath(settings)}.pub`)) {
-    throw new UserError('This machine is not registered yet; run turku-update-config first');
-  }
-  return { uuid, secret, apiUrl };
-}
-
 /**
  * The storages a scripted restore may ask: the one keeping the source, if the API lists it.
  * The storage has the last word on what it holds, so a source the API no longer lists (an
@@ -191,28 +226,34 @@ function scriptedCandidates(groups: StorageGroup[], source: string, log: Workloa
   return groups;
 }
 
-/** Exactly one storage, or the one `--restore-storage` names. */
-export function chooseStorage(groups: readonly StorageGroup[], wanted: string | undefined): StorageGroup {
-  if (wanted !== undefined) {
-    const found = groups.find((group) => group.storage.name === wanted);
-    if (found === undefined) throw new UserError(`Cannot find appropriate storage "${wanted}"`);
-    return found;
-  }
-  if (groups.length > 1) throw new UserError('Multiple storages found.  Please use --restore-storage to specify one.');
-  return groups[0]!;
-}
-
 function interactiveRequest(port: number): string {
   return encodeStdinRequest({ verbose: true, action: 'restore', port });
 }
 
-/** [NEW] The interactive request plus what the storage needs to push the snapshot by itself. */
-function scriptedRequest(port: number, module: DaemonModule, source: string, snapshot: string): string {
+/**
+ * [NEW] The interactive request plus what the storage needs to push the snapshot by itself. With
+ * an as-of time the snapshot is AS_OF_SNAPSHOT, which a storage from before `as_of` refuses.
+ */
+function scriptedRequest(
+  port: number,
+  module: DaemonModule,
+  options: Pick<RestoreOptions, 'snapshot' | 'asOf' | 'path' | 'verify'> & { source: string },
+): string {
   const request: OutgoingStdinRequest = {
     verbose: true,
     action: 'restore',
     port,
-    restore: { source, snapshot, module: module.name, username: module.username, password: module.password },
+    restore: {
+      source: options.source,
+      snapshot: options.asOf === undefined ? options.snapshot : AS_OF_SNAPSHOT,
+      module: module.name,
+      username: module.username,
+      password: module.password,
+      ...(options.asOf === undefined ? {} : { as_of: options.asOf.toISOString() }),
+      ...(options.path === undefined ? {} : { path: options.path }),
+      progress: true,
+      ...(options.verify === true ? { verify: true } : {}),
+    },
   };
   return encodeStdinRequest(request);
 }
@@ -224,10 +265,14 @@ function interactiveOutcome(result: SessionResult, group: StorageGroup): number 
 }
 
 /** Success only when ssh exited 0 and the storage said it finished; else the storage's reason. */
-function scriptedOutcome(result: SessionResult, group: StorageGroup, source: string): void {
+function scriptedOutcome(result: SessionResult, group: StorageGroup, options: RestoreOptions): void {
+  const source = options.source ?? '';
   const lines = result.stderr.split('\n');
   if (result.exitCode === 0 && lines.some((line) => line.includes(SCRIPTED_RESTORE_FINISHED))) return;
   if (lines.some((line) => line.includes(RESTORE_MODE_ACTIVE))) throw new UserError(UNSUPPORTED_SCRIPTED_RESTORE);
+  if (options.asOf !== undefined && lines.some((line) => line.includes(`"${AS_OF_SNAPSHOT}" not found`))) {
+    throw new UserError(UNSUPPORTED_AS_OF);
+  }
   const storageError = lines
     .map((line) => /\] ERROR: (?:Scripted restore failed: )?(.*)$/.exec(line.trim())?.[1])
     .filter((message) => message !== undefined)

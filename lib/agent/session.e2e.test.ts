@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 
 import { randomAlphanumeric, randomUuid } from '../common/random.js';
@@ -180,6 +180,37 @@ describe('a storage session', () => {
     expect(existsSync(join(file, '..'))).toBe(false);
     expect(await accepts(result.port)).toBe(false);
   }, 20_000);
+
+  it('starts ssh again on the port the daemon moved to when the first one was taken here', async () => {
+    const { dir, record, options } = await setUp(PULL);
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const takenPort = (taken.address() as AddressInfo).port;
+    const free = await closedPort();
+    try {
+      const result = await runStorageSession({ ...options, choosePort: portSequence(takenPort, free) });
+      expect(result).toMatchObject({ exitCode: 0, attempts: 1, port: free });
+      expect(await readFile(join(dir, 'pulled', '2', 'file.txt'), 'utf8')).toBe('backed up\n');
+      const seen = await recorded(record, 2);
+      expect(seen.request?.port).toBe(free);
+      expect(seen.argv).toContain(`${free}:127.0.0.1:${free}`);
+      // The first ssh, for the taken port, was ended before any request went out.
+      expect(existsSync(`${record}.1.json`) ? (await recorded(record, 1)).request : undefined).toBeUndefined();
+      expect(await accepts(free)).toBe(false);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  }, 30_000);
+
+  it('ends ssh without a request, and says why, when the daemon cannot start', async () => {
+    const { record, options } = await setUp(PULL);
+    const settings = { ...options.settings, rsyncd_command: ['/nonexistent/rsync'] };
+    await expect(runStorageSession({ ...options, settings })).rejects.toThrow(
+      'Cannot run the rsync daemon (/nonexistent/rsync)',
+    );
+    expect(existsSync(`${record}.1.json`) ? (await recorded(record, 1)).request : undefined).toBeUndefined();
+    expect(readdirSync(join(options.settings.var_dir, 'sessions'))).toEqual([]);
+  }, 30_000);
 
   it('holds stdin open until stopped, then closes it and ends the session', async () => {
     const { record, options } = await setUp(`

@@ -6,14 +6,14 @@ import { UserError } from '../common/errors.js';
 import type { WorkloadLogger } from '../common/workload-log.js';
 import type { StorageEndpoint } from '../turku/protocol/descriptor.js';
 import { makePrivateDir, removePrivateDir } from './exit-cleanup.js';
-import { startRsyncDaemon, type DaemonModule } from './rsyncd.js';
+import { startRsyncDaemon, type DaemonModule, type RsyncDaemon } from './rsyncd.js';
 import { sshKeyPath, type AgentSettings } from './settings.js';
 import { isForwardFailure, knownHostsText, runSsh, sshArgv, type SshResult } from './ssh.js';
 
 /**
  * One session with one storage (docs/datapath.md, "A backup, step by step" step 2): a private directory in
- * `<var_dir>/sessions`, the rsync daemon with fresh credentials, ssh with the reverse tunnel and
- * the request; retried on a new port and new credentials when the storage cannot listen on the
+ * `<var_dir>/sessions`, the rsync daemon with fresh credentials, ssh with the reverse tunnel (both
+ * started at once) and the request once the daemon answers; retried on a new port and new credentials when the storage cannot listen on the
  * port. Whatever happens, the daemon is stopped and the directory (config, secrets, known hosts)
  * removed before this returns; if the agent is killed instead, the daemon and ssh die with it
  * (die-with-parent.ts) and the next start removes the directory (leftover-sessions.ts).
@@ -67,7 +67,37 @@ export async function runStorageSession(options: SessionOptions): Promise<Sessio
     let port: number;
     try {
       const modules = options.modules();
-      const daemon = await startRsyncDaemon({
+      const knownHostsFile = join(dir, 'known_hosts');
+      await writeFile(knownHostsFile, knownHostsText(storage), { mode: 0o600 });
+      const ssh = (onPort: number, request: string | Promise<string>) => {
+        const argv = sshArgv({
+          command: settings.ssh_command,
+          knownHostsFile,
+          keyFile: sshKeyPath(settings),
+          port: onPort,
+          localAddress: settings.rsyncd_local_address,
+          storage,
+        });
+        log.debug(`Running ${argv.join(' ')}`);
+        return runSsh({
+          argv,
+          request,
+          stdin: options.stdin,
+          ...(options.stop === undefined ? {} : { stop: options.stop }),
+          ...(options.graceMs === undefined ? {} : { graceMs: options.graceMs }),
+          ...(options.onStderr === undefined ? {} : { onStderr: options.onStderr }),
+          ...(options.onStdout === undefined ? {} : { onStdout: options.onStdout }),
+        });
+      };
+      const ready = (daemon: RsyncDaemon) => {
+        options.onReady?.(daemon.port, modules);
+        return options.request(daemon.port, modules);
+      };
+      // ssh connects and the storage's program starts while the daemon starts: the request, on
+      // which the storage begins, goes out once the daemon answers on the port ssh forwards.
+      const firstPort = choosePort();
+      let first = true;
+      const starting = startRsyncDaemon({
         command: settings.rsyncd_command,
         address: settings.rsyncd_local_address,
         uid: settings.rsyncd_user,
@@ -75,35 +105,26 @@ export async function runStorageSession(options: SessionOptions): Promise<Sessio
         modules,
         dir,
         log,
-        choosePort,
+        choosePort: () => (first ? ((first = false), firstPort) : choosePort()),
       });
-      port = daemon.port;
+      let daemon: RsyncDaemon | undefined;
       try {
-        const knownHostsFile = join(dir, 'known_hosts');
-        await writeFile(knownHostsFile, knownHostsText(storage), { mode: 0o600 });
-        const argv = sshArgv({
-          command: settings.ssh_command,
-          knownHostsFile,
-          keyFile: sshKeyPath(settings),
-          port,
-          localAddress: settings.rsyncd_local_address,
-          storage,
-        });
-        options.onReady?.(port, modules);
-        log.debug(`Running ${argv.join(' ')}`);
-        result = await runSsh({
-          argv,
-          request: options.request(port, modules),
-          stdin: options.stdin,
-          ...(options.stop === undefined ? {} : { stop: options.stop }),
-          ...(options.graceMs === undefined ? {} : { graceMs: options.graceMs }),
-          ...(options.onStderr === undefined ? {} : { onStderr: options.onStderr }),
-          ...(options.onStdout === undefined ? {} : { onStdout: options.onStdout }),
-        });
+        result = await ssh(
+          firstPort,
+          starting.then((started) => (started.port === firstPort ? ready(started) : Promise.reject(new Error()))),
+        );
+        daemon = await starting;
+        if (daemon.port !== firstPort) {
+          // The first port was taken on this machine: the daemon listens on another one now.
+          log.debug(`ssh to ${storage.name} ended: the rsync daemon could not listen on port ${firstPort}`);
+          result = await ssh(daemon.port, ready(daemon));
+        }
+        port = daemon.port;
         log.debug(`ssh to ${storage.name} ended with ${result.signal ?? `exit status ${result.exitCode}`}`);
         if (daemon.exited) log.warning(`The rsync daemon on port ${port} had stopped before the session ended`);
       } finally {
-        await daemon.stop();
+        daemon ??= await starting.catch(() => undefined);
+        await daemon?.stop();
       }
     } finally {
       await removePrivateDir(dir);

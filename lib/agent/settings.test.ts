@@ -21,6 +21,7 @@ describe('agent settings', () => {
       ssh_command: ['ssh'],
       ssh_key_type: 'ed25519',
       tunnel_ports: { min: 49152, max: 65535 },
+      storage_busy_wait: 1800,
       gonogo_program: null,
       restore_path: '/var/backups/turku-agent/restore',
       restore_module: 'turku-restore',

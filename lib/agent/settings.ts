@@ -72,6 +72,11 @@ const AgentSettingsSchema = z.object({
       }
       return { min, max };
     }),
+  /**
+   * [NEW] Seconds a check-in keeps coming back to a busy storage before it gives up until the
+   * next ping (docs/datapath.md, "A busy storage"); 0: give up at once.
+   */
+  storage_busy_wait: z.number().nonnegative().default(1800),
   ssh_key_type: Text.default('ed25519'),
   gonogo_program: z
     .union([z.string(), z.array(z.string())])

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 
 import { encodeResultLine } from '../turku/protocol/session-result.js';
+import { encodeBusyLine } from '../turku/protocol/storage-busy.js';
 import { catchResultLines, NO_RESULT_LINE_REASON, sourceOutcomes, type SessionEnd } from './source-outcomes.js';
 
 const ENDED_0: SessionEnd = { exitCode: 0, signal: null, stopped: false, stderr: '' };
@@ -28,6 +29,19 @@ describe('catching the result line in ssh output', () => {
     expect(passed).toEqual(['Entering restore']);
     // The rest of a line already passed on is not a line start.
     catcher.push(' turku-result {"version":1,"sources":{}}\n');
+    expect(catcher.result).toBeUndefined();
+  });
+
+  it('takes the busy answer out too, even cut inside its prefix', () => {
+    const passed: string[] = [];
+    const catcher = catchResultLines((text) => passed.push(text));
+    const line = encodeBusyLine({ retry_after: 12, running: 4, limit: 4 });
+    catcher.push(`hello\n${line.slice(0, 6)}`);
+    catcher.push(line.slice(6));
+    catcher.push('turku-busy {broken\n');
+    catcher.end();
+    expect(passed.join('')).toBe('hello\nturku-busy {broken\n');
+    expect(catcher.busy).toEqual({ version: 1, retry_after: 12, running: 4, limit: 4 });
     expect(catcher.result).toBeUndefined();
   });
 });

@@ -4,6 +4,7 @@ import {
   RESULT_LINE_PREFIX,
   type ResultLine,
 } from '../turku/protocol/session-result.js';
+import { BUSY_LINE_PREFIX, parseBusyLine, type BusyLine } from '../turku/protocol/storage-busy.js';
 import { lastLine } from '../common/process.js';
 import type { SshResult } from './ssh.js';
 
@@ -76,13 +77,15 @@ function withoutResultLine(end: SessionEnd): SourceOutcome {
   };
 }
 
-/** Result lines taken out of ssh's stdout; everything else is passed through unchanged. */
+/** Result lines (and busy answers) taken out of ssh's stdout; everything else is passed through unchanged. */
 export interface ResultLineCatcher {
   push(chunk: string): void;
   /** At the end of the output: a last line without its newline counts too. */
   end(): void;
   /** The last valid result line seen. */
   readonly result: ResultLine | undefined;
+  /** The storage's busy answer (lib/turku/protocol/storage-busy.ts), if it gave one. */
+  readonly busy: BusyLine | undefined;
 }
 
 /** Longest partial line held back while it may still become a result line. */
@@ -93,15 +96,19 @@ export function catchResultLines(passThrough?: (text: string) => void): ResultLi
   // A partial line already passed through: its rest cannot be a result line either.
   let midLine = false;
   let result: ResultLine | undefined;
+  let busy: BusyLine | undefined;
   const take = (line: string) => {
     const parsed = midLine ? undefined : parseResultLine(line);
+    const busyAnswer = midLine || parsed !== undefined ? undefined : parseBusyLine(line);
     midLine = false;
     if (parsed !== undefined) result = parsed;
+    else if (busyAnswer !== undefined) busy = busyAnswer;
     else if (line !== '') passThrough?.(line);
   };
+  const mayBecome = (text: string, prefix: string) =>
+    text.startsWith(prefix) || prefix.startsWith(text.slice(0, prefix.length));
   const mayBecomeResultLine = (text: string) =>
-    text.length <= MAX_HELD &&
-    (text.startsWith(RESULT_LINE_PREFIX) || RESULT_LINE_PREFIX.startsWith(text.slice(0, RESULT_LINE_PREFIX.length)));
+    text.length <= MAX_HELD && (mayBecome(text, RESULT_LINE_PREFIX) || mayBecome(text, BUSY_LINE_PREFIX));
   return {
     push(chunk) {
       held += chunk;
@@ -122,6 +129,9 @@ export function catchResultLines(passThrough?: (text: string) => void): ResultLi
     },
     get result() {
       return result;
+    },
+    get busy() {
+      return busy;
     },
   };
 }

@@ -1,7 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
 
 import { UserError } from '../common/errors.js';
-import { isForwardFailure, knownHostsText, sshArgv, sshFailureMessage } from './ssh.js';
+import {
+  AES_FIRST_CIPHERS,
+  cpuinfoHasAes,
+  isForwardFailure,
+  knownHostsText,
+  sshArgv,
+  sshFailureMessage,
+} from './ssh.js';
 
 const KEY_A = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl root@primary';
 const KEY_B = 'ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTY=';
@@ -23,13 +30,38 @@ describe('sshArgv', () => {
         port: 57123,
         localAddress: '127.0.0.1',
         storage,
+        aes: false,
       }).join(' '),
     ).toBe(
       'ssh -T -o BatchMode=yes -o UserKnownHostsFile=/tmp/x/known_hosts -o StrictHostKeyChecking=yes ' +
         '-o CheckHostIP=no -o ExitOnForwardFailure=yes -o ServerAliveInterval=60 -o ServerAliveCountMax=10 ' +
+        '-o Compression=no ' +
         '-i /var/lib/turku-agent/ssh_key -R 57123:127.0.0.1:57123 ' +
         '-p 22 -l turku-ping primary.turku.example.com turku-ping-remote',
     );
+  });
+
+  it('puts AES-GCM first on a CPU with AES instructions, with the other default ciphers after it', () => {
+    const argv = sshArgv({
+      command: ['ssh'],
+      knownHostsFile: 'k',
+      keyFile: 'i',
+      port: 50000,
+      localAddress: '127.0.0.1',
+      storage,
+      aes: true,
+    });
+    expect(argv.slice(argv.indexOf('ServerAliveCountMax=10') + 1, argv.indexOf('-i'))).toEqual([
+      '-o',
+      `Ciphers=${AES_FIRST_CIPHERS}`,
+      '-o',
+      'Compression=no',
+    ]);
+    expect(AES_FIRST_CIPHERS.split(',').slice(0, 3)).toEqual([
+      'aes128-gcm@openssh.com',
+      'aes256-gcm@openssh.com',
+      'chacha20-poly1305@openssh.com',
+    ]);
   });
 
   it('builds a fresh argv each time and leaves the configured command alone', () => {
@@ -59,6 +91,15 @@ describe('sshArgv', () => {
   it.each(['-oProxyCommand=x', 'two words', ''])('refuses the host %j', (host) => {
     const options = { command: ['ssh'], knownHostsFile: 'k', keyFile: 'i', port: 1, localAddress: '127.0.0.1' };
     expect(() => sshArgv({ ...options, storage: { ...storage, ssh_ping_host: host } })).toThrow(UserError);
+  });
+});
+
+describe('cpuinfoHasAes', () => {
+  it('finds the flag on x86 and ARM, and not elsewhere', () => {
+    expect(cpuinfoHasAes('processor\t: 0\nflags\t\t: fpu sse2 aes avx2\n')).toBe(true);
+    expect(cpuinfoHasAes('processor\t: 0\nFeatures\t: fp asimd aes pmull sha1\n')).toBe(true);
+    expect(cpuinfoHasAes('processor\t: 0\nflags\t\t: fpu sse2 avx2 vaes_x\n')).toBe(false);
+    expect(cpuinfoHasAes('model name\t: AES-less\nflags\t\t: fpu\n')).toBe(false);
   });
 });
 

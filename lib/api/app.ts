@@ -12,11 +12,15 @@ import type { ApiSettings } from './settings.js';
 
 /** Wiring: settings → database (migrated) → context → HTTP server. */
 
-export async function openDatabase(settings: ApiSettings): Promise<Database> {
+/** `serving`: for the API server, which runs SQLite's WAL checkpoints in a worker thread. */
+export async function openDatabase(
+  settings: ApiSettings,
+  options: { readonly serving?: boolean } = {},
+): Promise<Database> {
   const db =
     settings.database_url !== undefined
       ? openPostgres(settings.database_url, { poolSize: settings.database_pool_size })
-      : openSqlite(settings.database_path);
+      : openSqlite(settings.database_path, { backgroundCheckpoints: options.serving === true });
   try {
     await migrate(db);
   } catch (error) {
@@ -39,7 +43,7 @@ export async function startApi(
   options: { readonly log?: Logger; readonly now?: () => Date; readonly random?: () => number } = {},
 ): Promise<RunningApi> {
   const log = options.log ?? createLogger(settings.log_level);
-  const db = await openDatabase(settings);
+  const db = await openDatabase(settings, { serving: true });
   const overrides = {
     ...(options.now === undefined ? {} : { now: options.now }),
     ...(options.random === undefined ? {} : { random: options.random }),

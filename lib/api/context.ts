@@ -2,7 +2,7 @@ import type { ScheduleOptions } from '../turku/schedule.js';
 import type { BackoffSettings } from './backoff.js';
 import type { Database } from './db/database.js';
 import type { Logger } from '../common/logger.js';
-import type { ApiSettings } from './settings.js';
+import { DEFAULT_CACHE_MEMORY_MB, type ApiSettings } from './settings.js';
 
 /** What the views need from the outside world; tests pass a fixed clock and chance. */
 export interface ApiContext {
@@ -14,6 +14,13 @@ export interface ApiContext {
   readonly random: () => number;
   /** `max_sources_per_machine`; absent means the default (request-limits.ts). */
   readonly maxSourcesPerMachine?: number;
+  /** `cache_memory_mb` in bytes; absent means the default (settings.ts). */
+  readonly cacheMemoryBytes?: number;
+}
+
+/** The budget of each of the API's two memories (logins, accepted configurations): half of `cache_memory_mb`. */
+export function memoryBudgetBytes(ctx: Pick<ApiContext, 'cacheMemoryBytes'>): number {
+  return (ctx.cacheMemoryBytes ?? DEFAULT_CACHE_MEMORY_MB * 2 ** 20) / 2;
 }
 
 export function contextFromSettings(
@@ -30,5 +37,6 @@ export function contextFromSettings(
     now: overrides.now ?? (() => new Date()),
     random: overrides.random ?? Math.random,
     maxSourcesPerMachine: settings.max_sources_per_machine,
+    cacheMemoryBytes: settings.cache_memory_mb * 2 ** 20,
   };
 }

@@ -9,7 +9,16 @@ import type { Store } from './store.js';
  * FilterSets expanded and the machine's storage endpoint attached; and the check-in that serves them.
  */
 
-export function storageEndpoint(storage: StorageRecord, machine: MachineRecord): StorageEndpoint {
+/** What a descriptor needs of the machine's storage. */
+export type StorageOfDescriptor = Pick<
+  StorageRecord,
+  'name' | 'ssh_ping_host' | 'ssh_ping_host_keys' | 'ssh_ping_port' | 'ssh_ping_user' | 'snapshot_modes'
+>;
+
+/** What a descriptor needs of the machine. */
+export type MachineOfDescriptor = Pick<MachineRecord, 'uuid' | 'storage_id' | 'tunnel_ports'>;
+
+export function storageEndpoint(storage: StorageOfDescriptor, machine: MachineOfDescriptor): StorageEndpoint {
   return {
     name: storage.name,
     ssh_ping_host: storage.ssh_ping_host,
@@ -23,19 +32,31 @@ export function storageEndpoint(storage: StorageRecord, machine: MachineRecord):
 
 export async function describeSources(
   store: Store,
-  machine: MachineRecord,
+  machine: MachineOfDescriptor,
   sources: readonly SourceRecord[],
+  log: Logger,
+): Promise<Record<string, SourceDescriptor>> {
+  if (sources.length === 0) return {};
+  const storage = await store.storageById(machine.storage_id);
+  return describeSourcesOn(storage, machine, sources, () => store.activeFilterSets(), log);
+}
+
+/** The descriptors of `sources`, with the machine's storage already at hand. */
+export async function describeSourcesOn(
+  storage: StorageOfDescriptor | undefined,
+  machine: MachineOfDescriptor,
+  sources: readonly SourceRecord[],
+  activeFilterSets: () => Promise<Map<string, string[]>>,
   log: Logger,
 ): Promise<Record<string, SourceDescriptor>> {
   const described: Record<string, SourceDescriptor> = {};
   if (sources.length === 0) return described;
-  const storage = await store.storageById(machine.storage_id);
   if (storage === undefined) throw new Error(`machine ${machine.uuid} refers to a missing storage`);
   const endpoint = storageEndpoint(storage, machine);
   // Sets are loaded only when a source refers to one: most check-ins need no extra query.
   let sets: Map<string, string[]> | undefined;
   for (const source of sources) {
-    if (referencesFilterSets(source.filter)) sets ??= await store.activeFilterSets();
+    if (referencesFilterSets(source.filter)) sets ??= await activeFilterSets();
     const expansion = expandFilters(source.filter, (name) => sets?.get(name));
     for (const warning of expansion.warnings) log.warning(`source ${source.name} of ${machine.uuid}: ${warning}`);
     let snapshotMode = source.snapshot_mode;

@@ -17,7 +17,7 @@ const STORAGE = { name: 'primary', secret: 'Xk3pR8vLq2NwT5yZb7HcJ1mFd9sGa4' };
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl turku';
 const RUNS = 1000;
 
-const TABLES = ['auths', 'storages', 'machines', 'sources', 'backup_logs', 'filter_sets'];
+const TABLES = ['auths', 'storages', 'machines', 'sources', 'backup_logs', 'filter_sets', 'source_verifies'];
 
 afterAll(stopPostgres);
 
@@ -70,6 +70,20 @@ describe.each(BACKENDS)('malformed bodies on %s', (backend) => {
         storage: STORAGE,
         machine: { uuid: UUID, sources: { etc: { success: true, time_begin: 1, time_end: 2 } } },
       },
+      // [NEW] docs/api.md, "storage_verify_report".
+      storage_verify_report: {
+        storage: STORAGE,
+        machine: { uuid: UUID },
+        verify: {
+          source: 'etc',
+          snapshot: 'etc-1',
+          checked_files: 1,
+          checked_bytes: 2,
+          complete: false,
+          problem_count: 1,
+          problems: [{ path: 'passwd', kind: 'content', detail: 'SHA-256 differs' }],
+        },
+      },
     };
     expect((await t.post('storage_update_config', valid.storage_update_config)).status).toBe(200);
     expect((await t.post('update_config', valid.update_config)).status).toBe(200);
@@ -79,7 +93,10 @@ describe.each(BACKENDS)('malformed bodies on %s', (backend) => {
   const fingerprint = () =>
     t.api.ctx.db.transaction(async (tx) => {
       const tables: Record<string, Row[]> = {};
-      for (const table of TABLES) tables[table] = await tx.all(`SELECT * FROM ${table} ORDER BY id`);
+      for (const table of TABLES) {
+        const key = table === 'source_verifies' ? 'source_id' : 'id';
+        tables[table] = await tx.all(`SELECT * FROM ${table} ORDER BY ${key}`);
+      }
       return JSON.stringify(tables);
     });
 

@@ -35,3 +35,11 @@ export function isSourceHealthy(
   if (within(source.date_added, now, 4 * HOUR)) return true;
   return source.success && now.getTime() <= source.date_next_backup.getTime() + SOURCE_GRACE_MS;
 }
+
+/**
+ * [NEW] A source's latest verify (docs/api.md, "Health rules"): failed when it found any problem,
+ * and it stays failed until a later verify of the source passes.
+ */
+export function isVerifyHealthy(verify: { readonly problem_count: number }): boolean {
+  return verify.problem_count === 0;
+}

@@ -10,7 +10,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 
-import { VIEWS, type View } from '../turku/protocol/api.js';
+import { NEW_VIEWS, VIEWS, type AnyView } from '../turku/protocol/api.js';
 import type { ApiContext } from './context.js';
 import { ApiRefusal } from './errors.js';
 import { jsonShapeProblem } from './request-limits.js';
@@ -27,14 +27,19 @@ export interface HttpOptions {
   readonly tls?: { readonly cert: string; readonly key: string } | undefined;
 }
 
-const VIEW_NAMES: ReadonlySet<string> = new Set(VIEWS);
+const ALL_VIEWS: readonly AnyView[] = [...VIEWS, ...NEW_VIEWS];
+const VIEW_NAMES: ReadonlySet<string> = new Set(ALL_VIEWS);
+/** The paths our clients send, looked up at once; any other spelling takes the general parse. */
+const PLAIN_PATHS: ReadonlyMap<string, AnyView> = new Map(ALL_VIEWS.map((view) => [`/v1/${view}`, view]));
 
 /** `/v1/<view>`, tolerating doubled and trailing slashes (pre-2020 clients send `//`). */
-export function viewOfPath(url: string): View | undefined {
+export function viewOfPath(url: string): AnyView | undefined {
+  const plain = PLAIN_PATHS.get(url);
+  if (plain !== undefined) return plain;
   const path = url.split('?', 1)[0]!;
   const parts = path.split('/').filter((part) => part !== '');
   if (parts.length !== 2 || parts[0] !== 'v1' || !VIEW_NAMES.has(parts[1]!)) return undefined;
-  return parts[1] as View;
+  return parts[1] as AnyView;
 }
 
 function isJsonContentType(header: string | undefined): boolean {

@@ -166,7 +166,7 @@ export function machineFromRow(row: Row): MachineRecord {
 }
 
 /** A stored port list; NULL (or anything unreadable) is no list. */
-function toPortList(value: unknown): number[] | null {
+export function toPortList(value: unknown): number[] | null {
   if (typeof value !== 'string' || value === '') return null;
   const parsed: unknown = JSON.parse(value);
   if (!Array.isArray(parsed)) return null;

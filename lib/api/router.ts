@@ -9,8 +9,9 @@ import {
   StoragePingSourceUpdateRequest,
   StorageUpdateConfigLogin,
   StorageUpdateConfigRequest,
+  StorageVerifyReportRequest,
   UpdateConfigLogin,
-  type View,
+  type AnyView,
 } from '../turku/protocol/api.js';
 import type { ApiContext } from './context.js';
 import { checkSourceCount, DEFAULT_MAX_SOURCES_PER_MACHINE } from './request-limits.js';
@@ -19,6 +20,7 @@ import { agentPingCheckin, agentPingRestore } from './views/agent-ping.js';
 import { health } from './views/health.js';
 import { storagePingCheckin, storagePingSourceUpdate, storageUpdateConfig } from './views/storage.js';
 import { updateConfig } from './views/update-config.js';
+import { storageVerifyReport } from './views/verify-report.js';
 
 /**
  * From a view name and a parsed JSON body to the response object. Independent of HTTP, so tests
@@ -34,27 +36,39 @@ import { updateConfig } from './views/update-config.js';
 interface Route {
   readonly login: z.ZodType;
   readonly request: z.ZodType;
-  readonly handle: (ctx: ApiContext, login: unknown, request: RequestAfterLogin<unknown>) => Promise<unknown>;
+  readonly handle: (
+    ctx: ApiContext,
+    login: unknown,
+    request: RequestAfterLogin<unknown>,
+    body: Record<string, unknown>,
+  ) => Promise<unknown>;
 }
 
 function route<L extends z.ZodType, R extends z.ZodType>(
   login: L,
   request: R,
-  handle: (ctx: ApiContext, login: z.output<L>, request: RequestAfterLogin<z.output<R>>) => Promise<unknown>,
+  handle: (
+    ctx: ApiContext,
+    login: z.output<L>,
+    request: RequestAfterLogin<z.output<R>>,
+    body: Record<string, unknown>,
+  ) => Promise<unknown>,
 ): Route {
   return { login, request, handle } as Route;
 }
 
-const ROUTES: Record<Exclude<View, 'health'>, Route> = {
+const ROUTES: Record<Exclude<AnyView, 'health'>, Route> = {
   update_config: route(UpdateConfigLogin, UpdateConfigRequestShallow, updateConfig),
   agent_ping_checkin: route(MachineLogin, AgentPingCheckinRequest, agentPingCheckin),
   agent_ping_restore: route(MachineLogin, AgentPingRestoreRequest, agentPingRestore),
   storage_update_config: route(StorageUpdateConfigLogin, StorageUpdateConfigRequest, storageUpdateConfig),
   storage_ping_checkin: route(StorageLogin, StoragePingCheckinRequest, storagePingCheckin),
   storage_ping_source_update: route(StorageLogin, StoragePingSourceUpdateRequest, storagePingSourceUpdate),
+  // [NEW] docs/api.md, "storage_verify_report".
+  storage_verify_report: route(StorageLogin, StorageVerifyReportRequest, storageVerifyReport),
 };
 
-export async function dispatch(ctx: ApiContext, view: View, body: Record<string, unknown>): Promise<unknown> {
+export async function dispatch(ctx: ApiContext, view: AnyView, body: Record<string, unknown>): Promise<unknown> {
   if (view === 'health') return health(ctx);
   const { login, request, handle } = ROUTES[view];
   const credentials = parseOrRefuse(login, body);
@@ -67,5 +81,5 @@ export async function dispatch(ctx: ApiContext, view: View, body: Record<string,
     parsed ??= { value: parseOrRefuse(request, body, { noNul: true }) };
     return parsed.value;
   };
-  return handle(ctx, credentials, requestAfterLogin);
+  return handle(ctx, credentials, requestAfterLogin, body);
 }

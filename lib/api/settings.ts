@@ -20,6 +20,12 @@ import { DEFAULT_MAX_SOURCES_PER_MACHINE } from './request-limits.js';
  */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
+/**
+ * MiB for the memories of recent logins and accepted configurations (bounded-memo.ts): enough for
+ * about 170,000 machines' logins and the last configurations of tens of thousands.
+ */
+export const DEFAULT_CACHE_MEMORY_MB = 64;
+
 export const DEFAULT_SQLITE_PATH = '/var/lib/turku-api/turku-api.db';
 
 const Listen = z.string().transform((value, ctx) => {
@@ -55,6 +61,7 @@ const SettingsSchema = z.strictObject({
   backoff_max: z.number().positive().default(21_600),
   max_body_bytes: z.number().int().min(1024).default(DEFAULT_MAX_BODY_BYTES),
   max_sources_per_machine: z.number().int().min(1).max(100_000).default(DEFAULT_MAX_SOURCES_PER_MACHINE),
+  cache_memory_mb: z.number().min(0).max(65_536).default(DEFAULT_CACHE_MEMORY_MB),
   log_level: z.enum(['debug', 'info', 'warning', 'error']).default('info'),
 });
 

@@ -47,6 +47,11 @@ const DUE_SOURCES = `SELECT * FROM sources
 export class Store {
   constructor(private readonly tx: Queryable) {}
 
+  /** The transaction itself, for modules that keep their own table (lib/api/verify-reports.ts). */
+  get queryable(): Queryable {
+    return this.tx;
+  }
+
   // ---- generic ------------------------------------------------------------------------------
 
   async insert(table: Table, values: Changes): Promise<string> {

@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from '@jest/glo
 
 import { BACKENDS, startTestApi, stopPostgres, type TestApi } from '../../tests/support/api-harness.js';
 import { createAuth, putFilterSet, setActive } from './admin/commands.js';
+import { hashSecretFast } from './secrets.js';
 import { Store } from './store.js';
 
 /**
@@ -96,6 +97,7 @@ describe.each(BACKENDS)('turku-api /v1 on %s', (backend) => {
         healthy: true,
         date: '2024-12-15T07:00:00.000000+00:00',
         counts: { auth: 2, storage: 0, machine: 0, source: 0, filter_set: 0, backup_log: 0 },
+        verify: { status: 'OK', failed: 0, lines: [] },
       });
       expect((await t.post('health', {})).status).toBe(200);
     });
@@ -303,6 +305,46 @@ describe.each(BACKENDS)('turku-api /v1 on %s', (backend) => {
           'text/plain; charset=utf-8',
         ]);
       }
+    });
+
+    it('after a successful check-in, still refuses a machine deactivated, unpublished or given another secret', async () => {
+      await registerStorage();
+      await register();
+      const statement = t.api.ctx.db.statement?.bind(t.api.ctx.db);
+      let statements = 0;
+      if (statement !== undefined) {
+        (t.api.ctx.db as { statement: typeof statement }).statement = (...args) => {
+          statements++;
+          return statement(...args);
+        };
+      }
+      expect((await checkin()).status).toBe(200);
+      advance(MINUTE);
+      expect((await checkin()).status).toBe(200);
+      const stored = await t.api.ctx.db.transaction((tx) => new Store(tx).machineByUuid(UUID));
+      expect(stored?.date_checked_in).toEqual(t.clock);
+      // PostgreSQL: each check-in was the one statement of quick-checkin.ts (the registration
+      // remembered the machine's secret hash, so even the first one).
+      expect(statements).toBe(backend === 'postgres' ? 2 : 0);
+      expect((await checkin(UUID, 'x'.repeat(30))).status).toBe(403);
+
+      await setActive(t.api.ctx, 'machine', UUID, false);
+      expect((await checkin()).status).toBe(403);
+      await setActive(t.api.ctx, 'machine', UUID, true);
+      expect((await checkin()).status).toBe(200);
+      await register({ published: false });
+      expect((await checkin()).status).toBe(403);
+      await register();
+      expect((await checkin()).status).toBe(200);
+
+      const newSecret = 'N'.repeat(30);
+      await t.api.ctx.db.transaction((tx) =>
+        tx.run('UPDATE machines SET secret_hash = $1 WHERE uuid = $2', [hashSecretFast(newSecret)!, UUID]),
+      );
+      expect((await checkin()).status).toBe(403);
+      expect((await checkin(UUID, newSecret)).status).toBe(200);
+      expect((await checkin(UUID, newSecret)).status).toBe(200);
+      expect((await checkin()).status).toBe(403);
     });
 
     it('refuses an unpublished machine', async () => {

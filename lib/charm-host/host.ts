@@ -22,6 +22,8 @@ export interface RunOptions {
   readonly cwd?: string;
   /** Kill the process after this long (default 10 minutes: a hook must end). */
   readonly timeoutMs?: number;
+  /** Sees stdout as it comes (it is also in the result). */
+  readonly onStdout?: (chunk: string) => void;
 }
 
 export interface Host {
@@ -62,7 +64,10 @@ export function runProgram(argv: readonly string[], options: RunOptions = {}): P
       clearTimeout(timer);
       resolve(result);
     };
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      options.onStdout?.(chunk);
+    });
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     child.on('error', (error) => finish({ exitCode: 127, stdout, stderr: stderr + `${file}: ${error.message}\n` }));
     child.on('close', (code, signal) => finish({ exitCode: code ?? (signal === null ? 1 : 128), stdout, stderr }));

@@ -14,6 +14,7 @@ export const WORKLOAD_PROGRAMS = {
   'turku-storage-update-config': 'lib/storage/update-config-main.js',
   'turku-storage-ping': 'lib/storage/ping-main.js',
   'turku-storage-admin': 'lib/storage/admin-main.js',
+  'turku-storage-sample-verify': 'lib/storage/sample-verify-main.js',
   'turku-timers': 'lib/timers/main.js',
 } as const;
 
@@ -23,7 +24,13 @@ export type WorkloadProgram = keyof typeof WORKLOAD_PROGRAMS;
 export const CHARM_WORKLOADS: Readonly<Record<string, readonly WorkloadProgram[]>> = {
   'turku-agent': ['turku-update-config', 'turku-agent-ping', 'turku-timers'],
   'turku-api': ['turku-api'],
-  'turku-storage': ['turku-storage-update-config', 'turku-storage-ping', 'turku-storage-admin', 'turku-timers'],
+  'turku-storage': [
+    'turku-storage-update-config',
+    'turku-storage-ping',
+    'turku-storage-admin',
+    'turku-storage-sample-verify',
+    'turku-timers',
+  ],
 };
 
 export interface Workload {
@@ -34,8 +41,8 @@ export interface Workload {
   readonly packed: boolean;
   /** The program's file. */
   file(program: WorkloadProgram): string;
-  /** The argv that runs the program (Node.js first). */
-  command(program: WorkloadProgram, args?: readonly string[]): string[];
+  /** The argv that runs the program (Node.js first, then its own options, then the program's). */
+  command(program: WorkloadProgram, args?: readonly string[], nodeOptions?: readonly string[]): string[];
 }
 
 export function workloadAt(dir: string, options: { packed: boolean; node: string }): Workload {
@@ -46,7 +53,7 @@ export function workloadAt(dir: string, options: { packed: boolean; node: string
     dir,
     packed: options.packed,
     file,
-    command: (program, args = []) => [options.node, file(program), ...args],
+    command: (program, args = [], nodeOptions = []) => [options.node, ...nodeOptions, file(program), ...args],
   };
 }
 

@@ -141,6 +141,11 @@ function optional(env: Env, variable: string): string | undefined {
   return env[variable] === undefined ? undefined : exported(env, variable);
 }
 
+/** The charm directory: JUJU_CHARM_DIR, else the older CHARM_DIR, else '' (Juju did not say). */
+export function charmDirOf(env: Env): string {
+  return optional(env, 'JUJU_CHARM_DIR') || optional(env, 'CHARM_DIR') || '';
+}
+
 const DISPATCH_PATH: Format = {
   pattern: /^(hooks|actions)\/[^/]+$/,
   expected: 'expected "hooks/<hook>" or "actions/<action>"',
@@ -166,8 +171,7 @@ export function readJujuContext(env: Env): JujuContext {
   const unit = required(env, 'JUJU_UNIT_NAME', UNIT_NAME);
   const model = { name: required(env, 'JUJU_MODEL_NAME'), uuid: required(env, 'JUJU_MODEL_UUID') };
   const jujuVersion = required(env, 'JUJU_VERSION');
-  const jujuCharmDir = optional(env, 'JUJU_CHARM_DIR');
-  const charmDirFallback = optional(env, 'CHARM_DIR');
+  const charmDir = charmDirOf(env);
   const machineId = optional(env, 'JUJU_MACHINE_ID') ?? '';
   const principalUnit = optional(env, 'JUJU_PRINCIPAL_UNIT');
   const base: JujuCommon = {
@@ -176,7 +180,7 @@ export function readJujuContext(env: Env): JujuContext {
     app: unit.slice(0, unit.lastIndexOf('/')),
     model,
     jujuVersion,
-    charmDir: jujuCharmDir || charmDirFallback || '',
+    charmDir,
     machineId,
   };
   // Juju exports JUJU_PRINCIPAL_UNIT empty for principals.

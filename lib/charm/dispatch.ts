@@ -1,6 +1,7 @@
 // The charm's entry point. Routing on JUJU_DISPATCH_PATH: every hook runs the one holistic
 // `reconcile`; `actions/<name>` runs that action's handler; no dispatch path (juju exec, a manual
-// run) does nothing. The unit status is collected during the hook and set once at the end.
+// run) does nothing. The unit status is collected during the hook and set once at the end, unless
+// the status memo says the unit shows it already (status-memo.ts).
 //
 // Keep this file's import graph small (no zod values, no js-yaml): it is loaded by every hook of
 // every charm, and a bundled no-op charm must start within 1.5x of `node -e 0`. zod reaches the
@@ -8,11 +9,20 @@
 import type * as z from 'zod/mini';
 
 import type { Logger } from '../common/logger.js';
-import { type JujuActionContext, type JujuHookContext, readJujuContext } from './context.js';
+import { type JujuActionContext, type JujuHookContext, charmDirOf, readJujuContext } from './context.js';
 import { ActionFailure, CharmConfigError, HookToolError, ParamsError } from './errors.js';
 import { createExecRunner } from './exec-runner.js';
 import { type CharmIo } from './runner.js';
 import { type Schema, parseActionParams, parseConfig } from './schemas.js';
+import {
+  type StatusMemo,
+  dropStatusMemo,
+  hookMaySkipStatus,
+  memoShows,
+  restoreStatusMemo,
+  saveStatusMemo,
+  takeStatusMemo,
+} from './status-memo.js';
 import { type ConfigValue, type LogLevel, type StatusName } from './tool-types.js';
 import { HookTools } from './tools.js';
 
@@ -167,7 +177,12 @@ export async function runCharm<C extends Schema | undefined, A extends Record<st
   // juju exec or a manual run: no event to handle, so do nothing.
   if (juju.kind === 'none') return 0;
 
-  const tools = new HookTools(io.runner, juju);
+  // A status-set before the final one means the unit may no longer show what the memo says; in an
+  // action it makes the memo stale, so it goes before the tool runs.
+  let earlierStatusSets = 0;
+  const onStatusSet =
+    juju.kind === 'hook' ? () => void earlierStatusSets++ : () => dropStatusMemo(juju.charmDir, juju.unit);
+  const tools = new HookTools(io.runner, juju, { onStatusSet });
   const status = new Statuses();
   let parsedConfig: Promise<ConfigOf<C>> | undefined;
   const common: CommonContext<ConfigOf<C>> = {
@@ -181,7 +196,10 @@ export async function runCharm<C extends Schema | undefined, A extends Record<st
   };
 
   if (juju.kind === 'hook') {
-    return exitCodeOf(io, tools, `hook "${juju.hookName}"`, async () => {
+    // Taken (moved aside and read) first: only a hook that exits 0 puts it back or writes a new one.
+    const remembered = takeStatusMemo(juju.charmDir, juju.unit);
+    let shown: StatusMemo | undefined;
+    const code = await exitCodeOf(io, tools, `hook "${juju.hookName}"`, async () => {
       try {
         await def.reconcile({ ...common, juju });
       } catch (error) {
@@ -190,8 +208,20 @@ export async function runCharm<C extends Schema | undefined, A extends Record<st
         if (!(error instanceof CharmConfigError)) throw error;
         status.blocked(error.message);
       }
-      await setFinalStatus(tools, status);
+      const final = status.final();
+      const now = Date.now();
+      if (hookMaySkipStatus(juju.hookName) && earlierStatusSets === 0 && memoShows(remembered, juju.unit, final, now)) {
+        shown = remembered;
+        return;
+      }
+      await tools.statusSet(final.status, final.message);
+      shown = { unit: juju.unit, ...final, setAt: now };
     });
+    if (code === 0 && shown !== undefined) {
+      if (shown === remembered) restoreStatusMemo(juju.charmDir, juju.unit);
+      else saveStatusMemo(juju.charmDir, shown);
+    }
+    return code;
   }
 
   const name = juju.actionName;
@@ -252,10 +282,19 @@ async function setFinalStatus(tools: HookTools, status: Statuses): Promise<void>
 export async function main<C extends Schema | undefined, A extends Record<string, unknown>>(
   def: CharmDefinition<C, A>,
 ): Promise<void> {
+  // `dispatch` turned on Node's compile cache for this hook's bundle (lib/charm-pack/dispatch-script.ts);
+  // the programs and tools a hook runs are not to inherit the charm's cache directory.
+  delete process.env.NODE_COMPILE_CACHE;
+  const env = process.env;
   process.exitCode = await runCharm(def, {
-    env: process.env,
+    env,
     runner: createExecRunner(),
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
+  });
+  // A charm's stray promise can still crash the process after the hook returned: a failed hook
+  // must leave no status memo (status-memo.ts).
+  process.once('exit', (code) => {
+    if (code !== 0) dropStatusMemo(charmDirOf(env), env.JUJU_UNIT_NAME ?? '');
   });
 }

@@ -2,7 +2,7 @@
 // `dispatch` under the fake Juju's process executor, so `main()` and the production exec runner
 // spawn the fake's real tool executables (argv, stdin for `--file -`, exit codes, stderr).
 import { jest } from '@jest/globals';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -66,6 +66,15 @@ test('a bundled charm reconciles through the real tool executables: config, rela
     note: '-x "quoted" $HOME',
   });
   expect(model.units['api/0']!.workloadStatus).toMatchObject({ status: 'active', message: 'listening on 8443' });
+});
+
+test('dispatch keeps the compile cache of the bundle in the charm directory, only root-writable', async () => {
+  await run(world(), { kind: 'hook', name: 'config-changed' });
+  const cache = join(charmDir, '.node-compile-cache');
+  const entries = await readdir(cache, { recursive: true, withFileTypes: true });
+  const files = entries.filter((entry) => entry.isFile());
+  expect(files).toHaveLength(1);
+  expect((await stat(join(files[0]!.parentPath, files[0]!.name))).mode & 0o022).toBe(0);
 });
 
 test('[fidelity 28] a crash in the bundled charm: exit 1, one stderr line, juju-log ERROR, pending state discarded', async () => {

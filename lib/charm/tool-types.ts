@@ -3,7 +3,9 @@
 /** A relation as `-r` takes it: `registration:7` (preferred) or the bare id 7. */
 export type RelationRef = string | number;
 
-export type StatusName = 'maintenance' | 'blocked' | 'waiting' | 'active';
+/** The workload statuses a charm may set (`status-set` refuses any other). */
+export const STATUS_NAMES = ['maintenance', 'blocked', 'waiting', 'active'] as const;
+export type StatusName = (typeof STATUS_NAMES)[number];
 export type LogLevel = 'TRACE' | 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR' | 'CRITICAL';
 export type ConfigValue = string | number | boolean;
 
@@ -70,4 +72,6 @@ export interface GoalState {
 export interface HookToolsOptions {
   /** Milliseconds clock for the is-leader cache (tests replace it). */
   now?: () => number;
+  /** Called before every `status-set` runs, whichever method (or `run`) started it. */
+  onStatusSet?: () => void;
 }

@@ -80,6 +80,7 @@ export class HookTools {
   private readonly cache = new Map<string, Promise<unknown>>();
   private leader: { value: boolean; at: number } | undefined;
   private readonly now: () => number;
+  private readonly onStatusSet: (() => void) | undefined;
 
   constructor(
     private readonly runner: HookToolRunner,
@@ -87,6 +88,7 @@ export class HookTools {
     options: HookToolsOptions = {},
   ) {
     this.now = options.now ?? Date.now;
+    this.onStatusSet = options.onStatusSet;
   }
 
   // --- plumbing -------------------------------------------------------------------------------
@@ -97,6 +99,8 @@ export class HookTools {
    */
   async run(tool: string, args: readonly string[], stdin?: string): Promise<string> {
     checkArgv(tool, args);
+    // The runtime's status memo must know of every status change, also one a charm runs itself.
+    if (tool === 'status-set') this.onStatusSet?.();
     const result = await this.runner.run(tool, args, stdin);
     if (result.code === 0) return result.stdout;
     const error = classifyToolFailure(tool, args, result);

@@ -3,7 +3,7 @@ import { request as httpsRequest } from 'node:https';
 
 import type { z } from 'zod';
 
-import type { View } from '../turku/protocol/api.js';
+import type { AnyView } from '../turku/protocol/api.js';
 import { UNREACHABLE } from './api-unreachable.js';
 import { errorMessage } from './errors.js';
 
@@ -37,7 +37,7 @@ export interface ApiClientOptions {
 }
 
 export interface ApiClient {
-  post<S extends z.ZodType>(view: View, body: unknown, response: S): Promise<z.output<S>>;
+  post<S extends z.ZodType>(view: AnyView, body: unknown, response: S): Promise<z.output<S>>;
 }
 
 export function createApiClient(options: ApiClientOptions): ApiClient {

@@ -14,7 +14,11 @@ export interface AtomicWriteOptions {
   readonly gid?: number;
 }
 
-export async function writeFileAtomic(path: string, data: string, options: AtomicWriteOptions = {}): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  options: AtomicWriteOptions = {},
+): Promise<void> {
   const temporary = `${path}.tmp${randomUUID()}~`;
   try {
     await writeFile(temporary, data, { mode: options.mode ?? 0o644, flag: 'wx' });

@@ -1,4 +1,7 @@
 #!/usr/bin/env node
+// First: it configures zod before any schema is built.
+import '../common/one-shot-zod.js';
+
 import { parseArgs } from 'node:util';
 
 import { errorMessage } from '../common/errors.js';

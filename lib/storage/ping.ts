@@ -9,11 +9,14 @@ import { sourceNameProblem } from '../turku/names.js';
 import { StoragePingCheckinResponse, type SourceResult } from '../turku/protocol/api.js';
 import { SNAPSHOT_MODES, type SnapshotMode, type SourceDescriptor } from '../turku/protocol/descriptor.js';
 import { parseStdinRequest, StdinProtocolError, type StdinRequest } from '../turku/protocol/stdin.js';
+import type { HeldSlot } from './backup-slots.js';
+import { enterBackupSlot } from './busy-answer.js';
 import { friendlyName, machineDirectory, NoVolumeError, updateFriendlyLink } from './machine-dir.js';
 import { enterScratch, lastActivity, scratchDirectory, type Scratch } from './scratch.js';
 import { serveScriptedRestore } from './scripted-restore.js';
 import { sessionOutcomes } from './session-outcome.js';
 import { postSourceResult } from './source-report.js';
+import { answerQuery } from './queries/answer.js';
 import { reportLeftovers, SessionJournal, sessionLockName } from './session-journal.js';
 import type { StorageSettings } from './settings.js';
 import { snapshotSettings } from './snapshot-settings.js';
@@ -63,14 +66,25 @@ export async function storagePing(settings: StorageSettings, options: StoragePin
     return 1;
   }
   let scratch: Scratch | undefined;
+  let slot: HeldSlot | undefined;
   try {
+    if (request.verbose === true) log.setConsoleLevel('info');
+    // A check-in pulls only in one of the storage's backup slots; restores are not bounded.
+    if (request.action !== 'restore') {
+      const entered = await enterBackupSlot(settings, uuid, options);
+      if (typeof entered === 'number') return entered;
+      slot = entered;
+    }
     // The last sign of life of an earlier session that was killed, read before its scratch files go.
     const previousActivity = await lastActivity(scratchDirectory(settings.var_dir, uuid));
     scratch = await enterScratch(settings.var_dir, uuid);
-    if (request.verbose === true) log.setConsoleLevel('info');
     if (request.action === 'restore') {
+      if (request.query !== undefined) {
+        return await answerQuery(settings, { uuid, query: request.query, log, output: options.output });
+      }
       if (request.restore !== undefined) {
-        return await serveScriptedRestore(settings, { uuid, port: request.port, restore: request.restore, log });
+        const { port, restore } = request;
+        return await serveScriptedRestore(settings, { uuid, port, restore, log, output: options.output });
       }
       log.info(`Restore mode active on port ${request.port}.  Good luck.`);
       await waitForEnd(options.input);
@@ -80,6 +94,7 @@ export async function storagePing(settings: StorageSettings, options: StoragePin
     return await backUpDueSources(settings, request, options, previousActivity);
   } finally {
     await scratch?.leave();
+    await slot?.release();
     await lock.release();
   }
 }

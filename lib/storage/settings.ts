@@ -9,6 +9,7 @@ import { defaultLogFile } from '../common/workload-log.js';
 import { isConfigObject, type ConfigObject } from '../turku/config.js';
 import { Flag, Port } from '../turku/protocol/fields.js';
 import { SNAPSHOT_MODES } from '../turku/protocol/descriptor.js';
+import { parseDuration } from '../turku/durations.js';
 import { WEEK_STARTS } from '../turku/time.js';
 import { DEFAULT_REQUEST_TIMEOUT_SECONDS } from './stdin-frame.js';
 
@@ -18,6 +19,9 @@ import { DEFAULT_REQUEST_TIMEOUT_SECONDS } from './stdin-frame.js';
  * original storage's configuration is read as-is.
  */
 
+/** 4 GiB a day: about 170 MiB an hour, a few seconds of reading on any disk. */
+export const DEFAULT_VERIFY_BYTES_PER_DAY = 4 * 1024 ** 3;
+
 const Command = z.union([
   z
     .string()
@@ -25,6 +29,14 @@ const Command = z.union([
     .transform((text) => [text]),
   z.array(z.string()).min(1),
 ]);
+
+/** Seconds, written as a number of seconds or a span such as `7d` (lib/turku/durations.ts). */
+const Duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  const seconds = parseDuration(value);
+  if (seconds !== null) return seconds;
+  ctx.issues.push({ code: 'custom', message: `not a duration such as "7d" or "36h": ${String(value)}`, input: value });
+  return z.NEVER;
+});
 
 const Volume = z.object({
   path: z.string().min(1),
@@ -88,14 +100,52 @@ export const StorageSettings = z.object({
   timezone: z.string().default('UTC'),
   week_start: z.enum(WEEK_STARTS).default('sunday'),
   rsync_command: Command.default(['rsync']),
+  /**
+   * [NEW] `--compress` on the storage's rsync runs (pulls and restores): off, since on a LAN it
+   * only spends CPU on data that is mostly incompressible; worth it on a slow link
+   * (docs/datapath.md, "Pulling with rsync").
+   */
+  rsync_compress: Flag.default(false),
   borg_command: Command.default(['borg']),
   borg_encryption: z.string().default('none'),
   borg_passphrase: z.string().nullable().default(null),
   borg_compression: z.string().default('lz4'),
   borg_lock_wait: z.number().int().nonnegative().default(60),
+  /**
+   * [NEW] Record a manifest (path, size, mode, mtime, SHA-256) of each link-dest snapshot, for
+   * verify (docs/datapath.md, "Manifests and verify").
+   */
+  manifest: Flag.default(true),
   verify_tunnel_owner: Flag.default(process.platform === 'linux'),
   /** Seconds an agent has to send its whole request to turku-storage-ping (docs/datapath.md). */
   ping_request_timeout: z.number().positive().max(3600).default(DEFAULT_REQUEST_TIMEOUT_SECONDS),
+  /**
+   * Check-in sessions that pull at once; others are told to come back (docs/datapath.md, "A busy
+   * storage"). Unset: two per CPU.
+   */
+  max_concurrent_backups: z.number().int().positive().max(10_000).optional(),
+  /**
+   * [NEW] Bytes of stored snapshots the periodic sample verify reads per day, spread over its
+   * runs; 0 turns it off (docs/datapath.md, "The periodic sample verify").
+   */
+  verify_bytes_per_day: z
+    .number()
+    .int()
+    .nonnegative()
+    .max(Number.MAX_SAFE_INTEGER)
+    .default(DEFAULT_VERIFY_BYTES_PER_DAY),
+  /**
+   * [NEW] No snapshot or archive younger than this is ever deleted, whatever a retention policy,
+   * the API or turku-storage-admin asks (docs/datapath.md, "Retention on the storage").
+   */
+  min_age: Duration.default(7 * 86_400),
+  /**
+   * [NEW] Whether finished link-dest snapshots get the immutable flag on their directories, and
+   * the `chattr` that sets it: a copy with CAP_LINUX_IMMUTABLE when the ping account is not root
+   * (docs/datapath.md, "Immutable snapshots").
+   */
+  immutable_snapshots: Flag.default(true),
+  chattr_command: Command.default(['chattr']),
 });
 export type StorageSettings = z.output<typeof StorageSettings>;
 

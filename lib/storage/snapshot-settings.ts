@@ -7,6 +7,7 @@ import type { SnapshotSettings } from './snapshots/index.js';
 export function snapshotSettings(settings: StorageSettings): SnapshotSettings {
   return {
     rsyncCommand: settings.rsync_command,
+    rsyncCompress: settings.rsync_compress,
     borgCommand: settings.borg_command,
     preserveHardLinks: settings.preserve_hard_links,
     timezone: settings.timezone,
@@ -16,5 +17,9 @@ export function snapshotSettings(settings: StorageSettings): SnapshotSettings {
     borgPassphrase: settings.borg_passphrase,
     borgCompression: settings.borg_compression,
     borgLockWait: settings.borg_lock_wait,
+    minAgeSeconds: settings.min_age,
+    chattrCommand: settings.chattr_command,
+    immutableSnapshots: settings.immutable_snapshots,
+    manifest: settings.manifest,
   };
 }

@@ -131,7 +131,10 @@ describe('install and remove under --root', () => {
     const switched = await runTimersCli(['install', 'storage', '--root', image], io());
     expect(switched.stdout).toContain(`removed ${image}/etc/cron.d/turku-storage`);
     expect(await tree(image)).toEqual([
+      '/etc/systemd/system/timers.target.wants/turku-storage-sample-verify.timer -> /etc/systemd/system/turku-storage-sample-verify.timer',
       '/etc/systemd/system/timers.target.wants/turku-storage-update-config.timer -> /etc/systemd/system/turku-storage-update-config.timer',
+      '/etc/systemd/system/turku-storage-sample-verify.service 644',
+      '/etc/systemd/system/turku-storage-sample-verify.timer 644',
       '/etc/systemd/system/turku-storage-update-config.service 644',
       '/etc/systemd/system/turku-storage-update-config.timer 644',
     ]);
@@ -225,7 +228,10 @@ describe('on the running system', () => {
     calls = [];
     const result = await runTimersCli(['install', 'storage', '--mode', 'cron'], io());
     expect(result.exitCode).toBe(0);
-    expect(calls).toEqual(['disable --now turku-storage-update-config.timer', 'daemon-reload']);
+    expect(calls).toEqual([
+      'disable --now turku-storage-update-config.timer turku-storage-sample-verify.timer',
+      'daemon-reload',
+    ]);
     expect(await tree(join(host, 'etc'))).toEqual(['/cron.d/turku-storage 644']);
   });
 
@@ -255,6 +261,9 @@ describe('render', () => {
       `==> ${image}/etc/systemd/system/turku-storage-update-config.service <==`,
       `==> ${image}/etc/systemd/system/turku-storage-update-config.timer <==`,
       `==> ${image}/etc/systemd/system/timers.target.wants/turku-storage-update-config.timer -> /etc/systemd/system/turku-storage-update-config.timer <==`,
+      `==> ${image}/etc/systemd/system/turku-storage-sample-verify.service <==`,
+      `==> ${image}/etc/systemd/system/turku-storage-sample-verify.timer <==`,
+      `==> ${image}/etc/systemd/system/timers.target.wants/turku-storage-sample-verify.timer -> /etc/systemd/system/turku-storage-sample-verify.timer <==`,
       `==> ${image}/etc/cron.d/turku-storage <==`,
     ]);
     expect(result.stdout.join('\n')).toContain('OnStartupSec=5m\nOnUnitActiveSec=5m\nRandomizedDelaySec=5m\n');

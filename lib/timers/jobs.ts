@@ -60,6 +60,15 @@ export const JOBS: Readonly<Record<Role, readonly Job[]>> = {
       systemd: { onStartupSec: '5m', onUnitActiveSec: '5m', randomizedDelaySec: '5m' },
       cron: { when: '*/5 * * * *', waitSeconds: 300 },
     },
+    {
+      program: 'turku-storage-sample-verify',
+      distPath: 'lib/storage/sample-verify-main.js',
+      description: 'Turku storage: verify a sample of the stored snapshots and report it to the API',
+      every: 'every hour',
+      // Each run spends the share of verify_bytes_per_day its interval earned (docs/datapath.md).
+      systemd: { onStartupSec: '30m', onUnitActiveSec: '1h', randomizedDelaySec: '10m' },
+      cron: { when: '17 * * * *', waitSeconds: 600 },
+    },
   ],
 };
 

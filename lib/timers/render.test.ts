@@ -115,6 +115,9 @@ PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
       '/etc/systemd/system/turku-storage-update-config.service',
       '/etc/systemd/system/turku-storage-update-config.timer',
       '/etc/systemd/system/timers.target.wants/turku-storage-update-config.timer -> /etc/systemd/system/turku-storage-update-config.timer',
+      '/etc/systemd/system/turku-storage-sample-verify.service',
+      '/etc/systemd/system/turku-storage-sample-verify.timer',
+      '/etc/systemd/system/timers.target.wants/turku-storage-sample-verify.timer -> /etc/systemd/system/turku-storage-sample-verify.timer',
     ]);
     expect(summary('cron')).toEqual(['/etc/cron.d/turku-storage']);
     expect(summary('both')).toEqual([...summary('systemd'), ...summary('cron')]);

@@ -40,7 +40,9 @@ beforeAll(async () => {
 afterAll(() => world?.destroy());
 
 const snapshotsOf = async (source: string) =>
-  (await readdir(join(storage.machineDir(uuid), `${source}.snapshots`))).filter((name) => !name.endsWith('.json'));
+  (await readdir(join(storage.machineDir(uuid), `${source}.snapshots`))).filter(
+    (name) => !/\.(json|manifest\.gz)$/.test(name),
+  );
 
 test('register: the storage and the machine register, and the storage authorizes the machine key', async () => {
   expect(await storage.updateConfig()).toMatchObject({ exitCode: 0, stderr: '' });

@@ -84,7 +84,9 @@ test('the agent checks in with its old secret and gets its next backup', async (
   expect(await agent.ping()).toMatchObject({ exitCode: 0 });
 
   const snapshots = join(storage.machineDir(IDS.webUuid), 'etc.snapshots');
-  const [snapshot] = (await readdir(snapshots)).filter((name) => name !== 'latest' && !name.endsWith('.json'));
+  const [snapshot] = (await readdir(snapshots)).filter(
+    (name) => name !== 'latest' && !/\.(json|manifest\.gz)$/.test(name),
+  );
   expect(await describeTree(join(snapshots, snapshot!))).toEqual(await describeTree(data));
   const [log] = await listBackups(world.api.api.ctx, 1);
   expect(log).toMatchObject({ unit_name: 'web/0', source: 'etc', storage: 'primary', success: true, snapshot });

@@ -100,7 +100,9 @@ test("a restore driven by the original's agent_ping_restore reply brings the dat
   const target = join(world.root, 'restored-etc');
   const restore = await agent.ping('--restore', '--restore-source', 'etc', '--restore-target', target);
   expect(restore).toMatchObject({ exitCode: 0 });
-  expect(restore.stdout).toContain(`Restored etc (latest) from primary into ${target}`);
+  expect(restore.stdout).toMatch(
+    new RegExp(`^Restored etc snapshot etc_\\S+ \\(taken [^)]+\\) from primary into ${target}$`, 'm'),
+  );
   expect(statuses('agent_ping_restore')).toEqual([200]);
   const restored = await describeTree(target);
   const expected = await describeTree(data);

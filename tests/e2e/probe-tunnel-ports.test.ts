@@ -190,7 +190,7 @@ test("item 2: while machine A's key holds all its own ports, machine B's backup 
     await world.trigger(bob, 'notes');
     const run = await bob.ping('--debug');
     expect(run.exitCode).toBe(0);
-    expect(run.stderr).toContain("from this machine's allowance");
+    expect(run.stderr).toContain("this machine's allowance");
     const [latest] = await listBackups(world.api.api.ctx, 1);
     expect(latest).toMatchObject({ unit_name: 'bob/0', source: 'notes', success: true });
   } finally {

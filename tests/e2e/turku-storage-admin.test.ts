@@ -29,6 +29,7 @@ let configDir: string;
 let settings: StorageSettings;
 let etc: StoredSource;
 let home: StoredSource;
+let machineDir: string;
 
 /** The storage's configuration as an operator or the charm writes it. */
 async function writeConfig(extra: Record<string, unknown> = {}): Promise<void> {
@@ -70,7 +71,7 @@ beforeAll(async () => {
   for (const made of ['backups', 'lock']) await mkdir(join(dir, made), { recursive: true });
   await writeConfig();
   settings = await loadStorageSettings(configDir);
-  const machineDir = await machineDirectory(settings.var_dir, UUID, async () =>
+  machineDir = await machineDirectory(settings.var_dir, UUID, async () =>
     chooseVolume(await measureVolumes(settings, () => undefined)),
   );
   await updateFriendlyLink(settings.var_dir, FRIENDLY, UUID);
@@ -106,22 +107,42 @@ describe('list-snapshots', () => {
 });
 
 describe('verify', () => {
-  it('the latest link-dest snapshot, by friendly name', async () => {
+  it('the latest link-dest snapshot, by friendly name, against its manifest', async () => {
     expect(await adminJson('verify', FRIENDLY, 'etc')).toMatchObject({
       machine: UUID,
       source: 'etc',
       name: etc.names.at(-1),
+      snapshot: etc.names.at(-1),
       mode: 'link-dest',
-      entries: 1,
+      checkedFiles: 1,
+      complete: true,
+      problems: [],
+      manifest: { recorded: 'backup' },
     });
   });
 
-  it('a Borg archive passes borg check; the table says OK', async () => {
+  it('a Borg archive passes borg check --verify-data; the table says OK', async () => {
     const result = await admin('verify', UUID.toUpperCase(), 'home', home.names[0]!);
     expect(result).toMatchObject({ exitCode: 0, stderr: '' });
     expect(result.stdout).toMatch(/^OK\n/);
     expect(result.stdout).toContain(`snapshot  ${home.names[0]!}\n`);
-    expect(result.stdout.trimEnd().split('\n').at(-1)).toBe('check     borg check passed');
+    expect(result.stdout.trimEnd().split('\n').at(-1)).toBe('checked   borg check --verify-data');
+  });
+
+  it('a snapshot taken before manifests: no-manifest, exit 1; `manifest` records one after the fact', async () => {
+    const old = new StoredSource(settings, machineDir, 'old');
+    const name = await old.linkDest(5, { manifest: false });
+    const result = await admin('verify', UUID, 'old', '--json');
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toBe(`turku-storage-admin: 1 problem in snapshot ${name}: 1 no-manifest`);
+    expect(JSON.parse(result.stdout)).toMatchObject({ problems: [{ path: '', kind: 'no-manifest' }] });
+    const recorded = await admin('manifest', UUID, 'old', name);
+    expect(recorded).toMatchObject({ exitCode: 0, stderr: '' });
+    expect(recorded.stdout).toMatch(/^Recorded\n(.*\n)*recorded +after-the-fact\n/);
+    expect(await adminJson('verify', UUID, 'old')).toMatchObject({
+      problems: [],
+      manifest: { recorded: 'after-the-fact' },
+    });
   });
 });
 
@@ -172,6 +193,28 @@ describe('expire', () => {
       });
     } finally {
       await lock!.release();
+    }
+  });
+
+  it('min_age keeps what is younger, whatever the policy asks, and says so on stderr', async () => {
+    await writeConfig({ min_age: '10d' });
+    try {
+      const dry = await admin('expire', '--retention', 'last 1 snapshots', '--dry-run', '--json');
+      expect(dry.exitCode).toBe(0);
+      expect(JSON.parse(dry.stdout)).toMatchObject({
+        count: 2,
+        removed: { [UUID]: { etc: etc.names.slice(0, 1), home: home.names.slice(0, 1) } },
+      });
+      expect(dry.stderr).toContain(
+        `turku-storage-admin: warning: Retention asked to delete 2 snapshots younger than min_age (1w 3d), kept: ${etc.names.slice(1, 3).join(', ')}`,
+      );
+      await writeConfig({ min_age: '1000d' });
+      const real = await admin('expire', '--retention', 'last 1 snapshots', '--json');
+      expect(JSON.parse(real.stdout)).toMatchObject({ dry_run: false, count: 0, removed: {} });
+      expect(real.stderr).toContain('younger than min_age');
+      expect((await adminJson<Listing>('list-snapshots'))[0]!.sources.etc).toHaveLength(4);
+    } finally {
+      await writeConfig();
     }
   });
 

@@ -201,7 +201,13 @@ for (const target of [local, juju]) {
         snapshot: 'latest',
         target: '/var/restore/sample',
       });
-      expect(restored['output']).toMatch(/^Restored turku-sample-data \(latest\) from turku-storage-\d into /);
+      // The results name the snapshot the storage chose and its time; the output is the totals line.
+      expect(restored).toMatchObject({
+        source: 'turku-sample-data',
+        snapshot: expect.stringMatching(/^turku-sample-data_\d{8}-\d{6}_\w+$/),
+        'snapshot-time': expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$/),
+      });
+      expect(restored['output']).toMatch(/^Totals: 3 files, \d+ bytes in [\d.]+ s$/);
       const original = await run(driver, 'sample/0', treeListing('$MACHINE_ROOT/srv/turku-sample'));
       expect(original).toMatch(/orders\/2026-11\.csv/);
       expect(await run(driver, 'sample/0', treeListing('$MACHINE_ROOT/var/restore/sample'))).toBe(original);

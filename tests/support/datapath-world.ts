@@ -151,6 +151,10 @@ export async function createWorldAround<Api>(
         var_dir: varDir,
         lock_dir: dir,
         log_file: join(dir, 'storage.log'),
+        // The worlds' tests expire snapshots made seconds apart, under a temp dir removed after:
+        // min_age and immutability are the tests' own to turn on (tests/e2e/probe-agent-root.test.ts).
+        min_age: 0,
+        immutable_snapshots: false,
       };
       const configure = async (more: Record<string, unknown>) => {
         await writeFile(join(configDir, 'config.d', '10-storage.json'), JSON.stringify({ ...base, ...extra, ...more }));

@@ -53,7 +53,7 @@ export async function waitFor(predicate: () => Promise<boolean>, timeoutMs = 60_
 /** A link-dest source's snapshot names, the `latest` target, and each snapshot's content, byte for byte. */
 export async function snapshotState(snapshotsDir: string) {
   const names = (await readdir(snapshotsDir))
-    .filter((name) => name !== 'latest' && !name.endsWith('.json') && !name.startsWith('_delete-'))
+    .filter((name) => name !== 'latest' && !/\.(json|manifest\.gz)$/.test(name) && !name.startsWith('_delete-'))
     .sort();
   const trees = Object.fromEntries(
     await Promise.all(names.map(async (name) => [name, await describeTree(join(snapshotsDir, name))] as const)),

@@ -4,6 +4,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
+import { recordManifest } from '../../lib/storage/manifest/record.js';
 import { snapshotSettings } from '../../lib/storage/snapshot-settings.js';
 import type { StorageSettings } from '../../lib/storage/settings.js';
 import { borgFailure, borgTimestamp, runBorg, type BorgRun } from '../../lib/storage/snapshots/borg-cli.js';
@@ -26,8 +27,11 @@ export class StoredSource {
     readonly source: string,
   ) {}
 
-  /** A link-dest snapshot that finished `daysAgo` days before now, holding one file. */
-  async linkDest(daysAgo: number): Promise<string> {
+  /**
+   * A link-dest snapshot that finished `daysAgo` days before now, holding one file, with its
+   * manifest as a backup records it (`manifest: false`: one taken before manifests existed).
+   */
+  async linkDest(daysAgo: number, options: { readonly manifest?: boolean } = {}): Promise<string> {
     const finish = new Date(Date.now() - daysAgo * DAY);
     const dir = snapshotsDir({ machineDir: this.machineDir, source: this.source });
     const name = snapshotName(this.source, finish, this.settings.timezone);
@@ -39,6 +43,10 @@ export class StoredSource {
       sync_begin: formatSidecarTime(new Date(finish.getTime() - 1000)),
       sync_finish: formatSidecarTime(finish),
     });
+    if (options.manifest !== false) {
+      const base = this.names.at(-1) ?? null;
+      await recordManifest({ snapshotsDir: dir, dir: name, name, baseDir: base, recorded: 'backup', now: finish });
+    }
     await replaceLatest(dir, name, quiet);
     this.names.push(name);
     return name;

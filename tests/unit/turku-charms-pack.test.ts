@@ -26,6 +26,9 @@ import { extractWithModes } from '../../lib/substrate/local/packed-charms.js';
 import { freePort } from '../support/processes.js';
 import {
   configSchema as agentConfig,
+  findParams,
+  listFilesParams,
+  listSnapshotsParams,
   listSourcesParams,
   restoreParams,
   restoreSessionParams,
@@ -59,7 +62,14 @@ const DEFINITIONS: Record<CharmName, CharmDefinition> = {
 const SCHEMAS = {
   'turku-agent': {
     config: agentConfig,
-    actions: { restore: restoreParams, 'restore-session': restoreSessionParams, 'list-sources': listSourcesParams },
+    actions: {
+      restore: restoreParams,
+      'restore-session': restoreSessionParams,
+      'list-sources': listSourcesParams,
+      'list-snapshots': listSnapshotsParams,
+      'list-files': listFilesParams,
+      find: findParams,
+    },
   },
   'turku-api': { config: ApiCharmConfig, actions: ACTION_PARAMS },
   'turku-storage': {
@@ -138,7 +148,11 @@ describe('each packed .charm opened as a zip', () => {
       'LICENSE',
     ];
     // Nothing native: every architecture runs the same JavaScript (the API's SQLite is node:sqlite).
-    const programs = CHARM_WORKLOADS[name]!.map((program) => `workload/${program}.cjs`);
+    // Each program is a launcher (workload/<program>.cjs) and its bundle beside it.
+    const programs = CHARM_WORKLOADS[name]!.flatMap((program) => [
+      `workload/${program}.cjs`,
+      `workload/${program}.bundle.cjs`,
+    ]);
     expect(Object.keys(zipOf(name).files).sort()).toEqual([...base, ...programs].sort());
   });
 
@@ -149,6 +163,7 @@ describe('each packed .charm opened as a zip', () => {
       'turku-storage-update-config',
       'turku-storage-ping',
       'turku-storage-admin',
+      'turku-storage-sample-verify',
       'turku-timers',
     ]);
   });
@@ -282,6 +297,7 @@ describe('the unpacked charms keep their modes and their programs run', () => {
     ['turku-storage', 'turku-storage-update-config', /^Usage: turku-storage-update-config/],
     ['turku-storage', 'turku-storage-ping', /^usage: turku-storage-ping \[--config-dir DIR\] <machine-uuid>/],
     ['turku-storage', 'turku-storage-admin', /^Usage: turku-storage-admin <command>/],
+    ['turku-storage', 'turku-storage-sample-verify', /^Usage: turku-storage-sample-verify/],
     ['turku-api', 'turku-api', /^Usage: turku-api <command>/],
   ];
   test.each(helpful)('%s: workload/%s.cjs --help prints its usage', (name, program, usage) => {

@@ -39,26 +39,96 @@ export function agentError(output: string): string {
   return own?.slice('turku-agent-ping: '.length) ?? lines.find((line) => line !== '') ?? 'no output';
 }
 
-export async function restore(
-  ctx: ActionContext<unknown>,
-  host: Host,
-  params: { source: string; snapshot: string; target?: string | undefined; merge?: boolean },
-): Promise<void> {
+export interface RestoreParams {
+  source: string;
+  snapshot?: string | undefined;
+  'as-of'?: string | undefined;
+  path?: string | undefined;
+  target?: string | undefined;
+  merge?: boolean;
+  verify?: boolean;
+}
+
+export async function restore(ctx: ActionContext<unknown>, host: Host, params: RestoreParams): Promise<void> {
   const configDir = configuredDir(ctx, host);
+  if (params['as-of'] !== undefined && params.snapshot !== undefined) ctx.fail('give snapshot or as-of, not both');
   const target = params.target ?? MACHINE_PATHS.restorePath;
-  const args = ['--config-dir', configDir, '--restore-source', params.source, '--restore-snapshot', params.snapshot];
+  const args = ['--config-dir', configDir, '--restore-source', params.source, ...restoreChoiceArgs(params)];
   if (params.target !== undefined) args.push('--restore-target', host.path(params.target));
   if (params.merge === true) args.push('--restore-merge');
-  await ctx.progress(`Restoring ${params.source} (${params.snapshot}) into ${target}`);
-  const result = await host.run(host.workload.command('turku-agent-ping', args), { timeoutMs: RESTORE_LIMIT_MS });
-  if (result.exitCode !== 0)
+  if (params.verify === true) args.push('--verify');
+  const asked = params['as-of'] === undefined ? (params.snapshot ?? 'latest') : `as of ${params['as-of']}`;
+  await ctx.progress(`Restoring ${params.source} (${asked}) into ${target}`);
+  // The agent's plain progress lines (every 5 s at most) go on to action-log as they come.
+  const progress = progressRelay((line) => void ctx.progress(line));
+  const result = await host.run(host.workload.command('turku-agent-ping', args), {
+    timeoutMs: RESTORE_LIMIT_MS,
+    onStdout: progress,
+  });
+  const verify = params.verify === true ? verifyResult(result.stdout) : undefined;
+  if (result.exitCode !== 0) {
+    // The verdict and the problems it found, beside the one-line reason.
+    if (verify !== undefined) await ctx.setResults({ verify });
     ctx.fail(`restore of ${params.source} failed: ${programError('turku-agent-ping', result)}`);
+  }
   await ctx.setResults({
     source: params.source,
-    snapshot: params.snapshot,
+    snapshot: params.snapshot ?? 'latest',
     target,
+    ...restoredResults(result.stdout),
+    ...(verify === undefined ? {} : { verify }),
     output: result.stdout.trim().split('\n').at(-1) ?? '',
   });
+}
+
+function restoreChoiceArgs(params: RestoreParams): string[] {
+  const args: string[] = [];
+  if (params['as-of'] !== undefined) args.push('--restore-as-of', params['as-of']);
+  else if (params.snapshot !== undefined) args.push('--restore-snapshot', params.snapshot);
+  if (params.path !== undefined) args.push('--restore-path', params.path);
+  return args;
+}
+
+/** The start of the agent's progress lines (lib/agent/restore-progress.ts; not imported: bundle size). */
+export const PROGRESS_LINE_START = 'Restoring: ';
+
+/** Passes each whole progress line of the agent's stdout to `log`. */
+export function progressRelay(log: (line: string) => void): (chunk: string) => void {
+  let held = '';
+  return (chunk) => {
+    held += chunk;
+    const lines = held.split('\n');
+    held = lines.pop() ?? '';
+    for (const line of lines) if (line.startsWith(PROGRESS_LINE_START)) log(line);
+  };
+}
+
+/**
+ * What the agent says it restored (lib/agent/restore.ts, restoredText): the snapshot chosen, when
+ * it was taken, the part, and the totals; nothing from a storage that does not say.
+ */
+export function restoredResults(stdout: string): Record<string, string> {
+  const results: Record<string, string> = {};
+  const restored = /^Restored \S+(?: path (.+?))? snapshot (\S+)(?: \(taken ([^)]+)\))? from /m.exec(stdout);
+  if (restored !== null) {
+    if (restored[1] !== undefined) results.path = restored[1];
+    results.snapshot = restored[2]!;
+    if (restored[3] !== undefined) results['snapshot-time'] = restored[3];
+  }
+  const totals = /^Totals: (\d+) files, (\d+) bytes in ([\d.]+) s$/m.exec(stdout);
+  if (totals !== null) {
+    results.files = totals[1]!;
+    results.bytes = totals[2]!;
+    results.seconds = totals[3]!;
+  }
+  return results;
+}
+
+/** The agent's verify lines (lib/agent/restore-verify.ts): its verdict and the problems listed after it. */
+export function verifyResult(stdout: string): string | undefined {
+  const lines = stdout.split('\n');
+  const start = lines.findIndex((line) => /^(Verified against |Verify found |Not verified: )/.test(line));
+  return start === -1 ? undefined : lines.slice(start).join('\n').trim();
 }
 
 /** The lines of the information block the agent prints once the storage holds the session. */
@@ -135,7 +205,11 @@ export async function restoreSession(
       await ctx.setResults({ ...info, expires, pid: String(pid), log: SESSION_LOG });
       return;
     }
-    if (exited !== undefined) ctx.fail(`restore session failed: ${agentError(output)}`);
+    if (exited !== undefined) {
+      // Read again: the agent may have written its reason after the read above, then exited.
+      const complete = await readFile(log, 'utf8').catch(() => output);
+      ctx.fail(`restore session failed: ${agentError(complete)}`);
+    }
     if (Date.now() > deadline) {
       stop(pid);
       ctx.fail(`restore session did not start within ${SESSION_START_LIMIT_MS / 1000} s: ${agentError(output)}`);

@@ -263,6 +263,19 @@ describe('turku-agent in a model', () => {
         process.stderr.write('ssh: connect to host primary.example.com port 22: Connection refused\\n');
         process.exit(255);
       }
+      if (request.query !== undefined) {
+        // Our storage's answer to a query (lib/storage/queries/answer.ts), in JSON lines.
+        await waitForEof();
+        const line = (value) => process.stdout.write(JSON.stringify(value) + '\\n');
+        line({ type: 'answer', version: 1, kind: request.query.kind, source: request.query.source });
+        if (request.query.source !== 'etc') {
+          line({ type: 'error', message: 'no snapshots of source "' + request.query.source + '" on this storage' });
+          process.exit(1);
+        }
+        line({ type: 'snapshot', name: 'etc_20261130-064000_1a2b', mode: 'link-dest', time: '2026-11-30T06:40:00.000Z', size: 9, files: 1 });
+        line({ type: 'end', shown: 1, more: 0, complete: true });
+        process.exit(0);
+      }
       if (request.restore === undefined) {
         log('INFO', 'Restore mode active on port ' + port + '.  Good luck.');
         await waitForEof();
@@ -279,6 +292,12 @@ describe('turku-agent in a model', () => {
       require('node:fs').writeFileSync(snapshot + 'hosts', 'restored\\n');
       const result = rsync(['-a', snapshot, 'rsync://' + restore.username + '@127.0.0.1:' + port + '/' + restore.module + '/'], restore.password);
       if (result.status !== 0) { log('ERROR', 'rsync failed: ' + result.stderr.trim()); process.exit(1); }
+      if (restore.as_of !== undefined) {
+        // Our storage's reports (docs/datapath.md, "Restore progress").
+        const say = (kind, body) => process.stdout.write('turku-restore-' + kind + ' ' + JSON.stringify({ version: 1, ...body }) + '\\n');
+        say('progress', { bytes: 9, files: 1, total_bytes: 9, total_files: 1, seconds: 0.5 });
+        say('done', { source: 'etc', snapshot: 'etc_20241215-064000_ab12', time: '2024-12-15T06:40:00.000Z', path: restore.path ?? null, bytes: 9, files: 1, seconds: 0.5 });
+      }
       log('INFO', 'Scripted restore finished: etc snapshot etc-2024-12-15T06:40:00');
       process.exit(0);
     `;
@@ -325,11 +344,60 @@ describe('turku-agent in a model', () => {
     );
     const merged = await sim.runAction(unit, 'restore', { source: 'etc', target: '/srv/restored', merge: true });
     expect(merged.status).toBe('completed');
+    // verify=true against a storage that sends no manifest: restored, but the action fails and says why.
+    const unverified = await sim.runAction(unit, 'restore', { source: 'etc', target: '/srv/unverified', verify: true });
+    const noManifest =
+      'this storage sent no manifest (an original Turku storage, or a snapshot recorded before manifests, or borg mode)';
+    expect(unverified.status).toBe('failed');
+    expect(unverified.message).toBe(`restore of etc failed: Restored, but not verified: ${noManifest}`);
+    expect(unverified.results).toMatchObject({ verify: `Not verified: ${noManifest}` });
+    expect(await readFile(onMachine(unit, '/srv/unverified/hosts'), 'utf8')).toBe('restored\n');
+
+    // As of a moment, one part: the results name the snapshot chosen, its time and the totals;
+    // the agent's progress line goes to action-log.
+    const asOf = await sim.runAction(unit, 'restore', {
+      source: 'etc',
+      'as-of': '2024-12-15T07:00:00Z',
+      path: 'hosts',
+      target: '/srv/as-of',
+    });
+    expect(asOf.status).toBe('completed');
+    expect(asOf.results).toMatchObject({
+      source: 'etc',
+      snapshot: 'etc_20241215-064000_ab12',
+      'snapshot-time': expect.stringMatching(/^2024-12-15T\d\d:\d\d:00[+-]\d\d:\d\d$/),
+      path: 'hosts',
+      files: '1',
+      bytes: '9',
+      seconds: '0.5',
+    });
+    expect(asOf.log).toContain('Restoring: 9 B of 9 B (100%), 1 of 1 files, 18 B/s, 0:00:00 left');
+    const both = await sim.runAction(unit, 'restore', { source: 'etc', snapshot: 'x', 'as-of': '2024-12-15' });
+    expect(both.status).toBe('failed');
+    expect(both.message).toBe('give snapshot or as-of, not both');
 
     const unknown = await sim.runAction(unit, 'restore', { source: 'nope', snapshot: 'nope-2024' });
     expect(unknown.status).toBe('failed');
     expect(unknown.message).toBe(
       'restore of nope failed: Restoring nope from primary failed: No backups of source "nope" on this storage',
+    );
+
+    const snapshots = await sim.runAction(unit, 'list-snapshots', { source: 'etc' });
+    expect(snapshots.status).toBe('completed');
+    expect(snapshots.results).toMatchObject({
+      source: 'etc',
+      count: '1',
+      more: '0',
+      complete: 'true',
+      storage: 'primary',
+    });
+    expect(JSON.parse(String(snapshots.results['snapshots']))).toEqual([
+      { name: 'etc_20261130-064000_1a2b', mode: 'link-dest', time: '2026-11-30T06:40:00.000Z', size: 9, files: 1 },
+    ]);
+    const noSnapshots = await sim.runAction(unit, 'find', { source: 'nope', pattern: '*.conf' });
+    expect(noSnapshots.status).toBe('failed');
+    expect(noSnapshots.message).toBe(
+      'find of nope failed: Storage primary: no snapshots of source "nope" on this storage',
     );
 
     const session = await sim.runAction(unit, 'restore-session', { timeout: 120 });

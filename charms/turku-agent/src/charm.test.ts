@@ -492,6 +492,9 @@ describe('one unit', () => {
       ['list-sources', {}],
       ['restore', { source: 'etc' }],
       ['restore-session', {}],
+      ['list-snapshots', { source: 'etc' }],
+      ['list-files', { source: 'etc' }],
+      ['find', { source: 'etc', pattern: '*.conf' }],
     ] as const) {
       const out = await ctx.run(events.action(name, params), { relations: [JUJU_INFO] });
       expect(out.actionStatus).toBe('failed');

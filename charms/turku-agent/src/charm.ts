@@ -14,6 +14,7 @@ import {
 } from '../../../lib/charm-host/index.js';
 import { writeFileAtomic } from '../../../lib/common/atomic-write.js';
 import { listSources, restore, restoreSession } from './actions.js';
+import { runQueryAction } from './query-actions.js';
 import { UPDATE_CONFIG_KEY, mergedSources, runUpdateConfig, updateConfigInputs } from './agent-workload.js';
 import { resolveApi } from './api-source.js';
 import { lastBackupText, readRecords } from './last-backup.js';
@@ -27,6 +28,9 @@ import {
 } from './config-files.js';
 import {
   configSchema,
+  findParams,
+  listFilesParams,
+  listSnapshotsParams,
   listSourcesParams,
   restoreParams,
   restoreSessionParams,
@@ -34,7 +38,15 @@ import {
 } from './schemas.js';
 import { WRITTEN_KEY, applySources, parseWritten, planSources, readPrincipalSources } from './sources.js';
 
-export { configSchema, listSourcesParams, restoreParams, restoreSessionParams } from './schemas.js';
+export {
+  configSchema,
+  findParams,
+  listFilesParams,
+  listSnapshotsParams,
+  listSourcesParams,
+  restoreParams,
+  restoreSessionParams,
+} from './schemas.js';
 
 export const PACKAGES = ['rsync', 'openssh-client'];
 export const PROGRAMS = ['turku-update-config', 'turku-agent-ping', 'turku-timers'] as const;
@@ -149,6 +161,18 @@ export function turkuAgentCharm(hostFor: (juju: JujuCommon) => Host) {
         run: (ctx, params) => restoreSession(ctx, hostFor(ctx.juju), params),
       },
       'list-sources': { params: listSourcesParams, run: (ctx) => listSources(ctx, hostFor(ctx.juju)) },
+      'list-snapshots': {
+        params: listSnapshotsParams,
+        run: (ctx, params) => runQueryAction(ctx, hostFor(ctx.juju), { kind: 'list-snapshots', ...params }),
+      },
+      'list-files': {
+        params: listFilesParams,
+        run: (ctx, params) => runQueryAction(ctx, hostFor(ctx.juju), { kind: 'list-files', ...params }),
+      },
+      find: {
+        params: findParams,
+        run: (ctx, params) => runQueryAction(ctx, hostFor(ctx.juju), { kind: 'find', ...params }),
+      },
     },
     reconcile: (ctx) => reconcile(ctx, hostFor(ctx.juju)),
   });

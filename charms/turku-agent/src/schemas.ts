@@ -37,9 +37,13 @@ const AbsolutePath = z
 
 export const restoreParams = z.object({
   source: z.string().check(z.minLength(1, 'must not be empty')),
-  snapshot: z._default(z.string().check(z.minLength(1, 'must not be empty')), 'latest'),
+  /** Absent: latest, unless as-of is given. */
+  snapshot: z.optional(z.string().check(z.minLength(1, 'must not be empty'))),
+  'as-of': z.optional(z.string().check(z.minLength(1, 'must not be empty'))),
+  path: z.optional(z.string().check(z.minLength(1, 'must not be empty'))),
   target: z.optional(AbsolutePath),
   merge: z._default(z.boolean(), false),
+  verify: z._default(z.boolean(), false),
 });
 
 export const restoreSessionParams = z.object({
@@ -48,3 +52,25 @@ export const restoreSessionParams = z.object({
 });
 
 export const listSourcesParams = z.object({});
+
+/** The query actions' common parameters: the source, and the storage when the machine has several. */
+const querySource = {
+  source: z.string().check(z.minLength(1, 'must not be empty')),
+  storage: z.optional(z.string().check(z.minLength(1, 'must not be empty'))),
+};
+const queryLimit = z._default(z.int().check(z.minimum(1), z.maximum(10_000)), 1000);
+
+export const listSnapshotsParams = z.object({ ...querySource });
+
+export const listFilesParams = z.object({
+  ...querySource,
+  snapshot: z._default(z.string().check(z.minLength(1, 'must not be empty')), 'latest'),
+  path: z._default(z.string(), ''),
+  limit: queryLimit,
+});
+
+export const findParams = z.object({
+  ...querySource,
+  pattern: z.string().check(z.minLength(1, 'must not be empty'), z.maxLength(256)),
+  limit: queryLimit,
+});

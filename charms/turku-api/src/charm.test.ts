@@ -124,6 +124,9 @@ describe('install and config', () => {
     });
     expect((await stat(roots.path('0', '/var/lib/turku-api/turku-api.db'))).isFile()).toBe(true);
     expect(await readFile(roots.path('0', '/usr/local/bin/turku-api'), 'utf8')).toContain('lib/api/main.js');
+    // The service runs with its small young generation (docs/api.md, "Memory").
+    const pid = (await readFile(roots.path('0', '/run/turku-api.pid'), 'utf8')).trim();
+    expect((await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0')).toContain('--max-semi-space-size=16');
 
     const old = port;
     port = await freePort();

@@ -4,6 +4,7 @@ import { mkdir, readFile, rm, stat, chmod } from 'node:fs/promises';
 
 import type { HookTools } from '../../../lib/charm/index.js';
 import { ensureService, serviceLogFile, stopService, type Host } from '../../../lib/charm-host/index.js';
+import { SERVE_NODE_OPTIONS } from '../../../lib/api/serve-node-options.js';
 import { writeFileAtomic } from '../../../lib/common/atomic-write.js';
 import { ApiProgram } from './api-program.js';
 import { CONFIG_DIR, CONFIG_FILE, DATA_DIR, localHealthUrl, type SettingsFile } from './config-files.js';
@@ -58,7 +59,7 @@ export async function serveApi(
   await ensureService(host, {
     name: SERVICE_NAME,
     description: 'Turku API',
-    argv: host.workload.command('turku-api', ['serve', '--config', host.path(CONFIG_FILE)]),
+    argv: host.workload.command('turku-api', ['serve', '--config', host.path(CONFIG_FILE)], SERVE_NODE_OPTIONS),
     fingerprint,
   });
   return program;

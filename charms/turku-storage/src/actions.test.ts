@@ -108,16 +108,40 @@ describe('list-snapshots', () => {
 });
 
 describe('verify-snapshot', () => {
-  test('latest link-dest snapshot: its directory and sidecar are readable', async () => {
+  test('latest link-dest snapshot: its file matches the manifest', async () => {
     const out = await run('verify-snapshot', { machine: UUID, source: 'etc' });
     expect(out.actionStatus).toBe('completed');
-    expect(out.actionResults).toMatchObject({ machine: UUID, snapshot: etc.at(-1), mode: 'link-dest', entries: '1' });
+    expect(out.actionResults).toMatchObject({
+      machine: UUID,
+      snapshot: etc.at(-1),
+      mode: 'link-dest',
+      checked: expect.stringMatching(/^1 file, \d+ bytes against the manifest$/),
+      'manifest-recorded': 'backup',
+    });
+    expect(out.actionResults).not.toHaveProperty('problems');
   });
 
-  test('a Borg archive passes borg check', async () => {
+  test('a changed file fails the action, its problem in the results', async () => {
+    const hosts = join(machineDir, 'etc.snapshots', etc[0]!, 'hosts');
+    const before = await readFile(hosts);
+    await writeFile(hosts, 'tampered\n');
+    try {
+      const out = await run('verify-snapshot', { machine: UUID, source: 'etc', snapshot: etc[0] });
+      expect(out.actionStatus).toBe('failed');
+      expect(out.actionMessage).toBe(`turku-storage-admin: 1 problem in snapshot ${etc[0]!}: 1 size`);
+      expect(out.actionResults).toMatchObject({ snapshot: etc[0], 'problem-count': '1' });
+      expect(JSON.parse(String(out.actionResults!.problems))).toEqual([
+        { path: 'hosts', kind: 'size', detail: `size ${before.length}, now 9` },
+      ]);
+    } finally {
+      await writeFile(hosts, before);
+    }
+  });
+
+  test('a Borg archive passes borg check --verify-data', async () => {
     const out = await run('verify-snapshot', { machine: FRIENDLY, source: 'home', snapshot: home[0] });
     expect(out.actionStatus).toBe('completed');
-    expect(out.actionResults).toMatchObject({ snapshot: home[0], mode: 'borg', check: 'borg check passed' });
+    expect(out.actionResults).toMatchObject({ snapshot: home[0], mode: 'borg', checked: 'borg check --verify-data' });
   });
 
   test('a missing snapshot fails naming it', async () => {
@@ -148,7 +172,7 @@ describe('verify-snapshot', () => {
       const out = await run('verify-snapshot', { machine: UUID, source: 'broken' });
       expect(out.actionStatus).toBe('failed');
       expect(out.actionMessage).toMatch(
-        /^turku-storage-admin: (snapshot "home_.*": .*\(borg check exit code \d+\)|.*\(borg list exit code \d+\))$/,
+        /^turku-storage-admin: (1 problem in snapshot home_.*: 1 borg|.*\(borg list exit code \d+\))$/,
       );
     } finally {
       await rm(broken, { recursive: true, force: true });

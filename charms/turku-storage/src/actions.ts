@@ -19,15 +19,17 @@ interface MachineListing {
   readonly sources: Record<string, readonly unknown[]>;
 }
 
-/** `turku-storage-admin verify --json`. */
+/** `turku-storage-admin verify --json` (lib/storage/admin/store.ts, `Verified`). */
 interface Verified {
   readonly machine: string;
   readonly name: string;
   readonly mode: string;
   readonly finished: string;
-  readonly entries?: number;
   readonly path?: string;
-  readonly check?: string;
+  readonly checkedFiles: number;
+  readonly checkedBytes: number;
+  readonly problems: readonly { readonly path: string; readonly kind: string; readonly detail: string }[];
+  readonly manifest?: { readonly recorded: string; readonly created: string };
 }
 
 /** `turku-storage-admin expire --json`. */
@@ -67,7 +69,13 @@ function filterArgs(params: { machine?: string | undefined; source?: string | un
 
 export async function listSnapshots(ctx: Ctx, host: Host, params: ParamsOf<typeof ListSnapshotsParams>): Promise<void> {
   const admin = adminOrFail(ctx, host);
-  const listing = await valueOrFail(ctx, await admin.json<MachineListing[]>('list-snapshots', filterArgs(params)));
+  const listing = await valueOrFail(
+    ctx,
+    await admin.json<MachineListing[]>('list-snapshots', [
+      ...filterArgs(params),
+      ...(params.sizes === true ? ['--sizes'] : []),
+    ]),
+  );
   const count = listing.reduce(
     (sum, machine) => sum + Object.values(machine.sources).reduce((n, snapshots) => n + snapshots.length, 0),
     0,
@@ -89,16 +97,39 @@ export async function verifySnapshot(
 ): Promise<void> {
   const admin = adminOrFail(ctx, host);
   const args = ['--', params.machine, params.source, params.snapshot];
-  const verified = await valueOrFail(ctx, await admin.json<Verified>('verify', args));
-  await ctx.setResults({
-    machine: verified.machine,
-    snapshot: verified.name,
-    mode: verified.mode,
-    finished: verified.finished,
-    ...(verified.entries === undefined ? {} : { entries: String(verified.entries) }),
-    ...(verified.path === undefined ? {} : { path: verified.path }),
-    ...(verified.check === undefined ? {} : { check: verified.check }),
-  });
+  const result = await admin.json<Verified>('verify', args);
+  // Problems found: the results list them (inline, or in a file when many), then the action fails.
+  const verified = result.value;
+  if (verified !== undefined) {
+    const problems =
+      verified.problems.length === 0
+        ? {}
+        : {
+            'problem-count': String(verified.problems.length),
+            ...(await listingResults(ctx.juju, {
+              key: 'problems',
+              listing: verified.problems,
+              dir: storagePaths(host).actionResults,
+            })),
+          };
+    await ctx.setResults({
+      machine: verified.machine,
+      snapshot: verified.name,
+      mode: verified.mode,
+      finished: verified.finished,
+      ...(verified.path === undefined ? {} : { path: verified.path }),
+      checked: verifiedWhat(verified),
+      ...(verified.manifest === undefined ? {} : { 'manifest-recorded': verified.manifest.recorded }),
+      ...problems,
+    });
+  }
+  await valueOrFail(ctx, result);
+}
+
+function verifiedWhat(verified: Verified): string {
+  if (verified.mode === 'borg') return 'borg check --verify-data';
+  const files = `${verified.checkedFiles} file${verified.checkedFiles === 1 ? '' : 's'}`;
+  return `${files}, ${verified.checkedBytes} bytes against the manifest`;
 }
 
 export async function expireNow(ctx: Ctx, host: Host, params: ParamsOf<typeof ExpireNowParams>): Promise<void> {

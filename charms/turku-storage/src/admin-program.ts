@@ -5,7 +5,13 @@ import { failureLine, type Host } from '../../../lib/charm-host/index.js';
 
 export type AdminResult<T> =
   | { readonly ok: true; readonly value: T; readonly warnings: readonly LogLine[] }
-  | { readonly ok: false; readonly message: string; readonly warnings: readonly LogLine[] };
+  | {
+      readonly ok: false;
+      readonly message: string;
+      readonly warnings: readonly LogLine[];
+      /** What a refusing command still printed as JSON (verify's problems), if anything. */
+      readonly value?: T;
+    };
 
 export interface LogLine {
   readonly level: 'warning' | 'error';
@@ -43,7 +49,14 @@ export class StorageAdmin {
     ]);
     const result = await this.host.run(argv);
     const warnings = logLinesOf(result.stderr);
-    if (result.exitCode !== 0) return { ok: false, message: failureLine(result), warnings };
+    if (result.exitCode !== 0) {
+      const refused = { ok: false as const, message: failureLine(result), warnings };
+      try {
+        return { ...refused, value: JSON.parse(result.stdout) as T };
+      } catch {
+        return refused;
+      }
+    }
     try {
       return { ok: true, value: JSON.parse(result.stdout) as T, warnings };
     } catch {

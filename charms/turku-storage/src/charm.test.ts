@@ -72,7 +72,13 @@ test('install sets up the machine and waits for turku-api', async () => {
   expect(out.exitCode).toBe(0);
   expect(out.state.unitStatus).toEqual({ status: 'waiting', message: 'waiting for a turku-api relation' });
   // Programs on PATH, real host keys, the login secret kept 0600, the SSH port open.
-  for (const program of ['turku-storage-update-config', 'turku-storage-ping', 'turku-storage-admin', 'turku-timers']) {
+  for (const program of [
+    'turku-storage-update-config',
+    'turku-storage-ping',
+    'turku-storage-admin',
+    'turku-storage-sample-verify',
+    'turku-timers',
+  ]) {
     expect((await stat(onMachine(`/usr/local/bin/${program}`))).mode & 0o111).not.toBe(0);
   }
   expect(await readFile(onMachine('/etc/ssh/ssh_host_ed25519_key.pub'), 'utf8')).toMatch(/^ssh-ed25519 /);

@@ -23,7 +23,13 @@ import { isWeakSecret, STRONG_SECRET_LENGTH } from '../../../lib/turku/secret-st
 import { expireNow, listSnapshots, verifySnapshot } from './actions.js';
 import { API_ENDPOINT, readApiRelation } from './api-relation.js';
 import { storageConfigObject, storageName } from './config-files.js';
-import { ensureHostKeys, ensureLoginSecret, ensurePingAccount, giveToPingAccount } from './machine.js';
+import {
+  ensureHostKeys,
+  ensureLoginSecret,
+  ensureImmutableChattr,
+  ensurePingAccount,
+  giveToPingAccount,
+} from './machine.js';
 import { storagePaths } from './paths.js';
 import { removeSshDoor, secureSshDoor } from './sshd.js';
 import { ExpireNowParams, ListSnapshotsParams, StorageConfig, VerifySnapshotParams } from './schemas.js';
@@ -31,11 +37,12 @@ import { attachedVolumes } from './volumes.js';
 
 export { ExpireNowParams, ListSnapshotsParams, StorageConfig, VerifySnapshotParams } from './schemas.js';
 
-export const PACKAGES = ['openssh-server', 'rsync', 'borgbackup'] as const;
+export const PACKAGES = ['openssh-server', 'rsync', 'borgbackup', 'libcap2-bin'] as const;
 export const PROGRAMS = [
   'turku-storage-update-config',
   'turku-storage-ping',
   'turku-storage-admin',
+  'turku-storage-sample-verify',
   'turku-timers',
 ] as const;
 
@@ -104,6 +111,8 @@ async function reconcile(ctx: HookContext<StorageConfig>, host: Host): Promise<v
   await ensurePackages(host, PACKAGES);
   await installPrograms(host, PROGRAMS);
   const account = await ensurePingAccount(host, config['ping-user']);
+  const chattr = config['immutable-snapshots'] ? await ensureImmutableChattr(host, account) : {};
+  if (chattr.problem !== undefined) await ctx.log.warning(`snapshots will not be immutable: ${chattr.problem}`);
   const hostKeys = await ensureHostKeys(host, paths.hostKeysGlob);
   // What the ping user's logins may do: checked before anything is offered to agents.
   const door = await secureSshDoor(host, account.name);
@@ -136,6 +145,7 @@ async function reconcile(ctx: HookContext<StorageConfig>, host: Host): Promise<v
     volumes,
     sshHost,
     pingUser: account.name,
+    ...(chattr.command === undefined ? {} : { chattrCommand: chattr.command }),
     paths: {
       varDir: paths.varDir,
       lockDir: paths.lockDir,

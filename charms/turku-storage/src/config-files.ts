@@ -21,6 +21,8 @@ export interface StorageConfigInputs {
   readonly volumes: readonly Volume[];
   readonly sshHost: string;
   readonly pingUser: string;
+  /** The `chattr` allowed to set the immutable flag (machine.ts); absent: the workload's default. */
+  readonly chattrCommand?: readonly string[];
   /** Files that run as / are owned by the ping account; host.path applied. */
   readonly paths: {
     readonly varDir: string;
@@ -48,6 +50,7 @@ export function storageConfigObject(inputs: StorageConfigInputs): Record<string,
     volumes,
     accept_new_high_water_pct: config['high-water-pct'],
     snapshot_mode: config['snapshot-mode'],
+    rsync_compress: config['rsync-compress'],
     timezone: config.timezone,
     ssh_ping_host: inputs.sshHost,
     ssh_ping_port: config['ssh-port'],
@@ -57,6 +60,12 @@ export function storageConfigObject(inputs: StorageConfigInputs): Record<string,
     authorized_keys_user: inputs.pingUser,
     authorized_keys_command: paths.pingCommand,
     original_agent_tunnels: config['original-agent-tunnels'],
+    // 0 leaves the workload's own default, two per CPU.
+    ...(config['max-concurrent-backups'] === 0 ? {} : { max_concurrent_backups: config['max-concurrent-backups'] }),
+    verify_bytes_per_day: config['verify-bytes-per-day'],
+    min_age: config['min-age'],
+    immutable_snapshots: config['immutable-snapshots'],
+    ...(inputs.chattrCommand === undefined ? {} : { chattr_command: inputs.chattrCommand }),
     var_dir: paths.varDir,
     lock_dir: paths.lockDir,
     log_file: paths.logFile,

@@ -1,7 +1,7 @@
 // What the storage needs on its machine besides packages and programs: the ping account agents
 // log in as, SSH host keys to publish, and the storage's own login secret.
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, mkdir, readFile, readdir } from 'node:fs/promises';
+import { chmod, chown, copyFile, mkdir, readFile, readdir } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { basename, dirname } from 'node:path';
 
@@ -106,4 +106,28 @@ export async function ensureLoginSecret(file: string): Promise<string> {
  */
 export async function giveToPingAccount(account: Account, paths: readonly string[]): Promise<void> {
   for (const path of paths) await chown(path, account.uid, account.gid);
+}
+
+/** The ping account's `chattr`: a copy allowed to set the immutable flag (docs/datapath.md, "Immutable snapshots"). */
+export const IMMUTABLE_CHATTR = '/usr/local/lib/turku-storage/chattr';
+
+/**
+ * What the storage runs to make its snapshots immutable. The ping account is not root, so it may
+ * not set the flag: a copy of `chattr` that only root and the account's group may run gets
+ * CAP_LINUX_IMMUTABLE as a file capability. Undefined leaves the workload's default (`chattr`):
+ * for a root ping account, outside the machine's own root, or when `setcap` fails (then the
+ * storage logs that its snapshots are not made immutable).
+ */
+export async function ensureImmutableChattr(
+  host: Host,
+  account: Account,
+): Promise<{ readonly command?: readonly string[]; readonly problem?: string }> {
+  if (!host.isSystemRoot || account.uid === 0) return {};
+  await mkdir(dirname(IMMUTABLE_CHATTR), { recursive: true });
+  await copyFile('/usr/bin/chattr', IMMUTABLE_CHATTR);
+  await chown(IMMUTABLE_CHATTR, 0, account.gid);
+  await chmod(IMMUTABLE_CHATTR, 0o750);
+  const setcap = await host.run(['setcap', 'cap_linux_immutable+ep', IMMUTABLE_CHATTR]);
+  if (setcap.exitCode !== 0) return { problem: `setcap on ${IMMUTABLE_CHATTR}: ${failureLine(setcap)}` };
+  return { command: [IMMUTABLE_CHATTR] };
 }

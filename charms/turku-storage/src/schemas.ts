@@ -2,6 +2,8 @@
 // charmcraft.yaml declares the same keys; a test checks that the two agree.
 import * as z from 'zod/mini';
 
+import { parseDuration } from '../../../lib/turku/durations.js';
+
 export const SNAPSHOT_MODES = ['link-dest', 'none', 'borg'] as const;
 
 /** No control characters: every value ends up in a one-line config value or relation key. */
@@ -56,14 +58,26 @@ export const StorageConfig = z.object({
     z.string().check(z.regex(USER_NAME, 'expected a user name (lowercase letters, digits, _ and -, at most 32)')),
     'turku-ping',
   ),
+  'rsync-compress': z._default(z.boolean({ error: 'expected true or false' }), false),
   'original-agent-tunnels': z._default(z.boolean({ error: 'expected true or false' }), true),
+  'max-concurrent-backups': z._default(z.int().check(z.minimum(0, 'expected 0 (two per CPU) or more')), 0),
+  'verify-bytes-per-day': z._default(
+    z.int().check(z.minimum(0, 'expected 0 (off) or a number of bytes')),
+    // The workload's own default (lib/storage/settings.ts), not imported: hooks load only zod/mini.
+    4 * 1024 ** 3,
+  ),
+  'min-age': z._default(
+    z.string().check(z.refine((text) => parseDuration(text) !== null, 'expected a duration such as 7d or 36h')),
+    '7d',
+  ),
+  'immutable-snapshots': z._default(z.boolean({ error: 'expected true or false' }), true),
 });
 export type StorageConfig = z.output<typeof StorageConfig>;
 
 /** Optional filters (Juju passes no key for an unset optional param). */
 const Filter = z.optional(z.string().check(z.minLength(1, 'must not be empty')));
 
-export const ListSnapshotsParams = z.object({ machine: Filter, source: Filter });
+export const ListSnapshotsParams = z.object({ machine: Filter, source: Filter, sizes: z._default(z.boolean(), false) });
 
 export const VerifySnapshotParams = z.object({
   machine: z.string().check(z.minLength(1, 'must not be empty')),

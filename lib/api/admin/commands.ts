@@ -8,6 +8,7 @@ import { generateSecret, hashSecret, isWeakHash } from '../secrets.js';
 import { secretTransaction } from '../secret-checks.js';
 import { Store } from '../store.js';
 import { tunnelPortsAfterMove } from '../tunnel-ports.js';
+import { failedVerifies, failedVerifyLine, sourceVerifies, verifyState } from '../verify-reports.js';
 
 /**
  * The operator's commands (docs/api.md, "Admin commands"), independent of how they are invoked:
@@ -201,6 +202,8 @@ export interface SourceRow {
   readonly failure_count: number;
   readonly date_last_backed_up: string | null;
   readonly date_next_backup: string;
+  /** [NEW] The latest verify its storage reported: `ok …`, `FAILED n problems in …`, or null. */
+  readonly verify: string | null;
 }
 
 export async function listSources(ctx: ApiContext, machineUuid?: string): Promise<SourceRow[]> {
@@ -209,6 +212,7 @@ export async function listSources(ctx: ApiContext, machineUuid?: string): Promis
     const store = new Store(tx);
     const machines = new Map((await store.machines()).map((machine) => [machine.id, machine]));
     const wanted = machineUuid === undefined ? undefined : await requireMachine(store, machineUuid);
+    const verifies = await sourceVerifies(store.queryable);
     return (await store.sources())
       .filter((source) => wanted === undefined || source.machine_id === wanted.id)
       .map((source) => {
@@ -226,6 +230,7 @@ export async function listSources(ctx: ApiContext, machineUuid?: string): Promis
           failure_count: source.failure_count,
           date_last_backed_up: iso(source.date_last_backed_up),
           date_next_backup: source.date_next_backup.toISOString(),
+          verify: verifyState(verifies.get(source.id)),
         };
       })
       .sort((a, b) => a.unit_name.localeCompare(b.unit_name) || a.name.localeCompare(b.name));
@@ -418,7 +423,9 @@ export async function fleetHealth(ctx: ApiContext): Promise<FleetHealth> {
     const sickStorages = storages.filter((storage) => !isStorageHealthy(storage, now));
     const sickMachines = machines.filter((machine) => !isMachineHealthy(machine, now));
     const sickSources = sources.filter((source) => !isSourceHealthy(source, now));
-    const sick = sickStorages.length + sickMachines.length + sickSources.length;
+    // [NEW] Failed verifies (docs/api.md, "Health rules"), of active sources of active machines.
+    const failed = await failedVerifies(store.queryable);
+    const sick = sickStorages.length + sickMachines.length + sickSources.length + failed.length;
     if (sick === 0) {
       return {
         ok: true,
@@ -428,10 +435,12 @@ export async function fleetHealth(ctx: ApiContext): Promise<FleetHealth> {
     return {
       ok: false,
       lines: [
-        `CRITICAL ${sickStorages.length}/${storages.length} storages, ${sickMachines.length}/${machines.length} machines, ${sickSources.length}/${sources.length} sources`,
+        `CRITICAL ${sickStorages.length}/${storages.length} storages, ${sickMachines.length}/${machines.length} machines, ${sickSources.length}/${sources.length} sources` +
+          (failed.length === 0 ? '' : `, ${failed.length} failed verifies`),
         ...sickStorages.map((storage) => `<Storage: ${storage.name}>`),
         ...sickMachines.map((machine) => `<Machine: ${machineLabel(machine)}>`),
         ...sickSources.map((source) => `<Source: ${inScope.get(source.machine_id)!.unit_name} ${source.name}>`),
+        ...failed.map(failedVerifyLine),
       ],
     };
   });

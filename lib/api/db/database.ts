@@ -23,6 +23,17 @@ export interface Database {
    * and a failed request changes nothing.
    */
   transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * A value that changes whenever rows may have been added to or removed from any table, by this
+   * process or another; absent where the backend cannot tell cheaply (PostgreSQL, shared by units).
+   */
+  countStamp?(): string;
+  /**
+   * One statement on its own, atomic without a transaction around it: on PostgreSQL one round trip,
+   * prepared under `name` on each pooled connection. Absent on SQLite, where a transaction costs
+   * no round trips.
+   */
+  statement?<T extends Row>(name: string, sql: string, params: readonly SqlValue[]): Promise<T[]>;
   close(): Promise<void>;
 }
 

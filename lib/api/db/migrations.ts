@@ -122,6 +122,26 @@ export const MIGRATIONS: readonly Migration[] = [
       'ALTER TABLE machines ADD COLUMN tunnel_ports TEXT',
     ],
   },
+  {
+    version: 3,
+    description: "sources' latest verify (storage_verify_report)",
+    statements: [
+      // One row per source: the latest verify its storage reported. Not in the original's data,
+      // so an import leaves it alone. `problems` is JSON: the first few problems, bounded.
+      `CREATE TABLE source_verifies (
+        source_id TEXT PRIMARY KEY REFERENCES sources (id),
+        storage_id TEXT REFERENCES storages (id),
+        date BIGINT NOT NULL,
+        snapshot TEXT NOT NULL,
+        checked_files BIGINT NOT NULL,
+        checked_bytes BIGINT NOT NULL,
+        complete BOOLEAN NOT NULL,
+        problem_count BIGINT NOT NULL,
+        problems TEXT NOT NULL DEFAULT '[]'
+      )`,
+      'CREATE INDEX source_verifies_failed ON source_verifies (problem_count)',
+    ],
+  },
 ];
 
 /** Applies the migrations this database has not seen yet, each in its own transaction. */

@@ -51,6 +51,9 @@ export function openPostgres(url: string, options: { readonly poolSize?: number 
         }
       }
     },
+    async statement<R extends Row>(name: string, sql: string, params: readonly SqlValue[]): Promise<R[]> {
+      return (await pool.query<R>({ name, text: sql, values: params as SqlValue[] })).rows;
+    },
     close: () => pool.end(),
   };
 }

@@ -1,13 +1,15 @@
 // The SQLite backend on node:sqlite: its settings, placeholders and booleans, transactions that
-// commit, roll back and never interleave, and the store's queries kept clear of a pattern that
+// commit, roll back and never interleave (and share a commit per event-loop turn), and the store's queries kept clear of a pattern that
 // SQLite 3.54 recompiles on every run.
 import { describe, expect, test } from '@jest/globals';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DatabaseSync } from 'node:sqlite';
 
+import { CHECKPOINT_INTERVAL_MS } from './sqlite-checkpointer.js';
 import { openSqlite, toSqlitePlaceholders } from './sqlite.js';
 
 async function fileDb() {
@@ -73,6 +75,108 @@ describe('openSqlite', () => {
     await db.close();
     await expect(db.transaction((tx) => tx.all('SELECT 1'))).rejects.toThrow('database is closed');
   });
+});
+
+describe('group commit', () => {
+  test('transactions of one event-loop turn share a commit; each stays atomic and is told after the commit', async () => {
+    const path = join(await mkdtemp(join(os.tmpdir(), 'sqlite-test-')), 'api.db');
+    const db = openSqlite(path);
+    await db.transaction((tx) => tx.run('CREATE TABLE t (n INTEGER)'));
+    const reader = new DatabaseSync(path);
+    const committed = () => (reader.prepare('SELECT n FROM t ORDER BY n').all() as { n: number }[]).map((row) => row.n);
+    const seenByOthers: number[][] = [];
+    const first = db.transaction(async (tx) => {
+      await tx.run('INSERT INTO t VALUES (1)');
+      return 'first';
+    });
+    const failed = db.transaction(async (tx) => {
+      await tx.run('INSERT INTO t VALUES (2)');
+      throw new Error('refused');
+    });
+    const third = db.transaction(async (tx) => {
+      seenByOthers.push(committed());
+      await tx.run('INSERT INTO t VALUES (3)');
+      return tx.all('SELECT n FROM t ORDER BY n');
+    });
+    await expect(failed).rejects.toThrow('refused');
+    // The failed one is rolled back alone, before the group's commit.
+    expect(committed()).toEqual([]);
+    expect(await first).toBe('first');
+    expect(committed()).toEqual([1, 3]);
+    expect(await third).toEqual([{ n: 1 }, { n: 3 }]);
+    expect(seenByOthers).toEqual([[]]);
+    // A later turn commits on its own; a failed transaction alone leaves no lock behind.
+    await expect(db.transaction(() => Promise.reject(new Error('alone')))).rejects.toThrow('alone');
+    await new Promise((resolve) => setImmediate(resolve));
+    reader.exec('INSERT INTO t VALUES (4)');
+    await db.transaction((tx) => tx.run('INSERT INTO t VALUES (5)'));
+    expect(committed()).toEqual([1, 3, 4, 5]);
+    reader.close();
+    await db.close();
+  });
+
+  test('the count stamp changes when rows may have been added or removed, by us or by another connection', async () => {
+    const path = join(await mkdtemp(join(os.tmpdir(), 'sqlite-test-')), 'api.db');
+    const db = openSqlite(path);
+    await db.transaction((tx) => tx.run('CREATE TABLE t (n INTEGER)'));
+    const stamp = db.countStamp!();
+    await db.transaction(async (tx) => {
+      await tx.all('SELECT n FROM t');
+      await tx.run('UPDATE t SET n = 2');
+    });
+    expect(db.countStamp!()).toBe(stamp);
+    await db.transaction((tx) => tx.run('INSERT INTO t VALUES (1)'));
+    const afterInsert = db.countStamp!();
+    expect(afterInsert).not.toBe(stamp);
+    const other = new DatabaseSync(path);
+    other.exec('DELETE FROM t');
+    other.close();
+    // Another connection's commits are read once per turn of the event loop.
+    expect(db.countStamp!()).toBe(afterInsert);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(db.countStamp!()).not.toBe(afterInsert);
+    await db.close();
+  });
+});
+
+test('background checkpoints: the worker copies the WAL back', async () => {
+  const path = join(await mkdtemp(join(os.tmpdir(), 'sqlite-test-')), 'api.db');
+  const db = openSqlite(path, { backgroundCheckpoints: true });
+  const before = statSync(path).size;
+  await db.transaction(async (tx) => {
+    await tx.run('CREATE TABLE t (b BLOB)');
+    for (let i = 0; i < 500; i++) await tx.run('INSERT INTO t VALUES (randomblob(4000))');
+  });
+  // Commits after the interval start a checkpoint, which grows the database file itself.
+  const deadline = Date.now() + 10_000;
+  while (statSync(path).size < before + 1_000_000 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, CHECKPOINT_INTERVAL_MS));
+    await db.transaction((tx) => tx.run('INSERT INTO t VALUES (1)'));
+  }
+  expect(statSync(path).size).toBeGreaterThan(before + 1_000_000);
+  await db.close();
+});
+
+test('background checkpoints: under steady writes the WAL starts over instead of growing', async () => {
+  const path = join(await mkdtemp(join(os.tmpdir(), 'sqlite-test-')), 'api.db');
+  // The worker completes a checkpoint past 500 pages (2 MB; the server's default is 4,096) and the
+  // connection itself checkpoints at four times that, should the worker fall behind.
+  const db = openSqlite(path, { backgroundCheckpoints: true, walRestartPages: 500 });
+  await db.transaction((tx) => tx.run('CREATE TABLE t (b BLOB)'));
+  // About 48 MB of rows (96 MB of WAL frames), one transaction at a time, as a busy API writes them;
+  // the WAL file's largest size seen between them (it is cut back to the bound when it starts over).
+  let largest = 0;
+  try {
+    for (let i = 0; i < 12_000; i++) {
+      await db.transaction((tx) => tx.run('INSERT INTO t VALUES (randomblob(4000))'));
+      largest = Math.max(largest, statSync(`${path}-wal`).size);
+    }
+  } finally {
+    await db.close();
+  }
+  // However late the worker's checkpoints finish (a busy machine starves its thread), writes wait
+  // once the WAL is past 2,000 pages (8 MB): it stays within a few dozen frames of that bound (8.25 MB seen).
+  expect(largest).toBeLessThanOrEqual(4 * 500 * 4096 + 32 * 4120);
 });
 
 test('no store query with ORDER BY compares a column with `= $n` (SQLite 3.54 recompiles those on every run)', () => {

@@ -1,18 +1,38 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 
 import type { Database, Queryable, Row, SqlValue } from './database.js';
+import { RESTART_PAGES, startCheckpointer, type Checkpointer } from './sqlite-checkpointer.js';
 
-/**
+/** SQLite's own default: a checkpoint once the WAL holds this many pages. */
+const SQLITE_AUTOCHECKPOINT_PAGES = 1000;
+/** With background checkpoints, the serving connection's own checkpoint at this many times theirs. */
+const WAL_BOUND_FACTOR = 4;
+
 /**
  * SQLite through Node's built-in `node:sqlite` (no native addon to build or ship, so every
  * platform Node.js runs on can run the API): the embedded default for a single API unit. The
  * driver is synchronous, so transactions are serialised through a promise queue: an `await`
  * inside one request's transaction must not let another request's statements into it.
  * With `readonly`, writes fail and the file must exist.
+ *
+ * Group commit: the transactions that run in one turn of the event loop share one SQLite
+ * transaction, committed once at the end of the turn (a commit is most of a check-in's database
+ * time: the WAL append, its locks and system calls). Each keeps its own atomicity through a
+ * savepoint (a failed one is rolled back to it alone), and each caller hears of its success only
+ * once the shared commit is done, so nothing is reported before it is stored.
  */
-export function openSqlite(path: string, options: { readonly readonly?: boolean } = {}): Database {
+export function openSqlite(
+  path: string,
+  options: {
+    readonly readonly?: boolean;
+    /** WAL checkpoints in a worker thread (sqlite-checkpointer.ts): for the serving API. */
+    readonly backgroundCheckpoints?: boolean;
+    /** With them: WAL pages past which a checkpoint is completed (sqlite-checkpointer.ts). */
+    readonly walRestartPages?: number;
+  } = {},
+): Database {
   const readonly = options.readonly === true;
   // Read-only: an existing file (someone else's, such as an original Turku database to import)
   // is opened as it is, never created and never switched to WAL.
@@ -27,15 +47,42 @@ export function openSqlite(path: string, options: { readonly readonly?: boolean 
   // Node's SQLite is built with a 2 MB page cache (better-sqlite3's with 16 MB): with the fleet's
   // tables far larger than that, every check-in read pages back through system calls.
   db.exec('PRAGMA cache_size = -16000');
+  let closed = false;
+  let checkpointer: Checkpointer | undefined;
+  if (options.backgroundCheckpoints === true && !readonly && path !== ':memory:') {
+    // The worker runs the checkpoints. SQLite's own automatic one stays as a bound: should the
+    // worker fall far behind (a sync taking long), this connection checkpoints at 4 times the
+    // pages the worker completes at; should the worker stop, at SQLite's default.
+    const restartPages = options.walRestartPages ?? RESTART_PAGES;
+    db.exec(`PRAGMA wal_autocheckpoint = ${WAL_BOUND_FACTOR * restartPages}`);
+    // The WAL file is cut back to the bound when it starts over, so a file past the bound is a
+    // WAL that long now: one stat between two commits tells (sqlite-checkpointer.ts).
+    const pageSize = Number((db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size);
+    const boundBytes = WAL_BOUND_FACTOR * restartPages * pageSize;
+    db.exec(`PRAGMA journal_size_limit = ${boundBytes}`);
+    const walPath = `${path}-wal`;
+    checkpointer = startCheckpointer(
+      path,
+      () => {
+        if (!closed) db.exec(`PRAGMA wal_autocheckpoint = ${SQLITE_AUTOCHECKPOINT_PAGES}`);
+      },
+      restartPages,
+      () => (statSync(walPath, { throwIfNoEntry: false })?.size ?? 0) > boundBytes,
+    );
+  }
 
-  const statements = new Map<string, StatementSync>();
+  // Statements other than SELECT and UPDATE may add or remove rows (see countStamp).
+  let rowCountChanges = 0;
+  const statements = new Map<string, { readonly statement: StatementSync; readonly mayChangeRowCounts: boolean }>();
   const prepare = (sql: string): StatementSync => {
-    let statement = statements.get(sql);
-    if (statement === undefined) {
-      statement = db.prepare(toSqlitePlaceholders(sql));
-      statements.set(sql, statement);
+    let prepared = statements.get(sql);
+    if (prepared === undefined) {
+      const mayChangeRowCounts = !/^\s*(SELECT|UPDATE)\b/i.test(sql);
+      prepared = { statement: db.prepare(toSqlitePlaceholders(sql)), mayChangeRowCounts };
+      statements.set(sql, prepared);
     }
-    return statement;
+    if (prepared.mayChangeRowCounts) rowCountChanges++;
+    return prepared.statement;
   };
   // `$n` became `?n`, which SQLite binds from the n-th positional value; booleans as 0/1.
   const bind = (params: readonly SqlValue[]): SQLInputValue[] =>
@@ -50,36 +97,107 @@ export function openSqlite(path: string, options: { readonly readonly?: boolean 
       Promise.resolve(Number(prepare(sql).run(...bind(params)).changes)),
   };
 
-  // Prepared once: exec() would parse them again for every request's transaction.
+  // Prepared once: exec() would parse them again for every transaction.
   const begin = db.prepare(readonly ? 'BEGIN' : 'BEGIN IMMEDIATE');
   const commit = db.prepare('COMMIT');
   const rollback = db.prepare('ROLLBACK');
+  const savepoint = db.prepare('SAVEPOINT request');
+  const release = db.prepare('RELEASE request');
+  const rollbackToSavepoint = db.prepare('ROLLBACK TO request');
+  const dataVersion = db.prepare('PRAGMA data_version');
+  let versionThisTurn: number | undefined;
 
   let queue: Promise<unknown> = Promise.resolve();
-  let closed = false;
+  /** The callers whose work is in the open SQLite transaction, waiting for its commit. */
+  let group: { resolve: () => void; reject: (error: unknown) => void }[] = [];
+  let commitQueued = false;
+
+  /** Ends the open SQLite transaction: committed, or (on `failure`) rolled back, for its whole group. */
+  const settleGroup = (failure?: unknown): void => {
+    const members = group;
+    group = [];
+    let error = failure;
+    if (error === undefined) {
+      try {
+        commit.run();
+      } catch (commitError) {
+        error = commitError;
+      }
+    }
+    if (error !== undefined && db.isTransaction) rollback.run();
+    if (error === undefined) checkpointer?.afterCommit();
+    for (const member of members) {
+      if (error === undefined) member.resolve();
+      else member.reject(error);
+    }
+  };
+  // After the other callbacks of this turn of the event loop, behind the work they queued.
+  const queueCommit = (): void => {
+    if (commitQueued) return;
+    commitQueued = true;
+    setImmediate(() => {
+      queue = queue
+        .then(() => {
+          commitQueued = false;
+          if (!closed && db.isTransaction) settleGroup();
+          // Between two commits: the next transaction waits while a checkpoint completes.
+          return closed ? undefined : checkpointer?.completeCheckpoint();
+        })
+        .catch(() => undefined);
+    });
+  };
+
+  /** Runs `work` under a savepoint; then its value, and the commit of the group it joined. */
+  const runInGroup = async <T>(
+    work: (tx: Queryable) => Promise<T>,
+  ): Promise<{ value: T; committed: Promise<void> }> => {
+    if (closed) throw new Error('database is closed');
+    if (!db.isTransaction) begin.run();
+    savepoint.run();
+    let value: T;
+    try {
+      value = await work(tx);
+      release.run();
+    } catch (error) {
+      if (db.isTransaction) {
+        rollbackToSavepoint.run();
+        release.run();
+        queueCommit();
+      } else {
+        // SQLite ended the whole transaction itself (disk full, I/O error): the group's work is lost.
+        settleGroup(error);
+      }
+      throw error;
+    }
+    queueCommit();
+    return { value, committed: new Promise<void>((resolve, reject) => group.push({ resolve, reject })) };
+  };
 
   return {
     dialect: 'sqlite',
     transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
-      const result = queue.then(async () => {
-        if (closed) throw new Error('database is closed');
-        begin.run();
-        try {
-          const value = await work(tx);
-          commit.run();
-          return value;
-        } catch (error) {
-          if (db.isTransaction) rollback.run();
-          throw error;
-        }
+      const step = queue.then(() => runInGroup(work));
+      queue = step.catch(() => undefined);
+      return step.then(async ({ value, committed }) => {
+        await committed;
+        return value;
       });
-      queue = result.catch(() => undefined);
-      return result;
+    },
+    countStamp() {
+      // Read once per turn of the event loop (it takes a read lock): the requests of one turn are
+      // served at one instant.
+      if (versionThisTurn === undefined) {
+        versionThisTurn = (dataVersion.get() as { data_version: number }).data_version;
+        setImmediate(() => (versionThisTurn = undefined));
+      }
+      return `${versionThisTurn}:${rowCountChanges}`;
     },
     async close() {
       await queue;
       if (!closed) {
         closed = true;
+        if (db.isTransaction) settleGroup();
+        await checkpointer?.stop();
         db.close();
       }
     },

@@ -36,6 +36,12 @@ describe('parseAdminArgs', () => {
     });
   });
 
+  it('reads manifest MACHINE SOURCE SNAPSHOT', () => {
+    expect(parseAdminArgs(['manifest', 'm', 'etc', 'etc_1'])).toMatchObject({
+      action: { command: 'manifest', machine: 'm', source: 'etc', snapshot: 'etc_1' },
+    });
+  });
+
   it('reads verify MACHINE SOURCE [SNAPSHOT], latest by default, values after -- as they are', () => {
     expect(parseAdminArgs(['verify', 'm', 'etc'])).toMatchObject({
       action: { command: 'verify', machine: 'm', source: 'etc', snapshot: 'latest' },
@@ -78,6 +84,8 @@ describe('parseAdminArgs', () => {
     [['verify', 'm', 's', 'x', 'y'], /^verify: unexpected argument "y"/],
     [['verify', '--machine', 'm', 'm', 's'], 'verify: --machine does not apply'],
     [['verify', 'm', ''], 'SOURCE must not be empty'],
+    [['manifest', 'm', 's'], /^manifest: missing arguments \(usage: manifest MACHINE SOURCE SNAPSHOT\)$/],
+    [['manifest', '--source', 's', 'm', 's', 'x'], 'manifest: --source does not apply'],
     [['expire'], 'expire: --retention POLICY is required'],
     [['expire', '--retention', 'last 2 fortnights ago'], /^retention: /],
     [['expire', '--retention', ','], 'retention: the policy keeps everything; nothing to do'],

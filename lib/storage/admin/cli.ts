@@ -13,12 +13,18 @@ export const REFUSED_EXIT = 1;
 
 export const COMMANDS = {
   'list-snapshots': {
-    synopsis: 'list-snapshots [--machine MACHINE] [--source SOURCE]',
-    summary: 'list the machines here, their sources and snapshots (link-dest and Borg)',
+    synopsis: 'list-snapshots [--machine MACHINE] [--source SOURCE] [--sizes]',
+    summary:
+      'list the machines here, their sources and snapshots (link-dest and Borg); --sizes measures each (20 s per source at most)',
   },
   verify: {
     synopsis: 'verify MACHINE SOURCE [SNAPSHOT]',
-    summary: 'check one snapshot (default: the latest): link-dest files readable, or borg check',
+    summary:
+      'check one snapshot (default: the latest) against its manifest, or borg check --verify-data; exit 1 on a problem',
+  },
+  manifest: {
+    synopsis: 'manifest MACHINE SOURCE SNAPSHOT',
+    summary: 'record the manifest of a link-dest snapshot taken without one (marked as recorded after the fact)',
   },
   expire: {
     synopsis: 'expire --retention POLICY [--machine MACHINE] [--source SOURCE] [--dry-run]',
@@ -78,13 +84,15 @@ export type AdminRequest =
     };
 
 export type AdminAction =
-  | { readonly command: 'list-snapshots'; readonly filter: Filter }
+  | { readonly command: 'list-snapshots'; readonly filter: Filter; readonly sizes?: boolean }
   | { readonly command: 'verify'; readonly machine: string; readonly source: string; readonly snapshot: string }
+  | { readonly command: 'manifest'; readonly machine: string; readonly source: string; readonly snapshot: string }
   | { readonly command: 'expire'; readonly filter: Filter; readonly policy: RetentionPolicy; readonly dryRun: boolean };
 
 const OPTIONS = {
   'config-dir': { type: 'string', short: 'c', default: DEFAULT_STORAGE_CONFIG_DIR },
   json: { type: 'boolean', default: false },
+  sizes: { type: 'boolean', default: false },
   machine: { type: 'string' },
   source: { type: 'string' },
   retention: { type: 'string' },
@@ -129,17 +137,23 @@ function actionOf(command: AdminCommand, args: readonly string[], values: Values
   refuse('source', ['list-snapshots', 'expire']);
   refuse('retention', ['expire']);
   refuse('dry-run', ['expire']);
+  refuse('sizes', ['list-snapshots']);
   const filter = { machine: nonEmpty('--machine', values.machine), source: nonEmpty('--source', values.source) };
   switch (command) {
     case 'list-snapshots':
       expectArgs(command, args, 0, 0);
-      return { command, filter };
+      return values.sizes ? { command, filter, sizes: true } : { command, filter };
     case 'verify': {
       expectArgs(command, args, 2, 3);
       const [machine, source, snapshot = 'latest'] = args.map((arg, i) =>
         nonEmpty(['MACHINE', 'SOURCE', 'SNAPSHOT'][i]!, arg)!,
       );
       return { command, machine: machine!, source: source!, snapshot };
+    }
+    case 'manifest': {
+      expectArgs(command, args, 3, 3);
+      const [machine, source, snapshot] = args.map((arg, i) => nonEmpty(['MACHINE', 'SOURCE', 'SNAPSHOT'][i]!, arg)!);
+      return { command, machine: machine!, source: source!, snapshot: snapshot! };
     }
     case 'expire':
       expectArgs(command, args, 0, 0);

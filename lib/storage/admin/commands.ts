@@ -3,7 +3,8 @@
 import type { RetentionPolicy } from '../../turku/retention.js';
 import type { Filter } from './cli.js';
 import { findMachine, selectMachines, sourcesOf } from './machines.js';
-import type { SnapshotEntry, SnapshotStore, Verified } from './store.js';
+import { withSizes } from './sizes.js';
+import type { ManifestRecorded, SnapshotEntry, SnapshotStore, Verified } from './store.js';
 
 /** One machine of `list-snapshots`: its sources, each with its snapshots oldest first. */
 export interface MachineListing {
@@ -12,13 +13,18 @@ export interface MachineListing {
   readonly sources: Record<string, readonly SnapshotEntry[]>;
 }
 
-export async function listSnapshots(store: SnapshotStore, filter: Filter): Promise<MachineListing[]> {
+export async function listSnapshots(
+  store: SnapshotStore,
+  filter: Filter,
+  options: { readonly sizes?: boolean } = {},
+): Promise<MachineListing[]> {
   const listing: MachineListing[] = [];
   for (const machine of await selectMachines(store.settings.var_dir, filter.machine)) {
     const sources: Record<string, SnapshotEntry[]> = {};
     for (const source of await sourcesOf(machine)) {
       if (filter.source !== undefined && source !== filter.source) continue;
-      sources[source] = await store.snapshots(machine, source);
+      const entries = await store.snapshots(machine, source);
+      sources[source] = options.sizes === true ? await withSizes(store, machine, source, entries) : entries;
     }
     listing.push({ machine: machine.uuid, names: machine.names, sources });
   }
@@ -36,7 +42,21 @@ export async function verifySnapshot(
 ): Promise<VerifyResult> {
   const machine = await findMachine(store.settings.var_dir, wanted.machine);
   const verified = await store.verify(machine, wanted.source, wanted.snapshot);
-  return { machine: machine.uuid, source: wanted.source, ...verified };
+  return { machine: machine.uuid, ...verified };
+}
+
+export interface ManifestResult extends ManifestRecorded {
+  readonly machine: string;
+  readonly source: string;
+}
+
+export async function recordManifest(
+  store: SnapshotStore,
+  wanted: { machine: string; source: string; snapshot: string; now: Date },
+): Promise<ManifestResult> {
+  const machine = await findMachine(store.settings.var_dir, wanted.machine);
+  const recorded = await store.recordManifest(machine, wanted.source, wanted.snapshot, wanted.now);
+  return { machine: machine.uuid, source: wanted.source, ...recorded };
 }
 
 export interface ExpireResult {

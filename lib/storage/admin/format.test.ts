@@ -38,41 +38,61 @@ describe('formatListing', () => {
 });
 
 describe('formatVerified', () => {
+  const clean = {
+    machine: UUID,
+    source: 'etc',
+    snapshot: 'etc_b',
+    name: 'etc_b',
+    mode: 'link-dest' as const,
+    finished: '2026-12-02T00:00:00.000Z',
+    path: '/srv/backups/etc.snapshots/etc_b',
+    checkedFiles: 12,
+    checkedBytes: 3456,
+    complete: true,
+    problems: [],
+    manifest: { recorded: 'backup' as const, created: '2026-12-02T00:00:01.000Z' },
+  };
+
   it('lists what was checked, link-dest', () => {
-    expect(
-      formatVerified({
-        machine: UUID,
-        source: 'etc',
-        name: 'etc_b',
-        mode: 'link-dest',
-        finished: '2026-12-02T00:00:00.000Z',
-        entries: 12,
-        path: '/srv/backups/etc.snapshots/etc_b',
-      }),
-    ).toEqual([
+    expect(formatVerified(clean)).toEqual([
       'OK',
       `machine   ${UUID}`,
       'source    etc',
       'snapshot  etc_b',
       'mode      link-dest',
       'finished  2026-12-02T00:00:00.000Z',
-      'entries   12',
       'path      /srv/backups/etc.snapshots/etc_b',
-      'check     directory and sidecar readable',
+      'checked   12 files, 3456 bytes against the manifest',
     ]);
   });
 
+  it('says when the manifest was recorded after the fact', () => {
+    const late = { ...clean, manifest: { recorded: 'after-the-fact' as const, created: '2026-12-04T00:00:00.000Z' } };
+    expect(formatVerified(late).at(-1)).toBe(
+      'checked   12 files, 3456 bytes against the manifest recorded after the fact (2026-12-04T00:00:00.000Z)',
+    );
+  });
+
   it('lists what was checked, borg', () => {
-    expect(
-      formatVerified({
-        machine: UUID,
-        source: 'home',
-        name: 'home_a',
-        mode: 'borg',
-        finished: '2026-12-03T00:00:00.000Z',
-        check: 'borg check passed',
-      }).at(-1),
-    ).toBe('check     borg check passed');
+    const { path: _path, manifest: _manifest, ...rest } = clean;
+    const borg = { ...rest, name: 'home_a', snapshot: 'home_a', mode: 'borg' as const, checkedFiles: 0 };
+    expect(formatVerified(borg).at(-1)).toBe('checked   borg check --verify-data');
+  });
+
+  it('heads with the count of problems by kind, then lists each', () => {
+    const problems = [
+      { path: 'a', kind: 'content' as const, detail: 'content differs' },
+      { path: 'b', kind: 'missing' as const, detail: 'f, 3 bytes' },
+      { path: 'c', kind: 'content' as const, detail: 'content differs' },
+    ];
+    const lines = formatVerified({ ...clean, problems });
+    expect(lines[0]).toBe('3 problems in snapshot etc_b: 2 content, 1 missing');
+    expect(lines.slice(-4)).toEqual([
+      'KIND     PATH  DETAIL',
+      'content  a     content differs',
+      'missing  b     f, 3 bytes',
+      'content  c     content differs',
+    ]);
   });
 });
 

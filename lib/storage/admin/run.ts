@@ -5,9 +5,9 @@ import { errorLine, errorMessage, USAGE_EXIT, UserError } from '../../common/err
 import { ConfigFileError } from '../../turku/config.js';
 import { loadStorageSettings } from '../load-settings.js';
 import type { StorageSettings } from '../settings.js';
-import { type AdminAction, parseAdminArgs, PROGRAM } from './cli.js';
-import { expireSnapshots, listSnapshots, verifySnapshot } from './commands.js';
-import { formatExpired, formatListing, formatVerified } from './format.js';
+import { type AdminAction, parseAdminArgs, PROGRAM, REFUSED_EXIT } from './cli.js';
+import { expireSnapshots, listSnapshots, recordManifest, verifySnapshot } from './commands.js';
+import { formatExpired, formatListing, formatManifest, formatVerified, problemsLine } from './format.js';
 import { CollectedLog } from './log.js';
 import { giveBackToPingAccount } from './ownership.js';
 import { SnapshotStore } from './store.js';
@@ -45,8 +45,12 @@ export async function runStorageAdmin(argv: readonly string[], io: AdminIo = {})
       level === 'warning' || level === 'error' ? [`${PROGRAM}: ${level}: ${message}`] : [],
     );
   try {
-    const stdout = await perform(store, request.action, request.json, io.now ?? (() => new Date()));
+    const { stdout, refusal } = await perform(store, request.action, request.json, io.now ?? (() => new Date()));
     await giveBackToPingAccount(settings, store.touched);
+    // A verify that found problems prints them all, then fails with one line saying how many.
+    if (refusal !== undefined) {
+      return { exitCode: REFUSED_EXIT, stdout, stderr: [...logLines(), `${PROGRAM}: ${refusal}`] };
+    }
     return { exitCode: 0, stdout, stderr: logLines() };
   } catch (error) {
     await giveBackToPingAccount(settings, store.touched).catch(() => undefined);
@@ -55,14 +59,26 @@ export async function runStorageAdmin(argv: readonly string[], io: AdminIo = {})
   }
 }
 
-async function perform(store: SnapshotStore, action: AdminAction, json: boolean, now: () => Date): Promise<string[]> {
-  const print = <T>(value: T, format: (value: T) => string[]) =>
-    json ? [JSON.stringify(value, null, 2)] : format(value);
+interface Performed {
+  readonly stdout: string[];
+  /** The one line of a failed check, after its output. */
+  readonly refusal?: string;
+}
+
+async function perform(store: SnapshotStore, action: AdminAction, json: boolean, now: () => Date): Promise<Performed> {
+  const print = <T>(value: T, format: (value: T) => string[]) => ({
+    stdout: json ? [JSON.stringify(value, null, 2)] : format(value),
+  });
   switch (action.command) {
     case 'list-snapshots':
-      return print(await listSnapshots(store, action.filter), formatListing);
-    case 'verify':
-      return print(await verifySnapshot(store, action), formatVerified);
+      return print(await listSnapshots(store, action.filter, { sizes: action.sizes === true }), formatListing);
+    case 'verify': {
+      const verified = await verifySnapshot(store, action);
+      const printed = print(verified, formatVerified);
+      return verified.problems.length === 0 ? printed : { ...printed, refusal: problemsLine(verified) };
+    }
+    case 'manifest':
+      return print(await recordManifest(store, { ...action, now: now() }), formatManifest);
     case 'expire':
       return print(
         await expireSnapshots(store, {

@@ -1,22 +1,26 @@
 // One machine's snapshots, read and changed with the workload's own snapshot code
 // (lib/storage/snapshots): link-dest snapshot directories and Borg archives, each source in its
 // own `<source>.snapshots` / `<source>.borg` of the machine directory.
-import { constants } from 'node:fs';
-import { access, readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { errorMessage, UserError } from '../../common/errors.js';
+import { UserError } from '../../common/errors.js';
 import { tryLock, type Lock } from '../../common/lock.js';
+import type { ManifestHeader } from '../../turku/manifest.js';
 import type { RetentionPolicy } from '../../turku/retention.js';
+import { manifestPath } from '../manifest/files.js';
+import { recordManifest } from '../manifest/record.js';
 import { snapshotSettings } from '../snapshot-settings.js';
 import { sessionLockName } from '../session-journal.js';
 import type { StorageSettings } from '../settings.js';
 import { borgFailure, parseArchiveList, runBorg } from '../snapshots/borg-cli.js';
 import { victimsOf } from '../snapshots/expire.js';
-import { byFinish, listCandidates, sidecarPath, type Candidate } from '../snapshots/names.js';
+import { byFinish, listCandidates, type Candidate } from '../snapshots/names.js';
 import { borgRepo, snapshotsDir } from '../snapshots/paths.js';
 import { deleteSnapshot, removeLeftovers } from '../snapshots/snapshot-dir.js';
 import type { SnapshotLog, SnapshotSettings } from '../snapshots/types.js';
+import type { VerifyOutcome } from '../verify/outcome.js';
+import { verifyInDetail } from '../verify/verify-snapshot.js';
 import type { Machine } from './machines.js';
 
 export interface SnapshotEntry {
@@ -26,14 +30,21 @@ export interface SnapshotEntry {
   readonly finished: string;
 }
 
-/** What `verify` found: the snapshot, and what was checked. */
-export interface Verified extends SnapshotEntry {
-  /** link-dest: how many entries the snapshot's top directory holds. */
-  readonly entries?: number;
+/** What `verify` found: the snapshot, and every problem (none: intact). */
+export interface Verified extends SnapshotEntry, VerifyOutcome {
   /** link-dest: the snapshot's directory. */
   readonly path?: string;
-  /** borg: the check that passed. */
-  readonly check?: string;
+  /** link-dest: the manifest checked against, and whether it was recorded by the backup. */
+  readonly manifest?: { readonly recorded: ManifestHeader['recorded']; readonly created: string };
+}
+
+/** What `manifest` recorded. */
+export interface ManifestRecorded extends SnapshotEntry {
+  readonly path: string;
+  readonly manifest: string;
+  readonly recorded: ManifestHeader['recorded'];
+  readonly entries: number;
+  readonly hashed: number;
 }
 
 export class SnapshotStore {
@@ -74,43 +85,69 @@ export class SnapshotStore {
       .map(({ c, mode }) => ({ name: c.name, mode, finished: c.finishedAt.toISOString() }));
   }
 
-  /**
-   * Checks one snapshot: a link-dest directory and its sidecar are there and readable; a Borg
-   * archive passes `borg check`. `latest` is the newest of either kind. A refusal when not.
-   */
-  async verify(machine: Machine, source: string, snapshot: string): Promise<Verified> {
+  /** One snapshot by name, or `latest` (the newest of either kind); a refusal naming it when absent. */
+  async find(machine: Machine, source: string, snapshot: string): Promise<SnapshotEntry> {
     const all = await this.snapshots(machine, source);
     if (all.length === 0) throw new UserError(`no snapshots of source "${source}" on machine ${machine.uuid}`);
     const chosen = snapshot === 'latest' ? all.at(-1) : all.find((entry) => entry.name === snapshot);
     if (chosen === undefined) {
       throw new UserError(`snapshot "${snapshot}" not found for source "${source}" on machine ${machine.uuid}`);
     }
-    if (chosen.mode === 'borg') {
-      const repo = borgRepo({ machineDir: machine.dir, source });
-      const check = await runBorg(this.snapshotSettings, 'check', [`${repo}::${chosen.name}`], { log: this.log });
-      if (check.code !== 0) throw new UserError(`snapshot "${chosen.name}": ${borgFailure(check)}`);
-      return { ...chosen, check: 'borg check passed' };
-    }
-    const candidate = (await this.linkDest(machine, source)).find((c) => c.name === chosen.name)!;
+    return chosen;
+  }
+
+  /**
+   * Checks one snapshot (lib/storage/verify): a link-dest snapshot against its manifest, a Borg
+   * archive with `borg check --verify-data`. Problems are data; a missing snapshot is a refusal.
+   */
+  async verify(machine: Machine, source: string, snapshot: string): Promise<Verified> {
+    const chosen = await this.find(machine, source, snapshot);
+    if (chosen.mode === 'borg') this.touched.add(borgRepo({ machineDir: machine.dir, source }));
+    const request = { machineDir: machine.dir, source, snapshot: chosen.name, mode: chosen.mode };
+    const { outcome, manifest } = await verifyInDetail(this.snapshotSettings, this.log, request);
+    if (chosen.mode === 'borg') return { ...chosen, ...outcome };
+    const dir = join(snapshotsDir(request), (await this.candidate(machine, source, chosen.name)).dir);
+    return {
+      ...chosen,
+      ...outcome,
+      path: await realpath(dir).catch(() => dir),
+      ...(manifest === null ? {} : { manifest: { recorded: manifest.recorded, created: manifest.created } }),
+    };
+  }
+
+  /**
+   * Records the manifest of a link-dest snapshot that has none (one taken before manifests, or
+   * with `manifest` off), marked as recorded after the fact: it holds the snapshot as it is now.
+   */
+  async recordManifest(machine: Machine, source: string, snapshot: string, now: Date): Promise<ManifestRecorded> {
+    const chosen = await this.find(machine, source, snapshot);
+    if (chosen.mode === 'borg')
+      throw new UserError(`snapshot "${chosen.name}" is a Borg archive: borg keeps its own checksums`);
+    const candidate = await this.candidate(machine, source, chosen.name);
     const dirs = snapshotsDir({ machineDir: machine.dir, source });
-    const dir = join(dirs, candidate.dir);
-    const sidecar = sidecarPath(dirs, candidate.dir);
-    let entries: number;
-    try {
-      await access(dir, constants.R_OK | constants.X_OK);
-      entries = (await readdir(dir)).length;
-    } catch (error) {
-      throw new UserError(`snapshot "${chosen.name}": directory ${dir} is not readable: ${errorMessage(error)}`);
-    }
-    try {
-      const parsed = JSON.parse(await readFile(sidecar, 'utf8')) as { sync_finish?: unknown };
-      if (typeof parsed.sync_finish !== 'string') throw new Error('no sync_finish');
-    } catch (error) {
-      throw new UserError(
-        `snapshot "${chosen.name}": sidecar ${sidecar} is missing or unreadable: ${errorMessage(error)}`,
-      );
-    }
-    return { ...chosen, entries, path: await realpath(dir) };
+    const existing = manifestPath(dirs, candidate.dir);
+    if (await isFile(existing)) throw new UserError(`snapshot "${chosen.name}" already has a manifest (${existing})`);
+    const recorded = await recordManifest({
+      snapshotsDir: dirs,
+      dir: candidate.dir,
+      name: candidate.name,
+      baseDir: null,
+      recorded: 'after-the-fact',
+      now,
+    });
+    this.touched.add(recorded.path);
+    return {
+      ...chosen,
+      path: join(dirs, candidate.dir),
+      manifest: recorded.path,
+      recorded: recorded.header.recorded,
+      entries: recorded.entries,
+      hashed: recorded.header.hashed,
+    };
+  }
+
+  private async candidate(machine: Machine, source: string, name: string): Promise<Candidate> {
+    return (await this.linkDest(machine, source)).find((c) => c.name === name)!;
   }
 
   /**
@@ -122,13 +159,14 @@ export class SnapshotStore {
     const removed: string[] = [];
     const dirs = snapshotsDir({ machineDir: machine.dir, source });
     const candidates = await this.linkDest(machine, source);
-    for (const victim of victimsOf(candidates, policy, options.now, this.snapshotSettings)) {
-      if (options.dryRun || (await deleteSnapshot(dirs, victim, this.log))) removed.push(victim.name);
+    for (const victim of victimsOf(candidates, policy, options.now, this.snapshotSettings, this.log)) {
+      if (options.dryRun || (await deleteSnapshot(dirs, victim, this.log, this.snapshotSettings)))
+        removed.push(victim.name);
     }
     if (!options.dryRun && candidates.length > 0) await removeLeftovers(dirs, this.log);
 
     const archives = await this.archives(machine, source);
-    const victims = victimsOf(archives, policy, options.now, this.snapshotSettings).map((a) => a.name);
+    const victims = victimsOf(archives, policy, options.now, this.snapshotSettings, this.log).map((a) => a.name);
     if (victims.length > 0 && !options.dryRun) {
       const repo = borgRepo({ machineDir: machine.dir, source });
       const remove = await runBorg(this.snapshotSettings, 'delete', [repo, ...victims], { log: this.log });

@@ -82,7 +82,7 @@ export async function runBorgMode(job: SnapshotJob): Promise<SnapshotOutcome> {
   }
   const checkpoints = archives.filter((archive) => isCheckpoint(archive.name)).map((archive) => archive.name);
   const complete = archives.filter((archive) => !isCheckpoint(archive.name));
-  const names = victimsOf(complete, reading.policy, now(), settings).map((victim) => victim.name);
+  const names = victimsOf(complete, reading.policy, now(), settings, log).map((victim) => victim.name);
   if (names.length === 0 && checkpoints.length === 0) return { success: true, snapshot: name, summary };
   const remove = await runBorg(settings, 'delete', [repo, ...checkpoints, ...names], { log });
   if (remove.code !== 0) return failed(name, summary, remove, volume);

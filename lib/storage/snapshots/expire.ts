@@ -5,6 +5,7 @@ import {
   type RetentionPolicy,
   type Snapshot,
 } from '../../turku/retention.js';
+import { keepYoung } from './min-age.js';
 import { type SnapshotLog, type SnapshotSettings } from './types.js';
 
 /**
@@ -31,14 +32,22 @@ export function readPolicy(retention: string | null, log: SnapshotLog): PolicyRe
   }
 }
 
-/** All candidates count, the new snapshot included; the newest is always kept. */
+/**
+ * All candidates count, the new snapshot included; the newest is always kept, and so is any
+ * snapshot younger than the storage's `min_age` (min-age.ts, logged once per call).
+ */
 export function victimsOf<S extends Snapshot>(
   candidates: readonly S[],
   policy: RetentionPolicy,
   now: Date,
-  settings: Pick<SnapshotSettings, 'timezone' | 'weekStart'>,
+  settings: Pick<SnapshotSettings, 'timezone' | 'weekStart' | 'minAgeSeconds'>,
+  log: SnapshotLog,
 ): S[] {
-  return snapshotsToDelete(candidates, policy, now, { timeZone: settings.timezone, weekStart: settings.weekStart });
+  const victims = snapshotsToDelete(candidates, policy, now, {
+    timeZone: settings.timezone,
+    weekStart: settings.weekStart,
+  });
+  return keepYoung(victims, settings.minAgeSeconds, now, log);
 }
 
 export function removedLine(name: string): string {

@@ -32,6 +32,7 @@ export {
   type RestoreRequest,
   type RestoreTree,
 } from './restore.js';
+export { manifestToSend } from './restore-manifest.js';
 
 const ENGINES: Record<SnapshotMode, (job: SnapshotJob) => Promise<SnapshotOutcome>> = {
   'link-dest': runLinkDest,

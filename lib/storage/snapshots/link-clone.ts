@@ -89,6 +89,11 @@ export function parseItemizedChanges(output: string): ItemizedChanges | null {
  *     has it, and a name the source lacks fails the whole pull (rsync code 23).
  */
 export function filesFromList(changes: ItemizedChanges): Buffer {
+  return Buffer.concat(listedPaths(changes).flatMap((name) => [name, Buffer.from([0])]));
+}
+
+/** The entries of `filesFromList`, each once: what step 3 creates or sets the attributes of. */
+export function listedPaths(changes: ItemizedChanges): Buffer[] {
   const names = new Map<string, Buffer>();
   const gone = new Set(changes.deleted.map((path) => path.toString('latin1')));
   const add = (path: Buffer) => names.set(path.toString('latin1'), path);
@@ -104,7 +109,7 @@ export function filesFromList(changes: ItemizedChanges): Buffer {
     addParents(entry.path);
   }
   for (const path of changes.deleted) addParents(path);
-  return Buffer.concat([...names.values()].flatMap((name) => [name, Buffer.from([0])]));
+  return [...names.values()];
 }
 
 /**
@@ -153,7 +158,8 @@ export function canClone(job: SnapshotJob): boolean {
 }
 
 export type ClonePull =
-  | { readonly kind: 'pulled'; readonly result: PullResult }
+  /** `changes`: the dry run's, when the clone was kept (the manifest reads only those entries). */
+  | { readonly kind: 'pulled'; readonly result: PullResult; readonly changes?: ItemizedChanges }
   /** Nothing of the working copy was kept: pull with `--link-dest` instead. */
   | { readonly kind: 'fallback'; readonly reason: string };
 
@@ -198,7 +204,7 @@ export async function pullOntoClone(job: SnapshotJob, working: string, base: str
     // The tree's own mode, owner and times, last: step 3's creations change its time.
     result = afterEachOther(result, await pullSource(job, { destination: working, treeOnly: true }));
   }
-  return { kind: 'pulled', result };
+  return { kind: 'pulled', result, changes };
 }
 
 /**

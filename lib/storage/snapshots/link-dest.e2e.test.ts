@@ -136,7 +136,7 @@ describe('link-dest mode', () => {
     expect(outcome.snapshot).toMatch(NAME);
     const name = outcome.snapshot!;
     expect((await readdir(machineDir)).sort()).toEqual(['data.snapshots']);
-    expect((await readdir(snapshots)).sort()).toEqual([name, `${name}.json`, 'latest']);
+    expect((await readdir(snapshots)).sort()).toEqual([name, `${name}.json`, `${name}.manifest.gz`, 'latest']);
     expect(await readlink(join(snapshots, 'latest'))).toBe(name);
     expect(await readFile(join(snapshots, `${name}.json`), 'utf8')).toBe(
       `{\n    "base": null,\n    "name": "${name}",\n    "sync_begin": "2024-12-15T03:12:00.000000+00:00",\n` +
@@ -298,6 +298,7 @@ describe('link-dest mode', () => {
         'data_20241214-031200_abcd.json',
         outcome.snapshot!,
         `${outcome.snapshot!}.json`,
+        `${outcome.snapshot!}.manifest.gz`,
         'latest',
       ].sort(),
     );
@@ -335,7 +336,7 @@ describe('link-dest mode', () => {
     expect(outcome.summary).toBe(
       'Base snapshot: data_20241203-000000_abcd\nRetention not applied: unrecognised clause "earliest of 1 year"\n',
     );
-    expect((await readdir(snapshots)).filter((entry) => !entry.endsWith('.json'))).toHaveLength(5);
+    expect((await readdir(snapshots)).filter((entry) => !/\.(json|manifest\.gz)$/.test(entry))).toHaveLength(5);
     expect(log.at('warning')).toEqual([expect.stringContaining('earliest of 1 year')]);
 
     const zero = await backup({ descriptor: descriptor({ retention: 'last 0 snapshots' }) });
@@ -363,7 +364,7 @@ describe('link-dest mode', () => {
         'Removed old snapshot: 2015-02-20T03:21:18.152575\n',
     );
     expect((await readdir(snapshots)).sort()).toEqual(
-      ['2015-02-21T00:00:00-save', 'latest', name, `${name}.json`, 'working'].sort(),
+      ['2015-02-21T00:00:00-save', 'latest', name, `${name}.json`, `${name}.manifest.gz`, 'working'].sort(),
     );
     expect(await readlink(join(snapshots, 'latest'))).toBe(name);
     expect(log.at('info')).toContain(`Not snapshots, left alone in ${snapshots}: 2015-02-21T00:00:00-save, working`);

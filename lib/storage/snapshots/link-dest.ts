@@ -3,9 +3,13 @@ import { mkdir, readdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { errorMessage } from '../../common/errors.js';
+import { EarlyHasher, type EarlyHashes } from '../manifest/early-hash.js';
+import { type CloneChanges } from '../manifest/patch.js';
+import { manifestAfterBackup } from '../manifest/record.js';
 import { resolveCalendar } from '../../turku/time.js';
 import { readPolicy, removedLine, victimsOf } from './expire.js';
-import { canClone, pullOntoClone } from './link-clone.js';
+import { protectSnapshot } from './immutable.js';
+import { canClone, listedPaths, pullOntoClone, type ItemizedChanges } from './link-clone.js';
 import {
   DELETE_PREFIX,
   formatSidecarTime,
@@ -49,8 +53,8 @@ export async function runLinkDest(job: SnapshotJob): Promise<SnapshotOutcome> {
   await removeLeftovers(snapshots, log);
   await job.beforePull?.();
   const syncBegin = now();
-  const rsync =
-    base === null ? await pullSource(job, { destination: working }) : await pullOnBase(job, join(snapshots, base.dir));
+  const { rsync, changes, early } =
+    base === null ? await pullFull(job, working) : await pullOnBase(job, join(snapshots, base.dir));
   if (!rsync.success)
     return { success: false, snapshot: null, summary: rsyncFailure(rsync, job.volume ?? job.machineDir) };
   const syncFinish = now();
@@ -78,12 +82,28 @@ export async function runLinkDest(job: SnapshotJob): Promise<SnapshotOutcome> {
     );
     return { success: false, snapshot: null, summary: `Cannot write sidecar of ${name}: ${errorMessage(error)}` };
   }
+  if (settings.manifest !== false) {
+    await manifestAfterBackup(
+      {
+        snapshotsDir: snapshots,
+        dir: name,
+        name,
+        baseDir: base?.dir ?? null,
+        changes,
+        early,
+        now: now(),
+      },
+      log,
+    );
+  }
   log.info(`Created snapshot ${name}`);
   try {
     await replaceLatest(snapshots, name, log);
   } catch (error) {
     log.error(`Cannot point latest at ${name}: ${errorMessage(error)}`);
   }
+  // Last of all, once everything beside or inside it is written (docs/datapath.md, "Immutable snapshots").
+  await protectSnapshot(snapshot, settings, job.volume ?? job.machineDir, log);
 
   let summary = (base === null ? '' : `Base snapshot: ${base.name}\n`) + rsyncNote(rsync);
   const created: Candidate = { dir: name, name, base: base?.name ?? null, finishedAt: syncFinish };
@@ -96,14 +116,51 @@ export async function runLinkDest(job: SnapshotJob): Promise<SnapshotOutcome> {
   return { success: true, snapshot: name, summary };
 }
 
-async function pullOnBase(job: SnapshotJob, base: string): Promise<PullResult> {
+/** A pull, and what the manifest can take from it (null: nothing, walk and read the tree). */
+interface Pulled {
+  readonly rsync: PullResult;
+  /** What the pull changed in a clone of the base. */
+  readonly changes: CloneChanges | null;
+  /** The files hashed while rsync ran. */
+  readonly early: EarlyHashes | null;
+}
+
+/** Without a base: the files are hashed for the manifest while rsync still transfers the others. */
+async function pullFull(job: SnapshotJob, working: string): Promise<Pulled> {
+  if (job.settings.manifest === false) {
+    return { rsync: await pullSource(job, { destination: working }), changes: null, early: null };
+  }
+  const hasher = new EarlyHasher(working);
+  const rsync = await pullSource(job, { destination: working, onLine: (line) => hasher.offer(line) }).finally(() =>
+    hasher.finish(),
+  );
+  return { rsync, changes: null, early: await hasher.finish() };
+}
+
+async function pullOnBase(job: SnapshotJob, base: string): Promise<Pulled> {
   const working = workingDir(job);
   if (canClone(job)) {
     const pulled = await pullOntoClone(job, working, base);
-    if (pulled.kind === 'pulled') return pulled.result;
+    if (pulled.kind === 'pulled') return { rsync: pulled.result, changes: cloneChanges(pulled.changes), early: null };
     job.log.warning(`Cannot clone the base (${pulled.reason}); pulling with --link-dest`);
   }
-  return pullSource(job, { destination: working, linkDest: base });
+  return { rsync: await pullSource(job, { destination: working, linkDest: base }), changes: null, early: null };
+}
+
+/**
+ * The dry run's list as the manifest's paths; null when a name is not UTF-8 (a walk reads names as
+ * UTF-8, so such a name could not be matched to its entry).
+ */
+function cloneChanges(changes: ItemizedChanges | undefined): CloneChanges | null {
+  if (changes === undefined) return null;
+  const touched = utf8Names(listedPaths(changes));
+  const deleted = utf8Names(changes.deleted);
+  return touched === null || deleted === null ? null : { touched, deleted };
+}
+
+function utf8Names(paths: readonly Buffer[]): string[] | null {
+  const names = paths.map((path) => path.toString('utf8'));
+  return names.every((name, i) => Buffer.from(name, 'utf8').equals(paths[i]!)) ? names : null;
 }
 
 /**
@@ -133,8 +190,8 @@ async function expire(job: SnapshotJob, candidates: readonly Candidate[], now: D
   const reading = readPolicy(job.descriptor.retention, job.log);
   if (reading.policy === null) return reading.notice;
   let lines = '';
-  for (const victim of victimsOf(candidates, reading.policy, now, job.settings)) {
-    if (await deleteSnapshot(snapshots, victim, job.log)) {
+  for (const victim of victimsOf(candidates, reading.policy, now, job.settings, job.log)) {
+    if (await deleteSnapshot(snapshots, victim, job.log, job.settings)) {
       job.log.info(`Removed old snapshot ${victim.name}`);
       lines += removedLine(victim.name);
     }

@@ -130,8 +130,8 @@ export async function listCandidates(
   for (const entry of entries.sort()) {
     if (entry === LATEST || entry.startsWith(DELETE_PREFIX) || isTemporaryName(entry)) continue;
     if (!(await isDirectory(join(snapshotsDir, entry)))) {
-      // A sidecar is accounted for with its directory.
-      if (!(entry.endsWith('.json') && present.has(entry.slice(0, -'.json'.length)))) orphans.push(entry);
+      // A sidecar (or a manifest) is accounted for with its directory.
+      if (!companionOf(entry, present)) orphans.push(entry);
       continue;
     }
     const candidate = present.has(`${entry}.json`)
@@ -144,6 +144,12 @@ export async function listCandidates(
     options.log.info(`Not snapshots, left alone in ${snapshotsDir}: ${orphans.join(', ')}`);
   }
   return candidates.sort(byFinish);
+}
+
+/** `<dir>.json` and `<dir>.manifest.gz` (lib/storage/manifest/files.ts) of a directory present. */
+function companionOf(entry: string, present: ReadonlySet<string>): boolean {
+  const dir = /^(.+)(?:\.json|\.manifest\.gz)$/.exec(entry)?.[1];
+  return dir !== undefined && present.has(dir);
 }
 
 async function isDirectory(path: string): Promise<boolean> {

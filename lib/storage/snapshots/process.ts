@@ -40,6 +40,10 @@ export interface RunOptions {
   readonly stdoutEncoding?: 'utf8' | 'latin1';
   /** Which output lines explain a failure (kept in `diagnostics`); every line by default. */
   readonly isDiagnostic?: (line: string) => boolean;
+  /** Sees each output line first; a line it returns true for is neither logged nor kept. */
+  readonly takeLine?: (line: string) => boolean;
+  /** A lone \r ends a line too (rsync's `--info=progress2` rewrites its line with \r). */
+  readonly carriageReturnEndsLine?: boolean;
 }
 
 export interface RunResult {
@@ -66,10 +70,15 @@ export async function runLogged(argv: readonly string[], options: RunOptions): P
     const stdout = options.captureStdout ? await open(join(dir, 'stdout'), 'wx+', 0o600) : output;
     if (stdout !== output) handles.push(stdout);
     const diagnostics = new DiagnosticLines(options.isDiagnostic ?? (() => true));
-    const reader = new OutputReader(output, (line) => {
-      log.debug(line);
-      diagnostics.add(line);
-    });
+    const reader = new OutputReader(
+      output,
+      (line) => {
+        if (options.takeLine?.(line) === true) return;
+        log.debug(line);
+        diagnostics.add(line);
+      },
+      options.carriageReturnEndsLine === true ? /\r\n?|\n/ : '\n',
+    );
     const code = await waitForExit(argv, options, stdout.fd, output.fd, reader);
     await reader.finish();
     log.debug(`Return code: ${code}`);
@@ -146,6 +155,7 @@ class OutputReader {
   constructor(
     private readonly handle: FileHandle,
     private readonly line: (line: string) => void,
+    private readonly separator: string | RegExp = '\n',
   ) {}
 
   /** Queued after any read in progress, so lines keep their order. */
@@ -169,9 +179,9 @@ class OutputReader {
       const { bytesRead } = await this.handle.read(this.buffer, 0, this.buffer.length, this.offset);
       if (bytesRead === 0) return;
       this.offset += bytesRead;
-      const lines = (this.partial + this.decoder.write(this.buffer.subarray(0, bytesRead))).split('\n');
+      const lines = (this.partial + this.decoder.write(this.buffer.subarray(0, bytesRead))).split(this.separator);
       this.partial = lines.pop() ?? '';
-      for (const line of lines) this.emit(line);
+      for (const line of lines) if (this.separator === '\n' || line !== '') this.emit(line);
     }
   }
 

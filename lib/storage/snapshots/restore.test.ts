@@ -151,7 +151,7 @@ describe('resolving what to restore', () => {
     const expected = await describeTree(source);
     expect(pushed).toEqual(expected);
     expect(log.at('debug')[0]).toBe(
-      `Running: rsync --archive --compress --numeric-ids ${tree.dir}/ ${daemon.url('turku-restore')}`,
+      `Running: rsync --archive --numeric-ids ${tree.dir}/ ${daemon.url('turku-restore')}`,
     );
 
     const refused = await pushRestore({
@@ -172,6 +172,7 @@ test('push argv', () => {
       dir: '/m/etc',
       url: 'rsync://u@127.0.0.1:1/turku-restore',
       hardLinks: true,
+      compress: true,
     }),
   ).toEqual([
     'rsync',
@@ -182,4 +183,7 @@ test('push argv', () => {
     '/m/etc/',
     'rsync://u@127.0.0.1:1/turku-restore/',
   ]);
+  expect(
+    restorePushArgv({ rsyncCommand: ['rsync'], dir: '/m/etc', url: 'rsync://u@127.0.0.1:1/turku-restore' }),
+  ).toEqual(['rsync', '--archive', '--numeric-ids', '/m/etc/', 'rsync://u@127.0.0.1:1/turku-restore/']);
 });

@@ -2,11 +2,15 @@ import { mkdtemp, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { UserError } from '../../common/errors.js';
+import { MANIFEST_SUFFIX, manifestPath } from '../manifest/files.js';
+import { chooseAsOf, type TimedSnapshot } from '../../turku/snapshot-choice.js';
 import { borgFailure, parseArchiveList, runBorg, type Archive } from './borg-cli.js';
-import { byFinish, DELETE_PREFIX, isTemporaryName, LATEST, listCandidates } from './names.js';
+import { byFinish, DELETE_PREFIX, isTemporaryName, LATEST, listCandidates, type Candidate } from './names.js';
 import { borgRepo, snapshotsDir, workingDir } from './paths.js';
 import { runLogged } from './process.js';
 import { RSYNC_SUCCESS_CODES, rsyncEnv, type RsyncResult } from './rsync.js';
+import { checkRestorePart } from './restore-part.js';
+import { measureTree, ProgressRelay, type ProgressSample } from './restore-progress.js';
 import { exists, removeTree } from './snapshot-dir.js';
 import { type SnapshotLog, type SnapshotMode, type SnapshotSettings } from './types.js';
 
@@ -23,8 +27,12 @@ export interface RestoreRequest {
   readonly machineDir: string;
   readonly source: string;
   readonly mode: SnapshotMode;
-  /** `latest`, or a snapshot directory / archive name. */
+  /** `latest`, or a snapshot directory / archive name; ignored with `asOf`. */
   readonly snapshot: string;
+  /** The newest snapshot taken at or before this (lib/turku/snapshot-choice.ts). */
+  readonly asOf?: Date;
+  /** Only this relative path of the snapshot (restore-part.ts). */
+  readonly path?: string;
   readonly settings: SnapshotSettings;
   readonly log: SnapshotLog;
 }
@@ -34,6 +42,12 @@ export interface RestoreTree {
   readonly dir: string;
   /** The snapshot or archive chosen; null for none mode's mirror. */
   readonly snapshot: string | null;
+  /** When the snapshot was taken; null when not known (none mode, a hand-named directory). */
+  readonly finishedAt: Date | null;
+  /** The part of `dir` to push, checked (restore-part.ts); undefined for all of it. */
+  readonly path?: string;
+  /** link-dest: where the snapshot's manifest would be (restore-manifest.ts); none for the others. */
+  readonly manifestFile?: string;
   /** Removes a borg extraction; nothing to do for the other modes. */
   cleanup(): Promise<void>;
 }
@@ -41,6 +55,18 @@ export interface RestoreTree {
 const nothingToClean = (): Promise<void> => Promise.resolve();
 
 export async function resolveRestoreTree(request: RestoreRequest): Promise<RestoreTree> {
+  const tree = await wholeTree(request);
+  if (request.path === undefined) return tree;
+  try {
+    await checkRestorePart(tree.dir, request.path, tree.snapshot ?? 'mirror');
+  } catch (error) {
+    await tree.cleanup();
+    throw error;
+  }
+  return { ...tree, path: request.path };
+}
+
+function wholeTree(request: RestoreRequest): Promise<RestoreTree> {
   switch (request.mode) {
     case 'link-dest':
       return linkDestTree(request);
@@ -49,6 +75,17 @@ export async function resolveRestoreTree(request: RestoreRequest): Promise<Resto
     case 'borg':
       return borgTree(request);
   }
+}
+
+/** The as-of choice, or the error that names the first snapshot. */
+function chosenAsOf<S extends TimedSnapshot>(request: RestoreRequest, asOf: Date, snapshots: readonly S[]): S {
+  const choice = chooseAsOf(snapshots, asOf);
+  if (choice.chosen !== undefined) return choice.chosen;
+  if (choice.first === undefined) throw noSnapshots(request);
+  throw new RestoreError(
+    `No snapshot of source "${request.source}" was taken at or before ${asOf.toISOString()}; ` +
+      `the first is ${choice.first.name}, taken ${choice.first.finishedAt.toISOString()}`,
+  );
 }
 
 function notFound(request: RestoreRequest): RestoreError {
@@ -88,18 +125,42 @@ async function isDirectory(path: string): Promise<boolean> {
 async function linkDestTree(request: RestoreRequest): Promise<RestoreTree> {
   const dir = snapshotsDir(request);
   const candidates = await listCandidates(dir, { timeZone: request.settings.timezone, log: request.log });
+  const tree = (candidate: Candidate): RestoreTree => ({
+    dir: join(dir, candidate.dir),
+    snapshot: candidate.name,
+    finishedAt: candidate.finishedAt,
+    manifestFile: manifestPath(dir, candidate.dir),
+    cleanup: nothingToClean,
+  });
+  if (request.asOf !== undefined) return tree(chosenAsOf(request, request.asOf, candidates));
   if (request.snapshot === LATEST) {
     const newest = candidates.at(-1);
-    if (newest !== undefined) return { dir: join(dir, newest.dir), snapshot: newest.name, cleanup: nothingToClean };
+    if (newest !== undefined) return tree(newest);
     const link = join(dir, LATEST);
-    if (await isDirectory(link)) return { dir: await realpath(link), snapshot: LATEST, cleanup: nothingToClean };
+    if (await isDirectory(link)) {
+      const target = await realpath(link);
+      return {
+        dir: target,
+        snapshot: LATEST,
+        finishedAt: null,
+        manifestFile: `${target}${MANIFEST_SUFFIX}`,
+        cleanup: nothingToClean,
+      };
+    }
     throw noSnapshots(request);
   }
   if (isPlainName(request.snapshot) && (await isDirectory(join(dir, request.snapshot)))) {
-    return { dir: join(dir, request.snapshot), snapshot: request.snapshot, cleanup: nothingToClean };
+    const listed = candidates.find((candidate) => candidate.dir === request.snapshot);
+    return {
+      dir: join(dir, request.snapshot),
+      snapshot: request.snapshot,
+      finishedAt: listed?.finishedAt ?? null,
+      manifestFile: manifestPath(dir, request.snapshot),
+      cleanup: nothingToClean,
+    };
   }
   const named = candidates.find((candidate) => candidate.name === request.snapshot);
-  if (named !== undefined) return { dir: join(dir, named.dir), snapshot: named.name, cleanup: nothingToClean };
+  if (named !== undefined) return tree(named);
   throw candidates.length === 0 ? noSnapshots(request) : notFound(request);
 }
 
@@ -107,8 +168,13 @@ async function linkDestTree(request: RestoreRequest): Promise<RestoreTree> {
 async function mirrorTree(request: RestoreRequest): Promise<RestoreTree> {
   const mirror = workingDir(request);
   if (!(await isDirectory(mirror))) throw noSnapshots(request);
+  if (request.asOf !== undefined) {
+    throw new RestoreError(
+      `Source "${request.source}" keeps no snapshots (snapshot mode none): nothing to choose by time`,
+    );
+  }
   if (request.snapshot !== LATEST) throw notFound(request);
-  return { dir: mirror, snapshot: null, cleanup: nothingToClean };
+  return { dir: mirror, snapshot: null, finishedAt: null, cleanup: nothingToClean };
 }
 
 /** Extracts the archive into a fresh `.restore-*` directory beside the source's data. */
@@ -120,22 +186,31 @@ async function borgTree(request: RestoreRequest): Promise<RestoreTree> {
   if (list.code !== 0) throw new RestoreError(borgFailure(list));
   const archives = parseArchiveList(list.stdout);
   const chosen =
-    request.snapshot === LATEST ? newestArchive(archives) : archives.find((a) => a.name === request.snapshot);
+    request.asOf !== undefined
+      ? chosenAsOf(request, request.asOf, archives)
+      : request.snapshot === LATEST
+        ? newestArchive(archives)
+        : archives.find((a) => a.name === request.snapshot);
   if (chosen === undefined) throw archives.length === 0 ? noSnapshots(request) : notFound(request);
 
   const scratch = await mkdtemp(join(request.machineDir, '.restore-'));
   const cleanup = async (): Promise<void> => {
     await removeTree(scratch, log);
   };
-  const extract = await runBorg(settings, 'extract', ['--numeric-ids', `${repo}::${chosen.name}`], {
+  // Only the part asked for (borg matches it as a path prefix); it was archived from `.`.
+  const part = request.path === undefined ? [] : [request.path];
+  const extract = await runBorg(settings, 'extract', ['--numeric-ids', `${repo}::${chosen.name}`, ...part], {
     log,
     cwd: scratch,
   });
   if (extract.code !== 0) {
     await cleanup();
+    if (request.path !== undefined && extract.diagnostics.some((line) => line.includes('never matched'))) {
+      throw new RestoreError(`"${request.path}" is not in snapshot ${chosen.name}`);
+    }
     throw new RestoreError(borgFailure(extract));
   }
-  return { dir: scratch, snapshot: chosen.name, cleanup };
+  return { dir: scratch, snapshot: chosen.name, finishedAt: chosen.finishedAt, cleanup };
 }
 
 function newestArchive(archives: readonly Archive[]): Archive | undefined {
@@ -146,22 +221,60 @@ export interface RestorePush {
   readonly rsyncCommand: readonly string[];
   /** The tree whose contents are pushed. */
   readonly dir: string;
+  /** Only this checked relative path of `dir`, pushed with its parents (`--relative`). */
+  readonly path?: string;
   /** `rsync://<user>@127.0.0.1:<port>/<module>/` */
   readonly url: string;
   readonly password: string;
   readonly hardLinks?: boolean;
+  /** `--compress` (the storage's `rsync_compress`). */
+  readonly compress?: boolean;
   readonly log: SnapshotLog;
+  /** Progress samples, at most one a second, and the last one at the end. */
+  readonly onProgress?: (sample: ProgressSample) => void;
 }
 
-/** `rsync --archive --compress --numeric-ids [--hard-links] <dir>/ <url>`; 0 and 24 succeed. */
-export function restorePushArgv(push: Omit<RestorePush, 'password' | 'log'>): string[] {
-  const argv = [...push.rsyncCommand, '--archive', '--compress', '--numeric-ids'];
+/**
+ * `rsync --archive [--compress] --numeric-ids [--hard-links] <dir>/ <url>`, or
+ * `… --relative <dir>/./<path> <url>` for a part; 0 and 24 succeed.
+ */
+export function restorePushArgv(push: Omit<RestorePush, 'password' | 'log' | 'onProgress'>): string[] {
+  const argv = [...push.rsyncCommand, '--archive', ...(push.compress ? ['--compress'] : []), '--numeric-ids'];
   if (push.hardLinks) argv.push('--hard-links');
-  argv.push(push.dir.endsWith('/') ? push.dir : `${push.dir}/`, push.url.endsWith('/') ? push.url : `${push.url}/`);
+  const dir = push.dir.endsWith('/') ? push.dir : `${push.dir}/`;
+  const from = push.path === undefined ? dir : `${dir}./${push.path}`;
+  if (push.path !== undefined) argv.push('--relative');
+  argv.push(from, push.url.endsWith('/') ? push.url : `${push.url}/`);
   return argv;
 }
 
-export async function pushRestore(push: RestorePush): Promise<RsyncResult> {
-  const { code } = await runLogged(restorePushArgv(push), { env: rsyncEnv(push.password), log: push.log });
-  return { success: RSYNC_SUCCESS_CODES.includes(code), code };
+export interface RestorePushResult extends RsyncResult {
+  /** The last progress sample: what was sent, and the totals when measured. */
+  readonly sent: ProgressSample | undefined;
+}
+
+export async function pushRestore(push: RestorePush): Promise<RestorePushResult> {
+  const onProgress = push.onProgress;
+  if (onProgress === undefined) {
+    const { code } = await runLogged(restorePushArgv(push), { env: rsyncEnv(push.password), log: push.log });
+    return { success: RSYNC_SUCCESS_CODES.includes(code), code, sent: undefined };
+  }
+  const relay = new ProgressRelay(onProgress);
+  // The totals are measured while rsync already sends; samples carry null totals until then.
+  const measuring = measureTree(push.path === undefined ? push.dir : join(push.dir, push.path)).then(
+    (totals) => relay.setTotals(totals),
+    () => undefined,
+  );
+  const argv = restorePushArgv(push);
+  const { code } = await runLogged(
+    [...argv.slice(0, -2), '--info=progress2', '--no-human-readable', ...argv.slice(-2)],
+    {
+      env: rsyncEnv(push.password),
+      log: push.log,
+      takeLine: relay.takeLine,
+      carriageReturnEndsLine: true,
+    },
+  );
+  await measuring;
+  return { success: RSYNC_SUCCESS_CODES.includes(code), code, sent: relay.finish() };
 }

@@ -13,11 +13,10 @@ jest.setTimeout(30_000);
 describe('rsync argv (docs/datapath.md, "Pulling with rsync")', () => {
   const base = { rsyncCommand: ['rsync'], url: 'rsync://u@127.0.0.1:5000/etc/', destination: '/m/etc' };
 
-  test('the fixed options, then source and destination with trailing slashes', () => {
+  test('the fixed options, then source and destination with trailing slashes; no --compress unless asked', () => {
     expect(rsyncArgv({ ...base, url: 'rsync://u@127.0.0.1:5000/etc' })).toEqual([
       'rsync',
       '--archive',
-      '--compress',
       '--numeric-ids',
       '--delete',
       '--delete-excluded',
@@ -32,6 +31,7 @@ describe('rsync argv (docs/datapath.md, "Pulling with rsync")', () => {
       rsyncArgv({
         ...base,
         rsyncCommand: ['nice', 'rsync'],
+        compress: true,
         linkDest: '/m/etc.snapshots/etc_20241214-031207_9c0e',
         inplace: true,
         hardLinks: true,
@@ -61,7 +61,6 @@ describe('rsync argv (docs/datapath.md, "Pulling with rsync")', () => {
     expect(rsyncArgv({ ...base, filesFrom: '/tmp/f/files', ignoreExisting: true, exactTimes: true })).toEqual([
       'rsync',
       '--archive',
-      '--compress',
       '--numeric-ids',
       '--files-from=/tmp/f/files',
       '--from0',
@@ -74,7 +73,6 @@ describe('rsync argv (docs/datapath.md, "Pulling with rsync")', () => {
     expect(rsyncArgv({ ...base, treeOnly: true, filterFile: '/tmp/x/filter' })).toEqual([
       'rsync',
       '--archive',
-      '--compress',
       '--numeric-ids',
       '--no-recursive',
       '--dirs',
@@ -88,7 +86,9 @@ describe('rsync argv (docs/datapath.md, "Pulling with rsync")', () => {
   });
 
   test('empty or absent optional values add nothing', () => {
-    expect(rsyncArgv({ ...base, linkDest: null, bwlimit: '', filterFile: null, hardLinks: false })).toHaveLength(9);
+    expect(
+      rsyncArgv({ ...base, linkDest: null, bwlimit: '', filterFile: null, hardLinks: false, compress: false }),
+    ).toHaveLength(8);
   });
 
   test('url, env and failure text', () => {

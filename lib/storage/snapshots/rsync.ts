@@ -23,6 +23,8 @@ export interface RsyncArgvOptions {
   readonly rsyncCommand: readonly string[];
   readonly url: string;
   readonly destination: string;
+  /** `--compress`: only worth its CPU on a slow link (the storage's `rsync_compress`). */
+  readonly compress?: boolean;
   /** Absolute base snapshot directory (link-dest mode). */
   readonly linkDest?: string | null;
   /** none and borg modes rewrite the working copy in place. */
@@ -53,7 +55,7 @@ export function rsyncArgv(options: RsyncArgvOptions): string[] {
   const argv = [
     ...options.rsyncCommand,
     '--archive',
-    '--compress',
+    ...(options.compress ? ['--compress'] : []),
     '--numeric-ids',
     ...(options.treeOnly
       ? ['--no-recursive', '--dirs', '--exclude=*']
@@ -110,6 +112,7 @@ export interface RsyncRun {
   readonly url: string;
   readonly password: string;
   readonly destination: string;
+  readonly compress?: boolean;
   readonly linkDest?: string | null;
   readonly inplace?: boolean;
   readonly hardLinks?: boolean;
@@ -121,6 +124,8 @@ export interface RsyncRun {
   readonly filesFrom?: string | null;
   readonly exactTimes?: boolean;
   readonly treeOnly?: boolean;
+  /** Sees each line of rsync's output as it comes (the line is logged all the same). */
+  readonly onLine?: (line: string) => void;
   readonly log: SnapshotLog;
 }
 
@@ -150,6 +155,7 @@ export async function runRsync(run: RsyncRun): Promise<PullResult> {
       rsyncCommand: run.rsyncCommand,
       url: run.url,
       destination: run.destination,
+      compress: run.compress ?? false,
       linkDest: run.linkDest ?? null,
       inplace: run.inplace ?? false,
       hardLinks: run.hardLinks ?? false,
@@ -168,6 +174,7 @@ export async function runRsync(run: RsyncRun): Promise<PullResult> {
       captureStdout: dryRun,
       stdoutEncoding: 'latin1',
       isDiagnostic: isRsyncDiagnostic,
+      ...(run.onLine === undefined ? {} : { takeLine: (line: string) => (run.onLine!(line), false) }),
     });
     return { success: RSYNC_SUCCESS_CODES.includes(code), code, stdout, diagnostics };
   } finally {
@@ -199,6 +206,7 @@ export interface PullTarget {
   readonly filesFrom?: string | null;
   readonly exactTimes?: boolean;
   readonly treeOnly?: boolean;
+  readonly onLine?: (line: string) => void;
 }
 
 /** A snapshot job's pull: its source's filters, bandwidth limit and hard-link setting. */
@@ -209,6 +217,7 @@ export function pullSource(job: SnapshotJob, target: PullTarget): Promise<PullRe
     url: job.remote.url,
     password: job.remote.password,
     destination: target.destination,
+    compress: settings.rsyncCompress ?? false,
     linkDest: target.linkDest ?? null,
     inplace: target.inplace ?? false,
     dryRun: target.dryRun ?? false,
@@ -216,6 +225,7 @@ export function pullSource(job: SnapshotJob, target: PullTarget): Promise<PullRe
     filesFrom: target.filesFrom ?? null,
     exactTimes: target.exactTimes ?? false,
     treeOnly: target.treeOnly ?? false,
+    ...(target.onLine === undefined ? {} : { onLine: target.onLine }),
     hardLinks: settings.preserveHardLinks || descriptor.preserve_hard_links,
     filter: descriptor.filter,
     exclude: descriptor.exclude,

@@ -3,9 +3,11 @@ import { lstat, readdir, rename, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { isErrno } from '../../common/errors.js';
+import { releaseSnapshot } from './immutable.js';
+import { manifestPath } from '../manifest/files.js';
 import { DELETE_PREFIX, isTemporaryName, LATEST, sidecarPath, type Candidate } from './names.js';
 import { runLogged, SAFE_PATH } from './process.js';
-import { type SnapshotLog } from './types.js';
+import { type SnapshotLog, type SnapshotSettings } from './types.js';
 
 /**
  * Changes to a `<source>.snapshots/` directory, each safe to interrupt
@@ -39,12 +41,19 @@ export async function replaceLatest(snapshotsDir: string, name: string, log: Sna
 /**
  * Renames first, so a crash leaves a `_delete-` directory that the next run finishes off rather
  * than a directory without its sidecar that nothing would ever delete. False if it could not
- * even be renamed (then it is still a snapshot).
+ * even be renamed (then it is still a snapshot). An immutable snapshot (immutable.ts) has its
+ * flag lifted first, this one only.
  */
-export async function deleteSnapshot(snapshotsDir: string, victim: Candidate, log: SnapshotLog): Promise<boolean> {
+export async function deleteSnapshot(
+  snapshotsDir: string,
+  victim: Candidate,
+  log: SnapshotLog,
+  settings: Pick<SnapshotSettings, 'chattrCommand'> = {},
+): Promise<boolean> {
   const trash = join(snapshotsDir, `${DELETE_PREFIX}${victim.dir}`);
   try {
     if (await exists(trash)) await removeTree(trash, log); // a leftover would block the rename
+    await releaseSnapshot(join(snapshotsDir, victim.dir), settings, log);
     await rename(join(snapshotsDir, victim.dir), trash);
   } catch (error) {
     log.error(`Cannot delete snapshot ${victim.name}: ${String(error)}`);
@@ -52,6 +61,9 @@ export async function deleteSnapshot(snapshotsDir: string, victim: Candidate, lo
   }
   await rm(sidecarPath(snapshotsDir, victim.dir), { force: true }).catch((error: unknown) =>
     log.error(`Cannot delete sidecar of ${victim.name}: ${String(error)}`),
+  );
+  await rm(manifestPath(snapshotsDir, victim.dir), { force: true }).catch((error: unknown) =>
+    log.error(`Cannot delete the manifest of ${victim.name}: ${String(error)}`),
   );
   await removeTree(trash, log);
   return true;

@@ -15,6 +15,8 @@ export type SnapshotLog = Logger;
 /** The storage settings (docs/datapath.md, "Configuration keys") the engines need, in camelCase. */
 export interface SnapshotSettings {
   readonly rsyncCommand: readonly string[];
+  /** `--compress` on every pull (the storage's `rsync_compress`); off when absent. */
+  readonly rsyncCompress?: boolean;
   readonly borgCommand: readonly string[];
   /** `--hard-links` for every source. */
   readonly preserveHardLinks: boolean;
@@ -28,6 +30,18 @@ export interface SnapshotSettings {
   readonly borgCompression: string;
   /** Seconds. */
   readonly borgLockWait: number;
+  /** Seconds: retention never deletes a younger snapshot (min-age.ts); absent: no such floor. */
+  readonly minAgeSeconds?: number;
+  /**
+   * The `chattr` that sets and lifts the immutable flag (immutable.ts); absent: neither is done.
+   * Retention lifts the flag whenever it is given, so that snapshots made immutable before the
+   * setting was turned off still expire.
+   */
+  readonly chattrCommand?: readonly string[];
+  /** Whether finished link-dest snapshots get the flag (with `chattrCommand`). */
+  readonly immutableSnapshots?: boolean;
+  /** link-dest: record each snapshot's manifest (docs/datapath.md, "Manifests and verify"); on unless false. */
+  readonly manifest?: boolean;
 }
 
 export interface SnapshotJob {

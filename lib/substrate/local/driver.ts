@@ -5,11 +5,12 @@
 // clock instead of systemd timers. A test and demo substrate, not a place to keep backups.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 
 import { parseBundle } from '../../charm-testing/bundle.js';
+import { removeTreeWithImmutables } from '../../common/remove-tree.js';
 import { ModelSimulator, type SimCharm } from '../../charm-testing/simulator.js';
 import { ToolServer } from '../../charm-testing/tool-server.js';
 import type { ActionOutcome, ExecOutcome, ModelDriver, ModelStatus, WaitOptions } from '../driver.js';
@@ -119,7 +120,7 @@ export class LocalDriver implements ModelDriver {
   static async teardown(modelDir: string): Promise<void> {
     const text = await readFile(join(modelDir, STATE_FILE), 'utf8').catch(() => undefined);
     if (text !== undefined) await removeNetwork((JSON.parse(text) as SubstrateState).subnet);
-    await rm(modelDir, { recursive: true, force: true });
+    removeTreeWithImmutables(modelDir);
   }
 
   rootOf = (machineId: string): string => machineRoot(this.modelDir, machineId);

@@ -31,6 +31,12 @@ export const VIEWS = [
 ] as const;
 export type View = (typeof VIEWS)[number];
 
+/** [NEW] Views only our API has (docs/api.md, "storage_verify_report"); an original API answers 404. */
+export const NEW_VIEWS = ['storage_verify_report'] as const;
+export type NewView = (typeof NEW_VIEWS)[number];
+/** Every view our API serves and our clients call. */
+export type AnyView = View | NewView;
+
 /** The original's message for an absent key, or a plain type message for a present one. */
 const missing =
   (absent: string, key: string) =>
@@ -231,6 +237,56 @@ export const StoragePingSourceUpdateRequest = z.object({
   }),
 });
 export type StoragePingSourceUpdateRequest = z.output<typeof StoragePingSourceUpdateRequest>;
+
+// ---- storage_verify_report [NEW] -----------------------------------------------------------
+
+/** Bounds of a verify report: a few problems are enough to act on; the storage's log has them all. */
+export const VERIFY_REPORT_LIMITS = { problems: 10, path: 1000, detail: 500 } as const;
+
+export const VERIFY_PROBLEM_KINDS = [
+  'content',
+  'size',
+  'metadata',
+  'missing',
+  'extra',
+  'unreadable',
+  'no-manifest',
+  'borg',
+] as const;
+
+/** One problem as reported: where and what, never a file's contents. */
+export const VerifyReportProblem = z.object({
+  path: z.string().max(VERIFY_REPORT_LIMITS.path),
+  kind: z.enum(VERIFY_PROBLEM_KINDS),
+  detail: z.string().max(VERIFY_REPORT_LIMITS.detail),
+});
+export type VerifyReportProblem = z.output<typeof VerifyReportProblem>;
+
+const Count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+
+/** A verify of one snapshot of one source of a machine this storage holds. */
+export const StorageVerifyReportRequest = z.object({
+  storage: requiredObject('storage', storageCredentials),
+  machine: requiredObject('machine', { uuid: machineUuid }),
+  verify: requiredObject('verify', {
+    source: z.string().min(1).max(200),
+    snapshot: z.string().min(1).max(200),
+    checked_files: Count,
+    checked_bytes: Count,
+    /** False when only a sample was checked. */
+    complete: z.boolean(),
+    problem_count: Count,
+    problems: z.array(VerifyReportProblem).max(VERIFY_REPORT_LIMITS.problems),
+    /** When the verify ended, epoch seconds. */
+    time_end: EpochSeconds.optional(),
+  }).refine((verify) => verify.problems.length <= verify.problem_count, {
+    message: 'Validation error: more problems listed than problem_count',
+    path: ['problems'],
+  }),
+});
+export type StorageVerifyReportRequest = z.output<typeof StorageVerifyReportRequest>;
+
+export const StorageVerifyReportResponse = z.looseObject({});
 
 // ---- health --------------------------------------------------------------------------------
 

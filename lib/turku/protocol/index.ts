@@ -5,3 +5,4 @@ export * from './issues.js';
 export * from './source.js';
 export * from './stdin.js';
 export * from './session-result.js';
+export * from './queries.js';

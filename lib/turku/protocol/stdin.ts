@@ -1,12 +1,15 @@
 import * as z from 'zod';
 
+import type { OutgoingQuery } from './queries.js';
+import { STDIN_TERMINATOR, stdinFrame } from './stdin-encode.js';
+
 /**
  * The SSH stdin protocol between agent and storage (docs/datapath.md, "The SSH stdin protocol"):
  * one JSON object on one line, then a line holding only ".". The storage identifies the machine by
  * its forced command's argument, never by anything in this message.
  */
 
-export const STDIN_TERMINATOR = '\n.\n';
+export { STDIN_TERMINATOR };
 
 /** One-time rsync credentials for one offered module. */
 export const ModuleCredentials = z.looseObject({
@@ -26,8 +29,26 @@ export const ScriptedRestore = z.looseObject({
   module: z.string().min(1).default('turku-restore'),
   username: z.string().min(1),
   password: z.string().min(1),
+  /**
+   * [NEW] Restore as of this instant (ISO 8601 with a zone): the newest snapshot taken at or
+   * before it. The agent then sends `snapshot` as AS_OF_SNAPSHOT, which a storage without this
+   * field refuses as an unknown snapshot instead of restoring `latest`.
+   */
+  as_of: z.iso.datetime({ offset: true }).optional(),
+  /** [NEW] Only this relative path of the snapshot (lib/turku/restore-path.ts). */
+  path: z.string().optional(),
+  /** [NEW] The agent reads `turku-restore-*` lines on stdout (lib/turku/protocol/restore-report.ts). */
+  progress: z.boolean().optional(),
+  /**
+   * [NEW] With `progress`: after the push, send the manifest of what was pushed
+   * (restore-manifest.ts) so that the agent can check the restored tree.
+   */
+  verify: z.boolean().optional(),
 });
 export type ScriptedRestore = z.output<typeof ScriptedRestore>;
+
+/** The `snapshot` an as-of request carries: no storage has a snapshot of that name. */
+export const AS_OF_SNAPSHOT = '(as-of)';
 
 export const StdinRequest = z.looseObject({
   /** The storage connects to 127.0.0.1:<port>; a numeric string is tolerated. */
@@ -40,6 +61,8 @@ export const StdinRequest = z.looseObject({
   verbose: z.boolean().optional(),
   sources: z.record(z.string(), ModuleCredentials).optional(),
   restore: ScriptedRestore.optional(),
+  /** [NEW] A read-only query (queries.ts), checked in full by the storage, which answers its errors. */
+  query: z.looseObject({}).optional(),
 });
 export type StdinRequest = z.output<typeof StdinRequest>;
 
@@ -49,16 +72,27 @@ export interface OutgoingStdinRequest {
   action?: 'checkin' | 'restore';
   verbose?: boolean;
   sources?: Record<string, { username: string; password: string }>;
-  restore?: { source: string; snapshot: string; module: string; username: string; password: string };
+  restore?: {
+    source: string;
+    snapshot: string;
+    module: string;
+    username: string;
+    password: string;
+    as_of?: string;
+    path?: string;
+    progress?: boolean;
+    verify?: boolean;
+  };
+  query?: OutgoingQuery;
 }
 
 export class StdinProtocolError extends Error {
   override name = 'StdinProtocolError';
 }
 
-/** What the agent writes to ssh's stdin. JSON.stringify never emits a raw line break. */
+/** What the agent writes to ssh's stdin (stdin-encode.ts). */
 export function encodeStdinRequest(request: OutgoingStdinRequest): string {
-  return `${JSON.stringify(request)}${STDIN_TERMINATOR}`;
+  return stdinFrame(request);
 }
 
 /**

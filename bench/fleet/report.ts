@@ -1,0 +1,71 @@
+import { say } from '../harness/lifecycle.js';
+import { sayTargets, type Target } from '../harness/results.js';
+import { round } from '../harness/stats.js';
+import type { FleetResult } from './measure.js';
+
+/** The fleet benchmark's targets (issue 19, target 5; bench/fleet/README.md), checked and printed. */
+
+const TARGET_TIME_RATIO = 1.5;
+/** The storage's peak memory may reach this many times what its slots' sessions take at once. */
+const TARGET_MEMORY_FACTOR = 2;
+
+export const REFERENCE =
+  'the same bytes copied by `rsync -a SRC/ root@STORAGE:DST/` from each agent machine (its namespace) to the ' +
+  "storage machine's ordinary sshd over ssh (root key, OpenSSH defaults), 8 at a time (xargs -P8 style)";
+
+export function targets(result: FleetResult): Target[] {
+  const { turku, reference, solo, slots } = result;
+  const memoryLimit = TARGET_MEMORY_FACTOR * slots * solo.peakRssBytes;
+  return [
+    {
+      target: `all ${result.agents} backups complete, none fails`,
+      measured: `${turku.succeeded} succeeded, ${turku.failed} failed (${turku.busyAnswers} busy answers, retried)`,
+      pass: turku.failed === 0 && turku.succeeded === result.agents,
+    },
+    {
+      target: `concurrent storage rsyncs ≤ max_concurrent_backups (${slots})`,
+      measured: `peak ${turku.peakRsyncs} (reference: ${reference.peakRsyncs})`,
+      pass: turku.peakRsyncs <= slots,
+    },
+    {
+      target: `storage peak memory ≤ ${TARGET_MEMORY_FACTOR} × ${slots} slots × one session's (${mib(solo.peakRssBytes)})`,
+      measured:
+        `${mib(turku.peakRssBytes)} vs limit ${mib(memoryLimit)} ` +
+        `(reference: ${mib(reference.peakRssBytes)}; unbounded, ${result.agents} sessions would take ~${mib(result.agents * solo.peakRssBytes)})`,
+      pass: turku.peakRssBytes <= memoryLimit,
+    },
+    {
+      target: `total time ≤ ${TARGET_TIME_RATIO}× the reference (${result.parallel} parallel bare rsync over ssh)`,
+      measured: `${turku.seconds} s vs ${reference.seconds} s (${round(turku.seconds / reference.seconds, 2)}×)`,
+      pass: turku.seconds <= TARGET_TIME_RATIO * reference.seconds,
+    },
+  ];
+}
+
+function mib(bytes: number): string {
+  return `${Math.round(bytes / 2 ** 20)} MiB`;
+}
+
+export function report(result: FleetResult, checks: readonly Target[]): void {
+  const { turku, reference } = result;
+  say(`\n${result.agents} agents × ${result.megabytes} MB; reference: ${REFERENCE}.`);
+  say(`                       total      peak memory   peak rsyncs   peak Node`);
+  say(
+    `  Turku              ${`${turku.seconds.toFixed(1)} s`.padStart(8)}   ${mib(turku.peakRssBytes).padStart(11)}   ` +
+      `${String(turku.peakRsyncs).padStart(11)}   ${String(turku.peakNodes).padStart(9)}`,
+  );
+  say(
+    `  reference          ${`${reference.seconds.toFixed(1)} s`.padStart(8)}   ${mib(reference.peakRssBytes).padStart(11)}   ` +
+      `${String(reference.peakRsyncs).padStart(11)}   ${'-'.padStart(9)}`,
+  );
+  say(
+    `  one agent alone    ${`${result.solo.seconds.toFixed(1)} s`.padStart(8)}   ${mib(result.solo.peakRssBytes).padStart(11)}`,
+  );
+  say(`Concurrent rsyncs on average: Turku ${turku.meanRsyncs}, reference ${reference.meanRsyncs}.`);
+  say(
+    `Agents' pings: median ${turku.medianPingSeconds} s, longest ${turku.longestPingSeconds} s; ` +
+      `busy answers ${turku.busyAnswers} (most for one agent: ${turku.mostBusyAnswers}).`,
+  );
+  say('');
+  sayTargets(checks);
+}

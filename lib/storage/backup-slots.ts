@@ -1,0 +1,174 @@
+import { randomInt } from 'node:crypto';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+
+import { writeFileAtomic } from '../common/atomic-write.js';
+import { isErrno } from '../common/errors.js';
+import { tryLock, type Lock } from '../common/lock.js';
+
+/**
+ * The storage's bound on concurrent backups (docs/datapath.md, "A busy storage"): a check-in
+ * session pulls only while it holds one of `max_concurrent_backups` slots, each an advisory lock
+ * `<lock_dir>/turku-storage-backup-slots/slot-<i>.lock` (lib/common/lock.ts). The kernel drops
+ * such a lock when its process dies, even by SIGKILL, so a killed session never keeps its slot.
+ *
+ * A session that finds every slot taken does not wait on the storage (a waiting Node process
+ * costs tens of MB): it is told when to come back. Each refused machine leaves a note in
+ * `waiting/<uuid>` (when it was first and last refused), so the storage can tell the earliest
+ * refused to come back first: a machine with `k` waiters refused before it is asked to wait about
+ * `floor(k / slots) + 1` session lengths (at most 3, or 30 s), the length being an average of
+ * recent sessions kept in `session-seconds`. The notes are hints: a lost or stale one only shifts
+ * a suggestion.
+ */
+
+export const SLOTS_DIRECTORY = 'turku-storage-backup-slots';
+
+/** Before any session has ended: short, since a suggestion too long leaves slots idle. */
+export const INITIAL_SESSION_SECONDS = 2;
+export const MIN_RETRY_AFTER_SECONDS = 1;
+export const MAX_RETRY_AFTER_SECONDS = 600;
+/** A suggestion is at most this many sessions' length, or this many seconds if that is more. */
+const CAP_SESSIONS = 3;
+export const SHORT_CAP_SECONDS = 30;
+/** Weight of the newest session in the running average. */
+const AVERAGE_WEIGHT = 0.3;
+/** A note whose machine has not come back in twice its suggested wait plus this is forgotten. */
+const STALE_NOTE_GRACE_SECONDS = 60;
+
+/** The bound: the setting, else two per CPU (at least 2). */
+export function backupSlotCount(configured: number | undefined, cpus = availableParallelism()): number {
+  return configured ?? Math.max(2, 2 * cpus);
+}
+
+export interface HeldSlot {
+  readonly index: number;
+  /** Frees the slot and records how long it was held. */
+  release(): Promise<void>;
+}
+
+export interface Busy {
+  readonly running: number;
+  readonly limit: number;
+  readonly retryAfterSeconds: number;
+}
+
+export interface SlotOptions {
+  /** `<lock_dir>`; the slots live in a directory of their own inside it. */
+  readonly lockDir: string;
+  readonly limit: number;
+  readonly now?: () => number;
+}
+
+/** A free slot, or when to come back; the machine's waiting note goes when it gets one. */
+export async function takeBackupSlot(uuid: string, options: SlotOptions): Promise<HeldSlot | Busy> {
+  const dir = join(options.lockDir, SLOTS_DIRECTORY);
+  const now = options.now ?? Date.now;
+  await mkdir(join(dir, 'waiting'), { recursive: true, mode: 0o755 });
+  for (const index of await tryOrder(dir, options.limit)) {
+    const lock = await tryLock(dir, `slot-${index}`);
+    if (lock === undefined) continue;
+    await rm(join(dir, 'waiting', uuid), { force: true });
+    return heldSlot(dir, index, lock, now);
+  }
+  return refuse(dir, uuid, options.limit, now());
+}
+
+export function isBusy(answer: HeldSlot | Busy): answer is Busy {
+  return 'retryAfterSeconds' in answer;
+}
+
+/**
+ * Slot numbers to try: those without a file first (free, since a release removes it), in random
+ * order so that sessions starting together do not all race for the same one; then the others,
+ * which are held or were left by a killed session.
+ */
+async function tryOrder(dir: string, limit: number): Promise<number[]> {
+  const present = new Set(
+    (await readdir(dir)).flatMap((entry) => {
+      const match = /^slot-(\d+)\.lock$/.exec(entry);
+      return match === null ? [] : [Number(match[1])];
+    }),
+  );
+  const all = shuffled(Array.from({ length: limit }, (_, index) => index));
+  return [...all.filter((index) => !present.has(index)), ...all.filter((index) => present.has(index))];
+}
+
+function shuffled<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = randomInt(i + 1);
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+  return items;
+}
+
+function heldSlot(dir: string, index: number, lock: Lock, now: () => number): HeldSlot {
+  const start = now();
+  let released: Promise<void> | undefined;
+  return {
+    index,
+    release: () =>
+      (released ??= (async () => {
+        // The average first: once the lock is gone, the next session may read it.
+        await recordSessionLength(dir, (now() - start) / 1000).catch(() => undefined);
+        await lock.release();
+      })()),
+  };
+}
+
+async function readSessionSeconds(dir: string): Promise<number> {
+  const text = await readFile(join(dir, 'session-seconds'), 'utf8').catch(() => '');
+  const value = Number.parseFloat(text);
+  return Number.isFinite(value) && value > 0 ? value : INITIAL_SESSION_SECONDS;
+}
+
+async function recordSessionLength(dir: string, seconds: number): Promise<void> {
+  const previous = await readSessionSeconds(dir);
+  const average = previous * (1 - AVERAGE_WEIGHT) + seconds * AVERAGE_WEIGHT;
+  await writeFileAtomic(join(dir, 'session-seconds'), `${average.toFixed(3)}\n`);
+}
+
+/** A waiting note: when the machine was first refused, last refused, and the wait suggested then. */
+interface WaitingNote {
+  readonly first: number;
+  readonly last: number;
+  readonly retryAfter: number;
+}
+
+function parseNote(text: string): WaitingNote | undefined {
+  const [first, last, retryAfter] = text.trim().split(' ').map(Number);
+  if (first === undefined || last === undefined || retryAfter === undefined) return undefined;
+  return [first, last, retryAfter].every(Number.isFinite) ? { first, last, retryAfter } : undefined;
+}
+
+async function refuse(dir: string, uuid: string, limit: number, now: number): Promise<Busy> {
+  const waitingDir = join(dir, 'waiting');
+  const notes = new Map<string, WaitingNote>();
+  for (const entry of await readdir(waitingDir)) {
+    const note = parseNote(await readFile(join(waitingDir, entry), 'utf8').catch(() => ''));
+    const stale = note === undefined || now > note.last + (2 * note.retryAfter + STALE_NOTE_GRACE_SECONDS) * 1000;
+    if (stale) await rm(join(waitingDir, entry), { force: true });
+    else notes.set(entry, note);
+  }
+  const first = notes.get(uuid)?.first ?? now;
+  const ahead = [...notes].filter(([other, note]) => other !== uuid && note.first < first).length;
+  const retryAfterSeconds = retryAfter(ahead, limit, await readSessionSeconds(dir));
+  await writeFile(join(waitingDir, uuid), `${first} ${now} ${retryAfterSeconds}\n`).catch((error: unknown) => {
+    if (!isErrno(error, 'ENOENT')) throw error;
+  });
+  return { running: limit, limit, retryAfterSeconds };
+}
+
+/**
+ * The suggested wait for a machine with `ahead` refused machines before it: the waves of `limit`
+ * sessions ahead of it, each about `sessionSeconds` long, plus its own turn's; but no more than a
+ * few sessions' length (at least {@link SHORT_CAP_SECONDS}). Sessions that ran while many agents
+ * logged in at once were slowed by them and make a long queue look longer than it will be, and a
+ * wait too long leaves slots idle, which costs more than an early return (one more refusal).
+ */
+export function retryAfter(ahead: number, limit: number, sessionSeconds: number): number {
+  const waves = Math.floor(ahead / Math.max(1, limit)) + 1;
+  const cap = Math.max(SHORT_CAP_SECONDS, CAP_SESSIONS * sessionSeconds);
+  const seconds = Math.ceil(Math.min(cap, waves * sessionSeconds));
+  return Math.min(MAX_RETRY_AFTER_SECONDS, Math.max(MIN_RETRY_AFTER_SECONDS, seconds));
+}

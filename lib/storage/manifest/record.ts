@@ -1,0 +1,136 @@
+import { lstatSync, type BigIntStats } from 'node:fs';
+import { join } from 'node:path';
+
+import { manifestEntries, type BuiltEntries } from '../../common/tree-manifest.js';
+import type { Manifest, ManifestEntry, ManifestHeader } from '../../turku/manifest.js';
+import { manifestPath, readManifest, writeManifest } from './files.js';
+import { type EarlyHashes } from './early-hash.js';
+import { patchedEntries, type CloneChanges } from './patch.js';
+
+/**
+ * Records the manifest of a link-dest snapshot (docs/datapath.md, "Manifests and verify"). With a
+ * base, a file still sharing its inode with the base's file of the same path (rsync's
+ * `--link-dest` and the clone hard-link unchanged files) takes the base manifest's hash unread:
+ * an incremental reads only what changed. When the backup cloned the base (link-clone.ts), the
+ * dry run's list says what changed and nothing else is looked at (patch.ts).
+ */
+
+export interface RecordRequest {
+  readonly snapshotsDir: string;
+  /** The snapshot's directory in `snapshotsDir`. */
+  readonly dir: string;
+  /** Its name (the sidecar's). */
+  readonly name: string;
+  /** The base snapshot's directory, whose manifest (if any) gives the unchanged files' hashes. */
+  readonly baseDir: string | null;
+  /** What the pull changed in a hard-link clone of `baseDir`; absent: the tree is walked. */
+  readonly changes?: CloneChanges | null;
+  /** Without a base: the hashes taken while rsync ran (early-hash.ts), each kept if the file is unchanged since. */
+  readonly early?: EarlyHashes | null;
+  readonly recorded: ManifestHeader['recorded'];
+  readonly now: Date;
+}
+
+export interface Recorded {
+  readonly path: string;
+  readonly header: ManifestHeader;
+  readonly entries: number;
+  readonly hashedBytes: number;
+  /** Made from the base's manifest and the dry run's list, without walking the tree. */
+  readonly patched: boolean;
+  /** Of the files hashed, those hashed while rsync ran. */
+  readonly early: number;
+}
+
+export async function recordManifest(request: RecordRequest): Promise<Recorded> {
+  const root = join(request.snapshotsDir, request.dir);
+  const base = request.baseDir === null ? null : await readBase(request.snapshotsDir, request.baseDir);
+  const patched = base !== null && request.changes !== undefined && request.changes !== null;
+  let built: BuiltEntries;
+  let early = 0;
+  if (base === null && request.early) {
+    const hashes = request.early;
+    // eslint-disable-next-line @typescript-eslint/require-await -- the caller's interface is async
+    const walked = await manifestEntries(root, { reuse: async (path, stats) => hashes.reuse(path, stats) });
+    // Read by this backup all the same, only sooner: hashed, not reused.
+    early = walked.reused;
+    const read = walked.entries.filter((entry) => entry.type === 'f' || entry.type === 'l');
+    built = {
+      ...walked,
+      hashed: read.length,
+      hashedBytes: read.reduce((sum, entry) => sum + entry.size, 0),
+      reused: 0,
+    };
+  } else if (base === null) built = await manifestEntries(root);
+  else if (request.changes) built = await patchedEntries(root, base, request.changes);
+  else
+    built = await manifestEntries(root, { reuse: reuseFromBase(join(request.snapshotsDir, request.baseDir!), base) });
+  const header: ManifestHeader = {
+    snapshot: request.name,
+    created: request.now.toISOString(),
+    recorded: request.recorded,
+    hashed: built.hashed,
+    reused: built.reused,
+  };
+  const path = manifestPath(request.snapshotsDir, request.dir);
+  await writeManifest(path, { header, entries: built.entries });
+  return { path, header, entries: built.entries.length, hashedBytes: built.hashedBytes, patched, early };
+}
+
+/**
+ * The base's hash of a file that is the same inode as the base's file at that path, with the size
+ * and mtime the base's manifest recorded (else the file is read). Only hard-linked files can
+ * qualify, so a file with one link costs nothing more.
+ */
+function reuseFromBase(baseRoot: string, base: Manifest): (path: string, stats: BigIntStats) => Promise<string | null> {
+  const byPath = new Map<string, ManifestEntry>(base.entries.map((e) => [e.path, e]));
+  // eslint-disable-next-line @typescript-eslint/require-await -- the caller's interface is async
+  return async (path, stats) => {
+    if (stats.nlink < 2n) return null;
+    const known = byPath.get(path);
+    if (known === undefined || known.type !== 'f' || known.sha256 === null) return null;
+    if (BigInt(known.size) !== stats.size || known.mtimeNs !== String(stats.mtimeNs)) return null;
+    let there: BigIntStats;
+    try {
+      there = lstatSync(join(baseRoot, path), { bigint: true }); // sync: one cheap call per file
+    } catch {
+      return null;
+    }
+    return there.ino === stats.ino && there.dev === stats.dev ? known.sha256 : null;
+  };
+}
+
+/** The base's manifest; null when it has none or a damaged one (then everything is hashed). */
+async function readBase(snapshotsDir: string, baseDir: string): Promise<Manifest | null> {
+  try {
+    return await readManifest(manifestPath(snapshotsDir, baseDir));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The backup's step after the sidecar (and before anything makes the snapshot immutable): a
+ * failure is logged and the snapshot kept, only without a manifest (verify then says so).
+ */
+export async function manifestAfterBackup(
+  request: Omit<RecordRequest, 'recorded'>,
+  log: { info(message: string): void; error(message: string): void },
+): Promise<void> {
+  const began = Date.now();
+  try {
+    const done = await recordManifest({ ...request, recorded: 'backup' });
+    const { hashed, reused } = done.header;
+    log.info(
+      `Recorded the manifest of ${request.name}: ${done.entries} entries, ${hashed} files hashed ` +
+        `(${done.hashedBytes} bytes${done.early > 0 ? `, ${done.early} files while rsync ran` : ''}), ` +
+        `${reused} reused from the base` +
+        `${done.patched ? " (the dry run's changes only)" : ''}, in ${Date.now() - began} ms`,
+    );
+  } catch (error) {
+    log.error(
+      `Cannot record the manifest of ${request.name}: ${error instanceof Error ? error.message : String(error)}; ` +
+        'the snapshot is kept without one',
+    );
+  }
+}
