@@ -111,23 +111,26 @@ export function verifyShare(deps: ShareDeps, input: ShareInput): ShareResult {
   const unreadable: ShareResult['unreadable'] = [];
   const onDisk = (path: string) => (path === '' ? input.root : `${input.root}/${path}`);
 
-  const hashFile = (path: string, size: number): string => {
-    const fd = fs.openSync(path, 'r');
-    try {
-      let hash: import('node:crypto').Hash;
-      if (size < READ_SIZE) {
-        const n = fs.readSync(fd, buffer, 0, size + 1, null);
-        // A regular file's read returns less than asked only at its end.
-        if (n <= size) return crypto.hash('sha256', buffer.subarray(0, n), 'hex');
-        hash = crypto.createHash('sha256').update(buffer.subarray(0, n));
-      } else hash = crypto.createHash('sha256');
-      for (let n = fs.readSync(fd, buffer, 0, READ_SIZE, null); n > 0; n = fs.readSync(fd, buffer, 0, READ_SIZE, null))
-        hash.update(buffer.subarray(0, n));
-      return hash.digest('hex');
-    } finally {
-      fs.closeSync(fd);
-    }
+  /** The SHA-256 of an open file of `size` bytes (by its status). */
+  const hashOpen = (fd: number, size: number): string => {
+    let hash: import('node:crypto').Hash;
+    if (size < READ_SIZE) {
+      const n = fs.readSync(fd, buffer, 0, size + 1, null);
+      // A regular file's read returns less than asked only at its end.
+      if (n <= size) return crypto.hash('sha256', buffer.subarray(0, n), 'hex');
+      hash = crypto.createHash('sha256').update(buffer.subarray(0, n));
+    } else hash = crypto.createHash('sha256');
+    for (let n = fs.readSync(fd, buffer, 0, READ_SIZE, null); n > 0; n = fs.readSync(fd, buffer, 0, READ_SIZE, null))
+      hash.update(buffer.subarray(0, n));
+    return hash.digest('hex');
   };
+  /**
+   * A file the manifest has as a file is opened before anything else, and its status taken from
+   * the open file: one lookup of its path, not two (lstat, then open). Not through a symlink
+   * (ELOOP: the lstat after says what it is now), and a fifo put in its place does not block.
+   */
+  const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK, O_NOCTTY } = fs.constants;
+  const OPEN_FLAGS = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY;
 
   const typeOf = (stats: import('node:fs').BigIntStats) =>
     stats.isFile() ? 'f' : stats.isDirectory() ? 'd' : stats.isSymbolicLink() ? 'l' : 'o';
@@ -209,44 +212,61 @@ export function verifyShare(deps: ShareDeps, input: ShareInput): ShareResult {
       const escaped = escape(name);
       const path = group.path === '' ? escaped : `${group.path}/${escaped}`;
       const plain = group.path === '' ? name : `${plainDir}/${name}`;
-      let stats;
-      try {
-        stats = fs.lstatSync(onDisk(plain), { bigint: true });
-      } catch (error) {
-        if (code(error) !== 'ENOENT') {
-          expected.delete(escaped);
-          unreadable.push({ path: plain, detail: message(error), directory: false });
-        }
-        continue;
-      }
-      const type = typeOf(stats);
       const i = expected.get(escaped);
-      if (i === undefined) {
-        differences.push({ lineNumber: null, expected: null, found: lineOf(path, type, stats, null) });
-        if (type === 'd') walkExtra(path, plain);
-        continue;
-      }
-      expected.delete(escaped);
-      const want = lines[i]!;
-      const fields = want.split('\t');
-      let sha: string | null = null;
-      if (fields[1] === type && fields[5] !== '-' && (type !== 'f' || fields[2] === String(stats.size))) {
+      const want = i === undefined ? undefined : lines[i]!;
+      const fields = want?.split('\t');
+      let fd = -1;
+      let stats;
+      if (fields !== undefined && fields[1] === 'f' && fields[5] !== '-') {
         try {
-          sha =
-            type === 'l'
-              ? crypto.hash('sha256', fs.readlinkSync(onDisk(plain), { encoding: 'buffer' }), 'hex')
-              : hashFile(onDisk(plain), Number(stats.size));
-        } catch (error) {
-          unreadable.push({ path: plain, detail: message(error), directory: false });
+          fd = fs.openSync(onDisk(plain), OPEN_FLAGS);
+          stats = fs.fstatSync(fd, { bigint: true });
+        } catch {
+          // A symlink now, gone, unreadable: the lstat below tells.
+        }
+      }
+      try {
+        if (stats === undefined) {
+          try {
+            stats = fs.lstatSync(onDisk(plain), { bigint: true });
+          } catch (error) {
+            if (code(error) !== 'ENOENT') {
+              expected.delete(escaped);
+              unreadable.push({ path: plain, detail: message(error), directory: false });
+            }
+            continue;
+          }
+        }
+        const type = typeOf(stats);
+        if (i === undefined || want === undefined || fields === undefined) {
+          differences.push({ lineNumber: null, expected: null, found: lineOf(path, type, stats, null) });
+          if (type === 'd') walkExtra(path, plain);
           continue;
         }
-        checkedFiles++;
-        if (type === 'f') checkedBytes += Number(stats.size);
+        expected.delete(escaped);
+        let sha: string | null = null;
+        if (fields[1] === type && fields[5] !== '-' && (type !== 'f' || fields[2] === String(stats.size))) {
+          try {
+            if (type === 'l')
+              sha = crypto.hash('sha256', fs.readlinkSync(onDisk(plain), { encoding: 'buffer' }), 'hex');
+            else {
+              if (fd < 0) fd = fs.openSync(onDisk(plain), OPEN_FLAGS);
+              sha = hashOpen(fd, Number(stats.size));
+            }
+          } catch (error) {
+            unreadable.push({ path: plain, detail: message(error), directory: false });
+            continue;
+          }
+          checkedFiles++;
+          if (type === 'f') checkedBytes += Number(stats.size);
+        }
+        const found = lineOf(path, type, stats, sha);
+        if (found !== want) differences.push({ lineNumber: i + 1, expected: want, found });
+        // A directory the manifest has as something else: a walk goes into it, and all it holds is extra.
+        if (type === 'd' && fields[1] !== 'd') walkExtra(path, plain);
+      } finally {
+        if (fd >= 0) fs.closeSync(fd);
       }
-      const found = lineOf(path, type, stats, sha);
-      if (found !== want) differences.push({ lineNumber: i + 1, expected: want, found });
-      // A directory the manifest has as something else: a walk goes into it, and all it holds is extra.
-      if (type === 'd' && fields[1] !== 'd') walkExtra(path, plain);
     }
     missing();
   }
