@@ -52,10 +52,7 @@ export async function verifyAgainstManifestFile(
   }
 }
 
-async function onWorkers(
-  text: Buffer,
-  workers: VerifyWorkers,
-): Promise<{ header: ManifestHeader; check: TreeCheck }> {
+async function onWorkers(text: Buffer, workers: VerifyWorkers): Promise<{ header: ManifestHeader; check: TreeCheck }> {
   // The header is the first line; the workers decode the rest themselves.
   const end = text.indexOf(0x0a);
   const headerLine = text.toString('utf8', 0, end < 0 ? text.length : end);

@@ -111,17 +111,9 @@ describe('verifyShare, the shares run in this thread', () => {
       if (path === join(root, 'a/b') || path === join(root, 'sized'))
         throw Object.assign(new Error(`EACCES: permission denied, ${String(path)}`), { code: 'EACCES' });
     };
-    const deps: ShareDeps = {
-      crypto,
-      fs: {
-        ...fs,
-        readdirSync: ((path: fs.PathLike) => (denied(path), fs.readdirSync(path))) as typeof fs.readdirSync,
-        openSync: ((path: fs.PathLike, flags: fs.OpenMode) => (
-          denied(path),
-          fs.openSync(path, flags)
-        )) as typeof fs.openSync,
-      },
-    };
+    const readdirSync = (path: string) => (denied(path), fs.readdirSync(path));
+    const openSync = (path: string, flags: number) => (denied(path), fs.openSync(path, flags));
+    const deps = { crypto, fs: { ...fs, readdirSync, openSync } } as unknown as ShareDeps;
     const check = verifyInThread(root, bodyOf(manifest), 2, 2, deps);
     expect(sortProblems(check.problems)).toEqual([
       { path: 'a/b', kind: 'unreadable', detail: `EACCES: permission denied, ${join(root, 'a/b')}` },

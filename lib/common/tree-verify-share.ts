@@ -1,3 +1,6 @@
+import type * as Crypto from 'node:crypto';
+import type * as Fs from 'node:fs';
+
 /**
  * One worker's share of a full verify on worker threads (tree-verify-pool.ts; docs/datapath.md,
  * "Manifests and verify"): the walk, the hashing and the comparison of whole directories at once,
@@ -27,8 +30,8 @@ export interface ShareInput {
 }
 
 export interface ShareDeps {
-  readonly fs: typeof import('node:fs');
-  readonly crypto: typeof import('node:crypto');
+  readonly fs: typeof Fs;
+  readonly crypto: typeof Crypto;
 }
 
 /**
@@ -113,7 +116,7 @@ export function verifyShare(deps: ShareDeps, input: ShareInput): ShareResult {
 
   /** The SHA-256 of an open file of `size` bytes (by its status). */
   const hashOpen = (fd: number, size: number): string => {
-    let hash: import('node:crypto').Hash;
+    let hash: Crypto.Hash;
     if (size < READ_SIZE) {
       const n = fs.readSync(fd, buffer, 0, size + 1, null);
       // A regular file's read returns less than asked only at its end.
@@ -132,9 +135,9 @@ export function verifyShare(deps: ShareDeps, input: ShareInput): ShareResult {
   const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK, O_NOCTTY } = fs.constants;
   const OPEN_FLAGS = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY;
 
-  const typeOf = (stats: import('node:fs').BigIntStats) =>
+  const typeOf = (stats: Fs.BigIntStats) =>
     stats.isFile() ? 'f' : stats.isDirectory() ? 'd' : stats.isSymbolicLink() ? 'l' : 'o';
-  const lineOf = (path: string, type: string, stats: import('node:fs').BigIntStats, sha: string | null) =>
+  const lineOf = (path: string, type: string, stats: Fs.BigIntStats, sha: string | null) =>
     `${path}\t${type}\t${type === 'd' ? 0 : stats.size}\t${(stats.mode & 0o7777n).toString(8)}\t${stats.mtimeNs}\t${sha ?? '-'}`;
 
   /** Whether `path` and every directory above it are directories, not symlinks (as a walk from the root finds them). */
