@@ -87,17 +87,19 @@ export function verifyShare(deps: ShareDeps, input: ShareInput): ShareResult {
     if (group === undefined) groups.set(path, (group = { path, lines: [], cost: ENTRY_COST }));
     return group;
   };
-  groupOf('');
+  // Lines of one directory come together (a walk's order): the previous line's group is tried first.
+  let group = groupOf('');
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
     const tab = line.indexOf('\t');
-    const path = tab < 0 ? line : line.slice(0, tab);
-    const slash = path.lastIndexOf('/');
-    const group = groupOf(slash < 0 ? '' : path.slice(0, slash));
+    const end = tab < 0 ? line.length : tab;
+    const slash = line.lastIndexOf('/', end - 1);
+    if ((slash < 0 ? 0 : slash) !== group.path.length || !line.startsWith(group.path))
+      group = groupOf(slash < 0 ? '' : line.slice(0, slash));
     group.lines.push(i);
     const sizeStart = line.indexOf('\t', tab + 1) + 1;
     group.cost += ENTRY_COST + (Number(line.slice(sizeStart, line.indexOf('\t', sizeStart))) || 0);
-    if (line[tab + 1] === 'd') groupOf(path);
+    if (line[tab + 1] === 'd') groupOf(line.slice(0, end));
   }
   const all = [...groups.values()];
   const loads: number[] = new Array<number>(input.shares).fill(0);
