@@ -313,6 +313,7 @@ function jobOf(root: string, entry: ManifestEntry): HashJob {
   return { path: join(root, entry.path), symlink: entry.type === 'l', size: entry.size };
 }
 
-function sortProblems(problems: TreeProblem[]): TreeProblem[] {
+/** By path, then kind: the order every verify reports in. */
+export function sortProblems(problems: TreeProblem[]): TreeProblem[] {
   return problems.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.kind < b.kind ? -1 : 1));
 }

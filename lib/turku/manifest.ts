@@ -63,14 +63,20 @@ export function encodeManifest(manifest: Manifest): string {
 }
 
 export function parseManifest(text: string): Manifest {
-  const lines = text.split('\n');
+  const { header, bodyStart } = parseManifestHead(text);
+  const lines = text.slice(bodyStart).split('\n');
   if (lines.at(-1) === '') lines.pop();
-  const [magic, version, headerJson] = (lines[0] ?? '').split('\t');
+  const entries = lines.map((line, index) => parseManifestLine(line, index + 2));
+  return { header, entries };
+}
+
+/** The header of a manifest's text, and where its entry lines start. */
+export function parseManifestHead(text: string): { header: ManifestHeader; bodyStart: number } {
+  const end = text.indexOf('\n');
+  const [magic, version, headerJson] = (end < 0 ? text : text.slice(0, end)).split('\t');
   if (magic !== MANIFEST_MAGIC) throw new ManifestFormatError('not a turku manifest');
   if (version !== String(MANIFEST_VERSION)) throw new ManifestFormatError(`unsupported manifest version ${version}`);
-  const header = parseHeader(headerJson ?? '');
-  const entries = lines.slice(1).map((line, index) => parseEntry(line, index + 2));
-  return { header, entries };
+  return { header: parseHeader(headerJson ?? ''), bodyStart: end < 0 ? text.length : end + 1 };
 }
 
 function parseHeader(json: string): ManifestHeader {
@@ -95,7 +101,8 @@ function parseHeader(json: string): ManifestHeader {
   return { snapshot: h.snapshot, created: h.created, recorded: h.recorded, hashed: h.hashed, reused: h.reused };
 }
 
-function parseEntry(line: string, lineNumber: number): ManifestEntry {
+/** One entry line; `lineNumber` (from 1, the header's) for the error of a bad one. */
+export function parseManifestLine(line: string, lineNumber: number): ManifestEntry {
   const fields = line.split('\t');
   const [path, type, size, mode, mtimeNs, sha] = fields;
   const bad = (what: string) => new ManifestFormatError(`manifest line ${lineNumber}: ${what}`);

@@ -4,8 +4,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { execa } from 'execa';
-
 import { UserError } from '../../common/errors.js';
 import { lookupAccount } from '../accounts.js';
 import type { StorageSettings } from '../settings.js';
@@ -27,6 +25,8 @@ export async function giveBackToPingAccount(settings: StorageSettings, touched: 
   if (account === undefined || account.uid === 0) return;
   const paths = [...touched, join(settings.var_dir, 'borg')].filter((path) => existsSync(path));
   if (paths.length === 0) return;
+  // Loaded on first use, as lib/common/process.ts does: a verify or a listing does not pay for it.
+  const { execa } = await import('execa');
   const result = await execa('chown', ['-R', '--', `${account.uid}:${account.gid}`, ...paths], { reject: false });
   if (result.exitCode !== 0) {
     const detail = String(result.stderr).trim().split('\n').at(-1) || `exit status ${String(result.exitCode)}`;

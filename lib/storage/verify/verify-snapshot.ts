@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 
 import { errorMessage, UserError } from '../../common/errors.js';
-import { verifyTree } from '../../common/tree-manifest.js';
+import { DamagedManifestError, verifyAgainstManifestFile } from '../../common/manifest-file-verify.js';
 import type { ManifestHeader } from '../../turku/manifest.js';
-import { manifestPath, readManifest } from '../manifest/files.js';
+import { manifestPath } from '../manifest/files.js';
 import { borgFailure, parseArchiveList, runBorg } from '../snapshots/borg-cli.js';
 import { byFinish, LATEST, listCandidates } from '../snapshots/names.js';
 import { borgRepo, snapshotsDir } from '../snapshots/paths.js';
@@ -51,17 +51,23 @@ async function verifyLinkDest(
       : candidates.find((c) => c.name === request.snapshot || c.dir === request.snapshot);
   if (chosen === undefined) throw notFound(request, candidates.length);
   const outcome = { source: request.source, snapshot: chosen.name, checkedFiles: 0, checkedBytes: 0 };
-  let manifest;
+  const path = manifestPath(dirs, chosen.dir);
+  let verified;
   try {
-    manifest = await readManifest(manifestPath(dirs, chosen.dir));
+    verified = await verifyAgainstManifestFile(
+      join(dirs, chosen.dir),
+      path,
+      request.sample ? { sample: request.sample } : {},
+    );
   } catch (error) {
-    const detail = `the manifest ${manifestPath(dirs, chosen.dir)} is damaged: ${errorMessage(error)}`;
+    if (!(error instanceof DamagedManifestError)) throw error;
+    const detail = `the manifest ${path} is damaged: ${errorMessage(error)}`;
     return {
       outcome: { ...outcome, complete: false, problems: [{ path: '', kind: 'unreadable', detail }] },
       manifest: null,
     };
   }
-  if (manifest === null) {
+  if (verified === null) {
     const detail =
       `snapshot ${chosen.name} has no manifest (taken before manifests were recorded, or with manifest off); ` +
       `\`turku-storage-admin manifest MACHINE ${request.source} ${chosen.name}\` records one from it as it is now`;
@@ -70,8 +76,7 @@ async function verifyLinkDest(
       manifest: null,
     };
   }
-  const checked = await verifyTree(join(dirs, chosen.dir), manifest, request.sample ? { sample: request.sample } : {});
-  return { outcome: { ...outcome, ...checked }, manifest: manifest.header };
+  return { outcome: { ...outcome, ...verified.check }, manifest: verified.header };
 }
 
 async function verifyBorg(
