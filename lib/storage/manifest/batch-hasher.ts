@@ -17,6 +17,11 @@ export interface StatKey {
   readonly ctimeNs: bigint;
 }
 
+/** The five fields alone (a whole `BigIntStats` costs several times the memory, per file of a large tree). */
+export function statKey(s: StatKey): StatKey {
+  return { dev: s.dev, ino: s.ino, size: s.size, mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs };
+}
+
 /** The hash; null: unreadable, or not the file (or not its content) the caller's stats describe. */
 export type BatchResult = string | null;
 
@@ -56,10 +61,7 @@ export class BatchHasher {
     const id = this.next++;
     const message = {
       id,
-      files: files.map(({ path, before: b }) => ({
-        path,
-        before: { dev: b.dev, ino: b.ino, size: b.size, mtimeNs: b.mtimeNs, ctimeNs: b.ctimeNs },
-      })),
+      files: files.map(({ path, before }) => ({ path, before: statKey(before) })),
     };
     return new Promise((resolve) => {
       this.waiting.set(id, resolve);

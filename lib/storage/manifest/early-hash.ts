@@ -1,7 +1,7 @@
 import { lstatSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 
-import { BatchHasher, type StatKey } from './batch-hasher.js';
+import { BatchHasher, statKey, type StatKey } from './batch-hasher.js';
 
 /**
  * Hashes the files of a full backup while rsync still transfers the rest (docs/datapath.md,
@@ -104,11 +104,11 @@ export class EarlyHasher {
     const files = this.batch;
     this.batch = [];
     this.batchBytes = 0;
-    const jobs = files.map(({ path, stats }) => ({ path: join(this.root, path), before: stats }));
+    const jobs = files.map(({ path, stats }) => ({ path: join(this.root, path), before: statKey(stats) }));
     const done = this.hasher.hash(jobs).then((results) => {
-      files.forEach(({ path, stats }, k) => {
+      files.forEach(({ path }, k) => {
         const sha256 = results[k];
-        if (sha256) this.hashed.set(path, { stats, sha256 }); // else read again by the manifest
+        if (sha256) this.hashed.set(path, { stats: jobs[k]!.before, sha256 }); // else read again by the manifest
       });
     });
     this.inFlight.push(done);

@@ -52,7 +52,7 @@ export interface Recorded {
 export async function recordManifest(request: RecordRequest): Promise<Recorded> {
   const root = join(request.snapshotsDir, request.dir);
   const fromChanges = request.changes !== undefined && request.changes !== null && request.baseDir !== null;
-  const baseLines = fromChanges ? await readBaseLines(request.snapshotsDir, request.baseDir!) : null;
+  const baseLines = fromChanges ? await readBaseLines(request.snapshotsDir, request.baseDir) : null;
   // A base without a (sound) manifest: everything is read, as without a base.
   const base = fromChanges || request.baseDir === null ? null : await readBase(request.snapshotsDir, request.baseDir);
   let built: { lines: string[]; hashed: number; hashedBytes: number; reused: number };
