@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { chown, rename, rm, writeFile } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 
 /**
  * Writes a file so that readers see the old or the new content, never a mix
  * (docs/datapath.md, "The agent's local state"): the data goes to `<file>.tmp<uuid>~` with its
- * final mode and owner first, then is renamed over.
+ * final mode and owner first, then is renamed over. `data` may be a stream (a failing one fails the write).
  */
 
 export interface AtomicWriteOptions {
@@ -16,7 +17,7 @@ export interface AtomicWriteOptions {
 
 export async function writeFileAtomic(
   path: string,
-  data: string | Uint8Array,
+  data: string | Uint8Array | Readable,
   options: AtomicWriteOptions = {},
 ): Promise<void> {
   const temporary = `${path}.tmp${randomUUID()}~`;

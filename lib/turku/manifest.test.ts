@@ -3,8 +3,12 @@ import fc from 'fast-check';
 import {
   compareEntry,
   encodeManifest,
+  encodeEntryLine,
   escapePath,
+  linePath,
+  lineType,
   ManifestFormatError,
+  manifestLines,
   parseManifest,
   unescapePath,
   type Manifest,
@@ -63,6 +67,40 @@ describe('encodeManifest / parseManifest', () => {
     [`turku-manifest\t1\t${JSON.stringify(header)}\nx\\qy\tf\t1\t644\t1\t-\n`, 'bad escape "\\q" in a manifest path'],
   ])('refuses %j: %s', (text, message) => {
     expect(() => parseManifest(text)).toThrow(new ManifestFormatError(message));
+  });
+});
+
+describe('manifestLines', () => {
+  it('gives the entry lines as encoded, with the path and type of each', () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 1 }), fc.constantFrom('f', 'd', 'l', 'o'), (path, type) => {
+        const entry: ManifestEntry = { ...file, path, type, sha256: type === 'd' ? null : file.sha256 };
+        const split = manifestLines(encodeManifest({ header, entries: [file, entry] }));
+        expect(split).toEqual({ header, lines: [encodeEntryLine(file), encodeEntryLine(entry)] });
+        expect(linePath(split.lines[1]!)).toBe(path);
+        expect(lineType(split.lines[1]!)).toBe(type);
+      }),
+    );
+  });
+
+  it('takes an empty manifest', () => {
+    expect(manifestLines(encodeManifest({ header, entries: [] }))).toEqual({ header, lines: [] });
+  });
+
+  const head = `turku-manifest\t1\t${JSON.stringify(header)}\n`;
+  it.each([
+    ['', 'not a turku manifest'],
+    ['turku-manifest\t2\t{}\n', 'unsupported manifest version 2'],
+    [`${head}x\tf\t1\t644\t1\t-`, 'manifest does not end with a newline'],
+    [`${head}x\tq\t1\t644\t1\t-\n`, 'manifest line 2: not an entry'],
+    [`${head}x\tf\t1\t644\t1\n`, 'manifest line 2: not an entry'],
+    [`${head}x\tf\t1\t644\t1\t-\textra\n`, 'manifest line 2: not an entry'],
+    [`${head}x\tf\t\t644\t1\t-\n`, 'manifest line 2: not an entry'],
+    [`${head}\tf\t1\t644\t1\t-\n`, 'manifest line 2: not an entry'],
+    [`${head}x\tf\t1\t644\t1\tabc\n`, 'manifest line 2: not an entry'],
+    [`${head}x\\qy\tf\t1\t644\t1\t-\n`, 'bad escape "\\q" in a manifest path'],
+  ])('refuses %j: %s', (text, message) => {
+    expect(() => manifestLines(text)).toThrow(new ManifestFormatError(message));
   });
 });
 

@@ -55,11 +55,18 @@ const TYPES = new Set<string>(['f', 'd', 'l', 'o']);
 const SHA256 = /^[0-9a-f]{64}$/;
 
 export function encodeManifest(manifest: Manifest): string {
-  const lines = [`${MANIFEST_MAGIC}\t${MANIFEST_VERSION}\t${JSON.stringify(manifest.header)}`];
-  for (const e of manifest.entries) {
-    lines.push(`${escapePath(e.path)}\t${e.type}\t${e.size}\t${e.mode.toString(8)}\t${e.mtimeNs}\t${e.sha256 ?? '-'}`);
-  }
+  const lines = [encodeHeaderLine(manifest.header)];
+  for (const e of manifest.entries) lines.push(encodeEntryLine(e));
   return `${lines.join('\n')}\n`;
+}
+
+export function encodeHeaderLine(header: ManifestHeader): string {
+  return `${MANIFEST_MAGIC}\t${MANIFEST_VERSION}\t${JSON.stringify(header)}`;
+}
+
+/** One entry's line, without its LF. */
+export function encodeEntryLine(e: ManifestEntry): string {
+  return `${escapePath(e.path)}\t${e.type}\t${e.size}\t${e.mode.toString(8)}\t${e.mtimeNs}\t${e.sha256 ?? '-'}`;
 }
 
 export function parseManifest(text: string): Manifest {
@@ -77,6 +84,53 @@ export function parseManifestHead(text: string): { header: ManifestHeader; bodyS
   if (magic !== MANIFEST_MAGIC) throw new ManifestFormatError('not a turku manifest');
   if (version !== String(MANIFEST_VERSION)) throw new ManifestFormatError(`unsupported manifest version ${version}`);
   return { header: parseHeader(headerJson ?? ''), bodyStart: end < 0 ? text.length : end + 1 };
+}
+
+/**
+ * A manifest's entry lines as they are, for copying the lines of unchanged entries into another
+ * manifest without decoding and encoding them again (lib/storage/manifest/patch.ts). Each line is
+ * checked for its shape only (six fields, a known type, `-` or 64 characters for the digest, the
+ * path's escapes), not digit by digit as `parseManifest` does: the lines copied are our own
+ * encoder's, read back from a gzip file whose CRC holds, and a line damaged all the same is still
+ * caught where a manifest is used (`parseManifest` rejects the whole manifest).
+ */
+export function manifestLines(text: string): { header: ManifestHeader; lines: string[] } {
+  const lines = text.split('\n');
+  if (lines.pop() !== '') throw new ManifestFormatError('manifest does not end with a newline');
+  const [magic, version, headerJson] = (lines[0] ?? '').split('\t');
+  if (magic !== MANIFEST_MAGIC) throw new ManifestFormatError('not a turku manifest');
+  if (version !== String(MANIFEST_VERSION)) throw new ManifestFormatError(`unsupported manifest version ${version}`);
+  const header = parseHeader(headerJson ?? '');
+  lines.shift();
+  for (const [index, line] of lines.entries()) {
+    if (!hasEntryShape(line)) throw new ManifestFormatError(`manifest line ${index + 2}: not an entry`);
+    linePath(line); // a bad escape throws
+  }
+  return { header, lines };
+}
+
+function hasEntryShape(line: string): boolean {
+  const first = line.indexOf('\t');
+  if (first <= 0 || !TYPES.has(line[first + 1]!) || line[first + 2] !== '\t') return false;
+  let tab = first + 2;
+  for (let field = 3; field < 6; field++) {
+    const next = line.indexOf('\t', tab + 1);
+    if (next <= tab + 1) return false; // missing or empty
+    tab = next;
+  }
+  const digest = line.length - tab - 1;
+  return line.indexOf('\t', tab + 1) < 0 && (digest === 64 || (digest === 1 && line[tab + 1] === '-'));
+}
+
+/** The path of an entry line (one `manifestLines` checked). */
+export function linePath(line: string): string {
+  const path = line.slice(0, line.indexOf('\t'));
+  return path.includes('\\') ? unescapePath(path) : path;
+}
+
+/** The type of an entry line (one `manifestLines` checked). */
+export function lineType(line: string): ManifestEntryType {
+  return line[line.indexOf('\t') + 1] as ManifestEntryType;
 }
 
 function parseHeader(json: string): ManifestHeader {

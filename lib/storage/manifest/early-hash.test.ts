@@ -13,7 +13,7 @@ afterEach(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+const sha = (text: string | Buffer) => createHash('sha256').update(text).digest('hex');
 
 async function settled(hasher: EarlyHasher) {
   // The hasher works in the background; give it a moment before it is stopped.
@@ -25,7 +25,7 @@ test('hashes the named files that exist, in order; a file changed since is not r
   await writeFile(join(root, 'a'), 'alpha');
   await writeFile(join(root, 'b'), 'beta');
   await writeFile(join(root, 'c'), 'gamma');
-  const hasher = new EarlyHasher(root, 0);
+  const hasher = new EarlyHasher(root);
   for (const line of ['receiving incremental file list', 'dir/', 'a', 'b', 'c', 'x -> a', 'sent 1 bytes']) {
     hasher.offer(line);
   }
@@ -38,7 +38,7 @@ test('hashes the named files that exist, in order; a file changed since is not r
 });
 
 test('a name still missing is waited for; stopped, it is left to the manifest', async () => {
-  const hasher = new EarlyHasher(root, 0);
+  const hasher = new EarlyHasher(root);
   hasher.offer('late');
   await new Promise((resolve) => setTimeout(resolve, 120));
   await writeFile(join(root, 'late'), 'here now');
@@ -48,20 +48,36 @@ test('a name still missing is waited for; stopped, it is left to the manifest', 
   expect(hashes.size).toBe(1);
 });
 
-test('files under minBytes are left to the manifest', async () => {
-  await writeFile(join(root, 'small'), 'tiny');
-  await writeFile(join(root, 'large'), 'x'.repeat(1000));
-  const hasher = new EarlyHasher(root, 1000);
-  hasher.offer('small');
-  hasher.offer('large');
+test('small and large files alike, in batches; a file replaced since is not reused', async () => {
+  const names = Array.from({ length: 600 }, (_, i) => `f${i}`);
+  for (const name of names) await writeFile(join(root, name), name);
+  await writeFile(join(root, 'large'), 'x'.repeat(3 << 20));
+  const hasher = new EarlyHasher(root);
+  for (const name of [...names, 'large']) hasher.offer(name);
   const hashes = await settled(hasher);
-  expect(hashes.size).toBe(1);
-  expect(hashes.reuse('large', await lstat(join(root, 'large'), { bigint: true }))).toBe(sha('x'.repeat(1000)));
+  expect(hashes.size).toBe(601);
+  expect(hashes.reuse('f599', await lstat(join(root, 'f599'), { bigint: true }))).toBe(sha('f599'));
+  expect(hashes.reuse('large', await lstat(join(root, 'large'), { bigint: true }))).toBe(sha('x'.repeat(3 << 20)));
+  await rm(join(root, 'f1'));
+  await writeFile(join(root, 'f1'), 'f1'); // same content and size, another inode
+  expect(hashes.reuse('f1', await lstat(join(root, 'f1'), { bigint: true }))).toBeNull();
+});
+
+test('a file appended to while it may be read: a hash kept is the content as it is now', async () => {
+  // Large enough for the append below to land, at times, while the worker still reads it.
+  await writeFile(join(root, 'growing'), Buffer.alloc(64 << 20, 1));
+  const hasher = new EarlyHasher(root);
+  hasher.offer('growing');
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  await appendFile(join(root, 'growing'), 'more');
+  const hashes = await hasher.finish();
+  const kept = hashes.reuse('growing', await lstat(join(root, 'growing'), { bigint: true }));
+  if (kept !== null) expect(kept).toBe(sha(Buffer.concat([Buffer.alloc(64 << 20, 1), Buffer.from('more')])));
 });
 
 test('nothing offered after finish is hashed', async () => {
   await writeFile(join(root, 'a'), 'alpha');
-  const hasher = new EarlyHasher(root, 0);
+  const hasher = new EarlyHasher(root);
   await hasher.finish();
   hasher.offer('a');
   expect((await hasher.finish()).size).toBe(0);

@@ -1,8 +1,7 @@
 import { lstatSync, type BigIntStats } from 'node:fs';
-import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { hashEntry } from '../../common/tree-manifest.js';
+import { BatchHasher, statKey, type StatKey } from './batch-hasher.js';
 
 /**
  * Hashes the files of a full backup while rsync still transfers the rest (docs/datapath.md,
@@ -12,21 +11,22 @@ import { hashEntry } from '../../common/tree-manifest.js';
  * renames to the real one only once the content and the times are set; the receiver takes the
  * files in the order it names them. So a named file that exists under its name is finished, and
  * one still missing when a later one is finished will not come (a line that is not a file's name,
- * a file that vanished): it is dropped. A hash is kept when the file's device, inode, size, mtime
- * and ctime are the same before and after the read; the manifest takes it only for a file whose
- * `lstat` still shows all five, so anything that touched the file since is read again.
- *
- * Only files of `minBytes` and more: for a small file the opening and the trips through the event
- * loop cost more than its bytes, and the worker threads of the manifest's walk read those faster.
+ * a file that vanished): it is dropped. The finished files go, in batches, to a worker thread
+ * (batch-hasher.ts) that reads each with synchronous calls and keeps a hash only when the file's
+ * device, inode, size, mtime and ctime after the read are those its `lstat` here showed before; the manifest takes
+ * it only for a file whose `lstat` still shows all five, so anything that touched the file since
+ * is read again. Small files too: on the worker a file costs its `open`, its reads and an
+ * `fstat`, no trip through the event loop, and whatever is read here is not read after rsync.
  */
 
 interface Early {
-  readonly stats: BigIntStats;
+  readonly stats: StatKey;
   readonly sha256: string;
 }
 
-const READ_SIZE = 1 << 20;
-const MIN_BYTES = 64 * 1024;
+/** A batch goes to the worker at this many files or bytes, or as soon as the loop waits for rsync. */
+const BATCH_FILES = 256;
+const BATCH_BYTES = 16 << 20;
 /** How far past a missing name to look for a finished one, and how long to wait before looking again. */
 const LOOK_AHEAD = 64;
 const POLL_MS = 50;
@@ -34,16 +34,16 @@ const POLL_MS = 50;
 export class EarlyHasher {
   private readonly named: string[] = [];
   private readonly hashed = new Map<string, Early>();
+  private readonly hasher = new BatchHasher();
+  private batch: { path: string; stats: BigIntStats }[] = [];
+  private batchBytes = 0;
+  private readonly inFlight: Promise<void>[] = [];
   private running: Promise<void> = Promise.resolve();
   /** Cleared synchronously when the loop ends, so a name offered after that starts another. */
   private draining = false;
   private stopped = false;
-  private readonly buffer = Buffer.allocUnsafe(READ_SIZE);
 
-  constructor(
-    private readonly root: string,
-    private readonly minBytes = MIN_BYTES,
-  ) {}
+  constructor(private readonly root: string) {}
 
   /** One line of rsync's output: a file's name relative to the tree, or anything else. */
   offer(line: string): void {
@@ -55,10 +55,12 @@ export class EarlyHasher {
     }
   }
 
-  /** Stops (after the file in hand) and says what was hashed. */
+  /** Stops (the files not yet sent are left to the manifest) and says what was hashed. */
   async finish(): Promise<EarlyHashes> {
     this.stopped = true;
     await this.running;
+    await Promise.all(this.inFlight);
+    await this.hasher.close();
     return new EarlyHashes(this.hashed);
   }
 
@@ -76,25 +78,40 @@ export class EarlyHasher {
         }
       }
       if (ready < 0 || stats === null) {
+        this.send(); // what is ready is read while rsync works on the file awaited
         await new Promise((resolve) => setTimeout(resolve, POLL_MS));
         continue;
       }
       // Those before it are not coming (see above).
       const path = this.named.splice(0, ready + 1).at(-1)!;
-      if (stats.isFile() && stats.size >= BigInt(this.minBytes)) await this.hash(path, stats);
+      if (stats.isFile()) this.add(path, stats);
+      // Now and then, a turn for the event loop: rsync's output, the worker's results.
+      if (this.batch.length === 0) await new Promise((resolve) => setImmediate(resolve));
     }
+    if (!this.stopped) this.send();
     // Right as the loop ends (nothing here throws): a name offered from now on starts another.
     this.draining = false;
   }
 
-  private async hash(path: string, before: BigIntStats): Promise<void> {
-    try {
-      const sha256 = await hashEntry(join(this.root, path), 'f', this.buffer);
-      const after = await lstat(join(this.root, path), { bigint: true });
-      if (sameFile(before, after)) this.hashed.set(path, { stats: after, sha256 });
-    } catch {
-      // Read again by the manifest.
-    }
+  private add(path: string, stats: BigIntStats): void {
+    this.batch.push({ path, stats });
+    this.batchBytes += Number(stats.size);
+    if (this.batch.length >= BATCH_FILES || this.batchBytes >= BATCH_BYTES) this.send();
+  }
+
+  private send(): void {
+    if (this.batch.length === 0) return;
+    const files = this.batch;
+    this.batch = [];
+    this.batchBytes = 0;
+    const jobs = files.map(({ path, stats }) => ({ path: join(this.root, path), before: statKey(stats) }));
+    const done = this.hasher.hash(jobs).then((results) => {
+      files.forEach(({ path }, k) => {
+        const sha256 = results[k];
+        if (sha256) this.hashed.set(path, { stats: jobs[k]!.before, sha256 }); // else read again by the manifest
+      });
+    });
+    this.inFlight.push(done);
   }
 }
 
@@ -106,7 +123,7 @@ function statOrNull(path: string): BigIntStats | null {
   }
 }
 
-function sameFile(a: BigIntStats, b: BigIntStats): boolean {
+function sameFile(a: StatKey, b: StatKey): boolean {
   return a.ino === b.ino && a.dev === b.dev && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
 }
 

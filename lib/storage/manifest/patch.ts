@@ -2,8 +2,8 @@ import { lstatSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 
 import { errorMessage, isErrno } from '../../common/errors.js';
-import { describe, hashAll, type BuiltEntries } from '../../common/tree-manifest.js';
-import type { Manifest, ManifestEntry } from '../../turku/manifest.js';
+import { describe, hashAll } from '../../common/tree-manifest.js';
+import { encodeEntryLine, linePath, lineType, type ManifestEntry } from '../../turku/manifest.js';
 
 /**
  * The manifest of an incremental made on a hard-link clone of its base (lib/storage/snapshots/
@@ -22,7 +22,20 @@ export interface CloneChanges {
   readonly deleted: readonly string[];
 }
 
-export async function patchedEntries(root: string, base: Manifest, changes: CloneChanges): Promise<BuiltEntries> {
+/** The base's manifest as `manifestLines` gives it: its unchanged entries' lines are copied as they are. */
+export interface BaseLines {
+  readonly lines: readonly string[];
+}
+
+/** The new manifest's entry lines, in walk order, and what it took. */
+export interface PatchedLines {
+  readonly lines: string[];
+  readonly hashed: number;
+  readonly hashedBytes: number;
+  readonly reused: number;
+}
+
+export async function patchedLines(root: string, base: BaseLines, changes: CloneChanges): Promise<PatchedLines> {
   const removed = new Set(changes.deleted);
   const fresh: ManifestEntry[] = [];
   for (const path of new Set(changes.touched)) {
@@ -41,8 +54,6 @@ export async function patchedEntries(root: string, base: Manifest, changes: Clon
     if (!stats.isDirectory()) removed.add(path);
     fresh.push(describe(path, stats));
   }
-  const replaced = new Set(fresh.map((entry) => entry.path));
-  const kept = base.entries.filter((entry) => !replaced.has(entry.path) && !underAny(entry.path, removed));
 
   const toHash = fresh.filter((entry) => entry.type === 'f' || entry.type === 'l');
   const hashes = await hashAll(
@@ -57,23 +68,48 @@ export async function patchedEntries(root: string, base: Manifest, changes: Clon
     hashedBytes += entry.size;
   });
   const added = fresh
-    .map((entry) => ({ ...entry, sha256: hashed.get(entry.path) ?? null }))
+    .map((entry) => ({ path: entry.path, line: encodeEntryLine({ ...entry, sha256: hashed.get(entry.path) ?? null }) }))
     .sort((a, b) => comparePaths(a.path, b.path));
-  return {
-    entries: mergeInOrder(kept, added),
-    hashed: toHash.length,
-    hashedBytes,
-    reused: kept.filter((entry) => entry.type === 'f').length,
-  };
+  const replaced = new Set(fresh.map((entry) => entry.path));
+  const gone = removedTest(removed);
+
+  // The base's lines in order, the added ones merged in where a walk would list them.
+  const lines: string[] = [];
+  let reused = 0;
+  let j = 0;
+  for (const line of base.lines) {
+    const path = linePath(line);
+    while (j < added.length && comparePaths(added[j]!.path, path) < 0) lines.push(added[j++]!.line);
+    if (replaced.has(path) || gone(path)) continue;
+    lines.push(line);
+    if (lineType(line) === 'f') reused++;
+  }
+  while (j < added.length) lines.push(added[j++]!.line);
+  return { lines, hashed: toHash.length, hashedBytes, reused };
 }
 
-/** Whether `path` or a directory above it is in `roots`. */
-function underAny(path: string, roots: ReadonlySet<string>): boolean {
-  if (roots.size === 0) return false;
-  for (let end = path.length; end > 0; end = path.lastIndexOf('/', end - 1)) {
-    if (roots.has(path.slice(0, end))) return true;
-  }
-  return false;
+/**
+ * Whether a path is in `roots` or under one of them: a look-up per directory above it, each
+ * directory's verdict kept (a walk lists a directory's entries together, so most paths ask
+ * about the parent the one before asked about).
+ */
+function removedTest(roots: ReadonlySet<string>): (path: string) => boolean {
+  if (roots.size === 0) return () => false;
+  const dirs = new Map<string, boolean>();
+  const dirGone = (dir: string): boolean => {
+    let verdict = dirs.get(dir);
+    if (verdict === undefined) {
+      const slash = dir.lastIndexOf('/');
+      verdict = roots.has(dir) || (slash > 0 && dirGone(dir.slice(0, slash)));
+      dirs.set(dir, verdict);
+    }
+    return verdict;
+  };
+  return (path) => {
+    if (roots.has(path)) return true;
+    const slash = path.lastIndexOf('/');
+    return slash > 0 && dirGone(path.slice(0, slash));
+  };
 }
 
 /**
@@ -90,23 +126,15 @@ export function comparePaths(a: string, b: string): number {
   return depthFirst(parentA, parentB);
 }
 
+/** Directories compared component by component, a parent before its subdirectories. */
 function depthFirst(a: string, b: string): number {
-  const x = a === '' ? [] : a.split('/');
-  const y = b === '' ? [] : b.split('/');
-  for (let i = 0; i < Math.min(x.length, y.length); i++) {
-    if (x[i] !== y[i]) return x[i]! < y[i]! ? -1 : 1;
-  }
-  return x.length - y.length;
-}
-
-/** Two lists each in walk order, as one. */
-function mergeInOrder(a: readonly ManifestEntry[], b: readonly ManifestEntry[]): ManifestEntry[] {
-  const merged: ManifestEntry[] = [];
-  let j = 0;
-  for (const entry of a) {
-    while (j < b.length && comparePaths(b[j]!.path, entry.path) < 0) merged.push(b[j++]!);
-    merged.push(entry);
-  }
-  while (j < b.length) merged.push(b[j++]!);
-  return merged;
+  const shorter = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < shorter && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  if (i === a.length) return i === b.length ? 0 : -1; // a's components (the last one too) begin b's
+  if (i === b.length) return 1;
+  // Within the first component that differs: one that ends here is the smaller one.
+  if (a[i] === '/') return -1;
+  if (b[i] === '/') return 1;
+  return a.charCodeAt(i) < b.charCodeAt(i) ? -1 : 1;
 }

@@ -1,11 +1,18 @@
 import { lstatSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 
-import { manifestEntries, type BuiltEntries } from '../../common/tree-manifest.js';
-import type { Manifest, ManifestEntry, ManifestHeader } from '../../turku/manifest.js';
-import { manifestPath, readManifest, writeManifest } from './files.js';
+import { readManifestText, writeManifestLines } from '../../common/manifest-file.js';
+import { manifestEntries } from '../../common/tree-manifest.js';
+import {
+  encodeEntryLine,
+  manifestLines,
+  type Manifest,
+  type ManifestEntry,
+  type ManifestHeader,
+} from '../../turku/manifest.js';
+import { manifestPath, readManifest } from './files.js';
 import { type EarlyHashes } from './early-hash.js';
-import { patchedEntries, type CloneChanges } from './patch.js';
+import { patchedLines, type BaseLines, type CloneChanges } from './patch.js';
 
 /**
  * Records the manifest of a link-dest snapshot (docs/datapath.md, "Manifests and verify"). With a
@@ -44,11 +51,14 @@ export interface Recorded {
 
 export async function recordManifest(request: RecordRequest): Promise<Recorded> {
   const root = join(request.snapshotsDir, request.dir);
-  const base = request.baseDir === null ? null : await readBase(request.snapshotsDir, request.baseDir);
-  const patched = base !== null && request.changes !== undefined && request.changes !== null;
-  let built: BuiltEntries;
+  const fromChanges = request.changes !== undefined && request.changes !== null && request.baseDir !== null;
+  const baseLines = fromChanges ? await readBaseLines(request.snapshotsDir, request.baseDir) : null;
+  // A base without a (sound) manifest: everything is read, as without a base.
+  const base = fromChanges || request.baseDir === null ? null : await readBase(request.snapshotsDir, request.baseDir);
+  let built: { lines: string[]; hashed: number; hashedBytes: number; reused: number };
   let early = 0;
-  if (base === null && request.early) {
+  if (baseLines !== null) built = await patchedLines(root, baseLines, request.changes!);
+  else if (base === null && request.early) {
     const hashes = request.early;
     // eslint-disable-next-line @typescript-eslint/require-await -- the caller's interface is async
     const walked = await manifestEntries(root, { reuse: async (path, stats) => hashes.reuse(path, stats) });
@@ -56,15 +66,18 @@ export async function recordManifest(request: RecordRequest): Promise<Recorded> 
     early = walked.reused;
     const read = walked.entries.filter((entry) => entry.type === 'f' || entry.type === 'l');
     built = {
-      ...walked,
+      lines: linesOf(walked.entries),
       hashed: read.length,
       hashedBytes: read.reduce((sum, entry) => sum + entry.size, 0),
       reused: 0,
     };
-  } else if (base === null) built = await manifestEntries(root);
-  else if (request.changes) built = await patchedEntries(root, base, request.changes);
-  else
-    built = await manifestEntries(root, { reuse: reuseFromBase(join(request.snapshotsDir, request.baseDir!), base) });
+  } else {
+    const walked = await manifestEntries(
+      root,
+      base === null ? {} : { reuse: reuseFromBase(join(request.snapshotsDir, request.baseDir!), base) },
+    );
+    built = { ...walked, lines: linesOf(walked.entries) };
+  }
   const header: ManifestHeader = {
     snapshot: request.name,
     created: request.now.toISOString(),
@@ -73,8 +86,19 @@ export async function recordManifest(request: RecordRequest): Promise<Recorded> 
     reused: built.reused,
   };
   const path = manifestPath(request.snapshotsDir, request.dir);
-  await writeManifest(path, { header, entries: built.entries });
-  return { path, header, entries: built.entries.length, hashedBytes: built.hashedBytes, patched, early };
+  await writeManifestLines(path, header, built.lines);
+  return {
+    path,
+    header,
+    entries: built.lines.length,
+    hashedBytes: built.hashedBytes,
+    patched: baseLines !== null,
+    early,
+  };
+}
+
+function linesOf(entries: readonly ManifestEntry[]): string[] {
+  return entries.map((entry) => encodeEntryLine(entry));
 }
 
 /**
@@ -104,6 +128,16 @@ function reuseFromBase(baseRoot: string, base: Manifest): (path: string, stats: 
 async function readBase(snapshotsDir: string, baseDir: string): Promise<Manifest | null> {
   try {
     return await readManifest(manifestPath(snapshotsDir, baseDir));
+  } catch {
+    return null;
+  }
+}
+
+/** The base's manifest as checked lines, for patching; null as for `readBase`. */
+async function readBaseLines(snapshotsDir: string, baseDir: string): Promise<BaseLines | null> {
+  try {
+    const text = await readManifestText(manifestPath(snapshotsDir, baseDir));
+    return text === null ? null : manifestLines(text);
   } catch {
     return null;
   }
