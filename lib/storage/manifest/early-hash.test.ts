@@ -25,7 +25,7 @@ test('hashes the named files that exist, in order; a file changed since is not r
   await writeFile(join(root, 'a'), 'alpha');
   await writeFile(join(root, 'b'), 'beta');
   await writeFile(join(root, 'c'), 'gamma');
-  const hasher = new EarlyHasher(root);
+  const hasher = new EarlyHasher(root, 0);
   for (const line of ['receiving incremental file list', 'dir/', 'a', 'b', 'c', 'x -> a', 'sent 1 bytes']) {
     hasher.offer(line);
   }
@@ -38,7 +38,7 @@ test('hashes the named files that exist, in order; a file changed since is not r
 });
 
 test('a name still missing is waited for; stopped, it is left to the manifest', async () => {
-  const hasher = new EarlyHasher(root);
+  const hasher = new EarlyHasher(root, 0);
   hasher.offer('late');
   await new Promise((resolve) => setTimeout(resolve, 120));
   await writeFile(join(root, 'late'), 'here now');
@@ -48,11 +48,22 @@ test('a name still missing is waited for; stopped, it is left to the manifest', 
   expect(hashes.size).toBe(1);
 });
 
-test('small and large files alike, in batches; a file replaced since is not reused', async () => {
+test('files under 64 KiB are left to the manifest by default', async () => {
+  await writeFile(join(root, 'small'), 'x'.repeat(64 * 1024 - 1));
+  await writeFile(join(root, 'large'), 'x'.repeat(64 * 1024));
+  const hasher = new EarlyHasher(root);
+  for (const name of ['small', 'large']) hasher.offer(name);
+  const hashes = await settled(hasher);
+  expect(hashes.size).toBe(1);
+  expect(hashes.reuse('small', await lstat(join(root, 'small'), { bigint: true }))).toBeNull();
+  expect(hashes.reuse('large', await lstat(join(root, 'large'), { bigint: true }))).toBe(sha('x'.repeat(64 * 1024)));
+});
+
+test('with no threshold, small and large files alike, in batches; a file replaced since is not reused', async () => {
   const names = Array.from({ length: 600 }, (_, i) => `f${i}`);
   for (const name of names) await writeFile(join(root, name), name);
   await writeFile(join(root, 'large'), 'x'.repeat(3 << 20));
-  const hasher = new EarlyHasher(root);
+  const hasher = new EarlyHasher(root, 0);
   for (const name of [...names, 'large']) hasher.offer(name);
   const hashes = await settled(hasher);
   expect(hashes.size).toBe(601);
@@ -66,7 +77,7 @@ test('small and large files alike, in batches; a file replaced since is not reus
 test('a file appended to while it may be read: a hash kept is the content as it is now', async () => {
   // Large enough for the append below to land, at times, while the worker still reads it.
   await writeFile(join(root, 'growing'), Buffer.alloc(64 << 20, 1));
-  const hasher = new EarlyHasher(root);
+  const hasher = new EarlyHasher(root, 0);
   hasher.offer('growing');
   await new Promise((resolve) => setTimeout(resolve, 30));
   await appendFile(join(root, 'growing'), 'more');
@@ -77,7 +88,7 @@ test('a file appended to while it may be read: a hash kept is the content as it 
 
 test('nothing offered after finish is hashed', async () => {
   await writeFile(join(root, 'a'), 'alpha');
-  const hasher = new EarlyHasher(root);
+  const hasher = new EarlyHasher(root, 0);
   await hasher.finish();
   hasher.offer('a');
   expect((await hasher.finish()).size).toBe(0);
