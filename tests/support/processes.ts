@@ -23,8 +23,11 @@ const KILL_GRACE_MS = 5_000;
  * A port that was free on `address` a moment ago, for a server the caller starts next. It is picked at random BELOW
  * the kernel's ephemeral range (net.ipv4.ip_local_port_range): ports in that range are what `listen(0)` hands out and
  * what every outgoing connection on the machine takes as its local port, so one picked there can be taken by any
- * busy process between this check and the caller's bind. Below it, only another explicit pick can collide, which
- * the random choice makes unlikely; callers that can tell "address in use" still retry with a new port.
+ * busy process between this check and the caller's bind. Below it, only another explicit pick can collide: each
+ * Jest worker picks from its own slice of that range, so tests running side by side never pick the same port (two
+ * servers racing for one port made a test talk to another test's server, which then went away); within a worker the
+ * random choice keeps a port apart from one a test just released. Callers that can tell "address in use" still
+ * retry with a new port.
  */
 export async function freePort(address = '127.0.0.1'): Promise<number> {
   const [low, high] = listenerPorts();
@@ -37,8 +40,14 @@ export async function freePort(address = '127.0.0.1'): Promise<number> {
   return port;
 }
 
-/** The ports {@link freePort} picks from: the 12,000 below the ephemeral range (20768-32767 with Linux's default). */
-function listenerPorts(): readonly [number, number] {
+/** How many slices the listener range is cut into: one per Jest worker (ids 1, 2, ...; more workers wrap around). */
+const WORKER_SLICES = 8;
+
+/**
+ * The ports {@link freePort} picks from: this Jest worker's slice of the 12,000 below the ephemeral range
+ * (20768-32767 with Linux's default); the whole range outside Jest.
+ */
+export function listenerPorts(workerId = process.env['JEST_WORKER_ID']): readonly [number, number] {
   let ephemeralLow = 32_768;
   try {
     const first = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
@@ -46,7 +55,13 @@ function listenerPorts(): readonly [number, number] {
   } catch {
     // Not Linux: the usual range.
   }
-  return [Math.max(1_024, ephemeralLow - 12_000), ephemeralLow - 1];
+  const low = Math.max(1_024, ephemeralLow - 12_000);
+  const high = ephemeralLow - 1;
+  const worker = Number(workerId);
+  if (!Number.isInteger(worker) || worker < 1) return [low, high];
+  const size = Math.floor((high - low + 1) / WORKER_SLICES);
+  const start = low + ((worker - 1) % WORKER_SLICES) * size;
+  return [start, start + size - 1];
 }
 
 /** Binds address:port (0: the kernel picks) and closes it again: the port, or undefined when it is taken. */

@@ -380,6 +380,8 @@ describe('actions', () => {
       ],
     };
     const out = await ctx.run(events.install(), state);
+    // The API answers before the hook ends (a slow start shows here with its log's last line).
+    expect(out.state.unitStatus?.message).toMatch(/^http:.*; 0 machines; storages: primary/);
     const storages = credentialOf(out.state as State, 'storages-registration-4');
     expect((await registerStorage(storages)).status).toBe(200);
     const machineReg = await ctx.run(events.action('create-registration', { type: 'machine_reg' }), out.state);
