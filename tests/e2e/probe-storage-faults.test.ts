@@ -44,12 +44,9 @@ beforeAll(async () => {
   await writeFile(join(data, `a-${marker}.txt`), 'first in the transfer\n');
   await writeFile(join(data, 'table.db'), randomBytes(2 * 2 ** 20));
   await setSources({}, false);
-  expect((await storage.updateConfig()).exitCode).toBe(0);
-  expect((await agent.updateConfig()).exitCode).toBe(0);
-  expect((await storage.updateConfig()).exitCode).toBe(0);
+  await world.register(storage, agent);
   uuid = await agent.uuid();
-  await world.trigger(agent, 'data');
-  expect(await agent.ping()).toMatchObject({ exitCode: 0 });
+  await world.backUp(agent, 'data');
 });
 afterAll(async () => {
   figure(`items 9-11: earlier snapshots compared byte for byte after the faults: ${snapshotsVerified} comparisons`);
@@ -150,8 +147,7 @@ async function killStoragePingMidPull(): Promise<{ scratchDuringPull: string[] }
 
 async function runNormally(): Promise<void> {
   await setSources({});
-  await world.trigger(agent, 'data');
-  expect(await agent.ping()).toMatchObject({ exitCode: 0 });
+  await world.backUp(agent, 'data');
 }
 
 const ABANDONED =

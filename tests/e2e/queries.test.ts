@@ -39,25 +39,16 @@ beforeAll(async () => {
     etc: { path: trees.etc },
     vault: { path: trees.vault, snapshot_mode: 'borg' },
   });
-  expect(await storage.updateConfig()).toMatchObject({ exitCode: 0 });
-  expect(await agent.updateConfig()).toMatchObject({ exitCode: 0 });
-  expect(await storage.updateConfig()).toMatchObject({ exitCode: 0 });
-  await backUpAll();
+  await world.register(storage, agent);
+  await world.backUp(agent, 'etc', 'vault');
   for (const tree of Object.values(trees)) {
     await writeFile(join(tree, 'ssh', 'sshd_config'), 'Port 2222\n');
     await writeFile(join(tree, 'new.conf'), 'new\n');
     await rm(join(tree, 'old.conf'));
   }
-  await backUpAll();
+  await world.backUp(agent, 'etc', 'vault');
 });
 afterAll(() => world?.destroy());
-
-async function backUpAll(): Promise<void> {
-  for (const source of ['etc', 'vault']) {
-    await world.trigger(agent, source);
-    expect(await agent.ping()).toMatchObject({ exitCode: 0 });
-  }
-}
 
 interface Json {
   snapshots?: { name: string; mode: string; size: number | null; files: number | null }[];

@@ -61,13 +61,8 @@ beforeAll(async () => {
     etc: { path: data, preserve_hard_links: true },
     vault: { path: vault, snapshot_mode: 'borg', preserve_hard_links: true },
   });
-  expect(await storage.updateConfig()).toMatchObject({ exitCode: 0 });
-  expect(await agent.updateConfig()).toMatchObject({ exitCode: 0 });
-  expect(await storage.updateConfig()).toMatchObject({ exitCode: 0 });
-  for (const source of ['etc', 'vault']) {
-    await world.trigger(agent, source);
-    expect(await agent.ping()).toMatchObject({ exitCode: 0 });
-  }
+  await world.register(storage, agent);
+  await world.backUp(agent, 'etc', 'vault');
   machineDir = storage.machineDir(await agent.uuid());
   etcNames.real = (await readdir(join(machineDir, 'etc.snapshots'))).find((name) => name.startsWith('etc_'))!;
   vaultNames.real = (await borg(['list', '--short', join(machineDir, 'vault.borg')])).trim();

@@ -43,21 +43,14 @@ beforeAll(async () => {
     data: { path: data, preserve_hard_links: true },
     vault: { path: vault, snapshot_mode: 'borg' },
   });
-  expect(await storage.updateConfig()).toMatchObject({ exitCode: 0 });
-  expect(await agent.updateConfig()).toMatchObject({ exitCode: 0 });
+  await world.register(storage, agent);
   uuid = await agent.uuid();
-  expect(await storage.updateConfig()).toMatchObject({ exitCode: 0 });
 });
 afterAll(() => world?.destroy());
 
 async function writeFiles(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true });
   for (let i = 0; i < FILES; i++) await writeFile(join(dir, `file-${i}`), `content of file ${i}\n`.repeat(50 + i));
-}
-
-async function backup(source: string): Promise<void> {
-  await world.trigger(agent, source);
-  expect(await agent.ping()).toMatchObject({ exitCode: 0 });
 }
 
 const snapshotsDir = () => join(storage.machineDir(uuid), 'data.snapshots');
@@ -94,7 +87,7 @@ async function verify(source: string, snapshot?: string) {
 const sourceFiles = FILES + 6 + 2; // sample tree: 6 files (two names of one), 2 symlinks
 
 test('a full backup records a manifest; verify of the clean snapshot finds nothing', async () => {
-  await backup('data');
+  await world.backUp(agent, 'data');
   const [first] = await snapshotNames();
   const manifest = (await readManifest(join(snapshotsDir(), `${first!}.manifest.gz`)))!;
   expect(manifest.header).toMatchObject({ snapshot: first, recorded: 'backup', hashed: sourceFiles, reused: 0 });
@@ -108,7 +101,7 @@ test('a full backup records a manifest; verify of the clean snapshot finds nothi
 
 test("an incremental hashes only what changed, reusing the base's hashes of shared inodes", async () => {
   await writeFile(join(data, 'many', 'file-7'), 'changed\n');
-  await backup('data');
+  await world.backUp(agent, 'data');
   const [, second] = await snapshotNames();
   const manifest = (await readManifest(join(snapshotsDir(), `${second!}.manifest.gz`)))!;
   // The changed file and the symlinks (always read: a few bytes each); every other file reused.
@@ -169,7 +162,7 @@ test('a snapshot without a manifest says so; one recorded after the fact then ve
 });
 
 test('borg mode: borg check --verify-data passes, then finds a damaged segment', async () => {
-  await backup('vault');
+  await world.backUp(agent, 'vault');
   const clean = await verify('vault');
   expect(clean).toMatchObject({ exitCode: 0, json: { mode: 'borg', complete: true, problems: [] } });
 

@@ -79,6 +79,13 @@ export interface World<Api = TestApi> {
   addAgent(name: string, extra?: Record<string, unknown>): Promise<AgentUnit>;
   /** Makes a source due at the agent's next check-in, as an operator's `turku-api trigger`. */
   trigger(agent: AgentUnit, source: string): Promise<void>;
+  /**
+   * Registers the storage, then the agent (which gets the storage assigned), then the storage
+   * again so that it authorizes the agent's key; throws with the failing program's stderr.
+   */
+  register(storage: StorageUnit, agent: AgentUnit): Promise<void>;
+  /** One backup of each source in turn: made due, then the agent's ping; throws with its stderr. */
+  backUp(agent: AgentUnit, ...sources: string[]): Promise<void>;
   destroy(): Promise<void>;
 }
 
@@ -235,11 +242,28 @@ export async function createWorldAround<Api>(
       await api.trigger(await agent.uuid(), source);
     },
 
+    async register(storage, agent) {
+      succeeded(`${storage.name}: update-config`, await storage.updateConfig());
+      succeeded(`${agent.name}: update-config`, await agent.updateConfig());
+      succeeded(`${storage.name}: update-config`, await storage.updateConfig());
+    },
+
+    async backUp(agent, ...sources) {
+      for (const source of sources) {
+        await world.trigger(agent, source);
+        succeeded(`${agent.name}: ping for ${source}`, await agent.ping());
+      }
+    },
+
     async destroy() {
       for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
     },
   };
   return world;
+}
+
+function succeeded(what: string, result: RunResult): void {
+  if (result.exitCode !== 0) throw new Error(`${what} exited ${result.exitCode}: ${result.stderr.trim()}`);
 }
 
 async function run(argv: string[]): Promise<RunResult> {

@@ -24,6 +24,7 @@ import { ModelSimulator, type SimCharm } from '../../lib/charm-testing/simulator
 import { ToolServer } from '../../lib/charm-testing/tool-server.js';
 import { extractWithModes } from '../../lib/substrate/local/packed-charms.js';
 import { freePort } from '../support/processes.js';
+import { turkuAgentCharm } from '../../charms/turku-agent/src/charm.js';
 import {
   configSchema as agentConfig,
   findParams,
@@ -32,8 +33,7 @@ import {
   listSourcesParams,
   restoreParams,
   restoreSessionParams,
-  turkuAgentCharm,
-} from '../../charms/turku-agent/src/charm.js';
+} from '../../charms/turku-agent/src/schemas.js';
 import { ACTION_PARAMS, ApiCharmConfig, turkuApiCharm } from '../../charms/turku-api/src/charm.js';
 import {
   ExpireNowParams,

@@ -38,16 +38,6 @@ import {
 } from './schemas.js';
 import { WRITTEN_KEY, applySources, parseWritten, planSources, readPrincipalSources } from './sources.js';
 
-export {
-  configSchema,
-  findParams,
-  listFilesParams,
-  listSnapshotsParams,
-  listSourcesParams,
-  restoreParams,
-  restoreSessionParams,
-} from './schemas.js';
-
 export const PACKAGES = ['rsync', 'openssh-client'];
 export const PROGRAMS = ['turku-update-config', 'turku-agent-ping', 'turku-timers'] as const;
 /** state-set key: the timers were installed for this config dir and workload. */
