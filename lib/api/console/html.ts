@@ -29,7 +29,9 @@ function render(value: unknown): string {
   if (value instanceof Html) return value.text;
   if (Array.isArray(value)) return value.map(render).join('');
   if (value === undefined || value === null || value === false) return '';
-  return escapeHtml(String(value));
+  if (typeof value === 'string') return escapeHtml(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  throw new TypeError(`html: cannot render a ${typeof value} (make it Html or text first)`);
 }
 
 export function html(strings: TemplateStringsArray, ...values: unknown[]): Html {

@@ -107,12 +107,12 @@ function pager(path: string, params: Record<string, string | undefined>, page: P
   </nav>`;
 }
 
-function switchForm(csrf: string, action: string, fields: Record<string, string>, active: boolean): Html {
+function switchForm(csrf: string, action: string, fields: Record<string, string>, active: boolean, what = ''): Html {
   return html`<form class="inline" method="post" action="${action}">
     ${csrfField(csrf)}
     ${Object.entries(fields).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}" />`)}
     <input type="hidden" name="active" value="${active ? '0' : '1'}" />
-    <button type="submit">${active ? 'Deactivate' : 'Activate'}</button>
+    <button type="submit">${active ? 'Deactivate' : 'Activate'}${what === '' ? '' : ` ${what}`}</button>
   </form>`;
 }
 
@@ -207,6 +207,7 @@ export function overviewPage(
   counts: FleetCounts,
   attention: { readonly failing: SourceSummary[]; readonly overdue: SourceSummary[] },
   storages: readonly StorageSummary[],
+  latest: readonly LogEntry[],
 ): Html {
   const card = (label: string, value: number, href: string, cls = '') =>
     html`<a class="card" href="${href}"><span>${label}</span><b class="${cls}">${value}</b></a>`;
@@ -226,7 +227,10 @@ export function overviewPage(
       <h2>Overdue sources</h2>
       ${sourceRows(context, attention.overdue, false)}
       <h2>Storages</h2>
-      ${storageTable(context, storages)}`,
+      ${storageTable(context, storages)}
+      <h2>Latest backups</h2>
+      ${logTable(latest)}
+      <p><a href="/console/logs">All backup logs</a></p>`,
   );
 }
 
@@ -420,55 +424,67 @@ export function sourcePage(context: Layout, detail: SourceDetail): Html {
       </table>
       <p>
         ${backupNowForm(context.csrf, source)}
-        ${switchForm(context.csrf, '/console/sources/active', { machine: source.machineUuid, name: source.name }, source.active)}
-        ${switchForm(context.csrf, '/console/machines/active', { machine: source.machineUuid }, source.machineActive)}
-        (machine)
+        ${switchForm(
+          context.csrf,
+          '/console/sources/active',
+          { machine: source.machineUuid, name: source.name },
+          source.active,
+          'source',
+        )}
+        ${switchForm(
+          context.csrf,
+          '/console/machines/active',
+          { machine: source.machineUuid },
+          source.machineActive,
+          'machine',
+        )}
       </p>
       <h2>History</h2>
       ${history}`,
   );
 }
 
+function logTable(entries: readonly LogEntry[]): Html {
+  if (entries.length === 0) return html`<p class="muted">No backup logs.</p>`;
+  return html`<table>
+    <thead>
+      <tr>
+        <th>Date</th>
+        <th>Machine</th>
+        <th>Source</th>
+        <th>Result</th>
+        <th>Storage</th>
+        <th>Duration</th>
+        <th>Summary</th>
+      </tr>
+    </thead>
+    <tbody>
+      ${entries.map(
+        (entry) =>
+          html`<tr>
+            <td>${when(entry.date)}</td>
+            <td>${entry.unitName ?? '?'}</td>
+            <td>
+              ${entry.machineUuid === null || entry.source === null ? '?' : sourceLink(entry.machineUuid, entry.source)}
+            </td>
+            <td>${result(entry)}</td>
+            <td>${entry.storage ?? ''}</td>
+            <td class="num">${duration(entry.durationSeconds)}</td>
+            <td><pre>${entry.summary ?? ''}</pre></td>
+          </tr>`,
+      )}
+    </tbody>
+  </table>`;
+}
+
 export function logsPage(context: Layout, failedOnly: boolean, page: Page<LogEntry>): Html {
-  const rows =
-    page.rows.length === 0
-      ? html`<p class="muted">No backup logs.</p>`
-      : html`<table>
-          <thead>
-            <tr>
-              <th>Date</th>
-              <th>Machine</th>
-              <th>Source</th>
-              <th>Result</th>
-              <th>Storage</th>
-              <th>Duration</th>
-              <th>Summary</th>
-            </tr>
-          </thead>
-          <tbody>
-            ${page.rows.map(
-              (entry) =>
-                html`<tr>
-                  <td>${when(entry.date)}</td>
-                  <td>${entry.unitName ?? '?'}</td>
-                  <td>
-                    ${entry.machineUuid === null || entry.source === null ? '?' : sourceLink(entry.machineUuid, entry.source)}
-                  </td>
-                  <td>${result(entry)}</td>
-                  <td>${entry.storage ?? ''}</td>
-                  <td class="num">${duration(entry.durationSeconds)}</td>
-                  <td><pre>${entry.summary ?? ''}</pre></td>
-                </tr>`,
-            )}
-          </tbody>
-        </table>`;
   return layout(
     'Backup logs',
     context,
     html`<p>
         ${failedOnly ? html`<a href="/console/logs">all</a> · failed only` : html`all · <a href="/console/logs?failed=1">failed only</a>`}
       </p>
-      ${rows}${pager('/console/logs', { failed: failedOnly ? '1' : undefined }, page)}`,
+      ${logTable(page.rows)}${pager('/console/logs', { failed: failedOnly ? '1' : undefined }, page)}`,
   );
 }
 

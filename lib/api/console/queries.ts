@@ -19,7 +19,8 @@ const MINUTE = 60_000;
 const MACHINE_SILENT_MS = 10 * 60 * MINUTE;
 
 const num = (value: unknown): number => Number(value ?? 0);
-const str = (value: unknown): string => String(value ?? '');
+const str = (value: unknown): string =>
+  typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'bigint' ? String(value) : '';
 
 /** `%term%` for LIKE, with the term's own wildcards taken literally (ESCAPE '\'). */
 function likeTerm(term: string): string {
@@ -174,8 +175,8 @@ export interface Page<T> {
   readonly hasNext: boolean;
 }
 
-function pageOf<T>(rows: T[], page: number): Page<T> {
-  return { rows: rows.slice(0, PAGE_SIZE), page, hasNext: rows.length > PAGE_SIZE };
+function pageOf<T>(rows: T[], page: number, size = PAGE_SIZE): Page<T> {
+  return { rows: rows.slice(0, size), page, hasNext: rows.length > size };
 }
 
 export interface SourceFilter {
@@ -389,15 +390,16 @@ export interface LogEntry extends HistoryEntry {
 
 export async function recentLogs(
   tx: Queryable,
-  filter: { readonly failedOnly: boolean; readonly page: number },
+  filter: { readonly failedOnly: boolean; readonly page: number; readonly pageSize?: number },
 ): Promise<Page<LogEntry>> {
+  const pageSize = filter.pageSize ?? PAGE_SIZE;
   const rows = await tx.all(
     `SELECT b.*, st.name AS storage_name, s.name AS source_name, m.uuid, m.unit_name FROM backup_logs b
        LEFT JOIN sources s ON s.id = b.source_id
        LEFT JOIN machines m ON m.id = s.machine_id
        LEFT JOIN storages st ON st.id = b.storage_id
      ${filter.failedOnly ? 'WHERE NOT b.success' : ''}
-     ORDER BY b.date DESC, b.id LIMIT ${PAGE_SIZE + 1} OFFSET ${(filter.page - 1) * PAGE_SIZE}`,
+     ORDER BY b.date DESC, b.id LIMIT ${pageSize + 1} OFFSET ${(filter.page - 1) * pageSize}`,
   );
   return pageOf(
     rows.map((row) => ({
@@ -407,5 +409,6 @@ export async function recentLogs(
       source: toNullableString(row.source_name),
     })),
     filter.page,
+    pageSize,
   );
 }

@@ -6,6 +6,7 @@ import { verifyAdmin } from './admins.js';
 import type { Html } from './html.js';
 import * as pages from './pages.js';
 import {
+  ATTENTION_ROWS,
   attentionSources,
   fleetCounts,
   MACHINE_STATES,
@@ -274,12 +275,16 @@ async function page(ctx: ApiContext, session: Session, path: string, params: URL
 /** The overview page: fleet counts, the sources needing attention, the storages. */
 export async function overview(ctx: ApiContext, context: pages.Layout): Promise<Html> {
   const now = ctx.now();
-  const [counts, attention, storages] = await ctx.db.transaction(async (tx) => [
-    await fleetCounts(tx, now),
-    await attentionSources(tx, now),
-    await storageSummaries(tx, now),
-  ]);
-  return pages.overviewPage(context, counts, attention, storages);
+  const [counts, attention, storages, latest] = await ctx.db.transaction(
+    async (tx) =>
+      [
+        await fleetCounts(tx, now),
+        await attentionSources(tx, now),
+        await storageSummaries(tx, now),
+        await recentLogs(tx, { failedOnly: false, page: 1, pageSize: ATTENTION_ROWS }),
+      ] as const,
+  );
+  return pages.overviewPage(context, counts, attention, storages, latest.rows);
 }
 
 // ---- actions --------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .cards { display: flex; flex-wrap: wrap; gap: .8em; }
 .card { background: #fff; border: 1px solid var(--line); padding: .6em 1em; min-width: 9em; }
 .card b { display: block; font-size: 1.5em; }
+a.card { color: inherit; text-decoration: none; }
+a.card:hover { border-color: #8a99ad; }
 .failing, .bad { color: var(--bad); font-weight: 600; }
 .overdue, .warn { color: var(--warn); font-weight: 600; }
 .ok { color: var(--ok); }
