@@ -176,6 +176,20 @@ describe('console login and sessions', () => {
   });
 });
 
+describe('console setting', () => {
+  it('console: false leaves /console unserved (404), /v1 as before', async () => {
+    const off = await startTestApi('sqlite', { console: false });
+    try {
+      const offBase = off.url.replace(/\/v1$/, '');
+      expect((await fetch(`${offBase}/console/login`)).status).toBe(404);
+      expect((await fetch(`${off.url}/health`)).status).toBe(200);
+    } finally {
+      await off.close();
+    }
+    expect((await get('/console/login')).status).toBe(200);
+  });
+});
+
 describe('console CSRF protection', () => {
   it('refuses a POST without the session CSRF token or with another one (403), and does nothing', async () => {
     await registerMachine('web/0');

@@ -329,20 +329,26 @@ async function act(
         };
       case '/console/sources/backup': {
         await backUpNow(ctx, field('machine'), field('name'));
-        ctx.log.info(`console: ${session.admin.name} asked for a backup of ${field('machine')} ${field('name')} now`);
+        ctx.log.info(
+          `console: ${session.admin.name} asked for a backup now of ${JSON.stringify([field('machine'), field('name')])}`,
+        );
         const source = `/console/source?${new URLSearchParams({ machine: field('machine'), name: field('name') }).toString()}`;
         return { kind: 'redirect', location: withFlash(backTo(request, source), 'backup') };
       }
       case '/console/sources/active':
         await setSourceActive(ctx, field('machine'), field('name'), switched);
-        ctx.log.info(`console: ${session.admin.name} set ${field('machine')} ${field('name')} active=${switched}`);
+        ctx.log.info(
+          `console: ${session.admin.name} set source ${JSON.stringify([field('machine'), field('name')])} active=${switched}`,
+        );
         return {
           kind: 'redirect',
           location: withFlash(backTo(request, '/console/sources'), switched ? 'activated' : 'deactivated'),
         };
       case '/console/machines/active':
         await setMachineActive(ctx, field('machine'), switched);
-        ctx.log.info(`console: ${session.admin.name} set machine ${field('machine')} active=${switched}`);
+        ctx.log.info(
+          `console: ${session.admin.name} set machine ${JSON.stringify(field('machine'))} active=${switched}`,
+        );
         return {
           kind: 'redirect',
           location: withFlash(backTo(request, '/console/machines'), switched ? 'activated' : 'deactivated'),
