@@ -1,5 +1,5 @@
 import { jest } from '@jest/globals';
-import { mkdir } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -14,13 +14,23 @@ import { writeSampleTree } from '../support/datasets.js';
  * login, the overview showing the machine of a real backup run (agent, storage and sshd as in
  * backup.test.ts), "back up now" starting a backup the agent's next ping makes (it then shows in
  * the source's history), a POST without the CSRF token refused, a logged-out request redirected.
- * The screenshots go to docs/ (docs/console-overview.png, docs/console-source.png).
+ * It takes two screenshots; with TURKU_CONSOLE_SCREENSHOTS=docs they replace the ones committed
+ * as docs/console-overview.png and docs/console-source.png (otherwise they stay in the test's
+ * temporary directory, so a test run leaves the checkout as it was).
  */
 
 jest.setTimeout(120_000);
 
 const CHROMIUM = '/usr/bin/chromium';
 const DOCS = fileURLToPath(new URL('../../docs', import.meta.url));
+
+/** Where a screenshot goes: docs/ when asked for, else the test's own directory. */
+async function screenshot(name: string): Promise<void> {
+  const dir = process.env.TURKU_CONSOLE_SCREENSHOTS === 'docs' ? DOCS : world.root;
+  const path = join(dir, name);
+  await page.screenshot({ path });
+  expect((await stat(path)).size).toBeGreaterThan(10_000);
+}
 
 let world: World;
 let storage: StorageUnit;
@@ -100,7 +110,7 @@ test('login with the admin credential; the overview shows the machine of the bac
   expect(text).toContain('web/0');
   expect(text).toContain('primary');
   expect(text).not.toContain(admin.secret);
-  await page.screenshot({ path: join(DOCS, 'console-overview.png') });
+  await screenshot('console-overview.png');
 });
 
 test('"back up now" starts a backup that then appears in the source\'s history', async () => {
@@ -121,7 +131,7 @@ test('"back up now" starts a backup that then appears in the source\'s history',
   expect(after).toHaveLength(2);
   expect(after[0]).toMatch(/ok/);
   expect(after[0]).toContain('Base snapshot: etc_');
-  await page.screenshot({ path: join(DOCS, 'console-source.png') });
+  await screenshot('console-source.png');
 });
 
 test('a POST without the CSRF token is refused (403) and changes nothing', async () => {
@@ -149,5 +159,3 @@ test('after logging out, the console is out of reach again', async () => {
   await page.goto(`${base}/console/storages`);
   expect(new URL(page.url()).pathname).toBe('/console/login');
 });
-
-beforeAll(() => mkdir(DOCS, { recursive: true }));

@@ -217,7 +217,6 @@ export function overviewPage(
     html`<div class="cards">
         ${card('Machines', counts.machines, '/console/machines')}
         ${card('Active machines', counts.machinesActive, '/console/machines?state=active')}
-        ${card('Silent over 10 h', counts.machinesSilent, '/console/machines?state=silent', counts.machinesSilent > 0 ? 'warn' : '')}
         ${card('Sources', counts.sources, '/console/sources')}
         ${card('Failing', counts.sourcesFailing, '/console/sources?state=failing', counts.sourcesFailing > 0 ? 'bad' : '')}
         ${card('Overdue', counts.sourcesOverdue, '/console/sources?state=overdue', counts.sourcesOverdue > 0 ? 'warn' : '')}

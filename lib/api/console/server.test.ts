@@ -263,6 +263,45 @@ describe('console pages', () => {
     expect(unknown.status).toBe(400);
   });
 
+  it('the overview counts failing and overdue sources and shows why a failing one failed', async () => {
+    await registerMachine('db/0');
+    const session = await logIn();
+    const { Store } = await import('../store.js');
+    const sourceId = await t.api.ctx.db.transaction(async (tx) => {
+      const store = new Store(tx);
+      const [source] = await store.sourcesOfMachine((await store.machineByUuid(UUID))!.id);
+      await store.insert('backup_logs', {
+        source_id: source!.id,
+        date: t.clock,
+        success: false,
+        skipped: false,
+        summary: 'rsync: <connection> refused',
+      });
+      await store.recordFailure(source!.id);
+      return source!.id;
+    });
+    const card = (label: string, value: number, cls = '') =>
+      new RegExp(`<span>${label}</span>\\s*<b class="${cls}">${value}</b>`);
+    let page = await get('/console', session.cookie).then((r) => r.text());
+    expect(page).toMatch(card('Failing', 1, 'bad'));
+    expect(page).toMatch(card('Overdue', 0));
+    expect(page).toContain('rsync: &lt;connection&gt; refused');
+
+    // Succeeded since, but its next backup is 11 hours late: overdue, no longer failing.
+    await t.api.ctx.db.transaction((tx) =>
+      new Store(tx).update('sources', sourceId, {
+        success: true,
+        failure_count: 0,
+        date_next_backup: new Date(t.clock.getTime() - 11 * HOUR),
+      }),
+    );
+    page = await get('/console', session.cookie).then((r) => r.text());
+    expect(page).toMatch(card('Failing', 0));
+    expect(page).toMatch(card('Overdue', 1, 'warn'));
+    expect(await get('/console/sources?state=overdue', session.cookie).then((r) => r.text())).toContain('db/0');
+    expect(await get('/console/sources?state=failing', session.cookie).then((r) => r.text())).not.toContain('db/0');
+  });
+
   it('deactivating a source takes it out of check-ins', async () => {
     await registerMachine('db/0');
     const session = await logIn();
