@@ -105,7 +105,7 @@ async function startServerProcess(name: string, args: readonly string[], listeni
 
 export async function createAuth(
   config: string,
-  type: 'machine_reg' | 'storage_reg',
+  type: 'machine_reg' | 'storage_reg' | 'admin',
   name: string,
 ): Promise<RegistrationAuth> {
   const { stdout } = await promisify(execFile)(

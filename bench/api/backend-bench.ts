@@ -16,6 +16,7 @@ import {
   startApiProcess,
   startBareServer,
 } from './api-process.js';
+import { timeConsoleOverview, type ConsoleOverviewResult } from './console-overview.js';
 import { DUE_QUERY, openPostgresBench, openSqliteBench, type BenchDatabase } from './database.js';
 import type { RegisterResult } from './load.js';
 import { summariseProfile, type ProfileSummary } from './profile.js';
@@ -82,6 +83,8 @@ export interface BackendResult {
   /** agent_ping_checkin at each of settings.checkinConcurrency */
   readonly concurrency: readonly Row[];
   readonly dueQuery: DueQueryResult;
+  /** GET /console (the web console's overview), one at a time, logged in */
+  readonly consoleOverview: ConsoleOverviewResult;
   readonly memory: {
     readonly peakRssMb: number;
     readonly rssAfterRegistrationMb: number;
@@ -319,6 +322,11 @@ export async function benchBackend(settings: ApiSettings, backend: Backend): Pro
 
     const dueQuery = await timeDueQuery(settings, db);
     say(`  due-source query: median ${dueQuery.medianMs} ms (${dueQuery.rows} rows of ${dueQuery.dueSources} due)`);
+    const consoleOverview = await timeConsoleOverview(config, api.url, settings.dueQueryRuns);
+    say(
+      `  console overview: median ${consoleOverview.medianMs} ms, p90 ${consoleOverview.p90Ms} ms ` +
+        `(${consoleOverview.runs} runs, ${consoleOverview.pageBytes} bytes)`,
+    );
     const databaseSizeMb = mb(await db.sizeBytes());
     await db.close();
     db = undefined;
@@ -351,6 +359,7 @@ export async function benchBackend(settings: ApiSettings, backend: Backend): Pro
       },
       concurrency: measured.concurrency.map((row) => withRatio(row, reference)),
       dueQuery,
+      consoleOverview,
       memory: {
         peakRssMb: mb(end?.peakRss),
         rssAfterRegistrationMb: mb(afterRegistration?.rss),

@@ -18,6 +18,8 @@ const POSTGRES_CHECKINS_PER_SECOND = 3333;
 const POSTGRES_ROUND_TRIPS = 1.05;
 const UPDATE_CONFIG_RATIO = 0.3;
 const TARGET_PEAK_RSS_MB = 300;
+/** Issue 21: the web console's overview at the fleet's size. */
+const CONSOLE_OVERVIEW_MS = 200;
 
 function ratioTarget(label: string, name: string, row: Row, minimum: number, reference: number): Target {
   return {
@@ -54,6 +56,11 @@ function backendTargets(result: BackendResult): Target[] {
       },
     );
   }
+  found.push({
+    target: `${label}: GET /console (overview) median < ${CONSOLE_OVERVIEW_MS} ms`,
+    measured: `${result.consoleOverview.medianMs} ms (p90 ${result.consoleOverview.p90Ms} ms)`,
+    pass: result.consoleOverview.medianMs < CONSOLE_OVERVIEW_MS,
+  });
   found.push(
     ratioTarget(label, 'update_config, config unchanged', updateConfigUnchanged, UPDATE_CONFIG_RATIO, reference),
     {

@@ -53,7 +53,11 @@ export async function startApi(
     settings.tls_cert !== undefined && settings.tls_key !== undefined
       ? { cert: settings.tls_cert, key: settings.tls_key }
       : undefined;
-  const server = await createApiServer(ctx, { maxBodyBytes: settings.max_body_bytes, tls });
+  const server = await createApiServer(ctx, {
+    maxBodyBytes: settings.max_body_bytes,
+    tls,
+    console: settings.console ? { sessionLifetimeMs: settings.console_session_hours * 3_600_000 } : undefined,
+  });
   let address;
   try {
     address = await listen(server, settings.listen.host, settings.listen.port);

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { startTestApi, type TestApi } from '../../tests/support/api-harness.js';
 import { ConfigFileError } from '../turku/config.js';
 import { COMMANDS, runApiCli, serveArguments, type ApiCliIo } from './cli.js';
+import { verifyAdmin } from './console/admins.js';
 import { parseSettings } from './settings.js';
 
 /** The admin commands in-process, against a real API and its SQLite database. */
@@ -73,8 +74,8 @@ describe('turku-api admin commands', () => {
       'turku-api: unknown command "frobnicate" (see turku-api --help)',
     ]);
     expect((await run('machines', '--bogus')).exitCode).toBe(2);
-    expect((await run('auth-create', 'admin')).stderr).toEqual([
-      'turku-api: auth-create: expected machine_reg or storage_reg, got "admin"',
+    expect((await run('auth-create', 'root')).stderr).toEqual([
+      'turku-api: auth-create: expected machine_reg, storage_reg or admin, got "root"',
     ]);
   });
 
@@ -175,7 +176,33 @@ describe('turku-api admin commands', () => {
     expect((await run('auth-ensure', 'storage_reg')).stderr).toEqual([
       'turku-api: auth-ensure: --name NAME is required',
     ]);
-    expect((await run('auth-ensure', 'admin', '--name', 'x')).exitCode).toBe(2);
+    expect((await run('auth-ensure', 'root', '--name', 'x')).exitCode).toBe(2);
+  });
+
+  it('creates and ensures web console admins, which are not registration credentials', async () => {
+    const created = await run('auth-create', 'admin', '--name', 'ops');
+    expect(created.exitCode).toBe(0);
+    const [, name, secret] = /^New console admin created: (\S+) ([A-Za-z0-9]{30})$/.exec(created.stdout[0]!)!;
+    expect(name).toBe('ops');
+    expect(await verifyAdmin(t.api.ctx.db, 'ops', secret!)).toMatchObject({ name: 'ops' });
+    expect((await run('auth-create', 'admin', '--name', 'ops')).stderr).toEqual([
+      'turku-api: a console admin named "ops" already exists',
+    ]);
+    // An admin secret registers nothing.
+    const refused = await t.post('update_config', {
+      auth: secret,
+      machine: { uuid: UUID, secret: SECRET, unit_name: 'sql/2', ssh_public_key: KEY, sources: {} },
+    });
+    expect(refused.status).toBe(403);
+
+    let stdin = 'Zz7sT2vLx9NwR4yZb8HcJ3mFd6sGa1\n';
+    io = { ...io, readStdin: () => Promise.resolve(stdin) };
+    expect((await run('auth-ensure', 'admin', '--name', 'juju')).stdout).toEqual(['console admin "juju": created']);
+    expect((await run('auth-ensure', 'admin', '--name', 'juju')).stdout).toEqual(['console admin "juju": unchanged']);
+    expect(await verifyAdmin(t.api.ctx.db, 'juju', 'Zz7sT2vLx9NwR4yZb8HcJ3mFd6sGa1')).toBeDefined();
+    stdin = 'Aa7sT2vLx9NwR4yZb8HcJ3mFd6sGa2';
+    expect((await run('auth-ensure', 'admin', '--name', 'juju')).stdout).toEqual(['console admin "juju": updated']);
+    expect(await verifyAdmin(t.api.ctx.db, 'juju', 'Zz7sT2vLx9NwR4yZb8HcJ3mFd6sGa1')).toBeUndefined();
   });
 
   it('lists machines, storages and sources as tables or JSON', async () => {

@@ -22,6 +22,7 @@ import {
   type Switchable,
 } from './admin/commands.js';
 import { renderTable } from '../common/table.js';
+import { ConsoleAdminError, createAdmin, ensureAdmin } from './console/admins.js';
 import { importOriginal, summaryLines } from './import/run.js';
 import type { ApiContext } from './context.js';
 import type { ApiSettings } from './settings.js';
@@ -47,11 +48,11 @@ export const COMMANDS = {
   serve: { synopsis: 'serve', summary: ['run the /v1 HTTP API'] },
   migrate: { synopsis: 'migrate', summary: ['apply database migrations and exit'] },
   'auth-create': {
-    synopsis: 'auth-create machine_reg|storage_reg [--name NAME] [--comment TEXT] [--raw]',
-    summary: ['create a registration credential; prints its secret once'],
+    synopsis: 'auth-create machine_reg|storage_reg|admin [--name NAME] [--comment TEXT] [--raw]',
+    summary: ['create a registration credential or a web console admin; prints its secret once'],
   },
   'auth-ensure': {
-    synopsis: 'auth-ensure machine_reg|storage_reg --name NAME [--comment TEXT]',
+    synopsis: 'auth-ensure machine_reg|storage_reg|admin --name NAME [--comment TEXT]',
     summary: [
       'make NAME exist, active, with the secret read from stdin',
       '(idempotent; for deployment tools; never printed)',
@@ -194,7 +195,7 @@ export async function runApiCli(argv: readonly string[], io: ApiCliIo): Promise<
     return await runCommand(opened.ctx, command, args, values, io.readStdin ?? readProcessStdin);
   } catch (error) {
     if (error instanceof UsageError) return usageFailure(error.message);
-    if (error instanceof AdminError) return failure(1, error.message);
+    if (error instanceof AdminError || error instanceof ConsoleAdminError) return failure(1, error.message);
     if (command === 'health') return { exitCode: 3, stdout: [`UNKNOWN ${(error as Error).message}`], stderr: [] };
     throw error;
   } finally {
@@ -219,8 +220,13 @@ async function runCommand(
     case 'auth-create': {
       expectArgs(command, args, 1);
       const type = args[0];
+      if (type === 'admin') {
+        const admin = await createAdmin(ctx.db, values.name ?? 'admin', ctx.now());
+        if (values.json) return success([JSON.stringify(admin, null, 2)]);
+        return success([values.raw ? admin.secret : `New console admin created: ${admin.name} ${admin.secret}`]);
+      }
       if (type !== 'machine_reg' && type !== 'storage_reg') {
-        throw new UsageError(`auth-create: expected machine_reg or storage_reg, got "${type}"`);
+        throw new UsageError(`auth-create: expected machine_reg, storage_reg or admin, got "${type}"`);
       }
       const created = await createAuth(ctx, type, { name: values.name, comment: values.comment });
       if (values.json) return success([JSON.stringify(created, null, 2)]);
@@ -231,12 +237,17 @@ async function runCommand(
     case 'auth-ensure': {
       expectArgs(command, args, 1);
       const type = args[0];
-      if (type !== 'machine_reg' && type !== 'storage_reg') {
-        throw new UsageError(`auth-ensure: expected machine_reg or storage_reg, got "${type}"`);
+      if (type !== 'machine_reg' && type !== 'storage_reg' && type !== 'admin') {
+        throw new UsageError(`auth-ensure: expected machine_reg, storage_reg or admin, got "${type}"`);
       }
       if (values.name === undefined) throw new UsageError('auth-ensure: --name NAME is required');
       // One line on stdin: a trailing newline (echo, a here-string) is not part of the secret.
       const secret = (await readStdin()).replace(/\r?\n$/, '');
+      if (type === 'admin') {
+        const result = await ensureAdmin(ctx.db, values.name, secret, ctx.now());
+        if (values.json) return success([JSON.stringify({ name: values.name, type, result }, null, 2)]);
+        return success([`console admin "${values.name}": ${result}`]);
+      }
       const ensured = await ensureAuth(ctx, type, values.name, secret, values.comment);
       if (values.json) return success([JSON.stringify(ensured, null, 2)]);
       const weak = ensured.weak_secret

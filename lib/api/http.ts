@@ -13,6 +13,7 @@ import type { Duplex } from 'node:stream';
 import { NEW_VIEWS, VIEWS, type AnyView } from '../turku/protocol/api.js';
 import type { ApiContext } from './context.js';
 import { ApiRefusal } from './errors.js';
+import { consoleListener, isConsolePath, type ConsoleOptions } from './console/server.js';
 import { jsonShapeProblem } from './request-limits.js';
 import { dispatch } from './router.js';
 
@@ -25,6 +26,8 @@ import { dispatch } from './router.js';
 export interface HttpOptions {
   readonly maxBodyBytes: number;
   readonly tls?: { readonly cert: string; readonly key: string } | undefined;
+  /** The web console under /console (docs/api.md, "Web console"); absent: not served. */
+  readonly console?: Omit<ConsoleOptions, 'secure'> | undefined;
 }
 
 const ALL_VIEWS: readonly AnyView[] = [...VIEWS, ...NEW_VIEWS];
@@ -117,7 +120,15 @@ async function answer(ctx: ApiContext, options: HttpOptions, request: IncomingMe
 }
 
 export function requestListener(ctx: ApiContext, options: HttpOptions) {
+  const consoleHandler =
+    options.console === undefined
+      ? undefined
+      : consoleListener(ctx, { ...options.console, secure: options.tls !== undefined });
   return (request: IncomingMessage, response: ServerResponse): void => {
+    if (consoleHandler !== undefined && isConsolePath(request.url ?? '/')) {
+      consoleHandler(request, response);
+      return;
+    }
     answer(ctx, options, request).then(
       (result) => {
         const body = JSON.stringify(result);

@@ -6,6 +6,7 @@ import type { Host } from '../../../lib/charm-host/index.js';
 import type { ApiProgram } from './api-program.js';
 import { ACTION_RESULTS_DIR } from './config-files.js';
 import { ACTION_PARAMS, type ApiCharmConfig } from './schemas.js';
+import { consoleAdminCredential } from './console-admin.js';
 import { apiHealth, servingProgram } from './service.js';
 import { type RegisteredStorage, mergeStorages, readStorageUnits } from './storages.js';
 
@@ -116,6 +117,20 @@ export function turkuApiActions(hostFor: (juju: JujuCommon) => Host) {
         await ctx.setResults({
           message: await changeOrFail(ctx, program, ['reassign', '--', params.machine, params.storage]),
         });
+      },
+    },
+    'get-admin-credential': {
+      params: ACTION_PARAMS['get-admin-credential'],
+      async run(ctx: Ctx) {
+        const program = await programOrFail(ctx, hostFor(ctx.juju));
+        // The application's secret is the leader's to create and read by its label.
+        if (!(await ctx.tools.isLeader())) {
+          ctx.fail(`${ctx.juju.unit} is not the leader: juju run ${ctx.juju.app}/leader get-admin-credential`);
+        }
+        const admin = (await consoleAdminCredential(ctx.tools, true))!;
+        // Idempotent: also puts it (back) into a database that lacks it, such as a new PostgreSQL.
+        await program.ensureAdmin(admin.name, admin.secret);
+        await ctx.setResults({ name: admin.name, secret: admin.secret, path: '/console' });
       },
     },
     health: {

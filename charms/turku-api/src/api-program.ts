@@ -55,6 +55,12 @@ export class ApiProgram {
     if (result.exitCode !== 0) throw new Error(`turku-api auth-ensure ${type} "${name}": ${failureLine(result)}`);
   }
 
+  /** Makes the web console admin `name` exist with exactly `secret` (on stdin, never in argv). */
+  async ensureAdmin(name: string, secret: string): Promise<void> {
+    const result = await this.run(['auth-ensure', `--name=${name}`, '--', 'admin'], { input: secret });
+    if (result.exitCode !== 0) throw new Error(`turku-api auth-ensure admin "${name}": ${failureLine(result)}`);
+  }
+
   /** Deactivates the Auth `name`; one that does not exist is already as good as inactive. */
   async deactivateAuth(name: string): Promise<void> {
     const result = await this.run(['deactivate', '--', 'auth', name]);

@@ -491,6 +491,43 @@ describe('actions', () => {
     );
   });
 
+  test('get-admin-credential: the leader creates the console admin once as a Juju secret; it logs in', async () => {
+    const state = await deployed();
+    const first = await ctx.run(events.action('get-admin-credential'), state);
+    expect(first.actionStatus).toBe('completed');
+    expect(first.actionResults).toMatchObject({ name: 'admin', path: '/console' });
+    const secret = first.actionResults!['secret'] as string;
+    expect(secret).toMatch(/^[A-Za-z0-9]{32}$/);
+    const stored = first.state.secrets?.find((candidate) => candidate.label === 'console-admin');
+    expect(stored?.revisions.at(-1)?.content).toEqual({ 'admin-name': 'admin', 'admin-secret': secret });
+    // Again: the same credential, no new secret.
+    const again = await ctx.run(events.action('get-admin-credential'), first.state);
+    expect(again.actionResults).toMatchObject({ name: 'admin', secret });
+    expect(again.state.secrets?.filter((candidate) => candidate.label === 'console-admin')).toHaveLength(1);
+
+    // The credential opens a console session on the unit's API.
+    const base = `http://127.0.0.1:${port}/console`;
+    const form = await fetch(`${base}/login`);
+    const loginCookie = form.headers.getSetCookie()[0]!.split(';', 1)[0]!;
+    const csrf = /name="csrf" value="([^"]+)"/.exec(await form.text())![1]!;
+    const login = await fetch(`${base}/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: loginCookie },
+      body: new URLSearchParams({ name: 'admin', secret, csrf }).toString(),
+    });
+    expect(login.status).toBe(303);
+    expect(login.headers.get('location')).toBe('/console');
+
+    // A unit that is not the leader (same machine, so it serves) cannot read the application's secret.
+    const follower = await ctx.run(events.action('get-admin-credential'), { leader: false, config: { port } });
+    expect(follower.actionStatus).toBe('failed');
+    expect(follower.actionMessage).toBe(
+      'turku-api/0 is not the leader: juju run turku-api/leader get-admin-credential',
+    );
+    expect(follower.actionResults?.['secret']).toBeUndefined();
+  });
+
   // action-set takes values in argv and Linux refuses one argument over 128 KiB: a fleet's
   // listing goes out bounded, and whole in a root-only file on the unit named in the result.
   test('list-sources of a big fleet: the first sources inline, all of them in a 0600 file', async () => {
@@ -546,6 +583,7 @@ describe('actions', () => {
       ['backup-now', { machine: UUID, source: 'etc' }],
       ['reassign', { machine: UUID, storage: 'primary' }],
       ['create-registration', { type: 'machine_reg' }],
+      ['get-admin-credential', {}],
     ] as const) {
       expect(await run(state, name, params)).toMatchObject({
         status: 'failed',

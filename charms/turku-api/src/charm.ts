@@ -9,6 +9,7 @@ import { type Host, installPrograms } from '../../../lib/charm-host/index.js';
 import { turkuApiActions } from './actions.js';
 import type { ApiProgram } from './api-program.js';
 import { type Database, SQLITE_FILE, apiSettingsFile, publishedApiUrl } from './config-files.js';
+import { consoleAdminCredential } from './console-admin.js';
 import { type DatabaseAnswer, readDatabase } from './database.js';
 import {
   PEERS_ENDPOINT,
@@ -98,6 +99,9 @@ async function shareRegistrations(
     juju.app,
     registrations.map((registration) => registration.secretId),
   );
+  // The console admin, once get-admin-credential has created it: kept in the database in use.
+  const admin = await consoleAdminCredential(tools, false);
+  if (admin !== undefined) await program.ensureAdmin(admin.name, admin.secret);
 }
 
 export function turkuApiCharm(hostFor: (juju: JujuCommon) => Host) {

@@ -33,4 +33,5 @@ export const ACTION_PARAMS = {
   'backup-now': z.strictObject({ machine: z.string(), source: z.string() }),
   reassign: z.strictObject({ machine: z.string(), storage: z.string() }),
   health: NoParams,
+  'get-admin-credential': NoParams,
 } as const;

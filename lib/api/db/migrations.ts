@@ -142,6 +142,35 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX source_verifies_failed ON source_verifies (problem_count)',
     ],
   },
+  {
+    version: 4,
+    description: 'web console admins and sessions',
+    statements: [
+      // docs/api.md, "Web console": admins apart from the registration credentials (auths).
+      `CREATE TABLE console_admins (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        secret_hash TEXT NOT NULL,
+        active BOOLEAN NOT NULL DEFAULT TRUE,
+        date_added BIGINT NOT NULL
+      )`,
+      // A session's token is kept as its SHA-256 only.
+      `CREATE TABLE console_sessions (
+        token_hash TEXT PRIMARY KEY,
+        admin_id TEXT NOT NULL REFERENCES console_admins (id),
+        csrf_token TEXT NOT NULL,
+        date_created BIGINT NOT NULL,
+        date_expires BIGINT NOT NULL
+      )`,
+      'CREATE INDEX console_sessions_expires ON console_sessions (date_expires)',
+      // The console lists machines (and their sources) by unit name, a page at a time.
+      'CREATE INDEX machines_unit_name ON machines (unit_name, uuid)',
+      // The console's counts and its failing and overdue lists read these instead of every row:
+      // failing and overdue sources are few. Check-ins write neither column.
+      'CREATE INDEX sources_state ON sources (active, success, date_next_backup)',
+      'CREATE INDEX machines_active ON machines (active)',
+    ],
+  },
 ];
 
 /** Applies the migrations this database has not seen yet, each in its own transaction. */
