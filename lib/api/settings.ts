@@ -63,7 +63,7 @@ const SettingsSchema = z.strictObject({
   max_sources_per_machine: z.number().int().min(1).max(100_000).default(DEFAULT_MAX_SOURCES_PER_MACHINE),
   cache_memory_mb: z.number().min(0).max(65_536).default(DEFAULT_CACHE_MEMORY_MB),
   log_level: z.enum(['debug', 'info', 'warning', 'error']).default('info'),
-  // docs/api.md, "metrics".
+  // docs/api.md, "Metrics".
   metrics_per_source: z.boolean().default(true),
   metrics_token: z.string().min(16).optional(),
 });

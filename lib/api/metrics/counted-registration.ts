@@ -1,7 +1,7 @@
 import type { ApiContext } from '../context.js';
 
 /**
- * Runs a view's transaction and counts it as a registration (docs/api.md, "metrics") when its last
+ * Runs a view's transaction and counts it as a registration (docs/api.md, "Metrics") when its last
  * run found the caller unknown: `registering.now`, set by the transaction, says so.
  */
 export async function countedRegistration<T>(

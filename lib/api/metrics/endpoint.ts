@@ -8,7 +8,7 @@ import { OverdueThresholds, readFleet, readSources } from './fleet-readings.js';
 import { ApiInstruments } from './instruments.js';
 
 /**
- * `GET /metrics` (docs/api.md, "metrics"): the counters of this process and the fleet's state,
+ * `GET /metrics` (docs/api.md, "Metrics"): the counters of this process and the fleet's state,
  * read when Prometheus asks. Behind a bearer token when `metrics_token` is set.
  */
 

@@ -3,7 +3,7 @@ import { Gauge, Registry } from 'prom-client';
 import type { FleetReading, MachineReading, SourceReading } from './fleet-readings.js';
 
 /**
- * The scrape-time gauges in Prometheus' text format (docs/api.md, "metrics"). The fleet-wide and
+ * The scrape-time gauges in Prometheus' text format (docs/api.md, "Metrics"). The fleet-wide and
  * per-storage gauges go through prom-client; the per-source series (up to a million lines) are
  * written here directly, as prom-client's per-label-set bookkeeping costs seconds at that size.
  */

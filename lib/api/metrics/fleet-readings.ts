@@ -3,7 +3,7 @@ import type { ScheduleOptions } from '../../turku/schedule.js';
 import { frequencyPeriodSeconds } from './frequency-period.js';
 
 /**
- * The fleet's state read at scrape time (docs/api.md, "metrics"), in a few aggregate statements
+ * The fleet's state read at scrape time (docs/api.md, "Metrics"), in a few aggregate statements
  * that each scan a table once, so a scrape of 300,000 sources stays in tens of milliseconds.
  * Counted: active and published sources of active and published machines.
  */
@@ -148,6 +148,9 @@ const VERIFY_FAILED = `SELECT COUNT(*) AS n
   FROM source_verifies v JOIN sources s ON s.id = v.source_id JOIN machines m ON m.id = s.machine_id
   WHERE v.problem_count > 0 AND s.active AND m.active AND v.storage_id = m.storage_id`;
 
+/** Storages report their space in MiB (docs/api.md, "storage_update_config"); the series are in bytes. */
+const mebibytes = (value: unknown): number => Math.round(Number(value) * 2 ** 20);
+
 const seconds = (millis: unknown): number | null =>
   millis === null || millis === undefined ? null : Math.floor(Number(millis) / 1000);
 
@@ -156,8 +159,8 @@ export async function readFleet(db: Database, thresholds: OverdueThresholds, now
     const sources = await sourceStates(tx, thresholds, now.getTime());
     const storages = (await tx.all(STORAGES)).map((row) => ({
       name: String(row.name),
-      totalBytes: Number(row.total),
-      freeBytes: Number(row.free),
+      totalBytes: mebibytes(row.total),
+      freeBytes: mebibytes(row.free),
       machines: Number(row.machines),
       lastCheckin: seconds(row.checked_in),
     }));

@@ -3,7 +3,7 @@ import { nextBackup, ScheduleError, type ScheduleOptions } from '../../turku/sch
 
 /**
  * A frequency's period in seconds: how far apart two of its runs may be, for deciding when a
- * source is overdue (docs/api.md, "metrics"). Calendar forms have fixed periods; a cron
+ * source is overdue (docs/api.md, "Metrics"). Calendar forms have fixed periods; a cron
  * expression's is the widest gap among its next runs. Undefined for a frequency that does not
  * parse or never runs: the scheduler retries those after the longest backoff (the caller's fallback).
  */

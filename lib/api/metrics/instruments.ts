@@ -1,7 +1,7 @@
 import { Counter, Histogram, Registry } from 'prom-client';
 
 /**
- * The API's event counters and request timings (docs/api.md, "metrics"), kept in this process.
+ * The API's event counters and request timings (docs/api.md, "Metrics"), kept in this process.
  * Each API unit counts its own; Prometheus sums them. Counted after the work commits, so a
  * retried or rolled-back transaction is not counted twice.
  */

@@ -7,7 +7,7 @@ import { bearerMatches } from './endpoint.js';
 import { escapeLabel } from './exposition.js';
 import { frequencyPeriodSeconds } from './frequency-period.js';
 
-/** `GET /metrics` on both backends (docs/api.md, "metrics"): what it counts, and who may read it. */
+/** `GET /metrics` on both backends (docs/api.md, "Metrics"): what it counts, and who may read it. */
 
 const UUID = '9bef0a75-5a9b-43f7-a66a-7e8c6d7ad91d';
 const SECRET = 'Pde0IgxLd6GncfBAepfJBd0Kh8oOOL';
@@ -85,8 +85,9 @@ describe.each(BACKENDS)('/metrics on %s', (backend) => {
     expect(sample(text, 'turku_sources_failing_repeatedly')).toBe(1);
     expect(sample(text, 'turku_machines')).toBe(1);
     expect(sample(text, 'turku_metrics_per_source')).toBe(1);
-    expect(sample(text, 'turku_storage_total_bytes', 'storage="primary"')).toBe(1000);
-    expect(sample(text, 'turku_storage_free_bytes', 'storage="primary"')).toBe(150);
+    // Reported in MiB, exported in bytes.
+    expect(sample(text, 'turku_storage_total_bytes', 'storage="primary"')).toBe(1000 * 2 ** 20);
+    expect(sample(text, 'turku_storage_free_bytes', 'storage="primary"')).toBe(150 * 2 ** 20);
     expect(sample(text, 'turku_storage_machines', 'storage="primary"')).toBe(1);
     expect(sample(text, 'turku_storage_last_checkin_timestamp_seconds', 'storage="primary"')).toBe(T0.getTime() / 1000);
     expect(sample(text, 'turku_machines_oldest_checkin_timestamp_seconds')).toBe(T0.getTime() / 1000);
