@@ -36,7 +36,7 @@ export function fleetText(fleet: FleetReading, perSource: boolean): Promise<stri
 
   const total = gauge('turku_storage_total_bytes', "A storage's total space, as it last reported.", ['storage']);
   const free = gauge('turku_storage_free_bytes', "A storage's available space, as it last reported.", ['storage']);
-  const machines = gauge('turku_storage_machines', 'Active machines assigned to a storage.', ['storage']);
+  const machines = gauge('turku_storage_machines', 'Active and published machines assigned to a storage.', ['storage']);
   const checkin = gauge('turku_storage_last_checkin_timestamp_seconds', "A storage's last check-in.", ['storage']);
   for (const storage of fleet.storages) {
     const labels = { storage: storage.name };
