@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { execa, type ResultPromise } from 'execa';
+import { execa } from 'execa';
 
 import { listStorages } from '../../lib/api/admin/commands.js';
 import { createWorld, type AgentUnit, type StorageUnit, type World } from '../support/datapath-world.js';
@@ -24,7 +24,7 @@ const HOUR = 3_600_000;
 let world: World;
 let storage: StorageUnit;
 let agent: AgentUnit;
-let prometheus: ResultPromise | undefined;
+let stopPrometheus: (() => Promise<void>) | undefined;
 let prometheusUrl: string;
 
 beforeAll(async () => {
@@ -37,8 +37,7 @@ beforeAll(async () => {
   await agent.setSources({ etc: { path: data }, cache: { path: data, frequency: 'hourly' } });
 });
 afterAll(async () => {
-  prometheus?.kill('SIGTERM');
-  await prometheus?.catch(() => undefined);
+  await stopPrometheus?.();
   await world?.destroy();
 });
 
@@ -81,11 +80,15 @@ async function startPrometheus(target: string): Promise<void> {
   );
   const port = await freePort();
   prometheusUrl = `http://127.0.0.1:${port}`;
-  prometheus = execa(
+  const prometheus = execa(
     'prometheus',
     [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`],
     { all: true, reject: false },
   );
+  stopPrometheus = async () => {
+    prometheus.kill('SIGTERM');
+    await prometheus;
+  };
   await eventually(
     () =>
       fetch(`${prometheusUrl}/-/ready`).then(

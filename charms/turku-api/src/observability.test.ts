@@ -111,7 +111,8 @@ describe('metrics-endpoint (prometheus_scrape)', () => {
 
     // What the job names answers: the unit's /metrics on the configured port.
     const address = `127.0.0.1:${port}`;
-    const scraped = await fetch(`http://${address}${JSON.parse(app.scrape_jobs!)[0].metrics_path}`);
+    const [job] = JSON.parse(app.scrape_jobs!) as { metrics_path: string }[];
+    const scraped = await fetch(`http://${address}${job!.metrics_path}`);
     expect(scraped.status).toBe(200);
     expect(await scraped.text()).toMatch(/^turku_sources\{state="ok"\} 0$/m);
   });
@@ -158,7 +159,7 @@ describe('grafana-dashboard (grafana_dashboard)', () => {
     expect(JSON.parse(byXz.toString('utf8'))).toEqual(TURKU_DASHBOARD);
 
     // The same content keeps the same bag: no relation-changed churn on every hook.
-    const again = await ctx.run(events.updateStatus(), out.state as State);
+    const again = await ctx.run(events.updateStatus(), out.state);
     expect(relationOf(again.state as State, 'grafana-dashboard').localAppData).toEqual(bag.localAppData);
   });
 });
