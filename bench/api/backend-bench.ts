@@ -19,6 +19,7 @@ import {
 import { timeConsoleOverview, type ConsoleOverviewResult } from './console-overview.js';
 import { DUE_QUERY, openPostgresBench, openSqliteBench, type BenchDatabase } from './database.js';
 import type { RegisterResult } from './load.js';
+import { measureMetrics, type MetricsResult } from './metrics-scrape.js';
 import { summariseProfile, type ProfileSummary } from './profile.js';
 import {
   type BodyFiles,
@@ -85,6 +86,8 @@ export interface BackendResult {
   readonly dueQuery: DueQueryResult;
   /** GET /console (the web console's overview), one at a time, logged in */
   readonly consoleOverview: ConsoleOverviewResult;
+  /** GET /metrics with per-source series on and off, after the rows */
+  readonly metrics: MetricsResult;
   readonly memory: {
     readonly peakRssMb: number;
     readonly rssAfterRegistrationMb: number;
@@ -180,6 +183,16 @@ function checkinRequest(settings: ApiSettings, api: ServerProcess, bodies: BodyF
   };
 }
 
+function apiConfig(settings: ApiSettings, sqlitePath: string, postgres: PostgresServer | undefined) {
+  const database = postgres === undefined ? { database_path: sqlitePath } : { database_url: postgres.url };
+  return {
+    listen: '127.0.0.1:0',
+    ...database,
+    database_pool_size: settings.databasePoolSize,
+    log_level: settings.logLevel,
+  };
+}
+
 /** The API's settings file: a database in `dir` or the PostgreSQL server, and the benchmark's pool and log level. */
 async function writeApiConfig(
   settings: ApiSettings,
@@ -188,16 +201,7 @@ async function writeApiConfig(
   postgres: PostgresServer | undefined,
 ): Promise<string> {
   const config = join(dir, 'turku-api.json');
-  const database = postgres === undefined ? { database_path: sqlitePath } : { database_url: postgres.url };
-  await writeFile(
-    config,
-    JSON.stringify({
-      listen: '127.0.0.1:0',
-      ...database,
-      database_pool_size: settings.databasePoolSize,
-      log_level: settings.logLevel,
-    }),
-  );
+  await writeFile(config, JSON.stringify(apiConfig(settings, sqlitePath, postgres)));
   return config;
 }
 
@@ -320,6 +324,7 @@ export async function benchBackend(settings: ApiSettings, backend: Backend): Pro
     bare = undefined;
     const reference = Math.round((bareMeasured.before.requestsPerSecond + bareAfter.requestsPerSecond) / 2);
 
+    const metrics = await measureMetrics(api, apiConfig(settings, sqlitePath, postgres), dir, settings.metricsRuns);
     const dueQuery = await timeDueQuery(settings, db);
     say(`  due-source query: median ${dueQuery.medianMs} ms (${dueQuery.rows} rows of ${dueQuery.dueSources} due)`);
     const consoleOverview = await timeConsoleOverview(config, api.url, settings.dueQueryRuns);
@@ -360,6 +365,7 @@ export async function benchBackend(settings: ApiSettings, backend: Backend): Pro
       concurrency: measured.concurrency.map((row) => withRatio(row, reference)),
       dueQuery,
       consoleOverview,
+      metrics,
       memory: {
         peakRssMb: mb(end?.peakRss),
         rssAfterRegistrationMb: mb(afterRegistration?.rss),

@@ -20,6 +20,9 @@ const UPDATE_CONFIG_RATIO = 0.3;
 const TARGET_PEAK_RSS_MB = 300;
 /** Issue 21: the web console's overview at the fleet's size. */
 const CONSOLE_OVERVIEW_MS = 200;
+/** GET /metrics at the fleet's size (100,000 machines × 3 sources), per-source series off and on */
+const METRICS_OFF_MS = 100;
+const METRICS_ON_MS = 2000;
 
 function ratioTarget(label: string, name: string, row: Row, minimum: number, reference: number): Target {
   return {
@@ -63,6 +66,16 @@ function backendTargets(result: BackendResult): Target[] {
   });
   found.push(
     ratioTarget(label, 'update_config, config unchanged', updateConfigUnchanged, UPDATE_CONFIG_RATIO, reference),
+    {
+      target: `${label}: GET /metrics, per-source series off, < ${METRICS_OFF_MS} ms (median)`,
+      measured: `${result.metrics.perSourceOff.medianMs} ms, ${result.metrics.perSourceOff.lines} series`,
+      pass: result.metrics.perSourceOff.medianMs < METRICS_OFF_MS,
+    },
+    {
+      target: `${label}: GET /metrics, per-source series on, < ${METRICS_ON_MS} ms (median)`,
+      measured: `${result.metrics.perSourceOn.medianMs} ms, ${result.metrics.perSourceOn.lines} series`,
+      pass: result.metrics.perSourceOn.medianMs < METRICS_ON_MS,
+    },
     {
       target: `${label}: API peak RSS < ${TARGET_PEAK_RSS_MB} MB`,
       measured: `${result.memory.peakRssMb} MB`,
@@ -132,6 +145,12 @@ function reportBackend(settings: ApiSettings, result: BackendResult): void {
   say(tableLine('update_config, unchanged', rows.updateConfigUnchanged, rows.updateConfigUnchanged.ratio));
   for (const row of result.concurrency) say(tableLine('agent_ping_checkin (sweep)', row, row.ratio));
   say(tableLine('bare server GET (after)', reference.after, undefined));
+  for (const scrape of [result.metrics.perSourceOff, result.metrics.perSourceOn]) {
+    say(
+      `  GET /metrics, per-source ${scrape.perSource ? 'on' : 'off'}: median ${scrape.medianMs} ms ` +
+        `(min ${scrape.minMs}, max ${scrape.maxMs}) over ${scrape.runs} runs; ${scrape.lines} series, ${scrape.bytes} bytes`,
+    );
+  }
   const due = result.dueQuery;
   say(
     `  due-source query (now ${settings.dueQueryHorizon}, LIMIT 1000): median ${due.medianMs} ms ` +

@@ -5,7 +5,7 @@ import { env, listEnv, numberEnv, outputName } from '../harness/options.js';
  * The turku-api benchmark's settings, from the environment (bench/api/README.md lists them):
  * BENCH_MACHINES, BENCH_LEVEL_SECONDS, BENCH_WARMUP_SECONDS, BENCH_CONNECTIONS, BENCH_WRK_THREADS,
  * BENCH_CONCURRENCY, BENCH_REGISTER_CONCURRENCY, BENCH_BACKENDS, BENCH_PG_POOL_SIZE, BENCH_PROFILE,
- * BENCH_QUIET_SECONDS, BENCH_SEED; BENCH_PROFILE_DIR and BENCH_OUTPUT say where the profiles and
+ * BENCH_QUIET_SECONDS, BENCH_METRICS_RUNS, BENCH_SEED; BENCH_PROFILE_DIR and BENCH_OUTPUT say where the profiles and
  * results go.
  */
 
@@ -42,6 +42,8 @@ export function apiSettings() {
     /** 1: profile the API (node --cpu-prof) under the check-in row's load; 0: no profile */
     profile: numberEnv('BENCH_PROFILE', 1, { min: 0 }) !== 0,
     dueQueryRuns: 20,
+    /** scrapes of /metrics timed per setting (after one warm-up) */
+    metricsRuns: numberEnv('BENCH_METRICS_RUNS', 5),
     dueQueryHorizon: '+1 h',
     scheduleSpreadHours: 24,
     logLevel: 'info',

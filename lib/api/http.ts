@@ -14,6 +14,8 @@ import { NEW_VIEWS, VIEWS, type AnyView } from '../turku/protocol/api.js';
 import type { ApiContext } from './context.js';
 import { ApiRefusal } from './errors.js';
 import { consoleListener, isConsolePath, type ConsoleOptions } from './console/server.js';
+import { isMetricsPath, serveMetrics } from './metrics/endpoint.js';
+import type { RequestResult } from './metrics/instruments.js';
 import { jsonShapeProblem } from './request-limits.js';
 import { dispatch } from './router.js';
 
@@ -129,13 +131,27 @@ export function requestListener(ctx: ApiContext, options: HttpOptions) {
       consoleHandler(request, response);
       return;
     }
+    if (ctx.metrics !== undefined && isMetricsPath(request.url)) {
+      serveMetrics(ctx.db, ctx.metrics, ctx.now(), request, response).catch((error: unknown) => {
+        ctx.log.error(`GET /metrics: ${describe(error)}`);
+        if (!response.headersSent) sendText(response, 500, 'Internal server error');
+      });
+      return;
+    }
+    const started = performance.now();
+    const timed = (result: RequestResult) => {
+      const view = viewOfPath(request.url ?? '/');
+      if (view !== undefined) ctx.metrics?.instruments.request(view, result, (performance.now() - started) / 1000);
+    };
     answer(ctx, options, request).then(
       (result) => {
+        timed('ok');
         const body = JSON.stringify(result);
         response.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
         response.end(request.method === 'HEAD' ? undefined : body);
       },
       (error: unknown) => {
+        timed(error instanceof ApiRefusal ? 'refused' : 'error');
         if (error instanceof ApiRefusal) {
           const view = viewOfPath(request.url ?? '/');
           const allow = error.status === 405 ? { Allow: view === 'health' ? 'GET, HEAD, POST' : 'POST' } : undefined;

@@ -70,6 +70,9 @@ const SettingsSchema = z.strictObject({
     .positive()
     .max(24 * 30)
     .default(12),
+  // docs/api.md, "Metrics".
+  metrics_per_source: z.boolean().default(true),
+  metrics_token: z.string().min(16).optional(),
 });
 
 export type ApiSettings = z.output<typeof SettingsSchema>;

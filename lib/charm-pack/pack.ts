@@ -6,7 +6,7 @@
 // charmcraft, which writes one .charm per platform, one .charm covers every base and architecture
 // charmcraft.yaml declares: its manifest lists them all.
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -237,6 +237,11 @@ export async function packCharm(charmDir: string, outDir: string, options: PackO
   add('manifest.yaml', yaml({ bases, 'packed-by': `${await packageVersion(root)} (lib/charm-pack)` }));
   add('charmcraft.yaml', text);
   if (existsSync(join(charmDir, 'README.md'))) add('README.md', await readFile(join(charmDir, 'README.md')));
+  // Files for operators beside the charm (turku-api's alert rules and dashboard, docs/api.md, "Alert rules").
+  if (existsSync(join(charmDir, 'cos'))) {
+    for (const name of (await readdir(join(charmDir, 'cos'))).sort())
+      add(`cos/${name}`, await readFile(join(charmDir, 'cos', name)));
+  }
   add('LICENSE', await readFile(join(root, 'LICENSE')));
   for (const [arch, node] of nodes) {
     add(`node/${arch}/bin/node`, await readFile(node.binary), EXECUTABLE);

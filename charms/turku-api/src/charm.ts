@@ -19,6 +19,7 @@ import {
   staleRegistrations,
   writePeerSecretIds,
 } from './registrations.js';
+import { publishObservability } from './observability.js';
 import { ApiCharmConfig } from './schemas.js';
 import { apiHealth, logFileHint, openOnly, serveApi, stopServing } from './service.js';
 import { readStorageUnits, storagesStatus } from './storages.js';
@@ -143,6 +144,7 @@ export function turkuApiCharm(hostFor: (juju: JujuCommon) => Host) {
         }
       });
       await openOnly(tools, config.port);
+      await publishObservability(tools, ctx.juju, { port: config.port, leader });
 
       const url = await apiUrl(ctx, config);
       // A leader serving SQLite only until a shared database comes (more units planned) hands out

@@ -25,6 +25,8 @@ export function apiSettingsFile(config: ApiCharmConfig, database: Database): Set
     listen: `0.0.0.0:${config.port}`,
     ...(database.kind === 'sqlite' ? { database_path: database.path } : { database_url: database.url }),
     log_level: config['log-level'],
+    // Only when off: the API's default is on (docs/api.md, "Metrics").
+    ...(config['metrics-per-source'] ? {} : { metrics_per_source: false }),
   };
   return {
     text: `${JSON.stringify(settings, null, 2)}\n`,

@@ -13,7 +13,7 @@ import { authName, newRegistrationSecret, relationOfLabel, secretLabel } from '.
 import { type StorageUnitReport, formatMebibytes, mergeStorages, storagesStatus } from './storages.js';
 
 const CHARM_DIR = fileURLToPath(new URL('..', import.meta.url));
-const config = { port: 8000, 'external-url': '', 'log-level': 'info' as const };
+const config = { port: 8000, 'external-url': '', 'log-level': 'info' as const, 'metrics-per-source': true };
 
 test('charmcraft.yaml declares exactly the config and actions the zod schemas accept', async () => {
   const declared = loadYaml(await readFile(`${CHARM_DIR}/charmcraft.yaml`, 'utf8')) as {
@@ -112,6 +112,14 @@ describe('settings file and URL', () => {
       log_level: 'debug',
     });
     expect(pgFile.mode).toBe(0o600);
+  });
+
+  test('per-source metrics are on by default and written only when turned off', () => {
+    const off = apiSettingsFile({ ...config, 'metrics-per-source': false }, { kind: 'sqlite', path: '/db' });
+    expect(JSON.parse(off.text)).toMatchObject({ metrics_per_source: false });
+    expect(JSON.parse(apiSettingsFile(config, { kind: 'sqlite', path: '/db' }).text)).not.toHaveProperty(
+      'metrics_per_source',
+    );
   });
 
   test('the published URL: external-url, else the ingress address (IPv6 in brackets)', () => {

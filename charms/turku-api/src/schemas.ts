@@ -17,6 +17,7 @@ export const ApiCharmConfig = z.object({
       ),
     ),
   'log-level': z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` }),
+  'metrics-per-source': z.boolean(),
 });
 export type ApiCharmConfig = z.output<typeof ApiCharmConfig>;
 

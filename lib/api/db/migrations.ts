@@ -171,6 +171,21 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX machines_active ON machines (active)',
     ],
   },
+  {
+    version: 5,
+    description: '/metrics: indexes that count sources by state without reading every source',
+    statements: [
+      // GET /metrics (lib/api/metrics/fleet-readings.ts) reads only the few sources that are
+      // overdue, failing or not counted, through these; a check-in changes none of them, a backup
+      // report the first two.
+      // Also covering for the per-source series: narrower than the table's rows, so faster to scan.
+      `CREATE INDEX sources_last_success ON sources
+        (frequency, date_last_backed_up, date_added, failure_count, machine_id, name, id, active, published)`,
+      'CREATE INDEX sources_failing ON sources (failure_count) WHERE failure_count > 0',
+      'CREATE INDEX sources_not_counted ON sources (machine_id) WHERE NOT (active AND published)',
+      'CREATE INDEX machines_not_served ON machines (storage_id, id) WHERE NOT (active AND published)',
+    ],
+  },
 ];
 
 /** Applies the migrations this database has not seen yet, each in its own transaction. */

@@ -15,6 +15,8 @@ import { badAuth, badRequest, notFound } from '../errors.js';
 import { authenticateStorage, checkRegistration, loginStorage } from '../login.js';
 import { sameValue, type AuthRecord, type MachineRecord, type StorageRecord } from '../records.js';
 import { retryAfterFailure } from '../scheduling.js';
+import { countedRegistration } from '../metrics/counted-registration.js';
+import type { BackupResult } from '../metrics/instruments.js';
 import { secretTransaction, type SecretChecks } from '../secret-checks.js';
 import { NO_RECORD_HASH } from '../secrets.js';
 import { type Store, type ColumnValue } from '../store.js';
@@ -44,33 +46,37 @@ export async function storageUpdateConfig(
 ): Promise<{ machines: Record<string, StorageMachine> }> {
   const { name, secret } = login.storage;
   if (name === undefined || secret === undefined) throw badAuth();
-  const reply = await secretTransaction(ctx.db, async (store, checks) => {
-    const now = ctx.now();
-    const existing = await store.storageByName(name);
-    let storage: StorageRecord;
-    if (existing === undefined) {
-      // An unknown storage: its secret costs what a known one's would, then the registration decides.
-      checks.verify(secret, NO_RECORD_HASH);
-      const auth = await checkRegistration(store, checks, login.auth, 'storage_reg');
-      storage = await registerStorage(ctx, store, checks, auth, request(), now);
-    } else {
-      storage = await authenticateStorage(store, checks, existing, secret);
-      await refreshStorage(store, storage, request(), now);
-    }
-    const machines: Record<string, StorageMachine> = {};
-    for (const machine of await store.machinesOfStorage(storage.id)) {
-      machines[machine.uuid] = {
-        environment_name: machine.environment_name,
-        service_name: machine.service_name,
-        unit_name: machine.unit_name,
-        comment: machine.comment,
-        ssh_public_key: machine.ssh_public_key,
-        // [NEW] Only for machines with an allowance; an original storage ignores the key.
-        ...(machine.tunnel_ports === null ? {} : { tunnel_ports: machine.tunnel_ports }),
-      };
-    }
-    return { machines };
-  });
+  const registering = { now: false };
+  const reply = await countedRegistration(ctx, 'storage', registering, () =>
+    secretTransaction(ctx.db, async (store, checks) => {
+      const now = ctx.now();
+      const existing = await store.storageByName(name);
+      registering.now = existing === undefined;
+      let storage: StorageRecord;
+      if (existing === undefined) {
+        // An unknown storage: its secret costs what a known one's would, then the registration decides.
+        checks.verify(secret, NO_RECORD_HASH);
+        const auth = await checkRegistration(store, checks, login.auth, 'storage_reg');
+        storage = await registerStorage(ctx, store, checks, auth, request(), now);
+      } else {
+        storage = await authenticateStorage(store, checks, existing, secret);
+        await refreshStorage(store, storage, request(), now);
+      }
+      const machines: Record<string, StorageMachine> = {};
+      for (const machine of await store.machinesOfStorage(storage.id)) {
+        machines[machine.uuid] = {
+          environment_name: machine.environment_name,
+          service_name: machine.service_name,
+          unit_name: machine.unit_name,
+          comment: machine.comment,
+          ssh_public_key: machine.ssh_public_key,
+          // [NEW] Only for machines with an allowance; an original storage ignores the key.
+          ...(machine.tunnel_ports === null ? {} : { tunnel_ports: machine.tunnel_ports }),
+        };
+      }
+      return { machines };
+    }),
+  );
   // Once logged in, and once however often the transaction ran.
   for (const warning of request().storage.space_warnings ?? []) {
     ctx.log.warning(`storage ${name}: ${warning.replace(CONTROL_CHARACTERS, ' ')}`);
@@ -187,6 +193,8 @@ export async function storagePingSourceUpdate(
   login: StorageLogin,
   request: RequestAfterLogin<StoragePingSourceUpdateRequest>,
 ): Promise<Record<string, never>> {
+  // Counted once the reports are stored, however often the transaction ran.
+  let results: BackupResult[] = [];
   await secretTransaction(ctx.db, async (store, checks) => {
     const now = ctx.now();
     const storage = await loginStorage(store, checks, login.storage);
@@ -194,6 +202,7 @@ export async function storagePingSourceUpdate(
     const machine = await machineOfStorage(store, storage, reported.uuid);
     const sources = new Map((await store.sourcesOfMachine(machine.id)).map((source) => [source.name, source]));
     const reports = Object.entries(reported.sources);
+    results = [];
     // Every named source must exist before anything is applied.
     for (const [name] of reports) {
       const source = sources.get(name);
@@ -202,6 +211,7 @@ export async function storagePingSourceUpdate(
     for (const [name, result] of reports) {
       const source = sources.get(name)!;
       const ok = result.success === true;
+      results.push(result.skipped === true ? 'skipped' : ok ? 'success' : 'failure');
       if (result.skipped === true) {
         ctx.log.info(`source ${name} of ${machine.uuid} was skipped by storage ${storage.name}; it stays due`);
       } else if (ok) {
@@ -230,6 +240,7 @@ export async function storagePingSourceUpdate(
       });
     }
   });
+  for (const result of results) ctx.metrics?.instruments.backup(result);
   return {};
 }
 

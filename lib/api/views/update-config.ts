@@ -22,6 +22,7 @@ import {
 import { firstBackup, nextBackupOrError } from '../scheduling.js';
 import { acceptedRequest, bodyDigest, rememberAccepted } from '../accepted-configs.js';
 import { rememberLogin } from '../quick-checkin.js';
+import { countedRegistration } from '../metrics/counted-registration.js';
 import { secretTransaction, type SecretChecks } from '../secret-checks.js';
 import { NO_RECORD_HASH, verifySecretFast } from '../secrets.js';
 import { type Store, type Changes } from '../store.js';
@@ -93,30 +94,34 @@ export async function updateConfig(
     rememberAccepted(ctx, uuid!, digest!, quick.wanted);
     return {};
   }
-  const { machine, wanted } = await secretTransaction(ctx.db, async (store, checks) => {
-    const now = ctx.now();
-    const existing = uuid === undefined ? undefined : await store.machineByUuid(uuid);
-    let machine: MachineRecord;
-    let wanted: Registration;
-    let stored: SourceRecord[];
-    if (existing === undefined) {
-      // An unknown machine: its secret costs what a known one's would, then the registration decides.
-      if (secret !== undefined) checks.verify(secret, NO_RECORD_HASH);
-      const auth = await checkRegistration(store, checks, login.auth, 'machine_reg');
-      wanted = await registration();
-      machine = await registerMachine(ctx, store, checks, auth, wanted, now);
-      stored = [];
-    } else {
-      await authenticateMachine(store, checks, existing, secret, { allowUnpublished: true });
-      wanted = await knownRegistration();
-      // Read once for both steps: refreshing the machine record changes none of its sources.
-      stored = await store.sourcesOfMachine(existing.id);
-      machine = await refreshMachine(store, existing, stored, wanted, now);
-    }
-    await syncSources(ctx, store, machine, stored, wanted.sources, now);
-    await latchTunnelAllowance(store, machine, wanted.tunnel_allowance, now, ctx.log);
-    return { machine, wanted };
-  });
+  const registering = { now: false };
+  const { machine, wanted } = await countedRegistration(ctx, 'machine', registering, () =>
+    secretTransaction(ctx.db, async (store, checks) => {
+      const now = ctx.now();
+      const existing = uuid === undefined ? undefined : await store.machineByUuid(uuid);
+      registering.now = existing === undefined;
+      let machine: MachineRecord;
+      let wanted: Registration;
+      let stored: SourceRecord[];
+      if (existing === undefined) {
+        // An unknown machine: its secret costs what a known one's would, then the registration decides.
+        if (secret !== undefined) checks.verify(secret, NO_RECORD_HASH);
+        const auth = await checkRegistration(store, checks, login.auth, 'machine_reg');
+        wanted = await registration();
+        machine = await registerMachine(ctx, store, checks, auth, wanted, now);
+        stored = [];
+      } else {
+        await authenticateMachine(store, checks, existing, secret, { allowUnpublished: true });
+        wanted = await knownRegistration();
+        // Read once for both steps: refreshing the machine record changes none of its sources.
+        stored = await store.sourcesOfMachine(existing.id);
+        machine = await refreshMachine(store, existing, stored, wanted, now);
+      }
+      await syncSources(ctx, store, machine, stored, wanted.sources, now);
+      await latchTunnelAllowance(store, machine, wanted.tunnel_allowance, now, ctx.log);
+      return { machine, wanted };
+    }),
+  );
   // A machine that just registered or proved its secret checks in next in one statement.
   rememberLogin(ctx, machine);
   if (uuid !== undefined && digest !== undefined) rememberAccepted(ctx, uuid, digest, wanted);

@@ -1,0 +1,83 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+import type { ScheduleOptions } from '../../turku/schedule.js';
+import type { Database } from '../db/database.js';
+import { fleetText, perSourceText } from './exposition.js';
+import { OverdueThresholds, readFleet, readSources } from './fleet-readings.js';
+import { ApiInstruments } from './instruments.js';
+
+/**
+ * `GET /metrics` (docs/api.md, "Metrics"): the counters of this process and the fleet's state,
+ * read when Prometheus asks. Behind a bearer token when `metrics_token` is set.
+ */
+
+export interface MetricsSetup {
+  readonly instruments: ApiInstruments;
+  /** `metrics_per_source`: the per-source and per-machine series, off for very large fleets. */
+  readonly perSource: boolean;
+  /** `metrics_token`; never logged. */
+  readonly token?: string | undefined;
+  readonly thresholds: OverdueThresholds;
+}
+
+export function metricsSetup(options: {
+  readonly perSource: boolean;
+  readonly token?: string | undefined;
+  readonly schedule: ScheduleOptions;
+  readonly backoffMaxSeconds: number;
+}): MetricsSetup {
+  return {
+    instruments: new ApiInstruments(),
+    perSource: options.perSource,
+    token: options.token,
+    thresholds: new OverdueThresholds(options.schedule, options.backoffMaxSeconds),
+  };
+}
+
+export function isMetricsPath(url: string | undefined): boolean {
+  return url === '/metrics' || url?.split('?', 1)[0] === '/metrics';
+}
+
+const digest = (text: string) => createHash('sha256').update(text).digest();
+
+/** Compares digests, so neither the token's length nor its bytes show in the time taken. */
+export function bearerMatches(header: string | undefined, token: string): boolean {
+  const offered = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header ?? '')?.[1] ?? '';
+  return timingSafeEqual(digest(offered), digest(token)) && offered !== '';
+}
+
+export async function metricsText(db: Database, setup: MetricsSetup, now: Date): Promise<string> {
+  const fleet = await readFleet(db, setup.thresholds, now);
+  const parts = [await setup.instruments.registry.metrics(), await fleetText(fleet, setup.perSource)];
+  if (setup.perSource) {
+    const { sources, machines } = await readSources(db, setup.thresholds, now);
+    parts.push(perSourceText(sources, machines));
+  }
+  return parts.map((part) => (part.endsWith('\n') || part === '' ? part : `${part}\n`)).join('');
+}
+
+export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+export async function serveMetrics(
+  db: Database,
+  setup: MetricsSetup,
+  now: Date,
+  request: IncomingMessage,
+  response: ServerResponse,
+): Promise<void> {
+  const plain = { 'Content-Type': 'text/plain; charset=utf-8' };
+  if (request.method !== 'GET' && request.method !== 'HEAD') {
+    response.writeHead(405, { ...plain, Allow: 'GET, HEAD' });
+    response.end('Method not allowed\n');
+    return;
+  }
+  if (setup.token !== undefined && !bearerMatches(request.headers.authorization, setup.token)) {
+    response.writeHead(401, { ...plain, 'WWW-Authenticate': 'Bearer realm="turku-api metrics"' });
+    response.end('Bad auth\n');
+    return;
+  }
+  const body = await metricsText(db, setup, now);
+  response.writeHead(200, { 'Content-Type': METRICS_CONTENT_TYPE, 'Content-Length': Buffer.byteLength(body) });
+  response.end(request.method === 'HEAD' ? undefined : body);
+}
