@@ -6,7 +6,7 @@
 // docs/relations.md, "prometheus_scrape and grafana_dashboard".
 import { createHash } from 'node:crypto';
 
-import { compress } from 'lzma';
+import lzmaCoder from 'lzma/src/lzma_worker.js';
 import * as z from 'zod/mini';
 
 import { jsonField } from '../charm/schemas.js';
@@ -38,7 +38,7 @@ const LZMA_MODE = 6;
 
 /** The library's `LZMABase64.compress`: LZMA, then base64. */
 export function lzmaBase64(text: string): string {
-  return Buffer.from(compress(text, LZMA_MODE)).toString('base64');
+  return Buffer.from(lzmaCoder.LZMA_WORKER.compress(text, LZMA_MODE)).toString('base64');
 }
 
 /** The library's alternative uid: shake_256 of "<charm>-<id>", 8 bytes in hex. */

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 import AjvModule from 'ajv';
-import { decompress } from 'lzma';
+import lzmaCoder from 'lzma/src/lzma_worker.js';
 
 import { runCharm } from '../../../lib/charm/index.js';
 import { parseCharmMeta } from '../../../lib/charm-pack/charm-meta.js';
@@ -153,7 +153,7 @@ describe('grafana-dashboard (grafana_dashboard)', () => {
       juju_topology: { application: 'turku-api', unit: 'turku-api/0' },
     });
     const compressed = Buffer.from(template.content, 'base64');
-    expect(JSON.parse(decompress(compressed) as string)).toEqual(TURKU_DASHBOARD);
+    expect(JSON.parse(lzmaCoder.LZMA_WORKER.decompress(compressed) as string)).toEqual(TURKU_DASHBOARD);
     // xz's auto-detection is liblzma's, which Python's lzma.decompress (cosl's LZMABase64) uses.
     const byXz = execFileSync('xz', ['--decompress', '--format=auto', '--stdout'], { input: compressed });
     expect(JSON.parse(byXz.toString('utf8'))).toEqual(TURKU_DASHBOARD);
