@@ -1,6 +1,7 @@
 import { lstatSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 
+import { type EarlyHash } from '../../common/tree-record-share.js';
 import { BatchHasher, statKey, type StatKey } from './batch-hasher.js';
 
 /**
@@ -141,6 +142,13 @@ export class EarlyHashes {
 
   get size(): number {
     return this.hashed.size;
+  }
+
+  /** All of them, for the manifest's worker threads (lib/common/tree-record-share.ts checks the identity). */
+  byPath(): Map<string, EarlyHash> {
+    const all = new Map<string, EarlyHash>();
+    for (const [path, { stats, sha256 }] of this.hashed) all.set(path, { ...stats, sha256 });
+    return all;
   }
 
   /** The hash of the file at `path` when it is still the file that was read (same dev, inode, size, mtime, ctime). */
