@@ -20,7 +20,9 @@ import { patchedLines, type BaseLines, type CloneChanges } from './patch.js';
  * base, a file still sharing its inode with the base's file of the same path (rsync's
  * `--link-dest` and the clone hard-link unchanged files) takes the base manifest's hash unread:
  * an incremental reads only what changed. When the backup cloned the base (link-clone.ts), the
- * dry run's list says what changed and nothing else is looked at (patch.ts).
+ * dry run's list says what changed and nothing else is looked at (patch.ts). Without a base (or
+ * with one without a manifest), the tree is recorded by whole directories on worker threads
+ * (lib/common/tree-record-pool.ts), taking the hashes made while rsync ran (early-hash.ts).
  */
 
 export interface RecordRequest {
