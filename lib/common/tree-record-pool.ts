@@ -115,12 +115,11 @@ async function onWorkers(
         worker.on('message', (record: DirectoryRecord) => {
           inFlight.n--;
           pending--;
-          try {
-            keep(record);
-          } catch (error) {
-            reject(error as Error);
+          if (record.error !== null) {
+            reject(new Error(record.error));
             return;
           }
+          keep(record);
           // Its subdirectories may be for any worker that waits.
           for (const state of states) feed(state.worker, state.inFlight);
         });

@@ -56,7 +56,7 @@ export async function recordManifest(request: RecordRequest): Promise<Recorded> 
   const root = join(request.snapshotsDir, request.dir);
   const fromChanges = request.changes !== undefined && request.changes !== null && request.baseDir !== null;
   // The changes are looked at and read while the base's manifest is read and gunzipped.
-  const changed = fromChanges ? changedEntries(root, request.changes!) : null;
+  const changed = fromChanges ? changedEntries(root, request.changes) : null;
   changed?.catch(() => undefined); // awaited below, unless the base has no sound manifest
   const baseLines = fromChanges ? await readBaseLines(request.snapshotsDir, request.baseDir) : null;
   // A base without a (sound) manifest: everything is read, as without a base.
