@@ -36,35 +36,9 @@ export interface PatchedLines {
 }
 
 export async function patchedLines(root: string, base: BaseLines, changes: CloneChanges): Promise<PatchedLines> {
-  return mergedLines(base, await changedEntries(root, changes));
-}
-
-/** The entries the pull changed, as they are now, and what is gone: made without the base's manifest. */
-export interface ChangedEntries {
-  /** Their lines, in walk order. */
-  readonly added: readonly { readonly path: string; readonly line: string }[];
-  /** Entries whose base line is replaced by one of `added`. */
-  readonly replaced: ReadonlySet<string>;
-  /** Entries gone, each with everything under it. */
-  readonly removed: ReadonlySet<string>;
-  readonly hashed: number;
-  readonly hashedBytes: number;
-}
-
-/** One turn for the event loop every this many entries: the base's manifest is read and gunzipped meanwhile. */
-const ENTRIES_PER_TURN = 64;
-
-/**
- * The changed entries looked at and read (an `lstat` each, the files and symlinks hashed). Made
- * while the base's manifest is read and gunzipped (record.ts), so now and then it lets the event
- * loop start the next step of that.
- */
-export async function changedEntries(root: string, changes: CloneChanges): Promise<ChangedEntries> {
   const removed = new Set(changes.deleted);
   const fresh: ManifestEntry[] = [];
-  let count = 0;
   for (const path of new Set(changes.touched)) {
-    if (++count % ENTRIES_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
     let stats: BigIntStats;
     try {
       stats = lstatSync(join(root, path), { bigint: true }); // sync: a few cheap calls
@@ -97,13 +71,9 @@ export async function changedEntries(root: string, changes: CloneChanges): Promi
     .map((entry) => ({ path: entry.path, line: encodeEntryLine({ ...entry, sha256: hashed.get(entry.path) ?? null }) }))
     .sort((a, b) => comparePaths(a.path, b.path));
   const replaced = new Set(fresh.map((entry) => entry.path));
-  return { added, replaced, removed, hashed: toHash.length, hashedBytes };
-}
+  const gone = removedTest(removed);
 
-/** The base's lines in order, the changed ones merged in where a walk would list them. */
-export function mergedLines(base: BaseLines, changed: ChangedEntries): PatchedLines {
-  const { added, replaced } = changed;
-  const gone = removedTest(changed.removed);
+  // The base's lines in order, the added ones merged in where a walk would list them.
   const lines: string[] = [];
   let reused = 0;
   let j = 0;
@@ -115,7 +85,7 @@ export function mergedLines(base: BaseLines, changed: ChangedEntries): PatchedLi
     if (lineType(line) === 'f') reused++;
   }
   while (j < added.length) lines.push(added[j++]!.line);
-  return { lines, hashed: changed.hashed, hashedBytes: changed.hashedBytes, reused };
+  return { lines, hashed: toHash.length, hashedBytes, reused };
 }
 
 /**

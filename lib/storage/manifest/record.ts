@@ -13,7 +13,7 @@ import {
 } from '../../turku/manifest.js';
 import { manifestPath, readManifest } from './files.js';
 import { type EarlyHashes } from './early-hash.js';
-import { changedEntries, mergedLines, type BaseLines, type CloneChanges } from './patch.js';
+import { patchedLines, type BaseLines, type CloneChanges } from './patch.js';
 
 /**
  * Records the manifest of a link-dest snapshot (docs/datapath.md, "Manifests and verify"). With a
@@ -55,9 +55,6 @@ export interface Recorded {
 export async function recordManifest(request: RecordRequest): Promise<Recorded> {
   const root = join(request.snapshotsDir, request.dir);
   const fromChanges = request.changes !== undefined && request.changes !== null && request.baseDir !== null;
-  // The changes are looked at and read while the base's manifest is read and gunzipped.
-  const changed = fromChanges ? changedEntries(root, request.changes) : null;
-  changed?.catch(() => undefined); // awaited below, unless the base has no sound manifest
   const baseLines = fromChanges ? await readBaseLines(request.snapshotsDir, request.baseDir) : null;
   // A base without a (sound) manifest: everything is read, as without a base.
   const base = fromChanges || request.baseDir === null ? null : await readBase(request.snapshotsDir, request.baseDir);
@@ -86,7 +83,7 @@ export async function recordManifest(request: RecordRequest): Promise<Recorded> 
   }
   const built =
     baseLines !== null
-      ? mergedLines(baseLines, (await changed)!)
+      ? await patchedLines(root, baseLines, request.changes!)
       : await walkedLines(root, join(request.snapshotsDir, request.baseDir!), base!);
   const done = header(built);
   await writeManifestLines(path, done, built.lines);
