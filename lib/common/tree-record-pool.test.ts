@@ -10,7 +10,8 @@ import { encodeEntryLine, type ManifestHeader } from '../turku/manifest.js';
 import { readManifestFile, writeManifestLines, writeManifestTexts } from './manifest-file.js';
 import { manifestEntries, verifyTree } from './tree-manifest.js';
 import { recordTree, type RecordTreeOptions } from './tree-record-pool.js';
-import type { ShareDeps } from './tree-share-kit.js';
+import { hashDeferred, recordDirectory } from './tree-record-share.js';
+import { shareKit, type ShareDeps } from './tree-share-kit.js';
 
 let root: string;
 let out: string;
@@ -140,6 +141,24 @@ describe('recordTree', () => {
     }) as typeof fs.readdirSync;
     const listing = { crypto, fs: { ...fs, readdirSync } } as unknown as ShareDeps;
     await expect(recordTree(root, { workers: 0, deps: listing })).rejects.toThrow('z: EACCES: permission denied');
+  });
+
+  it('leaves large files for the pool to hash one by one, each line waiting for its hash', () => {
+    const deps = { fs, crypto };
+    const kit = shareKit(deps);
+    const record = recordDirectory(deps, kit, { root, dir: 'a', early: null, deferFrom: 1 << 20 });
+    expect(record.deferred).toEqual([
+      { path: 'a/big', size: (1 << 20) + 7 },
+      { path: 'a/exact', size: 1 << 20 },
+    ]);
+    expect(record.text).toContain('a/big\tf\t1048583\t644\t');
+    expect(record.text.match(/\t\0\d\0\n/g)).toEqual(['\t\u00000\u0000\n', '\t\u00001\u0000\n']);
+    expect(record.hashed).toBe(2); // counted here, hashed by the pool
+    const big = crypto.hash('sha256', fs.readFileSync(join(root, 'a/big')), 'hex');
+    expect(hashDeferred(deps, kit, root, record.deferred[0]!)).toEqual({ sha256: big });
+    expect(hashDeferred(deps, kit, root, { path: 'a/gone', size: 5 })).toEqual({
+      error: expect.stringMatching(/^a\/gone: ENOENT/) as unknown,
+    });
   });
 
   it('writes members of whole directories that any gzip reader reads as one text', async () => {

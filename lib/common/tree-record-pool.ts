@@ -4,7 +4,13 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 
 import { shareKit, type ShareDeps } from './tree-share-kit.js';
-import { recordDirectory, type DirectoryRecord, type EarlyHash } from './tree-record-share.js';
+import {
+  hashDeferred,
+  recordDirectory,
+  type DeferredFile,
+  type DirectoryRecord,
+  type EarlyHash,
+} from './tree-record-share.js';
 
 /**
  * A whole tree's manifest lines, recorded by directories (docs/datapath.md, "Manifests and
@@ -26,16 +32,27 @@ const MAX_WORKERS = 4;
 /** Directories given to a worker ahead of its results, so that it does not wait for the next. */
 const AHEAD = 2;
 
+/** Files of this size and more are hashed one by one, not with their directory: a directory of large files is shared out too. */
+const DEFER_FROM = 1 << 20;
+
 const WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
 const shareKit = (${shareKit.toString()});
 const recordDirectory = (${recordDirectory.toString()});
+const hashDeferred = (${hashDeferred.toString()});
 const deps = { fs: require('node:fs'), crypto: require('node:crypto') };
 const kit = shareKit(deps);
-parentPort.on('message', (dir) => {
-  parentPort.postMessage(recordDirectory(deps, kit, { root: workerData.root, early: workerData.early, dir }));
+const { root, early, deferFrom } = workerData;
+parentPort.on('message', (job) => {
+  if (job.dir !== undefined) parentPort.postMessage({ record: recordDirectory(deps, kit, { root, early, dir: job.dir, deferFrom }) });
+  else parentPort.postMessage({ id: job.id, result: hashDeferred(deps, kit, root, job.file) });
 });
 `;
+
+type Job = { readonly dir: string } | { readonly id: number; readonly file: DeferredFile };
+type Reply =
+  | { readonly record: DirectoryRecord }
+  | { readonly id: number; readonly result: { readonly sha256: string } | { readonly error: string } };
 
 export interface RecordedTree {
   /** The entries' lines in a walk's order (lib/common/tree-manifest.ts `walkTree`), by directory: each text ends with LF. */
@@ -84,11 +101,15 @@ export async function recordTree(root: string, options: RecordTreeOptions = {}):
     entries += record.entries;
     bytes += record.hashedBytes;
   }
-  if (next < queue.length) await onWorkers(root, early, workers, queue, next, keep);
+  if (next < queue.length) await onWorkers(root, early, workers, queue, next, keep, records);
   return inWalkOrder(records);
 }
 
-/** Hands out the directories of `queue` from `next` on, and those they hold, until none is left. */
+/**
+ * Hands out the directories of `queue` from `start` on, those they hold, and the large files they
+ * hold (largest first, each to a worker with nothing else to do), until none is left; then puts
+ * the large files' hashes in their directories' lines.
+ */
 async function onWorkers(
   root: string,
   early: ReadonlyMap<string, EarlyHash> | null,
@@ -96,31 +117,48 @@ async function onWorkers(
   queue: string[],
   start: number,
   keep: (record: DirectoryRecord) => void,
+  records: Map<string, DirectoryRecord>,
 ): Promise<void> {
   let next = start;
-  const workers = Array.from({ length: count }, () => new Worker(WORKER, { eval: true, workerData: { root, early } }));
+  const files: { id: number; file: DeferredFile }[] = [];
+  const owners: { dir: string; index: number }[] = [];
+  const hashes: string[] = [];
+  const workerData = { root, early, deferFrom: DEFER_FROM };
+  const workers = Array.from({ length: count }, () => new Worker(WORKER, { eval: true, workerData }));
   try {
     await new Promise<void>((resolve, reject) => {
       let pending = 0;
+      const send = (worker: Worker, inFlight: { n: number }, job: Job) => {
+        worker.postMessage(job);
+        inFlight.n++;
+        pending++;
+      };
       const feed = (worker: Worker, inFlight: { n: number }) => {
-        while (inFlight.n < AHEAD && next < queue.length) {
-          worker.postMessage(queue[next++]);
-          inFlight.n++;
-          pending++;
+        while (inFlight.n < AHEAD && next < queue.length) send(worker, inFlight, { dir: queue[next++]! });
+        if (inFlight.n === 0 && files.length > 0) {
+          const largest = files.reduce((max, job, i) => (job.file.size > files[max]!.file.size ? i : max), 0);
+          send(worker, inFlight, files.splice(largest, 1)[0]!);
         }
         if (pending === 0) resolve();
       };
       const states = workers.map((worker) => ({ worker, inFlight: { n: 0 } }));
       for (const { worker, inFlight } of states) {
-        worker.on('message', (record: DirectoryRecord) => {
+        worker.on('message', (reply: Reply) => {
           inFlight.n--;
           pending--;
-          if (record.error !== null) {
-            reject(new Error(record.error));
+          const error = 'record' in reply ? reply.record.error : 'error' in reply.result ? reply.result.error : null;
+          if (error !== null) {
+            reject(new Error(error));
             return;
           }
-          keep(record);
-          // Its subdirectories may be for any worker that waits.
+          if ('record' in reply) {
+            keep(reply.record);
+            reply.record.deferred.forEach((file, index) => {
+              files.push({ id: owners.length, file });
+              owners.push({ dir: reply.record.dir, index });
+            });
+          } else if ('sha256' in reply.result) hashes[reply.id] = reply.result.sha256;
+          // Its subdirectories and large files may be for any worker that waits.
           for (const state of states) feed(state.worker, state.inFlight);
         });
         worker.once('error', reject);
@@ -130,6 +168,17 @@ async function onWorkers(
     });
   } finally {
     await Promise.all(workers.map((worker) => worker.terminate()));
+  }
+  // Each directory's `\0<index>\0` placeholders, replaced by the hashes.
+  const byDir = new Map<string, string[]>();
+  owners.forEach(({ dir, index }, id) => {
+    let dirHashes = byDir.get(dir);
+    if (dirHashes === undefined) byDir.set(dir, (dirHashes = []));
+    dirHashes[index] = hashes[id]!;
+  });
+  for (const [dir, dirHashes] of byDir) {
+    const record = records.get(dir)!;
+    records.set(dir, { ...record, text: record.text.replace(/\0(\d+)\0/g, (_, i: string) => dirHashes[Number(i)]!) });
   }
 }
 

@@ -32,6 +32,19 @@ export interface RecordDirectoryInput {
   readonly early: ReadonlyMap<string, EarlyHash> | null;
   /** Given up past this many entries or bytes hashed (the main thread's first directories); none by default. */
   readonly budget?: { readonly entries: number; readonly bytes: number };
+  /**
+   * Files of this many bytes and more are not hashed here but listed in `deferred`, their lines
+   * holding `\0<index>\0` for the hash (no path holds a NUL): the pool hashes them one by one,
+   * so that a directory of large files is shared out too. None by default.
+   */
+  readonly deferFrom?: number;
+}
+
+/** A file whose hash the line of index `index` in `deferred` waits for. */
+export interface DeferredFile {
+  /** Relative to the root, not escaped. */
+  readonly path: string;
+  readonly size: number;
 }
 
 export interface DirectoryRecord {
@@ -49,12 +62,13 @@ export interface DirectoryRecord {
   readonly error: string | null;
   /** Over the budget: nothing recorded. */
   readonly overBudget: boolean;
+  readonly deferred: DeferredFile[];
 }
 
 export function recordDirectory(deps: ShareDeps, kit: ShareKit, input: RecordDirectoryInput): DirectoryRecord {
   const { fs } = deps;
   const { escape, typeOf, lineOf, hashOpen, hashLink, OPEN_FLAGS, message } = kit;
-  const { dir, early, budget } = input;
+  const { dir, early, budget, deferFrom } = input;
   const onDisk = (path: string) => (path === '' ? input.root : `${input.root}/${path}`);
   const prefix = dir === '' ? '' : `${escape(dir)}/`;
   let text = '';
@@ -62,6 +76,7 @@ export function recordDirectory(deps: ShareDeps, kit: ShareKit, input: RecordDir
   let hashedBytes = 0;
   let earlyTaken = 0;
   const subdirs: string[] = [];
+  const deferred: DeferredFile[] = [];
   const record = (entries: number, error: string | null, overBudget = false): DirectoryRecord => ({
     dir,
     text: error === null && !overBudget ? text : '',
@@ -72,6 +87,7 @@ export function recordDirectory(deps: ShareDeps, kit: ShareKit, input: RecordDir
     early: earlyTaken,
     error,
     overBudget,
+    deferred,
   });
 
   let listed;
@@ -111,6 +127,9 @@ export function recordDirectory(deps: ShareDeps, kit: ShareKit, input: RecordDir
         ) {
           sha = known.sha256;
           earlyTaken++;
+        } else if (deferFrom !== undefined && Number(stats.size) >= deferFrom) {
+          sha = `\0${deferred.length}\0`;
+          deferred.push({ path: plain, size: Number(stats.size) });
         } else {
           if (fd < 0) fd = fs.openSync(onDisk(plain), OPEN_FLAGS);
           sha = hashOpen(fd, Number(stats.size));
@@ -130,4 +149,22 @@ export function recordDirectory(deps: ShareDeps, kit: ShareKit, input: RecordDir
     }
   }
   return record(listed.length, null);
+}
+
+/** The SHA-256 of a file `recordDirectory` deferred; the error ("path: reason") when it cannot be read. */
+export function hashDeferred(
+  deps: ShareDeps,
+  kit: ShareKit,
+  root: string,
+  file: DeferredFile,
+): { readonly sha256: string } | { readonly error: string } {
+  let fd = -1;
+  try {
+    fd = deps.fs.openSync(`${root}/${file.path}`, kit.OPEN_FLAGS);
+    return { sha256: kit.hashOpen(fd, file.size) };
+  } catch (error) {
+    return { error: `${file.path}: ${kit.message(error)}` };
+  } finally {
+    if (fd >= 0) deps.fs.closeSync(fd);
+  }
 }
