@@ -69,17 +69,51 @@ export async function writeManifestLines(
   await writeFileAtomic(path, Readable.from(gzipMembers(header, lines)));
 }
 
+/**
+ * The manifest of `header` and entry lines given as texts of whole lines (each ending with LF;
+ * lib/common/tree-record-pool.ts gives a directory's lines as one), `lineCounts[i]` lines in
+ * `texts[i]`: written as `writeManifestLines` writes, the texts joined into members of about
+ * `LINES_PER_MEMBER` lines without being split.
+ */
+export async function writeManifestTexts(
+  path: string,
+  header: ManifestHeader,
+  texts: readonly string[],
+  lineCounts: readonly number[],
+): Promise<void> {
+  const pieces = function* (): Generator<string> {
+    let piece = `${encodeHeaderLine(header)}\n`;
+    let lines = 0;
+    for (const [i, text] of texts.entries()) {
+      piece += text;
+      lines += lineCounts[i]!;
+      if (lines >= LINES_PER_MEMBER) {
+        yield piece;
+        piece = '';
+        lines = 0;
+      }
+    }
+    if (piece !== '') yield piece;
+  };
+  await writeFileAtomic(path, Readable.from(gzipPieces(pieces())));
+}
+
 /** The members in order, at most `MEMBERS_AT_ONCE` compressing ahead of the one written. */
 async function* gzipMembers(header: ManifestHeader, lines: readonly string[]): AsyncGenerator<Buffer> {
-  const compress = promisify(gzip);
   const pieces = function* (): Generator<string> {
     yield `${encodeHeaderLine(header)}\n${lines.slice(0, LINES_PER_MEMBER).join('\n')}${lines.length > 0 ? '\n' : ''}`;
     for (let start = LINES_PER_MEMBER; start < lines.length; start += LINES_PER_MEMBER) {
       yield `${lines.slice(start, start + LINES_PER_MEMBER).join('\n')}\n`;
     }
   };
+  yield* gzipPieces(pieces());
+}
+
+/** Each piece a gzip member, at most `MEMBERS_AT_ONCE` compressing ahead of the one written. */
+async function* gzipPieces(pieces: Iterable<string>): AsyncGenerator<Buffer> {
+  const compress = promisify(gzip);
   const inFlight: Promise<Buffer>[] = [];
-  for (const piece of pieces()) {
+  for (const piece of pieces) {
     if (inFlight.length >= MEMBERS_AT_ONCE) yield await inFlight.shift()!;
     const member = compress(piece, GZIP_OPTIONS);
     member.catch(() => undefined); // awaited in turn; an early failure must not go unhandled meanwhile

@@ -4,7 +4,8 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 
 import { compareEntry, parseManifestLine, type ManifestEntry, type TreeProblem } from '../turku/manifest.js';
-import { verifyShare, type ShareDeps, type ShareResult } from './tree-verify-share.js';
+import { shareKit, type ShareDeps } from './tree-share-kit.js';
+import { verifyShare, type ShareResult } from './tree-verify-share.js';
 
 /**
  * A full verify of a large tree on worker threads, one per core (docs/datapath.md, "Manifests and
@@ -16,10 +17,12 @@ import { verifyShare, type ShareDeps, type ShareResult } from './tree-verify-sha
 
 const WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
+const shareKit = (${shareKit.toString()});
 const verifyShare = (${verifyShare.toString()});
 parentPort.once('message', ({ data, bodyStart }) => {
   const body = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8', bodyStart);
-  parentPort.postMessage(verifyShare({ fs: require('node:fs'), crypto: require('node:crypto') }, { ...workerData, body }));
+  const deps = { fs: require('node:fs'), crypto: require('node:crypto') };
+  parentPort.postMessage(verifyShare(deps, shareKit(deps), { ...workerData, body }));
 });
 `;
 
@@ -79,7 +82,9 @@ export function verifyInThread(
   shares: number,
   deps: ShareDeps = { fs, crypto },
 ): PoolCheck {
-  const results = Array.from({ length: shares }, (_, share) => verifyShare(deps, { root, body, share, shares }));
+  const results = Array.from({ length: shares }, (_, share) =>
+    verifyShare(deps, shareKit(deps), { root, body, share, shares }),
+  );
   return merge(results, firstLineNumber);
 }
 

@@ -1,5 +1,4 @@
-import type * as Crypto from 'node:crypto';
-import type * as Fs from 'node:fs';
+import type { ShareDeps, ShareKit } from './tree-share-kit.js';
 
 /**
  * One worker's share of a full verify on worker threads (tree-verify-pool.ts; docs/datapath.md,
@@ -18,6 +17,8 @@ import type * as Fs from 'node:fs';
  *
  * `verifyShare` runs as the source text of a worker (tree-verify-pool.ts), so it must stay
  * self-contained: no reference to anything outside it but its parameters and the language's globals.
+ * What it shares with the recording's workers (lines, escapes, hashing) comes as `kit`
+ * (tree-share-kit.ts).
  */
 
 export interface ShareInput {
@@ -29,10 +30,7 @@ export interface ShareInput {
   readonly shares: number;
 }
 
-export interface ShareDeps {
-  readonly fs: typeof Fs;
-  readonly crypto: typeof Crypto;
-}
+export type { ShareDeps };
 
 /**
  * An entry line of the manifest and the line made from the disk that differ: `expected` null for
@@ -53,27 +51,13 @@ export interface ShareResult {
   readonly unreadable: { readonly path: string; readonly detail: string; readonly directory: boolean }[];
 }
 
-export function verifyShare(deps: ShareDeps, input: ShareInput): ShareResult {
-  const { fs, crypto } = deps;
-  const READ_SIZE = 1 << 20;
+export function verifyShare(deps: ShareDeps, kit: ShareKit, input: ShareInput): ShareResult {
+  const { fs } = deps;
+  const { escape, unescape, typeOf, lineOf, hashOpen, hashLink, OPEN_FLAGS, message, code } = kit;
   /** What listing and opening an entry costs beside its bytes, for sharing the directories out. */
   const ENTRY_COST = 64 * 1024;
-  const buffer = Buffer.allocUnsafe(READ_SIZE);
   const lines = input.body.split('\n');
   if (lines.at(-1) === '') lines.pop();
-
-  const unescape = (text: string) =>
-    text.includes('\\') ? text.replace(/\\(.)/g, (_, c: string) => ({ t: '\t', n: '\n', r: '\r' })[c] ?? c) : text;
-  const escape = (name: string) =>
-    /[\\\t\n\r]/.test(name)
-      ? name.replace(/[\\\t\n\r]/g, (c) => ({ '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c] ?? '\\\\')
-      : name;
-  // Duck-typed, as errorMessage (errors.ts): Node's errors may come from another realm.
-  const message = (error: unknown) => {
-    const text = (error as { message?: unknown } | null)?.message;
-    return typeof text === 'string' ? text : String(error);
-  };
-  const code = (error: unknown) => (error as { code?: unknown } | null)?.code;
 
   // The directories (by escaped path) and the lines of their entries, in the manifest's order.
   interface Group {
@@ -115,32 +99,6 @@ export function verifyShare(deps: ShareDeps, input: ShareInput): ShareResult {
   const differences: LineDifference[] = [];
   const unreadable: ShareResult['unreadable'] = [];
   const onDisk = (path: string) => (path === '' ? input.root : `${input.root}/${path}`);
-
-  /** The SHA-256 of an open file of `size` bytes (by its status). */
-  const hashOpen = (fd: number, size: number): string => {
-    let hash: Crypto.Hash;
-    if (size < READ_SIZE) {
-      const n = fs.readSync(fd, buffer, 0, size + 1, null);
-      // A regular file's read returns less than asked only at its end.
-      if (n <= size) return crypto.hash('sha256', buffer.subarray(0, n), 'hex');
-      hash = crypto.createHash('sha256').update(buffer.subarray(0, n));
-    } else hash = crypto.createHash('sha256');
-    for (let n = fs.readSync(fd, buffer, 0, READ_SIZE, null); n > 0; n = fs.readSync(fd, buffer, 0, READ_SIZE, null))
-      hash.update(buffer.subarray(0, n));
-    return hash.digest('hex');
-  };
-  /**
-   * A file the manifest has as a file is opened before anything else, and its status taken from
-   * the open file: one lookup of its path, not two (lstat, then open). Not through a symlink
-   * (ELOOP: the lstat after says what it is now), and a fifo put in its place does not block.
-   */
-  const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK, O_NOCTTY } = fs.constants;
-  const OPEN_FLAGS = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY;
-
-  const typeOf = (stats: Fs.BigIntStats) =>
-    stats.isFile() ? 'f' : stats.isDirectory() ? 'd' : stats.isSymbolicLink() ? 'l' : 'o';
-  const lineOf = (path: string, type: string, stats: Fs.BigIntStats, sha: string | null) =>
-    `${path}\t${type}\t${type === 'd' ? 0 : stats.size}\t${(stats.mode & 0o7777n).toString(8)}\t${stats.mtimeNs}\t${sha ?? '-'}`;
 
   /** Whether `path` and every directory above it are directories, not symlinks (as a walk from the root finds them). */
   const realDirs = new Map<string, boolean>([['', true]]);
@@ -222,6 +180,7 @@ export function verifyShare(deps: ShareDeps, input: ShareInput): ShareResult {
       const fields = want?.split('\t');
       let fd = -1;
       let stats;
+      // A file the manifest has as a file is opened first, its status taken from the open file (OPEN_FLAGS).
       if (fields !== undefined && fields[1] === 'f' && fields[5] !== '-') {
         try {
           fd = fs.openSync(onDisk(plain), OPEN_FLAGS);
@@ -252,8 +211,7 @@ export function verifyShare(deps: ShareDeps, input: ShareInput): ShareResult {
         let sha: string | null = null;
         if (fields[1] === type && fields[5] !== '-' && (type !== 'f' || fields[2] === String(stats.size))) {
           try {
-            if (type === 'l')
-              sha = crypto.hash('sha256', fs.readlinkSync(onDisk(plain), { encoding: 'buffer' }), 'hex');
+            if (type === 'l') sha = hashLink(onDisk(plain));
             else {
               if (fd < 0) fd = fs.openSync(onDisk(plain), OPEN_FLAGS);
               sha = hashOpen(fd, Number(stats.size));

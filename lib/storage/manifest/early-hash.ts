@@ -1,6 +1,7 @@
 import { lstatSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 
+import { type EarlyHash } from '../../common/tree-record-share.js';
 import { BatchHasher, statKey, type StatKey } from './batch-hasher.js';
 
 /**
@@ -14,13 +15,13 @@ import { BatchHasher, statKey, type StatKey } from './batch-hasher.js';
  * a file that vanished): it is dropped. The finished files go, in batches, to a worker thread
  * (batch-hasher.ts) that reads each with synchronous calls and keeps a hash only when the file's
  * device, inode, size, mtime and ctime after the read are those its `lstat` here showed before; the manifest takes
- * it only for a file whose `lstat` still shows all five, so anything that touched the file since
- * is read again.
+ * it only for a file whose status (lib/common/tree-record-share.ts) still shows all five, so
+ * anything that touched the file since is read again.
  *
  * Only files of `minBytes` and more. Small files hashed here too cost the storage more CPU in all
  * (a full backup of 50,000 files of 128 B-4 kB: 3.45 CPU-s in its node processes, against 2.07
- * when they are left to the manifest's walk) and slowed the backup: the walk's worker threads,
- * which read them after rsync anyway for their `lstat`, hash them for less.
+ * when they are left to the manifest after rsync) and slowed the backup: the manifest's threads,
+ * which open them after rsync anyway for their status, hash them for less.
  */
 
 interface Early {
@@ -141,6 +142,13 @@ export class EarlyHashes {
 
   get size(): number {
     return this.hashed.size;
+  }
+
+  /** All of them, for the manifest's worker threads (lib/common/tree-record-share.ts checks the identity). */
+  byPath(): Map<string, EarlyHash> {
+    const all = new Map<string, EarlyHash>();
+    for (const [path, { stats, sha256 }] of this.hashed) all.set(path, { ...stats, sha256 });
+    return all;
   }
 
   /** The hash of the file at `path` when it is still the file that was read (same dev, inode, size, mtime, ctime). */

@@ -1,8 +1,9 @@
 import { lstatSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 
-import { readManifestText, writeManifestLines } from '../../common/manifest-file.js';
+import { readManifestText, writeManifestLines, writeManifestTexts } from '../../common/manifest-file.js';
 import { manifestEntries } from '../../common/tree-manifest.js';
+import { recordTree } from '../../common/tree-record-pool.js';
 import {
   encodeEntryLine,
   manifestLines,
@@ -19,7 +20,9 @@ import { patchedLines, type BaseLines, type CloneChanges } from './patch.js';
  * base, a file still sharing its inode with the base's file of the same path (rsync's
  * `--link-dest` and the clone hard-link unchanged files) takes the base manifest's hash unread:
  * an incremental reads only what changed. When the backup cloned the base (link-clone.ts), the
- * dry run's list says what changed and nothing else is looked at (patch.ts).
+ * dry run's list says what changed and nothing else is looked at (patch.ts). Without a base (or
+ * with one without a manifest), the tree is recorded by whole directories on worker threads
+ * (lib/common/tree-record-pool.ts), taking the hashes made while rsync ran (early-hash.ts).
  */
 
 export interface RecordRequest {
@@ -55,50 +58,53 @@ export async function recordManifest(request: RecordRequest): Promise<Recorded> 
   const baseLines = fromChanges ? await readBaseLines(request.snapshotsDir, request.baseDir) : null;
   // A base without a (sound) manifest: everything is read, as without a base.
   const base = fromChanges || request.baseDir === null ? null : await readBase(request.snapshotsDir, request.baseDir);
-  let built: { lines: string[]; hashed: number; hashedBytes: number; reused: number };
-  let early = 0;
-  if (baseLines !== null) built = await patchedLines(root, baseLines, request.changes!);
-  else if (base === null && request.early) {
-    const hashes = request.early;
-    // eslint-disable-next-line @typescript-eslint/require-await -- the caller's interface is async
-    const walked = await manifestEntries(root, { reuse: async (path, stats) => hashes.reuse(path, stats) });
-    // Read by this backup all the same, only sooner: hashed, not reused.
-    early = walked.reused;
-    const read = walked.entries.filter((entry) => entry.type === 'f' || entry.type === 'l');
-    built = {
-      lines: linesOf(walked.entries),
-      hashed: read.length,
-      hashedBytes: read.reduce((sum, entry) => sum + entry.size, 0),
-      reused: 0,
-    };
-  } else {
-    const walked = await manifestEntries(
-      root,
-      base === null ? {} : { reuse: reuseFromBase(join(request.snapshotsDir, request.baseDir!), base) },
-    );
-    built = { ...walked, lines: linesOf(walked.entries) };
-  }
-  const header: ManifestHeader = {
+  const header = (built: { hashed: number; reused: number }): ManifestHeader => ({
     snapshot: request.name,
     created: request.now.toISOString(),
     recorded: request.recorded,
     hashed: built.hashed,
     reused: built.reused,
-  };
+  });
   const path = manifestPath(request.snapshotsDir, request.dir);
-  await writeManifestLines(path, header, built.lines);
+  if (baseLines === null && base === null) {
+    // Everything is read (a full backup, or a base without a manifest): by whole directories, on worker threads.
+    const tree = await recordTree(root, { early: request.early?.byPath() ?? null });
+    const done = header({ hashed: tree.hashed, reused: 0 });
+    await writeManifestTexts(path, done, tree.texts, tree.lineCounts);
+    // Files hashed while rsync ran were read by this backup all the same, only sooner: hashed, not reused.
+    return {
+      path,
+      header: done,
+      entries: tree.entries,
+      hashedBytes: tree.hashedBytes,
+      patched: false,
+      early: tree.early,
+    };
+  }
+  const built =
+    baseLines !== null
+      ? await patchedLines(root, baseLines, request.changes!)
+      : await walkedLines(root, join(request.snapshotsDir, request.baseDir!), base!);
+  const done = header(built);
+  await writeManifestLines(path, done, built.lines);
   return {
     path,
-    header,
+    header: done,
     entries: built.lines.length,
     hashedBytes: built.hashedBytes,
     patched: baseLines !== null,
-    early,
+    early: 0,
   };
 }
 
-function linesOf(entries: readonly ManifestEntry[]): string[] {
-  return entries.map((entry) => encodeEntryLine(entry));
+/** The tree walked, the files still sharing their inode with the base's taking its hashes. */
+async function walkedLines(
+  root: string,
+  baseRoot: string,
+  base: Manifest,
+): Promise<{ lines: string[]; hashed: number; hashedBytes: number; reused: number }> {
+  const walked = await manifestEntries(root, { reuse: reuseFromBase(baseRoot, base) });
+  return { ...walked, lines: walked.entries.map((entry) => encodeEntryLine(entry)) };
 }
 
 /**
