@@ -12,8 +12,44 @@ import { ApiInstruments } from './instruments.js';
  * read when Prometheus asks. Behind a bearer token when `metrics_token` is set.
  */
 
+/** How long a finished reading answers further scrapes (docs/api.md, "Metrics"). */
+export const SHARED_SCRAPE_MS = 2_000;
+
+/**
+ * One reading at a time, and reused for a moment: scrapes that arrive while one is being read, or
+ * within SHARED_SCRAPE_MS after it, get that reading's text. A scrape of a large fleet with
+ * per-source series takes seconds and a lot of memory (on SQLite on the event loop), and /metrics
+ * may be open to anyone: a burst of requests must not multiply either. Two Prometheus replicas
+ * scraping together get the same answer.
+ */
+export class SharedScrape {
+  private pending: Promise<string> | undefined;
+  private last: { readonly text: string; readonly at: number } | undefined;
+
+  constructor(private readonly maxAgeMs = SHARED_SCRAPE_MS) {}
+
+  /** `now`: the API's clock (ms), which a reading is dated by. */
+  text(now: number, read: () => Promise<string>): Promise<string> {
+    const last = this.last;
+    if (last !== undefined && now >= last.at && now - last.at < this.maxAgeMs) return Promise.resolve(last.text);
+    this.pending ??= read().then(
+      (text) => {
+        this.last = { text, at: now };
+        this.pending = undefined;
+        return text;
+      },
+      (error: unknown) => {
+        this.pending = undefined;
+        throw error;
+      },
+    );
+    return this.pending;
+  }
+}
+
 export interface MetricsSetup {
   readonly instruments: ApiInstruments;
+  readonly shared: SharedScrape;
   /** `metrics_per_source`: the per-source and per-machine series, off for very large fleets. */
   readonly perSource: boolean;
   /** `metrics_token`; never logged. */
@@ -29,6 +65,7 @@ export function metricsSetup(options: {
 }): MetricsSetup {
   return {
     instruments: new ApiInstruments(),
+    shared: new SharedScrape(),
     perSource: options.perSource,
     token: options.token,
     thresholds: new OverdueThresholds(options.schedule, options.backoffMaxSeconds),
@@ -77,7 +114,7 @@ export async function serveMetrics(
     response.end('Bad auth\n');
     return;
   }
-  const body = await metricsText(db, setup, now);
+  const body = await setup.shared.text(now.getTime(), () => metricsText(db, setup, now));
   response.writeHead(200, { 'Content-Type': METRICS_CONTENT_TYPE, 'Content-Length': Buffer.byteLength(body) });
   response.end(request.method === 'HEAD' ? undefined : body);
 }

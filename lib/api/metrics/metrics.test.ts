@@ -3,7 +3,7 @@ import { afterAll, afterEach, describe, expect, it } from '@jest/globals';
 import { BACKENDS, startTestApi, stopPostgres, type TestApi } from '../../../tests/support/api-harness.js';
 import { createAuth } from '../admin/commands.js';
 import { parseSettings } from '../settings.js';
-import { bearerMatches } from './endpoint.js';
+import { bearerMatches, SharedScrape } from './endpoint.js';
 import { escapeLabel } from './exposition.js';
 import { frequencyPeriodSeconds } from './frequency-period.js';
 
@@ -139,6 +139,56 @@ describe.each(BACKENDS)('/metrics on %s', (backend) => {
     const post = await fetch(t.url.replace(/\/v1$/, '/metrics'), { method: 'POST' });
     expect(post.status).toBe(405);
   }, 30_000);
+});
+
+describe('parallel scrapes', () => {
+  let t: TestApi;
+  afterEach(() => t.close());
+
+  it.each(BACKENDS)(
+    'on %s share one reading of the database: a burst of requests costs one scrape',
+    async (backend) => {
+      t = await startTestApi(backend);
+      t.clock = T0;
+      await fleet(t);
+      const db = t.api.ctx.db;
+      const transaction = db.transaction.bind(db);
+      let readings = 0;
+      db.transaction = ((work: Parameters<typeof transaction>[0]) => {
+        readings += 1;
+        return transaction(work);
+      }) as typeof db.transaction;
+      const answers = await Promise.all(Array.from({ length: 8 }, () => scrape(t)));
+      expect(answers.map((answer) => answer.status)).toEqual(Array(8).fill(200));
+      expect(new Set(answers.map((answer) => answer.text)).size).toBe(1);
+      // One fleet reading and one per-source reading for all eight.
+      expect(readings).toBe(2);
+    },
+    30_000,
+  );
+
+  it('a reading answers for SHARED_SCRAPE_MS after it finished, then the next scrape reads again', async () => {
+    const shared = new SharedScrape(2_000);
+    let calls = 0;
+    const read = () => Promise.resolve(`reading ${++calls}\n`);
+    await expect(shared.text(10_000, read)).resolves.toBe('reading 1\n');
+    await expect(shared.text(11_999, read)).resolves.toBe('reading 1\n');
+    await expect(shared.text(12_000, read)).resolves.toBe('reading 2\n');
+    // A clock set back does not keep an old reading.
+    await expect(shared.text(9_000, read)).resolves.toBe('reading 3\n');
+  });
+
+  it('a failed reading is not kept: the next scrape reads again', async () => {
+    const shared = new SharedScrape();
+    let calls = 0;
+    const failing = () => {
+      calls += 1;
+      return Promise.reject(new Error('database gone'));
+    };
+    await expect(Promise.all([shared.text(0, failing), shared.text(0, failing)])).rejects.toThrow('database gone');
+    expect(calls).toBe(1);
+    await expect(shared.text(0, () => Promise.resolve('ok\n'))).resolves.toBe('ok\n');
+  });
 });
 
 describe('pieces', () => {
