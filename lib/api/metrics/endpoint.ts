@@ -34,8 +34,13 @@ export class SharedScrape {
     if (last !== undefined && now >= last.at && now - last.at < this.maxAgeMs) return Promise.resolve(last.text);
     this.pending ??= read().then(
       (text) => {
-        this.last = { text, at: now };
+        const entry = { text, at: now };
+        this.last = entry;
         this.pending = undefined;
+        // A large fleet's text is tens of MB: not kept between Prometheus' scrapes.
+        setTimeout(() => {
+          if (this.last === entry) this.last = undefined;
+        }, this.maxAgeMs).unref();
         return text;
       },
       (error: unknown) => {

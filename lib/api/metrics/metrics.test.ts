@@ -178,6 +178,16 @@ describe('parallel scrapes', () => {
     await expect(shared.text(9_000, read)).resolves.toBe('reading 3\n');
   });
 
+  it('a reading is let go once its window has passed in real time too (its text is not held between scrapes)', async () => {
+    const shared = new SharedScrape(50);
+    let calls = 0;
+    const read = () => Promise.resolve(`reading ${++calls}\n`);
+    await shared.text(0, read);
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    // The same API time, but the reading was dropped: read again.
+    await expect(shared.text(0, read)).resolves.toBe('reading 2\n');
+  });
+
   it('a failed reading is not kept: the next scrape reads again', async () => {
     const shared = new SharedScrape();
     let calls = 0;
