@@ -48,13 +48,10 @@ beforeAll(async () => {
   const data = join(world.root, 'data');
   await writeSampleTree(data);
   await agent.setSources({ etc: { path: data, retention: 'last 3 snapshots' } });
-  expect(await storage.updateConfig()).toMatchObject({ exitCode: 0 });
-  expect(await agent.updateConfig()).toMatchObject({ exitCode: 0 });
-  expect(await storage.updateConfig()).toMatchObject({ exitCode: 0 });
+  await world.register(storage, agent);
   uuid = await agent.uuid();
   // A real backup run before anyone opens the console.
-  await world.trigger(agent, 'etc');
-  expect(await agent.ping()).toMatchObject({ exitCode: 0 });
+  await world.backUp(agent, 'etc');
   admin = await createAdmin(world.api.api.ctx.db, 'ops', world.api.clock);
   base = world.api.url.replace(/\/v1$/, '');
   // Root in a container: Chromium's sandbox needs user namespaces it may not have.

@@ -101,12 +101,9 @@ async function startPrometheus(target: string): Promise<void> {
 }
 
 test('after a real backup, PromQL finds the overdue source and the free bytes, and the alert fires', async () => {
-  expect(await storage.updateConfig()).toMatchObject({ exitCode: 0 });
-  expect(await agent.updateConfig()).toMatchObject({ exitCode: 0 });
+  await world.register(storage, agent);
   const uuid = await agent.uuid();
-  expect(await storage.updateConfig()).toMatchObject({ exitCode: 0 });
-  await world.trigger(agent, 'etc');
-  expect(await agent.ping()).toMatchObject({ exitCode: 0 });
+  await world.backUp(agent, 'etc');
 
   // Three hours on in the API's time: `cache` (hourly, never backed up) is overdue, `etc` (daily) not.
   world.api.clock = new Date(world.api.clock.getTime() + 3 * HOUR);
