@@ -15,6 +15,15 @@ export interface Queryable {
   run(sql: string, params?: readonly SqlValue[]): Promise<number>;
 }
 
+/** Reads a consistent state of the database a batch of rows at a time (Database.readSnapshot). */
+export interface SnapshotReader {
+  /** The rows of one SELECT, in batches of about `size`; other requests are served between batches. */
+  batches<T extends Row>(sql: string, params?: readonly SqlValue[], size?: number): AsyncIterable<T[]>;
+}
+
+/** Rows per batch of a snapshot read: about a megabyte of rows, a few milliseconds of work. */
+export const SNAPSHOT_BATCH_ROWS = 5_000;
+
 export interface Database {
   readonly dialect: Dialect;
   /**
@@ -28,6 +37,14 @@ export interface Database {
    * process or another; absent where the backend cannot tell cheaply (PostgreSQL, shared by units).
    */
   countStamp?(): string;
+  /**
+   * Runs read-only `work` against one consistent state of the database without holding up other
+   * requests while it reads: for scans of whole tables (the per-source /metrics series), which
+   * would otherwise hold SQLite's one connection, or build every row in memory at once, for
+   * seconds. On SQLite a read-only connection of its own (WAL readers do not block the writer);
+   * on PostgreSQL a REPEATABLE READ, READ ONLY transaction read through cursors.
+   */
+  readSnapshot<T>(work: (reader: SnapshotReader) => Promise<T>): Promise<T>;
   /**
    * One statement on its own, atomic without a transaction around it: on PostgreSQL one round trip,
    * prepared under `name` on each pooled connection. Absent on SQLite, where a transaction costs

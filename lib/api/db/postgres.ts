@@ -1,6 +1,13 @@
 import pg from 'pg';
 
-import type { Database, Queryable, Row, SqlValue } from './database.js';
+import {
+  type Database,
+  type Queryable,
+  type Row,
+  SNAPSHOT_BATCH_ROWS,
+  type SnapshotReader,
+  type SqlValue,
+} from './database.js';
 
 // BIGINT (int8) columns hold epoch milliseconds and counts, well inside 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (text) => Number(text));
@@ -49,6 +56,43 @@ export function openPostgres(url: string, options: { readonly poolSize?: number 
         } finally {
           client.release(broken);
         }
+      }
+    },
+    async readSnapshot<T>(work: (reader: SnapshotReader) => Promise<T>): Promise<T> {
+      const client = await pool.connect();
+      let cursors = 0;
+      let broken = false;
+      const reader: SnapshotReader = {
+        async *batches<R extends Row>(sql: string, params: readonly SqlValue[] = [], size = SNAPSHOT_BATCH_ROWS) {
+          const cursor = `snapshot_${++cursors}`;
+          await client.query(`DECLARE ${cursor} NO SCROLL CURSOR FOR ${sql}`, params as SqlValue[]);
+          try {
+            for (;;) {
+              const { rows } = await client.query<R>(`FETCH ${size} FROM ${cursor}`);
+              if (rows.length === 0) return;
+              yield rows;
+            }
+          } finally {
+            // After a failed FETCH the transaction is aborted and CLOSE fails too: the ROLLBACK
+            // below ends both, and the first error is the one to report.
+            await client.query(`CLOSE ${cursor}`).catch(() => undefined);
+          }
+        },
+      };
+      try {
+        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+        const value = await work(reader);
+        await client.query('COMMIT');
+        return value;
+      } catch (error) {
+        try {
+          await client.query('ROLLBACK');
+        } catch {
+          broken = true;
+        }
+        throw error;
+      } finally {
+        client.release(broken);
       }
     },
     async statement<R extends Row>(name: string, sql: string, params: readonly SqlValue[]): Promise<R[]> {

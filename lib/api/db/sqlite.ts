@@ -2,7 +2,14 @@ import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 
-import type { Database, Queryable, Row, SqlValue } from './database.js';
+import {
+  type Database,
+  type Queryable,
+  type Row,
+  SNAPSHOT_BATCH_ROWS,
+  type SnapshotReader,
+  type SqlValue,
+} from './database.js';
 import { RESTART_PAGES, startCheckpointer, type Checkpointer } from './sqlite-checkpointer.js';
 
 /** SQLite's own default: a checkpoint once the WAL holds this many pages. */
@@ -87,6 +94,9 @@ export function openSqlite(
   // `$n` became `?n`, which SQLite binds from the n-th positional value; booleans as 0/1.
   const bind = (params: readonly SqlValue[]): SQLInputValue[] =>
     params.map((value) => (typeof value === 'boolean' ? Number(value) : value));
+
+  /** Snapshot reads: a read-only connection of its own, opened when first needed (not for :memory:). */
+  const snapshots = path === ':memory:' ? undefined : snapshotConnection(path, bind);
 
   const tx: Queryable = {
     all: <T extends Row>(sql: string, params: readonly SqlValue[] = []) =>
@@ -183,6 +193,14 @@ export function openSqlite(
         return value;
       });
     },
+    readSnapshot<T>(work: (reader: SnapshotReader) => Promise<T>): Promise<T> {
+      if (closed) return Promise.reject(new Error('database is closed'));
+      if (snapshots !== undefined) return snapshots.read(work);
+      // An in-memory database has no second connection: read in a transaction of the serving one.
+      return this.transaction(() =>
+        work({ batches: (sql, params, size) => batchesOf(prepare(sql), bind(params ?? []), size) }),
+      );
+    },
     countStamp() {
       // Read once per turn of the event loop (it takes a read lock): the requests of one turn are
       // served at one instant.
@@ -198,10 +216,77 @@ export function openSqlite(
         closed = true;
         if (db.isTransaction) settleGroup();
         await checkpointer?.stop();
+        await snapshots?.close();
         db.close();
       }
     },
   };
+}
+
+/**
+ * A read-only connection beside the serving one: in WAL mode it reads the last committed state
+ * while the serving connection goes on writing, so a long read holds up no request. Reads take
+ * turns on it, each in one transaction (one snapshot).
+ */
+function snapshotConnection(path: string, bind: (params: readonly SqlValue[]) => SQLInputValue[]) {
+  let connection: DatabaseSync | undefined;
+  const statements = new Map<string, StatementSync>();
+  let queue: Promise<unknown> = Promise.resolve();
+  const open = (): DatabaseSync => {
+    if (connection === undefined) {
+      connection = new DatabaseSync(path, { readOnly: true });
+      connection.exec('PRAGMA busy_timeout = 5000');
+      connection.exec('PRAGMA cache_size = -16000');
+    }
+    return connection;
+  };
+  const prepare = (db: DatabaseSync, sql: string): StatementSync => {
+    let statement = statements.get(sql);
+    if (statement === undefined) {
+      statement = db.prepare(toSqlitePlaceholders(sql));
+      statements.set(sql, statement);
+    }
+    return statement;
+  };
+  return {
+    read<T>(work: (reader: SnapshotReader) => Promise<T>): Promise<T> {
+      const step = queue.then(async () => {
+        const db = open();
+        db.exec('BEGIN');
+        try {
+          return await work({ batches: (sql, params, size) => batchesOf(prepare(db, sql), bind(params ?? []), size) });
+        } finally {
+          // Nothing was written: ending the transaction only lets the snapshot go.
+          if (db.isTransaction) db.exec('COMMIT');
+        }
+      });
+      queue = step.catch(() => undefined);
+      return step;
+    },
+    async close(): Promise<void> {
+      await queue;
+      connection?.close();
+      connection = undefined;
+    },
+  };
+}
+
+/** A statement's rows in batches, giving the event loop a turn after each. */
+async function* batchesOf<T extends Row>(
+  statement: StatementSync,
+  params: readonly SQLInputValue[],
+  size = SNAPSHOT_BATCH_ROWS,
+): AsyncGenerator<T[]> {
+  let batch: T[] = [];
+  for (const row of statement.iterate(...params)) {
+    batch.push(row as T);
+    if (batch.length >= size) {
+      yield batch;
+      batch = [];
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+  if (batch.length > 0) yield batch;
 }
 
 /** `$1` → `?1`, outside string literals (both drivers then number parameters the same way). */

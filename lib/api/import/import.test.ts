@@ -416,6 +416,7 @@ describe('one transaction', () => {
         const failing: Database = {
           dialect: db.dialect,
           close: () => db.close(),
+          readSnapshot: (work) => db.readSnapshot(work),
           transaction: (work) =>
             db.transaction((tx) =>
               work({

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import type { ScheduleOptions } from '../../turku/schedule.js';
 import type { Database } from '../db/database.js';
-import { fleetText, perSourceText } from './exposition.js';
+import { fleetText, PerSourceText } from './exposition.js';
 import { OverdueThresholds, readFleet, readSources } from './fleet-readings.js';
 import { ApiInstruments } from './instruments.js';
 
@@ -15,33 +15,36 @@ import { ApiInstruments } from './instruments.js';
 /** How long a finished reading answers further scrapes (docs/api.md, "Metrics"). */
 export const SHARED_SCRAPE_MS = 2_000;
 
+/** The answer's text, as Buffers of about a megabyte (a large fleet's is over 100 MB). */
+export type MetricsBody = readonly Buffer[];
+
 /**
  * One reading at a time, and reused for a moment: scrapes that arrive while one is being read, or
- * within SHARED_SCRAPE_MS after it, get that reading's text. A scrape of a large fleet with
- * per-source series takes seconds and a lot of memory (on SQLite on the event loop), and /metrics
- * may be open to anyone: a burst of requests must not multiply either. Two Prometheus replicas
- * scraping together get the same answer.
+ * within SHARED_SCRAPE_MS after it, get that reading's answer. A scrape of a large fleet with
+ * per-source series takes a second or more and over 100 MB, and /metrics may be open to anyone:
+ * a burst of requests must not multiply either. Two Prometheus replicas scraping together get
+ * the same answer.
  */
-export class SharedScrape {
-  private pending: Promise<string> | undefined;
-  private last: { readonly text: string; readonly at: number } | undefined;
+export class SharedScrape<T = MetricsBody> {
+  private pending: Promise<T> | undefined;
+  private last: { readonly body: T; readonly at: number } | undefined;
 
   constructor(private readonly maxAgeMs = SHARED_SCRAPE_MS) {}
 
   /** `now`: the API's clock (ms), which a reading is dated by. */
-  text(now: number, read: () => Promise<string>): Promise<string> {
+  body(now: number, read: () => Promise<T>): Promise<T> {
     const last = this.last;
-    if (last !== undefined && now >= last.at && now - last.at < this.maxAgeMs) return Promise.resolve(last.text);
+    if (last !== undefined && now >= last.at && now - last.at < this.maxAgeMs) return Promise.resolve(last.body);
     this.pending ??= read().then(
-      (text) => {
-        const entry = { text, at: now };
+      (body) => {
+        const entry = { body, at: now };
         this.last = entry;
         this.pending = undefined;
-        // A large fleet's text is tens of MB: not kept between Prometheus' scrapes.
+        // A large fleet's answer is over 100 MB: not kept between Prometheus' scrapes.
         setTimeout(() => {
           if (this.last === entry) this.last = undefined;
         }, this.maxAgeMs).unref();
-        return text;
+        return body;
       },
       (error: unknown) => {
         this.pending = undefined;
@@ -89,14 +92,27 @@ export function bearerMatches(header: string | undefined, token: string): boolea
   return timingSafeEqual(digest(offered), digest(token)) && offered !== '';
 }
 
-export async function metricsText(db: Database, setup: MetricsSetup, now: Date): Promise<string> {
+export async function metricsBody(db: Database, setup: MetricsSetup, now: Date): Promise<MetricsBody> {
   const fleet = await readFleet(db, setup.thresholds, now);
   const parts = [await setup.instruments.registry.metrics(), await fleetText(fleet, setup.perSource)];
-  if (setup.perSource) {
-    const { sources, machines } = await readSources(db, setup.thresholds, now);
-    parts.push(perSourceText(sources, machines));
-  }
-  return parts.map((part) => (part.endsWith('\n') || part === '' ? part : `${part}\n`)).join('');
+  const head = parts.map((part) => (part.endsWith('\n') || part === '' ? part : `${part}\n`)).join('');
+  if (!setup.perSource) return [Buffer.from(head)];
+  const series = new PerSourceText();
+  await readSources(db, setup.thresholds, now, series);
+  return [Buffer.from(head), ...series.take()];
+}
+
+/** Waits until `response` can take more, or is gone. */
+function drained(response: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      response.off('drain', done);
+      response.off('close', done);
+      resolve();
+    };
+    response.on('drain', done);
+    response.on('close', done);
+  });
 }
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -119,7 +135,15 @@ export async function serveMetrics(
     response.end('Bad auth\n');
     return;
   }
-  const body = await setup.shared.text(now.getTime(), () => metricsText(db, setup, now));
-  response.writeHead(200, { 'Content-Type': METRICS_CONTENT_TYPE, 'Content-Length': Buffer.byteLength(body) });
-  response.end(request.method === 'HEAD' ? undefined : body);
+  const body = await setup.shared.body(now.getTime(), () => metricsBody(db, setup, now));
+  const length = body.reduce((sum, chunk) => sum + chunk.length, 0);
+  response.writeHead(200, { 'Content-Type': METRICS_CONTENT_TYPE, 'Content-Length': length });
+  if (request.method !== 'HEAD') {
+    // Chunk by chunk as the client takes them: no copy of the whole answer in the socket's buffer.
+    for (const chunk of body) {
+      if (response.destroyed) return;
+      if (!response.write(chunk)) await drained(response);
+    }
+  }
+  response.end();
 }

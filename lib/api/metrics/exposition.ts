@@ -1,6 +1,6 @@
 import { Gauge, Registry } from 'prom-client';
 
-import type { FleetReading, MachineReading, SourceReading } from './fleet-readings.js';
+import type { FleetReading, MachineReading, ReadingSink, SourceReading } from './fleet-readings.js';
 
 /**
  * The scrape-time gauges in Prometheus' text format (docs/api.md, "Metrics"). The fleet-wide and
@@ -83,30 +83,70 @@ function header(family: Family): string {
   return `# HELP ${family.name} ${family.help}\n# TYPE ${family.name} gauge\n`;
 }
 
-/** The per-source and per-machine series, one family after another as the format requires. */
-export function perSourceText(sources: readonly SourceReading[], machines: readonly MachineReading[]): string {
-  const labels = sources.map(
-    (s) =>
-      `{machine="${escapeLabel(s.machine)}",machine_uuid="${escapeLabel(s.machineUuid)}",source="${escapeLabel(s.source)}"}`,
-  );
-  const parts: string[] = [header(LAST_SUCCESS)];
-  sources.forEach((s, i) => {
-    if (s.lastSuccess !== null) parts.push(`${LAST_SUCCESS.name}${labels[i]} ${s.lastSuccess}\n`);
-  });
-  parts.push(header(LAST_ATTEMPT));
-  sources.forEach((s, i) => {
-    if (s.lastAttempt !== null) parts.push(`${LAST_ATTEMPT.name}${labels[i]} ${s.lastAttempt}\n`);
-  });
-  parts.push(header(FAILURES));
-  sources.forEach((s, i) => parts.push(`${FAILURES.name}${labels[i]} ${s.consecutiveFailures}\n`));
-  parts.push(header(OVERDUE));
-  sources.forEach((s, i) => parts.push(`${OVERDUE.name}${labels[i]} ${s.overdue ? 1 : 0}\n`));
-  parts.push(header(MACHINE_CHECKIN));
-  for (const m of machines) {
-    if (m.lastCheckin === null) continue;
-    parts.push(
-      `${MACHINE_CHECKIN.name}{machine="${escapeLabel(m.machine)}",machine_uuid="${escapeLabel(m.machineUuid)}"} ${m.lastCheckin}\n`,
+/** About this many characters of text per Buffer. */
+const CHUNK_CHARS = 1 << 20;
+
+/**
+ * Text kept as Buffers of about a megabyte: a large fleet's series (a million lines, over 100 MB)
+ * live outside the JavaScript heap, as a few hundred objects instead of a million strings.
+ */
+class ChunkedText {
+  private readonly chunks: Buffer[] = [];
+  private pending = '';
+
+  constructor(first = '') {
+    this.pending = first;
+  }
+
+  add(text: string): void {
+    this.pending += text;
+    if (this.pending.length >= CHUNK_CHARS) this.flush();
+  }
+
+  private flush(): void {
+    if (this.pending === '') return;
+    this.chunks.push(Buffer.from(this.pending));
+    this.pending = '';
+  }
+
+  take(): Buffer[] {
+    this.flush();
+    return this.chunks;
+  }
+}
+
+/**
+ * The per-source and per-machine series, written as the readings arrive (fleet-readings.ts,
+ * readSources). The text format wants each family's lines together, so each family gathers its
+ * own text and `take` puts them one after another.
+ */
+export class PerSourceText implements ReadingSink {
+  private readonly lastSuccess = new ChunkedText(header(LAST_SUCCESS));
+  private readonly lastAttempt = new ChunkedText(header(LAST_ATTEMPT));
+  private readonly failures = new ChunkedText(header(FAILURES));
+  private readonly overdue = new ChunkedText(header(OVERDUE));
+  private readonly checkins = new ChunkedText(header(MACHINE_CHECKIN));
+  /** Each machine's escaped labels, written once and used for each of its sources. */
+  private readonly labels = new Map<MachineReading, string>();
+
+  machine(m: MachineReading): void {
+    const labels = `machine="${escapeLabel(m.machine)}",machine_uuid="${escapeLabel(m.machineUuid)}"`;
+    this.labels.set(m, labels);
+    if (m.lastCheckin !== null) this.checkins.add(`${MACHINE_CHECKIN.name}{${labels}} ${m.lastCheckin}\n`);
+  }
+
+  source(s: SourceReading): void {
+    const labels = `{${this.labels.get(s.machine)},source="${escapeLabel(s.source)}"} `;
+    if (s.lastSuccess !== null) this.lastSuccess.add(`${LAST_SUCCESS.name}${labels}${s.lastSuccess}\n`);
+    if (s.lastAttempt !== null) this.lastAttempt.add(`${LAST_ATTEMPT.name}${labels}${s.lastAttempt}\n`);
+    this.failures.add(`${FAILURES.name}${labels}${s.consecutiveFailures}\n`);
+    this.overdue.add(`${OVERDUE.name}${labels}${s.overdue ? 1 : 0}\n`);
+  }
+
+  take(): Buffer[] {
+    this.labels.clear();
+    return [this.lastSuccess, this.lastAttempt, this.failures, this.overdue, this.checkins].flatMap((family) =>
+      family.take(),
     );
   }
-  return parts.join('');
 }

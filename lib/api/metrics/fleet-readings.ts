@@ -39,8 +39,7 @@ export interface FleetReading {
 }
 
 export interface SourceReading {
-  readonly machineUuid: string;
-  readonly machine: string;
+  readonly machine: MachineReading;
   readonly source: string;
   readonly lastSuccess: number | null;
   readonly lastAttempt: number | null;
@@ -52,6 +51,12 @@ export interface MachineReading {
   readonly machineUuid: string;
   readonly machine: string;
   readonly lastCheckin: number | null;
+}
+
+/** Where readSources hands each reading: every machine first, then every source. */
+export interface ReadingSink {
+  machine(machine: MachineReading): void;
+  source(source: SourceReading): void;
 }
 
 /** Overdue thresholds per frequency: a frequency's period depends only on its text and the schedule settings. */
@@ -189,42 +194,47 @@ const SOURCES = `SELECT s.machine_id AS machine_id, s.name AS name, s.frequency 
 const MACHINE_CHECKINS = `SELECT id, uuid, unit_name AS unit, COALESCE(date_checked_in, date_registered) AS checked_in
   FROM machines WHERE active AND published`;
 
-/** Every counted source, for the per-source series: one row each, so only when they are wanted. */
+/**
+ * Every counted machine and source, for the per-source series: one row each, so only when they are
+ * wanted. Read from one snapshot in batches (Database.readSnapshot): at 300,000 sources the rows
+ * never all sit in memory, and the API serves other requests between batches.
+ */
 export async function readSources(
   db: Database,
   thresholds: OverdueThresholds,
   now: Date,
-): Promise<{ sources: SourceReading[]; machines: MachineReading[] }> {
-  return db.transaction(async (tx) => {
-    const nowMs = now.getTime();
+  sink: ReadingSink,
+): Promise<void> {
+  const nowMs = now.getTime();
+  await db.readSnapshot(async (reader) => {
     // The machines first, looked up by id below: 300,000 joins cost more than one scan and a map.
-    const machineRows = await tx.all(MACHINE_CHECKINS);
-    const machineById = new Map<string, MachineReading>();
-    const machines = machineRows.map((row) => {
-      const machine = {
-        machineUuid: String(row.uuid),
-        machine: String(row.unit),
-        lastCheckin: seconds(row.checked_in),
-      };
-      machineById.set(String(row.id), machine);
-      return machine;
-    });
-    const sources: SourceReading[] = [];
-    for (const row of await tx.all(SOURCES)) {
-      const machine = machineById.get(String(row.machine_id));
-      if (machine === undefined) continue; // a machine not served
-      const frequency = String(row.frequency);
-      const lastSuccess = toMillis(row.last_success);
-      sources.push({
-        machineUuid: machine.machineUuid,
-        machine: machine.machine,
-        source: String(row.name),
-        lastSuccess: seconds(lastSuccess),
-        lastAttempt: seconds(row.last_attempt),
-        consecutiveFailures: Number(row.failures),
-        overdue: thresholds.isOverdue({ frequency, lastSuccessMs: lastSuccess, addedMs: Number(row.added) }, nowMs),
-      });
+    const served = new Map<string, MachineReading>();
+    for await (const rows of reader.batches(MACHINE_CHECKINS)) {
+      for (const row of rows) {
+        const machine = {
+          machineUuid: String(row.uuid),
+          machine: String(row.unit),
+          lastCheckin: seconds(row.checked_in),
+        };
+        served.set(String(row.id), machine);
+        sink.machine(machine);
+      }
     }
-    return { sources, machines };
+    for await (const rows of reader.batches(SOURCES)) {
+      for (const row of rows) {
+        const machine = served.get(String(row.machine_id));
+        if (machine === undefined) continue; // a machine not served
+        const lastSuccess = toMillis(row.last_success);
+        const source = { frequency: String(row.frequency), lastSuccessMs: lastSuccess, addedMs: Number(row.added) };
+        sink.source({
+          machine,
+          source: String(row.name),
+          lastSuccess: seconds(lastSuccess),
+          lastAttempt: seconds(row.last_attempt),
+          consecutiveFailures: Number(row.failures),
+          overdue: thresholds.isOverdue(source, nowMs),
+        });
+      }
+    }
   });
 }

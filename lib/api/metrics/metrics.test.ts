@@ -4,7 +4,7 @@ import { BACKENDS, startTestApi, stopPostgres, type TestApi } from '../../../tes
 import { createAuth } from '../admin/commands.js';
 import { parseSettings } from '../settings.js';
 import { bearerMatches, SharedScrape } from './endpoint.js';
-import { escapeLabel } from './exposition.js';
+import { escapeLabel, PerSourceText } from './exposition.js';
 import { frequencyPeriodSeconds } from './frequency-period.js';
 
 /** `GET /metrics` on both backends (docs/api.md, "Metrics"): what it counts, and who may read it. */
@@ -158,6 +158,11 @@ describe('parallel scrapes', () => {
         readings += 1;
         return transaction(work);
       }) as typeof db.transaction;
+      const readSnapshot = db.readSnapshot.bind(db);
+      db.readSnapshot = ((work: Parameters<typeof readSnapshot>[0]) => {
+        readings += 1;
+        return readSnapshot(work);
+      }) as typeof db.readSnapshot;
       const answers = await Promise.all(Array.from({ length: 8 }, () => scrape(t)));
       expect(answers.map((answer) => answer.status)).toEqual(Array(8).fill(200));
       expect(new Set(answers.map((answer) => answer.text)).size).toBe(1);
@@ -168,36 +173,36 @@ describe('parallel scrapes', () => {
   );
 
   it('a reading answers for SHARED_SCRAPE_MS after it finished, then the next scrape reads again', async () => {
-    const shared = new SharedScrape(2_000);
+    const shared = new SharedScrape<string>(2_000);
     let calls = 0;
     const read = () => Promise.resolve(`reading ${++calls}\n`);
-    await expect(shared.text(10_000, read)).resolves.toBe('reading 1\n');
-    await expect(shared.text(11_999, read)).resolves.toBe('reading 1\n');
-    await expect(shared.text(12_000, read)).resolves.toBe('reading 2\n');
+    await expect(shared.body(10_000, read)).resolves.toBe('reading 1\n');
+    await expect(shared.body(11_999, read)).resolves.toBe('reading 1\n');
+    await expect(shared.body(12_000, read)).resolves.toBe('reading 2\n');
     // A clock set back does not keep an old reading.
-    await expect(shared.text(9_000, read)).resolves.toBe('reading 3\n');
+    await expect(shared.body(9_000, read)).resolves.toBe('reading 3\n');
   });
 
   it('a reading is let go once its window has passed in real time too (its text is not held between scrapes)', async () => {
-    const shared = new SharedScrape(50);
+    const shared = new SharedScrape<string>(50);
     let calls = 0;
     const read = () => Promise.resolve(`reading ${++calls}\n`);
-    await shared.text(0, read);
+    await shared.body(0, read);
     await new Promise((resolve) => setTimeout(resolve, 120));
     // The same API time, but the reading was dropped: read again.
-    await expect(shared.text(0, read)).resolves.toBe('reading 2\n');
+    await expect(shared.body(0, read)).resolves.toBe('reading 2\n');
   });
 
   it('a failed reading is not kept: the next scrape reads again', async () => {
-    const shared = new SharedScrape();
+    const shared = new SharedScrape<string>();
     let calls = 0;
     const failing = () => {
       calls += 1;
       return Promise.reject(new Error('database gone'));
     };
-    await expect(Promise.all([shared.text(0, failing), shared.text(0, failing)])).rejects.toThrow('database gone');
+    await expect(Promise.all([shared.body(0, failing), shared.body(0, failing)])).rejects.toThrow('database gone');
     expect(calls).toBe(1);
-    await expect(shared.text(0, () => Promise.resolve('ok\n'))).resolves.toBe('ok\n');
+    await expect(shared.body(0, () => Promise.resolve('ok\n'))).resolves.toBe('ok\n');
   });
 });
 
@@ -210,6 +215,39 @@ describe('pieces', () => {
     expect(frequencyPeriodSeconds('cron 0 */6 * * *', schedule)).toBe(6 * 3600);
     expect(frequencyPeriodSeconds('cron 0 3 * * 1,2', schedule)).toBe(6 * 86_400);
     expect(frequencyPeriodSeconds('fortnightly', schedule)).toBeUndefined();
+  });
+
+  it('per-source text of a large fleet: in chunks of about a megabyte, each family whole and in order', () => {
+    const text = new PerSourceText();
+    const machines = Array.from({ length: 10_000 }, (_, i) => ({
+      machineUuid: `uuid-${i}`,
+      machine: `web/${i}`,
+      lastCheckin: 1_700_000_000 + i,
+    }));
+    for (const machine of machines) text.machine(machine);
+    for (const machine of machines) {
+      for (const source of ['etc', 'home"q']) {
+        text.source({ machine, source, lastSuccess: 1, lastAttempt: 2, consecutiveFailures: 0, overdue: false });
+      }
+    }
+    const chunks = text.take();
+    expect(chunks.length).toBeGreaterThan(5);
+    expect(Math.max(...chunks.map((chunk) => chunk.length))).toBeLessThan(1.1 * 2 ** 20);
+    const lines = Buffer.concat(chunks).toString().split('\n');
+    expect(lines.pop()).toBe('');
+    // Each family's name in one run of lines, after its HELP and TYPE, in the order written.
+    const families = lines.filter((line) => line.startsWith('# TYPE ')).map((line) => line.split(' ')[2]);
+    expect(families).toEqual([
+      'turku_source_last_success_timestamp_seconds',
+      'turku_source_last_attempt_timestamp_seconds',
+      'turku_source_consecutive_failures',
+      'turku_source_overdue',
+      'turku_machine_last_checkin_timestamp_seconds',
+    ]);
+    const runs = lines.filter((line) => !line.startsWith('#')).map((line) => line.slice(0, line.indexOf('{')));
+    expect(runs.filter((name, i) => i === 0 || runs[i - 1] !== name)).toEqual(families);
+    expect(runs.length).toBe(4 * 20_000 + 10_000);
+    expect(lines).toContain('turku_source_overdue{machine="web/9999",machine_uuid="uuid-9999",source="home\\"q"} 0');
   });
 
   it('escapes label values as the text format wants', () => {
