@@ -13,11 +13,11 @@ import {
   fakeSshRun,
   registeredAgent,
   removeTempDirs,
-  STORAGE_HOST_KEY,
   waitFor,
   writeSources,
   type RegisteredAgent,
 } from './__tests__/helpers.js';
+import { STORAGE_HOST_KEY } from '../../tests/support/api-harness.js';
 import { LAST_BACKUPS_FILE } from './last-backups.js';
 import { NO_RESULT_LINE_REASON } from './source-outcomes.js';
 import { runAgentPing } from './ping.js';

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { createAuth } from '../../lib/api/admin/commands.js';
 import { startApi, type RunningApi } from '../../lib/api/app.js';
 import { memoryLogger } from '../../lib/api/logger.js';
 import { parseSettings } from '../../lib/api/settings.js';
@@ -100,4 +101,27 @@ export async function startTestApi(
   if ('database_url' in database) result.databaseUrl = database.database_url;
   else result.databasePath = database.database_path;
   return result;
+}
+
+export const STORAGE_HOST_KEY =
+  'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl root@primary';
+
+/** Registers the storage `primary` (with `overrides`) through the API's own HTTP endpoint. */
+export async function registerStorage(api: TestApi, overrides: Record<string, unknown> = {}): Promise<void> {
+  const storageAuth = await createAuth(api.api.ctx, 'storage_reg');
+  const response = await api.post('storage_update_config', {
+    auth: storageAuth,
+    storage: {
+      name: 'primary',
+      secret: 'Xk3pR8vLq2NwT5yZb7HcJ1mFd9sGa4',
+      ssh_ping_host: 'primary.example.com',
+      ssh_ping_port: 22,
+      ssh_ping_user: 'turku-ping',
+      ssh_ping_host_keys: [STORAGE_HOST_KEY],
+      space_total: 1000,
+      space_available: 500,
+      ...overrides,
+    },
+  });
+  if (response.status !== 200) throw new Error(`storage registration failed: ${response.text}`);
 }

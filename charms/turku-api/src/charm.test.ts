@@ -3,21 +3,15 @@
 // credentials shared over the relations really register a storage and a machine.
 import { afterEach, beforeEach, describe, expect, jest, test } from '@jest/globals';
 import { readFile, stat } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 
-import { runCharm } from '../../../lib/charm/index.js';
 import { stopService } from '../../../lib/charm-host/index.js';
-import { parseCharmMeta } from '../../../lib/charm-pack/charm-meta.js';
-import { Context, type RelationState, type State, events } from '../../../lib/charm-testing/scenario.js';
+import { type Context, type RelationState, type State, events } from '../../../lib/charm-testing/scenario.js';
 import { writeStorageUnit } from '../../../lib/charm-interfaces/index.js';
 import { MachineRoots } from '../../../tests/support/machines.js';
 import { freePort } from '../../../tests/support/processes.js';
-import { turkuApiCharm } from './charm.js';
+import { apiCharmContext } from './__tests__/charm-context.js';
 
 jest.setTimeout(60_000);
-
-const CHARM_DIR = fileURLToPath(new URL('..', import.meta.url));
-const meta = parseCharmMeta(await readFile(`${CHARM_DIR}/charmcraft.yaml`, 'utf8'));
 
 const UUID = '9bef0a75-5a9b-43f7-a66a-7e8c6d7ad91d';
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl turku';
@@ -29,9 +23,7 @@ let port: number;
 
 beforeEach(async () => {
   roots = await new MachineRoots().init();
-  // The charm asks for the current roots, so a test may swap in a fresh machine.
-  const charm = turkuApiCharm((juju) => roots.hostFor(juju));
-  ctx = new Context({ meta, executor: { kind: 'in-process', run: (io) => runCharm(charm, io) } });
+  ctx = apiCharmContext(() => roots);
   port = await freePort();
 });
 afterEach(() => roots.cleanup());

@@ -6,24 +6,18 @@
 import { afterEach, beforeEach, describe, expect, jest, test } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 
 import AjvModule from 'ajv';
 import lzmaCoder from 'lzma/src/lzma_worker.js';
 
-import { runCharm } from '../../../lib/charm/index.js';
-import { parseCharmMeta } from '../../../lib/charm-pack/charm-meta.js';
-import { Context, type RelationState, type State, events } from '../../../lib/charm-testing/scenario.js';
+import { type Context, type RelationState, type State, events } from '../../../lib/charm-testing/scenario.js';
 import { MachineRoots } from '../../../tests/support/machines.js';
 import { freePort } from '../../../tests/support/processes.js';
-import { turkuApiCharm } from './charm.js';
+import { apiCharmContext } from './__tests__/charm-context.js';
 import { TURKU_ALERT_RULES } from './cos/alert-rules.js';
 import { TURKU_DASHBOARD } from './cos/dashboard.js';
 
 jest.setTimeout(60_000);
-
-const CHARM_DIR = fileURLToPath(new URL('..', import.meta.url));
-const meta = parseCharmMeta(await readFile(`${CHARM_DIR}/charmcraft.yaml`, 'utf8'));
 
 interface InterfaceFixture {
   readonly application: object;
@@ -63,8 +57,7 @@ let port: number;
 
 beforeEach(async () => {
   roots = await new MachineRoots().init();
-  const charm = turkuApiCharm((juju) => roots.hostFor(juju));
-  ctx = new Context({ meta, executor: { kind: 'in-process', run: (io) => runCharm(charm, io) } });
+  ctx = apiCharmContext(() => roots);
   port = await freePort();
 });
 afterEach(() => roots.cleanup());

@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { startTestApi, type TestApi } from '../../../tests/support/api-harness.js';
+import { registerStorage, startTestApi, type TestApi } from '../../../tests/support/api-harness.js';
 import { createAuth } from '../../api/admin/commands.js';
 import type { ApiContext } from '../../api/context.js';
 import { Store } from '../../api/store.js';
@@ -148,32 +148,9 @@ const waitForEof = () => new Promise((resolve) => (ended ? resolve() : process.s
 `;
 }
 
-export const STORAGE_HOST_KEY =
-  'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl root@primary';
-
 export interface ApiWithStorage {
   readonly api: TestApi;
   readonly machineAuth: { readonly name: string; readonly secret: string };
-}
-
-/** Registers the storage `primary` (with `overrides`) through the API's own HTTP endpoint. */
-export async function registerStorage(api: TestApi, overrides: Record<string, unknown> = {}): Promise<void> {
-  const storageAuth = await createAuth(api.api.ctx, 'storage_reg');
-  const response = await api.post('storage_update_config', {
-    auth: storageAuth,
-    storage: {
-      name: 'primary',
-      secret: 'Xk3pR8vLq2NwT5yZb7HcJ1mFd9sGa4',
-      ssh_ping_host: 'primary.example.com',
-      ssh_ping_port: 22,
-      ssh_ping_user: 'turku-ping',
-      ssh_ping_host_keys: [STORAGE_HOST_KEY],
-      space_total: 1000,
-      space_available: 500,
-      ...overrides,
-    },
-  });
-  if (response.status !== 200) throw new Error(`storage registration failed: ${response.text}`);
 }
 
 /** A real turku-api (SQLite) with one registered storage and a machine registration credential. */

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 
-import { startTestApi, type TestApi } from '../../../tests/support/api-harness.js';
+import { registerStorage, startTestApi, type TestApi } from '../../../tests/support/api-harness.js';
+import { createAuth } from '../admin/commands.js';
 import { createAdmin, ensureAdmin, verifyAdmin } from './admins.js';
 import { CONTENT_SECURITY_POLICY } from './server.js';
 import { csrfMatches, parseCookies } from './sessions.js';
@@ -66,23 +67,8 @@ async function logIn(secret = admin.secret): Promise<{ cookie: string; csrf: str
 }
 
 async function registerMachine(unitName: string): Promise<void> {
-  const { createAuth } = await import('../admin/commands.js');
-  const storageAuth = await createAuth(t.api.ctx, 'storage_reg');
+  await registerStorage(t, { space_available: 250 });
   const machineAuth = await createAuth(t.api.ctx, 'machine_reg');
-  const storage = await t.post('storage_update_config', {
-    auth: storageAuth,
-    storage: {
-      name: 'primary',
-      secret: 'Xk3pR8vLq2NwT5yZb7HcJ1mFd9sGa4',
-      ssh_ping_host: 'primary.example.com',
-      ssh_ping_port: 22,
-      ssh_ping_user: 'turku-ping',
-      ssh_ping_host_keys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl root@x'],
-      space_total: 1000,
-      space_available: 250,
-    },
-  });
-  expect(storage.status).toBe(200);
   const machine = await t.post('update_config', {
     auth: machineAuth,
     machine: {
