@@ -39,8 +39,8 @@ function charm(yaml: string): SimCharm {
     }
     const relations = JSON.parse((await tool('relation-ids', ['db', '--format=json'])).stdout) as string[];
     for (const relation of relations) await tool('relation-set', ['-r', relation, `unit=${io.env['JUJU_UNIT_NAME']}`]);
-    const config = JSON.parse((await tool('config-get', ['--format=json'])).stdout) as Record<string, unknown>;
-    await tool('status-set', ['active', `size ${String(config['size'] ?? '-')}`]);
+    const config = JSON.parse((await tool('config-get', ['--format=json'])).stdout) as Record<string, number>;
+    await tool('status-set', ['active', `size ${config['size'] ?? '-'}`]);
     return 0;
   };
   return { meta: parseCharmMeta(yaml), executor: { kind: 'in-process', run } };

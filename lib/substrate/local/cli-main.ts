@@ -11,9 +11,10 @@ const cli = new Cli({
 });
 const argv = process.argv.slice(2);
 const needsRoot = argv[0] !== undefined && !['help', '--help', '-h'].includes(argv[0]);
-const run = needsRoot && process.getuid?.() !== 0
-  ? Promise.reject(new Error('turku-local needs root (network namespaces, the controller socket is root-only)'))
-  : cli.run(argv);
+const run =
+  needsRoot && process.getuid?.() !== 0
+    ? Promise.reject(new Error('turku-local needs root (network namespaces, the controller socket is root-only)'))
+    : cli.run(argv);
 run.then(
   (code) => process.exit(code),
   (error: unknown) => {

@@ -64,7 +64,13 @@ interface Parsed {
 
 function parse(args: string[], options: ParseArgsConfig['options'] = {}): Parsed {
   try {
-    return parseArgs({ args, allowPositionals: true, strict: true, options: { ...GLOBAL, ...options } }) as Parsed;
+    const parsed: Parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: { ...GLOBAL, ...options },
+    });
+    return parsed;
   } catch (error) {
     throw new CliError(error instanceof Error ? error.message : String(error));
   }
@@ -79,9 +85,9 @@ function list(value: unknown): string[] {
 }
 
 function count(value: unknown, flag: string): number | undefined {
-  if (value === undefined) return undefined;
+  if (typeof value !== 'string') return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new CliError(`${flag} must be a positive whole number, not "${String(value)}"`);
+  if (!Number.isInteger(n) || n < 1) throw new CliError(`${flag} must be a positive whole number, not "${value}"`);
   return n;
 }
 
@@ -168,7 +174,9 @@ export class Cli {
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       if (error instanceof Error && error.name === 'NoControllerError') {
-        throw new CliError(`no controller is running for model "${this.model}": start it with turku-local bootstrap -m ${this.model}`);
+        throw new CliError(
+          `no controller is running for model "${this.model}": start it with turku-local bootstrap -m ${this.model}`,
+        );
       }
       throw new CliError(message.split('\n')[0] ?? message);
     }
@@ -220,7 +228,9 @@ export class Cli {
         });
       }
       if (await controllerAnswers(this.modelDir)) {
-        this.io.err(`Model "${this.model}" already has a running controller (pid ${String(await controllerPid(this.modelDir))}).\n`);
+        this.io.err(
+          `Model "${this.model}" already has a running controller (pid ${String(await controllerPid(this.modelDir))}).\n`,
+        );
         return 0;
       }
       const pid = await startControllerProcess(this.modelDir);
@@ -247,14 +257,20 @@ export class Cli {
       });
       this.takeGlobals(values);
       const [charm, app, ...rest] = positionals;
-      if (charm === undefined || rest.length > 0) throw new CliError('usage: deploy CHARM|BUNDLE [APP] [-n N] [--config k=v]');
+      if (charm === undefined || rest.length > 0)
+        throw new CliError('usage: deploy CHARM|BUNDLE [APP] [-n N] [--config k=v]');
       if (/\.ya?ml$/.test(charm)) {
-        await this.call({ op: 'deploy-bundle', bundle: resolve(charm), overlays: list(values['overlay']).map((o) => resolve(o)) });
+        await this.call({
+          op: 'deploy-bundle',
+          bundle: resolve(charm),
+          overlays: list(values['overlay']).map((o) => resolve(o)),
+        });
         this.io.err(`Deploy of bundle completed.\n`);
         return 0;
       }
       const isFile = charm.endsWith('.charm');
-      const name = app ?? (isFile ? charm.replace(/^.*\//, '').replace(/(_.*)?\.charm$/, '') : charm.replace(/^ch:/, ''));
+      const name =
+        app ?? (isFile ? charm.replace(/^.*\//, '').replace(/(_.*)?\.charm$/, '') : charm.replace(/^ch:/, ''));
       const numUnits = count(values['num-units'], '-n');
       await this.call({
         op: 'deploy',
@@ -312,8 +328,9 @@ export class Cli {
       if (Object.keys(settings).length > 0) return 0;
       if (keys.length === 1) {
         const setting = config.settings[keys[0]!];
-        if (setting === undefined) throw new CliError(`key "${keys[0]!}" not found in "${app}" application config or charm settings.`);
-        this.io.out(`${setting.value === undefined ? '' : String(setting.value)}\n`);
+        if (setting === undefined)
+          throw new CliError(`key "${keys[0]!}" not found in "${app}" application config or charm settings.`);
+        this.io.out(`${setting.value === undefined ? '' : JSON.stringify(setting.value).replace(/^"(.*)"$/, '$1')}\n`);
         return 0;
       }
       this.io.out(formatted(config, str(values['format']), 'yaml'));
@@ -336,7 +353,8 @@ export class Cli {
       const [unit, action, ...pairs] = positionals;
       if (unit === undefined || action === undefined) throw new CliError('usage: run UNIT ACTION [key=value ...]');
       const paramsFile = str(values['params']);
-      const params = paramsFile === undefined ? undefined : (load(await readFile(paramsFile, 'utf8')) as Record<string, unknown>);
+      const params =
+        paramsFile === undefined ? undefined : (load(await readFile(paramsFile, 'utf8')) as Record<string, unknown>);
       if (params !== undefined && (typeof params !== 'object' || params === null || Array.isArray(params)))
         throw new CliError(`${paramsFile ?? ''}: params must be a mapping`);
       const format = str(values['format']) ?? 'plain';
@@ -359,12 +377,16 @@ export class Cli {
         throw new CliError(`timed out waiting for results from: unit ${unit}`);
       }
       if (format === 'plain' && values['quiet'] !== true) {
-        this.io.err(`Running operation ${task.id} with 1 task\n  - task ${task.id} on ${unitTag(task.unit)}\n\nWaiting for task ${task.id}...\n`);
+        this.io.err(
+          `Running operation ${task.id} with 1 task\n  - task ${task.id} on ${unitTag(task.unit)}\n\nWaiting for task ${task.id}...\n`,
+        );
       }
       this.io.out(format === 'plain' ? plainTask(task) : formatted(taskView(task), format, 'yaml'));
       const code = task.results['return-code'];
       if (task.status !== 'completed' || (typeof code === 'number' && code !== 0)) {
-        this.io.err(`ERROR the following task failed:\n - id "${task.id}" with return code ${typeof code === 'number' ? code : 1}\n`);
+        this.io.err(
+          `ERROR the following task failed:\n - id "${task.id}" with return code ${typeof code === 'number' ? code : 1}\n`,
+        );
         return 1;
       }
       return 0;
@@ -389,7 +411,11 @@ export class Cli {
         const view = {
           [unit]: {
             id: '0',
-            results: { 'return-code': result.exitCode, stdout: result.stdout, ...(result.stderr === '' ? {} : { stderr: result.stderr }) },
+            results: {
+              'return-code': result.exitCode,
+              stdout: result.stdout,
+              ...(result.stderr === '' ? {} : { stderr: result.stderr }),
+            },
             status: 'completed',
             unit,
           },
@@ -410,7 +436,15 @@ export class Cli {
       const shell = command.length === 0 ? ['bash', '-i'] : ['bash', '-c', command.join(' ')];
       const result = spawnSync(
         'ip',
-        ['netns', 'exec', machine.netns, 'env', `MACHINE_ROOT=${machine.root}`, `PS1=root@machine-${machine.id}:\\w# `, ...shell],
+        [
+          'netns',
+          'exec',
+          machine.netns,
+          'env',
+          `MACHINE_ROOT=${machine.root}`,
+          `PS1=root@machine-${machine.id}:\\w# `,
+          ...shell,
+        ],
         { stdio: 'inherit', cwd: machine.root },
       );
       return result.status ?? 1;
@@ -429,17 +463,26 @@ export class Cli {
       const include = list(values['include']);
       const levels = ['TRACE', 'DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL'];
       const minimum = levels.indexOf((str(values['level']) ?? 'TRACE').toUpperCase());
-      if (minimum < 0) throw new CliError(`level value "${str(values['level']) ?? ''}" is not one of ${levels.join(', ')}`);
+      if (minimum < 0)
+        throw new CliError(`level value "${str(values['level']) ?? ''}" is not one of ${levels.join(', ')}`);
       const wanted = (line: LogLine) =>
         levels.indexOf(line.level) >= minimum &&
-        (include.length === 0 || include.some((name) => name === line.unit || name === unitTag(line.unit) || name === line.unit.split('/')[0]));
+        (include.length === 0 ||
+          include.some(
+            (name) => name === line.unit || name === unitTag(line.unit) || name === line.unit.split('/')[0],
+          ));
       const show = (lines: LogLine[]) => {
         for (const line of lines.filter(wanted)) {
-          this.io.out(`${unitTag(line.unit)}: ${line.level} unit.${line.unit}.${line.source} ${line.event}: ${line.message.trimEnd()}\n`);
+          this.io.out(
+            `${unitTag(line.unit)}: ${line.level} unit.${line.unit}.${line.source} ${line.event}: ${line.message.trimEnd()}\n`,
+          );
         }
       };
       const first = await this.call<{ lines: LogLine[]; total: number }>({ op: 'debug-log' });
-      const shown = values['replay'] === true ? first.lines : first.lines.filter(wanted).slice(-(count(values['lines'], '-n') ?? 10));
+      const shown =
+        values['replay'] === true
+          ? first.lines
+          : first.lines.filter(wanted).slice(-(count(values['lines'], '-n') ?? 10));
       show(shown);
       // Juju follows the log unless --no-tail; here only when asked or on a terminal.
       const follow = values['no-tail'] !== true && (values['tail'] === true || this.io.stdoutIsTty);
@@ -476,25 +519,43 @@ export class Cli {
         let machines = 0;
         let units = 0;
         if (running) {
-          const status = (await request(controllerFiles(dir).socket, { op: 'status' })) as {
+          const status = await request<{
             machines?: Record<string, unknown>;
             applications?: Record<string, { units?: Record<string, { subordinates?: Record<string, unknown> }> }>;
-          };
+          }>(controllerFiles(dir).socket, { op: 'status' });
           machines = Object.keys(status.machines ?? {}).length;
           for (const app of Object.values(status.applications ?? {}))
             for (const unit of Object.values(app.units ?? {})) units += 1 + Object.keys(unit.subordinates ?? {}).length;
         }
-        models.push({ name, 'short-name': name, 'model-type': 'iaas', 'controller-name': 'local', status: { current: running ? 'available' : 'no controller' }, 'machine-count': machines, 'unit-count': units, path: dir });
+        models.push({
+          name,
+          'short-name': name,
+          'model-type': 'iaas',
+          'controller-name': 'local',
+          status: { current: running ? 'available' : 'no controller' },
+          'machine-count': machines,
+          'unit-count': units,
+          path: dir,
+        });
       }
       const format = str(values['format']) ?? 'tabular';
       if (format !== 'tabular') {
         this.io.out(formatted({ models, 'current-model': this.model }, format, 'yaml'));
         return 0;
       }
-      this.io.out(`Controller: local\n\n${table([
-        ['Model', 'Cloud/Region', 'Type', 'Status', 'Machines', 'Units'],
-        ...models.map((m) => [`${m.name}${m.name === this.model ? '*' : ''}`, 'local/localhost', 'iaas', m.status.current, String(m['machine-count']), String(m['unit-count'])]),
-      ])}\n`);
+      this.io.out(
+        `Controller: local\n\n${table([
+          ['Model', 'Cloud/Region', 'Type', 'Status', 'Machines', 'Units'],
+          ...models.map((m) => [
+            `${m.name}${m.name === this.model ? '*' : ''}`,
+            'local/localhost',
+            'iaas',
+            m.status.current,
+            String(m['machine-count']),
+            String(m['unit-count']),
+          ]),
+        ])}\n`,
+      );
       return 0;
     },
 
@@ -512,7 +573,9 @@ export class Cli {
       this.model = validModelName(model.replace(/^[^:]*:/, ''));
       if (!existsSync(this.modelDir)) throw new CliError(`model "${this.model}" not found (no ${this.modelDir})`);
       await LocalDriver.teardown(this.modelDir);
-      this.io.err(`Model "${this.model}" destroyed: its controller, machines' processes, network namespaces and ${this.modelDir} are gone.\n`);
+      this.io.err(
+        `Model "${this.model}" destroyed: its controller, machines' processes, network namespaces and ${this.modelDir} are gone.\n`,
+      );
       return 0;
     },
   };

@@ -9,7 +9,13 @@ const name = z.string().min(1);
 
 export const controllerRequest = z.discriminatedUnion('op', [
   z.object({ op: z.literal('status') }),
-  z.object({ op: z.literal('deploy'), charm: name, app: name, config: settings.optional(), numUnits: z.number().int().min(0).optional() }),
+  z.object({
+    op: z.literal('deploy'),
+    charm: name,
+    app: name,
+    config: settings.optional(),
+    numUnits: z.number().int().min(0).optional(),
+  }),
   z.object({ op: z.literal('deploy-bundle'), bundle: name, overlays: z.array(name).optional() }),
   z.object({ op: z.literal('add-unit'), app: name, count: z.number().int().min(1).default(1) }),
   z.object({ op: z.literal('remove-unit'), unit: name }),

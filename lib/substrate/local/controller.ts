@@ -14,7 +14,12 @@ import { parseBundle } from '../../charm-testing/bundle.js';
 import { type SavedSimulatorState, ModelSimulator, type SimCharm } from '../../charm-testing/simulator.js';
 import { ToolServer } from '../../charm-testing/tool-server.js';
 import { type ExecOutcome } from '../driver.js';
-import { type ControllerRequest, type ParsedRequest, controllerFiles, controllerRequest } from './controller-protocol.js';
+import {
+  type ControllerRequest,
+  type ParsedRequest,
+  controllerFiles,
+  controllerRequest,
+} from './controller-protocol.js';
 import { showUnit } from './show-unit.js';
 import { type LocalMachine, ensureMachine, machineRoot } from './machine.js';
 import { createBridge, gatewayAddress, inNamespace, machineAddress, namespaceName, type Subnet } from './network.js';
@@ -127,7 +132,12 @@ export class LocalController {
     let machine = this.machines.get(id);
     if (machine === undefined) {
       const number = Number(id.split('/').pop());
-      machine = ensureMachine(this.modelDir, this.substrate.subnet, id, address ?? machineAddress(this.substrate.subnet, number));
+      machine = ensureMachine(
+        this.modelDir,
+        this.substrate.subnet,
+        id,
+        address ?? machineAddress(this.substrate.subnet, number),
+      );
       this.machines.set(id, machine);
       machine.catch(() => this.machines.delete(id));
     }
@@ -179,7 +189,9 @@ export class LocalController {
         // As `juju run`: key=value arguments override a --params file's values.
         const params = {
           ...request.params,
-          ...(request.args === undefined ? {} : parseCliParams(request.args, { stringArgs: request.stringArgs === true })),
+          ...(request.args === undefined
+            ? {}
+            : parseCliParams(request.args, { stringArgs: request.stringArgs === true })),
         };
         return this.serial(async () => {
           try {
@@ -199,7 +211,10 @@ export class LocalController {
       case 'show-unit':
         return showUnit(this.sim, this.unitNamed(request.unit).name);
       case 'debug-log':
-        return { lines: this.sim.model.logs.slice(-(request.lines ?? this.sim.model.logs.length)), total: this.sim.model.logs.length };
+        return {
+          lines: this.sim.model.logs.slice(-(request.lines ?? this.sim.model.logs.length)),
+          total: this.sim.model.logs.length,
+        };
       case 'update-status':
         await this.updateStatus();
         return {};
@@ -227,7 +242,7 @@ export class LocalController {
         ...(option.description === undefined ? {} : { description: option.description }),
         source: set === undefined ? (option.default === undefined ? 'unset' : 'default') : 'user',
         type: option.type,
-        ...(set ?? option.default) !== undefined ? { value: set ?? option.default } : {},
+        ...((set ?? option.default) !== undefined ? { value: set ?? option.default } : {}),
       };
     }
     return { application: appName, charm: app.charm.name, settings };
@@ -289,7 +304,8 @@ export class LocalController {
     const saved = JSON.parse(text) as SavedState;
     const executors = new Map<string, SimCharm['executor']>();
     for (const [app, source] of Object.entries(saved.charms)) {
-      if (saved.simulator.model.applications[app] !== undefined) executors.set(app, (await this.charmFor(source)).executor);
+      if (saved.simulator.model.applications[app] !== undefined)
+        executors.set(app, (await this.charmFor(source)).executor);
     }
     this.sim.loadState(saved.simulator, (app) => {
       const executor = executors.get(app.name);

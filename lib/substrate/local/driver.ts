@@ -75,7 +75,9 @@ export class LocalDriver implements ModelDriver {
     const modelDir = join(options.baseDir ?? DEFAULT_BASE_DIR, model);
     const settings: ControllerSettings = {
       ...(options.agentPingIntervalMs === undefined ? {} : { agentPingIntervalMs: options.agentPingIntervalMs }),
-      ...(options.updateStatusIntervalMs === undefined ? {} : { updateStatusIntervalMs: options.updateStatusIntervalMs }),
+      ...(options.updateStatusIntervalMs === undefined
+        ? {}
+        : { updateStatusIntervalMs: options.updateStatusIntervalMs }),
       ...(options.seed === undefined ? {} : { seed: options.seed }),
     };
     await LocalController.createModel(modelDir, model, settings);
@@ -91,7 +93,10 @@ export class LocalDriver implements ModelDriver {
     }
   }
 
-  private static async inThisProcess(modelDir: string, standIns: Readonly<Record<string, StandIn>>): Promise<LocalDriver> {
+  private static async inThisProcess(
+    modelDir: string,
+    standIns: Readonly<Record<string, StandIn>>,
+  ): Promise<LocalDriver> {
     const controller = await LocalController.start(modelDir, standIns);
     const server = await serveController(controller, controllerFiles(modelDir).socket);
     const driver = new LocalDriver(controller.substrate.model, modelDir, controller.substrate, { controller, server });
@@ -180,7 +185,11 @@ export class LocalDriver implements ModelDriver {
     await this.call({ op: 'config', app, values: { ...values } });
   }
 
-  async runAction(unit: string, action: string, params: Readonly<Record<string, unknown>> = {}): Promise<ActionOutcome> {
+  async runAction(
+    unit: string,
+    action: string,
+    params: Readonly<Record<string, unknown>> = {},
+  ): Promise<ActionOutcome> {
     const task = await this.call<ActionOutcome>({ op: 'run', unit, action, params: { ...params } });
     return { status: task.status, message: task.message, results: task.results };
   }

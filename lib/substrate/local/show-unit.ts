@@ -9,7 +9,9 @@ export function showUnit(sim: ModelSimulator, unitName: string): Record<string, 
   if (unit === undefined) throw new Error(`unit "${unitName}" not found`);
   const app = model.applications[unit.app];
   const relationInfo = Object.values(model.relations)
-    .filter((relation) => relation.ends.some((end) => end.app === unit.app) && unit.relations[relation.id] !== undefined)
+    .filter(
+      (relation) => relation.ends.some((end) => end.app === unit.app) && unit.relations[relation.id] !== undefined,
+    )
     .map((relation) => {
       const own = relation.ends.find((end) => end.app === unit.app)!;
       const other = relation.peer ? own : relation.ends.find((end) => end.app !== unit.app)!;
