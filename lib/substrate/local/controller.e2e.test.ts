@@ -12,6 +12,7 @@ import { execa } from 'execa';
 import { parseJujuStatus } from '../juju-status.js';
 
 const CLI = fileURLToPath(new URL('../../../dist/lib/substrate/local/cli-main.js', import.meta.url));
+const DEMO = fileURLToPath(new URL('../../../dist/lib/substrate/local/demo-main.js', import.meta.url));
 const MODEL = 'ctl-e2e';
 
 let baseDir: string;
@@ -113,15 +114,33 @@ describe('turku-local and its controller', () => {
   });
 
   it('destroy-model stops the controller and leaves no process, namespace or file', async () => {
-    const dir = join(baseDir, MODEL);
-    const pid = Number(await readFile(join(dir, 'controller.pid'), 'utf8'));
-    const substrate = JSON.parse(await readFile(join(dir, 'substrate.json'), 'utf8')) as { subnet: { tag: string } };
-    expect((await turkuLocal('destroy-model', MODEL, '--no-prompt')).exitCode).toBe(0);
-    expect(alive(pid)).toBe(false);
-    expect(existsSync(dir)).toBe(false);
-    const namespaces = await execa('ip', ['netns', 'list']);
-    expect(namespaces.stdout).not.toContain(`-${substrate.subnet.tag}-`);
-    const links = await execa('ip', ['-o', 'link']);
-    expect(links.stdout).not.toContain(`tkb${substrate.subnet.tag}`);
+    await expectGoneAfter(MODEL, () => turkuLocal('destroy-model', MODEL, '--no-prompt'));
+  });
+
+  it('npm run demo:down (demo-main.js down) does the same for a model with a running machine', async () => {
+    const other = 'ctl-e2e-down';
+    const cli = (...args: string[]) => execa(process.execPath, [CLI, ...args, '--base-dir', baseDir, '-m', other]);
+    await cli('bootstrap');
+    await cli('deploy', 'ubuntu');
+    await expectGoneAfter(other, () =>
+      execa(process.execPath, [DEMO, 'down', '--model', other, '--base-dir', baseDir], { stdin: 'ignore' }),
+    );
   });
 });
+
+/** After `remove`, the model's controller, sshds, namespaces, bridge and directory are gone. */
+async function expectGoneAfter(model: string, remove: () => Promise<{ exitCode?: number }>): Promise<void> {
+  const dir = join(baseDir, model);
+  const pid = Number(await readFile(join(dir, 'controller.pid'), 'utf8'));
+  const substrate = JSON.parse(await readFile(join(dir, 'substrate.json'), 'utf8')) as { subnet: { tag: string } };
+  const namespace = `-${substrate.subnet.tag}-`;
+  const before = await execa('ip', ['netns', 'list']);
+  expect(before.stdout).toContain(namespace);
+  expect((await remove()).exitCode).toBe(0);
+  expect(alive(pid)).toBe(false);
+  expect(existsSync(dir)).toBe(false);
+  expect((await execa('ip', ['netns', 'list'])).stdout).not.toContain(namespace);
+  expect((await execa('ip', ['-o', 'link'])).stdout).not.toContain(`tkb${substrate.subnet.tag}`);
+  // Nothing runs from the model's directory any more (sshd, the API, hooks).
+  expect((await execa('ps', ['-eo', 'args'])).stdout).not.toContain(dir);
+}

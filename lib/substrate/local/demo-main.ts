@@ -127,22 +127,25 @@ async function up(model: string, baseDir: string): Promise<void> {
     );
     say('');
     const agent = unitsOf(status, 'turku-agent').find((unit) => unit.principal === 'sample/0')?.name ?? 'turku-agent/1';
-    const cli = `npx turku-local${model === 'turku-demo' ? '' : ` -m ${model}`}`;
+    // -m after the subcommand, as Juju has it (npx would take a -m before it for itself).
+    const cli = (command: string, ...args: string[]) =>
+      ['npx turku-local', command, ...(model === 'turku-demo' ? [] : ['-m', model]), ...args].join(' ');
     say('');
     say(
       `Done in ${Math.round((Date.now() - started) / 1000)} s. The model's controller keeps running (pid file, socket`,
     );
     say(`and log in ${driver.modelDir}), and so do the API and each machine's sshd. Try:`);
     say('');
-    say(`  ${cli} status`);
-    say(`  ${cli} run ${agent} restore source=${SAMPLE_SOURCE} target=/var/restore/sample`);
-    say(`  ${cli} exec --unit sample/0 -- ls -lR '$MACHINE_ROOT/var/restore/sample'`);
-    say(`  ${cli} add-unit turku-storage`);
-    say(`  ${cli} remove-relation turku-agent:backup-sources sample:backup-sources`);
-    say(`  ${cli} run turku-api/0 list-sources`);
-    say(`  ${cli} ssh sample/0`);
+    say(`  ${cli('status')}`);
+    say(`  ${cli('run', agent, 'restore', `source=${SAMPLE_SOURCE}`, 'target=/var/restore/sample')}`);
+    say(`  ${cli('exec', '--unit', 'sample/0', '--', "ls -lR '$MACHINE_ROOT/var/restore/sample'")}`);
+    say(`  ${cli('add-unit', 'turku-storage')}`);
+    say(`  ${cli('remove-relation', 'turku-agent:backup-sources', 'sample:backup-sources')}`);
+    say(`  ${cli('run', 'turku-api/0', 'list-sources')}`);
+    say(`  ${cli('ssh', 'sample/0')}`);
     say('');
-    say('Remove everything (controller, processes, namespaces, files) with: npm run demo:down');
+    const down = model === 'turku-demo' ? 'npm run demo:down' : `npm run demo:down -- --model ${model}`;
+    say(`Remove everything (controller, processes, namespaces, files) with: ${down}`);
   } catch (error) {
     await driver.destroy();
     throw error;
