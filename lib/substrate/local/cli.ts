@@ -7,14 +7,17 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { dump, load } from 'js-yaml';
+import { load } from 'js-yaml';
 
+import { CliError, count, list, parse, type Parsed, parseDuration, settingsOf, str } from './cli-args.js';
+import { formatted, type LogLine, plainTask, type Task, taskView, unitTag } from './cli-output.js';
 import { LocalController } from './controller.js';
 import { controllerAnswers, controllerPid, request, startControllerProcess } from './controller-client.js';
 import { type ControllerRequest, controllerFiles } from './controller-protocol.js';
 import { DEFAULT_BASE_DIR, LocalDriver, validModelName } from './driver.js';
 import { statusTable, table } from './status-table.js';
+
+export { CliError, parseDuration } from './cli-args.js';
 
 export const USAGE = `Usage: turku-local <command> [-m MODEL] [options]
 
@@ -39,122 +42,10 @@ The local substrate's controller, driven as Juju 3's CLI drives a model (root on
 The model is -m/--model, else $TURKU_LOCAL_MODEL, else turku-demo; models live under
 --base-dir (default ${DEFAULT_BASE_DIR}, or $TURKU_LOCAL_BASE_DIR).`;
 
-/** A one-line failure the CLI prints as `ERROR <message>`. */
-export class CliError extends Error {
-  override name = 'CliError';
-}
-
 export interface CliIo {
   out(text: string): void;
   err(text: string): void;
   readonly stdoutIsTty: boolean;
-}
-
-const GLOBAL: ParseArgsConfig['options'] = {
-  model: { type: 'string', short: 'm' },
-  'base-dir': { type: 'string' },
-  format: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-};
-
-interface Parsed {
-  values: Record<string, string | boolean | (string | boolean)[] | undefined>;
-  positionals: string[];
-}
-
-function parse(args: string[], options: ParseArgsConfig['options'] = {}): Parsed {
-  try {
-    const parsed: Parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: { ...GLOBAL, ...options },
-    });
-    return parsed;
-  } catch (error) {
-    throw new CliError(error instanceof Error ? error.message : String(error));
-  }
-}
-
-function str(value: unknown): string | undefined {
-  return typeof value === 'string' ? value : undefined;
-}
-
-function list(value: unknown): string[] {
-  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
-}
-
-function count(value: unknown, flag: string): number | undefined {
-  if (typeof value !== 'string') return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new CliError(`${flag} must be a positive whole number, not "${value}"`);
-  return n;
-}
-
-/** `5m`, `30s`, `1h`, `500ms`, a bare number of seconds; 0 or none: no limit. */
-export function parseDuration(value: string | undefined): number {
-  if (value === undefined || value === '') return 0;
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value);
-  if (match === null) throw new CliError(`invalid duration "${value}"`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] ?? 's']!;
-  return Number(match[1]) * unit;
-}
-
-/** `k=v` pairs into settings (values stay strings: the charm's option types convert them). */
-function settingsOf(pairs: readonly string[]): Record<string, string> {
-  const settings: Record<string, string> = {};
-  for (const pair of pairs) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) throw new CliError(`expected key=value, got "${pair}"`);
-    settings[pair.slice(0, eq)] = pair.slice(eq + 1);
-  }
-  return settings;
-}
-
-function formatted(value: unknown, format: string | undefined, fallback: 'yaml' | 'json'): string {
-  const chosen = format ?? fallback;
-  if (chosen === 'json') return `${JSON.stringify(value)}\n`;
-  if (chosen === 'yaml') return dump(value, { lineWidth: -1 });
-  throw new CliError(`invalid value "${chosen}" for option --format: unknown format`);
-}
-
-/** Juju's agent tag of a unit: `unit-turku-agent-1`. */
-function unitTag(unit: string): string {
-  return `unit-${unit.replace('/', '-')}`;
-}
-
-interface Task {
-  id: string;
-  unit: string;
-  status: string;
-  message: string;
-  results: Record<string, unknown>;
-  log: string[];
-}
-
-/** One task as `juju run --format json|yaml` shows it, keyed by unit. */
-function taskView(task: Task): Record<string, unknown> {
-  return {
-    [task.unit]: {
-      id: task.id,
-      ...(task.log.length === 0 ? {} : { log: task.log }),
-      ...(task.message === '' ? {} : { message: task.message }),
-      results: task.results,
-      status: task.status,
-      unit: task.unit,
-    },
-  };
-}
-
-/** `juju run`'s plain output: the results (less return-code/stdout/stderr) as YAML, then stdout, stderr. */
-function plainTask(task: Task): string {
-  const { 'return-code': _code, stdout, stderr, ...rest } = task.results;
-  let text = '';
-  if (task.status === 'failed') text += `Action id ${task.id} failed: ${task.message}\n`;
-  text += Object.keys(rest).length > 0 ? dump(rest, { lineWidth: -1 }) : `Task ${task.id} ${task.status}\n`;
-  if (typeof stdout === 'string' && stdout !== '') text += `${stdout.replace(/\n+$/, '')}\n`;
-  if (typeof stderr === 'string' && stderr !== '') text += `${stderr.replace(/\n+$/, '')}\n`;
-  return text;
 }
 
 export class Cli {
@@ -587,12 +478,4 @@ export class Cli {
     await this.call({ op, a: positionals[0]!, b: positionals[1]! });
     return 0;
   }
-}
-
-interface LogLine {
-  unit: string;
-  level: string;
-  source: string;
-  event: string;
-  message: string;
 }
