@@ -14,11 +14,16 @@ import { parseJujuStatus } from '../juju-status.js';
 const CLI = fileURLToPath(new URL('../../../dist/lib/substrate/local/cli-main.js', import.meta.url));
 const DEMO = fileURLToPath(new URL('../../../dist/lib/substrate/local/demo-main.js', import.meta.url));
 const MODEL = 'ctl-e2e';
+const OTHER = 'ctl-e2e-down';
 
 let baseDir: string;
 
 function turkuLocal(...args: string[]) {
-  return execa(process.execPath, [CLI, '--base-dir', baseDir, '-m', MODEL, ...args], {
+  return inModel(MODEL, ...args);
+}
+
+function inModel(model: string, ...args: string[]) {
+  return execa(process.execPath, [CLI, '--base-dir', baseDir, '-m', model, ...args], {
     reject: false,
     stdin: 'ignore',
   });
@@ -56,7 +61,8 @@ describe('turku-local and its controller', () => {
     baseDir = await mkdtemp('/var/lib/turku-local-e2e-');
   });
   afterAll(async () => {
-    await turkuLocal('destroy-model', MODEL, '--no-prompt');
+    // Whatever a failed test left: its controller, machines and network too, not only the files.
+    for (const model of [MODEL, OTHER]) await inModel(model, 'destroy-model', model, '--no-prompt');
     await rm(baseDir, { recursive: true, force: true });
   });
 
@@ -118,25 +124,32 @@ describe('turku-local and its controller', () => {
   });
 
   it('npm run demo:down (demo-main.js down) does the same for a model with a running machine', async () => {
-    const other = 'ctl-e2e-down';
-    const cli = (...args: string[]) => execa(process.execPath, [CLI, ...args, '--base-dir', baseDir, '-m', other]);
-    await cli('bootstrap');
-    await cli('deploy', 'ubuntu');
-    await expectGoneAfter(other, () =>
-      execa(process.execPath, [DEMO, 'down', '--model', other, '--base-dir', baseDir], { stdin: 'ignore' }),
+    expect(await inModel(OTHER, 'bootstrap')).toMatchObject({ exitCode: 0 });
+    expect(await inModel(OTHER, 'deploy', 'ubuntu')).toMatchObject({
+      exitCode: 0,
+      stderr: expect.stringMatching(/^Deployed/),
+    });
+    await expectGoneAfter(OTHER, () =>
+      execa(process.execPath, [DEMO, 'down', '--model', OTHER, '--base-dir', baseDir], {
+        stdin: 'ignore',
+        reject: false,
+      }),
     );
   });
 });
 
 /** After `remove`, the model's controller, sshds, namespaces, bridge and directory are gone. */
-async function expectGoneAfter(model: string, remove: () => Promise<{ exitCode?: number }>): Promise<void> {
+async function expectGoneAfter(
+  model: string,
+  remove: () => Promise<{ exitCode?: number; stderr: string }>,
+): Promise<void> {
   const dir = join(baseDir, model);
   const pid = Number(await readFile(join(dir, 'controller.pid'), 'utf8'));
   const substrate = JSON.parse(await readFile(join(dir, 'substrate.json'), 'utf8')) as { subnet: { tag: string } };
   const namespace = `-${substrate.subnet.tag}-`;
   const before = await execa('ip', ['netns', 'list']);
   expect(before.stdout).toContain(namespace);
-  expect((await remove()).exitCode).toBe(0);
+  expect(await remove()).toMatchObject({ exitCode: 0, stderr: expect.not.stringMatching(/ERROR|turku-local:/) });
   expect(alive(pid)).toBe(false);
   expect(existsSync(dir)).toBe(false);
   expect((await execa('ip', ['netns', 'list'])).stdout).not.toContain(namespace);
