@@ -15,9 +15,11 @@ import { type Bundle, checkBundleSubordinates, parseBundle } from './bundle.js';
 import { type ActionTask, type ConfigValue, type Unit, appOf, effectiveConfig, ownEnd } from './model.js';
 import { addStorageInstance } from './pending.js';
 import { SimHookRunner } from './sim-hook-runner.js';
+import { type SavedApplication, type SavedSimulatorState, loadModel, saveModel } from './sim-saved-state.js';
 import { renderStatus } from './sim-status.js';
 import { type DeployOptions, type SimCharm, SimulatorError } from './sim-types.js';
 
+export { type SavedApplication, type SavedSimulatorState } from './sim-saved-state.js';
 export {
   type DeployOptions,
   type HistoryEntry,
@@ -276,6 +278,22 @@ export class ModelSimulator extends SimHookRunner {
       placed.set(app.name, units);
     }
     return bundle;
+  }
+
+  // ---------------------------------------------------------------- saving and loading
+
+  /** The model as plain data, for a later `loadState` in this or another process (sim-saved-state.ts). */
+  saveState(): SavedSimulatorState {
+    return saveModel(this.model, this.agents, this.storageDirectives);
+  }
+
+  /** Carries on with a saved model; `executorOf` gives each application its charm's executor again. */
+  loadState(saved: SavedSimulatorState, executorOf: (app: SavedApplication) => SimCharm['executor']): void {
+    const { agents, storageDirectives } = loadModel(this.model, saved, executorOf);
+    this.agents.clear();
+    for (const [unit, agent] of agents) this.agents.set(unit, agent);
+    this.storageDirectives.clear();
+    for (const [app, directives] of storageDirectives) this.storageDirectives.set(app, directives);
   }
 
   // ---------------------------------------------------------------- status

@@ -10,6 +10,7 @@ import { allActive, type ModelDriver, unitsOf } from '../../lib/substrate/driver
 import { JujuDriver } from '../../lib/substrate/juju/driver.js';
 import { LocalDriver } from '../../lib/substrate/local/driver.js';
 import type { PostgresServer } from '../support/postgres-server.js';
+import { TurkuLocalCli } from './cli-driver.js';
 import { postgresqlStandIn, startBridgePostgres } from './postgresql-stand-in.js';
 import {
   action,
@@ -40,7 +41,8 @@ const KEEP_MODELS = process.env['TURKU_KEEP_MODELS'] === '1';
 async function finish(driver: ModelDriver | undefined): Promise<void> {
   if (driver === undefined) return;
   if (!KEEP_MODELS) return driver.destroy();
-  // The local substrate's Juju side lives in this process: let go of it, keep the machines.
+  // A controller in this process stops with it: let go of the model, keep the machines (a
+  // detached controller keeps serving it to turku-local).
   if (driver instanceof LocalDriver) await driver.detach();
 }
 
@@ -48,6 +50,11 @@ interface Target {
   readonly name: string;
   /** A fresh, empty model. */
   create(options: { withPostgresql: boolean }): Promise<ModelDriver>;
+  /**
+   * How an operator drives the model after the deploy (scenarios 3-5): on the local substrate
+   * the turku-local CLI, as separate processes; on Juju the driver itself (it runs juju).
+   */
+  operator(driver: ModelDriver): ModelDriver;
   /** Why this target cannot run here (undefined: it can). */
   readonly unavailable?: string;
 }
@@ -55,11 +62,14 @@ interface Target {
 /** Local: agents check in every 5 s and update-status runs every minute (Juju: 5 min), so a scenario takes seconds. */
 const local: Target = {
   name: 'local substrate',
+  operator: (driver) => (driver instanceof LocalDriver ? new TurkuLocalCli(driver) : driver),
   async create({ withPostgresql }) {
+    const clocks = { agentPingIntervalMs: 5_000, updateStatusIntervalMs: 60_000 };
+    // Without stand-ins of this process the controller runs detached, as `npm run demo` starts it.
+    if (!withPostgresql) return LocalDriver.create(clocks);
     let server: PostgresServer | undefined;
     const driver = await LocalDriver.create({
-      agentPingIntervalMs: 5_000,
-      updateStatusIntervalMs: 60_000,
+      ...clocks,
       standIns: {
         postgresql: (context) => {
           if (server === undefined) throw new Error('this model has no PostgreSQL server');
@@ -67,7 +77,6 @@ const local: Target = {
         },
       },
     });
-    if (!withPostgresql) return driver;
     const dir = await mkdtemp(join(driver.modelDir, 'postgresql-'));
     try {
       // The server runs as `postgres`, which reads its pg_hba.conf here.
@@ -92,6 +101,7 @@ const probe = await JujuDriver.probe();
 const juju: Target = {
   name: 'Juju controller',
   create: () => JujuDriver.createModel(),
+  operator: (driver) => driver,
   ...(probe.available ? {} : { unavailable: probe.reason }),
 };
 
@@ -111,6 +121,8 @@ for (const target of [local, juju]) {
     afterAll(async () => {
       await finish(driver);
     });
+    /** Scenarios 3-5: the operator's commands (turku-local on the local substrate). */
+    const op = () => target.operator(driver);
 
     it('1. deploys: every unit reaches active', async () => {
       await driver.deployBundle(BUNDLE);
@@ -166,24 +178,24 @@ for (const target of [local, juju]) {
     });
 
     it('3. add-unit turku-storage: its capacity reaches the API and new machines spread by free space', async () => {
-      const [added] = await driver.addUnit('turku-storage');
-      await driver.waitUntil((s) => allActive(s) && s.units[added!] !== undefined, { what: `${added} active` });
+      const [added] = await op().addUnit('turku-storage');
+      await op().waitUntil((s) => allActive(s) && s.units[added!] !== undefined, { what: `${added} active` });
       const storages = jsonResult<Array<Record<string, unknown>>>(
-        await action(driver, 'turku-api/0', 'list-storages'),
+        await action(op(), 'turku-api/0', 'list-storages'),
         'storages',
       );
       const fresh = storages.find((s) => s['unit'] === added);
       expect(fresh).toMatchObject({ registered: true });
       expect(Number(fresh!['space-total-mib'])).toBeGreaterThan(0);
 
-      const credential = await action(driver, 'turku-api/0', 'create-registration', {
+      const credential = await action(op(), 'turku-api/0', 'create-registration', {
         type: 'machine_reg',
         name: 'Machine Registrations',
       });
-      const url = await apiUrl(driver);
+      const url = await apiUrl(op());
       const uuids = new Set<string>();
       for (let i = 0; i < 90; i++) uuids.add(await registerMachine(url, String(credential['secret']), i));
-      const machines = jsonResult<Registered[]>(await action(driver, 'turku-api/0', 'list-machines'), 'machines');
+      const machines = jsonResult<Registered[]>(await action(op(), 'turku-api/0', 'list-machines'), 'machines');
       const counts: Record<string, number> = {};
       for (const machine of machines.filter((m) => uuids.has(m.uuid)))
         counts[String(machine.storage)] = (counts[String(machine.storage)] ?? 0) + 1;
@@ -194,9 +206,9 @@ for (const target of [local, juju]) {
     });
 
     it('4. restore brings the data back byte-identical; the restore session gives a working command', async () => {
-      const status = await driver.status();
+      const status = await op().status();
       const agent = subordinateOn(status, 'turku-agent', 'sample/0');
-      const restored = await action(driver, agent, 'restore', {
+      const restored = await action(op(), agent, 'restore', {
         source: 'turku-sample-data',
         snapshot: 'latest',
         target: '/var/restore/sample',
@@ -208,27 +220,27 @@ for (const target of [local, juju]) {
         'snapshot-time': expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$/),
       });
       expect(restored['output']).toMatch(/^Totals: 3 files, \d+ bytes in [\d.]+ s$/);
-      const original = await run(driver, 'sample/0', treeListing('$MACHINE_ROOT/srv/turku-sample'));
+      const original = await run(op(), 'sample/0', treeListing('$MACHINE_ROOT/srv/turku-sample'));
       expect(original).toMatch(/orders\/2026-11\.csv/);
-      expect(await run(driver, 'sample/0', treeListing('$MACHINE_ROOT/var/restore/sample'))).toBe(original);
+      expect(await run(op(), 'sample/0', treeListing('$MACHINE_ROOT/var/restore/sample'))).toBe(original);
 
       // Manual: the session's sample command, run on the storage from the sample `cd`.
-      const session = await action(driver, agent, 'restore-session', { timeout: 120 });
+      const session = await action(op(), agent, 'restore-session', { timeout: 120 });
       const storageUnit = String(session['storage']).replace(/-(\d+)$/, '/$1');
       const cdPath = String(session['cd']).replace(/^cd /, '');
       await run(
-        driver,
+        op(),
         storageUnit,
         `cd "$MACHINE_ROOT${cdPath}" && P=turku-sample-data.snapshots/latest && ${String(session['command'])}`,
       );
       // What was pushed is moved into the target when the session ends (it is staged inside it so
       // the target keeps its mode meanwhile): end it early, as the charm's README says.
-      await run(driver, 'sample/0', `kill ${String(session['pid'])}`);
+      await run(op(), 'sample/0', `kill ${String(session['pid'])}`);
       // The agent names its restore directory as it sees it (on the local substrate, inside the root).
       await eventually(
         'the pushed files in the restore target',
         async () => {
-          const listing = await run(driver, 'sample/0', treeListing(String(session['target'])));
+          const listing = await run(op(), 'sample/0', treeListing(String(session['target'])));
           return listing === original ? listing : undefined;
         },
         { timeoutMs: 60_000 },
@@ -236,17 +248,17 @@ for (const target of [local, juju]) {
     });
 
     it('5. removing backup-sources unpublishes those sources; their snapshots stay', async () => {
-      const before = await snapshotsBySource(driver);
-      await driver.removeRelation('turku-agent:backup-sources', 'sample:backup-sources');
-      await driver.waitUntil((s) => allActive(s), { what: 'every unit active' });
-      await run(driver, 'sample/0', 'test ! -e "$MACHINE_ROOT/etc/turku-agent/sources.d/sample.json"');
+      const before = await snapshotsBySource(op());
+      await op().removeRelation('turku-agent:backup-sources', 'sample:backup-sources');
+      await op().waitUntil((s) => allActive(s), { what: 'every unit active' });
+      await run(op(), 'sample/0', 'test ! -e "$MACHINE_ROOT/etc/turku-agent/sources.d/sample.json"');
       const sources = jsonResult<Array<Record<string, unknown>>>(
-        await action(driver, 'turku-api/0', 'list-sources'),
+        await action(op(), 'turku-api/0', 'list-sources'),
         'sources',
       );
       const sample = sources.find((source) => source['unit_name'] === 'sample/0');
       expect(sample).toMatchObject({ name: 'turku-sample-data', published: false });
-      const after = await snapshotsBySource(driver);
+      const after = await snapshotsBySource(op());
       expect(after['turku-sample-data']).toEqual(expect.arrayContaining(before['turku-sample-data']!));
     });
   });

@@ -272,6 +272,30 @@ describe('JujuDriver.runAction', () => {
     ]);
   });
 
+  it('with paramsAsArguments, passes string params as key=value with --string-args, as typed', async () => {
+    const { run, calls } = recorder(() => ok(task({ status: 'completed', results: {} })));
+    const juju = new JujuDriver({ model: 'test-x', run, paramsAsArguments: true });
+    await juju.runAction('turku-agent/1', 'restore', { source: 'etc', target: '/var/restore/etc' });
+    expect(calls[0]).toEqual([
+      'juju',
+      'run',
+      '-m',
+      'test-x',
+      'turku-agent/1',
+      'restore',
+      'source=etc',
+      'target=/var/restore/etc',
+      '--string-args',
+      '--format',
+      'json',
+      '--wait',
+      '5m',
+    ]);
+    // A value that is not a one-line string still goes through the file.
+    await juju.runAction('turku-agent/1', 'restore-session', { timeout: 120 });
+    expect(calls[1]).toContain('--params');
+  });
+
   it('passes params through a 0600 JSON file that is removed afterwards', async () => {
     let seen: { path: string; text: string; mode: number } | undefined;
     const { run, calls } = recorder((argv) => {

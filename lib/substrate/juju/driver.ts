@@ -27,6 +27,11 @@ export interface JujuDriverOptions {
   readonly actionWait?: string;
   /** For waitUntil; tests pass a fake one. */
   readonly clock?: WaitClock;
+  /**
+   * Action params that are all one-line strings go on the command line as `key=value` with
+   * `--string-args`, as a user types them, instead of through a --params file.
+   */
+  readonly paramsAsArguments?: boolean;
 }
 
 export type ProbeResult = { readonly available: true; readonly controller: string } | ProbeUnavailable;
@@ -94,6 +99,7 @@ export class JujuDriver implements ModelDriver {
   private readonly juju: string;
   private readonly actionWait: string;
   private readonly clock: WaitClock;
+  private readonly paramsAsArguments: boolean;
 
   constructor(options: JujuDriverOptions) {
     this.model = options.model;
@@ -101,6 +107,7 @@ export class JujuDriver implements ModelDriver {
     this.juju = options.juju ?? 'juju';
     this.actionWait = options.actionWait ?? '5m';
     this.clock = options.clock ?? realClock;
+    this.paramsAsArguments = options.paramsAsArguments ?? false;
   }
 
   /**
@@ -210,6 +217,11 @@ export class JujuDriver implements ModelDriver {
   async runAction(unit: string, action: string, params?: Readonly<Record<string, unknown>>): Promise<ActionOutcome> {
     const args = [unit, action, '--format', 'json', '--wait', this.actionWait];
     if (params === undefined || Object.keys(params).length === 0) return this.actionOutcome(args);
+    const values = Object.values(params);
+    if (this.paramsAsArguments && values.every((value) => typeof value === 'string' && !value.includes('\n'))) {
+      const pairs = Object.entries(params).map(([key, value]) => `${key}=${String(value)}`);
+      return this.actionOutcome([unit, action, ...pairs, '--string-args', ...args.slice(2)]);
+    }
     // Params go through a file (JSON is YAML) so values keep their types and never meet a shell.
     const dir = await mkdtemp(join(tmpdir(), 'turku-juju-params-'));
     try {

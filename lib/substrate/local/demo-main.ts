@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-// The README's main job: `turku-local up` deploys bundles/turku.yaml on the local substrate with
-// a sample principal, takes a first backup and prints what runs; `turku-local down` removes it.
-// A test and demo substrate (lib/substrate/local/driver.ts), not a place to keep backups.
+// The README's main job: `npm run demo` (`demo-main.js up`) deploys bundles/turku.yaml on the
+// local substrate with a sample principal, takes a first backup, prints what runs and the next
+// `npx turku-local` commands to try: its controller keeps running. `npm run demo:down` (`down`)
+// stops the controller and removes the model. A test and demo substrate
+// (lib/substrate/local/driver.ts), not a place to keep backups.
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,28 +13,18 @@ import { parseArgs } from 'node:util';
 import { exitQuietlyWhenStdoutCloses } from '../../common/closed-stdout.js';
 import { allActive, completedAction, jsonResult, type ModelStatus, type UnitStatus, unitsOf } from '../driver.js';
 import { DEFAULT_BASE_DIR, LocalDriver } from './driver.js';
+import { table } from './status-table.js';
 
 const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
 const BUNDLE = join(REPO, 'bundles', 'turku.yaml');
 const SAMPLE_SOURCE = 'turku-sample-data';
 
-const USAGE = `Usage: turku-local up [--model NAME] [--base-dir DIR]
-       turku-local down [--model NAME | --all] [--base-dir DIR]
+const USAGE = `Usage: demo-main.js up [--model NAME] [--base-dir DIR]
+       demo-main.js down [--model NAME | --all] [--base-dir DIR]
 
 up deploys bundles/turku.yaml with a sample machine on this host's local substrate (root:
-network namespaces and sshd) and takes a first backup; down removes a model.`;
-
-function table(rows: readonly (readonly string[])[]): string {
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length)));
-  return rows
-    .map((row) =>
-      row
-        .map((cell, column) => cell.padEnd(widths[column]!))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
-}
+network namespaces and sshd) and takes a first backup, leaving its controller running for
+npx turku-local; down stops the controller and removes a model.`;
 
 function say(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -82,7 +74,9 @@ async function up(model: string, baseDir: string): Promise<void> {
       throw new Error(`build/${charm}.charm is missing: run npm run pack`);
   }
   const started = Date.now();
-  const driver = await LocalDriver.create({ model, baseDir, agentPingIntervalMs: 0, updateStatusIntervalMs: 0 });
+  // The controller's clocks run as Juju's and the timers would: update-status and the agents'
+  // check-ins every 5 minutes; the demo runs both once itself where it needs them now.
+  const driver = await LocalDriver.create({ model, baseDir });
   try {
     say(`Deploying ${BUNDLE} as model ${model} (machines under ${driver.modelDir}) ...`);
     await driver.deployBundle(BUNDLE);
@@ -132,8 +126,26 @@ async function up(model: string, baseDir: string): Promise<void> {
       ]),
     );
     say('');
-    say(`Done in ${Math.round((Date.now() - started) / 1000)} s. The API and each machine's sshd keep running;`);
-    say(`the machines' files are under ${driver.modelDir}/machines. Remove everything with: npm run demo:down`);
+    const agent = unitsOf(status, 'turku-agent').find((unit) => unit.principal === 'sample/0')?.name ?? 'turku-agent/1';
+    // -m after the subcommand, as Juju has it (npx would take a -m before it for itself).
+    const cli = (command: string, ...args: string[]) =>
+      ['npx turku-local', command, ...(model === 'turku-demo' ? [] : ['-m', model]), ...args].join(' ');
+    say('');
+    say(
+      `Done in ${Math.round((Date.now() - started) / 1000)} s. The model's controller keeps running (pid file, socket`,
+    );
+    say(`and log in ${driver.modelDir}), and so do the API and each machine's sshd. Try:`);
+    say('');
+    say(`  ${cli('status')}`);
+    say(`  ${cli('run', agent, 'restore', `source=${SAMPLE_SOURCE}`, 'target=/var/restore/sample')}`);
+    say(`  ${cli('exec', '--unit', 'sample/0', '--', "ls -lR '$MACHINE_ROOT/var/restore/sample'")}`);
+    say(`  ${cli('add-unit', 'turku-storage')}`);
+    say(`  ${cli('remove-relation', 'turku-agent:backup-sources', 'sample:backup-sources')}`);
+    say(`  ${cli('run', 'turku-api/0', 'list-sources')}`);
+    say(`  ${cli('ssh', 'sample/0')}`);
+    say('');
+    const down = model === 'turku-demo' ? 'npm run demo:down' : `npm run demo:down -- --model ${model}`;
+    say(`Remove everything (controller, processes, namespaces, files) with: ${down}`);
   } catch (error) {
     await driver.destroy();
     throw error;
@@ -150,7 +162,7 @@ async function down(baseDir: string, model: string | undefined, all: boolean): P
       continue;
     }
     await LocalDriver.teardown(dir);
-    say(`removed model ${name} (its processes, network namespaces and ${dir})`);
+    say(`removed model ${name} (its controller, processes, network namespaces and ${dir})`);
   }
 }
 

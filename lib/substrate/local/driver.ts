@@ -1,223 +1,154 @@
-// The local substrate: deploys the packed charms on this machine, each Juju machine a root
-// directory plus a network namespace (lib/substrate/local/machine.ts), through the Juju fake's
-// model simulator with the charms' real `dispatch` processes calling the fake's hook tools. The
-// workloads are real: turku-api serving, an sshd per machine, agents pinging on this driver's
-// clock instead of systemd timers. A test and demo substrate, not a place to keep backups.
+// The local substrate's ModelDriver: every call is a request to the model's local controller
+// (controller.ts) over its socket, the same path `turku-local` (cli.ts) takes, so the
+// integration scenarios and a user at the CLI drive one model the same way. The controller runs
+// as a detached process (it outlives the driver), or, when the caller brings stand-in charms of
+// its own (functions, which cannot cross a process), inside this process, still on the socket.
+// A test and demo substrate, not a place to keep backups.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { execa } from 'execa';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 
-import { parseBundle } from '../../charm-testing/bundle.js';
 import { removeTreeWithImmutables } from '../../common/remove-tree.js';
-import { ModelSimulator, type SimCharm } from '../../charm-testing/simulator.js';
-import { ToolServer } from '../../charm-testing/tool-server.js';
 import type { ActionOutcome, ExecOutcome, ModelDriver, ModelStatus, WaitOptions } from '../driver.js';
 import { parseJujuStatus } from '../juju-status.js';
 import { waitForStatus } from '../wait.js';
-import { type LocalMachine, machineRoot, provisionMachine } from './machine.js';
 import {
-  createBridge,
-  gatewayAddress,
-  inNamespace,
-  machineAddress,
-  namespaceName,
-  removeNetwork,
-  type Subnet,
-} from './network.js';
-import { packedCharm } from './packed-charms.js';
-import { ubuntuStandIn } from './stand-ins.js';
+  type ControllerSettings,
+  LocalController,
+  type StandIn,
+  SUBSTRATE_FILE,
+  type SubstrateState,
+} from './controller.js';
+import { controllerAnswers, request, startControllerProcess, stopController } from './controller-client.js';
+import { type ControllerRequest, controllerFiles } from './controller-protocol.js';
+import { type ControllerServer, serveController } from './controller-server.js';
+import { machineRoot } from './machine.js';
+import { gatewayAddress, removeNetwork } from './network.js';
+
+export type { StandIn, StandInContext } from './controller.js';
 
 /** Where models live by default; not under /tmp, whose mode sshd's StrictModes refuses. */
 export const DEFAULT_BASE_DIR = '/var/lib/turku-local';
-const STATE_FILE = 'substrate.json';
-const FIVE_MINUTES = 5 * 60 * 1000;
 
-/** What a stand-in charm may need of the substrate. */
-export interface StandInContext {
-  /** Maps a machine id to the directory holding its `/`. */
-  readonly rootOf: (machineId: string) => string;
-  /** The root namespace's address on the model's bridge: services on this host are reached there. */
-  readonly gateway: string;
-}
-
-/** A charm the substrate runs in place of a Charmhub one. */
-export type StandIn = (context: StandInContext) => SimCharm;
-
-export interface LocalDriverOptions {
+export interface LocalDriverOptions extends ControllerSettings {
   /** Model name (default `local-<hex>`); its files are in `<baseDir>/<model>`. */
   readonly model?: string;
   readonly baseDir?: string;
-  /** How often every agent machine runs turku-agent-ping (default 5 min, as its timer). 0: never. */
-  readonly agentPingIntervalMs?: number;
-  /** How often Juju's update-status hook runs (default 5 min). 0: never. */
-  readonly updateStatusIntervalMs?: number;
-  /** More stand-in charms by name, besides `ubuntu`. */
+  /** Stand-in charms by name besides `ubuntu`; given any, the controller runs in this process. */
   readonly standIns?: Readonly<Record<string, StandIn>>;
-  readonly seed?: number;
 }
 
-interface SubstrateState {
-  readonly model: string;
-  readonly subnet: Subnet;
+interface InProcess {
+  readonly controller: LocalController;
+  readonly server: ControllerServer;
+}
+
+interface LogLine {
+  unit: string;
+  level: string;
+  source: string;
+  event: string;
+  message: string;
+}
+
+export function validModelName(model: string): string {
+  if (!/^[a-z][a-z0-9-]{0,40}$/.test(model)) throw new Error(`invalid model name "${model}"`);
+  return model;
 }
 
 export class LocalDriver implements ModelDriver {
   readonly kind = 'local';
-  private readonly machines = new Map<string, Promise<LocalMachine>>();
-  private queue: Promise<unknown> = Promise.resolve();
-  private readonly timers: NodeJS.Timeout[] = [];
-  private readonly pinging = new Set<string>();
-  private destroyed = false;
+  private released = false;
 
   private constructor(
     readonly model: string,
-    /** `<baseDir>/<model>`: machine roots, unpacked charms, logs. */
+    /** `<baseDir>/<model>`: machine roots, unpacked charms, the controller's socket, state and log. */
     readonly modelDir: string,
-    private readonly subnet: Subnet,
-    private readonly tools: ToolServer,
-    readonly sim: ModelSimulator,
-    private readonly standIns: Readonly<Record<string, StandIn>>,
+    readonly substrate: SubstrateState,
+    private readonly inProcess?: InProcess,
   ) {}
 
+  /** A new model with its controller (detached, or in this process when given stand-ins). */
   static async create(options: LocalDriverOptions = {}): Promise<LocalDriver> {
-    const model = options.model ?? `local-${randomBytes(3).toString('hex')}`;
-    if (!/^[a-z][a-z0-9-]{0,40}$/.test(model)) throw new Error(`invalid model name "${model}"`);
+    const model = validModelName(options.model ?? `local-${randomBytes(3).toString('hex')}`);
     const modelDir = join(options.baseDir ?? DEFAULT_BASE_DIR, model);
-    if (existsSync(join(modelDir, STATE_FILE))) {
-      throw new Error(`model ${model} already exists in ${modelDir}: tear it down first`);
+    const settings: ControllerSettings = {
+      ...(options.agentPingIntervalMs === undefined ? {} : { agentPingIntervalMs: options.agentPingIntervalMs }),
+      ...(options.updateStatusIntervalMs === undefined
+        ? {}
+        : { updateStatusIntervalMs: options.updateStatusIntervalMs }),
+      ...(options.seed === undefined ? {} : { seed: options.seed }),
+    };
+    await LocalController.createModel(modelDir, model, settings);
+    try {
+      if (options.standIns !== undefined && Object.keys(options.standIns).length > 0) {
+        return await LocalDriver.inThisProcess(modelDir, options.standIns);
+      }
+      await startControllerProcess(modelDir);
+      return await LocalDriver.connect(modelDir);
+    } catch (error) {
+      await LocalDriver.teardown(modelDir);
+      throw error;
     }
-    await mkdir(modelDir, { recursive: true, mode: 0o755 });
-    const subnet = await createBridge();
-    const state: SubstrateState = { model, subnet };
-    await writeFile(join(modelDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
-    const tools = await ToolServer.start();
-    // eslint-disable-next-line prefer-const -- assigned once the simulator it serves exists
-    let driver: LocalDriver | undefined;
-    const sim = new ModelSimulator({
-      name: model,
-      seed: options.seed ?? 1,
-      toolServer: tools,
-      machineAddress: (number) => machineAddress(subnet, number),
-      prepareMachine: async (machine) => void (await driver!.machine(machine.id, machine.address)),
-    });
-    driver = new LocalDriver(model, modelDir, subnet, tools, sim, {
-      ubuntu: () => ubuntuStandIn(),
-      ...options.standIns,
-    });
-    driver.startClock(options.agentPingIntervalMs ?? FIVE_MINUTES, () => driver.pingAgents());
-    driver.startClock(options.updateStatusIntervalMs ?? FIVE_MINUTES, () => driver.updateStatus());
+  }
+
+  private static async inThisProcess(
+    modelDir: string,
+    standIns: Readonly<Record<string, StandIn>>,
+  ): Promise<LocalDriver> {
+    const controller = await LocalController.start(modelDir, standIns);
+    const server = await serveController(controller, controllerFiles(modelDir).socket);
+    const driver = new LocalDriver(controller.substrate.model, modelDir, controller.substrate, { controller, server });
+    // `turku-local destroy-model` (or a shutdown request) ends it as it ends a detached one.
+    void server.shutdownRequested.then(() => driver.detach());
     return driver;
   }
 
-  /** Juju's periodic update-status hook on every unit, now. */
-  updateStatus(): Promise<void> {
-    return this.change(() => this.sim.updateStatus());
+  /** The existing model in `modelDir`; its controller is started (detached) if none answers. */
+  static async connect(modelDir: string): Promise<LocalDriver> {
+    const text = await readFile(join(modelDir, SUBSTRATE_FILE), 'utf8').catch(() => undefined);
+    if (text === undefined) throw new Error(`no model in ${modelDir}`);
+    const substrate = JSON.parse(text) as SubstrateState;
+    if (!(await controllerAnswers(modelDir))) await startControllerProcess(modelDir);
+    return new LocalDriver(substrate.model, modelDir, substrate);
   }
 
-  /** Removes a model another process left running (the demo's `down`): its network, processes and files. */
+  /** Stops the model's controller and removes its network, processes and files. */
   static async teardown(modelDir: string): Promise<void> {
-    const text = await readFile(join(modelDir, STATE_FILE), 'utf8').catch(() => undefined);
+    await stopController(modelDir);
+    const text = await readFile(join(modelDir, SUBSTRATE_FILE), 'utf8').catch(() => undefined);
     if (text !== undefined) await removeNetwork((JSON.parse(text) as SubstrateState).subnet);
     removeTreeWithImmutables(modelDir);
   }
 
+  get gateway(): string {
+    return gatewayAddress(this.substrate.subnet);
+  }
+
   rootOf = (machineId: string): string => machineRoot(this.modelDir, machineId);
 
-  get gateway(): string {
-    return gatewayAddress(this.subnet);
+  private call<T = unknown>(body: ControllerRequest): Promise<T> {
+    if (this.released) return Promise.reject(new Error(`model ${this.model}: this driver has let go of it`));
+    return request<T>(controllerFiles(this.modelDir).socket, body);
   }
 
-  /** The machine's root, namespace and address, provisioned on first use. */
-  machine(id: string, address?: string): Promise<LocalMachine> {
-    let machine = this.machines.get(id);
-    if (machine === undefined) {
-      const number = Number(id.split('/').pop());
-      machine = provisionMachine(this.modelDir, this.subnet, id, address ?? machineAddress(this.subnet, number));
-      this.machines.set(id, machine);
-    }
-    return machine;
-  }
-
-  private startClock(intervalMs: number, tick: () => Promise<unknown>): void {
-    if (intervalMs <= 0) return;
-    const timer = setInterval(() => {
-      if (!this.destroyed) tick().catch((error: unknown) => void this.log(`clock: ${String(error)}`));
-    }, intervalMs);
-    timer.unref();
-    this.timers.push(timer);
-  }
-
-  private async log(line: string): Promise<void> {
-    await appendFile(join(this.modelDir, 'substrate.log'), `${new Date().toISOString()} ${line}\n`).catch(() => {});
-  }
-
-  /** Runs simulator operations one at a time, as Juju's controller serializes a model's changes. */
-  private serial<T>(operation: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(operation, operation);
-    this.queue = next.catch(() => undefined);
-    return next;
-  }
-
-  private async change(operation: () => Promise<unknown>): Promise<void> {
-    await this.serial(async () => {
-      await operation();
-      await this.sim.settle();
-    });
+  /** Juju's periodic update-status hook on every unit, now. */
+  async updateStatus(): Promise<void> {
+    await this.call({ op: 'update-status' });
   }
 
   /** One turku-agent-ping per machine with an installed agent, as its timer would run it. */
   async pingAgents(): Promise<void> {
-    const machines = new Set(
-      Object.values(this.sim.model.units)
-        .filter((unit) => unit.installed && this.sim.model.applications[unit.app]?.charm.name === 'turku-agent')
-        .map((unit) => unit.machine),
-    );
-    await Promise.all([...machines].map((id) => this.pingAgentOn(id)));
-  }
-
-  private async pingAgentOn(id: string): Promise<void> {
-    if (this.pinging.has(id)) return;
-    const machine = await this.machine(id);
-    const program = join(machine.root, 'usr/local/bin/turku-agent-ping');
-    if (!existsSync(program)) return;
-    this.pinging.add(id);
-    try {
-      const result = await execa(
-        'ip',
-        inNamespace(machine.netns, [program, '--config-dir', join(machine.root, 'etc/turku-agent')]),
-        { reject: false, stdin: 'ignore', all: true },
-      );
-      const log = join(machine.root, 'var/log/turku-agent/clock.log');
-      await mkdir(dirname(log), { recursive: true });
-      await appendFile(log, `${new Date().toISOString()} exit ${result.exitCode}\n${result.all ?? ''}\n`);
-    } finally {
-      this.pinging.delete(id);
-    }
-  }
-
-  private async charmFor(charm: string): Promise<SimCharm> {
-    if (charm.endsWith('.charm')) {
-      return packedCharm(charm, this.modelDir, {
-        machinesDir: join(this.modelDir, 'machines'),
-        netnsPrefix: namespaceName(this.subnet, ''),
-      });
-    }
-    const standIn = this.standIns[charm.replace(/^ch:/, '')];
-    if (standIn === undefined) {
-      const known = Object.keys(this.standIns).join(', ');
-      throw new Error(`the local substrate cannot deploy "${charm}": give a packed .charm file or one of ${known}`);
-    }
-    return standIn({ rootOf: this.rootOf, gateway: this.gateway });
+    await this.call({ op: 'ping-agents' });
   }
 
   async deployBundle(bundle: string, options: { overlays?: readonly string[] } = {}): Promise<void> {
-    const overlays = await Promise.all((options.overlays ?? []).map((file) => readFile(file, 'utf8')));
-    const parsed = parseBundle(await readFile(bundle, 'utf8'), { bundleDir: dirname(bundle), overlays });
-    const charms = new Map<string, SimCharm>();
-    for (const app of Object.values(parsed.applications)) charms.set(app.charm, await this.charmFor(app.charm));
-    await this.change(() => this.sim.deployBundle(bundle, (charm) => charms.get(charm)!, overlays));
+    await this.call({
+      op: 'deploy-bundle',
+      bundle: resolve(bundle),
+      overlays: (options.overlays ?? []).map((overlay) => resolve(overlay)),
+    });
   }
 
   async deploy(
@@ -225,60 +156,50 @@ export class LocalDriver implements ModelDriver {
     app: string,
     options: { config?: Readonly<Record<string, string | number | boolean>>; numUnits?: number } = {},
   ): Promise<void> {
-    const resolved = await this.charmFor(charm);
-    await this.change(() =>
-      this.sim.deploy(app, resolved, {
-        ...(options.config === undefined ? {} : { config: { ...options.config } }),
-        ...(options.numUnits === undefined ? {} : { numUnits: options.numUnits }),
-      }),
-    );
+    await this.call({
+      op: 'deploy',
+      charm: charm.endsWith('.charm') ? resolve(charm) : charm,
+      app,
+      ...(options.config === undefined ? {} : { config: { ...options.config } }),
+      ...(options.numUnits === undefined ? {} : { numUnits: options.numUnits }),
+    });
   }
 
-  integrate(a: string, b: string): Promise<void> {
-    return this.change(() => this.sim.integrate(a, b));
+  async integrate(a: string, b: string): Promise<void> {
+    await this.call({ op: 'integrate', a, b });
   }
 
-  removeRelation(a: string, b: string): Promise<void> {
-    return this.change(() => this.sim.removeRelation(a, b));
+  async removeRelation(a: string, b: string): Promise<void> {
+    await this.call({ op: 'remove-relation', a, b });
   }
 
   async addUnit(app: string, count = 1): Promise<string[]> {
-    let added: string[] = [];
-    await this.change(async () => {
-      added = await this.sim.addUnit(app, count);
-    });
-    return added;
+    return (await this.call<{ units: string[] }>({ op: 'add-unit', app, count })).units;
   }
 
-  removeUnit(unit: string): Promise<void> {
-    return this.change(() => this.sim.removeUnit(unit));
+  async removeUnit(unit: string): Promise<void> {
+    await this.call({ op: 'remove-unit', unit });
   }
 
-  config(app: string, values: Readonly<Record<string, string | number | boolean>>): Promise<void> {
-    return this.change(() => this.sim.config(app, { ...values }));
+  async config(app: string, values: Readonly<Record<string, string | number | boolean>>): Promise<void> {
+    await this.call({ op: 'config', app, values: { ...values } });
   }
 
-  runAction(unit: string, action: string, params: Readonly<Record<string, unknown>> = {}): Promise<ActionOutcome> {
-    return this.serial(async () => {
-      const task = await this.sim.runAction(unit, action, { ...params });
-      return { status: task.status, message: task.message, results: task.results };
-    });
+  async runAction(
+    unit: string,
+    action: string,
+    params: Readonly<Record<string, unknown>> = {},
+  ): Promise<ActionOutcome> {
+    const task = await this.call<ActionOutcome>({ op: 'run', unit, action, params: { ...params } });
+    return { status: task.status, message: task.message, results: task.results };
   }
 
-  async exec(unit: string, script: string): Promise<ExecOutcome> {
-    const found = this.sim.model.units[unit];
-    if (found === undefined) throw new Error(`unit "${unit}" not found`);
-    const machine = await this.machine(found.machine);
-    const result = await execa(
-      'ip',
-      inNamespace(machine.netns, ['env', `MACHINE_ROOT=${machine.root}`, 'sh', '-c', script]),
-      { reject: false, stdin: 'ignore' },
-    );
-    return { exitCode: result.exitCode ?? 1, stdout: result.stdout, stderr: result.stderr };
+  exec(unit: string, script: string): Promise<ExecOutcome> {
+    return this.call<ExecOutcome>({ op: 'exec', unit, argv: ['sh', '-c', script] });
   }
 
-  status(): Promise<ModelStatus> {
-    return Promise.resolve(parseJujuStatus(this.sim.status()));
+  async status(): Promise<ModelStatus> {
+    return parseJujuStatus(await this.call({ op: 'status' }));
   }
 
   async waitUntil(predicate: (status: ModelStatus) => boolean, options: WaitOptions = {}): Promise<ModelStatus> {
@@ -286,40 +207,41 @@ export class LocalDriver implements ModelDriver {
       return await waitForStatus(() => this.status(), predicate, options);
     } catch (error) {
       // What `juju debug-log` would show: the failed hooks' last lines.
-      const log = this.debugLog();
+      const log = await this.debugLog().catch(() => '');
       if (error instanceof Error && log !== '') error.message += `\nhook errors:\n${log}`;
       throw error;
     }
   }
 
   /** The last error lines each unit logged (juju-log ERROR, stderr), most recent last. */
-  debugLog(linesPerUnit = 5): string {
+  async debugLog(linesPerUnit = 5): Promise<string> {
+    const { lines } = await this.call<{ lines: LogLine[] }>({ op: 'debug-log' });
     const byUnit = new Map<string, string[]>();
-    for (const line of this.sim.model.logs) {
+    for (const line of lines) {
       if (line.level !== 'ERROR' && line.source !== 'stderr') continue;
-      const lines = byUnit.get(line.unit) ?? [];
-      lines.push(`  ${line.unit} ${line.event}: ${line.message.trim()}`);
-      byUnit.set(line.unit, lines.slice(-linesPerUnit));
+      const kept = byUnit.get(line.unit) ?? [];
+      kept.push(`  ${line.unit} ${line.event}: ${line.message.trim()}`);
+      byUnit.set(line.unit, kept.slice(-linesPerUnit));
     }
     return [...byUnit.values()].flat().join('\n');
   }
 
   /**
-   * Lets go of the model without removing it: the machines' processes (the API, sshd) keep
-   * running and their files stay, for `teardown` from another process. The model can no longer
-   * be changed: its Juju side lived in this process.
+   * Lets go of the model without removing it. A detached controller keeps serving it (the CLI
+   * drives it on); one in this process stops, and the model waits, saved, for
+   * `LocalDriver.connect` or `turku-local bootstrap` to start a controller on it again.
    */
   async detach(): Promise<void> {
-    if (this.destroyed) return;
-    this.destroyed = true;
-    for (const timer of this.timers) clearInterval(timer);
-    await this.queue;
-    await this.tools.close();
+    if (this.released) return;
+    this.released = true;
+    if (this.inProcess !== undefined) {
+      await this.inProcess.server.close();
+      await this.inProcess.controller.close();
+    }
   }
 
   async destroy(): Promise<void> {
-    const detached = this.destroyed;
     await this.detach();
-    if (!detached || existsSync(this.modelDir)) await LocalDriver.teardown(this.modelDir);
+    if (existsSync(this.modelDir)) await LocalDriver.teardown(this.modelDir);
   }
 }

@@ -2,12 +2,12 @@
 // see it through TURKU_MACHINE_ROOT) and a network namespace with the model's address for it.
 // Like a cloud image, every machine comes with SSH host keys and a running sshd.
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 
 import { storageSshdSettings } from '../../storage/sshd-settings.js';
-import { createMachineNamespace, inNamespace, type Subnet } from './network.js';
+import { createMachineNamespace, inNamespace, namespaceName, type Subnet } from './network.js';
 
 export interface LocalMachine {
   readonly id: string;
@@ -25,6 +25,35 @@ export function machinePath(machine: Pick<LocalMachine, 'root'>, path: string): 
 /** Where the machine's root is under the model's directory. */
 export function machineRoot(modelDir: string, machineId: string): string {
   return join(modelDir, 'machines', machineId.replaceAll('/', '-'));
+}
+
+/**
+ * The machine as a restarted controller finds it: its namespace and sshd outlive the controller,
+ * so they are reused when there; otherwise provisioned as new.
+ */
+export async function ensureMachine(
+  modelDir: string,
+  subnet: Subnet,
+  id: string,
+  address: string,
+): Promise<LocalMachine> {
+  const netns = namespaceName(subnet, id);
+  if (!existsSync(join('/run/netns', netns))) return provisionMachine(modelDir, subnet, id, address);
+  const machine = { id, address, netns, root: machineRoot(modelDir, id) };
+  if (!(await sshdRunning(machine))) await startSshd(machine);
+  return machine;
+}
+
+/** The machine's sshd, by its pid file, is alive. */
+async function sshdRunning(machine: LocalMachine): Promise<boolean> {
+  const pid = Number((await readFile(machinePath(machine, '/run/sshd.pid'), 'utf8').catch(() => '')).trim());
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export async function provisionMachine(

@@ -1,0 +1,388 @@
+// The local controller (docs/integration.md, "The local controller"): what Juju's controller and
+// unit agents are for a local model. It holds the model simulator and its hook-tool server, the
+// machines (lib/substrate/local/machine.ts), the agents' ping clock and Juju's update-status
+// clock, serializes the model's changes, and writes the model under its directory after each
+// change so a controller started again on the directory carries on with the same model.
+// It answers the requests of controller-protocol.ts; controller-server.ts puts it on a socket.
+import { existsSync } from 'node:fs';
+import { appendFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { execa } from 'execa';
+
+import { parseCliParams } from '../../charm-testing/action-params.js';
+import { parseBundle } from '../../charm-testing/bundle.js';
+import { type SavedSimulatorState, ModelSimulator, type SimCharm } from '../../charm-testing/simulator.js';
+import { ToolServer } from '../../charm-testing/tool-server.js';
+import { type ExecOutcome } from '../driver.js';
+import {
+  type ControllerRequest,
+  type ParsedRequest,
+  controllerFiles,
+  controllerRequest,
+} from './controller-protocol.js';
+import { showUnit } from './show-unit.js';
+import { type LocalMachine, ensureMachine, machineRoot } from './machine.js';
+import { createBridge, gatewayAddress, inNamespace, machineAddress, namespaceName, type Subnet } from './network.js';
+import { packedCharm } from './packed-charms.js';
+import { ubuntuStandIn } from './stand-ins.js';
+
+const FIVE_MINUTES = 5 * 60 * 1000;
+export const SUBSTRATE_FILE = 'substrate.json';
+
+/** What a stand-in charm may need of the substrate. */
+export interface StandInContext {
+  /** Maps a machine id to the directory holding its `/`. */
+  readonly rootOf: (machineId: string) => string;
+  /** The root namespace's address on the model's bridge: services on this host are reached there. */
+  readonly gateway: string;
+}
+
+/** A charm the substrate runs in place of a Charmhub one. */
+export type StandIn = (context: StandInContext) => SimCharm;
+
+export interface ControllerSettings {
+  /** How often every agent machine runs turku-agent-ping (default 5 min, as its timer). 0: never. */
+  readonly agentPingIntervalMs?: number;
+  /** How often Juju's update-status hook runs (default 5 min). 0: never. */
+  readonly updateStatusIntervalMs?: number;
+  readonly seed?: number;
+}
+
+/** substrate.json: what the model was created with; read by a restarted controller and by teardown. */
+export interface SubstrateState extends ControllerSettings {
+  readonly model: string;
+  readonly subnet: Subnet;
+}
+
+interface SavedState {
+  readonly simulator: SavedSimulatorState;
+  /** Where each application's charm came from (a .charm path or a stand-in's name), to load it again. */
+  readonly charms: Record<string, string>;
+}
+
+export class LocalController {
+  private readonly machines = new Map<string, Promise<LocalMachine>>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly pinging = new Set<string>();
+  private readonly charms: Record<string, string> = {};
+  private closed = false;
+  readonly sim: ModelSimulator;
+
+  private constructor(
+    readonly modelDir: string,
+    readonly substrate: SubstrateState,
+    private readonly tools: ToolServer,
+    private readonly standIns: Readonly<Record<string, StandIn>>,
+  ) {
+    this.sim = new ModelSimulator({
+      name: substrate.model,
+      seed: substrate.seed ?? 1,
+      toolServer: tools,
+      machineAddress: (number) => machineAddress(substrate.subnet, number),
+      prepareMachine: async (machine) => void (await this.machine(machine.id, machine.address)),
+    });
+  }
+
+  /** Makes a new model in `modelDir` (its bridge and substrate.json), ready for a controller. */
+  static async createModel(modelDir: string, model: string, settings: ControllerSettings): Promise<void> {
+    if (existsSync(join(modelDir, SUBSTRATE_FILE))) {
+      throw new Error(`model ${model} already exists in ${modelDir}: tear it down first`);
+    }
+    await mkdir(modelDir, { recursive: true, mode: 0o755 });
+    const subnet = await createBridge();
+    const state: SubstrateState = { model, subnet, ...settings };
+    await writeFile(join(modelDir, SUBSTRATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
+  }
+
+  /**
+   * The controller of the model in `modelDir`, carrying on with its saved state if there is one.
+   * `standIns` adds charms by name besides `ubuntu` (they live in this process).
+   */
+  static async start(modelDir: string, standIns: Readonly<Record<string, StandIn>> = {}): Promise<LocalController> {
+    const text = await readFile(join(modelDir, SUBSTRATE_FILE), 'utf8').catch(() => undefined);
+    if (text === undefined) throw new Error(`no model in ${modelDir}`);
+    const substrate = JSON.parse(text) as SubstrateState;
+    // A killed controller leaves its hook-tool directory behind.
+    for (const entry of await readdir(modelDir)) {
+      if (entry.startsWith('juju-tools-')) await rm(join(modelDir, entry), { recursive: true, force: true });
+    }
+    const tools = await ToolServer.start({ dir: modelDir });
+    const controller = new LocalController(modelDir, substrate, tools, { ubuntu: () => ubuntuStandIn(), ...standIns });
+    try {
+      await controller.load();
+    } catch (error) {
+      await tools.close();
+      throw error;
+    }
+    controller.startClock(substrate.agentPingIntervalMs ?? FIVE_MINUTES, () => controller.pingAgents());
+    controller.startClock(substrate.updateStatusIntervalMs ?? FIVE_MINUTES, () => controller.updateStatus());
+    await controller.log(`controller ${process.pid} serving model ${substrate.model}`);
+    return controller;
+  }
+
+  get gateway(): string {
+    return gatewayAddress(this.substrate.subnet);
+  }
+
+  rootOf = (machineId: string): string => machineRoot(this.modelDir, machineId);
+
+  /** The machine's root, namespace and address, provisioned on first use (or found as left). */
+  machine(id: string, address?: string): Promise<LocalMachine> {
+    let machine = this.machines.get(id);
+    if (machine === undefined) {
+      const number = Number(id.split('/').pop());
+      machine = ensureMachine(
+        this.modelDir,
+        this.substrate.subnet,
+        id,
+        address ?? machineAddress(this.substrate.subnet, number),
+      );
+      this.machines.set(id, machine);
+      machine.catch(() => this.machines.delete(id));
+    }
+    return machine;
+  }
+
+  /** Answers one protocol request (already parsed, or parsed here). */
+  async handle(input: ParsedRequest | ControllerRequest): Promise<unknown> {
+    const request = controllerRequest.parse(input);
+    if (this.closed) throw new Error('the controller is shutting down');
+    switch (request.op) {
+      case 'status':
+        return this.sim.status();
+      case 'deploy': {
+        const charm = await this.charmFor(request.charm);
+        await this.change(async () => {
+          await this.sim.deploy(request.app, charm, {
+            ...(request.config === undefined ? {} : { config: { ...request.config } }),
+            ...(request.numUnits === undefined ? {} : { numUnits: request.numUnits }),
+          });
+          this.charms[request.app] = request.charm;
+        });
+        return {};
+      }
+      case 'deploy-bundle':
+        await this.deployBundle(request.bundle, request.overlays ?? []);
+        return {};
+      case 'add-unit': {
+        let added: string[] = [];
+        await this.change(async () => void (added = await this.sim.addUnit(request.app, request.count)));
+        return { units: added };
+      }
+      case 'remove-unit':
+        await this.change(() => this.sim.removeUnit(request.unit));
+        return {};
+      case 'integrate':
+        await this.change(() => this.sim.integrate(request.a, request.b));
+        return {};
+      case 'remove-relation':
+        await this.change(() => this.sim.removeRelation(request.a, request.b));
+        return {};
+      case 'config':
+        if (request.values !== undefined && Object.keys(request.values).length > 0) {
+          const values = request.values;
+          await this.change(() => this.sim.config(request.app, { ...values }));
+        }
+        return this.configOf(request.app);
+      case 'run': {
+        // As `juju run`: key=value arguments override a --params file's values.
+        const params = {
+          ...request.params,
+          ...(request.args === undefined
+            ? {}
+            : parseCliParams(request.args, { stringArgs: request.stringArgs === true })),
+        };
+        return this.serial(async () => {
+          try {
+            return await this.sim.runAction(request.unit, request.action, params);
+          } finally {
+            await this.save();
+          }
+        });
+      }
+      case 'exec':
+        return this.exec(request.unit, request.argv);
+      case 'machine': {
+        const unit = this.unitNamed(request.unit);
+        const machine = await this.machine(unit.machine);
+        return { id: machine.id, address: machine.address, netns: machine.netns, root: machine.root };
+      }
+      case 'show-unit':
+        return showUnit(this.sim, this.unitNamed(request.unit).name);
+      case 'debug-log':
+        return {
+          lines: this.sim.model.logs.slice(-(request.lines ?? this.sim.model.logs.length)),
+          total: this.sim.model.logs.length,
+        };
+      case 'update-status':
+        await this.updateStatus();
+        return {};
+      case 'ping-agents':
+        await this.pingAgents();
+        return {};
+      case 'shutdown':
+        return {};
+    }
+  }
+
+  private unitNamed(name: string) {
+    const unit = this.sim.model.units[name];
+    if (unit === undefined) throw new Error(`unit "${name}" not found`);
+    return unit;
+  }
+
+  private configOf(appName: string): Record<string, unknown> {
+    const app = this.sim.model.applications[appName];
+    if (app === undefined) throw new Error(`application "${appName}" not found`);
+    const settings: Record<string, unknown> = {};
+    for (const [key, option] of Object.entries(app.charm.config)) {
+      const set = app.config[key];
+      settings[key] = {
+        ...(option.description === undefined ? {} : { description: option.description }),
+        source: set === undefined ? (option.default === undefined ? 'unset' : 'default') : 'user',
+        type: option.type,
+        ...((set ?? option.default) !== undefined ? { value: set ?? option.default } : {}),
+      };
+    }
+    return { application: appName, charm: app.charm.name, settings };
+  }
+
+  /** Runs argv as root on the unit's machine: its namespace, MACHINE_ROOT its root. */
+  async exec(unitName: string, argv: readonly string[]): Promise<ExecOutcome> {
+    const machine = await this.machine(this.unitNamed(unitName).machine);
+    const result = await execa('ip', inNamespace(machine.netns, ['env', `MACHINE_ROOT=${machine.root}`, ...argv]), {
+      reject: false,
+      stdin: 'ignore',
+    });
+    return { exitCode: result.exitCode ?? 1, stdout: result.stdout, stderr: result.stderr };
+  }
+
+  /** Juju's periodic update-status hook on every unit, now. */
+  updateStatus(): Promise<void> {
+    return this.change(() => this.sim.updateStatus());
+  }
+
+  /** One turku-agent-ping per machine with an installed agent, as its timer would run it. */
+  async pingAgents(): Promise<void> {
+    const machines = new Set(
+      Object.values(this.sim.model.units)
+        .filter((unit) => unit.installed && this.sim.model.applications[unit.app]?.charm.name === 'turku-agent')
+        .map((unit) => unit.machine),
+    );
+    await Promise.all([...machines].map((id) => this.pingAgentOn(id)));
+  }
+
+  /** Stops the clocks, waits for the change under way and closes the hook-tool server; the model stays. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const timer of this.timers) clearInterval(timer);
+    await this.queue;
+    await this.tools.close();
+    await this.log(`controller ${process.pid} stopped`);
+  }
+
+  async log(line: string): Promise<void> {
+    await appendFile(controllerFiles(this.modelDir).log, `${new Date().toISOString()} ${line}\n`).catch(() => {});
+  }
+
+  private async deployBundle(bundle: string, overlayFiles: readonly string[]): Promise<void> {
+    const overlays = await Promise.all(overlayFiles.map((file) => readFile(file, 'utf8')));
+    const parsed = parseBundle(await readFile(bundle, 'utf8'), { bundleDir: dirname(bundle), overlays });
+    const charms = new Map<string, SimCharm>();
+    for (const app of Object.values(parsed.applications)) charms.set(app.charm, await this.charmFor(app.charm));
+    await this.change(async () => {
+      await this.sim.deployBundle(bundle, (charm) => charms.get(charm)!, overlays);
+      for (const app of Object.values(parsed.applications)) this.charms[app.name] = app.charm;
+    });
+  }
+
+  private async load(): Promise<void> {
+    const text = await readFile(controllerFiles(this.modelDir).state, 'utf8').catch(() => undefined);
+    if (text === undefined) return;
+    const saved = JSON.parse(text) as SavedState;
+    const executors = new Map<string, SimCharm['executor']>();
+    for (const [app, source] of Object.entries(saved.charms)) {
+      if (saved.simulator.model.applications[app] !== undefined)
+        executors.set(app, (await this.charmFor(source)).executor);
+    }
+    this.sim.loadState(saved.simulator, (app) => {
+      const executor = executors.get(app.name);
+      if (executor === undefined) throw new Error(`no charm recorded for application ${app.name}`);
+      return executor;
+    });
+    Object.assign(this.charms, saved.charms);
+  }
+
+  /** Writes the model atomically (a crash mid-write leaves the previous state), root-only. */
+  private async save(): Promise<void> {
+    const { state } = controllerFiles(this.modelDir);
+    const saved: SavedState = { simulator: this.sim.saveState(), charms: this.charms };
+    await writeFile(`${state}.new`, JSON.stringify(saved), { mode: 0o600 });
+    await rename(`${state}.new`, state);
+  }
+
+  private startClock(intervalMs: number, tick: () => Promise<unknown>): void {
+    if (intervalMs <= 0) return;
+    const timer = setInterval(() => {
+      if (!this.closed) tick().catch((error: unknown) => void this.log(`clock: ${String(error)}`));
+    }, intervalMs);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  /** Runs model operations one at a time, as Juju's controller serializes a model's changes. */
+  private serial<T>(operation: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(operation, operation);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** A change, then every hook it causes, then the model saved (also when a hook failed). */
+  private async change(operation: () => Promise<unknown>): Promise<void> {
+    await this.serial(async () => {
+      try {
+        await operation();
+        await this.sim.settle();
+      } finally {
+        await this.save();
+      }
+    });
+  }
+
+  private async pingAgentOn(id: string): Promise<void> {
+    if (this.pinging.has(id)) return;
+    const machine = await this.machine(id);
+    const program = join(machine.root, 'usr/local/bin/turku-agent-ping');
+    if (!existsSync(program)) return;
+    this.pinging.add(id);
+    try {
+      const result = await execa(
+        'ip',
+        inNamespace(machine.netns, [program, '--config-dir', join(machine.root, 'etc/turku-agent')]),
+        { reject: false, stdin: 'ignore', all: true },
+      );
+      const log = join(machine.root, 'var/log/turku-agent/clock.log');
+      await mkdir(dirname(log), { recursive: true });
+      await appendFile(log, `${new Date().toISOString()} exit ${result.exitCode}\n${result.all ?? ''}\n`);
+    } finally {
+      this.pinging.delete(id);
+    }
+  }
+
+  private async charmFor(charm: string): Promise<SimCharm> {
+    if (charm.endsWith('.charm')) {
+      return packedCharm(charm, this.modelDir, {
+        machinesDir: join(this.modelDir, 'machines'),
+        netnsPrefix: namespaceName(this.substrate.subnet, ''),
+      });
+    }
+    const standIn = this.standIns[charm.replace(/^ch:/, '')];
+    if (standIn === undefined) {
+      const known = Object.keys(this.standIns).join(', ');
+      throw new Error(`the local substrate cannot deploy "${charm}": give a packed .charm file or one of ${known}`);
+    }
+    return standIn({ rootOf: this.rootOf, gateway: this.gateway });
+  }
+}
