@@ -17,6 +17,7 @@ import type { ActionOutcome, ExecOutcome, ModelDriver, ModelStatus, WaitOptions 
 import { parseJujuStatus } from '../juju-status.js';
 import { waitForStatus } from '../wait.js';
 import { type LocalMachine, machineRoot, provisionMachine } from './machine.js';
+import type { MachineProvider, MachineProviderFactory } from './machine-provider.js';
 import {
   createBridge,
   gatewayAddress,
@@ -56,6 +57,8 @@ export interface LocalDriverOptions {
   /** More stand-in charms by name, besides `ubuntu`. */
   readonly standIns?: Readonly<Record<string, StandIn>>;
   readonly seed?: number;
+  /** Machines from elsewhere than a root directory and a namespace (lib/substrate/lxd: containers). */
+  readonly machines?: MachineProviderFactory;
 }
 
 interface SubstrateState {
@@ -79,6 +82,8 @@ export class LocalDriver implements ModelDriver {
     private readonly tools: ToolServer,
     readonly sim: ModelSimulator,
     private readonly standIns: Readonly<Record<string, StandIn>>,
+    /** Where the machines are when not namespaces (machine-provider.ts). */
+    readonly provider?: MachineProvider,
   ) {}
 
   static async create(options: LocalDriverOptions = {}): Promise<LocalDriver> {
@@ -93,20 +98,31 @@ export class LocalDriver implements ModelDriver {
     const state: SubstrateState = { model, subnet };
     await writeFile(join(modelDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
     const tools = await ToolServer.start();
+    const provider = await options.machines?.({ model, modelDir, toolSocket: tools.socketPath });
     // eslint-disable-next-line prefer-const -- assigned once the simulator it serves exists
     let driver: LocalDriver | undefined;
     const sim = new ModelSimulator({
       name: model,
       seed: options.seed ?? 1,
       toolServer: tools,
-      machineAddress: (number) => machineAddress(subnet, number),
-      prepareMachine: async (machine) => void (await driver!.machine(machine.id, machine.address)),
+      machineAddress: (number) => provider?.address(number) ?? machineAddress(subnet, number),
+      prepareMachine: async (machine) =>
+        provider === undefined
+          ? void (await driver!.machine(machine.id, machine.address))
+          : provider.provision(machine.id, machine.address),
     });
-    driver = new LocalDriver(model, modelDir, subnet, tools, sim, {
-      ubuntu: () => ubuntuStandIn(),
-      ...options.standIns,
-    });
-    driver.startClock(options.agentPingIntervalMs ?? FIVE_MINUTES, () => driver.pingAgents());
+    driver = new LocalDriver(
+      model,
+      modelDir,
+      subnet,
+      tools,
+      sim,
+      { ubuntu: () => ubuntuStandIn(), ...options.standIns },
+      provider,
+    );
+    if (provider?.runsTimers !== true) {
+      driver.startClock(options.agentPingIntervalMs ?? FIVE_MINUTES, () => driver.pingAgents());
+    }
     driver.startClock(options.updateStatusIntervalMs ?? FIVE_MINUTES, () => driver.updateStatus());
     return driver;
   }
@@ -123,10 +139,10 @@ export class LocalDriver implements ModelDriver {
     removeTreeWithImmutables(modelDir);
   }
 
-  rootOf = (machineId: string): string => machineRoot(this.modelDir, machineId);
+  rootOf = (machineId: string): string => this.provider?.rootOf(machineId) ?? machineRoot(this.modelDir, machineId);
 
   get gateway(): string {
-    return gatewayAddress(this.subnet);
+    return this.provider?.gateway ?? gatewayAddress(this.subnet);
   }
 
   /** The machine's root, namespace and address, provisioned on first use. */
@@ -179,6 +195,11 @@ export class LocalDriver implements ModelDriver {
 
   private async pingAgentOn(id: string): Promise<void> {
     if (this.pinging.has(id)) return;
+    // Where systemd runs the machine, the ping is its timer's service: run that now, and wait for it.
+    if (this.provider !== undefined) {
+      await this.provider.exec(id, 'systemctl start turku-agent-ping.service');
+      return;
+    }
     const machine = await this.machine(id);
     const program = join(machine.root, 'usr/local/bin/turku-agent-ping');
     if (!existsSync(program)) return;
@@ -199,10 +220,11 @@ export class LocalDriver implements ModelDriver {
 
   private async charmFor(charm: string): Promise<SimCharm> {
     if (charm.endsWith('.charm')) {
-      return packedCharm(charm, this.modelDir, {
+      const packed = await packedCharm(charm, this.modelDir, {
         machinesDir: join(this.modelDir, 'machines'),
         netnsPrefix: namespaceName(this.subnet, ''),
       });
+      return this.provider === undefined ? packed : this.provider.charm(packed);
     }
     const standIn = this.standIns[charm.replace(/^ch:/, '')];
     if (standIn === undefined) {
@@ -268,6 +290,7 @@ export class LocalDriver implements ModelDriver {
   async exec(unit: string, script: string): Promise<ExecOutcome> {
     const found = this.sim.model.units[unit];
     if (found === undefined) throw new Error(`unit "${unit}" not found`);
+    if (this.provider !== undefined) return this.provider.exec(found.machine, script);
     const machine = await this.machine(found.machine);
     const result = await execa(
       'ip',
@@ -320,6 +343,7 @@ export class LocalDriver implements ModelDriver {
   async destroy(): Promise<void> {
     const detached = this.destroyed;
     await this.detach();
+    await this.provider?.destroy();
     if (!detached || existsSync(this.modelDir)) await LocalDriver.teardown(this.modelDir);
   }
 }

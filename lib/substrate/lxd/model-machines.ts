@@ -9,11 +9,13 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 
 import type { SimCharm } from '../../charm-testing/simulator.js';
+import type { MachineProvider, MachineProviderFactory } from '../local/machine-provider.js';
 import { HOOK_TOOL_NAMES, hookToolShimPath } from '../../charm-testing/tool-server.js';
 import { AGENT_SOCKET, dispatchWrapper, SHIM_DIR, TOOLS_DIR, toolScript } from './hook-scripts.js';
 import { debianArch } from './image.js';
 import { lxc } from './lxc.js';
 import { deleteMachine, execIn, launchMachine, type LxdMachine } from './machine.js';
+import { prepareLxdSubstrate } from './prepare.js';
 import { POOL } from './resources.js';
 import { ToolRelay } from './tool-relay.js';
 
@@ -27,6 +29,8 @@ export interface ModelMachinesOptions {
   readonly modelDir: string;
   /** The simulator's tool server socket. */
   readonly toolSocket: string;
+  /** The bridge's address on the host. */
+  readonly gateway?: string;
 }
 
 /** The host path of a container's `/` on the substrate's pool. */
@@ -34,11 +38,26 @@ export function containerRoot(name: string): string {
   return `/var/lib/lxd/storage-pools/${POOL}/containers/${name}/rootfs`;
 }
 
-export class LxdModelMachines {
+export class LxdModelMachines implements MachineProvider {
+  readonly kind = 'lxd';
+  readonly runsTimers = true;
+
   private readonly machines = new Map<string, Promise<LxdMachine>>();
   private readonly relays: ToolRelay[] = [];
 
   constructor(private readonly options: ModelMachinesOptions) {}
+
+  get gateway(): string {
+    return this.options.gateway ?? `${this.options.prefix}.1`;
+  }
+
+  async provision(id: string, address: string): Promise<void> {
+    await this.machine(id, address);
+  }
+
+  rootOf(machineId: string): string {
+    return containerRoot(this.containerName(machineId));
+  }
 
   /** `turku-<model>-m<id>`, `/` in container ids as `-`. */
   containerName(machineId: string): string {
@@ -59,13 +78,13 @@ export class LxdModelMachines {
   machine(id: string, address: string): Promise<LxdMachine> {
     let machine = this.machines.get(id);
     if (machine === undefined) {
-      machine = this.provision(id, address);
+      machine = this.launch(id, address);
       this.machines.set(id, machine);
     }
     return machine;
   }
 
-  private async provision(id: string, address: string): Promise<LxdMachine> {
+  private async launch(id: string, address: string): Promise<LxdMachine> {
     const name = this.containerName(id);
     const machine = await launchMachine(name, { image: this.options.image, address });
     const relayDir = join(this.options.modelDir, 'lxd');
@@ -131,7 +150,8 @@ export class LxdModelMachines {
 
   /** Runs a shell script on the machine as root (`juju exec`). */
   async exec(machineId: string, script: string): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-    return execIn(this.containerName(machineId), ['sh', '-c', script]);
+    // Scripts written for both substrates address the machine's files as "$MACHINE_ROOT/...".
+    return execIn(this.containerName(machineId), ['sh', '-c', script], { env: { MACHINE_ROOT: '' } });
   }
 
   /** Deletes the model's containers and stops the relays. */
@@ -145,6 +165,19 @@ export class LxdModelMachines {
     await rm(join(this.options.modelDir, 'lxd'), { recursive: true, force: true });
   }
 }
+
+/** The local substrate's machines as LXD containers: prepares LXD, its resources and the image first. */
+export const lxdMachineProvider: MachineProviderFactory = async (context) => {
+  const prepared = await prepareLxdSubstrate();
+  return new LxdModelMachines({
+    model: context.model,
+    image: prepared.image.alias,
+    prefix: prefixOf(prepared.resources.gatewayCidr),
+    gateway: prepared.resources.gatewayCidr.split('/')[0]!,
+    modelDir: context.modelDir,
+    toolSocket: context.toolSocket,
+  });
+};
 
 /** `10.X.Y` of a gateway CIDR `10.X.Y.1/24`. */
 export function prefixOf(gatewayCidr: string): string {

@@ -32,7 +32,7 @@ export function relayRequestLine(line: string, root: string): string {
   try {
     const request = JSON.parse(line) as { args?: unknown };
     if (!Array.isArray(request.args) || !request.args.every((a) => typeof a === 'string')) return line;
-    return JSON.stringify({ ...request, args: hostFilePaths(request.args as string[], root) });
+    return JSON.stringify({ ...request, args: hostFilePaths(request.args, root) });
   } catch {
     return line;
   }
