@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 
+import { isProcessAlive } from '../../charm-host/services.js';
 import { tryLxc } from './lxc.js';
 
 /** Where the pid files of the daemons started here are kept. */
@@ -77,26 +78,16 @@ export async function ensureLxd(timeoutSeconds = 120): Promise<DaemonStart> {
 
 async function startedPid(name: string): Promise<number | undefined> {
   const pid = Number((await readFile(join(RUN_DIR, `${name}.pid`), 'utf8').catch(() => '')).trim());
-  if (!Number.isInteger(pid) || pid <= 1) return undefined;
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return undefined;
-  }
+  return Number.isInteger(pid) && pid > 1 && isProcessAlive(pid) ? pid : undefined;
 }
 
 async function waitGone(pid: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return true;
-    }
+  while (isProcessAlive(pid)) {
+    if (Date.now() > deadline) return false;
     await sleep(100);
   }
-  return false;
+  return true;
 }
 
 /**
