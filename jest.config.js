@@ -57,6 +57,13 @@ export default {
       setupFilesAfterEnv: ['<rootDir>/tests/support/e2e-setup.ts'],
     },
     {
+      // Real LXD system containers (lib/substrate/lxd): root, LXD installed, the image built or cached.
+      ...common,
+      displayName: 'lxd',
+      testMatch: ['<rootDir>/tests/lxd/**/*.test.ts'],
+      setupFilesAfterEnv: ['<rootDir>/tests/support/e2e-setup.ts'],
+    },
+    {
       ...common,
       displayName: 'integration',
       testMatch: ['<rootDir>/tests/integration/**/*.test.ts'],

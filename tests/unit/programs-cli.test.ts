@@ -49,10 +49,11 @@ const PROGRAMS: readonly (readonly [string, readonly string[], RegExp])[] = [
   [TURKU_POLICY, [], /^Usage:\n {2}turku-policy /],
   ...['frequency', 'retention'].map((command) => [TURKU_POLICY, [command], /^Usage:\n {2}turku-policy /] as const),
   ['lib/charm-pack/pack-main.js', [], /^usage: pack-main /],
-  ['lib/substrate/local/demo-main.js', [], /^Usage: turku-local up /],
+  ['lib/substrate/local/demo-main.js', [], /^Usage: demo-main.js up /],
   ...['up', 'down'].map(
-    (command) => ['lib/substrate/local/demo-main.js', [command], /^Usage: turku-local up /] as const,
+    (command) => ['lib/substrate/local/demo-main.js', [command], /^Usage: demo-main.js up /] as const,
   ),
+  ['lib/substrate/local/cli-main.js', [], /^Usage: turku-local <command> /],
 ];
 
 describe('--help', () => {

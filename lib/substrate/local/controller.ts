@@ -22,6 +22,7 @@ import {
 } from './controller-protocol.js';
 import { showUnit } from './show-unit.js';
 import { type LocalMachine, ensureMachine, machineRoot } from './machine.js';
+import type { MachineProvider, MachineProviderFactory } from './machine-provider.js';
 import { createBridge, gatewayAddress, inNamespace, machineAddress, namespaceName, type Subnet } from './network.js';
 import { packedCharm } from './packed-charms.js';
 import { ubuntuStandIn } from './stand-ins.js';
@@ -74,13 +75,18 @@ export class LocalController {
     readonly substrate: SubstrateState,
     private readonly tools: ToolServer,
     private readonly standIns: Readonly<Record<string, StandIn>>,
+    /** Where the machines are when not namespaces (machine-provider.ts: LXD containers). */
+    private readonly provider?: MachineProvider,
   ) {
     this.sim = new ModelSimulator({
       name: substrate.model,
       seed: substrate.seed ?? 1,
       toolServer: tools,
-      machineAddress: (number) => machineAddress(substrate.subnet, number),
-      prepareMachine: async (machine) => void (await this.machine(machine.id, machine.address)),
+      machineAddress: (number) => provider?.address(number) ?? machineAddress(substrate.subnet, number),
+      prepareMachine: async (machine) =>
+        provider === undefined
+          ? void (await this.machine(machine.id, machine.address))
+          : provider.provision(machine.id, machine.address),
     });
   }
 
@@ -97,9 +103,14 @@ export class LocalController {
 
   /**
    * The controller of the model in `modelDir`, carrying on with its saved state if there is one.
-   * `standIns` adds charms by name besides `ubuntu` (they live in this process).
+   * `standIns` adds charms by name besides `ubuntu` (they live in this process); `machines` places
+   * the machines elsewhere than namespaces.
    */
-  static async start(modelDir: string, standIns: Readonly<Record<string, StandIn>> = {}): Promise<LocalController> {
+  static async start(
+    modelDir: string,
+    standIns: Readonly<Record<string, StandIn>> = {},
+    machines?: MachineProviderFactory,
+  ): Promise<LocalController> {
     const text = await readFile(join(modelDir, SUBSTRATE_FILE), 'utf8').catch(() => undefined);
     if (text === undefined) throw new Error(`no model in ${modelDir}`);
     const substrate = JSON.parse(text) as SubstrateState;
@@ -108,24 +119,45 @@ export class LocalController {
       if (entry.startsWith('juju-tools-')) await rm(join(modelDir, entry), { recursive: true, force: true });
     }
     const tools = await ToolServer.start({ dir: modelDir });
-    const controller = new LocalController(modelDir, substrate, tools, { ubuntu: () => ubuntuStandIn(), ...standIns });
+    let provider: MachineProvider | undefined;
+    try {
+      provider = await machines?.({ model: substrate.model, modelDir, toolSocket: tools.socketPath });
+    } catch (error) {
+      await tools.close();
+      throw error;
+    }
+    const standInsByName = { ubuntu: () => ubuntuStandIn(), ...standIns };
+    const controller = new LocalController(modelDir, substrate, tools, standInsByName, provider);
     try {
       await controller.load();
     } catch (error) {
       await tools.close();
       throw error;
     }
-    controller.startClock(substrate.agentPingIntervalMs ?? FIVE_MINUTES, () => controller.pingAgents());
+    // Where systemd runs the machines, the agents' own timers ping; elsewhere this clock does.
+    if (provider?.runsTimers !== true) {
+      controller.startClock(substrate.agentPingIntervalMs ?? FIVE_MINUTES, () => controller.pingAgents());
+    }
     controller.startClock(substrate.updateStatusIntervalMs ?? FIVE_MINUTES, () => controller.updateStatus());
     await controller.log(`controller ${process.pid} serving model ${substrate.model}`);
     return controller;
   }
 
   get gateway(): string {
-    return gatewayAddress(this.substrate.subnet);
+    return this.provider?.gateway ?? gatewayAddress(this.substrate.subnet);
   }
 
-  rootOf = (machineId: string): string => machineRoot(this.modelDir, machineId);
+  rootOf = (machineId: string): string => this.provider?.rootOf(machineId) ?? machineRoot(this.modelDir, machineId);
+
+  /** What the machines are: `namespaces`, or the provider's kind (`lxd`). */
+  get machinesKind(): string {
+    return this.provider?.kind ?? 'namespaces';
+  }
+
+  /** Removes machines a provider made (the namespaces' machines go with the model's teardown). */
+  async destroyMachines(): Promise<void> {
+    await this.provider?.destroy();
+  }
 
   /** The machine's root, namespace and address, provisioned on first use (or found as left). */
   machine(id: string, address?: string): Promise<LocalMachine> {
@@ -250,7 +282,9 @@ export class LocalController {
 
   /** Runs argv as root on the unit's machine: its namespace, MACHINE_ROOT its root. */
   async exec(unitName: string, argv: readonly string[]): Promise<ExecOutcome> {
-    const machine = await this.machine(this.unitNamed(unitName).machine);
+    const machineId = this.unitNamed(unitName).machine;
+    if (this.provider !== undefined) return this.provider.exec(machineId, shellCommand(argv));
+    const machine = await this.machine(machineId);
     const result = await execa('ip', inNamespace(machine.netns, ['env', `MACHINE_ROOT=${machine.root}`, ...argv]), {
       reject: false,
       stdin: 'ignore',
@@ -353,6 +387,11 @@ export class LocalController {
 
   private async pingAgentOn(id: string): Promise<void> {
     if (this.pinging.has(id)) return;
+    // Where systemd runs the machine, the ping is its timer's service: run that now, and wait for it.
+    if (this.provider !== undefined) {
+      await this.provider.exec(id, 'systemctl start turku-agent-ping.service');
+      return;
+    }
     const machine = await this.machine(id);
     const program = join(machine.root, 'usr/local/bin/turku-agent-ping');
     if (!existsSync(program)) return;
@@ -373,10 +412,11 @@ export class LocalController {
 
   private async charmFor(charm: string): Promise<SimCharm> {
     if (charm.endsWith('.charm')) {
-      return packedCharm(charm, this.modelDir, {
+      const packed = await packedCharm(charm, this.modelDir, {
         machinesDir: join(this.modelDir, 'machines'),
         netnsPrefix: namespaceName(this.substrate.subnet, ''),
       });
+      return this.provider === undefined ? packed : this.provider.charm(packed);
     }
     const standIn = this.standIns[charm.replace(/^ch:/, '')];
     if (standIn === undefined) {
@@ -385,4 +425,9 @@ export class LocalController {
     }
     return standIn({ rootOf: this.rootOf, gateway: this.gateway });
   }
+}
+
+/** argv as one `sh -c` script, each word single-quoted. */
+function shellCommand(argv: readonly string[]): string {
+  return argv.map((word) => `'${word.replaceAll("'", `'\\''`)}'`).join(' ');
 }

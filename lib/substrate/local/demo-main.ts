@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 
 import { exitQuietlyWhenStdoutCloses } from '../../common/closed-stdout.js';
 import { allActive, completedAction, jsonResult, type ModelStatus, type UnitStatus, unitsOf } from '../driver.js';
+import { teardownLxdSubstrate } from '../lxd/teardown.js';
 import { DEFAULT_BASE_DIR, LocalDriver } from './driver.js';
 import { table } from './status-table.js';
 
@@ -164,6 +165,8 @@ async function down(baseDir: string, model: string | undefined, all: boolean): P
     await LocalDriver.teardown(dir);
     say(`removed model ${name} (its controller, processes, network namespaces and ${dir})`);
   }
+  // The LXD substrate's machines, bridge and pool, and the daemons started for them (the image stays).
+  for (const line of await teardownLxdSubstrate()) say(`removed LXD ${line}`);
 }
 
 async function main(argv: string[]): Promise<void> {

@@ -24,6 +24,7 @@ import { controllerAnswers, request, startControllerProcess, stopController } fr
 import { type ControllerRequest, controllerFiles } from './controller-protocol.js';
 import { type ControllerServer, serveController } from './controller-server.js';
 import { machineRoot } from './machine.js';
+import type { MachineProviderFactory } from './machine-provider.js';
 import { gatewayAddress, removeNetwork } from './network.js';
 
 export type { StandIn, StandInContext } from './controller.js';
@@ -37,6 +38,11 @@ export interface LocalDriverOptions extends ControllerSettings {
   readonly baseDir?: string;
   /** Stand-in charms by name besides `ubuntu`; given any, the controller runs in this process. */
   readonly standIns?: Readonly<Record<string, StandIn>>;
+  /**
+   * Machines from elsewhere than a root directory and a namespace (lib/substrate/lxd: system
+   * containers). A provider is code, so given one, the controller runs in this process.
+   */
+  readonly machines?: MachineProviderFactory;
 }
 
 interface InProcess {
@@ -82,8 +88,8 @@ export class LocalDriver implements ModelDriver {
     };
     await LocalController.createModel(modelDir, model, settings);
     try {
-      if (options.standIns !== undefined && Object.keys(options.standIns).length > 0) {
-        return await LocalDriver.inThisProcess(modelDir, options.standIns);
+      if (options.machines !== undefined || Object.keys(options.standIns ?? {}).length > 0) {
+        return await LocalDriver.inThisProcess(modelDir, options.standIns ?? {}, options.machines);
       }
       await startControllerProcess(modelDir);
       return await LocalDriver.connect(modelDir);
@@ -96,8 +102,9 @@ export class LocalDriver implements ModelDriver {
   private static async inThisProcess(
     modelDir: string,
     standIns: Readonly<Record<string, StandIn>>,
+    machines?: MachineProviderFactory,
   ): Promise<LocalDriver> {
-    const controller = await LocalController.start(modelDir, standIns);
+    const controller = await LocalController.start(modelDir, standIns, machines);
     const server = await serveController(controller, controllerFiles(modelDir).socket);
     const driver = new LocalDriver(controller.substrate.model, modelDir, controller.substrate, { controller, server });
     // `turku-local destroy-model` (or a shutdown request) ends it as it ends a detached one.
@@ -123,10 +130,16 @@ export class LocalDriver implements ModelDriver {
   }
 
   get gateway(): string {
-    return gatewayAddress(this.substrate.subnet);
+    return this.inProcess?.controller.gateway ?? gatewayAddress(this.substrate.subnet);
   }
 
-  rootOf = (machineId: string): string => machineRoot(this.modelDir, machineId);
+  /** What the machines are: `namespaces`, or a provider's kind (`lxd`). */
+  get machinesKind(): string {
+    return this.inProcess?.controller.machinesKind ?? 'namespaces';
+  }
+
+  rootOf = (machineId: string): string =>
+    this.inProcess?.controller.rootOf(machineId) ?? machineRoot(this.modelDir, machineId);
 
   private call<T = unknown>(body: ControllerRequest): Promise<T> {
     if (this.released) return Promise.reject(new Error(`model ${this.model}: this driver has let go of it`));
@@ -241,6 +254,8 @@ export class LocalDriver implements ModelDriver {
   }
 
   async destroy(): Promise<void> {
+    // Machines from a provider (LXD containers) go with the model; namespaces go in teardown.
+    await this.inProcess?.controller.destroyMachines();
     await this.detach();
     if (existsSync(this.modelDir)) await LocalDriver.teardown(this.modelDir);
   }

@@ -52,7 +52,7 @@ async function ip(args: readonly string[]): Promise<string> {
 }
 
 /** /24 networks of 10.0.0.0/8 already routed or addressed here, to stay clear of. */
-async function takenPrefixes(): Promise<Set<string>> {
+export async function takenPrefixes(): Promise<Set<string>> {
   const text = `${await ip(['-4', 'route', 'show', 'table', 'all'])}\n${await ip(['-4', '-o', 'addr', 'show'])}`;
   const taken = new Set<string>();
   for (const match of text.matchAll(/\b10\.(\d{1,3})\.(\d{1,3})\.\d{1,3}(?:\/(\d{1,2}))?\b/g)) {

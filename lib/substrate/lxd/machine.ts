@@ -1,0 +1,157 @@
+// One machine of the LXD substrate: a system container from the substrate's image, booted by its
+// own systemd, reached by its address on the substrate's bridge. Launch waits until the machine
+// is what a cloud machine is when Juju gets it: systemd finished booting and sshd answering.
+import { connect } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { lxc, lxdQuery, type LxcResult, tryLxc } from './lxc.js';
+import { PROFILE } from './resources.js';
+
+export interface LxdMachine {
+  /** The instance's name in LXD. */
+  readonly name: string;
+  readonly address: string;
+  /** `systemctl is-system-running` once booted: running, or degraded with the failed units. */
+  readonly systemState: string;
+  readonly failedUnits: readonly string[];
+  /** From `lxc start` to booted, address known and sshd answering (ms), for reports. */
+  readonly timings: { readonly startMs: number; readonly bootedMs: number; readonly sshReadyMs: number };
+}
+
+export interface LaunchOptions {
+  /** The image alias (image.ts ensureImage). */
+  readonly image: string;
+  /** A fixed address on the bridge (a DHCP lease LXD keeps for this machine); else LXD picks one. */
+  readonly address?: string;
+  /** Another LXD network for eth0 than the profile's bridge. */
+  readonly network?: string;
+  readonly timeoutMs?: number;
+}
+
+interface InstanceState {
+  readonly status: string;
+  readonly pid: number;
+  readonly memory: { readonly usage: number };
+  readonly disk?: Record<string, { readonly usage: number }>;
+  readonly network?: Record<string, { readonly addresses: { family: string; address: string; scope: string }[] }>;
+}
+
+export function instanceState(name: string): Promise<InstanceState> {
+  return lxdQuery<InstanceState>(`/1.0/instances/${name}/state`);
+}
+
+/** The instance's IPv4 address on eth0, if it has one yet. */
+export async function instanceAddress(name: string): Promise<string | undefined> {
+  const state = await instanceState(name);
+  return state.network?.['eth0']?.addresses.find((a) => a.family === 'inet' && a.scope === 'global')?.address;
+}
+
+/** Runs argv in the machine as root (`lxc exec`), with `env` added; a non-zero exit is returned. */
+export function execIn(
+  name: string,
+  argv: readonly string[],
+  options: { env?: Readonly<Record<string, string>>; input?: string; timeoutMs?: number; cwd?: string } = {},
+): Promise<LxcResult> {
+  const env = Object.entries(options.env ?? {}).flatMap(([key, value]) => ['--env', `${key}=${value}`]);
+  const cwd = options.cwd === undefined ? [] : ['--cwd', options.cwd];
+  return tryLxc(['exec', name, ...env, ...cwd, '--', ...argv], {
+    ...(options.input === undefined ? {} : { input: options.input }),
+    ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+  });
+}
+
+/** Copies a host file or directory into the machine (`lxc file push`), making parents. */
+export async function pushPath(name: string, source: string, target: string, recursive = false): Promise<void> {
+  await lxc(['file', 'push', ...(recursive ? ['-r'] : []), '-p', source, `${name}${target}`]);
+}
+
+/** Writes text to a machine file, root-owned with `mode`. */
+export async function pushText(name: string, target: string, text: string, mode = 0o644): Promise<void> {
+  const dir = target.slice(0, target.lastIndexOf('/')) || '/';
+  await execIn(name, ['mkdir', '-p', dir]);
+  const written = await execIn(name, ['sh', '-c', `cat > "$1" && chmod ${mode.toString(8)} "$1"`, 'sh', target], {
+    input: text,
+  });
+  if (written.exitCode !== 0) throw new Error(`writing ${target} on ${name}: ${written.stderr.trim()}`);
+}
+
+/** Whether something speaking SSH answers on address:22 (the banner starts `SSH-2.0-`). */
+export function sshAnswers(address: string, timeoutMs = 2_000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: address, port: 22 });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('error', () => done(false));
+    socket.once('data', (chunk: Buffer) => done(chunk.toString('latin1').startsWith('SSH-2.0-')));
+  });
+}
+
+async function until<T>(what: string, deadline: number, probe: () => Promise<T | undefined>): Promise<T> {
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/**
+ * Waits for the machine's systemd to finish booting (`is-system-running --wait`): `running`, or
+ * `degraded` with the failed units named. Any other end state (maintenance, stopping) throws.
+ */
+async function waitBooted(name: string, deadline: number): Promise<{ state: string; failed: string[] }> {
+  const state = await until(`systemd to boot ${name}`, deadline, async () => {
+    const remaining = Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
+    const result = await execIn(name, ['timeout', String(remaining), 'systemctl', 'is-system-running', '--wait']);
+    const text = result.stdout.trim();
+    // Before systemd listens, exec fails or answers `offline`/empty: try again.
+    return ['running', 'degraded', 'maintenance', 'stopping'].includes(text) ? text : undefined;
+  });
+  if (state !== 'running' && state !== 'degraded') throw new Error(`${name} booted into ${state}`);
+  const failed =
+    state === 'degraded'
+      ? (await execIn(name, ['systemctl', '--failed', '--plain', '--no-legend'])).stdout
+          .split('\n')
+          .map((line) => line.trim().split(/\s+/)[0] ?? '')
+          .filter(Boolean)
+      : [];
+  return { state, failed };
+}
+
+/** Creates and starts a machine, then waits for systemd, its address and sshd. */
+export async function launchMachine(name: string, options: LaunchOptions): Promise<LxdMachine> {
+  const deadline = Date.now() + (options.timeoutMs ?? 120_000);
+  await lxc(['init', options.image, name, '--profile', PROFILE]);
+  if (options.network !== undefined) {
+    await lxc(['config', 'device', 'override', name, 'eth0', `network=${options.network}`]);
+  }
+  if (options.address !== undefined) {
+    await lxc(['config', 'device', 'override', name, 'eth0', `ipv4.address=${options.address}`]);
+  }
+  const started = Date.now();
+  await lxc(['start', name]);
+  const startMs = Date.now() - started;
+  const booted = await waitBooted(name, deadline);
+  const bootedMs = Date.now() - started;
+  const address = await until(`an address for ${name}`, deadline, () => instanceAddress(name));
+  await until(`sshd on ${name} (${address})`, deadline, async () => ((await sshAnswers(address)) ? true : undefined));
+  const sshReadyMs = Date.now() - started;
+  return {
+    name,
+    address,
+    systemState: booted.state,
+    failedUnits: booted.failed,
+    timings: { startMs, bootedMs, sshReadyMs },
+  };
+}
+
+/** Stops and deletes the machine with its disk; nothing of it is left in LXD. */
+export async function deleteMachine(name: string): Promise<void> {
+  const gone = await tryLxc(['delete', '--force', name]);
+  if (gone.exitCode !== 0 && !/not found/i.test(gone.stderr)) {
+    throw new Error(`lxc delete --force ${name}: ${gone.stderr.trim()}`);
+  }
+}

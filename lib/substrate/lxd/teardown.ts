@@ -1,0 +1,24 @@
+// Taking the LXD substrate down: its machines, profile, bridge and pool, then the daemons this
+// project started by hand. The image stays imported and its build cached, so the next set-up is
+// quick; LXD that systemd (or someone else) runs is left running, emptied of Turku's resources.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { lxdAnswers, RUN_DIR, stopStartedLxd } from './daemon.js';
+import { removeResources } from './resources.js';
+
+export function lxdInstalled(): boolean {
+  return existsSync('/usr/bin/lxd') || existsSync('/usr/sbin/lxd');
+}
+
+/** Removes what the substrate made in LXD and stops the daemons started here; lists what went. */
+export async function teardownLxdSubstrate(): Promise<string[]> {
+  if (!lxdInstalled()) return [];
+  const removed: string[] = [];
+  // Never start LXD just to empty it: a stopped LXD runs nothing.
+  if (await lxdAnswers()) removed.push(...(await removeResources()));
+  if (existsSync(join(RUN_DIR, 'lxd.pid')) || existsSync(join(RUN_DIR, 'lxcfs.pid'))) {
+    removed.push(...(await stopStartedLxd()).map((daemon) => `daemon ${daemon}`));
+  }
+  return removed;
+}
