@@ -30,6 +30,8 @@ import { isErrno } from './errors.js';
 const GZIP_OPTIONS = { level: 1, windowBits: 12 };
 /** Lines per gzip member (about 1 MB of text for short paths): each costs a header and a fresh dictionary. */
 const LINES_PER_MEMBER = 8192;
+/** The same in characters, for a text not split into lines. */
+const MEMBER_CHARS = 1 << 20;
 /** Members compressed at once, on the thread pool. */
 const MEMBERS_AT_ONCE = Math.max(2, availableParallelism());
 
@@ -41,7 +43,8 @@ export async function gunzipManifest(data: Uint8Array): Promise<Manifest> {
   return parseManifest(await gunzipText(data));
 }
 
-async function gunzipText(data: Uint8Array): Promise<string> {
+/** A manifest file's content decompressed (on the thread pool), unchecked. */
+export async function gunzipText(data: Uint8Array): Promise<string> {
   return (await promisify(gunzip)(data)).toString('utf8');
 }
 
@@ -92,6 +95,27 @@ export async function writeManifestTexts(
         piece = '';
         lines = 0;
       }
+    }
+    if (piece !== '') yield piece;
+  };
+  await writeFileAtomic(path, Readable.from(gzipPieces(pieces())));
+}
+
+/**
+ * The manifest of `header` and its entry lines given as one text (each line ending with LF; an
+ * incremental's manifest patched from its base's text, lib/storage/manifest/patch.ts), written as
+ * `writeManifestLines` writes, in members of about `MEMBER_CHARS` characters cut at line ends.
+ */
+export async function writeManifestBody(path: string, header: ManifestHeader, body: string): Promise<void> {
+  const pieces = function* (): Generator<string> {
+    let start = 0;
+    let piece = `${encodeHeaderLine(header)}\n`;
+    while (start < body.length) {
+      const cut = body.indexOf('\n', start + MEMBER_CHARS - piece.length - 1);
+      const end = cut < 0 ? body.length : cut + 1;
+      yield piece + body.slice(start, end);
+      piece = '';
+      start = end;
     }
     if (piece !== '') yield piece;
   };
