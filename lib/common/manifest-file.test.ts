@@ -74,11 +74,14 @@ test.each([0, 1, 20_000, 60_000])(
 async function membersOf(data: Buffer): Promise<string[]> {
   const { inflateRawSync } = await import('node:zlib');
   const texts: string[] = [];
-  for (let at = 0; at < data.length; ) {
+  for (let at = 0; at < data.length;) {
     expect(data.subarray(at, at + 4)).toEqual(Buffer.from([0x1f, 0x8b, 8, 0])); // no optional fields
     const raw = data.subarray(at + 10);
     // The member's compressed length: what inflating it alone consumed.
-    const inflated = inflateRawSync(raw, { info: true }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
+    const inflated = inflateRawSync(raw, { info: true }) as unknown as {
+      buffer: Buffer;
+      engine: { bytesWritten: number };
+    };
     texts.push(inflated.buffer.toString('utf8'));
     at += 10 + inflated.engine.bytesWritten + 8;
   }

@@ -129,7 +129,7 @@ function startWorkers(root: string, early: ReadonlyMap<string, EarlyHash> | null
   const workerData = { root, early, deferFrom: DEFER_FROM };
   return Array.from({ length: count }, () => {
     const worker = new Worker(WORKER, { eval: true, workerData });
-    worker.on('error', (error) => failedEarly.set(worker, failedEarly.get(worker) ?? error));
+    worker.on('error', (error: Error) => failedEarly.set(worker, failedEarly.get(worker) ?? error));
     worker.on('exit', (code) =>
       failedEarly.set(worker, failedEarly.get(worker) ?? new Error(`manifest worker exited with status ${code}`)),
     );

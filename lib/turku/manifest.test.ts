@@ -103,7 +103,10 @@ describe('manifestBody', () => {
     [`${head}\tf\t1\t644\t1\t-\n`, 'manifest line 2: not an entry'],
     [`${head}x\tf\t1\t644\t1\tabc\n`, 'manifest line 2: not an entry'],
     [`${head}x\\qy\tf\t1\t644\t1\t-\n`, 'bad escape "\\q" in a manifest path'],
-    [`${head}a\\\\b\tf\t1\t644\t1\t-\nc\td\t0\t755\t1\t-\nx\\qy\tf\t1\t644\t1\t-\n`, 'bad escape "\\q" in a manifest path'],
+    [
+      `${head}a\\\\b\tf\t1\t644\t1\t-\nc\td\t0\t755\t1\t-\nx\\qy\tf\t1\t644\t1\t-\n`,
+      'bad escape "\\q" in a manifest path',
+    ],
     [`${head}x\tf\t1\t644\t1\t-\n\n`, 'manifest line 3: not an entry'],
     [`${head}x\tf\t1\t644\t1\t-\ny\tf\t1\t644\t1\n`, 'manifest line 3: not an entry'],
   ])('refuses %j: %s', (text, message) => {

@@ -112,7 +112,7 @@ export function manifestBody(text: string): ManifestBody {
   let files = 0;
   // The next backslash, looked for again only once passed (a search per line would read the rest of the text each time).
   let backslash = text.indexOf('\\', bodyStart);
-  for (let start = bodyStart; start < text.length; ) {
+  for (let start = bodyStart; start < text.length;) {
     const end = text.indexOf('\n', start);
     lines++;
     if (!hasEntryShape(text, start, end)) throw new ManifestFormatError(`manifest line ${lines + 1}: not an entry`);

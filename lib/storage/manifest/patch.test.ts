@@ -147,72 +147,82 @@ function seeded(seed: number): () => number {
 /** Names that sort around each other and around `/`, with escapes and characters beyond the BMP. */
 const PARTS = ['a', 'a-', 'a.', 'a b', 'ab', 'A', 'z', 't\tb', 'n\nl', 'b\\s', '\u00e9', '\u{1f600}', '0', '~'];
 
-test.each([1, 2, 3, 4, 5, 6])('random trees and changes (seed %i): the patched text is what a walk records', async (seed) => {
-  const random = seeded(seed);
-  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
-  const dirs = [''];
-  for (let i = 0; i < 40; i++) {
-    const dir = [pick(dirs), pick(PARTS)].filter((part) => part !== '').join('/');
-    if (dirs.includes(dir)) continue;
-    await mkdir(join(root, dir), { recursive: true });
-    dirs.push(dir);
-  }
-  const files: string[] = [];
-  for (let i = 0; i < 150; i++) {
-    const path = [pick(dirs), `${pick(PARTS)}${i % 3 === 0 ? '' : i}`].filter((part) => part !== '').join('/');
-    if (dirs.includes(path) || files.includes(path)) continue;
-    await file(path, `old ${path}`);
-    files.push(path);
-  }
-  const base = await baseManifest();
-  const before = new Map(base.text.slice(base.bodyStart).split('\n').slice(0, -1).map((line) => [line.split('\t')[0]!, line]));
-
-  // Each step may find its path gone or under a file by now (an earlier step): then it does nothing.
-  const attempt = (step: Promise<unknown>) => step.catch(() => undefined);
-  for (const path of files) {
-    const roll = random();
-    if (roll < 0.05) await attempt(file(path, `new ${path} ${seed}`));
-    else if (roll < 0.08) await attempt(rm(join(root, path)));
-    else if (roll < 0.1) {
-      await attempt(rm(join(root, path)));
-      await attempt(mkdir(join(root, path))); // a file becomes a directory
+test.each([1, 2, 3, 4, 5, 6])(
+  'random trees and changes (seed %i): the patched text is what a walk records',
+  async (seed) => {
+    const random = seeded(seed);
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+    const dirs = [''];
+    for (let i = 0; i < 40; i++) {
+      const dir = [pick(dirs), pick(PARTS)].filter((part) => part !== '').join('/');
+      if (dirs.includes(dir)) continue;
+      await mkdir(join(root, dir), { recursive: true });
+      dirs.push(dir);
     }
-  }
-  for (const dir of dirs.slice(1)) {
-    const roll = random();
-    if (roll < 0.08) await attempt(rm(join(root, dir), { recursive: true }));
-    else if (roll < 0.12) {
-      await attempt(rm(join(root, dir), { recursive: true }));
-      await attempt(writeFile(join(root, dir), 'a directory became a file'));
-    } else if (roll < 0.16) await attempt(file(`${dir}/added ${seed}`, 'new'));
-  }
-
-  // What rsync itemizes: every entry whose line is new or changed, the directories above it, and the deleted ones' tops.
-  const walked = await linesOfWalk();
-  const after = new Map(walked.map((line) => [line.split('\t')[0]!, line]));
-  const unescaped = (path: string) => path.replace(/\\(.)/g, (_, c: string) => ({ t: '\t', n: '\n', r: '\r' })[c] ?? c);
-  const parentOf = (path: string) => path.slice(0, Math.max(0, path.lastIndexOf('/')));
-  const touched = new Set<string>();
-  const deleted: string[] = [];
-  for (const [path, line] of after) {
-    if (before.get(path) === line) continue;
-    for (let p = unescaped(path); p !== ''; p = parentOf(p)) touched.add(p);
-  }
-  for (const path of before.keys()) {
-    if (after.has(path)) continue;
-    const plain = unescaped(path);
-    if (after.has(parentOf(path)) || parentOf(plain) === '') {
-      deleted.push(plain);
-      for (let p = parentOf(plain); p !== ''; p = parentOf(p)) touched.add(p);
+    const files: string[] = [];
+    for (let i = 0; i < 150; i++) {
+      const path = [pick(dirs), `${pick(PARTS)}${i % 3 === 0 ? '' : i}`].filter((part) => part !== '').join('/');
+      if (dirs.includes(path) || files.includes(path)) continue;
+      await file(path, `old ${path}`);
+      files.push(path);
     }
-  }
-  const patched = await patchedLines(base, { touched: [...touched], deleted });
-  expect(patched.lines).toEqual(walked);
-  // Reused: the base's files that were not looked at.
-  const walkedFiles = walked.map((line) => line.split('\t')).filter((fields) => fields[1] === 'f');
-  expect(patched.reused).toBe(walkedFiles.filter((fields) => !touched.has(unescaped(fields[0]!))).length);
-  expect(patched.hashed).toBe(walkedFiles.length - patched.reused);
-});
+    const base = await baseManifest();
+    const before = new Map(
+      base.text
+        .slice(base.bodyStart)
+        .split('\n')
+        .slice(0, -1)
+        .map((line) => [line.split('\t')[0]!, line]),
+    );
+
+    // Each step may find its path gone or under a file by now (an earlier step): then it does nothing.
+    const attempt = (step: Promise<unknown>) => step.catch(() => undefined);
+    for (const path of files) {
+      const roll = random();
+      if (roll < 0.05) await attempt(file(path, `new ${path} ${seed}`));
+      else if (roll < 0.08) await attempt(rm(join(root, path)));
+      else if (roll < 0.1) {
+        await attempt(rm(join(root, path)));
+        await attempt(mkdir(join(root, path))); // a file becomes a directory
+      }
+    }
+    for (const dir of dirs.slice(1)) {
+      const roll = random();
+      if (roll < 0.08) await attempt(rm(join(root, dir), { recursive: true }));
+      else if (roll < 0.12) {
+        await attempt(rm(join(root, dir), { recursive: true }));
+        await attempt(writeFile(join(root, dir), 'a directory became a file'));
+      } else if (roll < 0.16) await attempt(file(`${dir}/added ${seed}`, 'new'));
+    }
+
+    // What rsync itemizes: every entry whose line is new or changed, the directories above it, and the deleted ones' tops.
+    const walked = await linesOfWalk();
+    const after = new Map(walked.map((line) => [line.split('\t')[0]!, line]));
+    const unescaped = (path: string) =>
+      path.replace(/\\(.)/g, (_, c: string) => ({ t: '\t', n: '\n', r: '\r' })[c] ?? c);
+    const parentOf = (path: string) => path.slice(0, Math.max(0, path.lastIndexOf('/')));
+    const touched = new Set<string>();
+    const deleted: string[] = [];
+    for (const [path, line] of after) {
+      if (before.get(path) === line) continue;
+      for (let p = unescaped(path); p !== ''; p = parentOf(p)) touched.add(p);
+    }
+    for (const path of before.keys()) {
+      if (after.has(path)) continue;
+      const plain = unescaped(path);
+      if (after.has(parentOf(path)) || parentOf(plain) === '') {
+        deleted.push(plain);
+        for (let p = parentOf(plain); p !== ''; p = parentOf(p)) touched.add(p);
+      }
+    }
+    const patched = await patchedLines(base, { touched: [...touched], deleted });
+    expect(patched.lines).toEqual(walked);
+    // Reused: the base's files that were not looked at.
+    const walkedFiles = walked.map((line) => line.split('\t')).filter((fields) => fields[1] === 'f');
+    expect(patched.reused).toBe(walkedFiles.filter((fields) => !touched.has(unescaped(fields[0]!))).length);
+    expect(patched.hashed).toBe(walkedFiles.length - patched.reused);
+  },
+);
 
 test('comparePaths orders paths as a walk lists them', async () => {
   for (const dir of ['a/b', 'a b/c', 'a-/d', 'a./e', 'ab', 'b', '\u00e9/x', 'Z'])

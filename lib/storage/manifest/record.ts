@@ -69,7 +69,14 @@ export async function recordManifest(request: RecordRequest): Promise<Recorded> 
     if (patched !== null) {
       const done = header(patched);
       await writeManifestBody(path, done, patched.body);
-      return { path, header: done, entries: patched.entries, hashedBytes: patched.hashedBytes, patched: true, early: 0 };
+      return {
+        path,
+        header: done,
+        entries: patched.entries,
+        hashedBytes: patched.hashedBytes,
+        patched: true,
+        early: 0,
+      };
     }
   }
   // A base without a (sound) manifest: everything is read, as without a base.
