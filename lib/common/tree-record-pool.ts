@@ -72,13 +72,8 @@ export interface RecordTreeOptions {
   /** Worker threads (default: one per core, at most 4); 0: everything here (tests). */
   readonly workers?: number;
   readonly deps?: ShareDeps;
-  /** What is recorded here before the workers take over (tests: none). */
+  /** What is recorded here before the workers start (tests: none). */
   readonly inThread?: { readonly entries: number; readonly bytes: number };
-  /**
-   * Entries the caller expects (a full backup: the files rsync named). More than are recorded
-   * here first: the workers start at once and boot (tens of ms) while those are recorded.
-   */
-  readonly expectedEntries?: number;
 }
 
 /** The manifest lines of the tree at `root`; throws with the first thing that could not be read. */
@@ -98,46 +93,18 @@ export async function recordTree(root: string, options: RecordTreeOptions = {}):
   };
   const workers = options.workers ?? Math.max(1, Math.min(availableParallelism(), MAX_WORKERS));
   const inThread = options.inThread ?? { entries: IN_THREAD_ENTRIES, bytes: IN_THREAD_BYTES };
-  let pool =
-    workers > 0 && (options.expectedEntries ?? 0) > inThread.entries ? startWorkers(root, early, workers) : null;
-  try {
-    while (next < queue.length) {
-      const budget = workers === 0 ? undefined : { entries: inThread.entries - entries, bytes: inThread.bytes - bytes };
-      const record = recordDirectory(deps, kit, { root, dir: queue[next]!, early, ...(budget ? { budget } : {}) });
-      if (record.overBudget) break;
-      next++;
-      keep(record);
-      entries += record.entries;
-      bytes += record.hashedBytes;
-    }
-    if (next < queue.length) {
-      pool ??= startWorkers(root, early, workers);
-      await onWorkers(pool, queue, next, keep, records);
-    }
-  } finally {
-    if (pool !== null) await Promise.all(pool.map((worker) => worker.terminate()));
+  while (next < queue.length) {
+    const budget = workers === 0 ? undefined : { entries: inThread.entries - entries, bytes: inThread.bytes - bytes };
+    const record = recordDirectory(deps, kit, { root, dir: queue[next]!, early, ...(budget ? { budget } : {}) });
+    if (record.overBudget) break;
+    next++;
+    keep(record);
+    entries += record.entries;
+    bytes += record.hashedBytes;
   }
+  if (next < queue.length) await onWorkers(root, early, workers, queue, next, keep, records);
   return inWalkOrder(records);
 }
-
-/**
- * The workers (each boots on its own thread; messages posted meanwhile wait for it). One that
- * fails or ends before it is handed work is remembered, so that its failure is not lost (nor left
- * without a listener, which would end the program) before `onWorkers` listens.
- */
-function startWorkers(root: string, early: ReadonlyMap<string, EarlyHash> | null, count: number): Worker[] {
-  const workerData = { root, early, deferFrom: DEFER_FROM };
-  return Array.from({ length: count }, () => {
-    const worker = new Worker(WORKER, { eval: true, workerData });
-    worker.on('error', (error: Error) => failedEarly.set(worker, failedEarly.get(worker) ?? error));
-    worker.on('exit', (code) =>
-      failedEarly.set(worker, failedEarly.get(worker) ?? new Error(`manifest worker exited with status ${code}`)),
-    );
-    return worker;
-  });
-}
-
-const failedEarly = new WeakMap<Worker, Error>();
 
 /**
  * Hands out the directories of `queue` from `start` on, those they hold, and the large files they
@@ -145,7 +112,9 @@ const failedEarly = new WeakMap<Worker, Error>();
  * the large files' hashes in their directories' lines.
  */
 async function onWorkers(
-  workers: readonly Worker[],
+  root: string,
+  early: ReadonlyMap<string, EarlyHash> | null,
+  count: number,
   queue: string[],
   start: number,
   keep: (record: DirectoryRecord) => void,
@@ -155,51 +124,52 @@ async function onWorkers(
   const files: { id: number; file: DeferredFile }[] = [];
   const owners: { dir: string; index: number }[] = [];
   const hashes: string[] = [];
-  await new Promise<void>((resolve, reject) => {
-    const failed = workers.map((worker) => failedEarly.get(worker)).find((error) => error !== undefined);
-    if (failed !== undefined) {
-      reject(failed);
-      return;
-    }
-    let pending = 0;
-    const send = (worker: Worker, inFlight: { n: number }, job: Job) => {
-      worker.postMessage(job);
-      inFlight.n++;
-      pending++;
-    };
-    const feed = (worker: Worker, inFlight: { n: number }) => {
-      while (inFlight.n < AHEAD && next < queue.length) send(worker, inFlight, { dir: queue[next++]! });
-      if (inFlight.n === 0 && files.length > 0) {
-        const largest = files.reduce((max, job, i) => (job.file.size > files[max]!.file.size ? i : max), 0);
-        send(worker, inFlight, files.splice(largest, 1)[0]!);
-      }
-      if (pending === 0) resolve();
-    };
-    const states = workers.map((worker) => ({ worker, inFlight: { n: 0 } }));
-    for (const { worker, inFlight } of states) {
-      worker.on('message', (reply: Reply) => {
-        inFlight.n--;
-        pending--;
-        const error = 'record' in reply ? reply.record.error : 'error' in reply.result ? reply.result.error : null;
-        if (error !== null) {
-          reject(new Error(error));
-          return;
+  const workerData = { root, early, deferFrom: DEFER_FROM };
+  const workers = Array.from({ length: count }, () => new Worker(WORKER, { eval: true, workerData }));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let pending = 0;
+      const send = (worker: Worker, inFlight: { n: number }, job: Job) => {
+        worker.postMessage(job);
+        inFlight.n++;
+        pending++;
+      };
+      const feed = (worker: Worker, inFlight: { n: number }) => {
+        while (inFlight.n < AHEAD && next < queue.length) send(worker, inFlight, { dir: queue[next++]! });
+        if (inFlight.n === 0 && files.length > 0) {
+          const largest = files.reduce((max, job, i) => (job.file.size > files[max]!.file.size ? i : max), 0);
+          send(worker, inFlight, files.splice(largest, 1)[0]!);
         }
-        if ('record' in reply) {
-          keep(reply.record);
-          reply.record.deferred.forEach((file, index) => {
-            files.push({ id: owners.length, file });
-            owners.push({ dir: reply.record.dir, index });
-          });
-        } else if ('sha256' in reply.result) hashes[reply.id] = reply.result.sha256;
-        // Its subdirectories and large files may be for any worker that waits.
-        for (const state of states) feed(state.worker, state.inFlight);
-      });
-      worker.once('error', reject);
-      worker.once('exit', (code) => reject(new Error(`manifest worker exited with status ${code}`)));
-    }
-    for (const { worker, inFlight } of states) feed(worker, inFlight);
-  });
+        if (pending === 0) resolve();
+      };
+      const states = workers.map((worker) => ({ worker, inFlight: { n: 0 } }));
+      for (const { worker, inFlight } of states) {
+        worker.on('message', (reply: Reply) => {
+          inFlight.n--;
+          pending--;
+          const error = 'record' in reply ? reply.record.error : 'error' in reply.result ? reply.result.error : null;
+          if (error !== null) {
+            reject(new Error(error));
+            return;
+          }
+          if ('record' in reply) {
+            keep(reply.record);
+            reply.record.deferred.forEach((file, index) => {
+              files.push({ id: owners.length, file });
+              owners.push({ dir: reply.record.dir, index });
+            });
+          } else if ('sha256' in reply.result) hashes[reply.id] = reply.result.sha256;
+          // Its subdirectories and large files may be for any worker that waits.
+          for (const state of states) feed(state.worker, state.inFlight);
+        });
+        worker.once('error', reject);
+        worker.once('exit', (code) => reject(new Error(`manifest worker exited with status ${code}`)));
+      }
+      for (const { worker, inFlight } of states) feed(worker, inFlight);
+    });
+  } finally {
+    await Promise.all(workers.map((worker) => worker.terminate()));
+  }
   // Each directory's `\0<index>\0` placeholders, replaced by the hashes.
   const byDir = new Map<string, string[]>();
   owners.forEach(({ dir, index }, id) => {

@@ -52,8 +52,6 @@ export class EarlyHasher {
   /** Cleared synchronously when the loop ends, so a name offered after that starts another. */
   private draining = false;
   private stopped = false;
-  /** Names offered (for the manifest: how large the tree is). */
-  private offered = 0;
 
   constructor(
     private readonly root: string,
@@ -64,7 +62,6 @@ export class EarlyHasher {
   offer(line: string): void {
     if (this.stopped || line === '' || line.endsWith('/') || line.includes(' -> ') || line.includes('\\#')) return;
     this.named.push(line);
-    this.offered++;
     if (!this.draining) {
       this.draining = true;
       this.running = this.drain();
@@ -77,7 +74,7 @@ export class EarlyHasher {
     await this.running;
     await Promise.all(this.inFlight);
     await this.hasher.close();
-    return new EarlyHashes(this.hashed, this.offered);
+    return new EarlyHashes(this.hashed);
   }
 
   /**
@@ -179,11 +176,7 @@ function sameFile(a: StatKey, b: StatKey): boolean {
 
 /** What an `EarlyHasher` hashed, as the manifest's `reuse`. */
 export class EarlyHashes {
-  constructor(
-    private readonly hashed: ReadonlyMap<string, Early>,
-    /** The names rsync gave (files, mostly): about how many entries the tree has. */
-    readonly named = 0,
-  ) {}
+  constructor(private readonly hashed: ReadonlyMap<string, Early>) {}
 
   get size(): number {
     return this.hashed.size;

@@ -84,10 +84,7 @@ export async function recordManifest(request: RecordRequest): Promise<Recorded> 
     changes !== null || request.baseDir === null ? null : await readBase(request.snapshotsDir, request.baseDir);
   if (base === null) {
     // Everything is read (a full backup, or a base without a manifest): by whole directories, on worker threads.
-    const tree = await recordTree(root, {
-      early: request.early?.byPath() ?? null,
-      ...(request.early ? { expectedEntries: request.early.named } : {}),
-    });
+    const tree = await recordTree(root, { early: request.early?.byPath() ?? null });
     const done = header({ hashed: tree.hashed, reused: 0 });
     await writeManifestTexts(path, done, tree.texts, tree.lineCounts);
     // Files hashed while rsync ran were read by this backup all the same, only sooner: hashed, not reused.
