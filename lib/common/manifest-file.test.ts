@@ -1,12 +1,12 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 
 import { execa } from 'execa';
 
 import { encodeManifest, type Manifest, type ManifestEntry } from '../turku/manifest.js';
-import { readManifestFile, readManifestText, writeManifestFile } from './manifest-file.js';
+import { readManifestFile, readManifestText, writeManifestBody, writeManifestFile } from './manifest-file.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -45,6 +45,49 @@ test.each([0, 1, 20_000])('a manifest of %d entries is written as gzip and read 
   );
   expect(await readdir(dir)).toEqual(['m.manifest.gz']);
 });
+
+test.each([0, 1, 20_000, 60_000])(
+  'a manifest of %d entries written from its body text is the same text, in members cut at line ends',
+  async (count) => {
+    const manifest = manifestOf(count);
+    const text = encodeManifest(manifest);
+    const body = text.slice(text.indexOf('\n') + 1);
+    const path = join(dir, 'b.manifest.gz');
+    await writeManifestBody(path, header, body);
+    expect(await readManifestText(path)).toBe(text);
+    expect(String((await execa('gzip', ['-dc', path], { stripFinalNewline: false })).stdout)).toBe(text);
+    // Each member holds whole lines (of about 1 MB of text).
+    const members = await membersOf(await readFile(path));
+    expect(members.join('')).toBe(text);
+    expect(members.every((member) => member.endsWith('\n'))).toBe(true);
+    const longest = Math.max(...text.split('\n').map((line) => line.length + 1));
+    for (const member of members.slice(0, -1)) {
+      expect(member.length).toBeGreaterThanOrEqual(1 << 20);
+      expect(member.length).toBeLessThanOrEqual((1 << 20) + longest);
+    }
+    expect(members.length).toBeGreaterThanOrEqual(Math.max(1, Math.ceil(text.length / ((1 << 20) + longest))));
+    expect(members.length).toBeLessThanOrEqual(Math.max(1, Math.ceil(text.length / (1 << 20))));
+  },
+);
+
+/** The texts of a gzip file's members, one by one. */
+async function membersOf(data: Buffer): Promise<string[]> {
+  const { inflateRawSync } = await import('node:zlib');
+  const texts: string[] = [];
+  for (let at = 0; at < data.length;) {
+    expect(data.subarray(at, at + 4)).toEqual(Buffer.from([0x1f, 0x8b, 8, 0])); // no optional fields
+    const raw = data.subarray(at + 10);
+    // The member's compressed length: what inflating it alone consumed.
+    const inflated = inflateRawSync(raw, { info: true }) as unknown as {
+      buffer: Buffer;
+      engine: { bytesWritten: number };
+    };
+    texts.push(inflated.buffer.toString('utf8'));
+    at += 10 + inflated.engine.bytesWritten + 8;
+  }
+  expect(gunzipSync(data).toString('utf8')).toBe(texts.join(''));
+  return texts;
+}
 
 test('a manifest of one gzip member, as written before, is read', async () => {
   const manifest = manifestOf(10);

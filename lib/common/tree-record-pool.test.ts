@@ -82,6 +82,7 @@ describe('recordTree', () => {
     ['in this thread', { workers: 0 }],
     ['on worker threads', { workers: 2, inThread: { entries: 0, bytes: 0 } }],
     ['on one worker after the first directories', { workers: 1, inThread: { entries: 12, bytes: 1 << 30 } }],
+    ['here, within what is recorded before workers start', { workers: 2, inThread: { entries: 1000, bytes: 1 << 30 } }],
   ])('writes the manifest the walk writes, %s', async (_, options: RecordTreeOptions) => {
     const walked = await walkedText();
     expect(walked).toMatch(/\nfifo\to\t0\t/);

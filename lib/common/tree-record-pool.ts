@@ -92,8 +92,9 @@ export async function recordTree(root: string, options: RecordTreeOptions = {}):
     for (const dir of record.subdirs) queue.push(dir);
   };
   const workers = options.workers ?? Math.max(1, Math.min(availableParallelism(), MAX_WORKERS));
+  const inThread = options.inThread ?? { entries: IN_THREAD_ENTRIES, bytes: IN_THREAD_BYTES };
   while (next < queue.length) {
-    const budget = workers === 0 ? undefined : { entries: IN_THREAD_ENTRIES - entries, bytes: IN_THREAD_BYTES - bytes };
+    const budget = workers === 0 ? undefined : { entries: inThread.entries - entries, bytes: inThread.bytes - bytes };
     const record = recordDirectory(deps, kit, { root, dir: queue[next]!, early, ...(budget ? { budget } : {}) });
     if (record.overBudget) break;
     next++;

@@ -5,10 +5,10 @@ import {
   encodeManifest,
   encodeEntryLine,
   escapePath,
-  linePath,
-  lineType,
   ManifestFormatError,
-  manifestLines,
+  manifestBody,
+  pathAt,
+  typeAt,
   parseManifest,
   unescapePath,
   type Manifest,
@@ -70,21 +70,25 @@ describe('encodeManifest / parseManifest', () => {
   });
 });
 
-describe('manifestLines', () => {
-  it('gives the entry lines as encoded, with the path and type of each', () => {
+describe('manifestBody', () => {
+  it('gives the entry lines where they are, with the path and type of each', () => {
     fc.assert(
       fc.property(fc.string({ minLength: 1 }), fc.constantFrom('f', 'd', 'l', 'o'), (path, type) => {
         const entry: ManifestEntry = { ...file, path, type, sha256: type === 'd' ? null : file.sha256 };
-        const split = manifestLines(encodeManifest({ header, entries: [file, entry] }));
-        expect(split).toEqual({ header, lines: [encodeEntryLine(file), encodeEntryLine(entry)] });
-        expect(linePath(split.lines[1]!)).toBe(path);
-        expect(lineType(split.lines[1]!)).toBe(type);
+        const text = encodeManifest({ header, entries: [file, entry] });
+        const body = manifestBody(text);
+        expect(body).toMatchObject({ header, text, lines: 2, files: type === 'f' ? 2 : 1 });
+        expect(text.slice(body.bodyStart)).toBe(`${encodeEntryLine(file)}\n${encodeEntryLine(entry)}\n`);
+        const second = body.bodyStart + encodeEntryLine(file).length + 1;
+        expect(pathAt(text, second)).toBe(path);
+        expect(typeAt(text, second)).toBe(type);
       }),
     );
   });
 
   it('takes an empty manifest', () => {
-    expect(manifestLines(encodeManifest({ header, entries: [] }))).toEqual({ header, lines: [] });
+    const text = encodeManifest({ header, entries: [] });
+    expect(manifestBody(text)).toEqual({ header, text, bodyStart: text.length, lines: 0, files: 0 });
   });
 
   const head = `turku-manifest\t1\t${JSON.stringify(header)}\n`;
@@ -99,8 +103,14 @@ describe('manifestLines', () => {
     [`${head}\tf\t1\t644\t1\t-\n`, 'manifest line 2: not an entry'],
     [`${head}x\tf\t1\t644\t1\tabc\n`, 'manifest line 2: not an entry'],
     [`${head}x\\qy\tf\t1\t644\t1\t-\n`, 'bad escape "\\q" in a manifest path'],
+    [
+      `${head}a\\\\b\tf\t1\t644\t1\t-\nc\td\t0\t755\t1\t-\nx\\qy\tf\t1\t644\t1\t-\n`,
+      'bad escape "\\q" in a manifest path',
+    ],
+    [`${head}x\tf\t1\t644\t1\t-\n\n`, 'manifest line 3: not an entry'],
+    [`${head}x\tf\t1\t644\t1\t-\ny\tf\t1\t644\t1\n`, 'manifest line 3: not an entry'],
   ])('refuses %j: %s', (text, message) => {
-    expect(() => manifestLines(text)).toThrow(new ManifestFormatError(message));
+    expect(() => manifestBody(text)).toThrow(new ManifestFormatError(message));
   });
 });
 

@@ -87,50 +87,68 @@ export function parseManifestHead(text: string): { header: ManifestHeader; bodyS
 }
 
 /**
- * A manifest's entry lines as they are, for copying the lines of unchanged entries into another
- * manifest without decoding and encoding them again (lib/storage/manifest/patch.ts). Each line is
- * checked for its shape only (six fields, a known type, `-` or 64 characters for the digest, the
- * path's escapes), not digit by digit as `parseManifest` does: the lines copied are our own
- * encoder's, read back from a gzip file whose CRC holds, and a line damaged all the same is still
- * caught where a manifest is used (`parseManifest` rejects the whole manifest).
+ * A manifest's text checked for patching (lib/storage/manifest/patch.ts), which copies the lines
+ * of unchanged entries into another manifest as they are, without splitting the text into lines
+ * or decoding and encoding them again. Each line is checked for its shape only (six fields, a
+ * known type, `-` or 64 characters for the digest, the path's escapes), not digit by digit as
+ * `parseManifest` does: the lines copied are our own encoder's, read back from a gzip file whose
+ * CRC holds, and a line damaged all the same is still caught where a manifest is used
+ * (`parseManifest` rejects the whole manifest).
  */
-export function manifestLines(text: string): { header: ManifestHeader; lines: string[] } {
-  const lines = text.split('\n');
-  if (lines.pop() !== '') throw new ManifestFormatError('manifest does not end with a newline');
-  const [magic, version, headerJson] = (lines[0] ?? '').split('\t');
-  if (magic !== MANIFEST_MAGIC) throw new ManifestFormatError('not a turku manifest');
-  if (version !== String(MANIFEST_VERSION)) throw new ManifestFormatError(`unsupported manifest version ${version}`);
-  const header = parseHeader(headerJson ?? '');
-  lines.shift();
-  for (const [index, line] of lines.entries()) {
-    if (!hasEntryShape(line)) throw new ManifestFormatError(`manifest line ${index + 2}: not an entry`);
-    linePath(line); // a bad escape throws
-  }
-  return { header, lines };
+export interface ManifestBody {
+  readonly header: ManifestHeader;
+  readonly text: string;
+  /** Where the first entry line starts in `text` (its end when there is none). */
+  readonly bodyStart: number;
+  /** Entry lines, and regular files among them. */
+  readonly lines: number;
+  readonly files: number;
 }
 
-function hasEntryShape(line: string): boolean {
-  const first = line.indexOf('\t');
-  if (first <= 0 || !TYPES.has(line[first + 1]!) || line[first + 2] !== '\t') return false;
+export function manifestBody(text: string): ManifestBody {
+  if (text !== '' && !text.endsWith('\n')) throw new ManifestFormatError('manifest does not end with a newline');
+  const { header, bodyStart } = parseManifestHead(text);
+  let lines = 0;
+  let files = 0;
+  // The next backslash, looked for again only once passed (a search per line would read the rest of the text each time).
+  let backslash = text.indexOf('\\', bodyStart);
+  for (let start = bodyStart; start < text.length;) {
+    const end = text.indexOf('\n', start);
+    lines++;
+    if (!hasEntryShape(text, start, end)) throw new ManifestFormatError(`manifest line ${lines + 1}: not an entry`);
+    const tab = text.indexOf('\t', start);
+    if (backslash >= 0 && backslash < tab) unescapePath(text.slice(start, tab)); // a bad escape throws
+    if (backslash >= 0 && backslash < end) backslash = text.indexOf('\\', end);
+    if (text.charCodeAt(tab + 1) === 0x66 /* f */) files++;
+    start = end + 1;
+  }
+  return { header, text, bodyStart, lines, files };
+}
+
+/** Whether the line from `start` to `end` (its LF) has an entry's shape. */
+function hasEntryShape(text: string, start: number, end: number): boolean {
+  const first = text.indexOf('\t', start);
+  if (first <= start || first > end || !TYPES.has(text[first + 1]!) || text[first + 2] !== '\t') return false;
   let tab = first + 2;
   for (let field = 3; field < 6; field++) {
-    const next = line.indexOf('\t', tab + 1);
-    if (next <= tab + 1) return false; // missing or empty
+    const next = text.indexOf('\t', tab + 1);
+    if (next <= tab + 1 || next > end) return false; // missing or empty
     tab = next;
   }
-  const digest = line.length - tab - 1;
-  return line.indexOf('\t', tab + 1) < 0 && (digest === 64 || (digest === 1 && line[tab + 1] === '-'));
+  const digest = end - tab - 1;
+  const after = text.indexOf('\t', tab + 1);
+  return (after < 0 || after > end) && (digest === 64 || (digest === 1 && text[tab + 1] === '-'));
 }
 
-/** The path of an entry line (one `manifestLines` checked). */
-export function linePath(line: string): string {
-  const path = line.slice(0, line.indexOf('\t'));
+/** The path of the entry line that starts at `start` of a checked manifest text, unescaped. */
+export function pathAt(text: string, start: number): string {
+  const path = text.slice(start, text.indexOf('\t', start));
   return path.includes('\\') ? unescapePath(path) : path;
 }
 
-/** The type of an entry line (one `manifestLines` checked). */
-export function lineType(line: string): ManifestEntryType {
-  return line[line.indexOf('\t') + 1] as ManifestEntryType;
+/** The type of the entry line that starts at `start` of a checked manifest text. */
+export function typeAt(text: string, start: number): ManifestEntryType {
+  return text[text.indexOf('\t', start) + 1] as ManifestEntryType;
 }
 
 function parseHeader(json: string): ManifestHeader {

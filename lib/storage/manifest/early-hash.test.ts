@@ -15,9 +15,9 @@ afterEach(async () => {
 
 const sha = (text: string | Buffer) => createHash('sha256').update(text).digest('hex');
 
-async function settled(hasher: EarlyHasher) {
+async function settled(hasher: EarlyHasher, ms = 200) {
   // The hasher works in the background; give it a moment before it is stopped.
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  await new Promise((resolve) => setTimeout(resolve, ms));
   return hasher.finish();
 }
 
@@ -72,6 +72,19 @@ test('with no threshold, small and large files alike, in batches; a file replace
   await rm(join(root, 'f1'));
   await writeFile(join(root, 'f1'), 'f1'); // same content and size, another inode
   expect(hashes.reuse('f1', await lstat(join(root, 'f1'), { bigint: true }))).toBeNull();
+});
+
+test('thousands of names offered at once are each taken, in order, the queue dropping those done with', async () => {
+  // More than a turn's names and than the queue keeps before it drops those taken (1,024).
+  const names = Array.from({ length: 3000 }, (_, i) => `n${i}`);
+  for (const name of names) await writeFile(join(root, name), name);
+  const hasher = new EarlyHasher(root, 0);
+  hasher.offer('missing'); // never comes: skipped once a later name is there
+  for (const name of names) hasher.offer(name);
+  const hashes = await settled(hasher, 1500); // some 30 ms of work, on a machine that may be busy
+  expect(hashes.size).toBe(3000);
+  for (const name of ['n0', 'n1023', 'n1024', 'n2999'])
+    expect(hashes.reuse(name, await lstat(join(root, name), { bigint: true }))).toBe(sha(name));
 });
 
 test('a file appended to while it may be read: a hash kept is the content as it is now', async () => {

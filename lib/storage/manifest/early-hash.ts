@@ -1,4 +1,4 @@
-import { lstatSync, type BigIntStats } from 'node:fs';
+import { lstatSync, type BigIntStats, type Stats } from 'node:fs';
 import { join } from 'node:path';
 
 import { type EarlyHash } from '../../common/tree-record-share.js';
@@ -36,9 +36,13 @@ const BATCH_BYTES = 16 << 20;
 /** How far past a missing name to look for a finished one, and how long to wait before looking again. */
 const LOOK_AHEAD = 64;
 const POLL_MS = 50;
+/** Names taken before the event loop gets a turn. */
+const NAMES_PER_TURN = 256;
 
 export class EarlyHasher {
-  private readonly named: string[] = [];
+  /** The names offered; those before `head` are done with (a queue without a copy per name taken). */
+  private named: string[] = [];
+  private head = 0;
   private readonly hashed = new Map<string, Early>();
   private readonly hasher = new BatchHasher();
   private batch: { path: string; stats: BigIntStats }[] = [];
@@ -73,33 +77,65 @@ export class EarlyHasher {
     return new EarlyHashes(this.hashed);
   }
 
-  /** The named files in order, each once it exists; waits for the first missing one. */
+  /**
+   * The named files in order, each once it exists; waits for the first missing one. Every name
+   * costs an `lstat` (its size decides), so the names that are ready are taken many to a turn of
+   * the event loop, with the plain (not bigint) status: a tree of 50,000 small files, none of
+   * them for this hasher, took 0.4 CPU-s of the storage's while rsync ran when each name had a
+   * turn of its own.
+   */
   private async drain(): Promise<void> {
-    while (!this.stopped && this.named.length > 0) {
-      let ready = -1;
-      let stats: BigIntStats | null = null;
-      for (let i = 0; i < this.named.length && i < LOOK_AHEAD; i++) {
-        // Sync: one cheap call, where a trip through the thread pool would cost several times more.
-        stats = statOrNull(join(this.root, this.named[i]!));
-        if (stats !== null) {
-          ready = i;
-          break;
+    while (!this.stopped && this.head < this.named.length) {
+      let taken = 0;
+      while (taken < NAMES_PER_TURN && this.head < this.named.length) {
+        const ready = this.nextReady();
+        if (ready < 0) break;
+        // Those before it are not coming (see above).
+        const path = this.named[ready]!;
+        this.head = ready + 1;
+        taken++;
+        const stats = this.readyStats;
+        if (stats !== null && stats.isFile() && stats.size >= this.minBytes) {
+          const full = statOrNull(join(this.root, path), true);
+          if (full !== null && full.isFile()) this.add(path, full);
         }
       }
-      if (ready < 0 || stats === null) {
+      this.compact();
+      if (taken === 0) {
         this.send(); // what is ready is read while rsync works on the file awaited
         await new Promise((resolve) => setTimeout(resolve, POLL_MS));
         continue;
       }
-      // Those before it are not coming (see above).
-      const path = this.named.splice(0, ready + 1).at(-1)!;
-      if (stats.isFile() && stats.size >= BigInt(this.minBytes)) this.add(path, stats);
-      // Now and then, a turn for the event loop: rsync's output, the worker's results.
-      if (this.batch.length === 0) await new Promise((resolve) => setImmediate(resolve));
+      // A turn for the event loop: rsync's output, the worker's results.
+      await new Promise((resolve) => setImmediate(resolve));
     }
     if (!this.stopped) this.send();
     // Right as the loop ends (nothing here throws): a name offered from now on starts another.
     this.draining = false;
+  }
+
+  /** The status `nextReady` found. */
+  private readyStats: Stats | null = null;
+
+  /** The index of the first of the next `LOOK_AHEAD` names that exists (its status in `readyStats`), or -1. */
+  private nextReady(): number {
+    for (let i = this.head; i < this.named.length && i < this.head + LOOK_AHEAD; i++) {
+      // Sync: one cheap call, where a trip through the thread pool would cost several times more.
+      const stats = statOrNull(join(this.root, this.named[i]!), false);
+      if (stats !== null) {
+        this.readyStats = stats;
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  /** Drops the names done with, once they are most of the queue. */
+  private compact(): void {
+    if (this.head > 1024 && this.head * 2 > this.named.length) {
+      this.named = this.named.slice(this.head);
+      this.head = 0;
+    }
   }
 
   private add(path: string, stats: BigIntStats): void {
@@ -124,9 +160,11 @@ export class EarlyHasher {
   }
 }
 
-function statOrNull(path: string): BigIntStats | null {
+function statOrNull(path: string, bigint: true): BigIntStats | null;
+function statOrNull(path: string, bigint: false): Stats | null;
+function statOrNull(path: string, bigint: boolean): Stats | BigIntStats | null {
   try {
-    return lstatSync(path, { bigint: true, throwIfNoEntry: false }) ?? null;
+    return lstatSync(path, { bigint, throwIfNoEntry: false }) ?? null;
   } catch {
     return null; // e.g. ENOTDIR: not a finished file's name
   }

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { manifestEntries, walkTree } from '../../common/tree-manifest.js';
-import { encodeEntryLine, encodeManifest, manifestLines } from '../../turku/manifest.js';
-import { comparePaths, patchedLines, type CloneChanges } from './patch.js';
+import { encodeEntryLine, encodeManifest, manifestBody, type ManifestBody } from '../../turku/manifest.js';
+import { changedEntries, comparePaths, patchText, type CloneChanges } from './patch.js';
 
 /**
  * An incremental's manifest patched from its base's lines (docs/datapath.md, "Manifests and
@@ -29,11 +29,19 @@ async function linesOfWalk(): Promise<string[]> {
   return (await manifestEntries(root)).entries.map((entry) => encodeEntryLine(entry));
 }
 
-/** The base's lines as they come back from its manifest's text. */
-async function baseLines(): Promise<{ lines: string[] }> {
+/** The base's manifest as it comes back from its file's text. */
+async function baseManifest(): Promise<ManifestBody> {
   const built = await manifestEntries(root);
   const header = { snapshot: 'base', created: '', recorded: 'backup', hashed: built.hashed, reused: 0 } as const;
-  return manifestLines(encodeManifest({ header, entries: built.entries }));
+  return manifestBody(encodeManifest({ header, entries: built.entries }));
+}
+
+async function patchedLines(base: ManifestBody, changes: CloneChanges) {
+  const patched = patchText(base, await changedEntries(root, changes));
+  const lines = patched.body.split('\n');
+  expect(lines.pop()).toBe(''); // every line ends with LF
+  expect(patched.entries).toBe(lines.length);
+  return { ...patched, lines };
 }
 
 test('a patched manifest is what a walk records: changed, new, deleted trees, type changes, odd names', async () => {
@@ -54,7 +62,7 @@ test('a patched manifest is what a walk records: changed, new, deleted trees, ty
   await file('mode', 'same bytes');
   await symlink('a/f1', join(root, 'link'));
   for (const name of ODD) await file(`odd/${name}`, `old ${name}`);
-  const base = await baseLines();
+  const base = await baseManifest();
 
   await file('a/f3', 'rewritten');
   await chmod(join(root, 'mode'), 0o600);
@@ -93,7 +101,7 @@ test('a patched manifest is what a walk records: changed, new, deleted trees, ty
     deleted: ['a/f7', 'gone'],
   };
 
-  const patched = await patchedLines(root, base, changes);
+  const patched = await patchedLines(base, changes);
 
   const walked = await linesOfWalk();
   expect(patched.lines).toEqual(walked);
@@ -108,20 +116,113 @@ test('nothing changed: the base lines as they were, nothing read', async () => {
   await mkdir(join(root, 'd/e'), { recursive: true });
   await file('d/e/f', 'f');
   await file('g', 'g');
-  const base = await baseLines();
-  const patched = await patchedLines(root, base, { touched: [], deleted: [] });
-  expect(patched).toEqual({ lines: base.lines, hashed: 0, hashedBytes: 0, reused: 2 });
+  const base = await baseManifest();
+  const patched = await patchedLines(base, { touched: [], deleted: [] });
+  expect(patched.body).toBe(base.text.slice(base.bodyStart));
+  expect(patched).toMatchObject({ hashed: 0, hashedBytes: 0, reused: 2, entries: 4 });
 });
 
 test('a file the dry run listed that vanished before the pull has no entry, nor anything under it', async () => {
   await mkdir(join(root, 'd/sub'), { recursive: true });
   await file('d/sub/f', 'f');
   await file('keep', 'k');
-  const base = await baseLines();
+  const base = await baseManifest();
   await rm(join(root, 'd'), { recursive: true });
-  const patched = await patchedLines(root, base, { touched: ['d'], deleted: [] });
+  const patched = await patchedLines(base, { touched: ['d'], deleted: [] });
   expect(patched.lines).toEqual(await linesOfWalk());
 });
+
+/** A seeded generator (mulberry32), so that a failure can be replayed. */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Names that sort around each other and around `/`, with escapes and characters beyond the BMP. */
+const PARTS = ['a', 'a-', 'a.', 'a b', 'ab', 'A', 'z', 't\tb', 'n\nl', 'b\\s', '\u00e9', '\u{1f600}', '0', '~'];
+
+test.each([1, 2, 3, 4, 5, 6])(
+  'random trees and changes (seed %i): the patched text is what a walk records',
+  async (seed) => {
+    const random = seeded(seed);
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+    const dirs = [''];
+    for (let i = 0; i < 40; i++) {
+      const dir = [pick(dirs), pick(PARTS)].filter((part) => part !== '').join('/');
+      if (dirs.includes(dir)) continue;
+      await mkdir(join(root, dir), { recursive: true });
+      dirs.push(dir);
+    }
+    const files: string[] = [];
+    for (let i = 0; i < 150; i++) {
+      const path = [pick(dirs), `${pick(PARTS)}${i % 3 === 0 ? '' : i}`].filter((part) => part !== '').join('/');
+      if (dirs.includes(path) || files.includes(path)) continue;
+      await file(path, `old ${path}`);
+      files.push(path);
+    }
+    const base = await baseManifest();
+    const before = new Map(
+      base.text
+        .slice(base.bodyStart)
+        .split('\n')
+        .slice(0, -1)
+        .map((line) => [line.split('\t')[0]!, line]),
+    );
+
+    // Each step may find its path gone or under a file by now (an earlier step): then it does nothing.
+    const attempt = (step: Promise<unknown>) => step.catch(() => undefined);
+    for (const path of files) {
+      const roll = random();
+      if (roll < 0.05) await attempt(file(path, `new ${path} ${seed}`));
+      else if (roll < 0.08) await attempt(rm(join(root, path)));
+      else if (roll < 0.1) {
+        await attempt(rm(join(root, path)));
+        await attempt(mkdir(join(root, path))); // a file becomes a directory
+      }
+    }
+    for (const dir of dirs.slice(1)) {
+      const roll = random();
+      if (roll < 0.08) await attempt(rm(join(root, dir), { recursive: true }));
+      else if (roll < 0.12) {
+        await attempt(rm(join(root, dir), { recursive: true }));
+        await attempt(writeFile(join(root, dir), 'a directory became a file'));
+      } else if (roll < 0.16) await attempt(file(`${dir}/added ${seed}`, 'new'));
+    }
+
+    // What rsync itemizes: every entry whose line is new or changed, the directories above it, and the deleted ones' tops.
+    const walked = await linesOfWalk();
+    const after = new Map(walked.map((line) => [line.split('\t')[0]!, line]));
+    const unescaped = (path: string) =>
+      path.replace(/\\(.)/g, (_, c: string) => ({ t: '\t', n: '\n', r: '\r' })[c] ?? c);
+    const parentOf = (path: string) => path.slice(0, Math.max(0, path.lastIndexOf('/')));
+    const touched = new Set<string>();
+    const deleted: string[] = [];
+    for (const [path, line] of after) {
+      if (before.get(path) === line) continue;
+      for (let p = unescaped(path); p !== ''; p = parentOf(p)) touched.add(p);
+    }
+    for (const path of before.keys()) {
+      if (after.has(path)) continue;
+      const plain = unescaped(path);
+      if (after.has(parentOf(path)) || parentOf(plain) === '') {
+        deleted.push(plain);
+        for (let p = parentOf(plain); p !== ''; p = parentOf(p)) touched.add(p);
+      }
+    }
+    const patched = await patchedLines(base, { touched: [...touched], deleted });
+    expect(patched.lines).toEqual(walked);
+    // Reused: the base's files that were not looked at.
+    const walkedFiles = walked.map((line) => line.split('\t')).filter((fields) => fields[1] === 'f');
+    expect(patched.reused).toBe(walkedFiles.filter((fields) => !touched.has(unescaped(fields[0]!))).length);
+    expect(patched.hashed).toBe(walkedFiles.length - patched.reused);
+  },
+);
 
 test('comparePaths orders paths as a walk lists them', async () => {
   for (const dir of ['a/b', 'a b/c', 'a-/d', 'a./e', 'ab', 'b', '\u00e9/x', 'Z'])

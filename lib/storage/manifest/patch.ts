@@ -3,7 +3,14 @@ import { join } from 'node:path';
 
 import { errorMessage, isErrno } from '../../common/errors.js';
 import { describe, hashAll } from '../../common/tree-manifest.js';
-import { encodeEntryLine, linePath, lineType, type ManifestEntry } from '../../turku/manifest.js';
+import {
+  encodeEntryLine,
+  escapePath,
+  pathAt,
+  typeAt,
+  type ManifestBody,
+  type ManifestEntry,
+} from '../../turku/manifest.js';
 
 /**
  * The manifest of an incremental made on a hard-link clone of its base (lib/storage/snapshots/
@@ -22,20 +29,30 @@ export interface CloneChanges {
   readonly deleted: readonly string[];
 }
 
-/** The base's manifest as `manifestLines` gives it: its unchanged entries' lines are copied as they are. */
-export interface BaseLines {
-  readonly lines: readonly string[];
+/** The entries the pull changed, looked at and read: their new lines, and the base's entries they remove. */
+export interface ChangedEntries {
+  /** The new lines (each without its LF) of the entries looked at, in walk order. */
+  readonly added: readonly { readonly path: string; readonly line: string }[];
+  /** Entries whose base entry goes and everything under it: deleted, vanished, or no longer a directory. */
+  readonly removed: ReadonlySet<string>;
+  readonly hashed: number;
+  readonly hashedBytes: number;
 }
 
-/** The new manifest's entry lines, in walk order, and what it took. */
-export interface PatchedLines {
-  readonly lines: string[];
+/** The new manifest's entry lines (each ending with LF, in walk order) as one text, and what it took. */
+export interface PatchedText {
+  readonly body: string;
+  readonly entries: number;
   readonly hashed: number;
   readonly hashedBytes: number;
   readonly reused: number;
 }
 
-export async function patchedLines(root: string, base: BaseLines, changes: CloneChanges): Promise<PatchedLines> {
+/**
+ * What the pull changed, looked at and read. Done before the base's manifest is needed, so that
+ * the caller can have that decompressed meanwhile (on the thread pool).
+ */
+export async function changedEntries(root: string, changes: CloneChanges): Promise<ChangedEntries> {
   const removed = new Set(changes.deleted);
   const fresh: ManifestEntry[] = [];
   for (const path of new Set(changes.touched)) {
@@ -70,46 +87,116 @@ export async function patchedLines(root: string, base: BaseLines, changes: Clone
   const added = fresh
     .map((entry) => ({ path: entry.path, line: encodeEntryLine({ ...entry, sha256: hashed.get(entry.path) ?? null }) }))
     .sort((a, b) => comparePaths(a.path, b.path));
-  const replaced = new Set(fresh.map((entry) => entry.path));
-  const gone = removedTest(removed);
-
-  // The base's lines in order, the added ones merged in where a walk would list them.
-  const lines: string[] = [];
-  let reused = 0;
-  let j = 0;
-  for (const line of base.lines) {
-    const path = linePath(line);
-    while (j < added.length && comparePaths(added[j]!.path, path) < 0) lines.push(added[j++]!.line);
-    if (replaced.has(path) || gone(path)) continue;
-    lines.push(line);
-    if (lineType(line) === 'f') reused++;
-  }
-  while (j < added.length) lines.push(added[j++]!.line);
-  return { lines, hashed: toHash.length, hashedBytes, reused };
+  return { added, removed, hashed: toHash.length, hashedBytes };
 }
 
 /**
- * Whether a path is in `roots` or under one of them: a look-up per directory above it, each
- * directory's verdict kept (a walk lists a directory's entries together, so most paths ask
- * about the parent the one before asked about).
+ * The base's text with the changes merged in where a walk would list them: each changed entry's
+ * place found by a binary search of the base's lines (they are in walk order), the base's line
+ * of the same path and those of a removed entry's subtree (a walk lists a directory's subtree in
+ * one stretch) cut out, and the stretches between copied as they are. Only the lines around the
+ * changes are looked at, and none is split out of the text.
  */
-function removedTest(roots: ReadonlySet<string>): (path: string) => boolean {
-  if (roots.size === 0) return () => false;
-  const dirs = new Map<string, boolean>();
-  const dirGone = (dir: string): boolean => {
-    let verdict = dirs.get(dir);
-    if (verdict === undefined) {
-      const slash = dir.lastIndexOf('/');
-      verdict = roots.has(dir) || (slash > 0 && dirGone(dir.slice(0, slash)));
-      dirs.set(dir, verdict);
+export function patchText(base: ManifestBody, changed: ChangedEntries): PatchedText {
+  const { text, bodyStart } = base;
+  const cuts: [number, number][] = [];
+  const inserts: { at: number; line: string }[] = [];
+  const lineEnd = (start: number) => text.indexOf('\n', start) + 1;
+  // Each path's place once (a changed file is both added and removed); the added ones are in order, each searched from the last.
+  const places = new Map<string, number>();
+  let from = bodyStart;
+  const placeOf = (path: string, ordered: boolean) => {
+    let at = places.get(path);
+    if (at === undefined) {
+      at = firstNotBefore(text, ordered ? from : bodyStart, path);
+      places.set(path, at);
     }
-    return verdict;
+    if (ordered) from = at;
+    return at;
   };
-  return (path) => {
-    if (roots.has(path)) return true;
-    const slash = path.lastIndexOf('/');
-    return slash > 0 && dirGone(path.slice(0, slash));
+  /** Whether the base has a line of `path` at `at`. */
+  const isAt = (at: number, path: string) => at < text.length && pathAt(text, at) === path;
+  for (const { path, line } of changed.added) {
+    const at = placeOf(path, true);
+    inserts.push({ at, line });
+    if (isAt(at, path)) cuts.push([at, lineEnd(at)]);
+  }
+  for (const root of changed.removed) {
+    const at = placeOf(root, false);
+    if (!isAt(at, root)) continue; // not in the base: nor anything under it
+    cuts.push([at, lineEnd(at)]);
+    if (typeAt(text, at) !== 'd') continue;
+    // Its subtree: from the first line that comes after its directory's own place, while under it.
+    const subtree = firstNotBefore(text, at, `${root}/\0`); // no name holds a NUL: before any of its entries
+    const prefix = `${escapePath(root)}/`;
+    let end = subtree;
+    while (end < text.length && text.startsWith(prefix, end)) end = lineEnd(end);
+    if (end > subtree) cuts.push([subtree, end]);
+  }
+  const merged = mergeCuts(cuts);
+  let cutLines = 0;
+  let cutFiles = 0;
+  for (const [start, end] of merged) {
+    for (let at = start; at < end; at = lineEnd(at)) {
+      cutLines++;
+      if (typeAt(text, at) === 'f') cutFiles++;
+    }
+  }
+
+  // The base's text up to each insert's place (without what is cut), then the insert's line.
+  let body = '';
+  let done = bodyStart; // the base's text before this is written or cut
+  let c = 0;
+  const copyTo = (to: number) => {
+    while (done < to) {
+      while (c < merged.length && merged[c]![1] <= done) c++;
+      const cut = merged[c];
+      if (cut === undefined || cut[0] >= to) {
+        body += text.slice(done, to);
+        done = to;
+      } else {
+        body += text.slice(done, cut[0]);
+        done = cut[1];
+      }
+    }
   };
+  for (const { at, line } of inserts) {
+    copyTo(at);
+    body += `${line}\n`;
+  }
+  copyTo(text.length);
+  return {
+    body,
+    entries: base.lines - cutLines + inserts.length,
+    hashed: changed.hashed,
+    hashedBytes: changed.hashedBytes,
+    reused: base.files - cutFiles,
+  };
+}
+
+/** The start of the first entry line from `bodyStart` (a line's start) on whose path does not come before `path` in a walk (the text's length if none). */
+function firstNotBefore(text: string, bodyStart: number, path: string): number {
+  let low = bodyStart; // a line's start: every line before it comes before `path`
+  let high = text.length; // a line's start or the end: every line from it on does not
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    const start = Math.max(low, text.lastIndexOf('\n', middle - 1) + 1);
+    if (comparePaths(pathAt(text, start), path) < 0) low = text.indexOf('\n', start) + 1;
+    else high = start;
+  }
+  return low;
+}
+
+/** The ranges sorted, those that overlap or touch made one. */
+function mergeCuts(cuts: [number, number][]): [number, number][] {
+  cuts.sort((a, b) => a[0] - b[0]);
+  const merged: [number, number][] = [];
+  for (const [start, end] of cuts) {
+    const last = merged.at(-1);
+    if (last !== undefined && start <= last[1]) last[1] = Math.max(last[1], end);
+    else merged.push([start, end]);
+  }
+  return merged;
 }
 
 /**

@@ -1,19 +1,20 @@
-import { lstatSync, type BigIntStats } from 'node:fs';
+import { lstatSync, readFileSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 
-import { readManifestText, writeManifestLines, writeManifestTexts } from '../../common/manifest-file.js';
+import { gunzipText, writeManifestBody, writeManifestLines, writeManifestTexts } from '../../common/manifest-file.js';
 import { manifestEntries } from '../../common/tree-manifest.js';
 import { recordTree } from '../../common/tree-record-pool.js';
 import {
   encodeEntryLine,
-  manifestLines,
+  manifestBody,
   type Manifest,
+  type ManifestBody,
   type ManifestEntry,
   type ManifestHeader,
 } from '../../turku/manifest.js';
 import { manifestPath, readManifest } from './files.js';
 import { type EarlyHashes } from './early-hash.js';
-import { patchedLines, type BaseLines, type CloneChanges } from './patch.js';
+import { changedEntries, patchText, type CloneChanges, type PatchedText } from './patch.js';
 
 /**
  * Records the manifest of a link-dest snapshot (docs/datapath.md, "Manifests and verify"). With a
@@ -54,10 +55,7 @@ export interface Recorded {
 
 export async function recordManifest(request: RecordRequest): Promise<Recorded> {
   const root = join(request.snapshotsDir, request.dir);
-  const fromChanges = request.changes !== undefined && request.changes !== null && request.baseDir !== null;
-  const baseLines = fromChanges ? await readBaseLines(request.snapshotsDir, request.baseDir) : null;
-  // A base without a (sound) manifest: everything is read, as without a base.
-  const base = fromChanges || request.baseDir === null ? null : await readBase(request.snapshotsDir, request.baseDir);
+  const path = manifestPath(request.snapshotsDir, request.dir);
   const header = (built: { hashed: number; reused: number }): ManifestHeader => ({
     snapshot: request.name,
     created: request.now.toISOString(),
@@ -65,8 +63,26 @@ export async function recordManifest(request: RecordRequest): Promise<Recorded> 
     hashed: built.hashed,
     reused: built.reused,
   });
-  const path = manifestPath(request.snapshotsDir, request.dir);
-  if (baseLines === null && base === null) {
+  const changes = request.changes ?? null;
+  if (changes !== null && request.baseDir !== null) {
+    const patched = await patchedFromBase(root, manifestPath(request.snapshotsDir, request.baseDir), changes);
+    if (patched !== null) {
+      const done = header(patched);
+      await writeManifestBody(path, done, patched.body);
+      return {
+        path,
+        header: done,
+        entries: patched.entries,
+        hashedBytes: patched.hashedBytes,
+        patched: true,
+        early: 0,
+      };
+    }
+  }
+  // A base without a (sound) manifest: everything is read, as without a base.
+  const base =
+    changes !== null || request.baseDir === null ? null : await readBase(request.snapshotsDir, request.baseDir);
+  if (base === null) {
     // Everything is read (a full backup, or a base without a manifest): by whole directories, on worker threads.
     const tree = await recordTree(root, { early: request.early?.byPath() ?? null });
     const done = header({ hashed: tree.hashed, reused: 0 });
@@ -81,10 +97,7 @@ export async function recordManifest(request: RecordRequest): Promise<Recorded> 
       early: tree.early,
     };
   }
-  const built =
-    baseLines !== null
-      ? await patchedLines(root, baseLines, request.changes!)
-      : await walkedLines(root, join(request.snapshotsDir, request.baseDir!), base!);
+  const built = await walkedLines(root, join(request.snapshotsDir, request.baseDir!), base);
   const done = header(built);
   await writeManifestLines(path, done, built.lines);
   return {
@@ -92,9 +105,34 @@ export async function recordManifest(request: RecordRequest): Promise<Recorded> 
     header: done,
     entries: built.lines.length,
     hashedBytes: built.hashedBytes,
-    patched: baseLines !== null,
+    patched: false,
     early: 0,
   };
+}
+
+/**
+ * The manifest patched from the base's and the dry run's changes (patch.ts); null when the base
+ * has no manifest or a damaged one. The base's file is decompressed on the thread pool while
+ * the changed entries are looked at and read here.
+ */
+async function patchedFromBase(root: string, basePath: string, changes: CloneChanges): Promise<PatchedText | null> {
+  let data: Buffer;
+  try {
+    data = readFileSync(basePath); // sync: one read, so that the decompression starts now
+  } catch {
+    return null;
+  }
+  const text = gunzipText(data).catch(() => null);
+  const changed = await changedEntries(root, changes);
+  const base = await text;
+  let checked: ManifestBody;
+  try {
+    if (base === null) return null;
+    checked = manifestBody(base);
+  } catch {
+    return null;
+  }
+  return patchText(checked, changed);
 }
 
 /** The tree walked, the files still sharing their inode with the base's taking its hashes. */
@@ -134,16 +172,6 @@ function reuseFromBase(baseRoot: string, base: Manifest): (path: string, stats: 
 async function readBase(snapshotsDir: string, baseDir: string): Promise<Manifest | null> {
   try {
     return await readManifest(manifestPath(snapshotsDir, baseDir));
-  } catch {
-    return null;
-  }
-}
-
-/** The base's manifest as checked lines, for patching; null as for `readBase`. */
-async function readBaseLines(snapshotsDir: string, baseDir: string): Promise<BaseLines | null> {
-  try {
-    const text = await readManifestText(manifestPath(snapshotsDir, baseDir));
-    return text === null ? null : manifestLines(text);
   } catch {
     return null;
   }
