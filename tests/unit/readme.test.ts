@@ -8,7 +8,7 @@ const read = (path: string): string => readFileSync(`${root}${path}`, 'utf8');
 
 test('.ci/run runs exactly the test command the README gives', () => {
   const ciCommand = /# README test command:\n(.+)\n/.exec(read('.ci/run'))?.[1];
-  expect(ciCommand).toBe('./scripts/setup && tox -e lint,unit,e2e,integration');
+  expect(ciCommand).toBe('./scripts/setup && tox -e lint,unit,e2e,integration,lxd');
   expect(read('README.md')).toContain(`\n${ciCommand}\n`);
 });
 
