@@ -33,7 +33,9 @@ test("the helper's output is one port per line, nothing else", () => {
 test('as root the ancestors are read directly and no helper runs', async () => {
   const owned = probe(0, [49153], result({ stdout: '' }));
   expect(await tunnelOwnerProblem(49153, COMMAND, owned.value)).toBeUndefined();
-  expect(await tunnelOwnerProblem(49154, COMMAND, owned.value)).toBe('Tunnel on port 49154 is not owned by this session');
+  expect(await tunnelOwnerProblem(49154, COMMAND, owned.value)).toBe(
+    'Tunnel on port 49154 is not owned by this session',
+  );
   expect(owned.ran).toEqual([]);
 });
 

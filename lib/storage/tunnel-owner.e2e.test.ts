@@ -23,7 +23,8 @@ let sshd: Sshd;
 let clientKey: string;
 let knownHosts: string;
 let userMade = false;
-const sessions: ReturnType<typeof execa>[] = [];
+/** Processes the tests started (logins holding tunnels, listeners), ended after them. */
+const sessions: (PromiseLike<unknown> & { kill(signal: NodeJS.Signals): boolean })[] = [];
 
 /** What the forced command prints: its uid, the check's verdict, and the direct reading. */
 interface Verdict {
@@ -147,7 +148,7 @@ test('a port another process listens on is refused', async () => {
   );
   sessions.push(listener);
   const squatted = await new Promise<number>((resolve) =>
-    listener.stdout!.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim()))),
+    listener.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim()))),
   );
   const verdict = await check(await freePort(), squatted);
   expect(verdict.problem).toBe(`Tunnel on port ${squatted} is not owned by this session`);
