@@ -15,6 +15,7 @@ export const WORKLOAD_PROGRAMS = {
   'turku-storage-ping': 'lib/storage/ping-main.js',
   'turku-storage-admin': 'lib/storage/admin-main.js',
   'turku-storage-sample-verify': 'lib/storage/sample-verify-main.js',
+  'turku-storage-tunnel-owner': 'lib/storage/tunnel-owner-main.js',
   'turku-timers': 'lib/timers/main.js',
 } as const;
 
@@ -29,6 +30,7 @@ export const CHARM_WORKLOADS: Readonly<Record<string, readonly WorkloadProgram[]
     'turku-storage-ping',
     'turku-storage-admin',
     'turku-storage-sample-verify',
+    'turku-storage-tunnel-owner',
     'turku-timers',
   ],
 };

@@ -22,7 +22,7 @@ import type { StorageSettings } from './settings.js';
 import { snapshotSettings } from './snapshot-settings.js';
 import { runSnapshotMode } from './snapshots/index.js';
 import { readFrame, waitForEnd } from './stdin-frame.js';
-import { tunnelOwnedByAncestor } from './tunnel-owner.js';
+import { tunnelOwnerProblem } from './tunnel-owner-check.js';
 import { machineVolume, spaceWarning, usedPercent } from './volume-check.js';
 import { chooseVolume, measureVolumes } from './volumes.js';
 
@@ -138,10 +138,13 @@ async function backUpDueSources(
 
   // Checked before the first rsync, so only when some due source was offered.
   const pulls = due.some(([name, descriptor]) => moduleCredentials(request, name, descriptor) !== undefined);
-  if (pulls && settings.verify_tunnel_owner && !(await tunnelOwnedByAncestor(request.port))) {
-    const summary = `Tunnel on port ${request.port} is not owned by this session`;
-    log.error(summary);
-    for (const [name] of due) await report(name, failure(summary));
+  const tunnelProblem =
+    pulls && settings.verify_tunnel_owner
+      ? await tunnelOwnerProblem(request.port, settings.tunnel_owner_command)
+      : undefined;
+  if (tunnelProblem !== undefined) {
+    log.error(tunnelProblem);
+    for (const [name] of due) await report(name, failure(tunnelProblem));
     return outcomes.finish(1);
   }
 

@@ -14,7 +14,7 @@ import { machinesDir } from './machine-dir.js';
 import { snapshotSettings } from './snapshot-settings.js';
 import type { StorageSettings } from './settings.js';
 import { manifestToSend, pushRestore, resolveRestoreTree, type RestoreTree } from './snapshots/index.js';
-import { tunnelOwnedByAncestor } from './tunnel-owner.js';
+import { tunnelOwnerProblem } from './tunnel-owner-check.js';
 
 /**
  * [NEW] Scripted restore: the agent names a source and a snapshot, and this storage pushes that
@@ -52,9 +52,10 @@ export async function serveScriptedRestore(
   const machineDir = join(machinesDir(settings.var_dir), session.uuid);
   const mode = await modeOnDisk(machineDir, restore.source, settings.snapshot_mode);
   if (mode === undefined) return refuse(log, `No backups of source "${restore.source}" on this storage`);
-  if (settings.verify_tunnel_owner && !(await tunnelOwnedByAncestor(session.port))) {
-    return refuse(log, `Tunnel on port ${session.port} is not owned by this session`);
-  }
+  const tunnelProblem = settings.verify_tunnel_owner
+    ? await tunnelOwnerProblem(session.port, settings.tunnel_owner_command)
+    : undefined;
+  if (tunnelProblem !== undefined) return refuse(log, tunnelProblem);
 
   const asked = asOf === undefined ? restore.snapshot : `as of ${asOf.toISOString()}`;
   const part = restore.path === undefined ? '' : `, path ${restore.path}`;

@@ -12,6 +12,7 @@ import { SNAPSHOT_MODES } from '../turku/protocol/descriptor.js';
 import { parseDuration } from '../turku/durations.js';
 import { WEEK_STARTS } from '../turku/time.js';
 import { DEFAULT_REQUEST_TIMEOUT_SECONDS } from './stdin-frame.js';
+import { TUNNEL_OWNER_PROGRAM } from './tunnel-owner-sudoers.js';
 
 /**
  * The storage unit's configuration (docs/datapath.md, "Configuration keys"): the merged `config.d`
@@ -117,6 +118,12 @@ export const StorageSettings = z.object({
    */
   manifest: Flag.default(true),
   verify_tunnel_owner: Flag.default(process.platform === 'linux'),
+  /**
+   * [NEW] What a ping account that is not root runs to learn which loopback ports its own sshd
+   * session listens on (docs/datapath.md, "The storage's sshd"); the storage charm's sudoers rule
+   * allows exactly this command.
+   */
+  tunnel_owner_command: Command.default(['sudo', '-n', TUNNEL_OWNER_PROGRAM]),
   /** Seconds an agent has to send its whole request to turku-storage-ping (docs/datapath.md). */
   ping_request_timeout: z.number().positive().max(3600).default(DEFAULT_REQUEST_TIMEOUT_SECONDS),
   /**

@@ -2,7 +2,13 @@ import { createServer, type Server } from 'node:net';
 
 import { execa } from 'execa';
 
-import { listeningInodes, parentPid, tunnelOwnedByAncestor } from './tunnel-owner.js';
+import {
+  listeningInodes,
+  loopbackListeners,
+  loopbackPortsOfAncestors,
+  parentPid,
+  tunnelOwnedByAncestor,
+} from './tunnel-owner.js';
 
 const TCP = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
    0: 0100007F:DF7B 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 424242 1 0000000000000000 100 0 0 10 0
@@ -13,6 +19,13 @@ const TCP = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when 
 test('only loopback listeners on the port count', () => {
   expect(listeningInodes(TCP, 0xdf7b)).toEqual(['424242']);
   expect(listeningInodes(TCP, 22)).toEqual([]);
+});
+
+test('loopback listeners are read with their ports; connections and other addresses are not listeners', () => {
+  expect(loopbackListeners(TCP)).toEqual([{ port: 0xdf7b, inode: '424242' }]);
+  expect(loopbackListeners(TCP.replace('0100007F:DF7B 00000000', '0100007F:0016 00000000'))).toEqual([
+    { port: 22, inode: '424242' },
+  ]);
 });
 
 test('the parent PID is read after the command name, which may hold spaces and parentheses', () => {
@@ -38,6 +51,9 @@ describe('against the kernel', () => {
       expect(await tunnelOwnedByAncestor(port)).toBe(false);
       // Nothing listens on port 1.
       expect(await tunnelOwnedByAncestor(1, child.pid)).toBe(false);
+      // What the helper prints: the child's ancestors hold this port among their loopback listeners.
+      expect(await loopbackPortsOfAncestors(child.pid)).toContain(port);
+      expect(await loopbackPortsOfAncestors()).not.toContain(port);
     } finally {
       child.kill();
       await child.catch(() => undefined);

@@ -73,15 +73,11 @@ it('backs up a principal published source, the backup started by the agent timer
   });
   const agent = subordinateOn(status, 'turku-agent', 'sample/0');
   expect(status.units[agent]?.message).toMatch(/^1 source registered/);
-  // The storages' tunnel owner check (docs/datapath.md, "The storage's sshd") reads the fds of the
-  // ping's sshd session, which a real sshd makes non-dumpable (/proc/<pid>/fd root-only): run as the
-  // unprivileged ping account, as on any real machine, it cannot, and refuses every pull. The
-  // namespace substrate never sees this (its ping account is root). Off here, until it is fixed.
+  // The storages check that the tunnel is their session's own as the unprivileged ping account,
+  // through the sudo rule the storage charm installs (docs/datapath.md): as on any real machine.
   for (const storage of ['turku-storage/0', 'turku-storage/1']) {
-    await run(
-      driver,
-      storage,
-      'printf \'{"verify_tunnel_owner": false}\\n\' > /etc/turku-storage/config.d/90-lxd-test.json',
+    expect(await run(driver, storage, 'stat -c %a /etc/sudoers.d/turku-storage; id -u turku-ping')).toMatch(
+      /^440\n[1-9]\d*$/,
     );
   }
   // An operator's drop-in: the timer fires 5 s after it is (re)started, then every 20 s.

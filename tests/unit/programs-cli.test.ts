@@ -38,6 +38,7 @@ const PROGRAMS: readonly (readonly [string, readonly string[], RegExp])[] = [
   ['lib/storage/ping-main.js', [], /^usage: turku-storage-ping /],
   ['lib/storage/admin-main.js', [], /^Usage: turku-storage-admin <command>/],
   ['lib/storage/sample-verify-main.js', [], /^Usage: turku-storage-sample-verify /],
+  ['lib/storage/tunnel-owner-main.js', [], /^Usage: turku-storage-tunnel-owner\n/],
   ...Object.keys(STORAGE_ADMIN_COMMANDS).map(
     (command) =>
       ['lib/storage/admin-main.js', [command], new RegExp(`^Usage: turku-storage-admin ${command}[ \\n]`)] as const,

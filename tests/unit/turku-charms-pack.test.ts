@@ -166,6 +166,7 @@ describe('each packed .charm opened as a zip', () => {
       'turku-storage-ping',
       'turku-storage-admin',
       'turku-storage-sample-verify',
+      'turku-storage-tunnel-owner',
       'turku-timers',
     ]);
   });
@@ -300,6 +301,7 @@ describe('the unpacked charms keep their modes and their programs run', () => {
     ['turku-storage', 'turku-storage-ping', /^usage: turku-storage-ping \[--config-dir DIR\] <machine-uuid>/],
     ['turku-storage', 'turku-storage-admin', /^Usage: turku-storage-admin <command>/],
     ['turku-storage', 'turku-storage-sample-verify', /^Usage: turku-storage-sample-verify/],
+    ['turku-storage', 'turku-storage-tunnel-owner', /^Usage: turku-storage-tunnel-owner/],
     ['turku-api', 'turku-api', /^Usage: turku-api <command>/],
   ];
   test.each(helpful)('%s: workload/%s.cjs --help prints its usage', (name, program, usage) => {

@@ -77,6 +77,7 @@ test('install sets up the machine and waits for turku-api', async () => {
     'turku-storage-ping',
     'turku-storage-admin',
     'turku-storage-sample-verify',
+    'turku-storage-tunnel-owner',
     'turku-timers',
   ]) {
     expect((await stat(onMachine(`/usr/local/bin/${program}`))).mode & 0o111).not.toBe(0);

@@ -18,6 +18,7 @@ import { writeFileAtomic } from '../../../lib/common/atomic-write.js';
 import { isApiUnreachable } from '../../../lib/common/api-unreachable.js';
 import { loadStorageSettings } from '../../../lib/storage/load-settings.js';
 import { SSHD_DROP_IN } from '../../../lib/storage/sshd-settings.js';
+import { SUDOERS_DROP_IN } from '../../../lib/storage/tunnel-owner-sudoers.js';
 import { measureVolumes, spaceReport } from '../../../lib/storage/volumes.js';
 import { isWeakSecret, STRONG_SECRET_LENGTH } from '../../../lib/turku/secret-strength.js';
 import { expireNow, listSnapshots, verifySnapshot } from './actions.js';
@@ -32,6 +33,7 @@ import {
 } from './machine.js';
 import { storagePaths } from './paths.js';
 import { removeSshDoor, secureSshDoor } from './sshd.js';
+import { ensureTunnelOwnerSudo, removeTunnelOwnerSudo } from './sudoers.js';
 import { ExpireNowParams, ListSnapshotsParams, StorageConfig, VerifySnapshotParams } from './schemas.js';
 import { attachedVolumes } from './volumes.js';
 
@@ -43,6 +45,7 @@ export const PROGRAMS = [
   'turku-storage-ping',
   'turku-storage-admin',
   'turku-storage-sample-verify',
+  'turku-storage-tunnel-owner',
   'turku-timers',
 ] as const;
 
@@ -95,6 +98,7 @@ async function reconcile(ctx: HookContext<StorageConfig>, host: Host): Promise<v
     // and its sshd goes back to the machine's own settings.
     await removeTimers(host, 'storage');
     if (await removeSshDoor(host)) await ctx.log.info(`removed ${SSHD_DROP_IN}`);
+    if (await removeTunnelOwnerSudo(host)) await ctx.log.info(`removed ${SUDOERS_DROP_IN}`);
     ctx.status.maintenance('unit is being removed; storage timers and sshd settings removed');
     return;
   }
@@ -122,6 +126,13 @@ async function reconcile(ctx: HookContext<StorageConfig>, host: Host): Promise<v
   }
   if (door.kind === 'secured' && door.reloaded) await ctx.log.info(`sshd reloaded with ${SSHD_DROP_IN}`);
   if (door.kind === 'secured' && door.warning !== undefined) await ctx.log.warning(door.warning);
+  // The ping account checks who owns each tunnel through this rule: without it, no pull happens.
+  const sudo = await ensureTunnelOwnerSudo(host, account);
+  if (sudo.kind === 'blocked') {
+    ctx.status.blocked(sudo.problem);
+    return;
+  }
+  if (sudo.kind === 'installed' && sudo.changed) await ctx.log.info(`wrote ${SUDOERS_DROP_IN}`);
   const secret = await ensureLoginSecret(paths.secretFile);
   const volumes = await attachedVolumes(ctx.tools, host, ctx.juju, paths.defaultVolume);
   const sshHost = await sshHostOf(ctx.tools, config['ssh-host']);

@@ -34,6 +34,8 @@ export const IMAGE_RECIPE: ImageRecipe = {
     'iproute2',
     'ca-certificates',
     'borgbackup',
+    // The storage's tunnel owner check runs as root through sudo (docs/datapath.md); a cloud image has it.
+    'sudo',
   ],
   files: {
     // LXD's bridge hands out the addresses (a fixed lease per machine): DHCP on eth0, no IPv6.
