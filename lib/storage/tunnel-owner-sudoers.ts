@@ -18,7 +18,7 @@ export function tunnelOwnerSudoers(pingUser: string, program: string = TUNNEL_OW
   if (!/^\/[A-Za-z0-9_./-]+$/.test(program)) throw new Error(`not a command path for sudoers: ${program}`);
   return [
     '# Written by the turku-storage charm; it rewrites this file, and removes it with the unit.',
-    '# The ping user\'s check of who owns its tunnel port (docs/datapath.md, "The storage\'s sshd").',
+    `# The ping user's check of who owns its tunnel port (docs/datapath.md, "The storage's sshd").`,
     `${pingUser} ALL=(root) NOPASSWD: ${program} ""`,
     '',
   ].join('\n');
