@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
+import { SHARED_SCRAPE_MS } from '../../lib/api/metrics/endpoint.js';
 import { say } from '../harness/lifecycle.js';
 import { median, round } from '../harness/stats.js';
 import { type ServerProcess, startApiProcess } from './api-process.js';
@@ -36,10 +37,16 @@ async function scrape(api: ServerProcess, perSource: boolean, runs: number): Pro
     if (response.status !== 200) throw new Error(`GET /metrics: ${response.status} ${text.slice(0, 200)}`);
     return { ms: performance.now() - start, text };
   };
-  await once(); // warm-up: the first scrape learns the frequencies' periods
+  // One reading answers every scrape for SHARED_SCRAPE_MS (lib/api/metrics/endpoint.ts): each
+  // timed scrape waits that out, so it is a reading of the database, not the last one's text.
+  const fresh = async () => {
+    await new Promise((resolve) => setTimeout(resolve, SHARED_SCRAPE_MS + 200));
+    return once();
+  };
+  await fresh(); // warm-up: the first scrape learns the frequencies' periods
   const times: number[] = [];
   let text = '';
-  for (let run = 0; run < runs; run++) ({ ms: times[run], text } = await once());
+  for (let run = 0; run < runs; run++) ({ ms: times[run], text } = await fresh());
   return {
     perSource,
     runs,
