@@ -46,11 +46,7 @@ export function openPostgres(url: string, options: { readonly poolSize?: number 
           await client.query('COMMIT');
           return value;
         } catch (error) {
-          try {
-            await client.query('ROLLBACK');
-          } catch {
-            broken = true;
-          }
+          broken = !(await rolledBack(client));
           if (attempt < MAX_ATTEMPTS && RETRYABLE.has(sqlState(error))) continue;
           throw error;
         } finally {
@@ -85,11 +81,7 @@ export function openPostgres(url: string, options: { readonly poolSize?: number 
         await client.query('COMMIT');
         return value;
       } catch (error) {
-        try {
-          await client.query('ROLLBACK');
-        } catch {
-          broken = true;
-        }
+        broken = !(await rolledBack(client));
         throw error;
       } finally {
         client.release(broken);
@@ -105,4 +97,14 @@ export function openPostgres(url: string, options: { readonly poolSize?: number 
 function sqlState(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : '';
+}
+
+/** Rolls back; false when even that failed, and the connection must not go back to the pool. */
+async function rolledBack(client: pg.PoolClient): Promise<boolean> {
+  try {
+    await client.query('ROLLBACK');
+    return true;
+  } catch {
+    return false;
+  }
 }
