@@ -156,10 +156,14 @@ function signal(pid: number, name: NodeJS.Signals): void {
   }
 }
 
-async function supervisedPid(host: Host, name: string): Promise<number | undefined> {
-  const text = await readFile(pidFile(host, name), 'utf8').catch(() => '');
-  const pid = Number(text.trim());
+/** The pid a pid file names, if that process is alive (a missing or garbled file: undefined). */
+export async function livePidFromFile(path: string): Promise<number | undefined> {
+  const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
   return Number.isInteger(pid) && pid > 1 && isProcessAlive(pid) ? pid : undefined;
+}
+
+function supervisedPid(host: Host, name: string): Promise<number | undefined> {
+  return livePidFromFile(pidFile(host, name));
 }
 
 async function ensureSupervised(host: Host, spec: ServiceSpec): Promise<ServiceState> {

@@ -2,6 +2,7 @@ import { chmod, mkdir, mkdtemp, rm, symlink, utimes, writeFile } from 'node:fs/p
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { seededRandom } from '../../common/seeded-random.js';
 import { manifestEntries, walkTree } from '../../common/tree-manifest.js';
 import { encodeEntryLine, encodeManifest, manifestBody, type ManifestBody } from '../../turku/manifest.js';
 import { changedEntries, comparePaths, patchText, type CloneChanges } from './patch.js';
@@ -132,25 +133,13 @@ test('a file the dry run listed that vanished before the pull has no entry, nor 
   expect(patched.lines).toEqual(await linesOfWalk());
 });
 
-/** A seeded generator (mulberry32), so that a failure can be replayed. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Names that sort around each other and around `/`, with escapes and characters beyond the BMP. */
 const PARTS = ['a', 'a-', 'a.', 'a b', 'ab', 'A', 'z', 't\tb', 'n\nl', 'b\\s', '\u00e9', '\u{1f600}', '0', '~'];
 
 test.each([1, 2, 3, 4, 5, 6])(
   'random trees and changes (seed %i): the patched text is what a walk records',
   async (seed) => {
-    const random = seeded(seed);
+    const random = seededRandom(seed);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
     const dirs = [''];
     for (let i = 0; i < 40; i++) {

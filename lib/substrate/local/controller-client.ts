@@ -7,6 +7,7 @@ import { connect } from 'node:net';
 import { dirname, join, parse } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { livePidFromFile } from '../../charm-host/services.js';
 import { type ControllerRequest, type ControllerResponse, controllerFiles } from './controller-protocol.js';
 
 /** No controller answers on the model's socket. */
@@ -49,15 +50,8 @@ export async function controllerAnswers(modelDir: string): Promise<boolean> {
 }
 
 /** The controller process's pid from its pid file, if that process is alive. */
-export async function controllerPid(modelDir: string): Promise<number | undefined> {
-  const pid = Number((await readFile(controllerFiles(modelDir).pid, 'utf8').catch(() => '')).trim());
-  if (!Number.isInteger(pid) || pid <= 0) return undefined;
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return undefined;
-  }
+export function controllerPid(modelDir: string): Promise<number | undefined> {
+  return livePidFromFile(controllerFiles(modelDir).pid);
 }
 
 /**

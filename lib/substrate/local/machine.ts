@@ -2,10 +2,11 @@
 // see it through TURKU_MACHINE_ROOT) and a network namespace with the model's address for it.
 // Like a cloud image, every machine comes with SSH host keys and a running sshd.
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 
+import { livePidFromFile } from '../../charm-host/services.js';
 import { storageSshdSettings } from '../../storage/sshd-settings.js';
 import { createMachineNamespace, inNamespace, namespaceName, type Subnet } from './network.js';
 
@@ -46,14 +47,7 @@ export async function ensureMachine(
 
 /** The machine's sshd, by its pid file, is alive. */
 async function sshdRunning(machine: LocalMachine): Promise<boolean> {
-  const pid = Number((await readFile(machinePath(machine, '/run/sshd.pid'), 'utf8').catch(() => '')).trim());
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+  return (await livePidFromFile(machinePath(machine, '/run/sshd.pid'))) !== undefined;
 }
 
 export async function provisionMachine(

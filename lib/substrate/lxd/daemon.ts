@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 
-import { isProcessAlive } from '../../charm-host/services.js';
+import { isProcessAlive, livePidFromFile } from '../../charm-host/services.js';
 import { tryLxc } from './lxc.js';
 
 /** Where the pid files of the daemons started here are kept. */
@@ -76,9 +76,8 @@ export async function ensureLxd(timeoutSeconds = 120): Promise<DaemonStart> {
   return hostRunsSystemd() ? 'systemd' : 'started';
 }
 
-async function startedPid(name: string): Promise<number | undefined> {
-  const pid = Number((await readFile(join(RUN_DIR, `${name}.pid`), 'utf8').catch(() => '')).trim());
-  return Number.isInteger(pid) && pid > 1 && isProcessAlive(pid) ? pid : undefined;
+function startedPid(name: string): Promise<number | undefined> {
+  return livePidFromFile(join(RUN_DIR, `${name}.pid`));
 }
 
 async function waitGone(pid: number, timeoutMs: number): Promise<boolean> {
