@@ -1,7 +1,8 @@
-// The SQLite backend on node:sqlite: its settings, placeholders and booleans, transactions that
+// The SQLite backend on node:sqlite: its settings (the busy timeout from the moment the file opens), placeholders and booleans, transactions that
 // commit, roll back and never interleave (and share a commit per event-loop turn), and the store's queries kept clear of a pattern that
 // SQLite 3.54 recompiles on every run.
 import { describe, expect, test } from '@jest/globals';
+import { execa } from 'execa';
 import { readFileSync, statSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
@@ -26,6 +27,31 @@ describe('openSqlite', () => {
     expect(await pragma('busy_timeout')).toEqual({ timeout: 5000 });
     expect(await pragma('cache_size')).toEqual({ cache_size: -16000 });
     await db.close();
+  });
+
+  test('a new file another process holds locked is waited for, not refused as locked', async () => {
+    const path = join(await mkdtemp(join(os.tmpdir(), 'sqlite-test-')), 'api.db');
+    // Another process creates the file and holds its write lock for 600 ms, as the charm's CLI
+    // may while the server starts: switching the file to WAL must wait for it.
+    const holder = execa(process.execPath, [
+      '-e',
+      `const { DatabaseSync } = require('node:sqlite');
+       const db = new DatabaseSync(${JSON.stringify(path)});
+       db.exec('CREATE TABLE t (a INTEGER); BEGIN EXCLUSIVE; INSERT INTO t VALUES (1)');
+       process.stdout.write('locked\\n');
+       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 600);
+       db.exec('COMMIT');`,
+    ]);
+    await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
+    const db = openSqlite(path);
+    expect(await db.transaction((tx) => tx.get<Record<string, unknown>>('SELECT count(*) AS n FROM t'))).toEqual({
+      n: 1,
+    });
+    expect(await db.transaction((tx) => tx.get<Record<string, unknown>>('PRAGMA journal_mode'))).toEqual({
+      journal_mode: 'wal',
+    });
+    await db.close();
+    await holder;
   });
 
   test('$n placeholders (repeated, outside string literals), booleans as 0/1, changed-row counts', async () => {

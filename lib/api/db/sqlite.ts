@@ -17,6 +17,9 @@ const SQLITE_AUTOCHECKPOINT_PAGES = 1000;
 /** With background checkpoints, the serving connection's own checkpoint at this many times theirs. */
 const WAL_BOUND_FACTOR = 4;
 
+/** How long a statement waits for another connection's lock before failing. */
+const BUSY_TIMEOUT_MS = 5000;
+
 /**
  * SQLite through Node's built-in `node:sqlite` (no native addon to build or ship, so every
  * platform Node.js runs on can run the API): the embedded default for a single API unit. The
@@ -44,13 +47,19 @@ export function openSqlite(
   // Read-only: an existing file (someone else's, such as an original Turku database to import)
   // is opened as it is, never created and never switched to WAL.
   if (path !== ':memory:' && !readonly) mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const db = new DatabaseSync(path, { enableForeignKeyConstraints: true, readOnly: readonly });
+  // The busy timeout is set as the file opens: switching a new file to WAL takes a lock, and
+  // another process opening it at the same moment (the charm's CLI beside a starting server)
+  // must wait for it rather than fail with "database is locked".
+  const db = new DatabaseSync(path, {
+    enableForeignKeyConstraints: true,
+    readOnly: readonly,
+    timeout: BUSY_TIMEOUT_MS,
+  });
   if (!readonly) {
     db.exec('PRAGMA journal_mode = WAL');
     db.exec('PRAGMA synchronous = NORMAL');
   }
   db.exec('PRAGMA foreign_keys = ON');
-  db.exec('PRAGMA busy_timeout = 5000');
   // Node's SQLite is built with a 2 MB page cache (better-sqlite3's with 16 MB): with the fleet's
   // tables far larger than that, every check-in read pages back through system calls.
   db.exec('PRAGMA cache_size = -16000');
@@ -234,8 +243,7 @@ function snapshotConnection(path: string, bind: (params: readonly SqlValue[]) =>
   let queue: Promise<unknown> = Promise.resolve();
   const open = (): DatabaseSync => {
     if (connection === undefined) {
-      connection = new DatabaseSync(path, { readOnly: true });
-      connection.exec('PRAGMA busy_timeout = 5000');
+      connection = new DatabaseSync(path, { readOnly: true, timeout: BUSY_TIMEOUT_MS });
       connection.exec('PRAGMA cache_size = -16000');
     }
     return connection;
