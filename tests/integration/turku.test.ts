@@ -1,4 +1,5 @@
-// The six integration scenarios of issue 7 on the local substrate (always) and on a Juju
+// The six integration scenarios of issue 7 on the local substrate, its machines network
+// namespaces and then LXD system containers running systemd (where LXD is installed), and on a Juju
 // controller (only where `juju` is on PATH and a controller answers; otherwise they are reported
 // as skipped, with the reason, never as passed). Needs the packed charms: npm run test:integration
 // packs them first.
@@ -8,7 +9,9 @@ import { join } from 'node:path';
 
 import { allActive, type ModelDriver, unitsOf } from '../../lib/substrate/driver.js';
 import { JujuDriver } from '../../lib/substrate/juju/driver.js';
+import type { MachinesKind } from '../../lib/substrate/local/controller.js';
 import { LocalDriver } from '../../lib/substrate/local/driver.js';
+import { lxdInstalled } from '../../lib/substrate/lxd/teardown.js';
 import type { PostgresServer } from '../support/postgres-server.js';
 import { TurkuLocalCli } from './cli-driver.js';
 import { postgresqlStandIn, startBridgePostgres } from './postgresql-stand-in.js';
@@ -57,55 +60,68 @@ interface Target {
   operator(driver: ModelDriver): ModelDriver;
   /** Why this target cannot run here (undefined: it can). */
   readonly unavailable?: string;
+  /** Its machines run systemd: the charms' services and timers are checked with systemctl. */
+  readonly systemd: boolean;
 }
 
-/** Local: agents check in every 5 s and update-status runs every minute (Juju: 5 min), so a scenario takes seconds. */
-const local: Target = {
-  name: 'local substrate',
-  operator: (driver) => (driver instanceof LocalDriver ? new TurkuLocalCli(driver) : driver),
-  async create({ withPostgresql }) {
-    const clocks = { agentPingIntervalMs: 5_000, updateStatusIntervalMs: 60_000 };
-    // Without stand-ins of this process the controller runs detached, as `npm run demo` starts it.
-    if (!withPostgresql) return LocalDriver.create(clocks);
-    let server: PostgresServer | undefined;
-    const driver = await LocalDriver.create({
-      ...clocks,
-      standIns: {
-        postgresql: (context) => {
-          if (server === undefined) throw new Error('this model has no PostgreSQL server');
-          return postgresqlStandIn(server, context);
+/**
+ * Local: agents check in every 5 s and update-status runs every minute (Juju: 5 min), so a
+ * scenario takes seconds. On LXD machines the agents' own systemd timers check in (every 5 s
+ * through the substrate's drop-in), as on a cloud machine.
+ */
+function localTarget(machines: MachinesKind): Target {
+  return {
+    name: machines === 'lxd' ? 'local substrate with LXD machines' : 'local substrate',
+    systemd: machines === 'lxd',
+    operator: (driver) => (driver instanceof LocalDriver ? new TurkuLocalCli(driver) : driver),
+    async create({ withPostgresql }) {
+      const settings = { agentPingIntervalMs: 5_000, updateStatusIntervalMs: 60_000, machines };
+      // Without stand-ins of this process the controller runs detached, as `npm run demo` starts it.
+      if (!withPostgresql) return LocalDriver.create(settings);
+      let server: PostgresServer | undefined;
+      const driver = await LocalDriver.create({
+        ...settings,
+        standIns: {
+          postgresql: (context) => {
+            if (server === undefined) throw new Error('this model has no PostgreSQL server');
+            return postgresqlStandIn(server, context);
+          },
         },
-      },
-    });
-    const dir = await mkdtemp(join(driver.modelDir, 'postgresql-'));
-    try {
-      // The server runs as `postgres`, which reads its pg_hba.conf here.
-      await chmod(dir, 0o755);
-      server = await startBridgePostgres(driver.gateway, dir);
-    } catch (error) {
-      await driver.destroy();
-      throw error;
-    }
-    const started = server;
-    const destroy = driver.destroy.bind(driver);
-    driver.destroy = async () => {
-      await started.stop();
-      await destroy();
-      await rm(dir, { recursive: true, force: true });
-    };
-    return driver;
-  },
-};
+      });
+      const dir = await mkdtemp(join(driver.modelDir, 'postgresql-'));
+      try {
+        // The server runs as `postgres`, which reads its pg_hba.conf here.
+        await chmod(dir, 0o755);
+        server = await startBridgePostgres(driver.gateway, dir);
+      } catch (error) {
+        await driver.destroy();
+        throw error;
+      }
+      const started = server;
+      const destroy = driver.destroy.bind(driver);
+      driver.destroy = async () => {
+        await started.stop();
+        await destroy();
+        await rm(dir, { recursive: true, force: true });
+      };
+      return driver;
+    },
+    ...(machines === 'lxd' && !lxdInstalled()
+      ? { unavailable: 'LXD is not installed (./scripts/setup installs it)' }
+      : {}),
+  };
+}
 
 const probe = await JujuDriver.probe();
 const juju: Target = {
   name: 'Juju controller',
+  systemd: true,
   create: () => JujuDriver.createModel(),
   operator: (driver) => driver,
   ...(probe.available ? {} : { unavailable: probe.reason }),
 };
 
-for (const target of [local, juju]) {
+for (const target of [localTarget('namespaces'), localTarget('lxd'), juju]) {
   const suite = target.unavailable === undefined ? describe : describe.skip;
   if (target.unavailable !== undefined) {
     // Not run is not passed: jest counts these as skipped, and says why here.
@@ -138,6 +154,23 @@ for (const target of [local, juju]) {
         'turku-storage/1',
         'ubuntu/0',
       ]);
+      if (!target.systemd) return;
+      // As on a cloud machine: systemd is PID 1, turku-api its service, the agent's and the
+      // storages' schedules its timers, and each storage's sshd its service.
+      const api = await run(driver, 'turku-api/0', 'cat /proc/1/comm; systemctl is-active turku-api.service');
+      expect(api.trim()).toBe('systemd\nactive');
+      expect(await run(driver, 'ubuntu/0', 'systemctl list-timers --all --no-legend "turku-*"')).toMatch(
+        /turku-agent-ping\.timer[\s\S]*turku-update-config\.timer|turku-update-config\.timer[\s\S]*turku-agent-ping\.timer/,
+      );
+      for (const storage of ['turku-storage/0', 'turku-storage/1']) {
+        expect(await run(driver, storage, 'systemctl list-timers --all --no-legend "turku-storage-*"')).toMatch(
+          /turku-storage-update-config\.timer/,
+        );
+        expect((await run(driver, storage, 'systemctl is-active ssh.service')).trim()).toBe('active');
+        // The tunnel owner check runs as the unprivileged ping account through the charm's sudo rule.
+        const sudoRule = await run(driver, storage, 'stat -c %a /etc/sudoers.d/turku-storage; id -u turku-ping');
+        expect(sudoRule.trim()).toMatch(/^440\n[1-9]\d*$/);
+      }
     });
 
     it('2. a principal publishing sources and a file in sources.d are both backed up on their storage', async () => {
@@ -175,6 +208,10 @@ for (const target of [local, juju]) {
       const onStorage = (name: string | null | undefined) => `${String(name).replace(/-(\d+)$/, '/$1')}:`;
       expect(snapshots['turku-sample-data']![0]).toMatch(new RegExp(`^${onStorage(storageOf('sample/0'))}`));
       expect(snapshots['notes']![0]).toMatch(new RegExp(`^${onStorage(storageOf('ubuntu/0'))}`));
+      if (!target.systemd) return;
+      // The check-ins that started those backups were the agent timer's: systemd ran its service.
+      const journal = await run(driver, 'sample/0', 'journalctl -u turku-agent-ping.service --no-pager -o cat');
+      expect(journal).toMatch(/Started turku-agent-ping\.service|Finished turku-agent-ping\.service/);
     });
 
     it('3. add-unit turku-storage: its capacity reaches the API and new machines spread by free space', async () => {

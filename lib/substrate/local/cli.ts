@@ -9,9 +9,16 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { load } from 'js-yaml';
 
+import { prepareLxdSubstrate } from '../lxd/prepare.js';
 import { CliError, count, list, parse, type Parsed, parseDuration, settingsOf, str } from './cli-args.js';
 import { formatted, type LogLine, plainTask, type Task, taskView, unitTag } from './cli-output.js';
-import { LocalController } from './controller.js';
+import {
+  LocalController,
+  MACHINE_KINDS,
+  type MachineLogin,
+  type MachinesKind,
+  type SubstrateState,
+} from './controller.js';
 import { controllerAnswers, controllerPid, request, startControllerProcess } from './controller-client.js';
 import { type ControllerRequest, controllerFiles } from './controller-protocol.js';
 import { DEFAULT_BASE_DIR, LocalDriver, validModelName } from './driver.js';
@@ -23,7 +30,8 @@ export const USAGE = `Usage: turku-local <command> [-m MODEL] [options]
 
 The local substrate's controller, driven as Juju 3's CLI drives a model (root only).
 
-  bootstrap [-m MODEL]                    create the model if new, start its controller
+  bootstrap [-m MODEL] [--machines namespaces|lxd]
+                                          create the model if new, start its controller
   status [--format tabular|json|yaml]     the model as juju status shows it
   deploy CHARM|BUNDLE [APP] [-n N] [--config k=v] [--overlay FILE]
   add-unit APP [-n N]
@@ -33,7 +41,7 @@ The local substrate's controller, driven as Juju 3's CLI drives a model (root on
   config APP [k=v ...] [--format yaml|json]
   run UNIT ACTION [k=v ...] [--params FILE] [--string-args] [--wait DURATION] [--format plain|json|yaml]
   exec --unit UNIT [--format plain|json|yaml] -- COMMAND ...
-  ssh UNIT [COMMAND ...]                  a root shell on the unit's machine (its network namespace)
+  ssh UNIT [COMMAND ...]                  a root shell on the unit's machine (its namespace or container)
   debug-log [-n LINES] [--include UNIT] [--level LEVEL] [--tail | --no-tail]
   show-unit UNIT [--format yaml|json]
   models [--format tabular|json]
@@ -106,18 +114,27 @@ export class Cli {
       const { values, positionals } = parse(args, {
         'agent-ping-interval': { type: 'string' },
         'update-status-interval': { type: 'string' },
+        machines: { type: 'string' },
       });
       this.takeGlobals(values);
       if (positionals.length > 0) throw new CliError(`unrecognized args: ${positionals.join(' ')}`);
       const fresh = !existsSync(join(this.modelDir, 'substrate.json'));
+      const machines = machinesKind(str(values['machines']));
       if (fresh) {
         const ping = str(values['agent-ping-interval']);
         const update = str(values['update-status-interval']);
         await LocalController.createModel(this.modelDir, this.model, {
           ...(ping === undefined ? {} : { agentPingIntervalMs: parseDuration(ping) }),
           ...(update === undefined ? {} : { updateStatusIntervalMs: parseDuration(update) }),
+          ...(machines === undefined ? {} : { machines }),
         });
+      } else if (machines !== undefined) {
+        throw new CliError(`model "${this.model}" exists: its machines are chosen when it is created`);
       }
+      // The first LXD set-up builds the machines' image (minutes): here, with its progress shown,
+      // rather than inside the controller's start.
+      const substrate = JSON.parse(await readFile(join(this.modelDir, 'substrate.json'), 'utf8')) as SubstrateState;
+      if (substrate.machines === 'lxd') await prepareLxdSubstrate({ log: (line) => this.io.err(`${line}\n`) });
       if (await controllerAnswers(this.modelDir)) {
         this.io.err(
           `Model "${this.model}" already has a running controller (pid ${String(await controllerPid(this.modelDir))}).\n`,
@@ -321,23 +338,13 @@ export class Cli {
       this.takeGlobals(values);
       const [unit, ...command] = positionals;
       if (unit === undefined) throw new CliError('usage: ssh UNIT [COMMAND ...]');
-      const machine = await this.call<{ id: string; netns: string; root: string }>({ op: 'machine', unit });
-      // The machine is a network namespace and a root directory, not a container: the shell runs
-      // in the namespace, starting in the machine's root, with MACHINE_ROOT pointing at it.
+      const login = await this.call<MachineLogin>({ op: 'machine', unit });
       const shell = command.length === 0 ? ['bash', '-i'] : ['bash', '-c', command.join(' ')];
-      const result = spawnSync(
-        'ip',
-        [
-          'netns',
-          'exec',
-          machine.netns,
-          'env',
-          `MACHINE_ROOT=${machine.root}`,
-          `PS1=root@machine-${machine.id}:\\w# `,
-          ...shell,
-        ],
-        { stdio: 'inherit', cwd: machine.root },
-      );
+      const [program, ...rest] = login.argv;
+      const result = spawnSync(program!, [...rest, ...shell], {
+        stdio: 'inherit',
+        ...(login.cwd === undefined ? {} : { cwd: login.cwd }),
+      });
       return result.status ?? 1;
     },
 
@@ -478,4 +485,12 @@ export class Cli {
     await this.call({ op, a: positionals[0]!, b: positionals[1]! });
     return 0;
   }
+}
+
+/** A `--machines` value, checked. */
+function machinesKind(value: string | undefined): MachinesKind | undefined {
+  if (value === undefined) return undefined;
+  const kind = MACHINE_KINDS.find((known) => known === value);
+  if (kind === undefined) throw new CliError(`--machines must be one of ${MACHINE_KINDS.join(', ')}, not "${value}"`);
+  return kind;
 }

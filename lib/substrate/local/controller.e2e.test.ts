@@ -117,6 +117,11 @@ describe('turku-local and its controller', () => {
     // The machines made before the kill are still reachable where they were.
     const exec = await turkuLocal('exec', '--unit', 'ubuntu/0', '--', 'ip -4 -o addr show scope global');
     expect(exec.stdout).toContain(parseJujuStatus(before).units['ubuntu/0']!.address);
+    // ssh: a shell in the machine's namespace, starting in its root, MACHINE_ROOT pointing there.
+    const ssh = await turkuLocal('ssh', 'ubuntu/1', 'echo "$MACHINE_ROOT"; pwd; ip -4 -o addr show scope global');
+    const root = join(dir, 'machines', '1');
+    expect(ssh.stdout).toMatch(new RegExp(`^${root}\\n${root}\\n`));
+    expect(ssh.stdout).toContain(parseJujuStatus(before).units['ubuntu/1']!.address);
   });
 
   it('destroy-model stops the controller and leaves no process, namespace or file', async () => {

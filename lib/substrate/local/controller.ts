@@ -14,6 +14,7 @@ import { parseBundle } from '../../charm-testing/bundle.js';
 import { type SavedSimulatorState, ModelSimulator, type SimCharm } from '../../charm-testing/simulator.js';
 import { ToolServer } from '../../charm-testing/tool-server.js';
 import { type ExecOutcome } from '../driver.js';
+import { lxdMachineProvider } from '../lxd/model-machines.js';
 import {
   type ControllerRequest,
   type ParsedRequest,
@@ -28,6 +29,12 @@ import { packedCharm } from './packed-charms.js';
 import { ubuntuStandIn } from './stand-ins.js';
 
 const FIVE_MINUTES = 5 * 60 * 1000;
+
+/** Where each kind of machine comes from; namespaces are the controller's own (machine.ts). */
+const PROVIDERS: Record<MachinesKind, MachineProviderFactory | undefined> = {
+  namespaces: undefined,
+  lxd: lxdMachineProvider,
+};
 export const SUBSTRATE_FILE = 'substrate.json';
 
 /** What a stand-in charm may need of the substrate. */
@@ -41,8 +48,17 @@ export interface StandInContext {
 /** A charm the substrate runs in place of a Charmhub one. */
 export type StandIn = (context: StandInContext) => SimCharm;
 
+/** What the model's machines are: network namespaces on this host, or LXD system containers. */
+export const MACHINE_KINDS = ['namespaces', 'lxd'] as const;
+export type MachinesKind = (typeof MACHINE_KINDS)[number];
+
 export interface ControllerSettings {
-  /** How often every agent machine runs turku-agent-ping (default 5 min, as its timer). 0: never. */
+  /** Default `namespaces`. Saved with the model, so a controller started again keeps its machines. */
+  readonly machines?: MachinesKind;
+  /**
+   * How often every agent machine runs turku-agent-ping (default 5 min, as its timer). 0: never.
+   * On LXD machines the agent's own systemd timer runs it, this often when set (0: as the charm set it).
+   */
   readonly agentPingIntervalMs?: number;
   /** How often Juju's update-status hook runs (default 5 min). 0: never. */
   readonly updateStatusIntervalMs?: number;
@@ -53,6 +69,14 @@ export interface ControllerSettings {
 export interface SubstrateState extends ControllerSettings {
   readonly model: string;
   readonly subnet: Subnet;
+}
+
+/** The answer to a `machine` request: how `turku-local ssh` starts a shell there. */
+export interface MachineLogin {
+  readonly id: string;
+  /** The host command that runs the command appended to it as root on the machine. */
+  readonly argv: readonly string[];
+  readonly cwd?: string;
 }
 
 interface SavedState {
@@ -103,17 +127,13 @@ export class LocalController {
 
   /**
    * The controller of the model in `modelDir`, carrying on with its saved state if there is one.
-   * `standIns` adds charms by name besides `ubuntu` (they live in this process); `machines` places
-   * the machines elsewhere than namespaces.
+   * `standIns` adds charms by name besides `ubuntu` (they live in this process).
    */
-  static async start(
-    modelDir: string,
-    standIns: Readonly<Record<string, StandIn>> = {},
-    machines?: MachineProviderFactory,
-  ): Promise<LocalController> {
+  static async start(modelDir: string, standIns: Readonly<Record<string, StandIn>> = {}): Promise<LocalController> {
     const text = await readFile(join(modelDir, SUBSTRATE_FILE), 'utf8').catch(() => undefined);
     if (text === undefined) throw new Error(`no model in ${modelDir}`);
     const substrate = JSON.parse(text) as SubstrateState;
+    const machines = PROVIDERS[substrate.machines ?? 'namespaces'];
     // A killed controller leaves its hook-tool directory behind.
     for (const entry of await readdir(modelDir)) {
       if (entry.startsWith('juju-tools-')) await rm(join(modelDir, entry), { recursive: true, force: true });
@@ -121,7 +141,12 @@ export class LocalController {
     const tools = await ToolServer.start({ dir: modelDir });
     let provider: MachineProvider | undefined;
     try {
-      provider = await machines?.({ model: substrate.model, modelDir, toolSocket: tools.socketPath });
+      provider = await machines?.({
+        model: substrate.model,
+        modelDir,
+        toolSocket: tools.socketPath,
+        ...(substrate.agentPingIntervalMs === undefined ? {} : { agentPingIntervalMs: substrate.agentPingIntervalMs }),
+      });
     } catch (error) {
       await tools.close();
       throw error;
@@ -150,8 +175,8 @@ export class LocalController {
   rootOf = (machineId: string): string => this.provider?.rootOf(machineId) ?? machineRoot(this.modelDir, machineId);
 
   /** What the machines are: `namespaces`, or the provider's kind (`lxd`). */
-  get machinesKind(): string {
-    return this.provider?.kind ?? 'namespaces';
+  get machinesKind(): MachinesKind {
+    return this.substrate.machines ?? 'namespaces';
   }
 
   /** Removes machines a provider made (the namespaces' machines go with the model's teardown). */
@@ -235,11 +260,8 @@ export class LocalController {
       }
       case 'exec':
         return this.exec(request.unit, request.argv);
-      case 'machine': {
-        const unit = this.unitNamed(request.unit);
-        const machine = await this.machine(unit.machine);
-        return { id: machine.id, address: machine.address, netns: machine.netns, root: machine.root };
-      }
+      case 'machine':
+        return this.login(this.unitNamed(request.unit).machine);
       case 'show-unit':
         return showUnit(this.sim, this.unitNamed(request.unit).name);
       case 'debug-log':
@@ -278,6 +300,22 @@ export class LocalController {
       };
     }
     return { application: appName, charm: app.charm.name, settings };
+  }
+
+  /** How a root shell on the machine starts: `argv` with the command appended, in `cwd`. */
+  private async login(machineId: string): Promise<MachineLogin> {
+    if (this.provider !== undefined) return { id: machineId, argv: this.provider.loginArgv(machineId) };
+    // A namespace and a root directory, not a container: the shell runs in the namespace,
+    // starting in the machine's root, with MACHINE_ROOT pointing at it.
+    const machine = await this.machine(machineId);
+    return {
+      id: machineId,
+      argv: [
+        'ip',
+        ...inNamespace(machine.netns, ['env', `MACHINE_ROOT=${machine.root}`, `PS1=root@machine-${machineId}:\\w# `]),
+      ],
+      cwd: machine.root,
+    };
   }
 
   /** Runs argv as root on the unit's machine: its namespace, MACHINE_ROOT its root. */

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The README's main job: `npm run demo` (`demo-main.js up`) deploys bundles/turku.yaml on the
-// local substrate with a sample principal, takes a first backup, prints what runs and the next
+// local substrate (LXD machines where it can start LXD, else namespaces) with a sample principal, takes a first backup, prints what runs and the next
 // `npx turku-local` commands to try: its controller keeps running. `npm run demo:down` (`down`)
 // stops the controller and removes the model. A test and demo substrate
 // (lib/substrate/local/driver.ts), not a place to keep backups.
@@ -12,7 +12,9 @@ import { parseArgs } from 'node:util';
 
 import { exitQuietlyWhenStdoutCloses } from '../../common/closed-stdout.js';
 import { allActive, completedAction, jsonResult, type ModelStatus, type UnitStatus, unitsOf } from '../driver.js';
-import { teardownLxdSubstrate } from '../lxd/teardown.js';
+import { prepareLxdSubstrate } from '../lxd/prepare.js';
+import { lxdInstalled, teardownLxdSubstrate } from '../lxd/teardown.js';
+import { MACHINE_KINDS, type MachinesKind } from './controller.js';
 import { DEFAULT_BASE_DIR, LocalDriver } from './driver.js';
 import { table } from './status-table.js';
 
@@ -20,12 +22,16 @@ const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
 const BUNDLE = join(REPO, 'bundles', 'turku.yaml');
 const SAMPLE_SOURCE = 'turku-sample-data';
 
-const USAGE = `Usage: demo-main.js up [--model NAME] [--base-dir DIR]
+const USAGE = `Usage: demo-main.js up [--model NAME] [--base-dir DIR] [--machines auto|lxd|namespaces]
        demo-main.js down [--model NAME | --all] [--base-dir DIR]
 
-up deploys bundles/turku.yaml with a sample machine on this host's local substrate (root:
-network namespaces and sshd) and takes a first backup, leaving its controller running for
-npx turku-local; down stops the controller and removes a model.`;
+up deploys bundles/turku.yaml with a sample machine on this host's local substrate (root) and
+takes a first backup, leaving its controller running for npx turku-local; down stops the
+controller and removes a model. The machines are LXD system containers running systemd where
+LXD can be started (auto, the default; the first run builds their image), else network
+namespaces on this host.`;
+
+const MACHINE_CHOICES = ['auto', ...MACHINE_KINDS] as const;
 
 function say(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -69,17 +75,44 @@ async function snapshots(driver: LocalDriver): Promise<Array<[string, string, st
   return rows;
 }
 
-async function up(model: string, baseDir: string): Promise<void> {
+/**
+ * The machines the demo runs on: LXD where it is installed and starts (its image built on the
+ * first run), else namespaces; `auto` says why it fell back.
+ */
+async function chooseMachines(choice: (typeof MACHINE_CHOICES)[number]): Promise<MachinesKind> {
+  if (choice === 'namespaces') return 'namespaces';
+  if (!lxdInstalled()) {
+    if (choice === 'lxd') throw new Error('LXD is not installed: ./scripts/setup installs it');
+    say('Machines: network namespaces on this host (LXD is not installed; ./scripts/setup installs it)');
+    return 'namespaces';
+  }
+  say("Preparing LXD: its daemons, bridge and pool, and the machines' image (built once: about 3 minutes) ...");
+  try {
+    const prepared = await prepareLxdSubstrate({ log: (line) => say(`  ${line}`) });
+    say(`Machines: LXD system containers running systemd, from image ${prepared.image.alias}`);
+    return 'lxd';
+  } catch (error) {
+    if (choice === 'lxd') throw error;
+    const reason = error instanceof Error ? error.message : String(error);
+    say(`Machines: network namespaces on this host (LXD could not be started: ${reason})`);
+    return 'namespaces';
+  }
+}
+
+async function up(model: string, baseDir: string, choice: (typeof MACHINE_CHOICES)[number]): Promise<void> {
   for (const charm of ['turku-api', 'turku-storage', 'turku-agent', 'turku-sample']) {
     if (!existsSync(join(REPO, 'build', `${charm}.charm`)))
       throw new Error(`build/${charm}.charm is missing: run npm run pack`);
   }
   const started = Date.now();
+  const machineKind = await chooseMachines(choice);
   // The controller's clocks run as Juju's and the timers would: update-status and the agents'
-  // check-ins every 5 minutes; the demo runs both once itself where it needs them now.
-  const driver = await LocalDriver.create({ model, baseDir });
+  // check-ins every 5 minutes (on LXD, the agents' own systemd timers); the demo runs both once
+  // itself where it needs them now.
+  const driver = await LocalDriver.create({ model, baseDir, machines: machineKind });
   try {
-    say(`Deploying ${BUNDLE} as model ${model} (machines under ${driver.modelDir}) ...`);
+    const where = machineKind === 'lxd' ? `LXD containers turku-${model}-m*` : `machines under ${driver.modelDir}`;
+    say(`Deploying ${BUNDLE} as model ${model} (${where}) ...`);
     await driver.deployBundle(BUNDLE);
     say('Adding turku-sample, a principal with data that publishes its source to the agent ...');
     await driver.deploy(join(REPO, 'build', 'turku-sample.charm'), 'sample');
@@ -101,7 +134,9 @@ async function up(model: string, baseDir: string): Promise<void> {
     await driver.pingAgents();
     const taken = await snapshots(driver);
     if (!taken.some(([, source, names]) => source === SAMPLE_SOURCE && names.length > 0)) {
-      throw new Error(`no snapshot of ${SAMPLE_SOURCE} after the check-in: see ${driver.modelDir}/machines/*/var/log`);
+      throw new Error(
+        `no snapshot of ${SAMPLE_SOURCE} after the check-in: see npx turku-local debug-log, and /var/log/turku-agent on sample/0`,
+      );
     }
     await driver.updateStatus();
 
@@ -135,7 +170,11 @@ async function up(model: string, baseDir: string): Promise<void> {
     say(
       `Done in ${Math.round((Date.now() - started) / 1000)} s. The model's controller keeps running (pid file, socket`,
     );
-    say(`and log in ${driver.modelDir}), and so do the API and each machine's sshd. Try:`);
+    say(
+      machineKind === 'lxd'
+        ? `and log in ${driver.modelDir}), and so do the machines: LXD containers running systemd. Try:`
+        : `and log in ${driver.modelDir}), and so do the API and each machine's sshd. Try:`,
+    );
     say('');
     say(`  ${cli('status')}`);
     say(`  ${cli('run', agent, 'restore', `source=${SAMPLE_SOURCE}`, 'target=/var/restore/sample')}`);
@@ -146,7 +185,7 @@ async function up(model: string, baseDir: string): Promise<void> {
     say(`  ${cli('ssh', 'sample/0')}`);
     say('');
     const down = model === 'turku-demo' ? 'npm run demo:down' : `npm run demo:down -- --model ${model}`;
-    say(`Remove everything (controller, processes, namespaces, files) with: ${down}`);
+    say(`Remove everything (controller, machines, network, files) with: ${down}`);
   } catch (error) {
     await driver.destroy();
     throw error;
@@ -178,6 +217,7 @@ async function main(argv: string[]): Promise<void> {
       model: { type: 'string', default: 'turku-demo' },
       'base-dir': { type: 'string', default: DEFAULT_BASE_DIR },
       all: { type: 'boolean', default: false },
+      machines: { type: 'string', default: 'auto' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -188,7 +228,9 @@ async function main(argv: string[]): Promise<void> {
   }
   if (rest.length > 0 || (command !== 'up' && command !== 'down')) throw new Error(USAGE);
   if (process.getuid?.() !== 0) throw new Error('the local substrate needs root (network namespaces, sshd)');
-  if (command === 'up') await up(values.model, values['base-dir']);
+  const choice = MACHINE_CHOICES.find((known) => known === values.machines);
+  if (choice === undefined) throw new Error(`--machines must be one of ${MACHINE_CHOICES.join(', ')}`);
+  if (command === 'up') await up(values.model, values['base-dir'], choice);
   else await down(values['base-dir'], values.model, values.all);
 }
 

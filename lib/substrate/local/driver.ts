@@ -12,10 +12,13 @@ import { join, resolve } from 'node:path';
 import { removeTreeWithImmutables } from '../../common/remove-tree.js';
 import type { ActionOutcome, ExecOutcome, ModelDriver, ModelStatus, WaitOptions } from '../driver.js';
 import { parseJujuStatus } from '../juju-status.js';
+import { deleteModelMachines } from '../lxd/model-machines.js';
+import { prepareLxdSubstrate } from '../lxd/prepare.js';
 import { waitForStatus } from '../wait.js';
 import {
   type ControllerSettings,
   LocalController,
+  type MachinesKind,
   type StandIn,
   SUBSTRATE_FILE,
   type SubstrateState,
@@ -24,7 +27,6 @@ import { controllerAnswers, request, startControllerProcess, stopController } fr
 import { type ControllerRequest, controllerFiles } from './controller-protocol.js';
 import { type ControllerServer, serveController } from './controller-server.js';
 import { machineRoot } from './machine.js';
-import type { MachineProviderFactory } from './machine-provider.js';
 import { gatewayAddress, removeNetwork } from './network.js';
 
 export type { StandIn, StandInContext } from './controller.js';
@@ -32,17 +34,13 @@ export type { StandIn, StandInContext } from './controller.js';
 /** Where models live by default; not under /tmp, whose mode sshd's StrictModes refuses. */
 export const DEFAULT_BASE_DIR = '/var/lib/turku-local';
 
+/** `machines: 'lxd'` places the machines in LXD system containers (lib/substrate/lxd). */
 export interface LocalDriverOptions extends ControllerSettings {
   /** Model name (default `local-<hex>`); its files are in `<baseDir>/<model>`. */
   readonly model?: string;
   readonly baseDir?: string;
   /** Stand-in charms by name besides `ubuntu`; given any, the controller runs in this process. */
   readonly standIns?: Readonly<Record<string, StandIn>>;
-  /**
-   * Machines from elsewhere than a root directory and a namespace (lib/substrate/lxd: system
-   * containers). A provider is code, so given one, the controller runs in this process.
-   */
-  readonly machines?: MachineProviderFactory;
 }
 
 interface InProcess {
@@ -85,11 +83,14 @@ export class LocalDriver implements ModelDriver {
         ? {}
         : { updateStatusIntervalMs: options.updateStatusIntervalMs }),
       ...(options.seed === undefined ? {} : { seed: options.seed }),
+      ...(options.machines === undefined ? {} : { machines: options.machines }),
     };
+    // LXD's first set-up builds the machines' image (minutes): before the controller's start, which is timed.
+    if (options.machines === 'lxd') await prepareLxdSubstrate();
     await LocalController.createModel(modelDir, model, settings);
     try {
-      if (options.machines !== undefined || Object.keys(options.standIns ?? {}).length > 0) {
-        return await LocalDriver.inThisProcess(modelDir, options.standIns ?? {}, options.machines);
+      if (Object.keys(options.standIns ?? {}).length > 0) {
+        return await LocalDriver.inThisProcess(modelDir, options.standIns ?? {});
       }
       await startControllerProcess(modelDir);
       return await LocalDriver.connect(modelDir);
@@ -102,9 +103,8 @@ export class LocalDriver implements ModelDriver {
   private static async inThisProcess(
     modelDir: string,
     standIns: Readonly<Record<string, StandIn>>,
-    machines?: MachineProviderFactory,
   ): Promise<LocalDriver> {
-    const controller = await LocalController.start(modelDir, standIns, machines);
+    const controller = await LocalController.start(modelDir, standIns);
     const server = await serveController(controller, controllerFiles(modelDir).socket);
     const driver = new LocalDriver(controller.substrate.model, modelDir, controller.substrate, { controller, server });
     // `turku-local destroy-model` (or a shutdown request) ends it as it ends a detached one.
@@ -121,25 +121,38 @@ export class LocalDriver implements ModelDriver {
     return new LocalDriver(substrate.model, modelDir, substrate);
   }
 
-  /** Stops the model's controller and removes its network, processes and files. */
+  /** Stops the model's controller and removes its machines, network, processes and files. */
   static async teardown(modelDir: string): Promise<void> {
     await stopController(modelDir);
     const text = await readFile(join(modelDir, SUBSTRATE_FILE), 'utf8').catch(() => undefined);
-    if (text !== undefined) await removeNetwork((JSON.parse(text) as SubstrateState).subnet);
+    if (text !== undefined) {
+      const substrate = JSON.parse(text) as SubstrateState;
+      if (substrate.machines === 'lxd') await deleteModelMachines(substrate.model);
+      await removeNetwork(substrate.subnet);
+    }
     removeTreeWithImmutables(modelDir);
   }
 
+  /** This host's address on the machines' network (of a detached controller: namespaces only). */
   get gateway(): string {
-    return this.inProcess?.controller.gateway ?? gatewayAddress(this.substrate.subnet);
+    if (this.inProcess !== undefined) return this.inProcess.controller.gateway;
+    if (this.machinesKind !== 'namespaces')
+      throw new Error(`the gateway of ${this.machinesKind} machines is the controller's`);
+    return gatewayAddress(this.substrate.subnet);
   }
 
-  /** What the machines are: `namespaces`, or a provider's kind (`lxd`). */
-  get machinesKind(): string {
-    return this.inProcess?.controller.machinesKind ?? 'namespaces';
+  /** What the machines are: `namespaces` or `lxd`. */
+  get machinesKind(): MachinesKind {
+    return this.substrate.machines ?? 'namespaces';
   }
 
-  rootOf = (machineId: string): string =>
-    this.inProcess?.controller.rootOf(machineId) ?? machineRoot(this.modelDir, machineId);
+  /** Where a machine's `/` is on this host (of a detached controller: namespaces only). */
+  rootOf = (machineId: string): string => {
+    if (this.inProcess !== undefined) return this.inProcess.controller.rootOf(machineId);
+    if (this.machinesKind !== 'namespaces')
+      throw new Error(`the roots of ${this.machinesKind} machines are the controller's`);
+    return machineRoot(this.modelDir, machineId);
+  };
 
   private call<T = unknown>(body: ControllerRequest): Promise<T> {
     if (this.released) return Promise.reject(new Error(`model ${this.model}: this driver has let go of it`));

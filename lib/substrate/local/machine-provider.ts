@@ -10,11 +10,11 @@ export interface MachineProviderContext {
   readonly modelDir: string;
   /** The simulator's hook-tool server socket, for the machines' hooks to reach. */
   readonly toolSocket: string;
+  /** The model's agent ping interval, where it is set (controller.ts ControllerSettings). */
+  readonly agentPingIntervalMs?: number;
 }
 
 export interface MachineProvider {
-  /** Named in reports: which substrate the machines are ("lxd"). */
-  readonly kind: string;
   /** The host's address on the machines' network: services on this host are reached there. */
   readonly gateway: string;
   /** The address of machine number N, as the simulator reports it. */
@@ -25,9 +25,14 @@ export interface MachineProvider {
   rootOf(machineId: string): string;
   /** The packed charm with its hooks run on the unit's machine. */
   charm(packed: SimCharm): Promise<SimCharm>;
+  /** The host command that runs the command appended to it as root on the machine (`juju ssh`). */
+  loginArgv(machineId: string): string[];
   /** `juju exec`: a shell script as root on the machine, MACHINE_ROOT empty. */
   exec(machineId: string, script: string): Promise<ExecOutcome>;
-  /** The machines run systemd, whose timers ping the agents: the driver's clock does not. */
+  /**
+   * The machines run systemd, whose timers ping the agents: the controller's clock does not
+   * (a set agent ping interval is the timers' then).
+   */
   readonly runsTimers: boolean;
   /** Removes the machines. */
   destroy(): Promise<void>;

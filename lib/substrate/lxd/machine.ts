@@ -131,9 +131,27 @@ export async function launchMachine(name: string, options: LaunchOptions): Promi
   if (options.address !== undefined) {
     await lxc(['config', 'device', 'override', name, 'eth0', `ipv4.address=${options.address}`]);
   }
+  return startAndWait(name, deadline);
+}
+
+/**
+ * The machine as a restarted controller finds it: started again if it was stopped (a host
+ * reboot), then waited for as a new one. Its disk, address lease and devices are as left.
+ */
+export async function resumeMachine(name: string, timeoutMs = 120_000): Promise<LxdMachine> {
+  const deadline = Date.now() + timeoutMs;
+  if ((await instanceState(name)).status === 'Running') return waitReady(name, Date.now(), 0, deadline);
+  return startAndWait(name, deadline);
+}
+
+async function startAndWait(name: string, deadline: number): Promise<LxdMachine> {
   const started = Date.now();
   await lxc(['start', name]);
-  const startMs = Date.now() - started;
+  return waitReady(name, started, Date.now() - started, deadline);
+}
+
+/** Waits for systemd, the address and sshd of a started machine. */
+async function waitReady(name: string, started: number, startMs: number, deadline: number): Promise<LxdMachine> {
   const booted = await waitBooted(name, deadline);
   const bootedMs = Date.now() - started;
   const address = await until(`an address for ${name}`, deadline, () => instanceAddress(name));
@@ -146,6 +164,12 @@ export async function launchMachine(name: string, options: LaunchOptions): Promi
     failedUnits: booted.failed,
     timings: { startMs, bootedMs, sshReadyMs },
   };
+}
+
+/** The names of the instances whose names start with `prefix`. */
+export async function instancesNamed(prefix: string): Promise<string[]> {
+  const urls = await lxdQuery<string[]>('/1.0/instances');
+  return urls.map((url) => decodeURIComponent(url.slice(url.lastIndexOf('/') + 1))).filter((n) => n.startsWith(prefix));
 }
 
 /** Stops and deletes the machine with its disk; nothing of it is left in LXD. */

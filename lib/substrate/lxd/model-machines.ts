@@ -12,9 +12,18 @@ import type { SimCharm } from '../../charm-testing/simulator.js';
 import type { MachineProvider, MachineProviderFactory } from '../local/machine-provider.js';
 import { HOOK_TOOL_NAMES, hookToolShimPath } from '../../charm-testing/tool-server.js';
 import { AGENT_SOCKET, dispatchWrapper, SHIM_DIR, TOOLS_DIR, toolScript } from './hook-scripts.js';
+import { lxdAnswers } from './daemon.js';
 import { debianArch } from './image.js';
-import { lxc } from './lxc.js';
-import { deleteMachine, execIn, launchMachine, type LxdMachine } from './machine.js';
+import { lxc, lxdHas } from './lxc.js';
+import {
+  deleteMachine,
+  execIn,
+  instancesNamed,
+  launchMachine,
+  type LxdMachine,
+  pushText,
+  resumeMachine,
+} from './machine.js';
 import { prepareLxdSubstrate } from './prepare.js';
 import { POOL } from './resources.js';
 import { ToolRelay } from './tool-relay.js';
@@ -31,6 +40,34 @@ export interface ModelMachinesOptions {
   readonly toolSocket: string;
   /** The bridge's address on the host. */
   readonly gateway?: string;
+  /** How often the agent's timer pings (a drop-in on every machine); else as the charm sets it. */
+  readonly agentPingIntervalMs?: number;
+}
+
+/** The drop-in that runs the agent's ping timer at once and then every `intervalMs`. */
+export const AGENT_TIMER_DROP_IN = '/etc/systemd/system/turku-agent-ping.timer.d/local-substrate.conf';
+
+export function agentTimerDropIn(intervalMs: number): string {
+  // The charm's timer is monotonic (lib/timers/render.ts): its start-up delay is cleared, the
+  // first run is a second after the timer starts, and the spread is left out.
+  const seconds = Math.max(1, Math.round(intervalMs / 1000));
+  return `[Timer]\nOnStartupSec=\nOnActiveSec=1s\nOnUnitActiveSec=${seconds}s\nRandomizedDelaySec=0\n`;
+}
+
+/** The start of the names of a model's containers. */
+function containerPrefix(model: string): string {
+  return `turku-${model}-m`;
+}
+
+/** Deletes every container of the model, whether or not a controller is running it. */
+export async function deleteModelMachines(model: string): Promise<string[]> {
+  // A stopped LXD runs none of them; the substrate's teardown deletes them when it runs again.
+  if (!(await lxdAnswers())) return [];
+  const prefix = containerPrefix(model);
+  // Exactly the model's machine ids after the prefix: model `a`'s prefix also starts model `a-m1`'s names.
+  const names = (await instancesNamed(prefix)).filter((name) => /^\d+(-lxd-\d+)*$/.test(name.slice(prefix.length)));
+  for (const name of names) await deleteMachine(name);
+  return names;
 }
 
 /** The host path of a container's `/` on the substrate's pool. */
@@ -39,7 +76,6 @@ export function containerRoot(name: string): string {
 }
 
 export class LxdModelMachines implements MachineProvider {
-  readonly kind = 'lxd';
   readonly runsTimers = true;
 
   private readonly machines = new Map<string, Promise<LxdMachine>>();
@@ -65,7 +101,7 @@ export class LxdModelMachines implements MachineProvider {
   }
 
   get containerPrefix(): string {
-    return `turku-${this.options.model}-m`;
+    return containerPrefix(this.options.model);
   }
 
   /** Machine N's address: .10+N on the bridge (the low ones stay for the gateway and LXD's own). */
@@ -86,11 +122,17 @@ export class LxdModelMachines implements MachineProvider {
 
   private async launch(id: string, address: string): Promise<LxdMachine> {
     const name = this.containerName(id);
-    const machine = await launchMachine(name, { image: this.options.image, address });
+    // A restarted controller finds its machines as it left them, hook tools and agent device
+    // included: only the relay behind the device is new.
+    const existing = await lxdHas(`/1.0/instances/${name}`);
+    const machine = existing
+      ? await resumeMachine(name)
+      : await launchMachine(name, { image: this.options.image, address });
     const relayDir = join(this.options.modelDir, 'lxd');
     await mkdir(relayDir, { recursive: true });
     const relay = await ToolRelay.start(join(relayDir, `${name}.sock`), this.options.toolSocket, containerRoot(name));
     this.relays.push(relay);
+    if (existing) return machine;
     await lxc([
       'config',
       'device',
@@ -104,6 +146,9 @@ export class LxdModelMachines implements MachineProvider {
       'mode=0600',
     ]);
     await this.installHookTools(name, relayDir);
+    // Written before any charm installs the timer: systemd reads it with the unit.
+    const interval = this.options.agentPingIntervalMs;
+    if (interval !== undefined && interval > 0) await pushText(name, AGENT_TIMER_DROP_IN, agentTimerDropIn(interval));
     return machine;
   }
 
@@ -148,19 +193,21 @@ export class LxdModelMachines implements MachineProvider {
     return { ...packed, executor: { ...packed.executor, dispatch: wrapper } };
   }
 
+  loginArgv(machineId: string): string[] {
+    return ['lxc', 'exec', this.containerName(machineId), '--env', 'MACHINE_ROOT=', '--'];
+  }
+
   /** Runs a shell script on the machine as root (`juju exec`). */
   async exec(machineId: string, script: string): Promise<{ exitCode: number; stdout: string; stderr: string }> {
     // Scripts written for both substrates address the machine's files as "$MACHINE_ROOT/...".
     return execIn(this.containerName(machineId), ['sh', '-c', script], { env: { MACHINE_ROOT: '' } });
   }
 
-  /** Deletes the model's containers and stops the relays. */
+  /** Deletes the model's containers (also those this controller has not touched yet) and stops the relays. */
   async destroy(): Promise<void> {
-    for (const [id, machine] of this.machines) {
-      await machine.catch(() => undefined);
-      await deleteMachine(this.containerName(id));
-    }
+    for (const machine of this.machines.values()) await machine.catch(() => undefined);
     this.machines.clear();
+    await deleteModelMachines(this.options.model);
     for (const relay of this.relays.splice(0)) await relay.close();
     await rm(join(this.options.modelDir, 'lxd'), { recursive: true, force: true });
   }
@@ -176,6 +223,7 @@ export const lxdMachineProvider: MachineProviderFactory = async (context) => {
     gateway: prepared.resources.gatewayCidr.split('/')[0]!,
     modelDir: context.modelDir,
     toolSocket: context.toolSocket,
+    ...(context.agentPingIntervalMs === undefined ? {} : { agentPingIntervalMs: context.agentPingIntervalMs }),
   });
 };
 
