@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,6 +56,16 @@ const PROGRAMS: readonly (readonly [string, readonly string[], RegExp])[] = [
   ),
   ['lib/substrate/local/cli-main.js', [], /^Usage: turku-local <command> /],
 ];
+
+describe('package.json bin', () => {
+  it('is the lockfile root package bin too (npm ci checks only the dependencies for a stale lockfile)', async () => {
+    const manifest = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+    const lock = JSON.parse(await readFile(join(root, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { bin?: Record<string, string> }>;
+    };
+    expect(lock.packages['']?.bin).toEqual(manifest.bin);
+  });
+});
 
 describe('--help', () => {
   it('lists every turku-api command in the usage', async () => {

@@ -202,7 +202,7 @@ async function down(baseDir: string, model: string | undefined, all: boolean): P
       continue;
     }
     await LocalDriver.teardown(dir);
-    say(`removed model ${name} (its controller, processes, network namespaces and ${dir})`);
+    say(`removed model ${name} (its controller, machines, processes, network and ${dir})`);
   }
   // The LXD substrate's machines, bridge and pool, and the daemons started for them (the image stays).
   for (const line of await teardownLxdSubstrate()) say(`removed LXD ${line}`);
