@@ -148,7 +148,7 @@ it('a database of the first schema gains the column, NULL for the machines it ha
       await tx.run(`INSERT INTO machines (id, uuid, secret_hash, unit_name, ssh_public_key, storage_id,
         date_registered, date_updated) VALUES ('m', '${A}', 'x', 'web/0', 'k', 's', 0, 0)`);
     });
-    expect(await migrate(db)).toEqual([2, 3, 4, 5]);
+    expect(await migrate(db)).toEqual([2, 3, 4, 5, 6]);
     const machine = await db.transaction((tx) => new Store(tx).machineByUuid(A));
     expect(machine?.tunnel_ports).toBeNull();
   } finally {

@@ -166,6 +166,14 @@ describe.each(PAIRS)('an original on %s imported into ours on %s', (originalDial
       const got = await records(db);
       const expected = expectedRecords(fleet);
       for (const table of TABLES) expect(byId(got[table])).toEqual(byId(expected[table]));
+      // Each source's last attempt (migration 6) is its newest imported log, or none.
+      const attempts = await db.transaction((tx) => tx.all('SELECT id, date_last_attempt FROM sources'));
+      expect(attempts.some((row) => row['date_last_attempt'] !== null)).toBe(true);
+      for (const row of attempts) {
+        const dates = got.backup_logs.filter((log) => log.source_id === row['id']).map((log) => log.date.getTime());
+        const attempt = row['date_last_attempt'] === null ? null : Number(row['date_last_attempt']);
+        expect(attempt).toBe(dates.length > 0 ? Math.max(...dates) : null);
+      }
       // The secret hashes are kept byte for byte: the first login verifies and re-hashes them.
       expect(got.machines.find((machine) => machine.id === IDS.web)?.secret_hash).toMatch(
         /^argon2\$argon2id\$v=19\$m=102400,t=2,p=8\$/,

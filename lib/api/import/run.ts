@@ -39,6 +39,15 @@ export async function importOriginal(
 
 const LOG_PAGE = 1000;
 
+/**
+ * The sources' last attempts (migration 6) from the logs the import brought: only ever later,
+ * so a time our own reports wrote stays when its log has since been pruned.
+ */
+const LAST_ATTEMPT_FROM_LOGS = `UPDATE sources
+  SET date_last_attempt = (SELECT MAX(b.date) FROM backup_logs b WHERE b.source_id = sources.id)
+  WHERE EXISTS (SELECT 1 FROM backup_logs b WHERE b.source_id = sources.id
+    AND (sources.date_last_attempt IS NULL OR b.date > sources.date_last_attempt))`;
+
 async function importFrom(
   target: Database,
   reader: OriginalReader,
@@ -64,6 +73,7 @@ async function importFrom(
       for (const key of Object.keys(logCounts) as (keyof Counts)[]) logCounts[key] += planned.counts[key];
       if (!dryRun) await applyWrites(store, planned.writes);
     }
+    if (!dryRun) await tx.run(LAST_ATTEMPT_FROM_LOGS);
     return { counts: new Map([...plan.counts, ['backup_logs', logCounts]]), warnings: plan.warnings };
   });
   return {

@@ -119,10 +119,14 @@ const FAILING = `SELECT s.frequency AS frequency, s.failure_count AS failures,
 
 /**
  * The sources' states in statements that read the overdue, failing and uncounted sources only,
- * so a scrape of a healthy fleet of 300,000 sources does not read 300,000 rows.
+ * so a scrape of a healthy fleet of 300,000 sources does not read 300,000 rows (but for the
+ * total, which `total` reads beside it).
  */
-async function sourceStates(tx: Queryable, thresholds: OverdueThresholds, nowMs: number): Promise<SourceStates> {
-  const total = Number((await tx.get(COUNTED_TOTAL))?.n ?? 0);
+async function sourceStates(
+  tx: Queryable,
+  thresholds: OverdueThresholds,
+  nowMs: number,
+): Promise<Omit<SourceStates, 'ok'> & { notOk: number }> {
   let overdue = 0;
   for (const row of await tx.all(FREQUENCIES)) {
     const frequency = String(row.v);
@@ -140,7 +144,7 @@ async function sourceStates(tx: Queryable, thresholds: OverdueThresholds, nowMs:
     };
     if (!thresholds.isOverdue(source, nowMs)) failing++;
   }
-  return { ok: total - overdue - failing, overdue, failing, failingRepeatedly };
+  return { notOk: overdue + failing, overdue, failing, failingRepeatedly };
 }
 
 const STORAGES = `SELECT st.name AS name, st.space_total AS total, st.space_available AS free,
@@ -164,31 +168,37 @@ const seconds = (millis: unknown): number | null =>
   millis === null || millis === undefined ? null : Math.floor(Number(millis) / 1000);
 
 export async function readFleet(db: Database, thresholds: OverdueThresholds, now: Date): Promise<FleetReading> {
-  return db.transaction(async (tx) => {
-    const sources = await sourceStates(tx, thresholds, now.getTime());
-    const storages = (await tx.all(STORAGES)).map((row) => ({
+  // Five independent reads. On PostgreSQL each takes a pooled connection and they run at once:
+  // the sources' total and the machines' scan are most of a reading there, which counts rows by
+  // reading them. SQLite runs them one after another, as ever. Each is consistent in itself; the
+  // set is as consistent as a scrape needs (a source added meanwhile moves a count by one).
+  const [total, states, storages, machines, verify] = await Promise.all([
+    db.transaction((tx) => tx.get(COUNTED_TOTAL)),
+    db.transaction((tx) => sourceStates(tx, thresholds, now.getTime())),
+    db.transaction((tx) => tx.all(STORAGES)),
+    db.transaction((tx) => tx.get(MACHINES)),
+    db.transaction((tx) => tx.get(VERIFY_FAILED)),
+  ]);
+  const { notOk, ...counted } = states;
+  return {
+    sources: { ok: Math.max(0, Number(total?.n ?? 0) - notOk), ...counted },
+    storages: storages.map((row) => ({
       name: String(row.name),
       totalBytes: mebibytes(row.total),
       freeBytes: mebibytes(row.free),
       machines: Number(row.machines),
       lastCheckin: seconds(row.checked_in),
-    }));
-    const machines = await tx.get(MACHINES);
-    const verify = await tx.get(VERIFY_FAILED);
-    return {
-      sources,
-      storages,
-      machines: Number(machines?.machines ?? 0),
-      oldestMachineCheckin: seconds(machines?.oldest),
-      verifyFailed: Number(verify?.n ?? 0),
-    };
-  });
+    })),
+    machines: Number(machines?.machines ?? 0),
+    oldestMachineCheckin: seconds(machines?.oldest),
+    verifyFailed: Number(verify?.n ?? 0),
+  };
 }
 
 /** Every active, published source, from the covering index sources_last_success (no table reads). */
 const SOURCES = `SELECT s.machine_id AS machine_id, s.name AS name, s.frequency AS frequency,
     s.date_last_backed_up AS last_success, s.date_added AS added, s.failure_count AS failures,
-    (SELECT MAX(b.date) FROM backup_logs b WHERE b.source_id = s.id) AS last_attempt
+    s.date_last_attempt AS last_attempt
   FROM sources s WHERE s.active AND s.published`;
 
 const MACHINE_CHECKINS = `SELECT id, uuid, unit_name AS unit, COALESCE(date_checked_in, date_registered) AS checked_in

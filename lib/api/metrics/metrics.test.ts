@@ -119,6 +119,21 @@ describe.each(BACKENDS)('/metrics on %s', (backend) => {
     expect(sample(text, 'turku_sources', 'state="overdue"')).toBe(2);
     expect(sample(text, 'turku_sources', 'state="ok"')).toBe(0);
     expect(sample(text, 'turku_source_overdue', SOURCE_LABELS('etc'))).toBe(1);
+
+    // A skipped run is an attempt too (the source stays due); pruning the logs keeps the attempt.
+    t.clock = new Date(T0.getTime() + 50 * HOUR);
+    const skipped = await t.post('storage_ping_source_update', {
+      storage: { name: 'primary', secret: STORAGE_SECRET },
+      machine: { uuid: UUID, sources: { etc: { success: false, skipped: true } } },
+    });
+    expect(skipped.status).toBe(200);
+    await t.api.ctx.db.transaction((tx) => tx.run('DELETE FROM backup_logs'));
+    t.clock = new Date(T0.getTime() + 51 * HOUR);
+    ({ text } = await scrape(t));
+    expect(sample(text, 'turku_source_last_attempt_timestamp_seconds', SOURCE_LABELS('etc'))).toBe(
+      (T0.getTime() + 50 * HOUR) / 1000,
+    );
+    expect(sample(text, 'turku_source_last_success_timestamp_seconds', SOURCE_LABELS('etc'))).toBe(oneHourIn);
   }, 30_000);
 
   it('without per-source series keeps the aggregates; with a token refuses other callers without saying why', async () => {
@@ -153,21 +168,23 @@ describe('parallel scrapes', () => {
       await fleet(t);
       const db = t.api.ctx.db;
       const transaction = db.transaction.bind(db);
-      let readings = 0;
+      let transactions = 0;
       db.transaction = ((work: Parameters<typeof transaction>[0]) => {
-        readings += 1;
+        transactions += 1;
         return transaction(work);
       }) as typeof db.transaction;
       const readSnapshot = db.readSnapshot.bind(db);
+      let snapshots = 0;
       db.readSnapshot = ((work: Parameters<typeof readSnapshot>[0]) => {
-        readings += 1;
+        snapshots += 1;
         return readSnapshot(work);
       }) as typeof db.readSnapshot;
       const answers = await Promise.all(Array.from({ length: 8 }, () => scrape(t)));
       expect(answers.map((answer) => answer.status)).toEqual(Array(8).fill(200));
       expect(new Set(answers.map((answer) => answer.text)).size).toBe(1);
-      // One fleet reading and one per-source reading for all eight.
-      expect(readings).toBe(2);
+      // One fleet reading (its five reads side by side: fleet-readings.ts, readFleet) and one
+      // per-source reading for all eight.
+      expect([transactions, snapshots]).toEqual([5, 1]);
     },
     30_000,
   );

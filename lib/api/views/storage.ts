@@ -212,18 +212,22 @@ export async function storagePingSourceUpdate(
       const source = sources.get(name)!;
       const ok = result.success === true;
       results.push(result.skipped === true ? 'skipped' : ok ? 'success' : 'failure');
+      // Every report is an attempt, its time kept on the source beside its backup log (migration 6).
       if (result.skipped === true) {
         ctx.log.info(`source ${name} of ${machine.uuid} was skipped by storage ${storage.name}; it stays due`);
+        await store.update('sources', source.id, { date_last_attempt: now });
       } else if (ok) {
         await store.update('sources', source.id, {
           success: true,
           failure_count: 0,
           date_last_backed_up: now,
+          date_last_attempt: now,
           date_next_backup: nextAfterSuccess(ctx, source.frequency, source.id, now, name),
         });
       } else {
         const failures = await store.recordFailure(source.id);
         await store.update('sources', source.id, {
+          date_last_attempt: now,
           date_next_backup: retryAfterFailure(failures, now, ctx.backoff),
         });
       }
