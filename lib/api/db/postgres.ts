@@ -62,15 +62,22 @@ export function openPostgres(url: string, options: { readonly poolSize?: number 
         async *batches<R extends Row>(sql: string, params: readonly SqlValue[] = [], size = SNAPSHOT_BATCH_ROWS) {
           const cursor = `snapshot_${++cursors}`;
           await client.query(`DECLARE ${cursor} NO SCROLL CURSOR FOR ${sql}`, params as SqlValue[]);
+          const fetch = () => client.query<R>(`FETCH ${size} FROM ${cursor}`);
+          // The next batch is asked for before this one is handed over, so the server reads and
+          // sends it while the caller works through this one.
+          let next: ReturnType<typeof fetch> | undefined = fetch();
           try {
-            for (;;) {
-              const { rows } = await client.query<R>(`FETCH ${size} FROM ${cursor}`);
-              if (rows.length === 0) return;
-              yield rows;
+            while (next !== undefined) {
+              const rows: R[] = (await next).rows;
+              // A short batch is the cursor's last.
+              next = rows.length < size ? undefined : fetch();
+              if (rows.length > 0) yield rows;
             }
           } finally {
-            // After a failed FETCH the transaction is aborted and CLOSE fails too: the ROLLBACK
-            // below ends both, and the first error is the one to report.
+            // A caller that stopped early leaves a FETCH under way: it ends before the CLOSE. After
+            // a failed FETCH the transaction is aborted and CLOSE fails too: the ROLLBACK below
+            // ends both, and the first error is the one to report.
+            await next?.catch(() => undefined);
             await client.query(`CLOSE ${cursor}`).catch(() => undefined);
           }
         },

@@ -51,6 +51,30 @@ describe.each(Object.entries(opened))('readSnapshot on %s', (_name, open) => {
     await db.close();
   }, 60_000);
 
+  test('a caller may stop early and read on; rows that fill the last batch give no empty batch', async () => {
+    const db = await withRows(open, 4);
+    const read = await db.readSnapshot(async (reader) => {
+      const firstOnly: number[][] = [];
+      for await (const rows of reader.batches('SELECT id FROM t ORDER BY id', [], 1)) {
+        firstOnly.push(ids(rows));
+        break;
+      }
+      const all: number[][] = [];
+      for await (const rows of reader.batches('SELECT id FROM t ORDER BY id', [], 2)) all.push(ids(rows));
+      return { firstOnly, all };
+    });
+    expect(read).toEqual({
+      firstOnly: [[1]],
+      all: [
+        [1, 2],
+        [3, 4],
+      ],
+    });
+    // The connection went back to the pool in order: the next transaction runs on it.
+    expect(ids(await db.transaction((tx) => tx.all('SELECT id FROM t ORDER BY id')))).toEqual([1, 2, 3, 4]);
+    await db.close();
+  }, 60_000);
+
   test('other transactions commit between batches; two reads in one snapshot agree', async () => {
     const db = await withRows(open, 6);
     const inMemory = _name.includes('memory');
