@@ -11,6 +11,7 @@ import { execa } from 'execa';
 
 import { parseJujuStatus } from '../../lib/substrate/juju-status.js';
 import { instancesNamed } from '../../lib/substrate/lxd/machine.js';
+import { isAlive } from '../support/processes.js';
 
 const CLI = fileURLToPath(new URL('../../dist/lib/substrate/local/cli-main.js', import.meta.url));
 const MODEL = `lxd-ctl-${process.pid.toString(36)}`;
@@ -29,15 +30,6 @@ async function units() {
   const result = await turkuLocal('status', '--format', 'json');
   expect(result.stderr).toBe('');
   return parseJujuStatus(JSON.parse(result.stdout)).units;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 beforeAll(async () => {
@@ -66,7 +58,7 @@ it('bootstrap --machines lxd: the saved choice outlives a killed controller; ssh
 
   const pid = Number(await readFile(join(dir, 'controller.pid'), 'utf8'));
   process.kill(pid, 'SIGKILL');
-  while (alive(pid)) await new Promise((resolve) => setTimeout(resolve, 50));
+  while (isAlive(pid)) await new Promise((resolve) => setTimeout(resolve, 50));
   expect((await turkuLocal('bootstrap')).stderr).toMatch(/^Resumed model/);
 
   // The same container, its files as they were; a further unit gets a container of its own.
@@ -84,7 +76,7 @@ it('bootstrap --machines lxd: the saved choice outlives a killed controller; ssh
 
   const controller = Number(await readFile(join(dir, 'controller.pid'), 'utf8'));
   expect(await turkuLocal('destroy-model', MODEL, '--no-prompt')).toMatchObject({ exitCode: 0 });
-  expect(alive(controller)).toBe(false);
+  expect(isAlive(controller)).toBe(false);
   expect(existsSync(dir)).toBe(false);
   expect(await instancesNamed(CONTAINERS)).toEqual([]);
 }, 600_000);

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 
 import { parseJujuStatus } from '../juju-status.js';
+import { isAlive } from '../../../tests/support/processes.js';
 
 const CLI = fileURLToPath(new URL('../../../dist/lib/substrate/local/cli-main.js', import.meta.url));
 const DEMO = fileURLToPath(new URL('../../../dist/lib/substrate/local/demo-main.js', import.meta.url));
@@ -46,15 +47,6 @@ function rawRequest(socket: string, line: string): Promise<string> {
   });
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe('turku-local and its controller', () => {
   beforeAll(async () => {
     // Not under /tmp: sshd's StrictModes wants root-owned, not world-writable parents.
@@ -78,7 +70,7 @@ describe('turku-local and its controller', () => {
     const dir = join(baseDir, MODEL);
     expect((await stat(join(dir, 'controller.sock'))).mode & 0o777).toBe(0o600);
     const pid = Number(await readFile(join(dir, 'controller.pid'), 'utf8'));
-    expect(alive(pid)).toBe(true);
+    expect(isAlive(pid)).toBe(true);
     expect(await readFile(join(dir, 'controller.log'), 'utf8')).toMatch(/serving model ctl-e2e/);
   });
 
@@ -105,7 +97,7 @@ describe('turku-local and its controller', () => {
     const dir = join(baseDir, MODEL);
     const pid = Number(await readFile(join(dir, 'controller.pid'), 'utf8'));
     process.kill(pid, 'SIGKILL');
-    while (alive(pid)) await new Promise((resolve) => setTimeout(resolve, 50));
+    while (isAlive(pid)) await new Promise((resolve) => setTimeout(resolve, 50));
     const down = await turkuLocal('status');
     expect(down.stderr).toMatch(/^ERROR no controller is running for model "ctl-e2e"/);
 
@@ -155,7 +147,7 @@ async function expectGoneAfter(
   const before = await execa('ip', ['netns', 'list']);
   expect(before.stdout).toContain(namespace);
   expect(await remove()).toMatchObject({ exitCode: 0, stderr: expect.not.stringMatching(/ERROR|turku-local:/) });
-  expect(alive(pid)).toBe(false);
+  expect(isAlive(pid)).toBe(false);
   expect(existsSync(dir)).toBe(false);
   expect((await execa('ip', ['netns', 'list'])).stdout).not.toContain(namespace);
   expect((await execa('ip', ['-o', 'link'])).stdout).not.toContain(`tkb${substrate.subnet.tag}`);
