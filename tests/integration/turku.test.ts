@@ -1,5 +1,5 @@
 // The six integration scenarios of issue 7 on the local substrate, its machines network
-// namespaces and then LXD system containers running systemd (where LXD is installed), and on a Juju
+// namespaces, then LXD system containers running systemd (where LXD is installed), and on a Juju
 // controller (only where `juju` is on PATH and a controller answers; otherwise they are reported
 // as skipped, with the reason, never as passed). Needs the packed charms: npm run test:integration
 // packs them first.

@@ -131,16 +131,16 @@ export class Cli {
       } else if (machines !== undefined) {
         throw new CliError(`model "${this.model}" exists: its machines are chosen when it is created`);
       }
-      // The first LXD set-up builds the machines' image (minutes): here, with its progress shown,
-      // rather than inside the controller's start.
-      const substrate = JSON.parse(await readFile(join(this.modelDir, 'substrate.json'), 'utf8')) as SubstrateState;
-      if (substrate.machines === 'lxd') await prepareLxdSubstrate({ log: (line) => this.io.err(`${line}\n`) });
       if (await controllerAnswers(this.modelDir)) {
         this.io.err(
           `Model "${this.model}" already has a running controller (pid ${String(await controllerPid(this.modelDir))}).\n`,
         );
         return 0;
       }
+      // The first LXD set-up builds the machines' image (minutes): here, with its progress shown,
+      // rather than inside the controller's start.
+      const substrate = JSON.parse(await readFile(join(this.modelDir, 'substrate.json'), 'utf8')) as SubstrateState;
+      if (substrate.machines === 'lxd') await prepareLxdSubstrate({ log: (line) => this.io.err(`${line}\n`) });
       const pid = await startControllerProcess(this.modelDir);
       this.io.err(
         `${fresh ? 'Created' : 'Resumed'} model "${this.model}" in ${this.modelDir}; controller pid ${pid} on ${controllerFiles(this.modelDir).socket}\n`,

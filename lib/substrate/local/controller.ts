@@ -174,7 +174,7 @@ export class LocalController {
 
   rootOf = (machineId: string): string => this.provider?.rootOf(machineId) ?? machineRoot(this.modelDir, machineId);
 
-  /** What the machines are: `namespaces`, or the provider's kind (`lxd`). */
+  /** What the machines are, as saved with the model. */
   get machinesKind(): MachinesKind {
     return this.substrate.machines ?? 'namespaces';
   }

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // The README's main job: `npm run demo` (`demo-main.js up`) deploys bundles/turku.yaml on the
-// local substrate (LXD machines where it can start LXD, else namespaces) with a sample principal, takes a first backup, prints what runs and the next
-// `npx turku-local` commands to try: its controller keeps running. `npm run demo:down` (`down`)
-// stops the controller and removes the model. A test and demo substrate
-// (lib/substrate/local/driver.ts), not a place to keep backups.
+// local substrate (LXD machines where it can start LXD, else namespaces) with a sample principal,
+// takes a first backup, prints what runs and the next `npx turku-local` commands to try: its
+// controller keeps running. `npm run demo:down` (`down`) stops the controller and removes the
+// model. A test and demo substrate (lib/substrate/local/driver.ts), not a place to keep backups.
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
