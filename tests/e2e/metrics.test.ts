@@ -1,5 +1,5 @@
 import { jest } from '@jest/globals';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -13,12 +13,14 @@ import { freePort, REPO_ROOT } from '../support/processes.js';
 /**
  * A real Prometheus (Debian's `prometheus`) scraping a real turku-api after real backups
  * (docs/api.md, "Metrics"): with the charm's rule file loaded, a PromQL query finds the overdue
- * source and the storage's free bytes, and the overdue alert fires.
+ * source and the storage's free bytes, and the overdue alert fires; every query of the charm's
+ * Grafana dashboard answers, its summary panels showing this fleet.
  */
 
 jest.setTimeout(120_000);
 
 const RULES = join(REPO_ROOT, 'charms/turku-api/cos/turku-api.rules.yaml');
+const DASHBOARD = join(REPO_ROOT, 'charms/turku-api/cos/turku-api.dashboard.json');
 const HOUR = 3_600_000;
 
 let world: World;
@@ -51,6 +53,26 @@ async function query(promql: string): Promise<Sample[]> {
   const body = (await response.json()) as { status: string; data: { result: Sample[] } };
   expect(body.status).toBe('success');
   return body.data.result;
+}
+
+interface Panel {
+  readonly title: string;
+  readonly targets?: readonly { readonly expr?: string }[];
+  readonly panels?: readonly Panel[];
+}
+
+/** Every PromQL query of the shipped Grafana dashboard, with its panel's title. */
+async function dashboardQueries(): Promise<{ panel: string; expr: string }[]> {
+  const dashboard = JSON.parse(await readFile(DASHBOARD, 'utf8')) as { panels: Panel[] };
+  const found: { panel: string; expr: string }[] = [];
+  const walk = (panels: readonly Panel[] | undefined): void => {
+    for (const panel of panels ?? []) {
+      for (const target of panel.targets ?? []) if (target.expr) found.push({ panel: panel.title, expr: target.expr });
+      walk(panel.panels);
+    }
+  };
+  walk(dashboard.panels);
+  return found;
 }
 
 /** Asks until `found` holds for the answer (Prometheus scrapes and evaluates every second here). */
@@ -143,4 +165,26 @@ test('after a real backup, PromQL finds the overdue source and the free bytes, a
   expect(await query('ALERTS{alertname="TurkuSourceOverdue",alertstate="firing"}')).toHaveLength(1);
   // The API counted what it did: one backup, its successful check-ins.
   expect(await query('turku_backups_total{result="success"} == 1')).toHaveLength(1);
+
+  // The Grafana dashboard (no Grafana can run here): every panel's query, asked of the same
+  // Prometheus, is valid PromQL over these series, and the summary panels show this fleet.
+  const panels = await dashboardQueries();
+  expect(panels.length).toBeGreaterThanOrEqual(10);
+  const answers = new Map<string, Sample[]>();
+  for (const { expr } of panels) answers.set(expr, await query(expr));
+  const only = (panel: string) => {
+    const exprs = panels.filter((p) => p.panel === panel).map((p) => p.expr);
+    expect(exprs).toHaveLength(1);
+    return answers.get(exprs[0]!)!;
+  };
+  expect(only('Sources OK').map((sample) => sample.value[1])).toEqual(['1']);
+  expect(only('Sources overdue').map((sample) => sample.value[1])).toEqual(['1']);
+  expect(only('Sources failing').map((sample) => sample.value[1])).toEqual(['0']);
+  const freeSeries = panels.find((p) => p.panel === 'Storage free' && p.expr.includes('free_bytes'))!;
+  expect(answers.get(freeSeries.expr)!.map((sample) => [sample.metric.storage, sample.value[1]])).toEqual([
+    ['primary', free!.value[1]],
+  ]);
+  expect(only('Overdue and failing sources').map((sample) => sample.metric)).toEqual([
+    { machine: 'app/0', source: 'cache' },
+  ]);
 });
