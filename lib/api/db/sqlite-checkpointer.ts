@@ -159,6 +159,10 @@ export function startCheckpointer(
       failed = true;
       running?.();
       running = undefined;
+      // Waited for as a live handle: unreferenced, a process with nothing else left to do would
+      // exit before the worker does, and whatever the caller does after the stop (closing the
+      // main connection, which removes the WAL) would never run.
+      worker.ref();
       worker.postMessage('stop');
       await exited;
     },

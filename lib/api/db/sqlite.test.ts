@@ -3,7 +3,7 @@
 // SQLite 3.54 recompiles on every run.
 import { describe, expect, test } from '@jest/globals';
 import { execa } from 'execa';
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -181,6 +181,34 @@ test('background checkpoints: the worker copies the WAL back', async () => {
   }
   expect(statSync(path).size).toBeGreaterThan(before + 1_000_000);
   await db.close();
+});
+
+test('background checkpoints: close ends in a process with nothing else to do, and removes the WAL', async () => {
+  const sqliteModule = fileURLToPath(new URL('../../../dist/lib/api/db/sqlite.js', import.meta.url));
+  // As the API's last step on SIGTERM: nothing but the database holds the process open. (Before
+  // the fix about half such runs exited, code 13, while the close waited for the worker.)
+  for (let run = 0; run < 4; run++) {
+    const path = join(await mkdtemp(join(os.tmpdir(), 'sqlite-test-')), 'api.db');
+    const closed = await execa(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const { openSqlite } = await import(${JSON.stringify(sqliteModule)});
+       const db = openSqlite(${JSON.stringify(path)}, { backgroundCheckpoints: true });
+       await db.transaction((tx) => tx.run('CREATE TABLE t (b BLOB)'));
+       // Enough commits that the worker checkpoints one after another: one is under way at the close.
+       for (let i = 0; i < 300; i++) {
+         await db.transaction((tx) => tx.run('INSERT INTO t SELECT randomblob(4000) FROM (VALUES (1),(2),(3),(4),(5))'));
+       }
+       await db.close();
+       process.stdout.write('closed');`,
+      ],
+      { reject: false },
+    );
+    expect([closed.exitCode, closed.stdout, closed.stderr]).toEqual([0, 'closed', '']);
+    expect(existsSync(`${path}-wal`)).toBe(false);
+  }
 });
 
 test('background checkpoints: under steady writes the WAL starts over instead of growing', async () => {
