@@ -42,27 +42,44 @@ export class ToolRelay {
   private constructor(
     private readonly server: Server,
     readonly socketPath: string,
+    /** The calls under way, each its machine-side socket and the one to the tool server. */
+    private readonly open: Set<Socket>,
   ) {}
 
   /** Listens on `socketPath`, forwarding each call to `upstream` with paths under `root`. */
   static async start(socketPath: string, upstream: string, root: string): Promise<ToolRelay> {
     await rm(socketPath, { force: true });
-    const server = createServer((client) => relay(client, upstream, root));
+    const open = new Set<Socket>();
+    const track = (socket: Socket) => {
+      open.add(socket);
+      socket.once('close', () => open.delete(socket));
+    };
+    const server = createServer((client) => {
+      track(client);
+      relay(client, upstream, root, track);
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(socketPath, () => resolve());
     });
-    return new ToolRelay(server, socketPath);
+    return new ToolRelay(server, socketPath, open);
   }
 
+  /**
+   * Stops listening and cuts the calls under way: the relay closes when its machine is gone, and
+   * a call left open there (a hook killed mid-call) would otherwise hold the close, and the
+   * process, forever.
+   */
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const socket of this.open) socket.destroy();
+    await closed;
     await rm(this.socketPath, { force: true });
   }
 }
 
 /** Reads the client's request line, sends it rewritten upstream, pipes the answer back. */
-function relay(client: Socket, upstream: string, root: string): void {
+function relay(client: Socket, upstream: string, root: string, track: (socket: Socket) => void): void {
   const chunks: Buffer[] = [];
   let sent = false;
   client.on('error', () => client.destroy());
@@ -74,6 +91,7 @@ function relay(client: Socket, upstream: string, root: string): void {
     if (newline < 0) return;
     sent = true;
     const agent = createConnection(upstream);
+    track(agent);
     agent.on('error', (error) => {
       client.end(`${JSON.stringify({ code: 1, stdout: '', stderr: `ERROR tool relay: ${error.message}\n` })}\n`);
     });
