@@ -2,6 +2,7 @@ import { jest } from '@jest/globals';
 import { execa } from 'execa';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type HookToolRunner, type ToolResult } from '../charm/runner.js';
@@ -204,6 +205,28 @@ test('close() removes the socket and the tools directory', async () => {
   expect(existsSync(other.socketPath)).toBe(true);
   await other.close();
   expect(existsSync(base)).toBe(false);
+});
+
+test('close() cuts a call under way instead of waiting for it (a tool killed mid-call never ends its own)', async () => {
+  const other = await ToolServer.start();
+  let received!: () => void;
+  const gotCall = new Promise<void>((resolve) => (received = resolve));
+  other.register('ctx-hung', {
+    run() {
+      received();
+      return new Promise<ToolResult>(() => undefined);
+    },
+  });
+  const client = connect(other.socketPath);
+  client.on('error', () => undefined);
+  const clientClosed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+  client.write(`${JSON.stringify({ contextId: 'ctx-hung', tool: 'status-get', args: [] })}\n`);
+  await gotCall;
+
+  const started = Date.now();
+  await other.close();
+  await clientClosed;
+  expect(Date.now() - started).toBeLessThan(2_000);
 });
 
 test('register refuses a context id already in use', () => {

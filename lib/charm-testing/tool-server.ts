@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, parse } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type HookToolRunner, type ToolResult } from '../charm/runner.js';
+import { OpenCalls } from './closing-server.js';
 import { HOOK_TOOL_NAMES } from './tools/index.js';
 
 // Every tool the fake implements gets an executable in `toolsDir` (one list, in tools/index.ts).
@@ -62,6 +63,7 @@ function errorResult(message: string): ToolResult {
 
 export class ToolServer {
   private readonly runners = new Map<string, HookToolRunner>();
+  private readonly openCalls = new OpenCalls();
 
   private constructor(
     private readonly server: Server,
@@ -132,16 +134,20 @@ export class ToolServer {
     };
   }
 
-  /** Stops listening, drops the contexts and removes the temp dir with the socket and tools. */
+  /**
+   * Stops listening, cuts the calls under way (a tool killed mid-call never ends its own), drops
+   * the contexts and removes the temp dir with the socket and tools.
+   */
   async close(): Promise<void> {
     this.runners.clear();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.openCalls.close(this.server);
     await rm(this.baseDir, { recursive: true, force: true });
   }
 
   private serve(socket: Socket): void {
     const chunks: Buffer[] = [];
     let answered = false;
+    this.openCalls.track(socket);
     socket.on('error', () => socket.destroy());
     socket.on('data', (chunk: Buffer) => {
       if (answered) return;

@@ -5,6 +5,7 @@
 // shim resolves them) become the same file under the container's root as the host sees it.
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { rm } from 'node:fs/promises';
+import { OpenCalls } from '../../charm-testing/closing-server.js';
 
 /** The tool call's arguments with file paths moved under `root` (the container's `/` on the host). */
 export function hostFilePaths(args: readonly string[], root: string): string[] {
@@ -43,17 +44,14 @@ export class ToolRelay {
     private readonly server: Server,
     readonly socketPath: string,
     /** The calls under way, each its machine-side socket and the one to the tool server. */
-    private readonly open: Set<Socket>,
+    private readonly open: OpenCalls,
   ) {}
 
   /** Listens on `socketPath`, forwarding each call to `upstream` with paths under `root`. */
   static async start(socketPath: string, upstream: string, root: string): Promise<ToolRelay> {
     await rm(socketPath, { force: true });
-    const open = new Set<Socket>();
-    const track = (socket: Socket) => {
-      open.add(socket);
-      socket.once('close', () => open.delete(socket));
-    };
+    const open = new OpenCalls();
+    const track = (socket: Socket) => open.track(socket);
     const server = createServer((client) => {
       track(client);
       relay(client, upstream, root, track);
@@ -71,9 +69,7 @@ export class ToolRelay {
    * process, forever.
    */
   async close(): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const socket of this.open) socket.destroy();
-    await closed;
+    await this.open.close(this.server);
     await rm(this.socketPath, { force: true });
   }
 }
