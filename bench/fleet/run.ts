@@ -1,6 +1,6 @@
-import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
+import { removeTreeWithImmutables } from '../../lib/common/remove-tree.js';
 import { backupSlotCount } from '../../lib/storage/backup-slots.js';
 import { makeBenchRoot } from '../datapath/world.js';
 import { say } from '../harness/lifecycle.js';
@@ -75,7 +75,8 @@ async function main(): Promise<void> {
     fileSystem = fileSystemOf(root);
     result = await measure(settings, root);
   } finally {
-    await rm(root, { recursive: true, force: true, maxRetries: 3 });
+    // The storage's snapshots carry the immutable flag, which a plain recursive rm cannot pass.
+    removeTreeWithImmutables(root);
   }
   const checks = targets(result);
   await writeResults(output, {

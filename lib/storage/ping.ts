@@ -20,9 +20,10 @@ import { answerQuery } from './queries/answer.js';
 import { reportLeftovers, SessionJournal, sessionLockName } from './session-journal.js';
 import type { StorageSettings } from './settings.js';
 import { snapshotSettings } from './snapshot-settings.js';
-import { runSnapshotMode } from './snapshots/index.js';
+import { rsyncUrl, runSnapshotMode } from './snapshots/index.js';
 import { readFrame, waitForEnd } from './stdin-frame.js';
-import { tunnelOwnerProblem } from './tunnel-owner-check.js';
+import { checkTunnelOwner } from './tunnel-owner-check.js';
+import type { TunnelHost } from './tunnel-owner.js';
 import { machineVolume, spaceWarning, usedPercent } from './volume-check.js';
 import { chooseVolume, measureVolumes } from './volumes.js';
 
@@ -138,15 +139,16 @@ async function backUpDueSources(
 
   // Checked before the first rsync, so only when some due source was offered.
   const pulls = due.some(([name, descriptor]) => moduleCredentials(request, name, descriptor) !== undefined);
-  const tunnelProblem =
+  const tunnel =
     pulls && settings.verify_tunnel_owner
-      ? await tunnelOwnerProblem(request.port, settings.tunnel_owner_command)
-      : undefined;
-  if (tunnelProblem !== undefined) {
-    log.error(tunnelProblem);
-    for (const [name] of due) await report(name, failure(tunnelProblem));
+      ? await checkTunnelOwner(request.port, settings.tunnel_owner_command)
+      : { host: '127.0.0.1' as const };
+  if ('problem' in tunnel) {
+    log.error(tunnel.problem);
+    for (const [name] of due) await report(name, failure(tunnel.problem));
     return outcomes.finish(1);
   }
+  if (tunnel.host === '::1') log.info(`Tunnel on port ${request.port} is on [::1] only; pulling through it there`);
 
   let allReported = true;
   const friendly = friendlyName([machine.environment_name, machine.service_name, machine.unit_name]);
@@ -154,7 +156,10 @@ async function backUpDueSources(
     const timeBegin = Date.now() / 1000;
     const unit = machine.unit_name ?? uuid;
     await journal.pulling(name, timeBegin);
-    const result = await backUpSource(settings, { uuid, unit, name, descriptor, request, friendly, log, options });
+    const result = await backUpSource(settings, {
+      ...{ uuid, unit, name, descriptor, request, friendly, log, options },
+      tunnelHost: tunnel.host,
+    });
     const final = { ...result, time_begin: timeBegin, time_end: Date.now() / 1000 };
     const reported = await report(name, final);
     await (reported ? journal.reported(name) : journal.unreported(name, final));
@@ -170,6 +175,8 @@ interface SourceContext {
   readonly name: string;
   readonly descriptor: SourceDescriptor;
   readonly request: StdinRequest;
+  /** The loopback the agent's tunnel is on (tunnel-owner.ts, TunnelHost). */
+  readonly tunnelHost: TunnelHost;
   readonly friendly: string | undefined;
   readonly log: WorkloadLogger;
   readonly options: StoragePingOptions;
@@ -213,7 +220,7 @@ async function backUpSource(settings: StorageSettings, context: SourceContext): 
     source: name,
     descriptor,
     remote: {
-      url: `rsync://${credentials.username}@127.0.0.1:${context.request.port}/${name}/`,
+      url: rsyncUrl(credentials.username, context.tunnelHost, context.request.port, name),
       password: credentials.password,
     },
     settings: snapshotSettings(settings),

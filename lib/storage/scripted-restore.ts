@@ -13,8 +13,8 @@ import { restorePathProblem } from '../turku/restore-path.js';
 import { machinesDir } from './machine-dir.js';
 import { snapshotSettings } from './snapshot-settings.js';
 import type { StorageSettings } from './settings.js';
-import { manifestToSend, pushRestore, resolveRestoreTree, type RestoreTree } from './snapshots/index.js';
-import { tunnelOwnerProblem } from './tunnel-owner-check.js';
+import { manifestToSend, pushRestore, resolveRestoreTree, rsyncUrl, type RestoreTree } from './snapshots/index.js';
+import { checkTunnelOwner } from './tunnel-owner-check.js';
 
 /**
  * [NEW] Scripted restore: the agent names a source and a snapshot, and this storage pushes that
@@ -52,10 +52,10 @@ export async function serveScriptedRestore(
   const machineDir = join(machinesDir(settings.var_dir), session.uuid);
   const mode = await modeOnDisk(machineDir, restore.source, settings.snapshot_mode);
   if (mode === undefined) return refuse(log, `No backups of source "${restore.source}" on this storage`);
-  const tunnelProblem = settings.verify_tunnel_owner
-    ? await tunnelOwnerProblem(session.port, settings.tunnel_owner_command)
-    : undefined;
-  if (tunnelProblem !== undefined) return refuse(log, tunnelProblem);
+  const tunnel = settings.verify_tunnel_owner
+    ? await checkTunnelOwner(session.port, settings.tunnel_owner_command)
+    : { host: '127.0.0.1' as const };
+  if ('problem' in tunnel) return refuse(log, tunnel.problem);
 
   const asked = asOf === undefined ? restore.snapshot : `as of ${asOf.toISOString()}`;
   const part = restore.path === undefined ? '' : `, path ${restore.path}`;
@@ -98,7 +98,7 @@ export async function serveScriptedRestore(
                 }),
               ),
           }),
-      url: `rsync://${restore.username}@127.0.0.1:${session.port}/${restore.module}/`,
+      url: rsyncUrl(restore.username, tunnel.host, session.port, restore.module),
       password: restore.password,
       // A restore should give back exactly what was saved, hard links included.
       hardLinks: true,

@@ -1,5 +1,5 @@
 import { runProcess, type ProcessResult } from '../common/process.js';
-import { loopbackPortsOfAncestors } from './tunnel-owner.js';
+import { tunnelsOfAncestors, type HeldTunnel, type TunnelHost } from './tunnel-owner.js';
 
 /**
  * [NEW] Whether the tunnel on a port belongs to this session (docs/datapath.md, "The storage's
@@ -16,22 +16,36 @@ const HELPER_TIMEOUT_MS = 20_000;
 export interface TunnelOwnerProbe {
   /** This process's effective uid (undefined off POSIX). */
   readonly uid: number | undefined;
-  /** The ports listened on by this process's ancestors, read directly (needs root). */
-  readonly ownPorts: () => Promise<number[]>;
+  /** The tunnels this process's ancestors listen on, read directly (needs root). */
+  readonly ownTunnels: () => Promise<HeldTunnel[]>;
   readonly run: (argv: readonly string[]) => Promise<ProcessResult>;
 }
 
 const REAL_PROBE: TunnelOwnerProbe = {
   uid: process.geteuid?.(),
-  ownPorts: () => loopbackPortsOfAncestors(),
+  ownTunnels: () => tunnelsOfAncestors(),
   run: (argv) => runProcess(argv, { timeoutMs: HELPER_TIMEOUT_MS }),
 };
 
-/** The helper's output: one port per line, nothing else (empty when no ancestor listens). */
-export function parsePortLines(stdout: string): number[] | undefined {
-  const lines = stdout.split('\n').filter((line) => line !== '');
-  const ports = lines.map((line) => (/^[1-9][0-9]{0,4}$/.test(line) ? Number(line) : NaN));
-  return ports.every((port) => port <= 65_535) ? ports : undefined;
+/**
+ * The helper's output: one tunnel per line, `<port>` for one on 127.0.0.1 and `[::1]:<port>` for
+ * one its session could bind on ::1 only, nothing else. A helper of before the IPv6 lines prints
+ * only the first kind, so both versions read each other's output where it matters.
+ */
+export function formatTunnelLines(tunnels: readonly HeldTunnel[]): string {
+  return tunnels.map(({ port, host }) => (host === '::1' ? `[::1]:${port}\n` : `${port}\n`)).join('');
+}
+
+/** The helper's output read back (see formatTunnelLines); undefined for anything else. */
+export function parseTunnelLines(stdout: string): HeldTunnel[] | undefined {
+  const tunnels: HeldTunnel[] = [];
+  for (const line of stdout.split('\n').filter((text) => text !== '')) {
+    const match = /^(\[::1\]:)?([1-9][0-9]{0,4})$/.exec(line);
+    const port = Number(match?.[2]);
+    if (match === null || port > 65_535) return undefined;
+    tunnels.push({ port, host: match[1] === undefined ? '127.0.0.1' : '::1' });
+  }
+  return tunnels;
 }
 
 /** The helper's failure as one line: its last line of stderr, else how it ended. */
@@ -44,23 +58,30 @@ export function helperFailure(command: readonly string[], result: ProcessResult)
   return `${name}: ${result.exitCode === null ? `killed by ${result.signal}` : `exit status ${result.exitCode}`}`;
 }
 
+/** Where to pull through a tunnel this session owns, or why it may not be used. */
+export type TunnelVerdict = { readonly host: TunnelHost } | { readonly problem: string };
+
 /**
- * undefined when this session's ancestors hold the listener on 127.0.0.1:<port>; otherwise the
- * summary to report for every source: not owned, or why it could not be checked (then nothing
- * is pulled either: an unchecked tunnel is not trusted).
+ * The loopback this session's ancestors hold the listener for `port` on; otherwise the summary to
+ * report for every source: not owned, or why it could not be checked (then nothing is pulled
+ * either: an unchecked tunnel is not trusted).
  */
-export async function tunnelOwnerProblem(
+export async function checkTunnelOwner(
   port: number,
   command: readonly string[],
   probe: TunnelOwnerProbe = REAL_PROBE,
-): Promise<string | undefined> {
-  const notOwned = `Tunnel on port ${port} is not owned by this session`;
-  if (probe.uid === 0) return (await probe.ownPorts()).includes(port) ? undefined : notOwned;
+): Promise<TunnelVerdict> {
+  const notOwned = { problem: `Tunnel on port ${port} is not owned by this session` };
+  const found = (tunnels: readonly HeldTunnel[]): TunnelVerdict => {
+    const held = tunnels.find((tunnel) => tunnel.port === port);
+    return held === undefined ? notOwned : { host: held.host };
+  };
+  if (probe.uid === 0) return found(await probe.ownTunnels());
   const result = await probe.run(command);
-  const ports = result.exitCode === 0 ? parsePortLines(result.stdout) : undefined;
-  if (ports === undefined) {
+  const tunnels = result.exitCode === 0 ? parseTunnelLines(result.stdout) : undefined;
+  if (tunnels === undefined) {
     const why = result.exitCode === 0 ? `${command.join(' ')}: unexpected output` : helperFailure(command, result);
-    return `Cannot check who owns the tunnel on port ${port}: ${why}`;
+    return { problem: `Cannot check who owns the tunnel on port ${port}: ${why}` };
   }
-  return ports.includes(port) ? undefined : notOwned;
+  return found(tunnels);
 }

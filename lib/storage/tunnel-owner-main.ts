@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 import { errorMessage } from '../common/errors.js';
-import { loopbackPortsOfAncestors } from './tunnel-owner.js';
+import { formatTunnelLines } from './tunnel-owner-check.js';
+import { tunnelsOfAncestors } from './tunnel-owner.js';
 
 /**
  * `turku-storage-tunnel-owner`: prints, one per line, the loopback ports whose listening sockets
- * this program's ancestors hold. An unprivileged ping account runs it as root through sudo (the
+ * this program's ancestors hold (the format is formatTunnelLines'). An unprivileged ping account runs it as root through sudo (the
  * storage charm's sudoers rule allows exactly this command without arguments), because it may not
  * read the descriptors of its own sshd session (docs/datapath.md, "The storage's sshd"). It looks
  * only at its own ancestry, so it tells the caller about its own session and nothing else.
@@ -13,7 +14,8 @@ import { loopbackPortsOfAncestors } from './tunnel-owner.js';
 const USAGE = `Usage: turku-storage-tunnel-owner
 
 Prints the loopback TCP ports listened on by this program's ancestor processes (the sshd
-session of the login that runs it), one per line. Takes no arguments.
+session of the login that runs it), one per line: PORT when it listens on 127.0.0.1,
+[::1]:PORT when on ::1 only. Takes no arguments.
 `;
 
 async function main(args: readonly string[]): Promise<number> {
@@ -25,8 +27,7 @@ async function main(args: readonly string[]): Promise<number> {
     process.stderr.write(USAGE);
     return 2;
   }
-  const ports = await loopbackPortsOfAncestors();
-  process.stdout.write(ports.map((port) => `${port}\n`).join(''));
+  process.stdout.write(formatTunnelLines(await tunnelsOfAncestors()));
   return 0;
 }
 

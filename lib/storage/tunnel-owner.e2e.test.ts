@@ -6,6 +6,7 @@
 // descriptors itself: the direct reading fails, the helper through sudo must not.
 import { jest } from '@jest/globals';
 import { chown, mkdir, rm, writeFile } from 'node:fs/promises';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
 
@@ -30,6 +31,7 @@ const sessions: (PromiseLike<unknown> & { kill(signal: NodeJS.Signals): boolean 
 interface Verdict {
   readonly uid: number;
   readonly problem: string | null;
+  readonly host: string | null;
   readonly direct: boolean;
   readonly sudoWithArgument: number;
 }
@@ -61,14 +63,15 @@ beforeAll(async () => {
   await writeFile(
     probe,
     [
-      `import { tunnelOwnerProblem } from '${join(DIST_DIR, 'lib/storage/tunnel-owner-check.js')}';`,
+      `import { checkTunnelOwner } from '${join(DIST_DIR, 'lib/storage/tunnel-owner-check.js')}';`,
       `import { tunnelOwnedByAncestor } from '${join(DIST_DIR, 'lib/storage/tunnel-owner.js')}';`,
       `import { spawnSync } from 'node:child_process';`,
       'const port = Number(process.env.SSH_ORIGINAL_COMMAND);',
-      `const problem = await tunnelOwnerProblem(port, ['sudo', '-n', '${helper}']);`,
+      `const verdict = await checkTunnelOwner(port, ['sudo', '-n', '${helper}']);`,
       'const direct = await tunnelOwnedByAncestor(port);',
       `const sudoWithArgument = spawnSync('sudo', ['-n', '${helper}', String(port)]).status;`,
-      'process.stdout.write(JSON.stringify({ uid: process.getuid(), problem: problem ?? null, direct, sudoWithArgument }));',
+      'const { problem = null, host = null } = { ...verdict };',
+      'process.stdout.write(JSON.stringify({ uid: process.getuid(), problem, host, direct, sudoWithArgument }));',
       '',
     ].join('\n'),
     { mode: 0o644 },
@@ -133,6 +136,7 @@ test("the account's own tunnel passes, though the account cannot read its sshd s
   const verdict = await check(port, port);
   expect(verdict.uid).not.toBe(0);
   expect(verdict.problem).toBeNull();
+  expect(verdict.host).toBe('127.0.0.1');
   // Why the helper is needed: the direct reading sees no ancestor holding the port.
   expect(verdict.direct).toBe(false);
   // The sudoers rule allows the helper without arguments only.
@@ -165,4 +169,23 @@ test("another session's tunnel, held by the same account, is refused", async () 
   await waitForPort('127.0.0.1', other, 15_000, { exited: holder });
   const verdict = await check(await freePort(), other);
   expect(verdict.problem).toBe(`Tunnel on port ${other} is not owned by this session`);
+});
+
+test("a tunnel port that is a source port of the storage's own connection is bound on ::1 only, and passes there", async () => {
+  // What a busy storage meets: its rsyncs pulling through other tunnels connect from source ports
+  // of the range the agents draw tunnel ports from. sshd then fails to bind 127.0.0.1:<port>, binds
+  // [::1]:<port>, and calls the forward a success.
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const client = connect((server.address() as AddressInfo).port, '127.0.0.1');
+  await new Promise<void>((resolve) => client.once('connect', () => resolve()));
+  try {
+    const port = client.localPort!;
+    const verdict = await check(port, port);
+    expect(verdict.problem).toBeNull();
+    expect(verdict.host).toBe('::1');
+  } finally {
+    client.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
 });

@@ -4,10 +4,11 @@ import { execa } from 'execa';
 
 import {
   listeningInodes,
+  loopback6Listeners,
   loopbackListeners,
-  loopbackPortsOfAncestors,
   parentPid,
   tunnelOwnedByAncestor,
+  tunnelsOfAncestors,
 } from './tunnel-owner.js';
 
 const TCP = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
@@ -26,6 +27,21 @@ test('loopback listeners are read with their ports; connections and other addres
   expect(loopbackListeners(TCP.replace('0100007F:DF7B 00000000', '0100007F:0016 00000000'))).toEqual([
     { port: 22, inode: '424242' },
   ]);
+});
+
+// ::1:C350 listening, ::1:C351 a connection, [::]:C352 listening on every address, and a
+// v4-mapped 127.0.0.1:C353 (none of these but the first is a tunnel on ::1).
+const TCP6 = `  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000000000000000000001000000:C350 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 717171 1 0000000000000000 100 0 0 10 0
+   1: 00000000000000000000000001000000:C351 00000000000000000000000001000000:9C40 01 00000000:00000000 00:00000000 00000000     0        0 818181 1 0000000000000000 20 4 30 10 -1
+   2: 00000000000000000000000000000000:C352 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 919191 1 0000000000000000 100 0 0 10 0
+   3: 0000000000000000FFFF00000100007F:C353 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 121212 1 0000000000000000 100 0 0 10 0
+`;
+
+test('::1 listeners are read from tcp6; connections, the wildcard and v4-mapped addresses are not', () => {
+  expect(loopback6Listeners(TCP6)).toEqual([{ port: 0xc350, inode: '717171' }]);
+  expect(loopbackListeners(TCP6)).toEqual([]);
+  expect(loopback6Listeners(TCP)).toEqual([]);
 });
 
 test('the parent PID is read after the command name, which may hold spaces and parentheses', () => {
@@ -52,11 +68,29 @@ describe('against the kernel', () => {
       // Nothing listens on port 1.
       expect(await tunnelOwnedByAncestor(1, child.pid)).toBe(false);
       // What the helper prints: the child's ancestors hold this port among their loopback listeners.
-      expect(await loopbackPortsOfAncestors(child.pid)).toContain(port);
-      expect(await loopbackPortsOfAncestors()).not.toContain(port);
+      expect(await tunnelsOfAncestors(child.pid)).toContainEqual({ port, host: '127.0.0.1' });
+      expect((await tunnelsOfAncestors()).map((tunnel) => tunnel.port)).not.toContain(port);
     } finally {
       child.kill();
       await child.catch(() => undefined);
+    }
+  });
+
+  test('a listener on ::1 alone is a tunnel there; one on both loopbacks is taken on 127.0.0.1', async () => {
+    const only6 = createServer();
+    await new Promise<void>((resolve) => only6.listen(0, '::1', resolve));
+    const port6 = (only6.address() as { port: number }).port;
+    const both = createServer();
+    await new Promise<void>((resolve) => both.listen(port, '::1', resolve));
+    const child = execa('sleep', ['30']);
+    try {
+      const tunnels = await tunnelsOfAncestors(child.pid);
+      expect(tunnels).toContainEqual({ port: port6, host: '::1' });
+      expect(tunnels.filter((tunnel) => tunnel.port === port)).toEqual([{ port, host: '127.0.0.1' }]);
+    } finally {
+      child.kill();
+      await child.catch(() => undefined);
+      await Promise.all([only6, both].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     }
   });
 });

@@ -2,9 +2,10 @@ import { readdir, readFile, readlink } from 'node:fs/promises';
 
 /**
  * [NEW] Tunnel ownership check (docs/datapath.md, "The storage's sshd"): the socket listening on
- * 127.0.0.1:<port> must be held by one of this process's ancestors, that is by the sshd session of
- * the login that started us. Otherwise another machine could have squatted the port and would serve
- * us its data under this machine's name. Linux only (/proc).
+ * 127.0.0.1:<port> (or [::1]:<port>, see TunnelHost) must be held by one of this process's
+ * ancestors, that is by the sshd session of the login that started us. Otherwise another machine
+ * could have squatted the port and would serve us its data under this machine's name. Linux only
+ * (/proc).
  *
  * Reading an ancestor's /proc/<pid>/fd needs ptrace access to it: a root ping has it, an
  * unprivileged ping account has none to sshd's session process (it changed its uid, so the kernel
@@ -14,23 +15,48 @@ import { readdir, readFile, readlink } from 'node:fs/promises';
 
 const LISTEN = '0A';
 
+/**
+ * Where a session's tunnel can be reached on the storage. sshd binds a forward with no address on
+ * both loopbacks, and calls it a success when one of them binds: 127.0.0.1:<port> fails when that
+ * port is already the source port of one of the storage's own connections (an rsync pulling
+ * through another tunnel takes its source port from the same range as the agents' tunnel ports),
+ * and then the tunnel is on [::1]:<port> only.
+ */
+export type TunnelHost = '127.0.0.1' | '::1';
+
 export interface LoopbackListener {
   readonly port: number;
   readonly inode: string;
 }
 
-/** Sockets listening on 127.0.0.1 in /proc/net/tcp, with their ports and inodes. */
-export function loopbackListeners(procNetTcp: string): LoopbackListener[] {
+/** A tunnel a session holds: its port and the loopback to reach it on (IPv4 when it has both). */
+export interface HeldTunnel {
+  readonly port: number;
+  readonly host: TunnelHost;
+}
+
+/** Listening sockets in a /proc/net/tcp or tcp6 text whose local address is `address` (hex). */
+function listenersOn(procNetTcp: string, address: string): LoopbackListener[] {
   const listeners: LoopbackListener[] = [];
   for (const line of procNetTcp.split('\n').slice(1)) {
     const fields = line.trim().split(/\s+/);
     // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
-    const match = /^0100007F:([0-9A-F]{4})$/.exec(fields[1] ?? '');
-    if (match && fields[3] === LISTEN && fields[9] !== undefined) {
-      listeners.push({ port: Number.parseInt(match[1]!, 16), inode: fields[9] });
+    const [local, port] = (fields[1] ?? '').split(':');
+    if (local === address && port !== undefined && /^[0-9A-F]{4}$/.test(port) && fields[3] === LISTEN) {
+      if (fields[9] !== undefined) listeners.push({ port: Number.parseInt(port, 16), inode: fields[9] });
     }
   }
   return listeners;
+}
+
+/** Sockets listening on 127.0.0.1 in /proc/net/tcp, with their ports and inodes. */
+export function loopbackListeners(procNetTcp: string): LoopbackListener[] {
+  return listenersOn(procNetTcp, '0100007F');
+}
+
+/** Sockets listening on ::1 in /proc/net/tcp6 (the address as four host-order words). */
+export function loopback6Listeners(procNetTcp6: string): LoopbackListener[] {
+  return listenersOn(procNetTcp6, '00000000000000000000000001000000');
 }
 
 /** Inodes of sockets listening on 127.0.0.1:<port> in /proc/net/tcp. */
@@ -47,23 +73,27 @@ export function parentPid(statText: string): number {
 }
 
 /**
- * The loopback ports whose listening sockets the ancestors of `pid` hold, ascending. An ancestor
- * whose descriptors cannot be read counts as holding none.
+ * The loopback tunnels whose listening sockets the ancestors of `pid` hold, by ascending port:
+ * on 127.0.0.1 where they hold it there, else on ::1. An ancestor whose descriptors cannot be
+ * read counts as holding none.
  */
-export async function loopbackPortsOfAncestors(pid = process.pid): Promise<number[]> {
-  const listeners = loopbackListeners(await readFile('/proc/net/tcp', 'utf8'));
-  if (listeners.length === 0) return [];
+export async function tunnelsOfAncestors(pid = process.pid): Promise<HeldTunnel[]> {
+  const v4 = loopbackListeners(await readFile('/proc/net/tcp', 'utf8'));
+  const v6 = loopback6Listeners(await readFile('/proc/net/tcp6', 'utf8').catch(() => ''));
+  if (v4.length === 0 && v6.length === 0) return [];
   const held = new Set<string>();
   for (let current = parentPid(await readFile(`/proc/${pid}/stat`, 'utf8')); current > 1;) {
     for (const inode of await socketInodes(current)) held.add(inode);
     current = parentPid(await readFile(`/proc/${current}/stat`, 'utf8'));
   }
-  const ports = listeners.filter((listener) => held.has(listener.inode)).map((listener) => listener.port);
-  return [...new Set(ports)].sort((a, b) => a - b);
+  const tunnels = new Map<number, TunnelHost>();
+  for (const listener of v6) if (held.has(listener.inode)) tunnels.set(listener.port, '::1');
+  for (const listener of v4) if (held.has(listener.inode)) tunnels.set(listener.port, '127.0.0.1');
+  return [...tunnels].map(([port, host]) => ({ port, host })).sort((a, b) => a.port - b.port);
 }
 
 export async function tunnelOwnedByAncestor(port: number, pid = process.pid): Promise<boolean> {
-  return (await loopbackPortsOfAncestors(pid)).includes(port);
+  return (await tunnelsOfAncestors(pid)).some((tunnel) => tunnel.port === port);
 }
 
 async function socketInodes(pid: number): Promise<string[]> {

@@ -92,7 +92,8 @@ describe('rsync argv (docs/datapath.md, "Pulling with rsync")', () => {
   });
 
   test('url, env and failure text', () => {
-    expect(rsyncUrl('ae2e', 64951, 'etc')).toBe('rsync://ae2e@127.0.0.1:64951/etc/');
+    expect(rsyncUrl('ae2e', '127.0.0.1', 64951, 'etc')).toBe('rsync://ae2e@127.0.0.1:64951/etc/');
+    expect(rsyncUrl('ae2e', '::1', 64951, 'etc')).toBe('rsync://ae2e@[::1]:64951/etc/');
     expect(rsyncEnv('pw')).toEqual({ RSYNC_PASSWORD: 'pw', PATH: SAFE_PATH });
     expect(rsyncFailure({ code: 5, diagnostics: ['@ERROR: auth failed on module etc'] }, '/srv')).toBe(
       'agent refused credentials (rsync exit code 5)',

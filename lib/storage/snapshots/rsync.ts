@@ -2,6 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import type { TunnelHost } from '../tunnel-owner.js';
+
 import { isRsyncDiagnostic, rsyncFailureReason, rsyncSuccessNote } from './failure-reasons.js';
 import { runLogged, SAFE_PATH } from './process.js';
 import { type SnapshotJob, type SnapshotLog } from './types.js';
@@ -14,9 +16,9 @@ import { type SnapshotJob, type SnapshotLog } from './types.js';
 /** 24 is "some files vanished before they could be transferred": normal on a live system. */
 export const RSYNC_SUCCESS_CODES: readonly number[] = [0, 24];
 
-/** `rsync://<username>@127.0.0.1:<port>/<module>/` */
-export function rsyncUrl(username: string, port: number, module: string): string {
-  return `rsync://${username}@127.0.0.1:${port}/${module}/`;
+/** `rsync://<username>@127.0.0.1:<port>/<module>/`, or `@[::1]:` for a tunnel on ::1 only. */
+export function rsyncUrl(username: string, host: TunnelHost, port: number, module: string): string {
+  return `rsync://${username}@${host === '::1' ? '[::1]' : host}:${port}/${module}/`;
 }
 
 export interface RsyncArgvOptions {
