@@ -89,6 +89,75 @@ test('a slot whose holder was killed (SIGKILL) is free again: the kernel drops t
   await slot.release();
 });
 
+describe('waiting on the storage', () => {
+  const waitingOptions = (extra: { maxWaitSeconds?: number; onWait?: (seconds: number) => void } = {}) => ({
+    lockDir,
+    limit: 1,
+    waiting: 1,
+    ...extra,
+  });
+
+  test('a session in a waiting place takes the slot released meanwhile, within a poll or two', async () => {
+    const first = await held(UUID(1), 1);
+    const waits: number[] = [];
+    const waiter = takeBackupSlot(UUID(2), waitingOptions({ onWait: (seconds) => waits.push(seconds) }));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const released = Date.now();
+    await first.release();
+    const answer = await waiter;
+    expect(isBusy(answer)).toBe(false);
+    expect(Date.now() - released).toBeLessThan(1_000);
+    // The longest wait follows the sessions' length: at least the short cap.
+    expect(waits).toEqual([SHORT_CAP_SECONDS]);
+    // Its place is free again for the next one.
+    expect(await readdir(join(lockDir, SLOTS_DIRECTORY))).not.toContain('queue-0.lock');
+    await (answer as HeldSlot).release();
+  });
+
+  test('with every waiting place taken, the next session is told to come back at once', async () => {
+    const first = await held(UUID(1), 1);
+    const waiter = takeBackupSlot(UUID(2), waitingOptions());
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const started = Date.now();
+    const refused = await takeBackupSlot(UUID(3), waitingOptions());
+    expect(refused).toMatchObject({ running: 1, limit: 1 });
+    expect(Date.now() - started).toBeLessThan(1_000);
+    await first.release();
+    await ((await waiter) as HeldSlot).release();
+  });
+
+  test('a wait that runs out ends in the busy answer', async () => {
+    const first = await held(UUID(1), 1);
+    const started = Date.now();
+    const answer = await takeBackupSlot(UUID(2), waitingOptions({ maxWaitSeconds: 1 }));
+    expect(isBusy(answer)).toBe(true);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+    expect(Date.now() - started).toBeLessThan(3_000);
+    await first.release();
+  });
+
+  test('a waiting session takes the slot of a holder killed with SIGKILL', async () => {
+    const dir = join(lockDir, SLOTS_DIRECTORY);
+    await held(UUID(1), 1).then((slot) => slot.release());
+    const holdScript = 'exec 3>>"$0"; flock --nonblock 3 && echo held && exec sleep 600';
+    const holder = spawn('sh', ['-c', holdScript, join(dir, 'slot-0.lock')], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      detached: true,
+    });
+    await new Promise((resolve) => holder.stdout.once('data', resolve));
+    const waiter = takeBackupSlot(UUID(2), waitingOptions());
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const exited = new Promise((resolve) => holder.once('exit', resolve));
+    process.kill(-holder.pid!, 'SIGKILL');
+    await exited;
+    const killed = Date.now();
+    const answer = await waiter;
+    expect(isBusy(answer)).toBe(false);
+    expect(Date.now() - killed).toBeLessThan(1_000);
+    await (answer as HeldSlot).release();
+  });
+});
+
 test('the earliest refused machines are told to come back first', async () => {
   let clock = 1_000_000;
   const now = () => clock;

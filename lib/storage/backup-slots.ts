@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 
 import { writeFileAtomic } from '../common/atomic-write.js';
 import { isErrno } from '../common/errors.js';
@@ -13,8 +14,13 @@ import { tryLock, type Lock } from '../common/lock.js';
  * `<lock_dir>/turku-storage-backup-slots/slot-<i>.lock` (lib/common/lock.ts). The kernel drops
  * such a lock when its process dies, even by SIGKILL, so a killed session never keeps its slot.
  *
- * A session that finds every slot taken does not wait on the storage (a waiting Node process
- * costs tens of MB): it is told when to come back. Each refused machine leaves a note in
+ * A session that finds every slot taken may wait on the storage for one, if one of
+ * `max_waiting_backups` waiting places (advisory locks `queue-<j>.lock` beside the slots) is free:
+ * it looks for a slot whose file is gone (released) or whose holder is dead every
+ * {@link WAIT_POLL_MS}, so a slot freed is taken again within that, while the agents told to come
+ * back are still away. The places are few since each waiting session is a Node process of tens of
+ * MB; a session that finds none, or waits longer than a few sessions' length, is told when to come
+ * back. Each refused machine leaves a note in
  * `waiting/<uuid>` (when it was first and last refused), so the storage can tell the earliest
  * refused to come back first: a machine with `k` waiters refused before it is asked to wait about
  * `floor(k / slots) + 1` session lengths (at most 3, or 30 s), the length being an average of
@@ -33,6 +39,9 @@ const CAP_SESSIONS = 3;
 export const SHORT_CAP_SECONDS = 30;
 /** Weight of the newest session in the running average. */
 const AVERAGE_WEIGHT = 0.3;
+/** How often a waiting session looks for a free slot, and how many looks between full sweeps. */
+export const WAIT_POLL_MS = 100;
+const FULL_SWEEP_EVERY = 50;
 /** A note whose machine has not come back in twice its suggested wait plus this is forgotten. */
 const STALE_NOTE_GRACE_SECONDS = 60;
 
@@ -57,21 +66,99 @@ export interface SlotOptions {
   /** `<lock_dir>`; the slots live in a directory of their own inside it. */
   readonly lockDir: string;
   readonly limit: number;
+  /** Sessions that may wait on the storage for a slot; 0 or unset: none, refuse at once. */
+  readonly waiting?: number;
+  /** Told when a session starts waiting for a slot, and how long it may (whole seconds). */
+  readonly onWait?: (seconds: number) => void;
+  /** The longest wait; unset: {@link longestWait} of the recent sessions' length. */
+  readonly maxWaitSeconds?: number;
   readonly now?: () => number;
 }
 
-/** A free slot, or when to come back; the machine's waiting note goes when it gets one. */
+/**
+ * A free slot, taken at once or after a wait in one of the waiting places; or when to come back.
+ * The machine's waiting note goes when it gets one.
+ */
 export async function takeBackupSlot(uuid: string, options: SlotOptions): Promise<HeldSlot | Busy> {
   const dir = join(options.lockDir, SLOTS_DIRECTORY);
   const now = options.now ?? Date.now;
   await mkdir(join(dir, 'waiting'), { recursive: true, mode: 0o755 });
-  for (const index of await tryOrder(dir, options.limit)) {
+  const taken = (await takeFreeSlot(dir, await tryOrder(dir, options.limit), now)) ?? (await waitForSlot(dir, options));
+  if (taken === undefined) return refuse(dir, uuid, options.limit, now());
+  await rm(join(dir, 'waiting', uuid), { force: true });
+  return taken;
+}
+
+async function takeFreeSlot(dir: string, order: readonly number[], now: () => number): Promise<HeldSlot | undefined> {
+  for (const index of order) {
     const lock = await tryLock(dir, `slot-${index}`);
-    if (lock === undefined) continue;
-    await rm(join(dir, 'waiting', uuid), { force: true });
-    return heldSlot(dir, index, lock, now);
+    if (lock !== undefined) return heldSlot(dir, index, lock, now);
   }
-  return refuse(dir, uuid, options.limit, now());
+  return undefined;
+}
+
+/** A slot taken in a waiting place, or undefined when there is no place or the wait ran out. */
+async function waitForSlot(dir: string, options: SlotOptions): Promise<HeldSlot | undefined> {
+  const now = options.now ?? Date.now;
+  const place = await takePlace(dir, 'queue', await likelyFree(dir, 'queue', options.waiting ?? 0));
+  if (place === undefined) return undefined;
+  try {
+    const seconds = Math.ceil(options.maxWaitSeconds ?? longestWait(await readSessionSeconds(dir)));
+    options.onWait?.(seconds);
+    const started = Date.now();
+    for (let sweep = 1; Date.now() - started < seconds * 1000; sweep++) {
+      await delay(WAIT_POLL_MS);
+      // Now and then every slot, in case a reused PID makes a killed session's file look held.
+      const order =
+        sweep % FULL_SWEEP_EVERY === 0
+          ? await tryOrder(dir, options.limit)
+          : await likelyFree(dir, 'slot', options.limit);
+      const slot = await takeFreeSlot(dir, order, now);
+      if (slot !== undefined) return slot;
+    }
+    return undefined;
+  } finally {
+    await place.release();
+  }
+}
+
+async function takePlace(dir: string, prefix: string, order: readonly number[]): Promise<Lock | undefined> {
+  for (const index of order) {
+    const lock = await tryLock(dir, `${prefix}-${index}`);
+    if (lock !== undefined) return lock;
+  }
+  return undefined;
+}
+
+/**
+ * Of `<prefix>-<i>.lock` for i below `count`, in random order, those that look free without
+ * trying their lock (each try runs flock(1)): the file is gone, as a release removes it, or the
+ * PID its holder wrote is not alive (a killed session's).
+ */
+async function likelyFree(dir: string, prefix: string, count: number): Promise<number[]> {
+  const free: number[] = [];
+  for (let index = 0; index < count; index++) {
+    const text = await readFile(join(dir, `${prefix}-${index}.lock`), 'utf8').catch((error: unknown) =>
+      isErrno(error, 'ENOENT') ? undefined : '',
+    );
+    if (text === undefined || !pidAlive(Number.parseInt(text.trim(), 10))) free.push(index);
+  }
+  return shuffled(free);
+}
+
+function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return isErrno(error, 'EPERM');
+  }
+}
+
+/** The longest a session waits for a slot: as long as the longest suggested come-back. */
+export function longestWait(sessionSeconds: number): number {
+  return Math.min(MAX_RETRY_AFTER_SECONDS, Math.max(SHORT_CAP_SECONDS, CAP_SESSIONS * sessionSeconds));
 }
 
 export function isBusy(answer: HeldSlot | Busy): answer is Busy {
@@ -168,7 +255,7 @@ async function refuse(dir: string, uuid: string, limit: number, now: number): Pr
  */
 export function retryAfter(ahead: number, limit: number, sessionSeconds: number): number {
   const waves = Math.floor(ahead / Math.max(1, limit)) + 1;
-  const cap = Math.max(SHORT_CAP_SECONDS, CAP_SESSIONS * sessionSeconds);
+  const cap = longestWait(sessionSeconds);
   const seconds = Math.ceil(Math.min(cap, waves * sessionSeconds));
   return Math.min(MAX_RETRY_AFTER_SECONDS, Math.max(MIN_RETRY_AFTER_SECONDS, seconds));
 }

@@ -9,12 +9,23 @@ import type { StorageSettings } from './settings.js';
  * `turku-busy` line for the agent on stdout, and the exit status to end the session with.
  */
 export async function enterBackupSlot(
-  settings: Pick<StorageSettings, 'lock_dir' | 'max_concurrent_backups'>,
+  settings: Pick<StorageSettings, 'lock_dir' | 'max_concurrent_backups' | 'max_waiting_backups'>,
   uuid: string,
-  options: { readonly log: Pick<WorkloadLogger, 'debug' | 'warning'>; readonly output?: (text: string) => void },
+  options: {
+    readonly log: Pick<WorkloadLogger, 'debug' | 'info' | 'warning'>;
+    readonly output?: (text: string) => void;
+  },
 ): Promise<HeldSlot | number> {
   const limit = backupSlotCount(settings.max_concurrent_backups);
-  const answer = await takeBackupSlot(uuid, { lockDir: settings.lock_dir, limit });
+  const answer = await takeBackupSlot(uuid, {
+    lockDir: settings.lock_dir,
+    limit,
+    waiting: settings.max_waiting_backups ?? limit,
+    onWait: (seconds) =>
+      options.log.info(
+        `All ${limit} backup slots are taken (max_concurrent_backups); waiting up to ${seconds} s for one`,
+      ),
+  });
   if (!isBusy(answer)) {
     options.log.debug(`Backup slot ${answer.index} of ${limit} taken`);
     return answer;

@@ -132,6 +132,11 @@ export const StorageSettings = z.object({
    */
   max_concurrent_backups: z.number().int().positive().max(10_000).optional(),
   /**
+   * [NEW] Check-in sessions that may wait on the storage for a slot instead of being told to come
+   * back (docs/datapath.md, "A busy storage"); 0: none. Unset: as many as there are slots.
+   */
+  max_waiting_backups: z.number().int().nonnegative().max(10_000).optional(),
+  /**
    * [NEW] Bytes of stored snapshots the periodic sample verify reads per day, spread over its
    * runs; 0 turns it off (docs/datapath.md, "The periodic sample verify").
    */

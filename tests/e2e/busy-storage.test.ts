@@ -28,8 +28,10 @@ const agents: AgentUnit[] = [];
 
 beforeAll(async () => {
   world = await createWorld('busy');
+  // No waiting places at first: the refusals and come-backs are what the first test checks.
   storage = await world.addStorage('primary', {
     max_concurrent_backups: SLOTS,
+    max_waiting_backups: 0,
     rsync_command: ['rsync', `--bwlimit=${BWLIMIT}`],
   });
   expect(await storage.updateConfig()).toMatchObject({ exitCode: 0 });
@@ -87,6 +89,35 @@ test('more agents than slots: all back up, never more than max_concurrent_backup
     expect(source).toMatchObject({ name: 'data', success: true, failure_count: 0 });
     const snapshots = await readdir(join(storage.machineDir(await agent.uuid()), 'data.snapshots'));
     expect(snapshots).toContain('latest');
+  }
+});
+
+test('with waiting places, the sessions beyond the slots wait on the storage: no agent is told to come back', async () => {
+  await storage.configure({
+    max_concurrent_backups: SLOTS,
+    max_waiting_backups: AGENTS - SLOTS,
+    rsync_command: ['rsync', `--bwlimit=${BWLIMIT}`],
+  });
+  for (const agent of agents) await world.trigger(agent, 'data');
+  let most = 0;
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      most = Math.max(most, (await pullingPings()).length);
+      await delay(25);
+    }
+  })();
+  const pings = await Promise.all(agents.map((agent) => agent.ping()));
+  sampling = false;
+  await sampler;
+  for (const ping of pings) expect(ping).toMatchObject({ exitCode: 0 });
+  expect(most).toBeLessThanOrEqual(SLOTS);
+  const agentLogs = pings.map((ping) => ping.stderr).join('\n');
+  expect(agentLogs).not.toContain('busy');
+  expect(agentLogs).toMatch(/All 2 backup slots are taken \(max_concurrent_backups\); waiting up to \d+ s for one/);
+  for (const agent of agents) {
+    const [source] = await listSources(world.api.api.ctx, await agent.uuid());
+    expect(source).toMatchObject({ name: 'data', success: true, failure_count: 0 });
   }
 });
 

@@ -68,6 +68,14 @@ test('max-concurrent-backups reaches the workload as max_concurrent_backups; 0 l
   expect(storageConfigObject(inputs)).not.toHaveProperty('max_concurrent_backups');
 });
 
+test('max-waiting-backups reaches the workload as max_waiting_backups; -1 leaves its default, 0 is none', () => {
+  for (const places of [0, 3]) {
+    const config = { ...inputs.config, 'max-waiting-backups': places };
+    expect(parseStorageSettings(storageConfigObject({ ...inputs, config })).max_waiting_backups).toBe(places);
+  }
+  expect(storageConfigObject(inputs)).not.toHaveProperty('max_waiting_backups');
+});
+
 test('verify-bytes-per-day reaches the workload as verify_bytes_per_day; 0 turns it off', () => {
   const config = { ...inputs.config, 'verify-bytes-per-day': 0 };
   expect(parseStorageSettings(storageConfigObject({ ...inputs, config })).verify_bytes_per_day).toBe(0);
@@ -111,6 +119,7 @@ test('config schema defaults match the declared ones and refuse bad values namin
     'ping-user': 'turku-ping',
     'original-agent-tunnels': true,
     'max-concurrent-backups': 0,
+    'max-waiting-backups': -1,
     'verify-bytes-per-day': 4 * 1024 ** 3,
     'min-age': '7d',
     'immutable-snapshots': true,

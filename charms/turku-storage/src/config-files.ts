@@ -62,6 +62,8 @@ export function storageConfigObject(inputs: StorageConfigInputs): Record<string,
     original_agent_tunnels: config['original-agent-tunnels'],
     // 0 leaves the workload's own default, two per CPU.
     ...(config['max-concurrent-backups'] === 0 ? {} : { max_concurrent_backups: config['max-concurrent-backups'] }),
+    // -1 leaves the workload's own default, as many as the slots.
+    ...(config['max-waiting-backups'] === -1 ? {} : { max_waiting_backups: config['max-waiting-backups'] }),
     verify_bytes_per_day: config['verify-bytes-per-day'],
     min_age: config['min-age'],
     immutable_snapshots: config['immutable-snapshots'],

@@ -61,6 +61,10 @@ export const StorageConfig = z.object({
   'rsync-compress': z._default(z.boolean({ error: 'expected true or false' }), false),
   'original-agent-tunnels': z._default(z.boolean({ error: 'expected true or false' }), true),
   'max-concurrent-backups': z._default(z.int().check(z.minimum(0, 'expected 0 (two per CPU) or more')), 0),
+  'max-waiting-backups': z._default(
+    z.int().check(z.minimum(-1, 'expected -1 (as many as the backup slots), 0 (none) or more')),
+    -1,
+  ),
   'verify-bytes-per-day': z._default(
     z.int().check(z.minimum(0, 'expected 0 (off) or a number of bytes')),
     // The workload's own default (lib/storage/settings.ts), not imported: hooks load only zod/mini.
