@@ -2,18 +2,22 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { createAuth, triggerBackup } from '../../lib/api/admin/commands.js';
-import { startApi, type RunningApi } from '../../lib/api/app.js';
+import { openDatabase } from '../../lib/api/app.js';
+import { contextFromSettings } from '../../lib/api/context.js';
 import { createLogger } from '../../lib/api/logger.js';
 import { parseSettings } from '../../lib/api/settings.js';
 import { randomAlphanumeric } from '../../lib/common/random.js';
 import { storageSshdSettings } from '../../lib/storage/sshd-settings.js';
+import { startApiProcess, type ServerProcess } from '../api/api-process.js';
 import { bundlePrograms } from '../datapath/world.js';
 import { startPlainSshd, startSshd, type Sshd } from '../datapath/sshd.js';
 import { killAll, mustRun, processTree, run, type Finished } from '../harness/processes.js';
 import { createFleet, inBatches, type Fleet } from './netns.js';
 
 /**
- * The fleet benchmark's deployment: turku-api (in this process) and one storage unit behind its
+ * The fleet benchmark's deployment: turku-api (the real `turku-api serve`, a process of its own as
+ * under its systemd unit; this process only writes to its database, to register and to make
+ * sources due, before the timed part) and one storage unit behind its
  * own sshd on the bridge's address, the storage machine's ordinary sshd for the bare reference,
  * and N agent machines, each a namespace with its own configuration, state, key and source. The
  * programs are the bundles a packed charm installs, built as the data-path benchmark builds them
@@ -38,7 +42,7 @@ export interface Agent {
 
 export interface Deployment {
   readonly fleet: Fleet;
-  readonly api: RunningApi;
+  readonly api: ServerProcess;
   readonly storageSshd: Sshd;
   readonly plainSshd: Sshd & { readonly ssh: string };
   /** `<storage var_dir>/machines`. */
@@ -69,14 +73,13 @@ export async function createDeployment(options: DeploymentOptions): Promise<Depl
   const node = (program: string, args: readonly string[]) => [process.execPath, programs[program] ?? '', ...args];
   const fleet = await createFleet(options.agents);
   const address = fleet.hostAddress;
-  const api = await startApi(
-    parseSettings({ listen: `${address}:0`, database_path: join(root, 'api.db'), log_level: 'warning' }),
-    { log: createLogger('warning') },
-  );
-  const [machineAuth, storageAuth] = [
-    await createAuth(api.ctx, 'machine_reg'),
-    await createAuth(api.ctx, 'storage_reg'),
-  ];
+  // Info, for its "listening on" line; it logs no line per request at that level.
+  const apiConfig = { listen: `${address}:0`, database_path: join(root, 'api.db'), log_level: 'info' };
+  const db = await openDatabase(parseSettings(apiConfig));
+  const admin = contextFromSettings(db, parseSettings(apiConfig), createLogger('warning'));
+  const [machineAuth, storageAuth] = [await createAuth(admin, 'machine_reg'), await createAuth(admin, 'storage_reg')];
+  await writeFile(join(root, 'api.json'), JSON.stringify(apiConfig));
+  const api = await startApiProcess(join(root, 'api.json'));
 
   const storageDir = join(root, 'storage');
   const storageConfigDir = join(storageDir, 'etc');
@@ -170,9 +173,10 @@ export async function createDeployment(options: DeploymentOptions): Promise<Depl
         netns: agent.netns,
         timeoutMs: 3_600_000,
       }),
-    trigger: (agent) => triggerBackup(api.ctx, agent.uuid, 'data'),
+    trigger: (agent) => triggerBackup(admin, agent.uuid, 'data'),
     close: async () => {
-      await api.close().catch(() => undefined);
+      await api.stop().catch(() => undefined);
+      await db.close().catch(() => undefined);
       fleet.remove();
       killAll(processTree(storageSshd.pid));
       killAll(processTree(plainSshd.pid));

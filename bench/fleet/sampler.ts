@@ -5,8 +5,11 @@ import { memoryOf } from '../harness/proc.js';
 import { processTree } from '../harness/processes.js';
 
 /**
- * What the storage machine's side of a run holds, sampled every `intervalMs`: the resident memory
- * of an sshd's whole process tree (its listener, the sessions' sshd processes, turku-storage-ping
+ * What the storage machine's side of a run holds, sampled every `intervalMs`: the memory of an
+ * sshd's whole process tree, as the sum of its processes' resident sets (each shared page counted
+ * once per process: the Node binary's pages, tens of MB, count once for every Node process) and as
+ * the sum of their proportional sets (PSS, /proc/<pid>/smaps_rollup: a page shared by n of them
+ * counts 1/n to each, so the sum is what the tree costs the machine) (its listener, the sessions' sshd processes, turku-storage-ping
  * and the rsyncs they run, or the bare reference's `rsync --server`s), how many rsyncs transfer
  * at once (rsync forks a helper of its own: only those whose parent is not an rsync count), and
  * how many Node processes (turku-storage-ping) run at once.
@@ -15,6 +18,7 @@ import { processTree } from '../harness/processes.js';
 export interface Peaks {
   readonly samples: number;
   readonly peakRssBytes: number;
+  readonly peakPssBytes: number;
   readonly peakRsyncs: number;
   readonly peakNodes: number;
   /** Concurrent rsyncs on average over the samples: how busy the slots were kept. */
@@ -47,13 +51,28 @@ function executable(pid: number): string {
   }
 }
 
-export function sampleTree(rootPid: number): { rss: number; rsyncs: number; nodes: number } {
+/** The process's proportional set size in bytes (0 once it is gone). */
+function pssOf(pid: number): number {
+  try {
+    const match = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return match === null ? 0 : Number(match[1]) * 1024;
+  } catch {
+    return 0;
+  }
+}
+
+export function sampleTree(rootPid: number): { rss: number; pss: number; rsyncs: number; nodes: number } {
   const procs = processTree(rootPid).flatMap((pid) => procOf(pid) ?? []);
   const comms = new Map(procs.map((proc) => [proc.pid, proc.comm]));
   let rss = 0;
-  for (const proc of procs) rss += memoryOf(proc.pid)?.rss ?? 0;
+  let pss = 0;
+  for (const proc of procs) {
+    rss += memoryOf(proc.pid)?.rss ?? 0;
+    pss += pssOf(proc.pid);
+  }
   return {
     rss,
+    pss,
     rsyncs: procs.filter((proc) => proc.comm === 'rsync' && comms.get(proc.ppid) !== 'rsync').length,
     // Node names its main thread "MainThread": the executable tells.
     nodes: procs.filter((proc) => executable(proc.pid) === 'node').length,
@@ -64,6 +83,7 @@ export function sampleTree(rootPid: number): { rss: number; rsyncs: number; node
 export function startSampler(rootPid: number, intervalMs: number): { stop(): Peaks } {
   let samples = 0;
   let peakRssBytes = 0;
+  let peakPssBytes = 0;
   let peakRsyncs = 0;
   let peakNodes = 0;
   let rsyncSum = 0;
@@ -77,6 +97,7 @@ export function startSampler(rootPid: number, intervalMs: number): { stop(): Pea
     while (rsyncsBy5s.length <= bucket) rsyncsBy5s.push(0);
     rsyncsBy5s[bucket] = Math.max(rsyncsBy5s[bucket]!, sample.rsyncs);
     peakRssBytes = Math.max(peakRssBytes, sample.rss);
+    peakPssBytes = Math.max(peakPssBytes, sample.pss);
     peakRsyncs = Math.max(peakRsyncs, sample.rsyncs);
     peakNodes = Math.max(peakNodes, sample.nodes);
   };
@@ -87,7 +108,7 @@ export function startSampler(rootPid: number, intervalMs: number): { stop(): Pea
       clearInterval(timer);
       take();
       const meanRsyncs = Math.round((rsyncSum / samples) * 100) / 100;
-      return { samples, peakRssBytes, peakRsyncs, peakNodes, meanRsyncs, rsyncsBy5s };
+      return { samples, peakRssBytes, peakPssBytes, peakRsyncs, peakNodes, meanRsyncs, rsyncsBy5s };
     },
   };
 }

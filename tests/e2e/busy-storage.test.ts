@@ -1,4 +1,5 @@
 import { jest } from '@jest/globals';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -92,30 +93,48 @@ test('more agents than slots: all back up, never more than max_concurrent_backup
   }
 });
 
-test('with waiting places, the sessions beyond the slots wait on the storage: no agent is told to come back', async () => {
-  await storage.configure({
-    max_concurrent_backups: SLOTS,
-    max_waiting_backups: AGENTS - SLOTS,
-    rsync_command: ['rsync', `--bwlimit=${BWLIMIT}`],
-  });
-  for (const agent of agents) await world.trigger(agent, 'data');
-  let most = 0;
-  let sampling = true;
-  const sampler = (async () => {
-    while (sampling) {
-      most = Math.max(most, (await pullingPings()).length);
-      await delay(25);
+test('with waiting places, sessions that find every slot taken wait on the storage and go on when one frees', async () => {
+  await storage.configure({ max_concurrent_backups: SLOTS, max_waiting_backups: SLOTS, rsync_command: ['rsync'] });
+  // Both slots held from outside, as by two long pulls: the agents' sessions must wait for them.
+  const slots = join(storage.dir, 'turku-storage-backup-slots');
+  await mkdir(slots, { recursive: true });
+  const holders = Array.from({ length: SLOTS }, (_, index) =>
+    spawn(
+      'sh',
+      ['-c', 'exec 3>>"$0"; flock --nonblock 3 && echo held && exec sleep 600', join(slots, `slot-${index}.lock`)],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        detached: true,
+      },
+    ),
+  );
+  const waiting = agents.slice(0, SLOTS);
+  const release = () => {
+    for (const holder of holders)
+      if (holder.exitCode === null && holder.signalCode === null) process.kill(-holder.pid!, 'SIGKILL');
+  };
+  try {
+    await Promise.all(holders.map((holder) => new Promise((resolve) => holder.stdout.once('data', resolve))));
+    for (const agent of waiting) await world.trigger(agent, 'data');
+    const pings = waiting.map((agent) => agent.ping());
+    const waitLine = /All 2 backup slots are taken \(max_concurrent_backups\); waiting up to \d+ s for one/;
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline; await delay(50)) {
+      if ((await storage.localLog()).split('\n').filter((line) => waitLine.test(line)).length >= SLOTS) break;
     }
-  })();
-  const pings = await Promise.all(agents.map((agent) => agent.ping()));
-  sampling = false;
-  await sampler;
-  for (const ping of pings) expect(ping).toMatchObject({ exitCode: 0 });
-  expect(most).toBeLessThanOrEqual(SLOTS);
-  const agentLogs = pings.map((ping) => ping.stderr).join('\n');
-  expect(agentLogs).not.toContain('busy');
-  expect(agentLogs).toMatch(/All 2 backup slots are taken \(max_concurrent_backups\); waiting up to \d+ s for one/);
-  for (const agent of agents) {
+    const freed = Date.now();
+    release();
+    const results = await Promise.all(pings);
+    // The slots freed were taken at once, not after a come-back.
+    expect(Date.now() - freed).toBeLessThan(20_000);
+    for (const ping of results) {
+      expect(ping).toMatchObject({ exitCode: 0 });
+      expect(ping.stderr).toMatch(waitLine);
+      expect(ping.stderr).not.toContain('busy');
+    }
+  } finally {
+    release();
+  }
+  for (const agent of waiting) {
     const [source] = await listSources(world.api.api.ctx, await agent.uuid());
     expect(source).toMatchObject({ name: 'data', success: true, failure_count: 0 });
   }
