@@ -156,10 +156,9 @@ async function backUpDueSources(
     const timeBegin = Date.now() / 1000;
     const unit = machine.unit_name ?? uuid;
     await journal.pulling(name, timeBegin);
-    const result = await backUpSource(settings, {
-      ...{ uuid, unit, name, descriptor, request, friendly, log, options },
-      tunnelHost: tunnel.host,
-    });
+    const tunnelHost = tunnel.host;
+    const context = { uuid, unit, name, descriptor, request, tunnelHost, friendly, log, options };
+    const result = await backUpSource(settings, context);
     const final = { ...result, time_begin: timeBegin, time_end: Date.now() / 1000 };
     const reported = await report(name, final);
     await (reported ? journal.reported(name) : journal.unreported(name, final));

@@ -29,8 +29,9 @@ const REAL_PROBE: TunnelOwnerProbe = {
 
 /**
  * The helper's output: one tunnel per line, `<port>` for one on 127.0.0.1 and `[::1]:<port>` for
- * one its session could bind on ::1 only, nothing else. A helper of before the IPv6 lines prints
- * only the first kind, so both versions read each other's output where it matters.
+ * one its session could bind on ::1 only, nothing else. A helper older than the `[::1]` lines
+ * prints only the first kind, read the same; an older ping reads this helper's output the same
+ * but for a `[::1]` line, which only a tunnel it could not use anyway gives.
  */
 export function formatTunnelLines(tunnels: readonly HeldTunnel[]): string {
   return tunnels.map(({ port, host }) => (host === '::1' ? `[::1]:${port}\n` : `${port}\n`)).join('');

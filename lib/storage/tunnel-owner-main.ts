@@ -5,10 +5,11 @@ import { tunnelsOfAncestors } from './tunnel-owner.js';
 
 /**
  * `turku-storage-tunnel-owner`: prints, one per line, the loopback ports whose listening sockets
- * this program's ancestors hold (the format is formatTunnelLines'). An unprivileged ping account runs it as root through sudo (the
- * storage charm's sudoers rule allows exactly this command without arguments), because it may not
- * read the descriptors of its own sshd session (docs/datapath.md, "The storage's sshd"). It looks
- * only at its own ancestry, so it tells the caller about its own session and nothing else.
+ * this program's ancestors hold (see formatTunnelLines). An unprivileged ping account runs it as
+ * root through sudo (the storage charm's sudoers rule allows exactly this command without
+ * arguments), because it may not read the descriptors of its own sshd session (docs/datapath.md,
+ * "The storage's sshd"). It looks only at its own ancestry, so it tells the caller about its own
+ * session and nothing else.
  */
 
 const USAGE = `Usage: turku-storage-tunnel-owner
