@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +14,7 @@ import {
   type Busy,
   type HeldSlot,
 } from './backup-slots.js';
+import { holdLockOutside } from '../../tests/support/outside-lock.js';
 
 let lockDir: string;
 beforeEach(async () => {
@@ -71,17 +71,9 @@ test('a slot whose holder was killed (SIGKILL) is free again: the kernel drops t
   const dir = join(lockDir, SLOTS_DIRECTORY);
   await held(UUID(1), 1).then((slot) => slot.release());
   // Another process holds slot 0 the way turku-storage-ping does: an flock on the open file.
-  // One process holds it (flock(1) with a command would fork one that could outlive the 'exit' event).
-  const holdScript = 'exec 3>>"$0"; flock --nonblock 3 && echo held && exec sleep 600';
-  const holder = spawn('sh', ['-c', holdScript, join(dir, 'slot-0.lock')], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    detached: true,
-  });
-  await new Promise((resolve) => holder.stdout.once('data', resolve));
+  const holder = await holdLockOutside(join(dir, 'slot-0.lock'));
   await busy(UUID(2), 1);
-  const exited = new Promise((resolve) => holder.once('exit', resolve));
-  process.kill(-holder.pid!, 'SIGKILL');
-  await exited;
+  await holder.kill();
   // Its file is still there, as after any killed session; the slot is free all the same.
   expect(await readdir(dir)).toContain('slot-0.lock');
   const slot = await held(UUID(2), 1);
@@ -139,17 +131,10 @@ describe('waiting on the storage', () => {
   test('a waiting session takes the slot of a holder killed with SIGKILL', async () => {
     const dir = join(lockDir, SLOTS_DIRECTORY);
     await held(UUID(1), 1).then((slot) => slot.release());
-    const holdScript = 'exec 3>>"$0"; flock --nonblock 3 && echo held && exec sleep 600';
-    const holder = spawn('sh', ['-c', holdScript, join(dir, 'slot-0.lock')], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      detached: true,
-    });
-    await new Promise((resolve) => holder.stdout.once('data', resolve));
+    const holder = await holdLockOutside(join(dir, 'slot-0.lock'));
     const waiter = takeBackupSlot(UUID(2), waitingOptions());
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const exited = new Promise((resolve) => holder.once('exit', resolve));
-    process.kill(-holder.pid!, 'SIGKILL');
-    await exited;
+    await holder.kill();
     const killed = Date.now();
     const answer = await waiter;
     expect(isBusy(answer)).toBe(false);

@@ -1,11 +1,11 @@
 import { jest } from '@jest/globals';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { listSources } from '../../lib/api/admin/commands.js';
 import { createWorld, type AgentUnit, type StorageUnit, type World } from '../support/datapath-world.js';
+import { holdLockOutside } from '../support/outside-lock.js';
 import { delay, descendantPids } from '../support/processes.js';
 
 /**
@@ -98,23 +98,12 @@ test('with waiting places, sessions that find every slot taken wait on the stora
   // Both slots held from outside, as by two long pulls: the agents' sessions must wait for them.
   const slots = join(storage.dir, 'turku-storage-backup-slots');
   await mkdir(slots, { recursive: true });
-  const holders = Array.from({ length: SLOTS }, (_, index) =>
-    spawn(
-      'sh',
-      ['-c', 'exec 3>>"$0"; flock --nonblock 3 && echo held && exec sleep 600', join(slots, `slot-${index}.lock`)],
-      {
-        stdio: ['ignore', 'pipe', 'inherit'],
-        detached: true,
-      },
-    ),
-  );
   const waiting = agents.slice(0, SLOTS);
-  const release = () => {
-    for (const holder of holders)
-      if (holder.exitCode === null && holder.signalCode === null) process.kill(-holder.pid!, 'SIGKILL');
-  };
+  const holders = await Promise.all(
+    Array.from({ length: SLOTS }, (_, index) => holdLockOutside(join(slots, `slot-${index}.lock`))),
+  );
+  const release = () => Promise.all(holders.map((holder) => holder.kill()));
   try {
-    await Promise.all(holders.map((holder) => new Promise((resolve) => holder.stdout.once('data', resolve))));
     for (const agent of waiting) await world.trigger(agent, 'data');
     const pings = waiting.map((agent) => agent.ping());
     const waitLine = /All 2 backup slots are taken \(max_concurrent_backups\); waiting up to \d+ s for one/;
@@ -122,7 +111,7 @@ test('with waiting places, sessions that find every slot taken wait on the stora
       if ((await storage.localLog()).split('\n').filter((line) => waitLine.test(line)).length >= SLOTS) break;
     }
     const freed = Date.now();
-    release();
+    await release();
     const results = await Promise.all(pings);
     // The slots freed were taken at once, not after a come-back.
     expect(Date.now() - freed).toBeLessThan(20_000);
@@ -132,7 +121,7 @@ test('with waiting places, sessions that find every slot taken wait on the stora
       expect(ping.stderr).not.toContain('busy');
     }
   } finally {
-    release();
+    await release();
   }
   for (const agent of waiting) {
     const [source] = await listSources(world.api.api.ctx, await agent.uuid());
