@@ -75,8 +75,9 @@ export async function createDeployment(options: DeploymentOptions): Promise<Depl
   const address = fleet.hostAddress;
   // Info, for its "listening on" line; it logs no line per request at that level.
   const apiConfig = { listen: `${address}:0`, database_path: join(root, 'api.db'), log_level: 'info' };
-  const db = await openDatabase(parseSettings(apiConfig));
-  const admin = contextFromSettings(db, parseSettings(apiConfig), createLogger('warning'));
+  const apiSettings = parseSettings(apiConfig);
+  const db = await openDatabase(apiSettings);
+  const admin = contextFromSettings(db, apiSettings, createLogger('warning'));
   const [machineAuth, storageAuth] = [await createAuth(admin, 'machine_reg'), await createAuth(admin, 'storage_reg')];
   await writeFile(join(root, 'api.json'), JSON.stringify(apiConfig));
   const api = await startApiProcess(join(root, 'api.json'));

@@ -1,18 +1,18 @@
 import { readFileSync, readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
 
-import { memoryOf } from '../harness/proc.js';
+import { memoryOf, pssOf } from '../harness/proc.js';
 import { processTree } from '../harness/processes.js';
 
 /**
  * What the storage machine's side of a run holds, sampled every `intervalMs`: the memory of an
- * sshd's whole process tree, as the sum of its processes' resident sets (each shared page counted
- * once per process: the Node binary's pages, tens of MB, count once for every Node process) and as
- * the sum of their proportional sets (PSS, /proc/<pid>/smaps_rollup: a page shared by n of them
- * counts 1/n to each, so the sum is what the tree costs the machine) (its listener, the sessions' sshd processes, turku-storage-ping
- * and the rsyncs they run, or the bare reference's `rsync --server`s), how many rsyncs transfer
- * at once (rsync forks a helper of its own: only those whose parent is not an rsync count), and
- * how many Node processes (turku-storage-ping) run at once.
+ * sshd's whole process tree (its listener, the sessions' sshd processes, turku-storage-ping and
+ * the rsyncs they run, or the bare reference's `rsync --server`s), as the sum of its processes'
+ * resident sets (each shared page counted once per process: the Node binary's pages, tens of MB,
+ * count once for every Node process) and as the sum of their proportional sets (PSS: a page
+ * shared by n of them counts 1/n to each, so the sum is what the tree costs the machine); how
+ * many rsyncs transfer at once (rsync forks a helper of its own: only those whose parent is not
+ * an rsync count), and how many Node processes (turku-storage-ping) run at once.
  */
 
 export interface Peaks {
@@ -51,16 +51,6 @@ function executable(pid: number): string {
   }
 }
 
-/** The process's proportional set size in bytes (0 once it is gone). */
-function pssOf(pid: number): number {
-  try {
-    const match = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
-    return match === null ? 0 : Number(match[1]) * 1024;
-  } catch {
-    return 0;
-  }
-}
-
 export function sampleTree(rootPid: number): { rss: number; pss: number; rsyncs: number; nodes: number } {
   const procs = processTree(rootPid).flatMap((pid) => procOf(pid) ?? []);
   const comms = new Map(procs.map((proc) => [proc.pid, proc.comm]));
@@ -68,7 +58,7 @@ export function sampleTree(rootPid: number): { rss: number; pss: number; rsyncs:
   let pss = 0;
   for (const proc of procs) {
     rss += memoryOf(proc.pid)?.rss ?? 0;
-    pss += pssOf(proc.pid);
+    pss += pssOf(proc.pid) ?? 0;
   }
   return {
     rss,

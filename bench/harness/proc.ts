@@ -28,6 +28,21 @@ export function memoryOf(pid: number): Memory | undefined {
 }
 
 /**
+ * The proportional set size of a live process in bytes (`/proc/<pid>/smaps_rollup`: a page shared
+ * by n processes counts 1/n); undefined once it is gone.
+ */
+export function pssOf(pid: number): number | undefined {
+  let rollup: string;
+  try {
+    rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const match = /^Pss:\s+(\d+) kB/m.exec(rollup);
+  return match === null ? 0 : Number(match[1]) * 1024;
+}
+
+/**
  * User + system CPU seconds a process has used so far; with `reapedChildren`, plus those of its
  * children that have exited and been waited for. Undefined once it is gone.
  */

@@ -90,17 +90,14 @@ export async function takeBackupSlot(uuid: string, options: SlotOptions): Promis
 }
 
 async function takeFreeSlot(dir: string, order: readonly number[], now: () => number): Promise<HeldSlot | undefined> {
-  for (const index of order) {
-    const lock = await tryLock(dir, `slot-${index}`);
-    if (lock !== undefined) return heldSlot(dir, index, lock, now);
-  }
-  return undefined;
+  const taken = await firstLock(dir, 'slot', order);
+  return taken === undefined ? undefined : heldSlot(dir, taken.index, taken.lock, now);
 }
 
 /** A slot taken in a waiting place, or undefined when there is no place or the wait ran out. */
 async function waitForSlot(dir: string, options: SlotOptions): Promise<HeldSlot | undefined> {
   const now = options.now ?? Date.now;
-  const place = await takePlace(dir, 'queue', await likelyFree(dir, 'queue', options.waiting ?? 0));
+  const place = (await firstLock(dir, 'queue', await likelyFree(dir, 'queue', options.waiting ?? 0)))?.lock;
   if (place === undefined) return undefined;
   try {
     const seconds = Math.ceil(options.maxWaitSeconds ?? longestWait(await readSessionSeconds(dir)));
@@ -122,10 +119,15 @@ async function waitForSlot(dir: string, options: SlotOptions): Promise<HeldSlot 
   }
 }
 
-async function takePlace(dir: string, prefix: string, order: readonly number[]): Promise<Lock | undefined> {
+/** The first of `<prefix>-<i>.lock`, in `order`, whose lock is free, taken. */
+async function firstLock(
+  dir: string,
+  prefix: string,
+  order: readonly number[],
+): Promise<{ index: number; lock: Lock } | undefined> {
   for (const index of order) {
     const lock = await tryLock(dir, `${prefix}-${index}`);
-    if (lock !== undefined) return lock;
+    if (lock !== undefined) return { index, lock };
   }
   return undefined;
 }

@@ -51,10 +51,9 @@ export class ToolRelay {
   static async start(socketPath: string, upstream: string, root: string): Promise<ToolRelay> {
     await rm(socketPath, { force: true });
     const open = new OpenCalls();
-    const track = (socket: Socket) => open.track(socket);
     const server = createServer((client) => {
-      track(client);
-      relay(client, upstream, root, track);
+      open.track(client);
+      relay(client, upstream, root, open);
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -75,7 +74,7 @@ export class ToolRelay {
 }
 
 /** Reads the client's request line, sends it rewritten upstream, pipes the answer back. */
-function relay(client: Socket, upstream: string, root: string, track: (socket: Socket) => void): void {
+function relay(client: Socket, upstream: string, root: string, open: OpenCalls): void {
   const chunks: Buffer[] = [];
   let sent = false;
   client.on('error', () => client.destroy());
@@ -87,7 +86,7 @@ function relay(client: Socket, upstream: string, root: string, track: (socket: S
     if (newline < 0) return;
     sent = true;
     const agent = createConnection(upstream);
-    track(agent);
+    open.track(agent);
     agent.on('error', (error) => {
       client.end(`${JSON.stringify({ code: 1, stdout: '', stderr: `ERROR tool relay: ${error.message}\n` })}\n`);
     });
