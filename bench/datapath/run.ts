@@ -161,7 +161,7 @@ function resultsFile(settings: DatapathSettings, measured: Measured, started: nu
       'benchmark process), rsync daemon on 127.0.0.1, ssh -R to the storage’s own sshd, whose forced command ' +
       '(turku-storage-ping) checks in, pulls with rsync through the tunnel into a link-dest snapshot and reports. ' +
       'Restore: turku-agent-ping --restore --restore-source NAME --restore-target EMPTY_DIR (the storage pushes ' +
-      'latest with rsync --archive --numeric-ids --hard-links).',
+      'latest with rsync --archive --numeric-ids --sockopts=TCP_NODELAY --hard-links).',
     storageRsyncArgv: rsyncArgv,
     bareRsyncArgv: 'rsync -a SRC/ DST/',
     bareSshAesGcmArgv: `rsync -a -e "ssh -c ${AES_GCM} ..." SRC/ root@STORAGE:DST/`,

@@ -33,7 +33,8 @@ describe('rsyncd configuration text', () => {
         modules: [ETC, home],
       }),
     ).toBe(
-      'address = 127.0.0.1\nport = 57123\nlog file = /dev/stdout\nuid = root\ngid = *\nlist = false\n\n' +
+      'address = 127.0.0.1\nport = 57123\nlog file = /dev/stdout\nuid = root\ngid = *\nlist = false\n' +
+        'socket options = TCP_NODELAY\n\n' +
         '[etc]\n    path = /etc\n    auth users = 95e60af5-93bd-44cf-8fd6-30f1f29d0da9\n' +
         '    secrets file = /tmp/s/rsyncd.secrets\n    read only = true\n\n' +
         '[home]\n    path = /home\n    auth users = u2\n    secrets file = /tmp/s/rsyncd.secrets\n    read only = true\n\n',

@@ -113,6 +113,12 @@ async function backUpDueSources(
     debug: (line) => log.debug(line),
   });
   const storage = { name: settings.name, secret: settings.secret };
+  // Started while the API answers: as any account but root it is a program run through sudo, a
+  // tenth of a second the pulls would otherwise wait for. Awaited only when something is pulled.
+  const tunnelCheck = settings.verify_tunnel_owner
+    ? checkTunnelOwner(request.port, settings.tunnel_owner_command)
+    : undefined;
+  tunnelCheck?.catch(() => undefined); // a failure is the session's when awaited below
   const checkin = await api.post('storage_ping_checkin', { storage, machine: { uuid } }, StoragePingCheckinResponse);
   const machine = checkin.machine;
   const reportToApi = (name: string, result: SourceResult) =>
@@ -137,12 +143,9 @@ async function backUpDueSources(
   const report = async (name: string, result: SourceResult) =>
     outcomes.add(name, result, await reportToApi(name, result));
 
-  // Checked before the first rsync, so only when some due source was offered.
+  // Needed before the first rsync, so only when some due source was offered.
   const pulls = due.some(([name, descriptor]) => moduleCredentials(request, name, descriptor) !== undefined);
-  const tunnel =
-    pulls && settings.verify_tunnel_owner
-      ? await checkTunnelOwner(request.port, settings.tunnel_owner_command)
-      : { host: '127.0.0.1' as const };
+  const tunnel = pulls && tunnelCheck !== undefined ? await tunnelCheck : { host: '127.0.0.1' as const };
   if ('problem' in tunnel) {
     log.error(tunnel.problem);
     for (const [name] of due) await report(name, failure(tunnel.problem));

@@ -171,7 +171,7 @@ describe('link-dest mode', () => {
       expect(runs[1]).toContain(` --dry-run '--out-format=%i %n' rsync://`);
       expect(runs[1]).toMatch(new RegExp(`/data/ ${join(snapshots, first)}/$`));
       expect(runs[2]).toMatch(
-        / --numeric-ids --files-from=\S+ --from0 --verbose --ignore-existing --modify-window=-1 rsync:\/\//,
+        / --numeric-ids --sockopts=TCP_NODELAY --files-from=\S+ --from0 --verbose --ignore-existing --modify-window=-1 rsync:\/\//,
       );
       expect(runs[2]).not.toContain('--delete');
       expect(runs.join('\n')).not.toContain('--link-dest');

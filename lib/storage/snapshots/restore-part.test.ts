@@ -157,7 +157,7 @@ describe('part of a snapshot', () => {
     expect(samples.at(-1)).toEqual(pushed.sent);
     // Progress lines are not logged; the command is.
     expect(log.at('debug')[0]).toBe(
-      `Running: rsync --archive --numeric-ids --hard-links --relative --info=progress2 --no-human-readable ` +
+      `Running: rsync --archive --numeric-ids --sockopts=TCP_NODELAY --hard-links --relative --info=progress2 --no-human-readable ` +
         `${tree.dir}/./etc ${daemon.url('turku-restore')}`,
     );
     expect(log.at('debug').some((line) => parseProgress2(line) !== undefined)).toBe(false);

@@ -151,7 +151,7 @@ describe('resolving what to restore', () => {
     const expected = await describeTree(source);
     expect(pushed).toEqual(expected);
     expect(log.at('debug')[0]).toBe(
-      `Running: rsync --archive --numeric-ids ${tree.dir}/ ${daemon.url('turku-restore')}`,
+      `Running: rsync --archive --numeric-ids --sockopts=TCP_NODELAY ${tree.dir}/ ${daemon.url('turku-restore')}`,
     );
 
     const refused = await pushRestore({
@@ -179,11 +179,19 @@ test('push argv', () => {
     '--archive',
     '--compress',
     '--numeric-ids',
+    '--sockopts=TCP_NODELAY',
     '--hard-links',
     '/m/etc/',
     'rsync://u@127.0.0.1:1/turku-restore/',
   ]);
   expect(
     restorePushArgv({ rsyncCommand: ['rsync'], dir: '/m/etc', url: 'rsync://u@127.0.0.1:1/turku-restore' }),
-  ).toEqual(['rsync', '--archive', '--numeric-ids', '/m/etc/', 'rsync://u@127.0.0.1:1/turku-restore/']);
+  ).toEqual([
+    'rsync',
+    '--archive',
+    '--numeric-ids',
+    '--sockopts=TCP_NODELAY',
+    '/m/etc/',
+    'rsync://u@127.0.0.1:1/turku-restore/',
+  ]);
 });

@@ -18,6 +18,7 @@ describe('rsync argv (docs/datapath.md, "Pulling with rsync")', () => {
       'rsync',
       '--archive',
       '--numeric-ids',
+      '--sockopts=TCP_NODELAY',
       '--delete',
       '--delete-excluded',
       '--verbose',
@@ -44,6 +45,7 @@ describe('rsync argv (docs/datapath.md, "Pulling with rsync")', () => {
       '--archive',
       '--compress',
       '--numeric-ids',
+      '--sockopts=TCP_NODELAY',
       '--delete',
       '--delete-excluded',
       '--verbose',
@@ -62,6 +64,7 @@ describe('rsync argv (docs/datapath.md, "Pulling with rsync")', () => {
       'rsync',
       '--archive',
       '--numeric-ids',
+      '--sockopts=TCP_NODELAY',
       '--files-from=/tmp/f/files',
       '--from0',
       '--verbose',
@@ -74,6 +77,7 @@ describe('rsync argv (docs/datapath.md, "Pulling with rsync")', () => {
       'rsync',
       '--archive',
       '--numeric-ids',
+      '--sockopts=TCP_NODELAY',
       '--no-recursive',
       '--dirs',
       '--exclude=*',
@@ -88,7 +92,7 @@ describe('rsync argv (docs/datapath.md, "Pulling with rsync")', () => {
   test('empty or absent optional values add nothing', () => {
     expect(
       rsyncArgv({ ...base, linkDest: null, bwlimit: '', filterFile: null, hardLinks: false, compress: false }),
-    ).toHaveLength(8);
+    ).toHaveLength(9);
   });
 
   test('url, env and failure text', () => {
