@@ -8,7 +8,7 @@ import { borgFailure, parseArchiveList, runBorg, type Archive } from './borg-cli
 import { byFinish, DELETE_PREFIX, isTemporaryName, LATEST, listCandidates, type Candidate } from './names.js';
 import { borgRepo, snapshotsDir, workingDir } from './paths.js';
 import { runLogged } from './process.js';
-import { CLIENT_SOCKET_OPTIONS, RSYNC_SUCCESS_CODES, rsyncEnv, type RsyncResult } from './rsync.js';
+import { daemonTransferArgv, RSYNC_SUCCESS_CODES, rsyncEnv, type RsyncResult } from './rsync.js';
 import { checkRestorePart } from './restore-part.js';
 import { measureTree, ProgressRelay, type ProgressSample } from './restore-progress.js';
 import { exists, removeTree } from './snapshot-dir.js';
@@ -239,13 +239,7 @@ export interface RestorePush {
  * `… --relative <dir>/./<path> <url>` for a part; 0 and 24 succeed.
  */
 export function restorePushArgv(push: Omit<RestorePush, 'password' | 'log' | 'onProgress'>): string[] {
-  const argv = [
-    ...push.rsyncCommand,
-    '--archive',
-    ...(push.compress ? ['--compress'] : []),
-    '--numeric-ids',
-    CLIENT_SOCKET_OPTIONS,
-  ];
+  const argv = daemonTransferArgv(push.rsyncCommand, push.compress);
   if (push.hardLinks) argv.push('--hard-links');
   const dir = push.dir.endsWith('/') ? push.dir : `${push.dir}/`;
   const from = push.path === undefined ? dir : `${dir}./${push.path}`;

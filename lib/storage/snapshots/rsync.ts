@@ -58,15 +58,16 @@ export const ITEMIZE_FORMAT = '%i %n';
  * small protocol writes would otherwise wait for delayed ACKs, about 40 ms at several turns of each
  * pull or restore (docs/datapath.md, "The agent's rsync daemon").
  */
-export const CLIENT_SOCKET_OPTIONS = '--sockopts=TCP_NODELAY';
+const CLIENT_SOCKET_OPTIONS = '--sockopts=TCP_NODELAY';
+
+/** What every transfer to or from an agent's daemon starts with, pulls and restores alike. */
+export function daemonTransferArgv(rsyncCommand: readonly string[], compress: boolean | undefined): string[] {
+  return [...rsyncCommand, '--archive', ...(compress ? ['--compress'] : []), '--numeric-ids', CLIENT_SOCKET_OPTIONS];
+}
 
 export function rsyncArgv(options: RsyncArgvOptions): string[] {
   const argv = [
-    ...options.rsyncCommand,
-    '--archive',
-    ...(options.compress ? ['--compress'] : []),
-    '--numeric-ids',
-    CLIENT_SOCKET_OPTIONS,
+    ...daemonTransferArgv(options.rsyncCommand, options.compress),
     ...(options.treeOnly
       ? ['--no-recursive', '--dirs', '--exclude=*']
       : options.filesFrom
