@@ -135,7 +135,18 @@ export function check(finished: Finished, what: string): void {
   }
 }
 
-/** Times of the storage's rsync in the log lines the storage wrote since `offset`. */
+/**
+ * Lines that end the storage's pull (or a restore's push): what follows is the snapshot, its
+ * manifest and the report.
+ */
+const AFTER_PULL = ['Recorded the manifest', 'Created snapshot', 'Scripted restore finished', 'End: '];
+
+/**
+ * Times of the storage's pull in the log lines the storage wrote since `offset`: from the first
+ * rsync's start to the last process that ended before the snapshot is made. With a base, `cp`
+ * clones it while the dry run runs, and their `Return code` lines come in the order they end;
+ * an incremental's second pull follows.
+ */
 export async function storagePhases(
   world: World,
   offset: number,
@@ -152,11 +163,10 @@ export async function storagePhases(
   let began: number | undefined;
   let ended: number | undefined;
   for (const line of text.split('\n')) {
-    if (began === undefined && line.includes(': Running: rsync ')) began = time(line);
-    else if (began !== undefined && line.includes(': Return code: ')) {
-      ended = time(line);
-      break;
-    }
+    if (began === undefined) {
+      if (line.includes(': Running: rsync ')) began = time(line);
+    } else if (line.includes(': Return code: ')) ended = time(line);
+    else if (AFTER_PULL.some((marker) => line.includes(`: ${marker}`))) break;
   }
   if (began === undefined || ended === undefined) return undefined;
   const endMs = startMs + seconds * 1000;

@@ -129,9 +129,11 @@ export function report(
   say('`-c aes128-gcm@openssh.com` (no target: shows what a faster cipher alone gives); borg, restic = a local');
   say('`borg create` / `restic backup` of the same data (full: into a fresh repository; then the next archive or');
   say('snapshot); ÷x = Turku / x. (link-dest) = for reference, a local `rsync -a --link-dest=COPY SRC/ NEW/`, the');
-  say("same kind of snapshot as the storage makes. rsync = the storage's rsync alone (from its log); before/after =");
-  say('the rest of the ping before rsync starts (check-ins, rsync daemon, ssh, storage program) and after it ends');
-  say('(snapshot, report, session teardown). Restores have no anchors. CPU s = medians of the CPU seconds of the');
+  say("same kind of snapshot as the storage makes. rsync = the storage's pull, from its log: its first rsync's");
+  say("start to the end of the last process before the snapshot (with a base: the dry run beside the base's clone,");
+  say('then the pull of what changed); before/after = the rest of the ping before it (check-ins, rsync daemon, ssh,');
+  say('storage program) and after it (snapshot, manifest, report, session teardown). Restores have no anchors.');
+  say('CPU s = medians of the CPU seconds of the');
   say('processes that ended during a run, by side ("agent": started by the benchmark; "storage": under an sshd) and');
   say('command, from process accounting: where the time goes.\n');
   sayTargets(checks);
