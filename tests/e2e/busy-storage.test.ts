@@ -132,6 +132,9 @@ test('with waiting places, sessions that find every slot taken wait on the stora
 test('a storage-ping killed with SIGKILL while pulling gives its slot back', async () => {
   await storage.configure({ max_concurrent_backups: 1, rsync_command: ['rsync', `--bwlimit=${BWLIMIT / 10}`] });
   const [victim, next] = [agents[0]!, agents[1]!];
+  // New content, so that the session pulls it (slowly, under the limit): with the content of its
+  // last snapshot it would run only the dry run, done in a few milliseconds.
+  await writeFile(join(world.root, 'data', '0', 'blob'), randomBytes(SOURCE_BYTES));
   await world.trigger(victim, 'data');
   const killed = victim.ping();
   let ping: number | undefined;
