@@ -12,19 +12,25 @@ export interface Memory {
   readonly peakRss: number;
 }
 
-/** VmRSS and VmHWM of a live process; undefined once it is gone. */
-export function memoryOf(pid: number): Memory | undefined {
-  let status: string;
+/** A /proc file's text; undefined once its process is gone. */
+function readProc(path: string): string | undefined {
   try {
-    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return readFileSync(path, 'utf8');
   } catch {
     return undefined;
   }
-  const kib = (field: string): number => {
-    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
-    return match === null ? 0 : Number(match[1]) * 1024;
-  };
-  return { rss: kib('VmRSS'), peakRss: kib('VmHWM') };
+}
+
+/** A `<field>: <n> kB` line of /proc text, in bytes (0 when the line is missing). */
+function kibField(text: string, field: string): number {
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
+  return match === null ? 0 : Number(match[1]) * 1024;
+}
+
+/** VmRSS and VmHWM of a live process; undefined once it is gone. */
+export function memoryOf(pid: number): Memory | undefined {
+  const status = readProc(`/proc/${pid}/status`);
+  return status === undefined ? undefined : { rss: kibField(status, 'VmRSS'), peakRss: kibField(status, 'VmHWM') };
 }
 
 /**
@@ -32,14 +38,8 @@ export function memoryOf(pid: number): Memory | undefined {
  * by n processes counts 1/n); undefined once it is gone.
  */
 export function pssOf(pid: number): number | undefined {
-  let rollup: string;
-  try {
-    rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const match = /^Pss:\s+(\d+) kB/m.exec(rollup);
-  return match === null ? 0 : Number(match[1]) * 1024;
+  const rollup = readProc(`/proc/${pid}/smaps_rollup`);
+  return rollup === undefined ? undefined : kibField(rollup, 'Pss');
 }
 
 /**
@@ -47,12 +47,8 @@ export function pssOf(pid: number): number | undefined {
  * children that have exited and been waited for. Undefined once it is gone.
  */
 export function cpuSecondsOf(pid: number, { reapedChildren = false } = {}): number | undefined {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
+  const stat = readProc(`/proc/${pid}/stat`);
+  if (stat === undefined) return undefined;
   // The command name (field 2) may hold spaces and parentheses: fields 3… follow its last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const [utime, stime, cutime, cstime] = [11, 12, 13, 14].map((i) => Number(fields[i]));
@@ -73,11 +69,9 @@ export function childrenOf(pid: number): number[] {
   const found: number[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) found.push(Number(name));
-    } catch {
-      // gone meanwhile
+    const stat = readProc(`/proc/${name}/stat`); // undefined: gone meanwhile
+    if (stat !== undefined && Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) {
+      found.push(Number(name));
     }
   }
   return found;
@@ -87,14 +81,10 @@ export function childrenOf(pid: number): number[] {
 export function postmasterOn(port: number): number | undefined {
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
-    try {
-      const args = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
-      if (!(args[0] ?? '').endsWith('/postgres')) continue;
-      const at = args.indexOf('-p');
-      if (at >= 0 && args[at + 1] === String(port)) return Number(name);
-    } catch {
-      // gone meanwhile
-    }
+    const args = readProc(`/proc/${name}/cmdline`)?.split('\0'); // undefined: gone meanwhile
+    if (args === undefined || !(args[0] ?? '').endsWith('/postgres')) continue;
+    const at = args.indexOf('-p');
+    if (at >= 0 && args[at + 1] === String(port)) return Number(name);
   }
   return undefined;
 }
