@@ -133,9 +133,8 @@ export function report(
   say("start to the end of the last process before the snapshot (with a base: the dry run beside the base's clone,");
   say('then the pull of what changed); before/after = the rest of the ping before it (check-ins, rsync daemon, ssh,');
   say('storage program) and after it (snapshot, manifest, report, session teardown). Restores have no anchors.');
-  say('CPU s = medians of the CPU seconds of the');
-  say('processes that ended during a run, by side ("agent": started by the benchmark; "storage": under an sshd) and');
-  say('command, from process accounting: where the time goes.\n');
+  say('CPU s = medians of the CPU seconds of the processes that ended during a run, by side ("agent": started by');
+  say('the benchmark; "storage": under an sshd) and command, from process accounting: where the time goes.\n');
   sayTargets(checks);
 }
 
