@@ -160,6 +160,7 @@ async function runSession(
     request: (port, [module]) =>
       scripted ? scriptedRequest(port, module!, { ...options, source: options.source }) : interactiveRequest(port),
     stdin: scripted ? 'end' : 'hold',
+    restore: true,
     stop,
     graceMs: scripted ? 0 : INTERACTIVE_GRACE_MS,
     onReady: (port, [module]) => {

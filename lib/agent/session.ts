@@ -45,6 +45,8 @@ export interface SessionOptions {
   readonly onStderr?: (text: string) => void;
   readonly onStdout?: (text: string) => void;
   readonly log: WorkloadLogger;
+  /** A restore's session (the storage's session gate gives restores places of their own). */
+  readonly restore?: boolean;
   /** Forward-failure attempts in total (default 3). */
   readonly maxAttempts?: number;
   /** For tests: the daemon's port choice. */
@@ -77,6 +79,7 @@ export async function runStorageSession(options: SessionOptions): Promise<Sessio
           port: onPort,
           localAddress: settings.rsyncd_local_address,
           storage,
+          ...(options.restore === true ? { restore: true } : {}),
         });
         log.debug(`Running ${argv.join(' ')}`);
         return runSsh({

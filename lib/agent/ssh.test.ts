@@ -76,6 +76,19 @@ describe('sshArgv', () => {
     expect(second.slice(-5)).toEqual(['2222', '-l', 'turku-ping', 'primary.turku.example.com', 'turku-ping-remote']);
   });
 
+  it("asks for a restore's own remote command on a restore's session (the storage's session gate reads it)", () => {
+    const options = {
+      command: ['ssh'],
+      knownHostsFile: 'k',
+      keyFile: 'i',
+      localAddress: '127.0.0.1',
+      storage,
+      port: 1,
+    };
+    expect(sshArgv({ ...options, restore: true }).at(-1)).toBe('turku-ping-remote restore');
+    expect(sshArgv({ ...options, restore: false }).at(-1)).toBe('turku-ping-remote');
+  });
+
   it('brackets an IPv6 local address', () => {
     const argv = sshArgv({
       command: ['ssh'],

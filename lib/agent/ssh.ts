@@ -5,6 +5,7 @@ import { errorMessage, isErrno, UserError } from '../common/errors.js';
 import { lastLine } from '../common/process.js';
 import { hasControlCharacters } from '../turku/names.js';
 import type { StorageEndpoint } from '../turku/protocol/descriptor.js';
+import { RESTORE_REMOTE_COMMAND } from '../turku/protocol/storage-busy.js';
 import { dieWithParent } from './die-with-parent.js';
 import { trackProcessGroup } from './exit-cleanup.js';
 
@@ -51,6 +52,8 @@ export interface SshArgvOptions {
   readonly storage: Pick<StorageEndpoint, 'ssh_ping_host' | 'ssh_ping_port' | 'ssh_ping_user'>;
   /** Whether this CPU has AES instructions (default: read from /proc/cpuinfo, `cpuHasAes`). */
   readonly aes?: boolean;
+  /** A restore's session: it asks for {@link RESTORE_REMOTE_COMMAND}, which the storage's gate reads. */
+  readonly restore?: boolean;
 }
 
 /**
@@ -130,7 +133,7 @@ export function sshArgv(options: SshArgvOptions): string[] {
     '-l',
     storage.ssh_ping_user,
     storage.ssh_ping_host,
-    REMOTE_COMMAND,
+    options.restore === true ? RESTORE_REMOTE_COMMAND : REMOTE_COMMAND,
   ];
 }
 

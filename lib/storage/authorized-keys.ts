@@ -2,13 +2,15 @@ import { hasControlCharacters, sshPublicKeyProblem } from '../turku/names.js';
 import type { StorageMachine } from '../turku/protocol/api.js';
 import { tunnelPortsProblem } from '../turku/tunnel-allowance.js';
 import { canonicalUuid } from '../turku/uuid.js';
+import { gatedCommand, type SessionGate } from './session-gate.js';
 
 /**
  * The ping user's authorized_keys (docs/datapath.md): one line per machine assigned to this
  * storage, each forced to run `turku-storage-ping <uuid>` and allowed only a loopback reverse
  * tunnel: on the machine's own tunnel ports when the API gives it an allowance (our agents),
  * else on any loopback port (original agents), or no line at all where the operator allows no
- * original agents. Pure: the caller reads the `.static` file and writes the result.
+ * original agents. With a session gate (session-gate.ts), the forced command first takes one of
+ * the storage's session places. Pure: the caller reads the `.static` file and writes the result.
  */
 
 export interface AuthorizedKeysInput {
@@ -23,6 +25,8 @@ export interface AuthorizedKeysInput {
    * leaves it out (`original_agent_tunnels` in the storage settings).
    */
   readonly originalAgentTunnels?: boolean;
+  /** The session gate in front of `command`; unset: the command runs at once. */
+  readonly gate?: SessionGate;
 }
 
 export interface AuthorizedKeys {
@@ -75,11 +79,16 @@ export function buildAuthorizedKeys(input: AuthorizedKeysInput): AuthorizedKeys 
       continue;
     }
     const prefix = options === '' ? '' : `${options},`;
-    lines.push(
-      `${prefix}command="${input.command} ${uuid}" ${machine.ssh_public_key} (${printable(machine.unit_name)})`,
-    );
+    const command = forcedCommand(input, uuid);
+    lines.push(`${prefix}command="${command}" ${machine.ssh_public_key} (${printable(machine.unit_name)})`);
   }
   return { text: `${lines.join('\n')}\n`, skipped, withheld };
+}
+
+/** The command="" option's value: sshd reads `\"` in it as `"`, and only that escape. */
+function forcedCommand(input: AuthorizedKeysInput, uuid: string): string {
+  const command = `${input.command} ${uuid}`;
+  return input.gate === undefined ? command : gatedCommand(input.gate, command).replaceAll('"', '\\"');
 }
 
 /**

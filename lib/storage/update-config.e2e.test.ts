@@ -77,9 +77,12 @@ test('registers with the credential, reports space and host keys, and writes aut
   expect(registered.status).toBe(200);
   expect(await updateStorageConfig(settings(), { log })).toMatchObject({ machines: 1, authorizedKeysChanged: true });
   const file = join(dir, 'ssh', 'authorized_keys');
-  expect(await readFile(file, 'utf8')).toContain(
-    `restrict,port-forwarding,permitlisten="localhost:*",command="turku-storage-ping ${uuid}" ${KEY} (sql/2)\n`,
+  const line = (await readFile(file, 'utf8')).split('\n').find((text) => text.includes(uuid)) ?? '';
+  // The forced command behind the session gate (session-gate.ts), on this storage's lock directory.
+  expect(line).toMatch(
+    /^restrict,port-forwarding,permitlisten="localhost:\*",command="g='[^']*\/turku-storage-backup-slots'; /,
   );
+  expect(line).toContain(`exec turku-storage-ping ${uuid}" ${KEY} (sql/2)`);
   expect((await stat(file)).mode & 0o777).toBe(0o600);
   expect((await stat(join(dir, 'ssh'))).mode & 0o777).toBe(0o700);
   // Unchanged content is not rewritten.

@@ -14,6 +14,7 @@ import type { SnapshotMode } from '../turku/protocol/descriptor.js';
 import { lookupAccount } from './accounts.js';
 import { buildAuthorizedKeys } from './authorized-keys.js';
 import { readHostKeys } from './host-keys.js';
+import { sessionGate } from './session-gate.js';
 import type { StorageSettings } from './settings.js';
 import { measureVolumes, spaceReport, spaceWarnings } from './volumes.js';
 
@@ -120,6 +121,7 @@ async function writeAuthorizedKeys(
     ...optional('staticText', await readIfPresent(`${file}.static`)),
     machines,
     originalAgentTunnels: settings.original_agent_tunnels,
+    gate: sessionGate(settings),
   });
   for (const reason of skipped) log.error(reason);
   for (const reason of withheld) log.warning(reason);

@@ -14,6 +14,13 @@ import * as z from 'zod';
 
 export const BUSY_LINE_PREFIX = 'turku-busy ';
 export const BUSY_LINE_VERSION = 1;
+/**
+ * The command our agent asks for on a restore's session: a forced command replaces it, but sshd
+ * passes it on as SSH_ORIGINAL_COMMAND, and the storage's session gate (lib/storage/session-gate.ts)
+ * lets restores use places of their own, as they take no backup slot.
+ */
+export const RESTORE_REMOTE_COMMAND = 'turku-ping-remote restore';
+
 /** sysexits' EX_TEMPFAIL: the forced command's status when it answered busy. */
 export const STORAGE_BUSY_EXIT = 75;
 
