@@ -7,6 +7,7 @@ import { run, type Finished } from '../harness/processes.js';
 import { median, round } from '../harness/stats.js';
 import type { Agent, Deployment } from './deployment.js';
 import { inBatches } from './netns.js';
+import { startCpuSplit, type CpuSplit } from './cpu-split.js';
 import { startSampler, type Peaks } from './sampler.js';
 import type { FleetSettings } from './settings.js';
 
@@ -14,6 +15,7 @@ import type { FleetSettings } from './settings.js';
 
 export interface RunFigures extends Peaks {
   readonly seconds: number;
+  readonly cpu: CpuSplit;
 }
 
 export interface TurkuFigures extends RunFigures {
@@ -54,13 +56,20 @@ export function writeSource(dir: string, settings: Pick<FleetSettings, 'megabyte
   }
 }
 
-async function sampled<T>(rootPid: number, sampleMs: number, work: () => Promise<T>): Promise<[T, RunFigures]> {
+/** `work` timed, with the storage side's process tree (under the sshd `rootPid`) sampled and CPU counted. */
+async function sampled<T>(
+  deployment: Deployment,
+  rootPid: number,
+  sampleMs: number,
+  work: () => Promise<T>,
+): Promise<[T, RunFigures]> {
   await run(['sync']);
   const sampler = startSampler(rootPid, sampleMs);
+  const cpu = startCpuSplit(rootPid, deployment.api.pid);
   const start = performance.now();
   const value = await work();
   const seconds = round((performance.now() - start) / 1000, 2);
-  return [value, { seconds, ...sampler.stop() }];
+  return [value, { seconds, ...sampler.stop(), cpu: cpu() }];
 }
 
 /** `parallel` bare copies at a time, one per agent, into `<root>/reference/<k>`. */
@@ -72,7 +81,7 @@ export async function measureReference(
 ): Promise<RunFigures> {
   mkdirSync(join(root, 'reference'), { recursive: true });
   const failed: string[] = [];
-  const [, figures] = await sampled(deployment.plainSshd.pid, settings.sampleMs, () =>
+  const [, figures] = await sampled(deployment, deployment.plainSshd.pid, settings.sampleMs, () =>
     inBatches(
       agents,
       async (agent) => {
@@ -89,7 +98,9 @@ export async function measureReference(
 /** One agent backing up alone: what one session costs the storage. */
 export async function measureSolo(deployment: Deployment, agent: Agent, settings: FleetSettings): Promise<RunFigures> {
   await deployment.trigger(agent);
-  const [ping, figures] = await sampled(deployment.storageSshd.pid, settings.sampleMs, () => deployment.ping(agent));
+  const [ping, figures] = await sampled(deployment, deployment.storageSshd.pid, settings.sampleMs, () =>
+    deployment.ping(agent),
+  );
   if (ping.code !== 0) throw new Error(`The lone agent's backup failed:\n${ping.stderr.slice(-2000)}`);
   return figures;
 }
@@ -104,7 +115,7 @@ export async function measureFleet(
 ): Promise<TurkuFigures> {
   for (const agent of agents) await deployment.trigger(agent);
   const gapMs = agents.length > 1 ? (settings.spreadSeconds * 1000) / (agents.length - 1) : 0;
-  const [pings, figures] = await sampled(deployment.storageSshd.pid, settings.sampleMs, () =>
+  const [pings, figures] = await sampled(deployment, deployment.storageSshd.pid, settings.sampleMs, () =>
     Promise.all(
       agents.map(async (agent): Promise<Finished> => {
         await delay(agent.index * gapMs);

@@ -65,6 +65,16 @@ export function report(result: FleetResult, checks: readonly Target[]): void {
       `${String(reference.peakRsyncs).padStart(11)}   ${'-'.padStart(9)}`,
   );
   say(`  one agent alone    ${`${result.solo.seconds.toFixed(1)} s`.padStart(8)}   ${memory(result.solo)}`);
+  say('CPU seconds (summed over cores)  storage   agents   API   bench   machine busy of offered');
+  for (const [name, cpu] of [
+    ['Turku', turku.cpu],
+    ['reference', reference.cpu],
+  ] as const) {
+    say(
+      `  ${name.padEnd(29)} ${cpu.storage.toFixed(1).padStart(7)}  ${cpu.agents.toFixed(1).padStart(7)}  ` +
+        `${cpu.api.toFixed(1).padStart(4)}  ${cpu.bench.toFixed(1).padStart(6)}   ${cpu.machineBusy.toFixed(1)} of ${cpu.machineTotal.toFixed(1)}`,
+    );
+  }
   say(`Concurrent rsyncs on average: Turku ${turku.meanRsyncs}, reference ${reference.meanRsyncs}.`);
   say(
     `Agents' pings: median ${turku.medianPingSeconds} s, longest ${turku.longestPingSeconds} s; ` +

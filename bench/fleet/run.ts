@@ -1,3 +1,4 @@
+import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { removeTreeWithImmutables } from '../../lib/common/remove-tree.js';
@@ -60,6 +61,9 @@ async function measure(settings: FleetSettings, root: string): Promise<FleetResu
     };
   } finally {
     await deployment?.close();
+    if (deployment !== undefined && settings.storageLogCopy !== undefined) {
+      await copyFile(deployment.storageLog, settings.storageLogCopy).catch(() => undefined);
+    }
   }
 }
 

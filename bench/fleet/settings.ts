@@ -4,7 +4,7 @@ import { MAX_AGENTS } from './netns.js';
 /**
  * The fleet benchmark's settings, from the environment (bench/fleet/README.md lists them):
  * BENCH_AGENTS, BENCH_MB, BENCH_FILES, BENCH_SLOTS, BENCH_SPREAD_SECONDS, BENCH_PARALLEL,
- * BENCH_SAMPLE_MS, and BENCH_OUTPUT for the results file's name.
+ * BENCH_SAMPLE_MS, BENCH_STORAGE_LOG, and BENCH_OUTPUT for the results file's name.
  */
 
 export interface FleetSettings {
@@ -20,6 +20,8 @@ export interface FleetSettings {
   /** The bare reference's parallel copies (xargs -P). */
   readonly parallel: number;
   readonly sampleMs: number;
+  /** Where to keep a copy of the storage's log (its sessions' timeline); unset: not kept. */
+  readonly storageLogCopy: string | undefined;
 }
 
 export function fleetSettings(): FleetSettings {
@@ -32,6 +34,7 @@ export function fleetSettings(): FleetSettings {
     spreadSeconds: numberEnv('BENCH_SPREAD_SECONDS', 10, { integer: false, min: 0 }),
     parallel: numberEnv('BENCH_PARALLEL', 8),
     sampleMs: numberEnv('BENCH_SAMPLE_MS', 150, { min: 20 }),
+    storageLogCopy: env('BENCH_STORAGE_LOG'),
   };
 }
 
