@@ -92,11 +92,16 @@ async function main(): Promise<void> {
     reference: REFERENCE,
     turku:
       'every agent (a network namespace that drops inbound traffic) runs turku-agent-ping with a systemd unit’s ' +
-      'environment; the storage’s own sshd runs turku-storage-ping, which pulls in one of max_concurrent_backups ' +
-      'slots or answers busy, and the agent comes back when told (docs/datapath.md, "A busy storage").',
+      'environment; the storage’s own sshd runs turku-storage-ping behind the session gate, which pulls in one of ' +
+      'max_concurrent_backups slots or answers busy, and the agent comes back when told (docs/datapath.md, ' +
+      '"A busy storage").',
     notes: [
-      'Memory = the summed resident memory of the sshd’s whole process tree (listener, session processes, ' +
-        'turku-storage-ping, rsync), sampled; pages shared between processes count once per process.',
+      'Memory = the sum of the proportional set sizes (PSS) of the sshd’s whole process tree (listener, session ' +
+        'processes, turku-storage-ping, rsync), sampled; the summed resident sets, which count a shared page once ' +
+        'per process, are given beside it.',
+      'cpu = CPU-seconds summed over cores, from /proc: the storage side (its sshd and everything it ran), the ' +
+        'agents (the processes this benchmark started), the API, the benchmark, and the machine’s busy time beside ' +
+        'what the wall time offered.',
       'Everything runs on this one machine: agents, storage, API and the sampler share its cores.',
       'The reference runs first, then one agent alone, then the fleet; `sync` before each.',
     ],
