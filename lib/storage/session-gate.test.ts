@@ -172,10 +172,22 @@ describe.each(SHELLS)('under %s', (shell) => {
   });
 });
 
+test.each(SHELLS)('under %s, a command that sets a variable first still runs behind the gate', async (shell) => {
+  const gate = gateIn(root, { max_concurrent_backups: 1, max_waiting_backups: 0 });
+  await mkdir(gate.dir, { recursive: true });
+  const child = spawn(shell, ['-c', gatedCommand(gate, `TURKU_PROBE=on sh -c 'echo "$TURKU_PROBE $0"' ${UUID}`)], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: root },
+  });
+  let stdout = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  expect({ code, stdout }).toEqual({ code: 0, stdout: `on ${UUID}\n` });
+});
+
 test('the configured command comes last, so nothing in it can skip the gate', () => {
   const gate = gateIn('/run/lock', { max_concurrent_backups: 2, max_waiting_backups: 2 });
   const text = gatedCommand(gate, `turku-storage-ping # ${UUID}`);
-  expect(text.endsWith(`; exec turku-storage-ping # ${UUID}`)).toBe(true);
+  expect(text.endsWith(`; turku-storage-ping # ${UUID}`)).toBe(true);
   expect(text.indexOf('turku-storage-ping')).toBe(text.lastIndexOf('turku-storage-ping'));
 });
 

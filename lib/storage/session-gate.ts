@@ -93,8 +93,10 @@ export function gatedCommand(gate: SessionGate, command: string): string {
       `; echo "turku-storage: busy, all ${gate.places} session places are taken; try again in $r s" >&2` +
       `; printf 'turku-busy {"version":1,"retry_after":%s,"running":${gate.slots},"limit":${gate.slots}}\\n' "$r"` +
       `; exit ${STORAGE_BUSY_EXIT}; fi`,
-    // Last, so that nothing in the configured command can change what the gate does.
-    `exec ${command}`,
+    // Last, so that nothing in the configured command can change what the gate does; not `exec`,
+    // which would take a leading `NAME=value` for the program's name (sh runs it in place anyway
+    // where it can).
+    command,
   ];
   return steps.join('; ');
 }

@@ -82,7 +82,7 @@ test('registers with the credential, reports space and host keys, and writes aut
   expect(line).toMatch(
     /^restrict,port-forwarding,permitlisten="localhost:\*",command="g='[^']*\/turku-storage-backup-slots'; /,
   );
-  expect(line).toContain(`exec turku-storage-ping ${uuid}" ${KEY} (sql/2)`);
+  expect(line).toContain(`; turku-storage-ping ${uuid}" ${KEY} (sql/2)`);
   expect((await stat(file)).mode & 0o777).toBe(0o600);
   expect((await stat(join(dir, 'ssh'))).mode & 0o777).toBe(0o700);
   // Unchanged content is not rewritten.
