@@ -84,18 +84,19 @@ export function gatedCommand(gate: SessionGate, command: string): string {
       ` case $? in ${STORAGE_BUSY_EXIT}) ;; *) o=1; break;; esac; else o=1; break; fi;` +
       ' i=$((i+1)); done',
     'if [ -z "$o" ]; then exec 9>&-' +
-      `; s=${FIRST_SESSION_SECONDS}` +
+      `; s=${FIRST_SESSION_SECONDS}; t=` +
       '; { read -r t < "$g/session-seconds"; } 2>/dev/null' +
       '; t=${t%%.*}' +
-      '; case "$t" in ""|*[!0-9]*) ;; *) s=$((t+1));; esac' +
+      // Whole seconds only, and few digits: sh's arithmetic must not meet anything else.
+      '; case "$t" in ""|*[!0-9]*|??????*) ;; *) s=$((t+1));; esac' +
       `; r=$((s*${gate.waves}+$$%s))` +
       `; [ "$r" -le ${MAX_RETRY_AFTER_SECONDS} ] || r=${MAX_RETRY_AFTER_SECONDS}` +
       `; echo "turku-storage: busy, all ${gate.places} session places are taken; try again in $r s" >&2` +
       `; printf 'turku-busy {"version":1,"retry_after":%s,"running":${gate.slots},"limit":${gate.slots}}\\n' "$r"` +
       `; exit ${STORAGE_BUSY_EXIT}; fi`,
     // Last, so that nothing in the configured command can change what the gate does; not `exec`,
-    // which would take a leading `NAME=value` for the program's name (sh runs it in place anyway
-    // where it can).
+    // which would take a leading `NAME=value` for the program's name (bash runs the last command
+    // in place anyway; dash stays as its parent).
     command,
   ];
   return steps.join('; ');

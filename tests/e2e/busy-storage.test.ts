@@ -4,7 +4,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { listSources } from '../../lib/api/admin/commands.js';
-import { createWorld, type AgentUnit, type StorageUnit, type World } from '../support/datapath-world.js';
+import { addBlobAgents, createWorld, type AgentUnit, type StorageUnit, type World } from '../support/datapath-world.js';
 import { holdLockOutside } from '../support/outside-lock.js';
 import { delay, descendantPids } from '../support/processes.js';
 
@@ -36,15 +36,7 @@ beforeAll(async () => {
     rsync_command: ['rsync', `--bwlimit=${BWLIMIT}`],
   });
   expect(await storage.updateConfig()).toMatchObject({ exitCode: 0 });
-  for (let n = 0; n < AGENTS; n++) {
-    const agent = await world.addAgent(`app${n}`);
-    const data = join(world.root, 'data', String(n));
-    await mkdir(data, { recursive: true });
-    await writeFile(join(data, 'blob'), randomBytes(SOURCE_BYTES));
-    await agent.setSources({ data: { path: data } });
-    expect(await agent.updateConfig()).toMatchObject({ exitCode: 0 });
-    agents.push(agent);
-  }
+  agents.push(...(await addBlobAgents(world, AGENTS, SOURCE_BYTES)));
   expect(await storage.updateConfig()).toMatchObject({ exitCode: 0 });
 });
 afterAll(() => world?.destroy());

@@ -1,11 +1,10 @@
 import { jest } from '@jest/globals';
-import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 
 import { listSources } from '../../lib/api/admin/commands.js';
 import { GATE_RESTORE_PLACES, GATE_SPARE_PLACES } from '../../lib/storage/session-gate.js';
-import { createWorld, type AgentUnit, type StorageUnit, type World } from '../support/datapath-world.js';
+import { addBlobAgents, createWorld, type AgentUnit, type StorageUnit, type World } from '../support/datapath-world.js';
 import { holdLockOutside, type OutsideLock } from '../support/outside-lock.js';
 import { delay, descendantPids } from '../support/processes.js';
 
@@ -34,15 +33,7 @@ beforeAll(async () => {
   storage = await world.addStorage('primary', { max_concurrent_backups: SLOTS, max_waiting_backups: WAITING });
   slotsDir = join(storage.dir, 'turku-storage-backup-slots');
   expect(await storage.updateConfig()).toMatchObject({ exitCode: 0 });
-  for (let n = 0; n < AGENTS; n++) {
-    const agent = await world.addAgent(`app${n}`);
-    const data = join(world.root, 'data', String(n));
-    await mkdir(data, { recursive: true });
-    await writeFile(join(data, 'blob'), randomBytes(SOURCE_BYTES));
-    await agent.setSources({ data: { path: data } });
-    expect(await agent.updateConfig()).toMatchObject({ exitCode: 0 });
-    agents.push(agent);
-  }
+  agents.push(...(await addBlobAgents(world, AGENTS, SOURCE_BYTES)));
   expect(await storage.updateConfig()).toMatchObject({ exitCode: 0 });
   await mkdir(slotsDir, { recursive: true });
 });

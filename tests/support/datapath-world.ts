@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -106,6 +107,25 @@ export async function createWorld(prefix: string): Promise<World> {
       close: () => api.close(),
     };
   });
+}
+
+/**
+ * `count` agents `app<n>`, each registered with one source `data`: `<root>/data/<n>/blob`, `bytes`
+ * random bytes. The storages learn their keys at their next update-config.
+ */
+export async function addBlobAgents<Api>(world: World<Api>, count: number, bytes: number): Promise<AgentUnit[]> {
+  const agents: AgentUnit[] = [];
+  for (let n = 0; n < count; n++) {
+    const agent = await world.addAgent(`app${n}`);
+    const data = join(world.root, 'data', String(n));
+    await mkdir(data, { recursive: true });
+    await writeFile(join(data, 'blob'), randomBytes(bytes));
+    await agent.setSources({ data: { path: data } });
+    const registered = await agent.updateConfig();
+    if (registered.exitCode !== 0) throw new Error(`app${n}: update-config failed: ${registered.stderr}`);
+    agents.push(agent);
+  }
+  return agents;
 }
 
 /** A world whose API `startApi` starts, listening on the given address (where agents reach it). */
