@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 
+import { shellQuote } from '../common/shell-quote.js';
 import { RESTORE_REMOTE_COMMAND, STORAGE_BUSY_EXIT } from '../turku/protocol/storage-busy.js';
 import { backupSlotCount, MAX_RETRY_AFTER_SECONDS, SLOTS_DIRECTORY } from './backup-slots.js';
 
@@ -59,10 +60,6 @@ export function sessionGate(
     slots,
     waves: Math.floor(waiting / slots) + 1,
   };
-}
-
-function shellQuote(text: string): string {
-  return `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 
+import { shellQuote } from '../common/shell-quote.js';
 import { JOBS, type Job } from './jobs.js';
 import {
   cronCommand,
@@ -8,7 +9,6 @@ import {
   renderCron,
   renderService,
   renderTimer,
-  shellQuote,
   systemdQuote,
   type CommandOptions,
 } from './render.js';

@@ -1,5 +1,6 @@
 import { posix } from 'node:path';
 
+import { PLAIN_WORD, shellQuote } from '../common/shell-quote.js';
 import { CRON_FILE, JOBS, type Job, type Role } from './jobs.js';
 
 /**
@@ -69,8 +70,6 @@ export function hasControlCharacter(text: string): boolean {
   return /[\u0000-\u001f\u007f]/.test(text);
 }
 
-const PLAIN = /^[A-Za-z0-9_@+=:,./-]+$/;
-
 /**
  * One argument of an `ExecStart=` line (systemd.service(5), "Command lines"): `%` starts a
  * specifier and `$` a variable anywhere, quoted or not, so they are doubled; a word with other
@@ -78,14 +77,8 @@ const PLAIN = /^[A-Za-z0-9_@+=:,./-]+$/;
  */
 export function systemdQuote(arg: string): string {
   const literal = arg.replace(/%/g, '%%').replace(/\$/g, () => '$$');
-  if (PLAIN.test(arg)) return literal;
+  if (PLAIN_WORD.test(arg)) return literal;
   return `"${literal.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
-}
-
-/** One argument of a POSIX shell command: plain, or in single quotes. */
-export function shellQuote(arg: string): string {
-  if (PLAIN.test(arg)) return arg;
-  return `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
 /** A command for a cron line: shell words, with `%` escaped (cron turns a bare `%` into a newline). */

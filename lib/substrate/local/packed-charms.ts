@@ -8,7 +8,7 @@ import JSZip from 'jszip';
 
 import { parseCharmMeta } from '../../charm-pack/charm-meta.js';
 import type { SimCharm } from '../../charm-testing/simulator.js';
-import { shellQuote } from '../../timers/render.js';
+import { shellQuote } from '../../common/shell-quote.js';
 
 /** Unzips `charmFile` into `dir` once per charm file version (its size and mtime). */
 async function unpack(charmFile: string, dir: string): Promise<void> {

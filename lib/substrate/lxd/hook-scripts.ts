@@ -3,7 +3,7 @@
 // agent directory in the container (once per charm version) and runs the real `dispatch` there
 // with `lxc exec`, passing the hook environment. In the container, each hook tool is a small
 // script running the tool shim (lib/charm-testing/bin/hook-tool.cjs) on the charm's own Node.js.
-import { shellQuote } from '../../timers/render.js';
+import { shellQuote } from '../../common/shell-quote.js';
 
 /** Where the hook tools live in every LXD machine (first on the hooks' PATH). */
 export const TOOLS_DIR = '/var/lib/turku-lxd/hook-tools';
