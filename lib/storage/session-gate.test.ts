@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -153,9 +153,22 @@ describe.each(SHELLS)('under %s', (shell) => {
     await Promise.all([...backups, ...restores].map((session) => session.ended));
   });
 
-  test('fails open: without its directory, or without flock(1), the program starts', async () => {
-    const missing = gateIn(join(root, 'gone'), { max_concurrent_backups: 1, max_waiting_backups: 0 });
-    const first = runGated(shell, missing);
+  test('makes its directory when it is missing (a lock directory emptied by a reboot), and gates from the first session', async () => {
+    const gate = gateIn(join(root, 'run', 'lock'), { max_concurrent_backups: 1, max_waiting_backups: 0 });
+    expect(gate.places).toBe(3);
+    const sessions = Array.from({ length: 5 }, () => runGated(shell, gate));
+    const started = await Promise.all(sessions.map((session) => session.started));
+    expect(started.filter(Boolean)).toHaveLength(3);
+    expect((await stat(gate.dir)).mode & 0o7777).toBe(0o755);
+    for (const session of sessions) session.finish();
+    const ended = await Promise.all(sessions.map((session) => session.ended));
+    expect(ended.filter((end) => end.code === STORAGE_BUSY_EXIT)).toHaveLength(2);
+  });
+
+  test('fails open: where its directory cannot be made, or without flock(1), the program starts', async () => {
+    await writeFile(join(root, 'a-file'), '');
+    const unmakeable = gateIn(join(root, 'a-file'), { max_concurrent_backups: 1, max_waiting_backups: 0 });
+    const first = runGated(shell, unmakeable);
     expect(await first.started).toBe(true);
     first.finish();
     expect(await first.ended).toMatchObject({ code: 0, stderr: '' });

@@ -20,9 +20,11 @@ import { backupSlotCount, MAX_RETRY_AFTER_SECONDS, SLOTS_DIRECTORY } from './bac
  * client's command as SSH_ORIGINAL_COMMAND) tries `restorePlaces` places of its own first. A
  * client could claim to restore and is then bounded by those places too.
  *
- * The gate fails open: where its lock file cannot be opened (the directory is made by the first
- * session after a reboot) or flock(1) fails for another reason than a held lock, the program
- * starts as it would without the gate.
+ * The gate makes its directory when it is missing (the lock directory is usually a tmpfs, empty
+ * after a reboot, when a whole fleet may log in at once), as the ping user, with the mode
+ * turku-storage-ping would give it. It fails open: where the directory cannot be made or a lock
+ * file opened, or flock(1) fails for another reason than a held lock, the program starts as it
+ * would without the gate.
  */
 
 /** Places for sessions beyond the slots and waiting places: one that just ended, one just starting. */
@@ -74,6 +76,8 @@ export function gatedCommand(gate: SessionGate, command: string): string {
     `g=${shellQuote(gate.dir)}`,
     `i=${gate.restorePlaces}`,
     `case "$SSH_ORIGINAL_COMMAND" in ${shellQuote(RESTORE_REMOTE_COMMAND)}) i=0;; esac`,
+    // `[` is built in: mkdir(1) runs only when the directory is missing.
+    '[ -d "$g" ] || mkdir -p -m 755 "$g" 2>/dev/null',
     // o: the program may start (a place is held, or the gate cannot work here and stays open).
     'o=',
     `while [ "$i" -lt ${places} ]; do` +
