@@ -95,7 +95,10 @@ export interface BackendResult {
   };
   readonly databaseSizeMb: number;
   readonly apiErrorLogLines: number;
+  /** The check-in row under --cpu-prof. */
   readonly profile?: ProfileSummary & { readonly connections: number; readonly requestsPerSecond: number };
+  /** The unchanged update_config row under --cpu-prof. */
+  readonly updateConfigProfile?: BackendResult['profile'];
 }
 
 export const SCHEDULE_NOTE =
@@ -130,29 +133,35 @@ async function timeDueQuery(settings: ApiSettings, db: BenchDatabase): Promise<D
 
 type Profile = NonNullable<BackendResult['profile']>;
 
-/** The check-in row once more, unmeasured, with the API under `node --cpu-prof`; its self time summarised. */
-async function profileCheckins(
+/** A row profiled: the check-in (`profile`) or the unchanged update_config (`updateConfigProfile`). */
+type ProfiledRow = 'checkin' | 'update_config';
+
+/** One row once more, unmeasured, with the API under `node --cpu-prof`; its self time summarised. */
+async function profileRow(
   settings: ApiSettings,
   backend: Backend,
   config: string,
   dir: string,
   bodies: BodyFiles,
   postgres: PostgresServer | undefined,
+  which: ProfiledRow,
 ): Promise<Profile | undefined> {
   if (!settings.profile) return undefined;
   const keepIn = profileDir();
-  const profiles = join(dir, 'cpu-prof');
+  const profiles = join(dir, `cpu-prof-${which}`);
   const api = await startApiProcess(config, ['--cpu-prof', `--cpu-prof-dir=${profiles}`]);
   let row: MeasuredRow;
   try {
-    row = await measureRow(settings, checkinRequest(settings, api, bodies, 99), watchedApi(api, postgres));
+    const request =
+      which === 'checkin' ? checkinRequest(settings, api, bodies, 99) : updateConfigRequest(settings, api, bodies, 98);
+    row = await measureRow(settings, request, watchedApi(api, postgres));
   } finally {
     await api.stop();
   }
   const file = (await readdir(profiles)).find((name) => name.endsWith('.cpuprofile'));
   if (file === undefined) throw new Error('node --cpu-prof wrote no profile');
   if (keepIn !== undefined) {
-    const kept = join(keepIn, `api-${backend}-checkin-c${settings.connections}.cpuprofile`);
+    const kept = join(keepIn, `api-${backend}-${which}-c${settings.connections}.cpuprofile`);
     await mkdir(keepIn, { recursive: true });
     await copyFile(join(profiles, file), kept);
     say(`  CPU profile kept in ${kept}`);
@@ -181,6 +190,11 @@ function checkinRequest(settings: ApiSettings, api: ServerProcess, bodies: BodyF
     connections: connections || settings.connections,
     seed,
   };
+}
+
+/** update_config of random machines of the fleet, each with the body that registered it (nothing changes). */
+function updateConfigRequest(settings: ApiSettings, api: ServerProcess, bodies: BodyFiles, seed: number) {
+  return { url: `${api.url}/update_config`, bodiesFile: bodies.updateConfig, connections: settings.connections, seed };
 }
 
 function apiConfig(settings: ApiSettings, sqlitePath: string, postgres: PostgresServer | undefined) {
@@ -245,7 +259,7 @@ async function apiRows(
   say(rowLine('agent_ping_checkin', checkin));
   const updateConfigUnchanged = await measureRow(
     settings,
-    { url: `${api.url}/update_config`, bodiesFile: bodies.updateConfig, connections: settings.connections, seed: 5 },
+    updateConfigRequest(settings, api, bodies, 5),
     watched,
     counter,
   );
@@ -342,8 +356,11 @@ export async function benchBackend(settings: ApiSettings, backend: Backend): Pro
     api = undefined;
     say(`  API RSS: peak ${mb(end?.peakRss)} MB, at end ${mb(end?.rss)} MB`);
 
-    const profile = await profileCheckins(settings, backend, config, dir, bodies, postgres);
+    const profile = await profileRow(settings, backend, config, dir, bodies, postgres, 'checkin');
     if (profile !== undefined) say(`  profiled check-ins: ${profile.requestsPerSecond}/s under --cpu-prof`);
+    const updateConfigProfile = await profileRow(settings, backend, config, dir, bodies, postgres, 'update_config');
+    if (updateConfigProfile !== undefined)
+      say(`  profiled unchanged update_config: ${updateConfigProfile.requestsPerSecond}/s under --cpu-prof`);
 
     return {
       backend,
@@ -374,6 +391,7 @@ export async function benchBackend(settings: ApiSettings, backend: Backend): Pro
       databaseSizeMb,
       apiErrorLogLines,
       ...(profile === undefined ? {} : { profile }),
+      ...(updateConfigProfile === undefined ? {} : { updateConfigProfile }),
     };
   } finally {
     await db?.close();

@@ -160,10 +160,14 @@ function reportBackend(settings: ApiSettings, result: BackendResult): void {
     `  API RSS: peak ${result.memory.peakRssMb} MB, after registration ${result.memory.rssAfterRegistrationMb} MB, ` +
       `at end ${result.memory.rssAtEndMb} MB; database ${result.databaseSizeMb} MB`,
   );
-  const profile = result.profile;
+  reportProfile('agent_ping_checkin', result.profile);
+  reportProfile('update_config, unchanged', result.updateConfigProfile);
+}
+
+function reportProfile(row: string, profile: BackendResult['profile']): void {
   if (profile === undefined) return;
   say(
-    `  profile (agent_ping_checkin, c=${profile.connections}, ${profile.requestsPerSecond}/s under --cpu-prof; ` +
+    `  profile (${row}, c=${profile.connections}, ${profile.requestsPerSecond}/s under --cpu-prof; ` +
       `share of ${profile.busyMs} ms busy): ` +
       profile.areas
         .slice(0, 8)

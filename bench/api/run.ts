@@ -19,7 +19,8 @@ import { installedWrk } from './wrk.js';
  *    `update_config` of random machines whose config is unchanged, at BENCH_CONNECTIONS (16), then a
  *    check-in sweep over BENCH_CONCURRENCY, then the bare server again; every figure with its ratio
  *    to the bare server's;
- * 3. times the fleet-wide due-source query, reads the API's memory, and profiles the check-in row.
+ * 3. times the fleet-wide due-source query, reads the API's memory, and profiles the check-in and
+ *    unchanged update_config rows.
  *
  * Results: bench/results/api.json (BENCH_OUTPUT: another name there).
  */
