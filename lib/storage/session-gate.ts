@@ -20,9 +20,10 @@ import { backupSlotCount, MAX_RETRY_AFTER_SECONDS, SLOTS_DIRECTORY } from './bac
  * client's command as SSH_ORIGINAL_COMMAND) tries `restorePlaces` places of its own first. A
  * client could claim to restore and is then bounded by those places too.
  *
- * The gate makes its directory when it is missing (the lock directory is usually a tmpfs, empty
- * after a reboot, when a whole fleet may log in at once), as the ping user, with the mode
- * turku-storage-ping would give it. It fails open: where the directory cannot be made or a lock
+ * The gate makes its directory when it is missing (on a new unit, or after a reboot where the lock
+ * directory is a tmpfs such as the default /run/lock), as the ping user, with the mode
+ * turku-storage-ping would give it: before, every session until the first program had made it
+ * started ungated, just when a whole fleet may log in at once. It fails open: where the directory cannot be made or a lock
  * file opened, or flock(1) fails for another reason than a held lock, the program starts as it
  * would without the gate.
  */
