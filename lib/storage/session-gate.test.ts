@@ -153,7 +153,7 @@ describe.each(SHELLS)('under %s', (shell) => {
     await Promise.all([...backups, ...restores].map((session) => session.ended));
   });
 
-  test('makes its directory when it is missing (a lock directory emptied by a reboot), and gates from the first session', async () => {
+  test('makes its directory when it is missing (a new unit, a tmpfs lock directory after a reboot), and gates from the first session', async () => {
     const gate = gateIn(join(root, 'run', 'lock'), { max_concurrent_backups: 1, max_waiting_backups: 0 });
     expect(gate.places).toBe(3);
     const sessions = Array.from({ length: 5 }, () => runGated(shell, gate));

@@ -22,10 +22,10 @@ import { backupSlotCount, MAX_RETRY_AFTER_SECONDS, SLOTS_DIRECTORY } from './bac
  *
  * The gate makes its directory when it is missing (on a new unit, or after a reboot where the lock
  * directory is a tmpfs such as the default /run/lock), as the ping user, with the mode
- * turku-storage-ping would give it: before, every session until the first program had made it
- * started ungated, just when a whole fleet may log in at once. It fails open: where the directory cannot be made or a lock
- * file opened, or flock(1) fails for another reason than a held lock, the program starts as it
- * would without the gate.
+ * turku-storage-ping would give it: otherwise every session until the first program had made it
+ * would start ungated, just when a whole fleet may log in at once. It fails open: where the
+ * directory cannot be made or a lock file opened, or flock(1) fails for another reason than a
+ * held lock, the program starts as it would without the gate.
  */
 
 /** Places for sessions beyond the slots and waiting places: one that just ended, one just starting. */
