@@ -35,6 +35,8 @@ export interface RunEventOptions {
   };
   /** Run with exactly this environment (`juju resolve` re-runs a failed hook with the one it failed with). */
   env?: Record<string, string>;
+  /** A process charm's run is killed after this long and fails, saying so (SimulatorOptions.hookTimeoutMs). */
+  timeoutMs?: number;
 }
 
 const API_ADDRESSES = '10.0.0.1:17070';
@@ -246,9 +248,19 @@ async function execute(
       reject: false,
       stdin: 'ignore',
       stripFinalNewline: false,
+      ...(options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs }),
     });
     const stdout = typeof result.stdout === 'string' ? result.stdout : '';
     const stderr = typeof result.stderr === 'string' ? result.stderr : '';
+    if (result.timedOut) {
+      const limit = `${(options.timeoutMs ?? 0) / 1000} s`;
+      return {
+        code: 1,
+        stdout,
+        stderr: `${stderr}${event.name} did not finish within ${limit}: killed\n`,
+        missing: false,
+      };
+    }
     const code = result.exitCode ?? 1;
     return {
       code,

@@ -127,6 +127,7 @@ export abstract class SimHookRunner extends SimRelations {
     try {
       const options: RunEventOptions = {};
       if (this.toolServer !== undefined) options.toolServer = this.toolServer;
+      if (this.hookTimeoutMs !== undefined) options.timeoutMs = this.hookTimeoutMs;
       const failedEnv = this.failedEnv.get(unit.name);
       this.failedEnv.delete(unit.name);
       if (retrying && failedEnv !== undefined) options.env = failedEnv;

@@ -38,11 +38,13 @@ export abstract class SimModelState {
   protected readonly storageDirectives = new Map<string, Record<string, number>>();
   protected readonly prepareMachine:
     ((machine: Readonly<{ id: string; address: string }>) => Promise<void>) | undefined;
+  protected readonly hookTimeoutMs: number | undefined;
 
   constructor(options: SimulatorOptions = {}) {
     this.maxEvents = options.maxEvents ?? 10000;
     this.machineAddress = options.machineAddress ?? ((number) => `10.0.0.${number + 1}`);
     this.prepareMachine = options.prepareMachine;
+    this.hookTimeoutMs = options.hookTimeoutMs;
     this.model = emptyModel(options.name ?? 'test-model', options.now ?? (() => new Date()));
     this.random = seededRandom(options.seed ?? 1);
     this.toolServer = options.toolServer;

@@ -41,4 +41,10 @@ export interface SimulatorOptions {
    * root, its network) there. Called for every event; make it idempotent.
    */
   prepareMachine?: (machine: Readonly<{ id: string; address: string }>) => Promise<void>;
+  /**
+   * [SUBSTRATE] How long a process charm's hook or action may run before it is killed and
+   * counted as failed (Juju sets no limit: a stuck hook holds its unit for ever, saying nothing).
+   * Unset: no limit.
+   */
+  hookTimeoutMs?: number;
 }

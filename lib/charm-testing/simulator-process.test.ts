@@ -1,7 +1,7 @@
 // The simulator driving a real `dispatch` executable through the tool server (CharmExecutor
 // kind 'process'): the same argv a charm on a machine would send.
 import { jest } from '@jest/globals';
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseCharmMeta } from '../charm-pack/charm-meta.js';
@@ -63,4 +63,34 @@ exit 0
     'api/0 hooks/backup-relation-joined',
     'api/0 hooks/backup-relation-changed',
   ]);
+});
+
+test('[substrate] a hook that outlives hookTimeoutMs is killed and fails the unit, saying so', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sim-charm-'));
+  const dispatch = join(dir, 'dispatch');
+  // install never ends; a hook that would run after it would leave this mark.
+  writeFileSync(
+    dispatch,
+    `#!/bin/sh
+case "$JUJU_DISPATCH_PATH" in
+  hooks/install) exec sleep 600 ;;
+esac
+touch ${join(dir, 'ran-after')}
+`,
+  );
+  chmodSync(dispatch, 0o755);
+  const sim = new ModelSimulator({ seed: 1, toolServer: server, hookTimeoutMs: 500 });
+  await sim.deploy('api', {
+    meta: parseCharmMeta('name: api\nsummary: s\ndescription: d\n'),
+    executor: { kind: 'process', dispatch, charmDir: dir },
+  });
+  const started = Date.now();
+  await sim.settle();
+  expect(Date.now() - started).toBeLessThan(10_000);
+  const unit = (sim.status() as { applications: { api: { units: Record<string, unknown> } } }).applications.api.units[
+    'api/0'
+  ];
+  expect(unit).toMatchObject({ 'workload-status': { current: 'error', message: 'hook failed: "install"' } });
+  expect(sim.model.logs.map((line) => line.message)).toContain('install did not finish within 0.5 s: killed');
+  expect(existsSync(join(dir, 'ran-after'))).toBe(false);
 });

@@ -136,13 +136,27 @@ test('a tunnel port taken on the storage is retried on another port', async () =
   const [taken, squatters] = await occupyOneOf(machine!.tunnel_ports!);
   try {
     let retried: string | undefined;
+    // What each run's agent said, so that a miss shows which ports the runs met.
+    const runs: string[] = [];
     for (let run = 0; run < 40 && retried === undefined; run++) {
+      const [before] = await listBackups(world.api.api.ctx, 1);
       await world.trigger(agent, 'data');
-      const ping = await agent.ping();
+      const ping = await agent.ping('--debug');
       expect(ping).toMatchObject({ exitCode: 0 });
       if (ping.stderr.includes(`could not listen on port ${taken}`)) retried = ping.stderr;
+      runs.push(
+        ping.stderr
+          .split('\n')
+          .filter((line) => /[Pp]ort/.test(line))
+          .join('\n'),
+      );
+      // Every run backs up: one that did not would not have met any port.
       const [report] = await listBackups(world.api.api.ctx, 1);
       expect(report).toMatchObject({ source: 'data', success: true });
+      expect(report!.date).not.toBe(before?.date);
+    }
+    if (retried === undefined) {
+      throw new Error(`no run met port ${taken} of ${machine!.tunnel_ports!.join(', ')}:\n${runs.join('\n--\n')}`);
     }
     expect(retried).toContain('retrying with another port');
   } finally {

@@ -311,9 +311,11 @@ for (const target of [localTarget('namespaces'), localTarget('lxd'), juju]) {
 
     it('6. two turku-api units over PostgreSQL serve the same agents; removing one loses nothing', async () => {
       await driver.deployBundle(BUNDLE, { overlays: [HA_OVERLAY] });
+      // The waits' limits add up to less than the test's (15 min), so that a stuck step fails
+      // naming itself, with the model's status and hook errors, not on jest's deadline.
       let status = await driver.waitUntil((s) => allActive(s) && unitsOf(s, 'turku-api').length === 2, {
         what: 'two turku-api units active',
-        timeoutMs: 10 * 60_000,
+        timeoutMs: 8 * 60_000,
       });
       for (const api of unitsOf(status, 'turku-api')) {
         const machines = jsonResult<Registered[]>(await action(driver, api.name, 'list-machines'), 'machines');
@@ -323,6 +325,7 @@ for (const target of [localTarget('namespaces'), localTarget('lxd'), juju]) {
       await driver.removeUnit(leader.name);
       status = await driver.waitUntil((s) => allActive(s) && unitsOf(s, 'turku-api').length === 1, {
         what: 'one turku-api unit left, every unit active',
+        timeoutMs: 3 * 60_000,
       });
       const [remaining] = unitsOf(status, 'turku-api');
       const machines = jsonResult<Registered[]>(await action(driver, remaining!.name, 'list-machines'), 'machines');
@@ -339,10 +342,14 @@ for (const target of [localTarget('namespaces'), localTarget('lxd'), juju]) {
           '"$MACHINE_ROOT/usr/local/bin/turku-update-config" --config-dir "$MACHINE_ROOT/etc/turku-agent"',
         ].join('\n'),
       );
-      await eventually('a snapshot of the source added after the removal', async () => {
-        const found = await snapshotsBySource(driver);
-        return found['ha']?.length ? found : undefined;
-      });
+      await eventually(
+        'a snapshot of the source added after the removal',
+        async () => {
+          const found = await snapshotsBySource(driver);
+          return found['ha']?.length ? found : undefined;
+        },
+        { timeoutMs: 3 * 60_000 },
+      );
     });
   });
 }

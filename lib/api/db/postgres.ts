@@ -15,22 +15,48 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (text) => Number(text));
 /** SQLSTATEs after which the whole transaction is retried: serialization failure, deadlock, unique race. */
 const RETRYABLE = new Set(['40001', '40P01', '23505']);
 const MAX_ATTEMPTS = 5;
+/** How long a connection to the server may take to open (TCP, TLS, authentication). */
+export const CONNECT_TIMEOUT_MS = 10_000;
 
 /**
  * PostgreSQL through a pg connection pool: what several API units share. Each transaction runs on
  * one pooled connection; one that loses a race with another unit (two registrations of the same
  * UUID, a deadlock) is retried from the start, so the caller sees either success or its own error.
  */
-export function openPostgres(url: string, options: { readonly poolSize?: number } = {}): Database {
-  const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10 });
+export function openPostgres(
+  url: string,
+  options: { readonly poolSize?: number; readonly connectTimeoutMs?: number } = {},
+): Database {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize ?? 10,
+    // A server that cannot be reached (packets dropped) or that accepts and says nothing would
+    // otherwise hold every request, and every hook that migrates, for minutes or for ever: the
+    // request fails instead, naming the database (the time also bounds a wait for a free
+    // connection of the pool, which under load lasts milliseconds).
+    connectionTimeoutMillis: options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
+    // A connection whose server went away without a word (a failover, a cut link) is found out
+    // by TCP's keepalive instead of when a query waits on it for ever.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 30_000,
+  });
   // An idle connection dropped by the server must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
+  const where = serverOf(url);
+  const connect = async (): Promise<pg.PoolClient> => {
+    try {
+      return await pool.connect();
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw Object.assign(new Error(`Cannot connect to PostgreSQL at ${where}: ${reason}`), { cause: error });
+    }
+  };
 
   return {
     dialect: 'postgres',
     async transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
       for (let attempt = 1; ; attempt++) {
-        const client = await pool.connect();
+        const client = await connect();
         const tx: Queryable = {
           all: async <R extends Row>(sql: string, params: readonly SqlValue[] = []) =>
             (await client.query<R>(sql, params as SqlValue[])).rows,
@@ -55,7 +81,7 @@ export function openPostgres(url: string, options: { readonly poolSize?: number 
       }
     },
     async readSnapshot<T>(work: (reader: SnapshotReader) => Promise<T>): Promise<T> {
-      const client = await pool.connect();
+      const client = await connect();
       let cursors = 0;
       let broken = false;
       const reader: SnapshotReader = {
@@ -99,6 +125,16 @@ export function openPostgres(url: string, options: { readonly poolSize?: number 
     },
     close: () => pool.end(),
   };
+}
+
+/** The server's host and port (never the user or password) for messages. */
+function serverOf(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return parsed.host === '' ? 'its local socket' : parsed.host;
+  } catch {
+    return 'the configured address';
+  }
 }
 
 function sqlState(error: unknown): string {

@@ -85,6 +85,13 @@ interface SavedState {
   readonly charms: Record<string, string>;
 }
 
+/**
+ * No hook or action of Turku's charms takes minutes: one that does is stuck (a database that
+ * never answers, an exec LXD never ends), and is killed and shown as failed, so that a test or
+ * the demo stops naming it instead of waiting for ever (Juju itself sets no limit).
+ */
+export const HOOK_TIMEOUT_MS = 5 * 60_000;
+
 export class LocalController {
   private readonly machines = new Map<string, Promise<LocalMachine>>();
   private queue: Promise<unknown> = Promise.resolve();
@@ -107,6 +114,7 @@ export class LocalController {
       seed: substrate.seed ?? 1,
       toolServer: tools,
       machineAddress: (number) => provider?.address(number) ?? machineAddress(substrate.subnet, number),
+      hookTimeoutMs: HOOK_TIMEOUT_MS,
       prepareMachine: async (machine) =>
         provider === undefined
           ? void (await this.machine(machine.id, machine.address))

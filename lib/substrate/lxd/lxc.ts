@@ -11,16 +11,29 @@ export interface LxcResult {
 export interface LxcOptions {
   /** Written to the command's stdin (`lxc profile edit`, `lxc file push -`). */
   readonly input?: string;
+  /** How long the command may take (default LXC_TIMEOUT_MS). */
   readonly timeoutMs?: number;
 }
 
-/** Runs `lxc args…`; a non-zero exit is returned, not thrown. */
+/**
+ * No command of the substrate takes minutes when LXD is well (an image import, the longest,
+ * takes seconds): one that does is stuck, and is stopped so that the caller fails naming it
+ * instead of waiting for ever (a stuck `lxc start` used to hold a test, then the model's
+ * teardown that waited for the machine, until jest's own deadline, with nothing said).
+ */
+export const LXC_TIMEOUT_MS = 5 * 60_000;
+
+/** Runs `lxc args…`; a non-zero exit (or the timeout, exit 124) is returned, not thrown. */
 export async function tryLxc(args: readonly string[], options: LxcOptions = {}): Promise<LxcResult> {
+  const timeoutMs = options.timeoutMs ?? LXC_TIMEOUT_MS;
   const result = await execa('lxc', args, {
     reject: false,
     ...(options.input === undefined ? { stdin: 'ignore' as const } : { input: options.input }),
-    ...(options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs }),
+    timeout: timeoutMs,
   });
+  if (result.timedOut) {
+    return { exitCode: 124, stdout: result.stdout, stderr: `${result.stderr}\ntimed out after ${timeoutMs / 1000} s` };
+  }
   return { exitCode: result.exitCode ?? 1, stdout: result.stdout, stderr: result.stderr };
 }
 

@@ -105,7 +105,10 @@ async function until<T>(what: string, deadline: number, probe: () => Promise<T |
 async function waitBooted(name: string, deadline: number): Promise<{ state: string; failed: string[] }> {
   const state = await until(`systemd to boot ${name}`, deadline, async () => {
     const remaining = Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
-    const result = await execIn(name, ['timeout', String(remaining), 'systemctl', 'is-system-running', '--wait']);
+    // An exec that LXD never ends (the machine's init not ready for it) is stopped and tried again.
+    const result = await execIn(name, ['timeout', String(remaining), 'systemctl', 'is-system-running', '--wait'], {
+      timeoutMs: remaining * 1000 + 5_000,
+    });
     const text = result.stdout.trim();
     // Before systemd listens, exec fails or answers `offline`/empty: try again.
     return ['running', 'degraded', 'maintenance', 'stopping'].includes(text) ? text : undefined;

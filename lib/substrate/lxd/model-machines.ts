@@ -6,6 +6,7 @@
 // machine: `/` is theirs, systemd runs it, so they take their systemd paths.
 import { readFile, mkdir, writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 
 import type { SimCharm } from '../../charm-testing/simulator.js';
@@ -14,7 +15,7 @@ import { HOOK_TOOL_NAMES, hookToolShimPath } from '../../charm-testing/tool-serv
 import { AGENT_SOCKET, dispatchWrapper, SHIM_DIR, TOOLS_DIR, toolScript } from './hook-scripts.js';
 import { lxdAnswers } from './daemon.js';
 import { debianArch } from './image.js';
-import { lxc, lxdHas } from './lxc.js';
+import { lxc, LXC_TIMEOUT_MS, lxdHas } from './lxc.js';
 import {
   deleteMachine,
   execIn,
@@ -49,9 +50,10 @@ export const AGENT_TIMER_DROP_IN = '/etc/systemd/system/turku-agent-ping.timer.d
 
 export function agentTimerDropIn(intervalMs: number): string {
   // The charm's timer is monotonic (lib/timers/render.ts): its start-up delay is cleared, the
-  // first run is a second after the timer starts, and the spread is left out.
+  // first run is a second after the timer starts, and the spread is left out. systemd's default
+  // accuracy, a minute, would let it run the agent once in up to a minute instead of each interval.
   const seconds = Math.max(1, Math.round(intervalMs / 1000));
-  return `[Timer]\nOnStartupSec=\nOnActiveSec=1s\nOnUnitActiveSec=${seconds}s\nRandomizedDelaySec=0\n`;
+  return `[Timer]\nOnStartupSec=\nOnActiveSec=1s\nOnUnitActiveSec=${seconds}s\nRandomizedDelaySec=0\nAccuracySec=1s\n`;
 }
 
 /** The start of the names of a model's containers. */
@@ -164,13 +166,13 @@ export class LxdModelMachines implements MachineProvider {
     const copied = await execa(
       'sh',
       ['-c', 'tar -C "$1" -cf - var | lxc exec "$2" -- tar -xf - -C /', 'sh', staging, name],
-      {
-        reject: false,
-        stdin: 'ignore',
-      },
+      { reject: false, stdin: 'ignore', timeout: LXC_TIMEOUT_MS },
     );
     await rm(staging, { recursive: true, force: true });
-    if (copied.exitCode !== 0) throw new Error(`installing the hook tools on ${name}: ${copied.stderr.trim()}`);
+    if (copied.exitCode !== 0) {
+      const reason = copied.timedOut ? `timed out after ${LXC_TIMEOUT_MS / 1000} s` : copied.stderr.trim();
+      throw new Error(`installing the hook tools on ${name}: ${reason}`);
+    }
   }
 
   /** A packed charm (lib/substrate/local/packed-charms.ts) with its hooks run in the unit's machine. */
@@ -205,7 +207,10 @@ export class LxdModelMachines implements MachineProvider {
 
   /** Deletes the model's containers (also those this controller has not touched yet) and stops the relays. */
   async destroy(): Promise<void> {
-    for (const machine of this.machines.values()) await machine.catch(() => undefined);
+    // Launches under way finish first, so that none makes a container after the deletion; one
+    // still going after a minute is stuck in LXD, and its container goes all the same.
+    const launches = [...this.machines.values()].map((machine) => machine.catch(() => undefined));
+    await Promise.race([Promise.all(launches), sleep(60_000, undefined, { ref: false })]);
     this.machines.clear();
     await deleteModelMachines(this.options.model);
     for (const relay of this.relays.splice(0)) await relay.close();
