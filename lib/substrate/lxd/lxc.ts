@@ -18,8 +18,8 @@ export interface LxcOptions {
 /**
  * No command of the substrate takes minutes when LXD is well (an image import, the longest,
  * takes seconds): one that does is stuck, and is stopped so that the caller fails naming it
- * instead of waiting for ever (a stuck `lxc start` used to hold a test, then the model's
- * teardown that waited for the machine, until jest's own deadline, with nothing said).
+ * instead of waiting for ever (without a limit, a scenario on LXD machines and then the model's
+ * teardown could each wait until jest's own deadline, with nothing said). Exit 124, as timeout(1).
  */
 export const LXC_TIMEOUT_MS = 5 * 60_000;
 
