@@ -48,7 +48,7 @@ export function openPostgres(
       return await pool.connect();
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
-      throw Object.assign(new Error(`Cannot connect to PostgreSQL at ${where}: ${reason}`), { cause: error });
+      throw new Error(`Cannot connect to PostgreSQL at ${where}: ${reason}`, { cause: error });
     }
   };
 
