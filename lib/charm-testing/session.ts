@@ -234,7 +234,7 @@ async function execute(
   const contextId = `${unit.name}-${event.name}-${process.pid}-${contextCounter}`;
   server.register(contextId, session.runner);
   try {
-    const result = await execa(entry, [], {
+    const run = execa(entry, [], {
       cwd: executor.charmDir,
       env: {
         ...executor.env,
@@ -248,11 +248,15 @@ async function execute(
       reject: false,
       stdin: 'ignore',
       stripFinalNewline: false,
-      ...(options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs }),
+      // Its own process group, so that a time limit reaches what the hook started too.
+      detached: true,
     });
+    const limit = options.timeoutMs === undefined ? undefined : killGroupAfter(run.pid, options.timeoutMs);
+    const result = await run;
+    const timedOut = limit?.stop() ?? false;
     const stdout = typeof result.stdout === 'string' ? result.stdout : '';
     const stderr = typeof result.stderr === 'string' ? result.stderr : '';
-    if (result.timedOut) {
+    if (timedOut) {
       const limit = `${(options.timeoutMs ?? 0) / 1000} s`;
       return {
         code: 1,
@@ -271,6 +275,42 @@ async function execute(
   } finally {
     server.unregister(contextId);
   }
+}
+
+/** How long a timed-out hook's process group has to end after SIGTERM before SIGKILL. */
+const KILL_GRACE_MS = 3_000;
+
+/**
+ * After `ms`, SIGTERM to the process group led by `pid`, then SIGKILL to it after a grace. TERM
+ * first because `lxc exec` passes it on into the container, where KILL would leave the hook
+ * running; `ip netns exec` replaces itself with the hook and needs nothing. stop() cancels what
+ * has not fired and says whether the limit was reached; if it was, it kills whatever of the group
+ * outlived its leader.
+ */
+function killGroupAfter(pid: number | undefined, ms: number): { stop(): boolean } {
+  let reached = false;
+  let force: NodeJS.Timeout | undefined;
+  const signal = (name: NodeJS.Signals): void => {
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, name);
+    } catch {
+      // ESRCH: the group has ended.
+    }
+  };
+  const timer = setTimeout(() => {
+    reached = true;
+    signal('SIGTERM');
+    force = setTimeout(() => signal('SIGKILL'), KILL_GRACE_MS);
+  }, ms);
+  return {
+    stop() {
+      clearTimeout(timer);
+      clearTimeout(force);
+      if (reached) signal('SIGKILL');
+      return reached;
+    },
+  };
 }
 
 function logOutput(model: Model, unit: Unit, event: CharmEvent, text: string, source: 'stdout' | 'stderr'): void {

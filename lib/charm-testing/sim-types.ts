@@ -42,11 +42,11 @@ export interface SimulatorOptions {
    */
   prepareMachine?: (machine: Readonly<{ id: string; address: string }>) => Promise<void>;
   /**
-   * [SUBSTRATE] How long a process charm's hook or action may run before its process (the
-   * `dispatch` run) is killed and the run counted as failed (Juju sets no limit: a stuck hook
-   * holds its unit for ever, saying nothing). Only that process gets the signal: what it started
-   * (a substrate's wrapper starts `lxc exec` or `ip netns exec`) may go on, cut off from the hook
-   * tools, which answer no context that has ended. Unset: no limit.
+   * [SUBSTRATE] How long a process charm's hook or action may run before it is killed and the
+   * run counted as failed (Juju sets no limit: a stuck hook holds its unit for ever, saying
+   * nothing). The `dispatch` run leads its own process group, and the whole group gets SIGTERM,
+   * then SIGKILL 3 s later: what a substrate's wrapper started (`lxc exec`, which passes TERM on
+   * into the container, or `ip netns exec`) ends with it. Unset: no limit.
    */
   hookTimeoutMs?: number;
 }

@@ -94,3 +94,47 @@ touch ${join(dir, 'ran-after')}
   expect(sim.model.logs.map((line) => line.message)).toContain('install did not finish within 0.5 s: killed');
   expect(existsSync(join(dir, 'ran-after'))).toBe(false);
 });
+
+test('[substrate] the time limit reaches what the hook started: TERM first, then KILL for what ignores it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sim-charm-'));
+  const dispatch = join(dir, 'dispatch');
+  // A wrapper's shape: the hook is a child of dispatch, not dispatch itself. One grandchild
+  // notes the TERM it gets; the other ignores TERM and only KILL ends it.
+  writeFileSync(
+    dispatch,
+    `#!/bin/sh
+sh -c 'trap "touch ${join(dir, 'got-term')}; exit 0" TERM; echo $$ > ${join(dir, 'polite.pid')}; while :; do sleep 0.1; done' &
+sh -c 'trap "" TERM; echo $$ > ${join(dir, 'stubborn.pid')}; while :; do sleep 0.1; done' &
+wait
+`,
+  );
+  chmodSync(dispatch, 0o755);
+  const sim = new ModelSimulator({ seed: 1, toolServer: server, hookTimeoutMs: 500 });
+  await sim.deploy('api', {
+    meta: parseCharmMeta('name: api\nsummary: s\ndescription: d\n'),
+    executor: { kind: 'process', dispatch, charmDir: dir },
+  });
+  await sim.settle();
+  expect(sim.model.logs.map((line) => line.message)).toContain('install did not finish within 0.5 s: killed');
+  expect(existsSync(join(dir, 'got-term'))).toBe(true);
+  for (const name of ['polite.pid', 'stubborn.pid']) {
+    const pid = Number(readFileSync(join(dir, name), 'utf8'));
+    expect([name, await endsWithin(pid, 5_000)]).toEqual([name, true]);
+  }
+});
+
+/** Whether the process is gone (or a zombie, killed and waiting for its reaper) within `ms`. */
+async function endsWithin(pid: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    let state: string;
+    try {
+      state = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0] ?? '';
+    } catch {
+      return true;
+    }
+    if (state === 'Z' || state === 'X') return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

@@ -87,7 +87,7 @@ interface SavedState {
 
 /**
  * No hook or action of Turku's charms takes minutes: one that does is stuck (a database that
- * never answers, an exec LXD never ends): its dispatch wrapper is killed and the hook shown as
+ * never answers, an exec LXD never ends): it is killed with what it started and shown as
  * failed, so that a test or the demo stops naming it instead of waiting for ever (Juju itself
  * sets no limit; SimulatorOptions.hookTimeoutMs says what goes on after the signal).
  */
