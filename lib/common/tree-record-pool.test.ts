@@ -128,6 +128,50 @@ describe('recordTree', () => {
     }
   });
 
+  it('does not open a file whose early hash it takes (its lstat tells), and opens one changed since', async () => {
+    const opened: string[] = [];
+    const openSync = ((path: fs.PathLike, ...rest: unknown[]) => {
+      opened.push(String(path));
+      return (fs.openSync as (...args: unknown[]) => number)(path, ...rest);
+    }) as typeof fs.openSync;
+    const keyOf = (path: string) => {
+      const s = fs.lstatSync(join(root, path), { bigint: true });
+      return { dev: s.dev, ino: s.ino, size: s.size, mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs, sha256: 'e'.repeat(64) };
+    };
+    const early = new Map([
+      ['a/big', keyOf('a/big')],
+      ['a/exact', { ...keyOf('a/exact'), ctimeNs: 1n }],
+    ]);
+    const tree = await recordTree(root, { workers: 0, early, deps: { fs: { ...fs, openSync }, crypto } });
+    expect(tree.early).toBe(1);
+    expect(opened.filter((path) => path.endsWith('/a/big'))).toEqual([]);
+    expect(opened.filter((path) => path.endsWith('/a/exact'))).toHaveLength(1);
+  });
+
+  it('counts an early hash taken as no read: a tree of such files is done here, before any worker', async () => {
+    const early = new Map(
+      ['a/big', 'a/exact'].map((path) => {
+        const s = fs.lstatSync(join(root, path), { bigint: true });
+        return [path, { dev: s.dev, ino: s.ino, size: s.size, mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs, sha256: 'e'.repeat(64) }];
+      }),
+    );
+    const seen: string[] = [];
+    const lstatSync = ((path: fs.PathLike, ...rest: unknown[]) => {
+      seen.push(String(path));
+      return (fs.lstatSync as (...args: unknown[]) => unknown)(path, ...rest);
+    }) as typeof fs.lstatSync;
+    // 2 MiB in the two early files, against 1 MiB to read here: only what is read counts.
+    const tree = await recordTree(root, {
+      workers: 2,
+      early,
+      inThread: { entries: 1000, bytes: 1 << 20 },
+      deps: { fs: { ...fs, lstatSync }, crypto },
+    });
+    expect(tree.early).toBe(2);
+    // Every directory was recorded here (the workers take no `deps`): the deepest one too.
+    expect(seen.some((path) => path.endsWith('/z/y/x/w'))).toBe(true);
+  });
+
   it('fails with the path of what it cannot read', async () => {
     const openSync = ((path: fs.PathLike, ...rest: unknown[]) => {
       if (String(path).endsWith('/a/c/three')) throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' });

@@ -20,9 +20,10 @@ import {
  * order; it walks nothing and builds no object per entry.
  *
  * The first directories are recorded here, with synchronous calls, until they come to
- * `IN_THREAD_ENTRIES` entries or `IN_THREAD_BYTES` hashed: a small tree is done before worker
- * threads (tens of ms each to start) would be; the rest goes to a worker per core, each given the
- * next directory as soon as it sends one back. The worker's code is the functions' source run
+ * `IN_THREAD_ENTRIES` entries (not counting the files whose early hash is taken: an `lstat` each)
+ * or `IN_THREAD_BYTES` read: a small tree is done before worker threads (tens of ms each to start)
+ * would be; the rest goes to a worker per core, each given the next directory as soon as it sends
+ * one back. The worker's code is the functions' source run
  * with `eval`, so the workload's single-file bundles need no second file.
  */
 
@@ -99,8 +100,9 @@ export async function recordTree(root: string, options: RecordTreeOptions = {}):
     if (record.overBudget) break;
     next++;
     keep(record);
-    entries += record.entries;
-    bytes += record.hashedBytes;
+    // What took work: an early hash taken costs an lstat, not a read.
+    entries += record.entries - record.early;
+    bytes += record.readBytes;
   }
   if (next < queue.length) await onWorkers(root, early, workers, queue, next, keep, records);
   return inWalkOrder(records);

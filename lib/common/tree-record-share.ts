@@ -4,9 +4,10 @@ import type { ShareDeps, ShareKit } from './tree-share-kit.js';
  * One directory of a tree's manifest, recorded whole by one thread (tree-record-pool.ts;
  * docs/datapath.md, "Manifests and verify"), as the verify's workers check theirs
  * (tree-verify-share.ts): it lists the directory, opens each regular file and takes its status
- * from the open file (one lookup of the path, not an `lstat` and an `open`), hashes it (or takes
- * the hash made while rsync ran, if the file is still the one read then), takes the others'
- * status with `lstat`, and writes the entries' manifest lines as text. Nothing goes back per entry
+ * from the open file (one lookup of the path, not an `lstat` and an `open`) and hashes it, takes
+ * the others' status with `lstat`, and writes the entries' manifest lines as text. A file hashed
+ * while rsync ran is not opened: its `lstat` says whether it is still the file read then, whose
+ * hash it takes (else it is opened and read as any other). Nothing goes back per entry
  * but that text: no object per entry crosses threads or is kept.
  *
  * `recordDirectory` runs as the source text of a worker (tree-record-pool.ts), so it must stay
@@ -30,7 +31,7 @@ export interface RecordDirectoryInput {
   readonly dir: string;
   /** By path relative to the root (not escaped). */
   readonly early: ReadonlyMap<string, EarlyHash> | null;
-  /** Given up past this many entries or bytes hashed (the main thread's first directories); none by default. */
+  /** Given up past this many entries listed or bytes read (the main thread's first directories); none by default. */
   readonly budget?: { readonly entries: number; readonly bytes: number };
   /**
    * Files of this many bytes and more are not hashed here but listed in `deferred`, their lines
@@ -57,6 +58,8 @@ export interface DirectoryRecord {
   /** Files and symlinks hashed (the early hashes taken among them). */
   readonly hashed: number;
   readonly hashedBytes: number;
+  /** Of `hashedBytes`, those read here (not taken from `early`, not deferred). */
+  readonly readBytes: number;
   readonly early: number;
   /** What could not be read ("path: reason"): the manifest cannot be recorded. */
   readonly error: string | null;
@@ -74,6 +77,7 @@ export function recordDirectory(deps: ShareDeps, kit: ShareKit, input: RecordDir
   let text = '';
   let hashed = 0;
   let hashedBytes = 0;
+  let readBytes = 0;
   let earlyTaken = 0;
   const subdirs: string[] = [];
   const deferred: DeferredFile[] = [];
@@ -84,6 +88,7 @@ export function recordDirectory(deps: ShareDeps, kit: ShareKit, input: RecordDir
     subdirs: error === null && !overBudget ? subdirs : [],
     hashed,
     hashedBytes,
+    readBytes,
     early: earlyTaken,
     error,
     overBudget,
@@ -104,7 +109,25 @@ export function recordDirectory(deps: ShareDeps, kit: ShareKit, input: RecordDir
     let fd = -1;
     try {
       let stats;
-      if (dirent.isFile()) {
+      let sha: string | null = null;
+      const known = dirent.isFile() ? early?.get(plain) : undefined;
+      if (known !== undefined) {
+        // Hashed while rsync ran: its status alone tells whether it is still the file read then.
+        const now = fs.lstatSync(onDisk(plain), { bigint: true });
+        if (
+          known.ino === now.ino &&
+          known.dev === now.dev &&
+          known.size === now.size &&
+          known.mtimeNs === now.mtimeNs &&
+          known.ctimeNs === now.ctimeNs &&
+          typeOf(now) === 'f'
+        ) {
+          stats = now;
+          sha = known.sha256;
+          earlyTaken++;
+        }
+      }
+      if (stats === undefined && dirent.isFile()) {
         try {
           fd = fs.openSync(onDisk(plain), OPEN_FLAGS);
           stats = fs.fstatSync(fd, { bigint: true });
@@ -114,32 +137,21 @@ export function recordDirectory(deps: ShareDeps, kit: ShareKit, input: RecordDir
       }
       stats ??= fs.lstatSync(onDisk(plain), { bigint: true });
       const type = typeOf(stats);
-      let sha: string | null = null;
-      if (type === 'f') {
-        const known = early?.get(plain);
-        if (
-          known !== undefined &&
-          known.ino === stats.ino &&
-          known.dev === stats.dev &&
-          known.size === stats.size &&
-          known.mtimeNs === stats.mtimeNs &&
-          known.ctimeNs === stats.ctimeNs
-        ) {
-          sha = known.sha256;
-          earlyTaken++;
-        } else if (deferFrom !== undefined && Number(stats.size) >= deferFrom) {
+      if (type === 'f' && sha === null) {
+        if (deferFrom !== undefined && Number(stats.size) >= deferFrom) {
           sha = `\0${deferred.length}\0`;
           deferred.push({ path: plain, size: Number(stats.size) });
         } else {
           if (fd < 0) fd = fs.openSync(onDisk(plain), OPEN_FLAGS);
           sha = hashOpen(fd, Number(stats.size));
+          readBytes += Number(stats.size);
         }
       } else if (type === 'l') sha = hashLink(onDisk(plain));
       else if (type === 'd') subdirs.push(plain);
       if (sha !== null) {
         hashed++;
         hashedBytes += Number(stats.size);
-        if (budget !== undefined && hashedBytes > budget.bytes) return record(0, null, true);
+        if (budget !== undefined && readBytes > budget.bytes) return record(0, null, true);
       }
       text += `${lineOf(prefix + escape(dirent.name), type, stats, sha)}\n`;
     } catch (error) {

@@ -36,6 +36,8 @@ export interface RecordRequest {
   readonly baseDir: string | null;
   /** What the pull changed in a hard-link clone of `baseDir`; absent: the tree is walked. */
   readonly changes?: CloneChanges | null;
+  /** `baseDir`'s manifest, read since the pull began (`readBaseBody`); absent: read now. */
+  readonly baseBody?: Promise<ManifestBody | null>;
   /** Without a base: the hashes taken while rsync ran (early-hash.ts), each kept if the file is unchanged since. */
   readonly early?: EarlyHashes | null;
   readonly recorded: ManifestHeader['recorded'];
@@ -65,7 +67,8 @@ export async function recordManifest(request: RecordRequest): Promise<Recorded> 
   });
   const changes = request.changes ?? null;
   if (changes !== null && request.baseDir !== null) {
-    const patched = await patchedFromBase(root, manifestPath(request.snapshotsDir, request.baseDir), changes);
+    const baseBody = request.baseBody ?? readBaseBody(request.snapshotsDir, request.baseDir);
+    const patched = await patchedFromBase(root, baseBody, changes);
     if (patched !== null) {
       const done = header(patched);
       await writeManifestBody(path, done, patched.body);
@@ -111,28 +114,39 @@ export async function recordManifest(request: RecordRequest): Promise<Recorded> 
 }
 
 /**
- * The manifest patched from the base's and the dry run's changes (patch.ts); null when the base
- * has no manifest or a damaged one. The base's file is decompressed on the thread pool while
- * the changed entries are looked at and read here.
+ * The manifest of the snapshot `baseDir`, read, decompressed (on the thread pool) and its shape
+ * checked; null when it has none or a damaged one. An incremental starts this as its pull begins
+ * (link-dest.ts), so that the base's manifest is ready when the pull ends: it never changes
+ * meanwhile, as the run holds the source's lock and the base is not expired before the new
+ * snapshot exists. Never rejects.
  */
-async function patchedFromBase(root: string, basePath: string, changes: CloneChanges): Promise<PatchedText | null> {
+export async function readBaseBody(snapshotsDir: string, baseDir: string): Promise<ManifestBody | null> {
   let data: Buffer;
   try {
-    data = readFileSync(basePath); // sync: one read, so that the decompression starts now
+    data = readFileSync(manifestPath(snapshotsDir, baseDir)); // sync: one read, so that the decompression starts now
   } catch {
     return null;
   }
-  const text = gunzipText(data).catch(() => null);
-  const changed = await changedEntries(root, changes);
-  const base = await text;
-  let checked: ManifestBody;
   try {
-    if (base === null) return null;
-    checked = manifestBody(base);
+    return manifestBody(await gunzipText(data));
   } catch {
     return null;
   }
-  return patchText(checked, changed);
+}
+
+/**
+ * The manifest patched from the base's and the dry run's changes (patch.ts); null when the base
+ * has no manifest or a damaged one. The changed entries are looked at and read here while the
+ * base's is still being read.
+ */
+async function patchedFromBase(
+  root: string,
+  baseBody: Promise<ManifestBody | null>,
+  changes: CloneChanges,
+): Promise<PatchedText | null> {
+  const changed = await changedEntries(root, changes);
+  const base = await baseBody;
+  return base === null ? null : patchText(base, changed);
 }
 
 /** The tree walked, the files still sharing their inode with the base's taking its hashes. */

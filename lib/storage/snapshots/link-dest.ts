@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { errorMessage } from '../../common/errors.js';
 import { EarlyHasher, type EarlyHashes } from '../manifest/early-hash.js';
 import { type CloneChanges } from '../manifest/patch.js';
-import { manifestAfterBackup } from '../manifest/record.js';
+import { manifestAfterBackup, readBaseBody } from '../manifest/record.js';
+import { type ManifestBody } from '../../turku/manifest.js';
 import { resolveCalendar } from '../../turku/time.js';
 import { readPolicy, removedLine, victimsOf } from './expire.js';
 import { protectSnapshot } from './immutable.js';
@@ -53,8 +54,8 @@ export async function runLinkDest(job: SnapshotJob): Promise<SnapshotOutcome> {
   await removeLeftovers(snapshots, log);
   await job.beforePull?.();
   const syncBegin = now();
-  const { rsync, changes, early } =
-    base === null ? await pullFull(job, working) : await pullOnBase(job, join(snapshots, base.dir));
+  const { rsync, changes, early, baseBody } =
+    base === null ? await pullFull(job, working) : await pullOnBase(job, snapshots, base.dir);
   if (!rsync.success)
     return { success: false, snapshot: null, summary: rsyncFailure(rsync, job.volume ?? job.machineDir) };
   const syncFinish = now();
@@ -91,6 +92,7 @@ export async function runLinkDest(job: SnapshotJob): Promise<SnapshotOutcome> {
         baseDir: base?.dir ?? null,
         changes,
         early,
+        ...(baseBody === null ? {} : { baseBody }),
         now: now(),
       },
       log,
@@ -123,28 +125,37 @@ interface Pulled {
   readonly changes: CloneChanges | null;
   /** The files hashed while rsync ran. */
   readonly early: EarlyHashes | null;
+  /** The base's manifest, read while the pull ran (for `changes`). */
+  readonly baseBody: Promise<ManifestBody | null> | null;
 }
 
 /** Without a base: the files are hashed for the manifest while rsync still transfers the others. */
 async function pullFull(job: SnapshotJob, working: string): Promise<Pulled> {
   if (job.settings.manifest === false) {
-    return { rsync: await pullSource(job, { destination: working }), changes: null, early: null };
+    return { rsync: await pullSource(job, { destination: working }), changes: null, early: null, baseBody: null };
   }
   const hasher = new EarlyHasher(working);
   const rsync = await pullSource(job, { destination: working, onLine: (line) => hasher.offer(line) }).finally(() =>
     hasher.finish(),
   );
-  return { rsync, changes: null, early: await hasher.finish() };
+  return { rsync, changes: null, early: await hasher.finish(), baseBody: null };
 }
 
-async function pullOnBase(job: SnapshotJob, base: string): Promise<Pulled> {
+async function pullOnBase(job: SnapshotJob, snapshots: string, baseDir: string): Promise<Pulled> {
   const working = workingDir(job);
+  const base = join(snapshots, baseDir);
   if (canClone(job)) {
+    // Read while the pull runs, which leaves a core idle: the manifest's patch needs it right after.
+    const baseBody = job.settings.manifest === false ? null : readBaseBody(snapshots, baseDir);
     const pulled = await pullOntoClone(job, working, base);
-    if (pulled.kind === 'pulled') return { rsync: pulled.result, changes: cloneChanges(pulled.changes), early: null };
+    if (pulled.kind === 'pulled') {
+      const changes = cloneChanges(pulled.changes);
+      return { rsync: pulled.result, changes, early: null, baseBody: changes === null ? null : baseBody };
+    }
     job.log.warning(`Cannot clone the base (${pulled.reason}); pulling with --link-dest`);
   }
-  return { rsync: await pullSource(job, { destination: working, linkDest: base }), changes: null, early: null };
+  const rsync = await pullSource(job, { destination: working, linkDest: base });
+  return { rsync, changes: null, early: null, baseBody: null };
 }
 
 /**
