@@ -23,8 +23,8 @@ import {
  * `IN_THREAD_ENTRIES` entries (not counting the files whose early hash is taken: an `lstat` each)
  * or `IN_THREAD_BYTES` read: a small tree is done before worker threads (tens of ms each to start)
  * would be; the rest goes to a worker per core, each given the next directory as soon as it sends
- * one back. The worker's code is the functions' source run
- * with `eval`, so the workload's single-file bundles need no second file.
+ * one back. The worker's code is the functions' source run with `eval`, so the workload's
+ * single-file bundles need no second file.
  */
 
 const IN_THREAD_ENTRIES = 2000;

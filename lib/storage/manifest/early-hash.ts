@@ -8,15 +8,16 @@ import { BatchHasher, statKey, type StatKey } from './batch-hasher.js';
  * Hashes the files of a full backup while rsync still transfers the rest (docs/datapath.md,
  * "Manifests and verify"), so that the manifest afterwards reads almost nothing.
  *
- * rsync `--verbose` names each file as it starts on it, and writes it to a temporary name that it
- * renames to the real one only once the content and the times are set; the receiver takes the
- * files in the order it names them. So a named file that exists under its name is finished, and
- * one still missing when a later one is finished will not come (a line that is not a file's name,
- * a file that vanished): it is dropped. The finished files go, in batches, to a worker thread
- * (batch-hasher.ts) that reads each with synchronous calls and keeps a hash only when the file's
- * device, inode, size, mtime and ctime after the read are those its `lstat` here showed before; the manifest takes
- * it only for a file whose status (lib/common/tree-record-share.ts) still shows all five, so
- * anything that touched the file since is read again.
+ * rsync names each entry, after its size (`--verbose` with lib/storage/snapshots/rsync.ts
+ * `SIZED_NAME_FORMAT`), as it starts on it, and writes a file to a temporary name that it renames
+ * to the real one only once the content and the times are set; the receiver takes the files in
+ * the order it names them. So a named file that exists under its name is finished, and one still
+ * missing when a later one is finished will not come (a file that vanished): it is dropped. The
+ * finished files go, in batches, to a worker thread (batch-hasher.ts) that reads each with
+ * synchronous calls and keeps a hash only when the file's device, inode, size, mtime and ctime
+ * after the read are those its `lstat` here showed before; the manifest takes it only for a file
+ * whose status (lib/common/tree-record-share.ts) still shows all five, so anything that touched
+ * the file since is read again.
  *
  * Only files of `minBytes` and more. Small files hashed here too cost the storage more CPU in all
  * (a full backup of 50,000 files of 128 B-4 kB: 3.45 CPU-s in its node processes, against 2.07
@@ -30,6 +31,8 @@ interface Early {
 }
 
 const MIN_BYTES = 64 * 1024;
+/** `<size> <name>`: a size the source's file had when listed (the file's own `lstat` decides all the same). */
+const SIZED_NAME = /^(\d+) (.+)$/s;
 /** A batch goes to the worker at this many files or bytes, or as soon as the loop waits for rsync. */
 const BATCH_FILES = 256;
 const BATCH_BYTES = 16 << 20;
@@ -58,10 +61,18 @@ export class EarlyHasher {
     private readonly minBytes = MIN_BYTES,
   ) {}
 
-  /** One line of rsync's output: a file's name relative to the tree, or anything else. */
+  /**
+   * One line of rsync's output: an entry's size and name relative to the tree (rsync.ts
+   * `SIZED_NAME_FORMAT`), or anything else. A file smaller than `minBytes` is passed over here,
+   * unlooked at: on B's 50,000 small files, an `lstat` of each name cost 0.2 CPU-s while rsync ran.
+   */
   offer(line: string): void {
-    if (this.stopped || line === '' || line.endsWith('/') || line.includes(' -> ') || line.includes('\\#')) return;
-    this.named.push(line);
+    if (this.stopped) return;
+    const sized = SIZED_NAME.exec(line);
+    if (sized === null || Number(sized[1]) < this.minBytes) return;
+    const name = sized[2]!;
+    if (name.endsWith('/') || name.includes(' -> ') || name.includes('\\#')) return;
+    this.named.push(name);
     if (!this.draining) {
       this.draining = true;
       this.running = this.drain();
@@ -79,10 +90,8 @@ export class EarlyHasher {
 
   /**
    * The named files in order, each once it exists; waits for the first missing one. Every name
-   * costs an `lstat` (its size decides), so the names that are ready are taken many to a turn of
-   * the event loop, with the plain (not bigint) status: a tree of 50,000 small files, none of
-   * them for this hasher, took 0.4 CPU-s of the storage's while rsync ran when each name had a
-   * turn of its own.
+   * costs an `lstat` (to see whether it is there yet), so the names that are ready are taken many
+   * to a turn of the event loop, with the plain (not bigint) status.
    */
   private async drain(): Promise<void> {
     while (!this.stopped && this.head < this.named.length) {

@@ -135,9 +135,11 @@ async function pullFull(job: SnapshotJob, working: string): Promise<Pulled> {
     return { rsync: await pullSource(job, { destination: working }), changes: null, early: null, baseBody: null };
   }
   const hasher = new EarlyHasher(working);
-  const rsync = await pullSource(job, { destination: working, onLine: (line) => hasher.offer(line) }).finally(() =>
-    hasher.finish(),
-  );
+  const rsync = await pullSource(job, {
+    destination: working,
+    sizedNames: true,
+    onLine: (line) => hasher.offer(line),
+  }).finally(() => hasher.finish());
   return { rsync, changes: null, early: await hasher.finish(), baseBody: null };
 }
 

@@ -59,6 +59,21 @@ describe('rsync argv (docs/datapath.md, "Pulling with rsync")', () => {
     ]);
   });
 
+  test("a full backup's pull prints each name after its size, for the manifest's early hashing", () => {
+    expect(rsyncArgv({ ...base, sizedNames: true })).toEqual([
+      'rsync',
+      '--archive',
+      '--numeric-ids',
+      '--sockopts=TCP_NODELAY',
+      '--delete',
+      '--delete-excluded',
+      '--verbose',
+      '--out-format=%l %n%L',
+      'rsync://u@127.0.0.1:5000/etc/',
+      '/m/etc/',
+    ]);
+  });
+
   test('the link-clone passes: files from a list, and the tree alone; never a deletion', () => {
     expect(rsyncArgv({ ...base, filesFrom: '/tmp/f/files', ignoreExisting: true, exactTimes: true })).toEqual([
       'rsync',

@@ -46,6 +46,11 @@ export interface RsyncArgvOptions {
    * whose time the storage itself changed within the source's second still gets the source's.
    */
   readonly exactTimes?: boolean;
+  /**
+   * Each name rsync prints comes after the entry's size (`--out-format=%l %n%L`), so that
+   * lib/storage/manifest/early-hash.ts needs no `lstat` to pass over a small file.
+   */
+  readonly sizedNames?: boolean;
   /** Only the tree itself (its mode, owner, times): none of its entries, and no deletion. */
   readonly treeOnly?: boolean;
 }
@@ -65,6 +70,9 @@ export function daemonTransferArgv(rsyncCommand: readonly string[], compress: bo
   return [...rsyncCommand, '--archive', ...(compress ? ['--compress'] : []), '--numeric-ids', CLIENT_SOCKET_OPTIONS];
 }
 
+/** `--verbose`'s name line (`%n%L`, printed as rsync starts on the entry) after the entry's size. */
+export const SIZED_NAME_FORMAT = '%l %n%L';
+
 export function rsyncArgv(options: RsyncArgvOptions): string[] {
   const argv = [
     ...daemonTransferArgv(options.rsyncCommand, options.compress),
@@ -75,6 +83,7 @@ export function rsyncArgv(options: RsyncArgvOptions): string[] {
         : ['--delete', '--delete-excluded']),
     ...(options.dryRun ? ['--dry-run', `--out-format=${ITEMIZE_FORMAT}`] : ['--verbose']),
   ];
+  if (options.sizedNames && !options.dryRun) argv.push(`--out-format=${SIZED_NAME_FORMAT}`);
   if (options.ignoreExisting) argv.push('--ignore-existing');
   if (options.exactTimes || options.treeOnly) argv.push('--modify-window=-1');
   if (options.linkDest) argv.push(`--link-dest=${options.linkDest}`);
@@ -137,6 +146,7 @@ export interface RsyncRun {
   readonly treeOnly?: boolean;
   /** Sees each line of rsync's output as it comes (the line is logged all the same). */
   readonly onLine?: (line: string) => void;
+  readonly sizedNames?: boolean;
   readonly log: SnapshotLog;
 }
 
@@ -177,6 +187,7 @@ export async function runRsync(run: RsyncRun): Promise<PullResult> {
       filesFrom: run.filesFrom ?? null,
       exactTimes: run.exactTimes ?? false,
       treeOnly: run.treeOnly ?? false,
+      sizedNames: run.sizedNames ?? false,
     });
     const dryRun = run.dryRun ?? false;
     const { code, stdout, diagnostics } = await runLogged(argv, {
@@ -218,6 +229,7 @@ export interface PullTarget {
   readonly exactTimes?: boolean;
   readonly treeOnly?: boolean;
   readonly onLine?: (line: string) => void;
+  readonly sizedNames?: boolean;
 }
 
 /** A snapshot job's pull: its source's filters, bandwidth limit and hard-link setting. */
@@ -237,6 +249,7 @@ export function pullSource(job: SnapshotJob, target: PullTarget): Promise<PullRe
     exactTimes: target.exactTimes ?? false,
     treeOnly: target.treeOnly ?? false,
     ...(target.onLine === undefined ? {} : { onLine: target.onLine }),
+    sizedNames: target.sizedNames ?? false,
     hardLinks: settings.preserveHardLinks || descriptor.preserve_hard_links,
     filter: descriptor.filter,
     exclude: descriptor.exclude,
