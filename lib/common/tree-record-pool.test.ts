@@ -152,7 +152,10 @@ describe('recordTree', () => {
     const early = new Map(
       ['a/big', 'a/exact'].map((path) => {
         const s = fs.lstatSync(join(root, path), { bigint: true });
-        return [path, { dev: s.dev, ino: s.ino, size: s.size, mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs, sha256: 'e'.repeat(64) }];
+        return [
+          path,
+          { dev: s.dev, ino: s.ino, size: s.size, mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs, sha256: 'e'.repeat(64) },
+        ];
       }),
     );
     const seen: string[] = [];
