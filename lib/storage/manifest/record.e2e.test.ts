@@ -1,5 +1,6 @@
 import { jest } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, open, readdir, rm, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -119,6 +120,29 @@ test("an incremental on a clone records, from the dry run's changes alone, what 
   const again = await manifestOf(snapshots, third.snapshot!);
   expect(again.entries).toEqual(recorded.entries);
   expect(again.header).toMatchObject({ hashed: 0 });
+});
+
+test("an incremental reads its base's manifest as its pull begins, not after it", async () => {
+  await makeTree();
+  const snapshots = join(machineDir, 'data.snapshots');
+  const first = (await backups(machineDir).backup()).snapshot!;
+  await changeSome();
+  await writeFile(join(tree, 'large-new'), randomBytes(2_000_000)); // about 1 s at the limit below
+  const baseManifest = manifestPath(snapshots, first);
+  // Gone while the pull runs: only a manifest read before can be patched from.
+  const beforePull = () => {
+    setTimeout(() => void rm(baseManifest), 200);
+    return Promise.resolve();
+  };
+  const { backup, log } = backups(machineDir, { descriptor: descriptor({ bwlimit: '2000' }), beforePull });
+
+  const second = await backup();
+
+  expect(second.success).toBe(true);
+  expect(existsSync(baseManifest)).toBe(false);
+  expect(log.at('info')).toContainEqual(expect.stringMatching(/\(the dry run's changes only\), in/));
+  const recorded = await manifestOf(snapshots, second.snapshot!);
+  expect(recorded.entries).toEqual((await manifestEntries(join(snapshots, second.snapshot!))).entries);
 });
 
 test('a full backup hashes the files rsync has finished while it transfers the others; the manifest is a walk’s', async () => {
