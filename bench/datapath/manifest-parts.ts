@@ -24,12 +24,15 @@ import { mixedDataset, smallFilesDataset, writeDataset, type Dataset } from './d
  *               CPU only, as the hasher works in the background;
  *   recording - A's manifest recorded after its pull, given the early hashes of its files of
  *               64 KiB and more (taken once, before).
- * Each figure is the median of BENCH_PARTS_RUNS runs (default 11), wall time and this process's CPU
- * (all its threads). `npm run build && node dist/bench/datapath/manifest-parts.js`; results in
- * bench/results/manifest-parts.json (BENCH_OUTPUT: another name).
+ * Each figure is the median of BENCH_PARTS_RUNS runs (default 41: with 11, the patch's two ways
+ * could not be told apart) after 3 untimed ones, wall time and this process's CPU (all its
+ * threads). `npm run bench:manifest-parts`; results in bench/results/manifest-parts.json
+ * (BENCH_OUTPUT: another name).
  */
 
 const SEED = 'turku-bench-datapath';
+/** Runs first, untimed: the first few are slower (the code not yet optimised by V8, caches cold). */
+const WARM_UP = 3;
 
 interface Timed {
   readonly ms: number;
@@ -98,11 +101,14 @@ async function benchPatch(scratch: string, dataset: Dataset, runs: number): Prom
     });
   const before: Timed[] = [];
   const inside: Timed[] = [];
-  for (let i = 0; i < runs; i++) {
+  for (let i = 0; i < WARM_UP + runs; i++) {
     const baseBody = readBaseBody(scratch, 'base');
     await baseBody;
-    before.push(await timed(() => record(baseBody)));
-    inside.push(await timed(() => record()));
+    const a = await timed(() => record(baseBody));
+    const b = await timed(() => record());
+    if (i < WARM_UP) continue;
+    before.push(a);
+    inside.push(b);
   }
   return { baseReadBefore: figures(before), baseReadInside: figures(inside) };
 }
@@ -125,9 +131,12 @@ async function benchNames(root: string, dataset: Dataset, runs: number): Promise
   const looked = dataset.files.map((file) => `${64 * 1024} ${file.path}`);
   const withSizes: Timed[] = [];
   const eachLooked: Timed[] = [];
-  for (let i = 0; i < runs; i++) {
-    withSizes.push((await offerAll(root, sized)).timing);
-    eachLooked.push((await offerAll(root, looked)).timing);
+  for (let i = 0; i < WARM_UP + runs; i++) {
+    const a = (await offerAll(root, sized)).timing;
+    const b = (await offerAll(root, looked)).timing;
+    if (i < WARM_UP) continue;
+    withSizes.push(a);
+    eachLooked.push(b);
   }
   return { sizesPrinted: figures(withSizes, false), eachNameLooked: figures(eachLooked, false) };
 }
@@ -140,26 +149,25 @@ async function benchRecording(scratch: string, dataset: Dataset, runs: number): 
     dataset.files.map((file) => `${file.size} ${file.path}`),
   );
   const all: Timed[] = [];
-  for (let i = 0; i < runs; i++) {
-    all.push(
-      await timed(() =>
-        recordManifest({
-          snapshotsDir: scratch,
-          dir: 'A',
-          name: 'A',
-          baseDir: null,
-          early: hashes,
-          recorded: 'backup',
-          now: new Date(),
-        }),
-      ),
+  for (let i = 0; i < WARM_UP + runs; i++) {
+    const run = await timed(() =>
+      recordManifest({
+        snapshotsDir: scratch,
+        dir: 'A',
+        name: 'A',
+        baseDir: null,
+        early: hashes,
+        recorded: 'backup',
+        now: new Date(),
+      }),
     );
+    if (i >= WARM_UP) all.push(run);
   }
   return { ...figures(all), early: hashes.size };
 }
 
 async function main(): Promise<void> {
-  const runs = numberEnv('BENCH_PARTS_RUNS', 11);
+  const runs = numberEnv('BENCH_PARTS_RUNS', 41);
   const scale = numberEnv('BENCH_SCALE', 1, { integer: false, min: 0.001 });
   const scratch = mkdtempSync(join(tmpdir(), 'turku-manifest-parts-'));
   atExit(() => rmSync(scratch, { recursive: true, force: true }));
