@@ -64,7 +64,7 @@ export class EarlyHasher {
   /**
    * One line of rsync's output: an entry's size and name relative to the tree (rsync.ts
    * `SIZED_NAME_FORMAT`), or anything else. A file smaller than `minBytes` is passed over here,
-   * unlooked at: on B's 50,000 small files, an `lstat` of each name cost 0.2 CPU-s while rsync ran.
+   * unlooked at: on B's 50,000 small files, an `lstat` of each name cost 0.15 CPU-s while rsync ran.
    */
   offer(line: string): void {
     if (this.stopped) return;
