@@ -57,6 +57,12 @@ const header: ManifestHeader = {
   reused: 0,
 };
 
+/** An early hash of the file at `path` as it is now (its identity from `lstat`), with a made-up digest. */
+function earlyOf(path: string, sha256: string) {
+  const s = fs.lstatSync(join(root, path), { bigint: true });
+  return { dev: s.dev, ino: s.ino, size: s.size, mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs, sha256 };
+}
+
 /** The manifest's gunzipped text as written from recordTree's texts. */
 async function recordedText(options: RecordTreeOptions = {}): Promise<string> {
   const tree = await recordTree(root, options);
@@ -108,10 +114,7 @@ describe('recordTree', () => {
 
   it('takes an early hash only for the file it was made of', async () => {
     const fake = 'f'.repeat(64);
-    const keyOf = (path: string) => {
-      const s = fs.lstatSync(join(root, path), { bigint: true });
-      return { dev: s.dev, ino: s.ino, size: s.size, mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs, sha256: fake };
-    };
+    const keyOf = (path: string) => earlyOf(path, fake);
     const early = new Map([
       ['a/big', keyOf('a/big')],
       ['a/exact', { ...keyOf('a/exact'), mtimeNs: 1n }], // changed since: read again
@@ -134,10 +137,7 @@ describe('recordTree', () => {
       opened.push(String(path));
       return (fs.openSync as (...args: unknown[]) => number)(path, ...rest);
     }) as typeof fs.openSync;
-    const keyOf = (path: string) => {
-      const s = fs.lstatSync(join(root, path), { bigint: true });
-      return { dev: s.dev, ino: s.ino, size: s.size, mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs, sha256: 'e'.repeat(64) };
-    };
+    const keyOf = (path: string) => earlyOf(path, 'e'.repeat(64));
     const early = new Map([
       ['a/big', keyOf('a/big')],
       ['a/exact', { ...keyOf('a/exact'), ctimeNs: 1n }],
@@ -149,15 +149,7 @@ describe('recordTree', () => {
   });
 
   it('counts an early hash taken as no read: a tree of such files is done here, before any worker', async () => {
-    const early = new Map(
-      ['a/big', 'a/exact'].map((path) => {
-        const s = fs.lstatSync(join(root, path), { bigint: true });
-        return [
-          path,
-          { dev: s.dev, ino: s.ino, size: s.size, mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs, sha256: 'e'.repeat(64) },
-        ];
-      }),
-    );
+    const early = new Map(['a/big', 'a/exact'].map((path) => [path, earlyOf(path, 'e'.repeat(64))]));
     const seen: string[] = [];
     const lstatSync = ((path: fs.PathLike, ...rest: unknown[]) => {
       seen.push(String(path));

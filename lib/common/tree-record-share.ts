@@ -7,8 +7,8 @@ import type { ShareDeps, ShareKit } from './tree-share-kit.js';
  * from the open file (one lookup of the path, not an `lstat` and an `open`) and hashes it, takes
  * the others' status with `lstat`, and writes the entries' manifest lines as text. A file hashed
  * while rsync ran is not opened: its `lstat` says whether it is still the file read then, whose
- * hash it takes (else it is opened and read as any other). Nothing goes back per entry
- * but that text: no object per entry crosses threads or is kept.
+ * hash it takes (else it is opened and read as any other). Nothing goes back per entry but that
+ * text: no object per entry crosses threads or is kept.
  *
  * `recordDirectory` runs as the source text of a worker (tree-record-pool.ts), so it must stay
  * self-contained: no reference to anything outside it but its parameters and the language's globals.
