@@ -63,6 +63,16 @@ async function inTurns<T>(round: number, first: () => Promise<T>, second: () => 
   return [await first(), b];
 }
 
+/** `run` for each round, the first `WARM_UP` rounds left out of what it gives back. */
+async function afterWarmUp<T>(runs: number, run: (round: number) => Promise<T>): Promise<T[]> {
+  const kept: T[] = [];
+  for (let i = 0; i < WARM_UP + runs; i++) {
+    const result = await run(i);
+    if (i >= WARM_UP) kept.push(result);
+  }
+  return kept;
+}
+
 function figures(runs: Timed[], wall = true): Figures {
   return {
     wallMs: wall ? round(median(runs.map((r) => r.ms)), 1) : null,
@@ -109,21 +119,16 @@ async function benchPatch(scratch: string, dataset: Dataset, runs: number): Prom
       recorded: 'backup',
       now: new Date(),
     });
-  const before: Timed[] = [];
-  const inside: Timed[] = [];
-  for (let i = 0; i < WARM_UP + runs; i++) {
+  const pairs = await afterWarmUp(runs, async (i) => {
     const baseBody = readBaseBody(scratch, 'base');
     await baseBody;
-    const [a, b] = await inTurns(
+    return inTurns(
       i,
       () => timed(() => record(baseBody)),
       () => timed(() => record()),
     );
-    if (i < WARM_UP) continue;
-    before.push(a);
-    inside.push(b);
-  }
-  return { baseReadBefore: figures(before), baseReadInside: figures(inside) };
+  });
+  return { baseReadBefore: figures(pairs.map(([a]) => a)), baseReadInside: figures(pairs.map(([, b]) => b)) };
 }
 
 /** CPU of offering every name and letting the hasher take what it takes, over a fixed wait. */
@@ -142,18 +147,15 @@ async function benchNames(root: string, dataset: Dataset, runs: number): Promise
   const sized = dataset.files.map((file) => `${file.size} ${file.path}`);
   // A size at the threshold: the hasher looks at each name, as it did when rsync printed no size.
   const looked = dataset.files.map((file) => `${64 * 1024} ${file.path}`);
-  const withSizes: Timed[] = [];
-  const eachLooked: Timed[] = [];
-  for (let i = 0; i < WARM_UP + runs; i++) {
-    const [a, b] = await inTurns(
+  const pairs = await afterWarmUp(runs, (i) =>
+    inTurns(
       i,
       async () => (await offerAll(root, sized)).timing,
       async () => (await offerAll(root, looked)).timing,
-    );
-    if (i < WARM_UP) continue;
-    withSizes.push(a);
-    eachLooked.push(b);
-  }
+    ),
+  );
+  const withSizes = pairs.map(([a]) => a);
+  const eachLooked = pairs.map(([, b]) => b);
   return { sizesPrinted: figures(withSizes, false), eachNameLooked: figures(eachLooked, false) };
 }
 
@@ -164,9 +166,8 @@ async function benchRecording(scratch: string, dataset: Dataset, runs: number): 
     root,
     dataset.files.map((file) => `${file.size} ${file.path}`),
   );
-  const all: Timed[] = [];
-  for (let i = 0; i < WARM_UP + runs; i++) {
-    const run = await timed(() =>
+  const all = await afterWarmUp(runs, () =>
+    timed(() =>
       recordManifest({
         snapshotsDir: scratch,
         dir: 'A',
@@ -176,9 +177,8 @@ async function benchRecording(scratch: string, dataset: Dataset, runs: number): 
         recorded: 'backup',
         now: new Date(),
       }),
-    );
-    if (i >= WARM_UP) all.push(run);
-  }
+    ),
+  );
   return { ...figures(all), early: hashes.size };
 }
 
