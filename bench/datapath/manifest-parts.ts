@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 import { EarlyHasher, type EarlyHashes } from '../../lib/storage/manifest/early-hash.js';
-import { readBaseBody, recordManifest } from '../../lib/storage/manifest/record.js';
+import { MAX_DELTA_DEPTH } from '../../lib/storage/manifest/delta.js';
+import { deltaPath, manifestPath } from '../../lib/storage/manifest/files.js';
+import { readBaseManifest, recordManifest, type BaseManifest } from '../../lib/storage/manifest/record.js';
+import { storedManifestBody } from '../../lib/storage/manifest/stored.js';
 import { atExit, delay, say } from '../harness/lifecycle.js';
 import { machineInfo, waitForQuiet } from '../harness/machine.js';
 import { numberEnv, outputName } from '../harness/options.js';
@@ -16,9 +19,10 @@ import { mixedDataset, smallFilesDataset, writeDataset, type Dataset } from './d
  * The manifest's steps alone, in this process, outside any backup (docs/datapath.md, "Manifests
  * and verify"; `bench:datapath` times them whole, inside backups, where a busy 2-core machine's
  * noise is often larger than the step): datasets A and B written to a scratch directory, then
- *   patch     - B's 1 % incremental manifest made from its base's and the changed paths
- *               (recordManifest with a clone's changes), the base's manifest read before the
- *               timer starts (as the pull now has it) or inside it (as after the pull), in turns;
+ *   patch     - B's 1 % incremental manifest made from the changed paths (recordManifest with a
+ *               clone's changes), as a delta on its base's or patched into a whole one (as when
+ *               the base's ends a chain of deltas), in turns, what each needs of the base's
+ *               manifest read before the timer starts (as the pull has it);
  *   names     - the early hasher offered B's 50,000 names as rsync prints them, after their sizes,
  *               or each name looked at with an `lstat` (what every name cost before the sizes);
  *               CPU only, as the hasher works in the background;
@@ -108,27 +112,32 @@ async function incrementalOf(scratch: string, dataset: Dataset): Promise<string[
 
 async function benchPatch(scratch: string, dataset: Dataset, runs: number): Promise<Record<string, Figures>> {
   const touched = await incrementalOf(scratch, dataset);
-  const record = (baseBody?: ReturnType<typeof readBaseBody>) =>
+  const record = (base: Promise<BaseManifest | null>) =>
     recordManifest({
       snapshotsDir: scratch,
       dir: 'new',
       name: 'new',
       baseDir: 'base',
       changes: { touched, deleted: [] },
-      ...(baseBody === undefined ? {} : { baseBody }),
+      base,
       recorded: 'backup',
       now: new Date(),
     });
   const pairs = await afterWarmUp(runs, async (i) => {
-    const baseBody = readBaseBody(scratch, 'base');
-    await baseBody;
-    return inTurns(
+    // Both read before the timer starts, as the pull has them: what a delta needs, and the whole text.
+    const forDelta = await readBaseManifest(scratch, 'base');
+    const body = await storedManifestBody(scratch, 'base');
+    const forWhole = { ...forDelta!, depth: MAX_DELTA_DEPTH, body };
+    const pair = await inTurns(
       i,
-      () => timed(() => record(baseBody)),
-      () => timed(() => record()),
+      () => timed(() => record(Promise.resolve(forDelta))),
+      () => timed(() => record(Promise.resolve(forWhole))),
     );
+    rmSync(deltaPath(scratch, 'new'), { force: true });
+    rmSync(manifestPath(scratch, 'new'), { force: true });
+    return pair;
   });
-  return { baseReadBefore: figures(pairs.map(([a]) => a)), baseReadInside: figures(pairs.map(([, b]) => b)) };
+  return { delta: figures(pairs.map(([a]) => a)), whole: figures(pairs.map(([, b]) => b)) };
 }
 
 /** CPU of offering every name and letting the hasher take what it takes, over a fixed wait. */
@@ -194,7 +203,7 @@ async function main(): Promise<void> {
   say(`B (${small.description}): 1 % incremental's manifest from its base's`);
   await quiet();
   const patch = await benchPatch(join(scratch, 'B'), small, runs);
-  say(`  base read before: ${patch['baseReadBefore']!.wallMs} ms; inside: ${patch['baseReadInside']!.wallMs} ms`);
+  say(`  as a delta: ${patch['delta']!.wallMs} ms; patched whole: ${patch['whole']!.wallMs} ms`);
   say(`B: the early hasher offered every name`);
   await quiet();
   const names = await benchNames(join(scratch, 'B', 'base'), small, runs);

@@ -39,13 +39,25 @@ export async function verifyAgainstManifestFile(
     if (isErrno(error, 'ENOENT')) return null;
     throw new DamagedManifestError(errorMessage(error));
   }
-  const workers = options.sample === undefined && data.length >= WORKERS_FROM_BYTES ? startVerifyWorkers(root) : null;
+  return verifyAgainstManifestText(root, { size: data.length, text: () => promisify(gunzip)(data) }, options);
+}
+
+/**
+ * The same, given the manifest's text to come (`text`, any failure of which is a damaged manifest)
+ * and the size of its gzip'd form (which decides whether workers start while it comes).
+ */
+export async function verifyAgainstManifestText(
+  root: string,
+  manifest: { readonly size: number; readonly text: () => Promise<Buffer> },
+  options: { readonly sample?: VerifyTreeOptions['sample'] } = {},
+): Promise<{ header: ManifestHeader; check: TreeCheck }> {
+  const workers = options.sample === undefined && manifest.size >= WORKERS_FROM_BYTES ? startVerifyWorkers(root) : null;
   try {
-    const text = await damagedIfThrows(() => promisify(gunzip)(data));
+    const text = await damagedIfThrows(manifest.text);
     if (workers !== null) return await onWorkers(text, workers);
-    const manifest = await damagedIfThrows(() => Promise.resolve(parseManifest(text.toString('utf8'))));
+    const parsed = await damagedIfThrows(() => Promise.resolve(parseManifest(text.toString('utf8'))));
     const sample = options.sample;
-    return { header: manifest.header, check: await verifyTree(root, manifest, sample ? { sample } : {}) };
+    return { header: parsed.header, check: await verifyTree(root, parsed, sample ? { sample } : {}) };
   } catch (error) {
     await workers?.stop();
     throw error;

@@ -99,6 +99,34 @@ test('with --restore-path only that part is checked, and a merge target’s own 
   expect((await readdir(target)).sort()).toEqual(['conf', 'mine', 'run.sh']);
 });
 
+test("an incremental whose manifest is a delta on its base's: the storage sends it whole, and it verifies", async () => {
+  // Without preserve_hard_links the incremental is pulled onto a clone, and its manifest kept as a delta.
+  const lean = join(world.root, 'lean');
+  await writeSampleTree(lean);
+  await agent.setSources({
+    etc: { path: join(world.root, 'data'), preserve_hard_links: true },
+    vault: { path: join(world.root, 'vault'), snapshot_mode: 'borg', preserve_hard_links: true },
+    lean: { path: lean },
+  });
+  expect((await agent.updateConfig()).exitCode).toBe(0);
+  await world.backUp(agent, 'lean');
+  await writeFile(join(lean, 'conf', 'app.conf'), 'listen = 9090\n');
+  await world.backUp(agent, 'lean');
+  const leanSnapshots = join(storage.machineDir(await agent.uuid()), 'lean.snapshots');
+  const deltas = (await readdir(leanSnapshots)).filter((name) => name.endsWith('.manifest-delta.gz'));
+  expect(deltas).toHaveLength(1);
+  const incremental = deltas[0]!.slice(0, -'.manifest-delta.gz'.length);
+
+  const target = freshTarget();
+  const result = await restore('--restore-source', 'lean', '--verify', '--restore-target', target);
+
+  expect(result).toMatchObject({ exitCode: 0 });
+  expect(result.stdout).toMatch(
+    new RegExp(`^Verified against the manifest of ${incremental}: 10 entries match, 8 files and symlinks hashed`, 'm'),
+  );
+  expect(await readFile(join(target, 'conf', 'app.conf'), 'utf8')).toBe('listen = 9090\n');
+});
+
 test('borg mode: said plainly, not verified, exit 1 (the files are restored all the same)', async () => {
   const target = freshTarget();
   const result = await restore('--restore-source', 'vault', '--verify', '--restore-target', target);

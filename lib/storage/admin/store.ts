@@ -9,6 +9,7 @@ import { tryLock, type Lock } from '../../common/lock.js';
 import type { ManifestHeader } from '../../turku/manifest.js';
 import type { RetentionPolicy } from '../../turku/retention.js';
 import { manifestPath } from '../manifest/files.js';
+import { hasStoredManifest } from '../manifest/stored.js';
 import { recordManifest } from '../manifest/record.js';
 import { snapshotSettings } from '../snapshot-settings.js';
 import { sessionLockName } from '../session-journal.js';
@@ -125,8 +126,9 @@ export class SnapshotStore {
       throw new UserError(`snapshot "${chosen.name}" is a Borg archive: borg keeps its own checksums`);
     const candidate = await this.candidate(machine, source, chosen.name);
     const dirs = snapshotsDir({ machineDir: machine.dir, source });
-    const existing = manifestPath(dirs, candidate.dir);
-    if (await isFile(existing)) throw new UserError(`snapshot "${chosen.name}" already has a manifest (${existing})`);
+    if (await hasStoredManifest(dirs, candidate.dir)) {
+      throw new UserError(`snapshot "${chosen.name}" already has a manifest (${manifestPath(dirs, candidate.dir)})`);
+    }
     const recorded = await recordManifest({
       snapshotsDir: dirs,
       dir: candidate.dir,
@@ -140,9 +142,9 @@ export class SnapshotStore {
       ...chosen,
       path: join(dirs, candidate.dir),
       manifest: recorded.path,
-      recorded: recorded.header.recorded,
+      recorded: recorded.recorded,
       entries: recorded.entries,
-      hashed: recorded.header.hashed,
+      hashed: recorded.hashed,
     };
   }
 

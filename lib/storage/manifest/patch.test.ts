@@ -1,10 +1,17 @@
-import { chmod, mkdir, mkdtemp, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { seededRandom } from '../../common/seeded-random.js';
 import { manifestEntries, walkTree } from '../../common/tree-manifest.js';
 import { encodeEntryLine, encodeManifest, manifestBody, type ManifestBody } from '../../turku/manifest.js';
+import {
+  changeRandomly,
+  itemized,
+  oldFile,
+  unescaped,
+  writeRandomTree,
+} from '../../../tests/support/random-tree-changes.js';
 import { changedEntries, comparePaths, patchText, type CloneChanges } from './patch.js';
 
 /**
@@ -19,12 +26,7 @@ beforeEach(async () => {
 afterEach(() => rm(root, { recursive: true, force: true }));
 
 const ODD = ['tab\there', 'new\nline', 'back\\slash', 'cr\rhere', 'caf\u00e9', 'sp ace', 'dash-', 'dot.'];
-const OLD = new Date('2021-03-03T03:03:03Z');
-
-async function file(path: string, content: string): Promise<void> {
-  await writeFile(join(root, path), content);
-  await utimes(join(root, path), OLD, OLD);
-}
+const file = (path: string, content: string) => oldFile(root, path, content);
 
 async function linesOfWalk(): Promise<string[]> {
   return (await manifestEntries(root)).entries.map((entry) => encodeEntryLine(entry));
@@ -133,80 +135,21 @@ test('a file the dry run listed that vanished before the pull has no entry, nor 
   expect(patched.lines).toEqual(await linesOfWalk());
 });
 
-/** Names that sort around each other and around `/`, with escapes and characters beyond the BMP. */
-const PARTS = ['a', 'a-', 'a.', 'a b', 'ab', 'A', 'z', 't\tb', 'n\nl', 'b\\s', '\u00e9', '\u{1f600}', '0', '~'];
-
 test.each([1, 2, 3, 4, 5, 6])(
   'random trees and changes (seed %i): the patched text is what a walk records',
   async (seed) => {
     const random = seededRandom(seed);
-    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
-    const dirs = [''];
-    for (let i = 0; i < 40; i++) {
-      const dir = [pick(dirs), pick(PARTS)].filter((part) => part !== '').join('/');
-      if (dirs.includes(dir)) continue;
-      await mkdir(join(root, dir), { recursive: true });
-      dirs.push(dir);
-    }
-    const files: string[] = [];
-    for (let i = 0; i < 150; i++) {
-      const path = [pick(dirs), `${pick(PARTS)}${i % 3 === 0 ? '' : i}`].filter((part) => part !== '').join('/');
-      if (dirs.includes(path) || files.includes(path)) continue;
-      await file(path, `old ${path}`);
-      files.push(path);
-    }
+    const tree = await writeRandomTree(root, random);
     const base = await baseManifest();
-    const before = new Map(
-      base.text
-        .slice(base.bodyStart)
-        .split('\n')
-        .slice(0, -1)
-        .map((line) => [line.split('\t')[0]!, line]),
-    );
+    const before = base.text.slice(base.bodyStart).split('\n').slice(0, -1);
+    await changeRandomly(root, tree, random, String(seed));
 
-    // Each step may find its path gone or under a file by now (an earlier step): then it does nothing.
-    const attempt = (step: Promise<unknown>) => step.catch(() => undefined);
-    for (const path of files) {
-      const roll = random();
-      if (roll < 0.05) await attempt(file(path, `new ${path} ${seed}`));
-      else if (roll < 0.08) await attempt(rm(join(root, path)));
-      else if (roll < 0.1) {
-        await attempt(rm(join(root, path)));
-        await attempt(mkdir(join(root, path))); // a file becomes a directory
-      }
-    }
-    for (const dir of dirs.slice(1)) {
-      const roll = random();
-      if (roll < 0.08) await attempt(rm(join(root, dir), { recursive: true }));
-      else if (roll < 0.12) {
-        await attempt(rm(join(root, dir), { recursive: true }));
-        await attempt(writeFile(join(root, dir), 'a directory became a file'));
-      } else if (roll < 0.16) await attempt(file(`${dir}/added ${seed}`, 'new'));
-    }
-
-    // What rsync itemizes: every entry whose line is new or changed, the directories above it, and the deleted ones' tops.
     const walked = await linesOfWalk();
-    const after = new Map(walked.map((line) => [line.split('\t')[0]!, line]));
-    const unescaped = (path: string) =>
-      path.replace(/\\(.)/g, (_, c: string) => ({ t: '\t', n: '\n', r: '\r' })[c] ?? c);
-    const parentOf = (path: string) => path.slice(0, Math.max(0, path.lastIndexOf('/')));
-    const touched = new Set<string>();
-    const deleted: string[] = [];
-    for (const [path, line] of after) {
-      if (before.get(path) === line) continue;
-      for (let p = unescaped(path); p !== ''; p = parentOf(p)) touched.add(p);
-    }
-    for (const path of before.keys()) {
-      if (after.has(path)) continue;
-      const plain = unescaped(path);
-      if (after.has(parentOf(path)) || parentOf(plain) === '') {
-        deleted.push(plain);
-        for (let p = parentOf(plain); p !== ''; p = parentOf(p)) touched.add(p);
-      }
-    }
-    const patched = await patchedLines(base, { touched: [...touched], deleted });
+    const changes = itemized(before, walked);
+    const patched = await patchedLines(base, changes);
     expect(patched.lines).toEqual(walked);
     // Reused: the base's files that were not looked at.
+    const touched = new Set(changes.touched);
     const walkedFiles = walked.map((line) => line.split('\t')).filter((fields) => fields[1] === 'f');
     expect(patched.reused).toBe(walkedFiles.filter((fields) => !touched.has(unescaped(fields[0]!))).length);
     expect(patched.hashed).toBe(walkedFiles.length - patched.reused);

@@ -1,7 +1,7 @@
 import { jest } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, open, readdir, rm, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, open, readdir, rm, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { execa } from 'execa';
@@ -18,8 +18,11 @@ import {
 } from '../snapshots/__tests__/fixtures.js';
 import { startRsyncDaemon, type RsyncDaemon } from '../snapshots/__tests__/rsync-daemon.js';
 import { runSnapshotMode } from '../snapshots/index.js';
+import { removeLeftovers } from '../snapshots/snapshot-dir.js';
 import { verifyInDetail } from '../verify/verify-snapshot.js';
-import { manifestPath, readManifest } from './files.js';
+import { MAX_DELTA_DEPTH } from './delta.js';
+import { deltaPath, manifestPath } from './files.js';
+import { readStoredManifest } from './stored.js';
 
 // Real rsync daemons, mounts: generous for a loaded machine.
 jest.setTimeout(120_000);
@@ -55,7 +58,7 @@ function backups(dir: string, overrides: JobOverrides = {}) {
 }
 
 async function manifestOf(snapshots: string, name: string) {
-  const manifest = await readManifest(manifestPath(snapshots, name));
+  const manifest = await readStoredManifest(snapshots, name);
   if (manifest === null) throw new Error(`no manifest for ${name}`);
   return manifest;
 }
@@ -106,8 +109,15 @@ test("an incremental on a clone records, from the dry run's changes alone, what 
   expect(second.success).toBe(true);
   expect(log.at('error')).toEqual([]);
   expect(log.at('info')).toContainEqual(
-    expect.stringMatching(/^Recorded the manifest of \S+: .* reused from the base \(the dry run's changes only\), in/),
+    expect.stringMatching(
+      new RegExp(
+        `^Recorded the manifest of \\S+ as a delta on that of ${first}: \\d+ entries changed or removed, 9 files hashed`,
+      ),
+    ),
   );
+  // Kept as a delta: the base's manifest neither read whole nor written again.
+  expect(existsSync(deltaPath(snapshots, second.snapshot!))).toBe(true);
+  expect(existsSync(manifestPath(snapshots, second.snapshot!))).toBe(false);
   const recorded = await manifestOf(snapshots, second.snapshot!);
   const walked = await manifestEntries(join(snapshots, second.snapshot!));
   expect(recorded.entries).toEqual(walked.entries);
@@ -122,27 +132,108 @@ test("an incremental on a clone records, from the dry run's changes alone, what 
   expect(again.header).toMatchObject({ hashed: 0 });
 });
 
-test("an incremental reads its base's manifest as its pull begins, not after it", async () => {
+test(`after ${MAX_DELTA_DEPTH} deltas in a row the manifest is written whole, from the base's read as its pull begins`, async () => {
   await makeTree();
   const snapshots = join(machineDir, 'data.snapshots');
-  const first = (await backups(machineDir).backup()).snapshot!;
+  const { backup } = backups(machineDir);
+  const names = [(await backup()).snapshot!];
+  for (let i = 1; i <= MAX_DELTA_DEPTH; i++) {
+    await writeFile(join(tree, 'b/quiet/rewritten'), `version ${i}`);
+    names.push((await backup()).snapshot!);
+  }
+  expect(names.slice(1).map((name) => existsSync(deltaPath(snapshots, name)))).toEqual(
+    Array<boolean>(MAX_DELTA_DEPTH).fill(true),
+  );
   await changeSome();
   await writeFile(join(tree, 'large-new'), randomBytes(2_000_000)); // about 1 s at the limit below
-  const baseManifest = manifestPath(snapshots, first);
+  const base = deltaPath(snapshots, names.at(-1)!);
   // Gone while the pull runs: only a manifest read before can be patched from.
   const beforePull = () => {
-    setTimeout(() => void rm(baseManifest), 200);
+    setTimeout(() => void rm(base), 200);
     return Promise.resolve();
   };
-  const { backup, log } = backups(machineDir, { descriptor: descriptor({ bwlimit: '2000' }), beforePull });
+  const { backup: last, log } = backups(machineDir, { descriptor: descriptor({ bwlimit: '2000' }), beforePull });
 
-  const second = await backup();
+  const whole = await last();
 
-  expect(second.success).toBe(true);
-  expect(existsSync(baseManifest)).toBe(false);
+  expect(whole.success).toBe(true);
+  expect(existsSync(base)).toBe(false);
   expect(log.at('info')).toContainEqual(expect.stringMatching(/\(the dry run's changes only\), in/));
-  const recorded = await manifestOf(snapshots, second.snapshot!);
-  expect(recorded.entries).toEqual((await manifestEntries(join(snapshots, second.snapshot!))).entries);
+  expect(existsSync(manifestPath(snapshots, whole.snapshot!))).toBe(true);
+  const recorded = await manifestOf(snapshots, whole.snapshot!);
+  expect(recorded.entries).toEqual((await manifestEntries(join(snapshots, whole.snapshot!))).entries);
+});
+
+test('a snapshot expired under deltas: the next one is made whole first, and every manifest still reads as a walk', async () => {
+  await makeTree();
+  const snapshots = join(machineDir, 'data.snapshots');
+  const { backup, log } = backups(machineDir, { descriptor: descriptor({ retention: 'last 2 snapshots' }) });
+  const first = (await backup()).snapshot!;
+  await changeSome();
+  const second = (await backup()).snapshot!;
+  await writeFile(join(tree, 'b/quiet/rewritten'), 'version 3');
+  await rm(join(tree, 'a/f3'));
+
+  const third = (await backup()).snapshot!;
+
+  expect(log.at('error')).toEqual([]);
+  expect(log.at('info')).toContainEqual(`Made the manifest of ${second} whole, as its base ${first} goes`);
+  const left = await readdir(snapshots);
+  expect(left.filter((entry) => entry.includes('.manifest')).sort()).toEqual(
+    [`${second}.manifest.gz`, `${third}.manifest-delta.gz`].sort(),
+  );
+  for (const name of [second, third]) {
+    expect((await manifestOf(snapshots, name)).entries).toEqual((await manifestEntries(join(snapshots, name))).entries);
+    const verified = await verifyInDetail(
+      makeJob({ machineDir, varDir: machineDir, url: '', password: '', log }).settings,
+      log,
+      { machineDir, source: 'data', snapshot: name, mode: 'link-dest' },
+    );
+    expect(verified.outcome.problems).toEqual([]);
+  }
+  // Its header is the one it had as a delta, with the files it took from its own base counted.
+  expect((await manifestOf(snapshots, second)).header).toMatchObject({ hashed: 5 + ODD_NAMES.length, reused: 40 });
+
+  // Killed once the whole manifest was written, before the delta was removed: the whole one is
+  // read, and the next run removes the delta.
+  await copyFile(deltaPath(snapshots, third), deltaPath(snapshots, second));
+  expect((await manifestOf(snapshots, second)).header).toMatchObject({ snapshot: second, reused: 40 });
+  await removeLeftovers(snapshots, log);
+  expect(existsSync(deltaPath(snapshots, second))).toBe(false);
+  expect(existsSync(deltaPath(snapshots, third))).toBe(true);
+});
+
+test("a delta whose base's manifest is damaged or gone: verify says so, naming the base", async () => {
+  await makeTree();
+  const snapshots = join(machineDir, 'data.snapshots');
+  const { backup, log } = backups(machineDir);
+  const first = (await backup()).snapshot!;
+  await changeSome();
+  const second = (await backup()).snapshot!;
+  const verify = async () =>
+    (
+      await verifyInDetail(makeJob({ machineDir, varDir: machineDir, url: '', password: '', log }).settings, log, {
+        machineDir,
+        source: 'data',
+        snapshot: second,
+        mode: 'link-dest',
+      })
+    ).outcome.problems;
+
+  await writeFile(manifestPath(snapshots, first), 'not gzip');
+  expect(await verify()).toEqual([
+    expect.objectContaining({
+      kind: 'unreadable',
+      detail: expect.stringContaining(`the manifest of ${first} is damaged`),
+    }),
+  ]);
+  await rm(manifestPath(snapshots, first));
+  expect(await verify()).toEqual([
+    expect.objectContaining({
+      kind: 'unreadable',
+      detail: expect.stringContaining(`the manifest of ${second} is a delta on that of ${first}, which has none`),
+    }),
+  ]);
 });
 
 test('a full backup hashes the files rsync has finished while it transfers the others; the manifest is a walk’s', async () => {
@@ -204,6 +295,8 @@ describe('a full disk while the manifest is written', () => {
     const first = await backup();
     expect(first.success).toBe(true);
     expect((await manifestOf(snapshots, first.snapshot!)).entries).toHaveLength(300);
+    // Without it, the next manifests are written whole (several pages); a delta would fit in the page left.
+    await rm(manifestPath(snapshots, first.snapshot!));
 
     const filler = join(mount, 'filler');
     const handle = await open(filler, 'w');

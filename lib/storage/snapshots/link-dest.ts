@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import { errorMessage } from '../../common/errors.js';
 import { EarlyHasher, type EarlyHashes } from '../manifest/early-hash.js';
 import { type CloneChanges } from '../manifest/patch.js';
-import { manifestAfterBackup, readBaseBody } from '../manifest/record.js';
-import { type ManifestBody } from '../../turku/manifest.js';
+import { manifestAfterBackup, readBaseManifest, type BaseManifest } from '../manifest/record.js';
 import { resolveCalendar } from '../../turku/time.js';
 import { readPolicy, removedLine, victimsOf } from './expire.js';
 import { protectSnapshot } from './immutable.js';
@@ -54,7 +53,7 @@ export async function runLinkDest(job: SnapshotJob): Promise<SnapshotOutcome> {
   await removeLeftovers(snapshots, log);
   await job.beforePull?.();
   const syncBegin = now();
-  const { rsync, changes, early, baseBody } =
+  const { rsync, changes, early, baseManifest } =
     base === null ? await pullFull(job, working) : await pullOnBase(job, snapshots, base.dir);
   if (!rsync.success)
     return { success: false, snapshot: null, summary: rsyncFailure(rsync, job.volume ?? job.machineDir) };
@@ -92,7 +91,7 @@ export async function runLinkDest(job: SnapshotJob): Promise<SnapshotOutcome> {
         baseDir: base?.dir ?? null,
         changes,
         early,
-        ...(baseBody === null ? {} : { baseBody }),
+        ...(baseManifest === null ? {} : { base: baseManifest }),
         now: now(),
       },
       log,
@@ -126,13 +125,13 @@ interface Pulled {
   /** The files hashed while rsync ran. */
   readonly early: EarlyHashes | null;
   /** The base's manifest, read while the pull ran (for `changes`). */
-  readonly baseBody: Promise<ManifestBody | null> | null;
+  readonly baseManifest: Promise<BaseManifest | null> | null;
 }
 
 /** Without a base: the files are hashed for the manifest while rsync still transfers the others. */
 async function pullFull(job: SnapshotJob, working: string): Promise<Pulled> {
   if (job.settings.manifest === false) {
-    return { rsync: await pullSource(job, { destination: working }), changes: null, early: null, baseBody: null };
+    return { rsync: await pullSource(job, { destination: working }), changes: null, early: null, baseManifest: null };
   }
   const hasher = new EarlyHasher(working);
   const rsync = await pullSource(job, {
@@ -140,24 +139,24 @@ async function pullFull(job: SnapshotJob, working: string): Promise<Pulled> {
     sizedNames: true,
     onLine: (line) => hasher.offer(line),
   }).finally(() => hasher.finish());
-  return { rsync, changes: null, early: await hasher.finish(), baseBody: null };
+  return { rsync, changes: null, early: await hasher.finish(), baseManifest: null };
 }
 
 async function pullOnBase(job: SnapshotJob, snapshots: string, baseDir: string): Promise<Pulled> {
   const working = workingDir(job);
   const base = join(snapshots, baseDir);
   if (canClone(job)) {
-    // Read while the pull runs, which leaves a core idle: the manifest's patch needs it right after.
-    const baseBody = job.settings.manifest === false ? null : readBaseBody(snapshots, baseDir);
+    // Read while the pull runs: the manifest needs it right after.
+    const baseManifest = job.settings.manifest === false ? null : readBaseManifest(snapshots, baseDir);
     const pulled = await pullOntoClone(job, working, base);
     if (pulled.kind === 'pulled') {
       const changes = cloneChanges(pulled.changes);
-      return { rsync: pulled.result, changes, early: null, baseBody: changes === null ? null : baseBody };
+      return { rsync: pulled.result, changes, early: null, baseManifest: changes === null ? null : baseManifest };
     }
     job.log.warning(`Cannot clone the base (${pulled.reason}); pulling with --link-dest`);
   }
   const rsync = await pullSource(job, { destination: working, linkDest: base });
-  return { rsync, changes: null, early: null, baseBody: null };
+  return { rsync, changes: null, early: null, baseManifest: null };
 }
 
 /**

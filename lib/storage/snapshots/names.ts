@@ -146,9 +146,9 @@ export async function listCandidates(
   return candidates.sort(byFinish);
 }
 
-/** `<dir>.json` and `<dir>.manifest.gz` (lib/storage/manifest/files.ts) of a directory present. */
+/** `<dir>.json`, `<dir>.manifest.gz` and `<dir>.manifest-delta.gz` (lib/storage/manifest/files.ts) of a directory present. */
 function companionOf(entry: string, present: ReadonlySet<string>): boolean {
-  const dir = /^(.+)(?:\.json|\.manifest\.gz)$/.exec(entry)?.[1];
+  const dir = /^(.+)(?:\.json|\.manifest\.gz|\.manifest-delta\.gz)$/.exec(entry)?.[1];
   return dir !== undefined && present.has(dir);
 }
 

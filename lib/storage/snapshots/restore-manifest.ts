@@ -1,7 +1,9 @@
-import { readFile } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 
-import { errorMessage, isErrno } from '../../common/errors.js';
+import { errorMessage } from '../../common/errors.js';
 import { gunzipManifest, gzipManifest } from '../../common/manifest-file.js';
+import { MANIFEST_SUFFIX } from '../manifest/files.js';
+import { storedManifestGz } from '../manifest/stored.js';
 import type { RestoreTree } from './restore.js';
 import type { SnapshotMode } from './types.js';
 
@@ -28,11 +30,14 @@ export async function manifestToSend(tree: RestoreTree, mode: SnapshotMode): Pro
   if (mode === 'none' || tree.manifestFile === undefined) {
     return { reason: `snapshot mode ${mode} keeps no manifest (${FOR_LINK_DEST})` };
   }
-  let stored: Buffer;
+  let stored: Buffer | null;
   try {
-    stored = await readFile(tree.manifestFile);
+    // The file as stored when whole; a delta on the base's (lib/storage/manifest/delta.ts) made whole.
+    stored = await storedManifestGz(dirname(tree.manifestFile), basename(tree.manifestFile, MANIFEST_SUFFIX));
   } catch (error) {
-    if (!isErrno(error, 'ENOENT')) return { reason: `cannot read the manifest of ${name}: ${errorMessage(error)}` };
+    return { reason: `cannot read the manifest of ${name}: ${errorMessage(error)}` };
+  }
+  if (stored === null) {
     return {
       reason:
         `snapshot ${name} has no manifest (taken before manifests, or with the storage's manifest setting ` +

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 
 import { isErrno } from '../../common/errors.js';
 import { releaseSnapshot } from './immutable.js';
-import { manifestPath } from '../manifest/files.js';
+import { deltaPath, DELTA_SUFFIX, manifestPath, MANIFEST_SUFFIX } from '../manifest/files.js';
+import { wholeDependents } from '../manifest/stored.js';
 import { DELETE_PREFIX, isTemporaryName, LATEST, sidecarPath, type Candidate } from './names.js';
 import { runLogged, SAFE_PATH } from './process.js';
 import { type SnapshotLog, type SnapshotSettings } from './types.js';
@@ -51,6 +52,11 @@ export async function deleteSnapshot(
   settings: Pick<SnapshotSettings, 'chattrCommand'> = {},
 ): Promise<boolean> {
   const trash = join(snapshotsDir, `${DELETE_PREFIX}${victim.dir}`);
+  // Manifests kept as deltas on this one's are made whole first: it is their base.
+  if (!(await wholeDependents(snapshotsDir, victim.dir, log))) {
+    log.error(`Cannot delete snapshot ${victim.name}: the manifests kept as deltas on its own could not be made whole`);
+    return false;
+  }
   try {
     if (await exists(trash)) await removeTree(trash, log); // a leftover would block the rename
     await releaseSnapshot(join(snapshotsDir, victim.dir), settings, log);
@@ -62,9 +68,11 @@ export async function deleteSnapshot(
   await rm(sidecarPath(snapshotsDir, victim.dir), { force: true }).catch((error: unknown) =>
     log.error(`Cannot delete sidecar of ${victim.name}: ${String(error)}`),
   );
-  await rm(manifestPath(snapshotsDir, victim.dir), { force: true }).catch((error: unknown) =>
-    log.error(`Cannot delete the manifest of ${victim.name}: ${String(error)}`),
-  );
+  for (const manifest of [manifestPath(snapshotsDir, victim.dir), deltaPath(snapshotsDir, victim.dir)]) {
+    await rm(manifest, { force: true }).catch((error: unknown) =>
+      log.error(`Cannot delete the manifest of ${victim.name}: ${String(error)}`),
+    );
+  }
   await removeTree(trash, log);
   return true;
 }
@@ -78,12 +86,17 @@ export async function removeLeftovers(snapshotsDir: string, log: SnapshotLog): P
     if (isErrno(error, 'ENOENT')) return;
     throw error;
   }
+  const present = new Set(entries);
   for (const entry of entries) {
     if (entry.startsWith(DELETE_PREFIX)) {
       log.info(`Removing leftover ${entry}`);
       await removeTree(join(snapshotsDir, entry), log);
     } else if (isTemporaryName(entry)) {
       await rm(join(snapshotsDir, entry), { force: true });
+    } else if (entry.endsWith(DELTA_SUFFIX)) {
+      // A delta made whole, then interrupted before it was removed: the whole manifest is the one.
+      const whole = `${entry.slice(0, -DELTA_SUFFIX.length)}${MANIFEST_SUFFIX}`;
+      if (present.has(whole)) await rm(join(snapshotsDir, entry), { force: true });
     }
   }
 }

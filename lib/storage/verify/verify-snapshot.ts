@@ -1,9 +1,10 @@
 import { join } from 'node:path';
 
 import { errorMessage, UserError } from '../../common/errors.js';
-import { DamagedManifestError, verifyAgainstManifestFile } from '../../common/manifest-file-verify.js';
+import { DamagedManifestError, verifyAgainstManifestText } from '../../common/manifest-file-verify.js';
 import type { ManifestHeader } from '../../turku/manifest.js';
 import { manifestPath } from '../manifest/files.js';
+import { StoredManifestError, storedManifestSource } from '../manifest/stored.js';
 import { borgFailure, parseArchiveList, runBorg } from '../snapshots/borg-cli.js';
 import { byFinish, LATEST, listCandidates } from '../snapshots/names.js';
 import { borgRepo, snapshotsDir } from '../snapshots/paths.js';
@@ -54,14 +55,21 @@ async function verifyLinkDest(
   const path = manifestPath(dirs, chosen.dir);
   let verified;
   try {
-    verified = await verifyAgainstManifestFile(
-      join(dirs, chosen.dir),
-      path,
-      request.sample ? { sample: request.sample } : {},
-    );
+    const manifest = await storedManifestSource(dirs, chosen.dir);
+    verified =
+      manifest === null
+        ? null
+        : await verifyAgainstManifestText(
+            join(dirs, chosen.dir),
+            manifest,
+            request.sample ? { sample: request.sample } : {},
+          );
   } catch (error) {
-    if (!(error instanceof DamagedManifestError)) throw error;
-    const detail = `the manifest ${path} is damaged: ${errorMessage(error)}`;
+    if (!(error instanceof DamagedManifestError || error instanceof StoredManifestError)) throw error;
+    const detail =
+      error instanceof StoredManifestError
+        ? `${errorMessage(error)} (${path})`
+        : `the manifest ${path} is damaged: ${errorMessage(error)}`;
     return {
       outcome: { ...outcome, complete: false, problems: [{ path: '', kind: 'unreadable', detail }] },
       manifest: null,
