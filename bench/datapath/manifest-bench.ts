@@ -65,7 +65,8 @@ export interface ManifestResult {
   readonly verify: VerifySpeed;
 }
 
-const RECORDED = /Recorded the manifest of \S+: .* in (\d+) ms/;
+/** Whole, or as a delta on the base's (lib/storage/manifest/record.ts). */
+const RECORDED = /Recorded the manifest of \S+(?: as a delta on that of \S+)?: .* in (\d+) ms/;
 
 export async function benchManifest(
   world: World,

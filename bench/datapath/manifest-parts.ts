@@ -7,7 +7,7 @@ import { EarlyHasher, type EarlyHashes } from '../../lib/storage/manifest/early-
 import { MAX_DELTA_DEPTH } from '../../lib/storage/manifest/delta.js';
 import { deltaPath, manifestPath } from '../../lib/storage/manifest/files.js';
 import { readBaseManifest, recordManifest, type BaseManifest } from '../../lib/storage/manifest/record.js';
-import { storedManifestBody } from '../../lib/storage/manifest/stored.js';
+import { storedManifestBody, storedManifestText } from '../../lib/storage/manifest/stored.js';
 import { atExit, delay, say } from '../harness/lifecycle.js';
 import { machineInfo, waitForQuiet } from '../harness/machine.js';
 import { numberEnv, outputName } from '../harness/options.js';
@@ -22,7 +22,8 @@ import { mixedDataset, smallFilesDataset, writeDataset, type Dataset } from './d
  *   patch     - B's 1 % incremental manifest made from the changed paths (recordManifest with a
  *               clone's changes), as a delta on its base's or patched into a whole one (as when
  *               the base's ends a chain of deltas), in turns, what each needs of the base's
- *               manifest read before the timer starts (as the pull has it);
+ *               manifest read before the timer starts (as the pull has it); then each read back
+ *               as verify reads it, the delta made whole;
  *   names     - the early hasher offered B's 50,000 names as rsync prints them, after their sizes,
  *               or each name looked at with an `lstat` (what every name cost before the sizes);
  *               CPU only, as the hasher works in the background;
@@ -128,16 +129,20 @@ async function benchPatch(scratch: string, dataset: Dataset, runs: number): Prom
     const forDelta = await readBaseManifest(scratch, 'base');
     const body = await storedManifestBody(scratch, 'base');
     const forWhole = { ...forDelta!, depth: MAX_DELTA_DEPTH, body };
-    const pair = await inTurns(
+    const [delta, whole] = await inTurns(
       i,
       () => timed(() => record(Promise.resolve(forDelta))),
       () => timed(() => record(Promise.resolve(forWhole))),
     );
-    rmSync(deltaPath(scratch, 'new'), { force: true });
-    rmSync(manifestPath(scratch, 'new'), { force: true });
-    return pair;
+    // Read back as verify reads it: the whole one (preferred while both are there), then the delta made whole.
+    const readWhole = await timed(() => storedManifestText(scratch, 'new'));
+    rmSync(manifestPath(scratch, 'new'));
+    const readDelta = await timed(() => storedManifestText(scratch, 'new'));
+    rmSync(deltaPath(scratch, 'new'));
+    return [delta, whole, readWhole, readDelta];
   });
-  return { delta: figures(pairs.map(([a]) => a)), whole: figures(pairs.map(([, b]) => b)) };
+  const each = (k: number) => figures(pairs.map((timings) => timings[k]!));
+  return { delta: each(0), whole: each(1), readWhole: each(2), readDeltaMadeWhole: each(3) };
 }
 
 /** CPU of offering every name and letting the hasher take what it takes, over a fixed wait. */
@@ -204,6 +209,9 @@ async function main(): Promise<void> {
   await quiet();
   const patch = await benchPatch(join(scratch, 'B'), small, runs);
   say(`  as a delta: ${patch['delta']!.wallMs} ms; patched whole: ${patch['whole']!.wallMs} ms`);
+  say(
+    `  read back whole: ${patch['readWhole']!.wallMs} ms; the delta made whole: ${patch['readDeltaMadeWhole']!.wallMs} ms`,
+  );
   say(`B: the early hasher offered every name`);
   await quiet();
   const names = await benchNames(join(scratch, 'B', 'base'), small, runs);

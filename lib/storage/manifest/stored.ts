@@ -37,9 +37,25 @@ export async function storedManifestText(snapshotsDir: string, dir: string): Pro
   const whole = await readIfThere(manifestPath(snapshotsDir, dir));
   if (whole !== null) return damagedIfThrows(`the manifest of ${dir}`, () => gunzipText(whole));
   const delta = await readDelta(snapshotsDir, dir);
-  if (delta === null) return null;
-  const made = await madeWhole(snapshotsDir, dir, delta);
+  if (delta === null) return wholeSince(snapshotsDir, dir);
+  let made;
+  try {
+    made = await madeWhole(snapshotsDir, dir, delta);
+  } catch (error) {
+    const since = await wholeSince(snapshotsDir, dir);
+    if (since === null) throw error;
+    return since;
+  }
   return `${encodeHeaderLine(made.header)}\n${made.body}`;
+}
+
+/**
+ * The whole manifest written meanwhile, if any: the delta was made whole as its base was being
+ * deleted (which removes the base's manifest only after).
+ */
+async function wholeSince(snapshotsDir: string, dir: string): Promise<string | null> {
+  const whole = await readIfThere(manifestPath(snapshotsDir, dir));
+  return whole === null ? null : damagedIfThrows(`the manifest of ${dir}`, () => gunzipText(whole));
 }
 
 /** The same, parsed; null when it has none. */
