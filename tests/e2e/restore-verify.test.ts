@@ -125,6 +125,18 @@ test("an incremental whose manifest is a delta on its base's: the storage sends 
     new RegExp(`^Verified against the manifest of ${incremental}: 10 entries match, 8 files and symlinks hashed`, 'm'),
   );
   expect(await readFile(join(target, 'conf', 'app.conf'), 'utf8')).toBe('listen = 9090\n');
+  // A part of it: only that part's entries of the manifest made whole.
+  const part = await restore(
+    '--restore-source',
+    'lean',
+    '--restore-path',
+    'conf',
+    '--verify',
+    '--restore-target',
+    freshTarget(),
+  );
+  expect(part).toMatchObject({ exitCode: 0 });
+  expect(part.stdout).toMatch(new RegExp(`^Verified against the manifest of ${incremental}: 4 entries match`, 'm'));
 });
 
 test('borg mode: said plainly, not verified, exit 1 (the files are restored all the same)', async () => {

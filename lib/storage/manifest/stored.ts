@@ -1,6 +1,6 @@
 import { lstat, readdir, readFile, rm } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { createGunzip, gunzip, gzip } from 'node:zlib';
+import { createGunzip, gunzip } from 'node:zlib';
 
 import { errorMessage, isErrno } from '../../common/errors.js';
 import { gunzipText, writeManifestBody } from '../../common/manifest-file.js';
@@ -70,12 +70,18 @@ export async function storedManifestBody(snapshotsDir: string, dir: string): Pro
   return text === null ? null : damagedIfThrows(`the manifest of ${dir}`, () => Promise.resolve(manifestBody(text)));
 }
 
-/** The whole manifest gzip'd: the stored file itself when it is whole. Null when it has none. */
-export async function storedManifestGz(snapshotsDir: string, dir: string): Promise<Buffer | null> {
+/**
+ * The whole manifest as it comes: the stored file itself (`gz`) when it is whole, a delta's text
+ * made whole (`text`); null when it has none.
+ */
+export async function storedManifestData(
+  snapshotsDir: string,
+  dir: string,
+): Promise<{ gz: Buffer } | { text: string } | null> {
   const whole = await readIfThere(manifestPath(snapshotsDir, dir));
-  if (whole !== null) return whole;
+  if (whole !== null) return { gz: whole };
   const text = await storedManifestText(snapshotsDir, dir);
-  return text === null ? null : promisify(gzip)(text, { level: 1 });
+  return text === null ? null : { text };
 }
 
 /**

@@ -1,9 +1,12 @@
 import { basename, dirname } from 'node:path';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
 
 import { errorMessage } from '../../common/errors.js';
 import { gunzipManifest, gzipManifest } from '../../common/manifest-file.js';
 import { MANIFEST_SUFFIX } from '../manifest/files.js';
-import { storedManifestGz } from '../manifest/stored.js';
+import { storedManifestData } from '../manifest/stored.js';
+import { parseManifest } from '../../turku/manifest.js';
 import type { RestoreTree } from './restore.js';
 import type { SnapshotMode } from './types.js';
 
@@ -30,10 +33,10 @@ export async function manifestToSend(tree: RestoreTree, mode: SnapshotMode): Pro
   if (mode === 'none' || tree.manifestFile === undefined) {
     return { reason: `snapshot mode ${mode} keeps no manifest (${FOR_LINK_DEST})` };
   }
-  let stored: Buffer | null;
+  let stored;
   try {
     // The file as stored when whole; a delta on the base's (lib/storage/manifest/delta.ts) made whole.
-    stored = await storedManifestGz(dirname(tree.manifestFile), basename(tree.manifestFile, MANIFEST_SUFFIX));
+    stored = await storedManifestData(dirname(tree.manifestFile), basename(tree.manifestFile, MANIFEST_SUFFIX));
   } catch (error) {
     return { reason: `cannot read the manifest of ${name}: ${errorMessage(error)}` };
   }
@@ -44,10 +47,11 @@ export async function manifestToSend(tree: RestoreTree, mode: SnapshotMode): Pro
         'off; `turku-storage-admin manifest` records one)',
     };
   }
-  if (tree.path === undefined) return { gz: stored };
+  if (tree.path === undefined)
+    return { gz: 'gz' in stored ? stored.gz : await promisify(gzip)(stored.text, { level: 1 }) };
   let manifest;
   try {
-    manifest = await gunzipManifest(stored);
+    manifest = 'gz' in stored ? await gunzipManifest(stored.gz) : parseManifest(stored.text);
   } catch (error) {
     return { reason: `the manifest of ${name} is damaged: ${errorMessage(error)}` };
   }
