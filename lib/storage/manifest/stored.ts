@@ -32,10 +32,16 @@ export class StoredManifestError extends Error {
 /** Deltas followed back at most before the chain is taken as broken (it is never longer than MAX_DELTA_DEPTH). */
 const CHAIN_LIMIT = 256;
 
-/** The snapshot's manifest as a whole text, or null when it has none. */
-export async function storedManifestText(snapshotsDir: string, dir: string): Promise<string | null> {
+/**
+ * The whole manifest as it comes: the stored file itself (`gz`) when it is whole, a delta's text
+ * made whole (`text`); null when it has none.
+ */
+export async function storedManifestData(
+  snapshotsDir: string,
+  dir: string,
+): Promise<{ gz: Buffer } | { text: string } | null> {
   const whole = await readIfThere(manifestPath(snapshotsDir, dir));
-  if (whole !== null) return damagedIfThrows(`the manifest of ${dir}`, () => gunzipText(whole));
+  if (whole !== null) return { gz: whole };
   const delta = await readDelta(snapshotsDir, dir);
   if (delta === null) return wholeSince(snapshotsDir, dir);
   let made;
@@ -46,16 +52,24 @@ export async function storedManifestText(snapshotsDir: string, dir: string): Pro
     if (since === null) throw error;
     return since;
   }
-  return `${encodeHeaderLine(made.header)}\n${made.body}`;
+  return { text: `${encodeHeaderLine(made.header)}\n${made.body}` };
 }
 
 /**
  * The whole manifest written meanwhile, if any: the delta was made whole as its base was being
  * deleted (which removes the base's manifest only after).
  */
-async function wholeSince(snapshotsDir: string, dir: string): Promise<string | null> {
+async function wholeSince(snapshotsDir: string, dir: string): Promise<{ gz: Buffer } | null> {
   const whole = await readIfThere(manifestPath(snapshotsDir, dir));
-  return whole === null ? null : damagedIfThrows(`the manifest of ${dir}`, () => gunzipText(whole));
+  return whole === null ? null : { gz: whole };
+}
+
+/** The snapshot's manifest as a whole text, or null when it has none. */
+export async function storedManifestText(snapshotsDir: string, dir: string): Promise<string | null> {
+  const data = await storedManifestData(snapshotsDir, dir);
+  if (data === null) return null;
+  if ('text' in data) return data.text;
+  return damagedIfThrows(`the manifest of ${dir}`, () => gunzipText(data.gz));
 }
 
 /** The same, parsed; null when it has none. */
@@ -71,20 +85,6 @@ export async function storedManifestBody(snapshotsDir: string, dir: string): Pro
 }
 
 /**
- * The whole manifest as it comes: the stored file itself (`gz`) when it is whole, a delta's text
- * made whole (`text`); null when it has none.
- */
-export async function storedManifestData(
-  snapshotsDir: string,
-  dir: string,
-): Promise<{ gz: Buffer } | { text: string } | null> {
-  const whole = await readIfThere(manifestPath(snapshotsDir, dir));
-  if (whole !== null) return { gz: whole };
-  const text = await storedManifestText(snapshotsDir, dir);
-  return text === null ? null : { text };
-}
-
-/**
  * For verify (lib/common/manifest-file-verify.ts `verifyAgainstManifestText`): the manifest's text
  * to come and its gzip'd size; null when it has none. A delta is made whole first, its size
  * taken as a whole manifest's would be (a manifest's text is about three times its gzip'd size).
@@ -93,12 +93,11 @@ export async function storedManifestSource(
   snapshotsDir: string,
   dir: string,
 ): Promise<{ size: number; text: () => Promise<Buffer> } | null> {
-  const whole = await readIfThere(manifestPath(snapshotsDir, dir));
-  if (whole !== null) return { size: whole.length, text: () => promisify(gunzip)(whole) };
-  const text = await storedManifestText(snapshotsDir, dir);
-  if (text === null) return null;
-  const data = Buffer.from(text);
-  return { size: Math.ceil(data.length / 3), text: () => Promise.resolve(data) };
+  const data = await storedManifestData(snapshotsDir, dir);
+  if (data === null) return null;
+  if ('gz' in data) return { size: data.gz.length, text: () => promisify(gunzip)(data.gz) };
+  const text = Buffer.from(data.text);
+  return { size: Math.ceil(text.length / 3), text: () => Promise.resolve(text) };
 }
 
 export async function hasStoredManifest(snapshotsDir: string, dir: string): Promise<boolean> {
