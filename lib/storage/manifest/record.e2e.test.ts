@@ -1,7 +1,22 @@
 import { jest } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, copyFile, mkdir, open, readdir, rm, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import {
+  chmod,
+  copyFile,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  symlink,
+  truncate,
+  utimes,
+  writeFile,
+  type FileHandle,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { execa } from 'execa';
@@ -18,11 +33,12 @@ import {
 } from '../snapshots/__tests__/fixtures.js';
 import { startRsyncDaemon, type RsyncDaemon } from '../snapshots/__tests__/rsync-daemon.js';
 import { runSnapshotMode } from '../snapshots/index.js';
-import { removeLeftovers } from '../snapshots/snapshot-dir.js';
+import { listCandidates } from '../snapshots/names.js';
+import { deleteSnapshot, removeLeftovers } from '../snapshots/snapshot-dir.js';
 import { verifyInDetail } from '../verify/verify-snapshot.js';
 import { MAX_DELTA_DEPTH } from './delta.js';
 import { deltaPath, manifestPath } from './files.js';
-import { readStoredManifest } from './stored.js';
+import { readStoredManifest, storedManifestData } from './stored.js';
 
 // Real rsync daemons, mounts: generous for a loaded machine.
 jest.setTimeout(120_000);
@@ -201,6 +217,52 @@ test('a snapshot expired under deltas: the next one is made whole first, and eve
   await removeLeftovers(snapshots, log);
   expect(existsSync(deltaPath(snapshots, second))).toBe(false);
   expect(existsSync(deltaPath(snapshots, third))).toBe(true);
+});
+
+/** The fifo at `path` opened for writing once a reader waits in its open (before that: ENXIO). */
+async function writerOnceReaderWaits(path: string): Promise<FileHandle> {
+  for (let tries = 0; ; tries++) {
+    try {
+      return await open(path, constants.O_WRONLY | constants.O_NONBLOCK);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENXIO' || tries > 1000) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+}
+
+test("a reader racing the deletion of a delta's base reads the manifest made whole meanwhile", async () => {
+  await makeTree();
+  const snapshots = join(machineDir, 'data.snapshots');
+  const { backup, log } = backups(machineDir);
+  const first = (await backup()).snapshot!;
+  await changeSome();
+  const second = (await backup()).snapshot!;
+  expect(existsSync(deltaPath(snapshots, second))).toBe(true);
+  const baseManifest = await readFile(manifestPath(snapshots, first));
+
+  // The base's manifest made a fifo, so that the reader, having read the delta, waits to read it.
+  await rm(manifestPath(snapshots, first));
+  await execa('mkfifo', [manifestPath(snapshots, first)]);
+  const reading = storedManifestData(snapshots, second);
+  const writer = await writerOnceReaderWaits(manifestPath(snapshots, first));
+  // Meanwhile retention deletes the base (the waiting reader keeps the fifo it opened): the delta
+  // is made whole from the base's manifest, then the base and its manifest go.
+  await rename(manifestPath(snapshots, first), join(machineDir, 'fifo'));
+  await writeFile(manifestPath(snapshots, first), baseManifest);
+  const [victim] = await listCandidates(snapshots, { timeZone: 'UTC', log });
+  expect(victim!.dir).toBe(first);
+  expect(await deleteSnapshot(snapshots, victim!, log)).toBe(true);
+  expect(existsSync(deltaPath(snapshots, second))).toBe(false);
+  expect(existsSync(manifestPath(snapshots, first))).toBe(false);
+  // The reader's base comes to nothing: it takes the whole manifest written meanwhile.
+  await writer.close();
+
+  expect(await reading).toEqual({ gz: await readFile(manifestPath(snapshots, second)) });
+  expect((await manifestOf(snapshots, second)).entries).toEqual(
+    (await manifestEntries(join(snapshots, second))).entries,
+  );
+  expect(log.at('error')).toEqual([]);
 });
 
 test("a delta whose base's manifest is damaged or gone: verify says so, naming the base", async () => {
