@@ -20,9 +20,11 @@ import { type World } from './world.js';
  *                       each "on" incremental has a base manifest to reuse, as in production. The
  *                       target is the difference of the off and on medians (everything the
  *                       manifest costs, the hashing during a full backup's rsync included); beside
- *                       it, from the same runs, the spread of the "off" runs (their noise, several
- *                       % on a shared machine), the recording's own time after rsync (the
- *                       storage's log) against the "on" backup's, and the storage's node CPU;
+ *                       it, from the same runs, the median of the pairs' own differences (less
+ *                       moved by a machine whose speed drifts), the spread of the "off" runs
+ *                       (their noise, several % on a shared machine), the recording's own time
+ *                       after rsync (the storage's log) against the "on" backup's, and the
+ *                       storage's node CPU;
  *   verify            - `turku-storage-admin verify` of the latest snapshot against
  *                       `find -type f | xargs sha256sum` of the same tree, in turns, cache warm.
  */
@@ -36,6 +38,12 @@ export interface ManifestCost {
   readonly onMedianSeconds: number;
   /** (on − off) / off of the medians, in percent. */
   readonly addedPercent: number;
+  /**
+   * The median of each pair's (on − off) / off, in percent: a pair's two runs are back to back, so
+   * a machine whose speed drifts between pairs (a shared host's) moves both alike; beside
+   * `addedPercent`, which the target reads.
+   */
+  readonly pairedPercent: number;
   /**
    * The recording's own median time (after rsync) against the "on" backups' median, in percent. A
    * full backup hashes most files while rsync runs, which this does not count: see `storageNodeCpu`.
@@ -169,6 +177,7 @@ function cost(into: { off: Timing[]; on: Timing[]; recordMs: number[] }): Manife
     offMedianSeconds,
     onMedianSeconds,
     addedPercent: round(((onMedianSeconds - offMedianSeconds) / offMedianSeconds) * 100, 1),
+    pairedPercent: round(median(into.on.map((t, i) => (t.seconds / into.off[i]!.seconds - 1) * 100)), 1),
     recordPercent: round((median(into.recordMs) / 1000 / onMedianSeconds) * 100, 1),
     storageNodeCpu: nodeCpu(into.off) === null ? null : { off: nodeCpu(into.off)!, on: nodeCpu(into.on)! },
     offSpreadPercent: round(((Math.max(...off) - Math.min(...off)) / offMedianSeconds) * 100, 1),

@@ -40,6 +40,7 @@ function line(cells: readonly string[]): string {
 
 const seconds = (value: number | null | undefined) => (value === null || value === undefined ? '-' : value.toFixed(2));
 const ratio = (value: number | undefined) => (value === undefined ? '-' : `${value.toFixed(2)}×`);
+const signed = (value: number) => `${value >= 0 ? '+' : ''}${value}`;
 
 /** "storage rsync 1.20, agent ssh 0.90, …" (programs under 0.01 s left out), with the total. */
 function cpuLine(byProgram: CpuByProgram | undefined): string | undefined {
@@ -156,7 +157,7 @@ export function reportManifest(results: readonly ManifestResult[]): void {
         cost.storageNodeCpu === null ? '' : `; node CPU ${cost.storageNodeCpu.off} → ${cost.storageNodeCpu.on} s`;
       say(
         `  ${name} ${step}: off → on ${seconds(cost.offMedianSeconds)} → ${seconds(cost.onMedianSeconds)} s ` +
-          `(${cost.addedPercent >= 0 ? '+' : ''}${cost.addedPercent}%, off runs spread ${cost.offSpreadPercent}%); ` +
+          `(${signed(cost.addedPercent)}%; run by run ${signed(cost.pairedPercent)}%; off runs spread ${cost.offSpreadPercent}%); ` +
           `recording after rsync ${median(cost.recordMs)} ms = ${cost.recordPercent}%${cpu}`,
       );
     }

@@ -107,7 +107,7 @@ function manifestTargets(result: ManifestResult): Target[] {
     target: `${result.name}: manifest adds ≤ ${limit}% to a ${step}`,
     measured:
       `off ${s(cost.offMedianSeconds)}, on ${s(cost.onMedianSeconds)}: ${cost.addedPercent}% ` +
-      `(off runs spread ${cost.offSpreadPercent}%; recording after rsync ${median(cost.recordMs)} ms = ` +
+      `(run by run ${cost.pairedPercent}%; off runs spread ${cost.offSpreadPercent}%; recording after rsync ${median(cost.recordMs)} ms = ` +
       `${cost.recordPercent}%)`,
     pass: cost.addedPercent <= limit,
   });

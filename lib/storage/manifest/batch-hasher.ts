@@ -7,6 +7,12 @@ import { Worker } from 'node:worker_threads';
  * times then are those the caller saw before (its `lstat`), so a file changed meanwhile is never
  * taken for one read whole. The code is a string run with `eval`, as in lib/common/hash-pool.ts,
  * so the workload's single-file bundles need no second file.
+ *
+ * The thread runs at the lowest priority (nice 19): it hashes with the CPU time that rsync, sshd
+ * and the rest leave idle, instead of taking it from the pull (docs/datapath.md, "A full backup
+ * hashes while rsync runs", has the figures). What is still queued when rsync ends is hashed by
+ * the same thread, then on a machine with nothing else to do or, on a busy storage, after more
+ * urgent work: handing it to the manifest's threads instead made A's full backup slower.
  */
 
 export interface StatKey {
@@ -26,9 +32,16 @@ export function statKey(s: StatKey): StatKey {
 export type BatchResult = string | null;
 
 const WORKER = `
-const { parentPort } = require('node:worker_threads');
+const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
-const { closeSync, fstatSync, openSync, readSync } = require('node:fs');
+const { closeSync, fstatSync, openSync, readSync, readlinkSync } = require('node:fs');
+const { setPriority } = require('node:os');
+try {
+  // Linux keeps a nice value per thread; /proc/thread-self names this one's id.
+  setPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()), workerData.nice);
+} catch {
+  // Not Linux, or no /proc: the normal priority.
+}
 const buffer = Buffer.allocUnsafe(1 << 20);
 const same = (a, b) => a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
 parentPort.on('message', ({ id, files }) => {
@@ -49,6 +62,9 @@ parentPort.on('message', ({ id, files }) => {
   parentPort.postMessage({ id, results });
 });
 `;
+
+/** The worker's nice value: the lowest priority there is. */
+export const HASHER_NICE = 19;
 
 export class BatchHasher {
   private worker: Worker | null = null;
@@ -78,7 +94,7 @@ export class BatchHasher {
 
   private start(): Worker {
     if (this.worker !== null) return this.worker;
-    const worker = new Worker(WORKER, { eval: true });
+    const worker = new Worker(WORKER, { eval: true, workerData: { nice: HASHER_NICE } });
     worker.on('message', ({ id, results }: { id: number; results: BatchResult[] }) => {
       this.waiting.get(id)?.(results);
       this.waiting.delete(id);
