@@ -112,6 +112,17 @@ async function changeSome(): Promise<void> {
   for (const name of ODD_NAMES) await writeFile(join(tree, name), `new ${name}`);
 }
 
+/** A full backup of the tree, then an incremental of some changes (kept as a delta on the first's manifest). */
+async function baseAndDelta() {
+  await makeTree();
+  const snapshots = join(machineDir, 'data.snapshots');
+  const { backup, log } = backups(machineDir);
+  const first = (await backup()).snapshot!;
+  await changeSome();
+  const second = (await backup()).snapshot!;
+  return { snapshots, log, first, second };
+}
+
 test("an incremental on a clone records, from the dry run's changes alone, what a walk of the snapshot would", async () => {
   await makeTree();
   const { backup, log } = backups(machineDir);
@@ -231,12 +242,7 @@ async function writerOnceReaderWaits(path: string): Promise<FileHandle> {
 }
 
 test("a reader racing the deletion of a delta's base reads the manifest made whole meanwhile", async () => {
-  await makeTree();
-  const snapshots = join(machineDir, 'data.snapshots');
-  const { backup, log } = backups(machineDir);
-  const first = (await backup()).snapshot!;
-  await changeSome();
-  const second = (await backup()).snapshot!;
+  const { snapshots, log, first, second } = await baseAndDelta();
   expect(existsSync(deltaPath(snapshots, second))).toBe(true);
   const baseManifest = await readFile(manifestPath(snapshots, first));
 
@@ -265,12 +271,7 @@ test("a reader racing the deletion of a delta's base reads the manifest made who
 });
 
 test("a delta whose base's manifest is damaged or gone: verify says so, naming the base", async () => {
-  await makeTree();
-  const snapshots = join(machineDir, 'data.snapshots');
-  const { backup, log } = backups(machineDir);
-  const first = (await backup()).snapshot!;
-  await changeSome();
-  const second = (await backup()).snapshot!;
+  const { snapshots, log, first, second } = await baseAndDelta();
   const verify = async () =>
     (
       await verifyInDetail(makeJob({ machineDir, varDir: machineDir, url: '', password: '', log }).settings, log, {
