@@ -1,16 +1,12 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 
+import type { LiveRecording } from './tree-record-live-pool.js';
+import { recordWorker } from './tree-record-worker.js';
 import { shareKit, type ShareDeps } from './tree-share-kit.js';
-import {
-  hashDeferred,
-  recordDirectory,
-  type DeferredFile,
-  type DirectoryRecord,
-  type EarlyHash,
-} from './tree-record-share.js';
+import { recordDirectory, type DeferredFile, type DirectoryRecord, type EarlyHash } from './tree-record-share.js';
 
 /**
  * A whole tree's manifest lines, recorded by directories (docs/datapath.md, "Manifests and
@@ -23,8 +19,7 @@ import {
  * `IN_THREAD_ENTRIES` entries (not counting the files whose early hash is taken: an `lstat` each)
  * or `IN_THREAD_BYTES` read: a small tree is done before worker threads (tens of ms each to start)
  * would be; the rest goes to a worker per core, each given the next directory as soon as it sends
- * one back. The worker's code is the functions' source run with `eval`, so the workload's
- * single-file bundles need no second file.
+ * one back (tree-record-worker.ts).
  */
 
 const IN_THREAD_ENTRIES = 2000;
@@ -32,23 +27,6 @@ const IN_THREAD_BYTES = 32 << 20;
 const MAX_WORKERS = 4;
 /** Directories given to a worker ahead of its results, so that it does not wait for the next. */
 const AHEAD = 2;
-
-/** Files of this size and more are hashed one by one, not with their directory: a directory of large files is shared out too. */
-const DEFER_FROM = 1 << 20;
-
-const WORKER = `
-const { parentPort, workerData } = require('node:worker_threads');
-const shareKit = (${shareKit.toString()});
-const recordDirectory = (${recordDirectory.toString()});
-const hashDeferred = (${hashDeferred.toString()});
-const deps = { fs: require('node:fs'), crypto: require('node:crypto') };
-const kit = shareKit(deps);
-const { root, early, deferFrom } = workerData;
-parentPort.on('message', (job) => {
-  if (job.dir !== undefined) parentPort.postMessage({ record: recordDirectory(deps, kit, { root, early, dir: job.dir, deferFrom }) });
-  else parentPort.postMessage({ id: job.id, result: hashDeferred(deps, kit, root, job.file) });
-});
-`;
 
 type Job = { readonly dir: string } | { readonly id: number; readonly file: DeferredFile };
 type Reply =
@@ -65,6 +43,8 @@ export interface RecordedTree {
   readonly hashed: number;
   readonly hashedBytes: number;
   readonly early: number;
+  /** Directories taken as recorded while rsync ran (`live`). */
+  readonly live: number;
 }
 
 export interface RecordTreeOptions {
@@ -75,6 +55,8 @@ export interface RecordTreeOptions {
   readonly deps?: ShareDeps;
   /** What is recorded here before the workers start (tests: none). */
   readonly inThread?: { readonly entries: number; readonly bytes: number };
+  /** The directories recorded while rsync ran, checked first; its workers then record the rest (and are stopped). */
+  readonly live?: LiveRecording | null;
 }
 
 /** The manifest lines of the tree at `root`; throws with the first thing that could not be read. */
@@ -82,30 +64,55 @@ export async function recordTree(root: string, options: RecordTreeOptions = {}):
   const early = options.early ?? null;
   const deps = options.deps ?? { fs, crypto };
   const kit = shareKit(deps);
-  const records = new Map<string, DirectoryRecord>();
-  const queue: string[] = [''];
-  let next = 0;
-  let entries = 0;
-  let bytes = 0;
-  const keep = (record: DirectoryRecord) => {
-    if (record.error !== null) throw new Error(record.error);
-    records.set(record.dir, record);
-    for (const dir of record.subdirs) queue.push(dir);
-  };
-  const workers = options.workers ?? Math.max(1, Math.min(availableParallelism(), MAX_WORKERS));
-  const inThread = options.inThread ?? { entries: IN_THREAD_ENTRIES, bytes: IN_THREAD_BYTES };
-  while (next < queue.length) {
-    const budget = workers === 0 ? undefined : { entries: inThread.entries - entries, bytes: inThread.bytes - bytes };
-    const record = recordDirectory(deps, kit, { root, dir: queue[next]!, early, ...(budget ? { budget } : {}) });
-    if (record.overBudget) break;
-    next++;
-    keep(record);
-    // What took work: an early hash taken costs an lstat, not a read.
-    entries += record.entries - record.early;
-    bytes += record.readBytes;
+  const live = options.live ?? null;
+  try {
+    const checked = live === null ? null : await live.check(root, early);
+    // Recorded while rsync ran and still as they were: taken as they come up in the walk.
+    const ready = new Map((checked?.records ?? []).map((record) => [record.dir, record]));
+    const records = new Map<string, DirectoryRecord>();
+    const queue: string[] = [];
+    let taken = 0;
+    const visit = (dir: string) => {
+      const record = ready.get(dir);
+      if (record === undefined) queue.push(dir);
+      else {
+        taken++;
+        keep(record);
+      }
+    };
+    const keep = (record: DirectoryRecord) => {
+      if (record.error !== null) throw new Error(record.error);
+      records.set(record.dir, record);
+      for (const dir of record.subdirs) visit(dir);
+    };
+    visit('');
+    let next = 0;
+    let entries = 0;
+    let bytes = 0;
+    const workers = options.workers ?? Math.max(1, Math.min(availableParallelism(), MAX_WORKERS));
+    const inThread = options.inThread ?? { entries: IN_THREAD_ENTRIES, bytes: IN_THREAD_BYTES };
+    while (next < queue.length) {
+      const budget = workers === 0 ? undefined : { entries: inThread.entries - entries, bytes: inThread.bytes - bytes };
+      const record = recordDirectory(deps, kit, { root, dir: queue[next]!, early, ...(budget ? { budget } : {}) });
+      if (record.overBudget) break;
+      next++;
+      keep(record);
+      // What took work: an early hash taken costs an lstat, not a read.
+      entries += record.entries - record.early;
+      bytes += record.readBytes;
+    }
+    if (next < queue.length) {
+      const pool = checked?.workers ?? Array.from({ length: workers }, () => recordWorker({ root, early }));
+      try {
+        await onWorkers(pool, queue, next, keep, records);
+      } finally {
+        if (checked === null) await Promise.all(pool.map((worker) => worker.terminate()));
+      }
+    }
+    return { ...inWalkOrder(records), live: taken };
+  } finally {
+    await live?.close();
   }
-  if (next < queue.length) await onWorkers(root, early, workers, queue, next, keep, records);
-  return inWalkOrder(records);
 }
 
 /**
@@ -114,9 +121,7 @@ export async function recordTree(root: string, options: RecordTreeOptions = {}):
  * the large files' hashes in their directories' lines.
  */
 async function onWorkers(
-  root: string,
-  early: ReadonlyMap<string, EarlyHash> | null,
-  count: number,
+  workers: readonly Worker[],
   queue: string[],
   start: number,
   keep: (record: DirectoryRecord) => void,
@@ -126,52 +131,46 @@ async function onWorkers(
   const files: { id: number; file: DeferredFile }[] = [];
   const owners: { dir: string; index: number }[] = [];
   const hashes: string[] = [];
-  const workerData = { root, early, deferFrom: DEFER_FROM };
-  const workers = Array.from({ length: count }, () => new Worker(WORKER, { eval: true, workerData }));
-  try {
-    await new Promise<void>((resolve, reject) => {
-      let pending = 0;
-      const send = (worker: Worker, inFlight: { n: number }, job: Job) => {
-        worker.postMessage(job);
-        inFlight.n++;
-        pending++;
-      };
-      const feed = (worker: Worker, inFlight: { n: number }) => {
-        while (inFlight.n < AHEAD && next < queue.length) send(worker, inFlight, { dir: queue[next++]! });
-        if (inFlight.n === 0 && files.length > 0) {
-          const largest = files.reduce((max, job, i) => (job.file.size > files[max]!.file.size ? i : max), 0);
-          send(worker, inFlight, files.splice(largest, 1)[0]!);
-        }
-        if (pending === 0) resolve();
-      };
-      const states = workers.map((worker) => ({ worker, inFlight: { n: 0 } }));
-      for (const { worker, inFlight } of states) {
-        worker.on('message', (reply: Reply) => {
-          inFlight.n--;
-          pending--;
-          const error = 'record' in reply ? reply.record.error : 'error' in reply.result ? reply.result.error : null;
-          if (error !== null) {
-            reject(new Error(error));
-            return;
-          }
-          if ('record' in reply) {
-            keep(reply.record);
-            reply.record.deferred.forEach((file, index) => {
-              files.push({ id: owners.length, file });
-              owners.push({ dir: reply.record.dir, index });
-            });
-          } else if ('sha256' in reply.result) hashes[reply.id] = reply.result.sha256;
-          // Its subdirectories and large files may be for any worker that waits.
-          for (const state of states) feed(state.worker, state.inFlight);
-        });
-        worker.once('error', reject);
-        worker.once('exit', (code) => reject(new Error(`manifest worker exited with status ${code}`)));
+  await new Promise<void>((resolve, reject) => {
+    let pending = 0;
+    const send = (worker: Worker, inFlight: { n: number }, job: Job) => {
+      worker.postMessage(job);
+      inFlight.n++;
+      pending++;
+    };
+    const feed = (worker: Worker, inFlight: { n: number }) => {
+      while (inFlight.n < AHEAD && next < queue.length) send(worker, inFlight, { dir: queue[next++]! });
+      if (inFlight.n === 0 && files.length > 0) {
+        const largest = files.reduce((max, job, i) => (job.file.size > files[max]!.file.size ? i : max), 0);
+        send(worker, inFlight, files.splice(largest, 1)[0]!);
       }
-      for (const { worker, inFlight } of states) feed(worker, inFlight);
-    });
-  } finally {
-    await Promise.all(workers.map((worker) => worker.terminate()));
-  }
+      if (pending === 0) resolve();
+    };
+    const states = workers.map((worker) => ({ worker, inFlight: { n: 0 } }));
+    for (const { worker, inFlight } of states) {
+      worker.on('message', (reply: Reply) => {
+        inFlight.n--;
+        pending--;
+        const error = 'record' in reply ? reply.record.error : 'error' in reply.result ? reply.result.error : null;
+        if (error !== null) {
+          reject(new Error(error));
+          return;
+        }
+        if ('record' in reply) {
+          keep(reply.record);
+          reply.record.deferred.forEach((file, index) => {
+            files.push({ id: owners.length, file });
+            owners.push({ dir: reply.record.dir, index });
+          });
+        } else if ('sha256' in reply.result) hashes[reply.id] = reply.result.sha256;
+        // Its subdirectories and large files may be for any worker that waits.
+        for (const state of states) feed(state.worker, state.inFlight);
+      });
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`manifest worker exited with status ${code}`)));
+    }
+    for (const { worker, inFlight } of states) feed(worker, inFlight);
+  });
   // Each directory's `\0<index>\0` placeholders, replaced by the hashes.
   const byDir = new Map<string, string[]>();
   owners.forEach(({ dir, index }, id) => {
@@ -186,7 +185,7 @@ async function onWorkers(
 }
 
 /** Each directory's lines, then its subdirectories' in name order, depth first: a walk's order. */
-function inWalkOrder(records: ReadonlyMap<string, DirectoryRecord>): RecordedTree {
+function inWalkOrder(records: ReadonlyMap<string, DirectoryRecord>): Omit<RecordedTree, 'live'> {
   const texts: string[] = [];
   const lineCounts: number[] = [];
   let entries = 0;

@@ -30,7 +30,8 @@ interface Early {
   readonly sha256: string;
 }
 
-const MIN_BYTES = 64 * 1024;
+/** The smallest file hashed here; the smaller ones are left to the manifest's directories (lib/common/tree-record-live-pool.ts). */
+export const EARLY_MIN_BYTES = 64 * 1024;
 /** `<size> <name>`: a size the source's file had when listed (the file's own `lstat` decides all the same). */
 const SIZED_NAME = /^(\d+) (.+)$/s;
 /** A batch goes to the worker at this many files or bytes, or as soon as the loop waits for rsync. */
@@ -58,7 +59,7 @@ export class EarlyHasher {
 
   constructor(
     private readonly root: string,
-    private readonly minBytes = MIN_BYTES,
+    private readonly minBytes = EARLY_MIN_BYTES,
   ) {}
 
   /**

@@ -317,6 +317,42 @@ test('a full backup hashes the files rsync has finished while it transfers the o
   expect(Number(/, (\d+) files while rsync ran/.exec(line!)![1])).toBeGreaterThan(10);
 });
 
+test('a full backup of many small files records their directories while rsync runs; the manifest is a walk’s', async () => {
+  // 3,000 files in 60 directories (the live recording starts past 2,000 named files), some odd names.
+  for (let d = 0; d < 60; d++) {
+    const dir = join(
+      tree,
+      `dir${String(d).padStart(2, '0')}`,
+      d % 7 === 0 ? ODD_NAMES[d % ODD_NAMES.length]! : 'plain',
+    );
+    await mkdir(dir, { recursive: true });
+    for (let f = 0; f < 50; f++) await writeFile(join(dir, `f${f}`), randomBytes(100 + ((d * 50 + f) % 900)));
+  }
+  await symlink('f1', join(tree, 'dir03/plain/link'));
+  // Slow enough (about 3 s) for directories to be recorded while rsync runs.
+  const { backup, log } = backups(machineDir, { descriptor: descriptor({ bwlimit: '600' }) });
+  const snapshots = join(machineDir, 'data.snapshots');
+
+  const first = await backup();
+
+  expect(first.success).toBe(true);
+  const recorded = await manifestOf(snapshots, first.snapshot!);
+  expect(recorded.entries).toEqual((await manifestEntries(join(snapshots, first.snapshot!))).entries);
+  const line = log.at('info').find((message) => message.startsWith('Recorded the manifest'));
+  expect(line).toMatch(
+    /: 3121 entries, 3001 files hashed \(\d+ bytes, (\d+) directories recorded while rsync ran\), 0 reused/,
+  );
+  // However busy the machine (its threads run at the lowest priority), some were.
+  expect(Number(/, (\d+) directories recorded while rsync ran/.exec(line!)![1])).toBeGreaterThan(0);
+  // Verify finds nothing amiss.
+  const verified = await verifyInDetail(
+    makeJob({ machineDir, varDir: machineDir, url: '', password: '', log }).settings,
+    log,
+    { machineDir, source: 'data', snapshot: first.snapshot!, mode: 'link-dest' },
+  );
+  expect(verified.outcome.problems).toEqual([]);
+});
+
 test('a damaged base manifest: the incremental hashes everything', async () => {
   await makeTree();
   const { backup, log } = backups(machineDir);

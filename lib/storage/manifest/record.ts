@@ -6,6 +6,7 @@ import { gzip } from 'node:zlib';
 import { writeFileAtomic } from '../../common/atomic-write.js';
 import { writeManifestBody, writeManifestLines, writeManifestTexts } from '../../common/manifest-file.js';
 import { manifestEntries } from '../../common/tree-manifest.js';
+import type { LiveRecording } from '../../common/tree-record-live-pool.js';
 import { recordTree } from '../../common/tree-record-pool.js';
 import {
   encodeEntryLine,
@@ -46,6 +47,8 @@ export interface RecordRequest {
   readonly base?: Promise<BaseManifest | null>;
   /** Without a base: the hashes taken while rsync ran (early-hash.ts), each kept if the file is unchanged since. */
   readonly early?: EarlyHashes | null;
+  /** Without a base: the directories recorded while rsync ran (tree-record-live-pool.ts), checked and taken; stopped in any case. */
+  readonly live?: LiveRecording | null;
   readonly recorded: ManifestHeader['recorded'];
   readonly now: Date;
 }
@@ -66,6 +69,8 @@ export interface Recorded {
   readonly early: number;
   /** The base's directory, when recorded as a delta on its manifest (delta.ts). */
   readonly deltaOn: string | null;
+  /** Directories recorded while rsync ran (and still as they were after it). */
+  readonly live: number;
 }
 
 /** What an incremental needs of its base's manifest: what a delta refers to and, to write a whole one, its text. */
@@ -78,6 +83,14 @@ export interface BaseManifest {
 }
 
 export async function recordManifest(request: RecordRequest): Promise<Recorded> {
+  try {
+    return await recordWith(request);
+  } finally {
+    await request.live?.close();
+  }
+}
+
+async function recordWith(request: RecordRequest): Promise<Recorded> {
   const root = join(request.snapshotsDir, request.dir);
   const path = manifestPath(request.snapshotsDir, request.dir);
   const header = (built: { hashed: number; reused: number }): ManifestHeader => ({
@@ -89,13 +102,14 @@ export async function recordManifest(request: RecordRequest): Promise<Recorded> 
   });
   const recorded = (
     done: ManifestHeader,
-    figures: Pick<Recorded, 'entries' | 'hashedBytes' | 'patched' | 'early'>,
+    figures: Pick<Recorded, 'entries' | 'hashedBytes' | 'patched' | 'early'> & Partial<Pick<Recorded, 'live'>>,
   ) => ({
     path,
     recorded: done.recorded,
     hashed: done.hashed,
     reused: done.reused,
     deltaOn: null,
+    live: 0,
     ...figures,
   });
   const changes = request.changes ?? null;
@@ -117,11 +131,17 @@ export async function recordManifest(request: RecordRequest): Promise<Recorded> 
     changes !== null || request.baseDir === null ? null : await readBase(request.snapshotsDir, request.baseDir);
   if (base === null) {
     // Everything is read (a full backup, or a base without a manifest): by whole directories, on worker threads.
-    const tree = await recordTree(root, { early: request.early?.byPath() ?? null });
+    const tree = await recordTree(root, { early: request.early?.byPath() ?? null, live: request.live ?? null });
     const done = header({ hashed: tree.hashed, reused: 0 });
     await writeManifestTexts(path, done, tree.texts, tree.lineCounts);
     // Files hashed while rsync ran were read by this backup all the same, only sooner: hashed, not reused.
-    return recorded(done, { entries: tree.entries, hashedBytes: tree.hashedBytes, patched: false, early: tree.early });
+    return recorded(done, {
+      entries: tree.entries,
+      hashedBytes: tree.hashedBytes,
+      patched: false,
+      early: tree.early,
+      live: tree.live,
+    });
   }
   const built = await walkedLines(root, join(request.snapshotsDir, request.baseDir!), base);
   const done = header(built);
@@ -154,6 +174,7 @@ async function writeDelta(request: RecordRequest, base: BaseManifest, changed: C
     patched: true,
     early: 0,
     deltaOn: base.ref.dir,
+    live: 0,
   };
 }
 
@@ -230,7 +251,8 @@ export async function manifestAfterBackup(
     const done = await recordManifest({ ...request, recorded: 'backup' });
     const read =
       `${done.hashed} files hashed (${done.hashedBytes} bytes` +
-      `${done.early > 0 ? `, ${done.early} files while rsync ran` : ''})`;
+      `${done.early > 0 ? `, ${done.early} files while rsync ran` : ''}` +
+      `${done.live > 0 ? `, ${done.live} directories recorded while rsync ran` : ''})`;
     log.info(
       done.deltaOn === null
         ? `Recorded the manifest of ${request.name}: ${done.entries} entries, ${read}, ${done.reused} reused from the base` +

@@ -3,7 +3,8 @@ import { mkdir, readdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { errorMessage } from '../../common/errors.js';
-import { EarlyHasher, type EarlyHashes } from '../manifest/early-hash.js';
+import { LiveRecording } from '../../common/tree-record-live-pool.js';
+import { EARLY_MIN_BYTES, EarlyHasher, type EarlyHashes } from '../manifest/early-hash.js';
 import { type CloneChanges } from '../manifest/patch.js';
 import { manifestAfterBackup, readBaseManifest, type BaseManifest } from '../manifest/record.js';
 import { resolveCalendar } from '../../turku/time.js';
@@ -53,10 +54,12 @@ export async function runLinkDest(job: SnapshotJob): Promise<SnapshotOutcome> {
   await removeLeftovers(snapshots, log);
   await job.beforePull?.();
   const syncBegin = now();
-  const { rsync, changes, early, baseManifest } =
+  const { rsync, changes, early, live, baseManifest } =
     base === null ? await pullFull(job, working) : await pullOnBase(job, snapshots, base.dir);
-  if (!rsync.success)
+  if (!rsync.success) {
+    await live?.close();
     return { success: false, snapshot: null, summary: rsyncFailure(rsync, job.volume ?? job.machineDir) };
+  }
   const syncFinish = now();
 
   const name = await uniqueName(job.source, syncFinish, settings.timezone, snapshots);
@@ -65,6 +68,7 @@ export async function runLinkDest(job: SnapshotJob): Promise<SnapshotOutcome> {
     await rename(working, snapshot);
   } catch (error) {
     log.error(`Cannot move the working copy to ${snapshot}: ${errorMessage(error)}`);
+    await live?.close();
     return { success: false, snapshot: null, summary: `Cannot create snapshot ${name}: ${errorMessage(error)}` };
   }
   try {
@@ -77,6 +81,7 @@ export async function runLinkDest(job: SnapshotJob): Promise<SnapshotOutcome> {
   } catch (error) {
     // Without a sidecar it would be an orphan, never a base nor expired: keep the data as the working copy.
     log.error(`Cannot write the sidecar of ${name}: ${errorMessage(error)}`);
+    await live?.close();
     await rename(snapshot, working).catch((undo: unknown) =>
       log.error(`Cannot move ${snapshot} back to the working copy: ${errorMessage(undo)}`),
     );
@@ -91,12 +96,14 @@ export async function runLinkDest(job: SnapshotJob): Promise<SnapshotOutcome> {
         baseDir: base?.dir ?? null,
         changes,
         early,
+        live,
         ...(baseManifest === null ? {} : { base: baseManifest }),
         now: now(),
       },
       log,
     );
   }
+  await live?.close(); // the manifest is off, or done with them
   log.info(`Created snapshot ${name}`);
   try {
     await replaceLatest(snapshots, name, log);
@@ -124,22 +131,33 @@ interface Pulled {
   readonly changes: CloneChanges | null;
   /** The files hashed while rsync ran. */
   readonly early: EarlyHashes | null;
+  /** The directories recorded while rsync ran. */
+  readonly live: LiveRecording | null;
   /** The base's manifest, read while the pull ran (for `changes`). */
   readonly baseManifest: Promise<BaseManifest | null> | null;
 }
 
+const NOTHING_TAKEN = { changes: null, early: null, live: null, baseManifest: null } as const;
+
 /** Without a base: the files are hashed for the manifest while rsync still transfers the others. */
 async function pullFull(job: SnapshotJob, working: string): Promise<Pulled> {
   if (job.settings.manifest === false) {
-    return { rsync: await pullSource(job, { destination: working }), changes: null, early: null, baseManifest: null };
+    return { rsync: await pullSource(job, { destination: working }), ...NOTHING_TAKEN };
   }
   const hasher = new EarlyHasher(working);
+  const live = new LiveRecording(working, EARLY_MIN_BYTES);
   const rsync = await pullSource(job, {
     destination: working,
     sizedNames: true,
-    onLine: (line) => hasher.offer(line),
-  }).finally(() => hasher.finish());
-  return { rsync, changes: null, early: await hasher.finish(), baseManifest: null };
+    onLine: (line) => {
+      hasher.offer(line);
+      live.offer(line);
+    },
+  }).finally(() => {
+    live.pullEnded();
+    return hasher.finish();
+  });
+  return { rsync, changes: null, early: await hasher.finish(), live, baseManifest: null };
 }
 
 async function pullOnBase(job: SnapshotJob, snapshots: string, baseDir: string): Promise<Pulled> {
@@ -151,12 +169,12 @@ async function pullOnBase(job: SnapshotJob, snapshots: string, baseDir: string):
     const pulled = await pullOntoClone(job, working, base);
     if (pulled.kind === 'pulled') {
       const changes = cloneChanges(pulled.changes);
-      return { rsync: pulled.result, changes, early: null, baseManifest: changes === null ? null : baseManifest };
+      return { rsync: pulled.result, ...NOTHING_TAKEN, changes, baseManifest: changes === null ? null : baseManifest };
     }
     job.log.warning(`Cannot clone the base (${pulled.reason}); pulling with --link-dest`);
   }
   const rsync = await pullSource(job, { destination: working, linkDest: base });
-  return { rsync, changes: null, early: null, baseManifest: null };
+  return { rsync, ...NOTHING_TAKEN };
 }
 
 /**

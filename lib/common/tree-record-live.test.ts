@@ -1,0 +1,172 @@
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import { mkdir, mkdtemp, rename, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { encodeEntryLine } from '../turku/manifest.js';
+import { manifestEntries } from './tree-manifest.js';
+import { checkLive, recordLive } from './tree-record-live.js';
+import { LiveRecording } from './tree-record-live-pool.js';
+import { recordTree } from './tree-record-pool.js';
+import { recordDirectory, type EarlyHash } from './tree-record-share.js';
+import { shareKit } from './tree-share-kit.js';
+
+const deps = { fs, crypto };
+const kit = shareKit(deps);
+const MIN = 1000; // files of this size and more are left to the early hashes
+let root: string;
+
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), 'tree-record-live-'));
+  await mkdir(join(root, 'd/sub'), { recursive: true });
+  await writeFile(join(root, 'd/small'), 'small');
+  await writeFile(join(root, 'd/big'), Buffer.alloc(MIN, 7));
+  await writeFile(join(root, 'd/sub/deeper'), 'deeper');
+  await symlink('small', join(root, 'd/link'));
+});
+afterEach(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+const sha = (data: string | Buffer) => crypto.hash('sha256', data, 'hex');
+/** The directory's text as recorded after rsync (tree-record-share.ts), the reference. */
+const recordedNow = (dir: string, early: ReadonlyMap<string, EarlyHash> | null = null) =>
+  recordDirectory(deps, kit, { root, dir, early }).text;
+const lineOf = (text: string, path: string) => text.split('\n').find((line) => line.startsWith(`${path}\t`));
+function earlyOf(path: string, sha256: string): EarlyHash {
+  const s = fs.lstatSync(join(root, path), { bigint: true });
+  return { dev: s.dev, ino: s.ino, size: s.size, mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs, sha256 };
+}
+
+describe('recordLive and checkLive', () => {
+  it('give the lines of a directory unchanged since, the larger files from their early hashes', () => {
+    const record = recordLive(deps, kit, { root, dir: 'd', minBytes: MIN })!;
+    expect(record.lines.filter((line) => line === null)).toHaveLength(2); // big, sub: at the check
+    const early = new Map([['d/big', earlyOf('d/big', sha(Buffer.alloc(MIN, 7)))]]);
+    const checked = checkLive(deps, kit, { root, record, early })!;
+    expect(checked.text).toBe(recordedNow('d'));
+    expect(checked).toMatchObject({ entries: 4, subdirs: ['d/sub'], early: 1, hashed: 3, error: null });
+    expect(checked.readBytes).toBe('small'.length);
+  });
+
+  it('reads a larger file at the check when its early hash is missing or of another file', () => {
+    const record = recordLive(deps, kit, { root, dir: 'd', minBytes: MIN })!;
+    const wrong = new Map([['d/big', { ...earlyOf('d/big', 'f'.repeat(64)), ctimeNs: 1n }]]);
+    for (const early of [null, wrong]) {
+      const checked = checkLive(deps, kit, { root, record, early })!;
+      expect(lineOf(checked.text, 'd/big')).toMatch(new RegExp(`\t${sha(Buffer.alloc(MIN, 7))}$`));
+      expect(checked.early).toBe(0);
+    }
+  });
+
+  it('gives nothing (record it anew) once a file was replaced in it, as rsync replaces one', async () => {
+    const record = recordLive(deps, kit, { root, dir: 'd', minBytes: MIN })!;
+    const { mtime } = fs.statSync(join(root, 'd/small'));
+    // rsync's way: another file, its times set, renamed over it (same size, same mtime).
+    await writeFile(join(root, 'd/.small.tmp'), 'SMALL');
+    await utimes(join(root, 'd/.small.tmp'), mtime, mtime);
+    await rename(join(root, 'd/.small.tmp'), join(root, 'd/small'));
+    expect(checkLive(deps, kit, { root, record, early: null })).toBeNull();
+  });
+
+  it('takes no directory changed within 20 ms of its listing: it waits until the ctime is older', async () => {
+    await writeFile(join(root, 'd/fresh'), 'fresh');
+    const started = Date.now();
+    const record = recordLive(deps, kit, { root, dir: 'd', minBytes: MIN })!;
+    const ctime = Number(fs.lstatSync(join(root, 'd'), { bigint: true }).ctimeNs / 1000000n);
+    expect(Date.now()).toBeGreaterThanOrEqual(ctime + 20);
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(checkLive(deps, kit, { root, record, early: null })!.text).toBe(recordedNow('d'));
+  });
+
+  it("makes a subdirectory's line at the check, as rsync sets a directory's times at its end", async () => {
+    const record = recordLive(deps, kit, { root, dir: 'd', minBytes: MIN })!;
+    await utimes(join(root, 'd/sub'), 1_000_000, 1_000_000);
+    const checked = checkLive(deps, kit, { root, record, early: null })!;
+    expect(lineOf(checked.text, 'd/sub')).toMatch(/^d\/sub\td\t0\t\d+\t1000000000000000\t-$/);
+    expect(checked.text).toBe(recordedNow('d'));
+  });
+
+  it.each([
+    ['a name added', () => writeFile(join(root, 'd/new'), 'new')],
+    ['a name gone (a temporary file renamed)', () => rename(join(root, 'd/small'), join(root, 'd/small2'))],
+    ['a file removed', () => rm(join(root, 'd/small'))],
+    ['a file now a directory', async () => rm(join(root, 'd/small')).then(() => mkdir(join(root, 'd/small')))],
+    ['the directory gone', () => rm(join(root, 'd'), { recursive: true })],
+  ])('gives nothing (record it anew) for %s', async (_, change) => {
+    const record = recordLive(deps, kit, { root, dir: 'd', minBytes: MIN })!;
+    await change();
+    expect(checkLive(deps, kit, { root, record, early: null })).toBeNull();
+  });
+
+  it('checks the tree where it is now (moved since the record)', async () => {
+    const record = recordLive(deps, kit, { root, dir: 'd', minBytes: MIN })!;
+    const before = recordedNow('d');
+    await rename(root, `${root}.moved`);
+    try {
+      expect(checkLive(deps, kit, { root: `${root}.moved`, record, early: null })!.text).toBe(before);
+    } finally {
+      await rename(`${root}.moved`, root);
+    }
+  });
+});
+
+describe('LiveRecording', () => {
+  /** What rsync prints of a file: its size, then its name. */
+  const offerFile = async (live: LiveRecording, path: string, data: string) => {
+    await writeFile(join(root, path), data);
+    live.offer(`${data.length} ${path}`);
+  };
+
+  it('records each directory once rsync names files two directories further, and the manifest is the walk’s', async () => {
+    await rm(root, { recursive: true });
+    for (const dir of ['a', 'b', 'c', 'e', 'g']) await mkdir(join(root, dir), { recursive: true });
+    const live = new LiveRecording(root, MIN, 2, 0);
+    live.offer('4096 a/'); // a directory's own line: not a file's progress
+    for (const dir of ['a', 'b', 'c']) for (let i = 0; i < 3; i++) await offerFile(live, `${dir}/f${i}`, `${dir}${i}`);
+    await symlink('f0', join(root, 'c/link'));
+    live.offer('2 c/link -> f0');
+    await offerFile(live, 'e/f0', 'e0'); // a and b are now done
+    await offerFile(live, 'g/f0', 'g0'); // and c
+    await live.settled();
+    // After their record: one file replaced, one added.
+    await offerFile(live, 'g/f1', 'g1');
+    // rsync's way of changing a file: another one renamed over it.
+    await writeFile(join(root, 'a/.f1.tmp'), 'changed later');
+    await rename(join(root, 'a/.f1.tmp'), join(root, 'a/f1'));
+    await writeFile(join(root, 'b/late'), 'not named');
+    live.pullEnded();
+
+    const tree = await recordTree(root, { live });
+    const walked = await manifestEntries(root);
+    expect(tree.entries).toBe(walked.entries.length);
+    const text = tree.texts.join('');
+    expect(text).toContain(`a/f1\tf\t13\t644\t`);
+    expect(text).toContain(sha('changed later'));
+    expect(text).toContain('b/late\tf\t');
+    expect(tree.texts.join('')).toBe(walked.entries.map((entry) => `${encodeEntryLine(entry)}\n`).join(''));
+    // a and b changed after their record: recorded anew; c is taken as recorded.
+    expect(tree.live).toBe(1);
+  });
+
+  it('starts no worker for a tree smaller than its threshold, and the tree is recorded all the same', async () => {
+    const live = new LiveRecording(root, MIN, 2, 1000);
+    for (let i = 0; i < 5; i++) await offerFile(live, `d/sub/x${i}`, 'x');
+    live.pullEnded();
+    const tree = await recordTree(root, { live });
+    expect(tree.live).toBe(0);
+    expect(tree.entries).toBe((await manifestEntries(root)).entries.length);
+  });
+
+  it('lets go of its workers when the pull fails (closed, never checked)', async () => {
+    const live = new LiveRecording(root, MIN, 2, 0);
+    for (const dir of ['d', 'd/sub', 'x', 'y']) {
+      await mkdir(join(root, dir), { recursive: true });
+      await offerFile(live, `${dir}/f`, dir);
+    }
+    await live.close();
+    live.offer('1 z/f'); // after the end: ignored
+    expect((await live.check(root, null)).workers).toBeNull();
+  });
+});
