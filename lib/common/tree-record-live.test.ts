@@ -159,6 +159,18 @@ describe('LiveRecording', () => {
     expect(tree.entries).toBe((await manifestEntries(root)).entries.length);
   });
 
+  it('with no worker of its own started, the workers the rest of the tree needs are stopped once it is recorded', async () => {
+    const threads = () => fs.readdirSync('/proc/self/task').length;
+    const before = threads();
+    const live = new LiveRecording(root, MIN, 2, 1000);
+    for (let i = 0; i < 5; i++) await offerFile(live, `d/sub/x${i}`, 'x');
+    live.pullEnded();
+    // Nothing recorded in this thread: every directory goes to worker threads.
+    const tree = await recordTree(root, { live, workers: 2, inThread: { entries: 0, bytes: 0 } });
+    expect(tree.entries).toBe((await manifestEntries(root)).entries.length);
+    expect(threads()).toBe(before);
+  });
+
   it('lets go of its workers when the pull fails (closed, never checked)', async () => {
     const live = new LiveRecording(root, MIN, 2, 0);
     for (const dir of ['d', 'd/sub', 'x', 'y']) {

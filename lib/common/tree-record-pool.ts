@@ -102,11 +102,13 @@ export async function recordTree(root: string, options: RecordTreeOptions = {}):
       bytes += record.readBytes;
     }
     if (next < queue.length) {
-      const pool = checked?.workers ?? Array.from({ length: workers }, () => recordWorker({ root, early }));
+      // The live recording's workers go on with the rest (`live.close` stops them); else, new ones.
+      const liveWorkers = checked?.workers ?? null;
+      const pool = liveWorkers ?? Array.from({ length: workers }, () => recordWorker({ root, early }));
       try {
         await onWorkers(pool, queue, next, keep, records);
       } finally {
-        if (checked === null) await Promise.all(pool.map((worker) => worker.terminate()));
+        if (liveWorkers === null) await Promise.all(pool.map((worker) => worker.terminate()));
       }
     }
     return { ...inWalkOrder(records), live: taken };
