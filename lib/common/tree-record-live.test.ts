@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { encodeEntryLine } from '../turku/manifest.js';
+import { threadNices } from '../../tests/support/thread-nices.js';
 import { manifestEntries } from './tree-manifest.js';
 import { checkLive, recordLive } from './tree-record-live.js';
 import { LiveRecording } from './tree-record-live-pool.js';
@@ -130,6 +131,9 @@ describe('LiveRecording', () => {
     await offerFile(live, 'e/f0', 'e0'); // a and b are now done
     await offerFile(live, 'g/f0', 'g0'); // and c
     await live.settled();
+    // Its two workers run at the lowest priority (the nice value, field 19 of each thread's stat).
+    const nices = await threadNices();
+    expect(nices.filter((nice) => nice === 19)).toHaveLength(2);
     // After their record: one file replaced, one added.
     await offerFile(live, 'g/f1', 'g1');
     // rsync's way of changing a file: another one renamed over it.

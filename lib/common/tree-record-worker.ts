@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 
+import { setThreadNice } from './thread-nice.js';
 import { checkLive, recordLive } from './tree-record-live.js';
 import { hashDeferred, recordDirectory, type EarlyHash } from './tree-record-share.js';
 import { shareKit } from './tree-share-kit.js';
@@ -36,14 +37,7 @@ const checkLive = (${checkLive.toString()});
 const deps = { fs: require('node:fs'), crypto: require('node:crypto') };
 const kit = shareKit(deps);
 let { root, early, deferFrom, minBytes, ended, nice } = workerData;
-if (nice !== null) {
-  try {
-    // Linux keeps a nice value per thread; /proc/thread-self names this one's id.
-    require('node:os').setPriority(Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop()), nice);
-  } catch {
-    // Not Linux, or no /proc: the normal priority.
-  }
-}
+if (nice !== null) (${setThreadNice.toString()})({ fs: require('node:fs'), os: require('node:os') }, nice);
 const kept = [];
 parentPort.on('message', (job) => {
   if (job.live !== undefined) {

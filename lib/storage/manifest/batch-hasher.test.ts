@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { lstat, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { niceOf, threadNices } from '../../../tests/support/thread-nices.js';
 import { BatchHasher, HASHER_NICE, statKey } from './batch-hasher.js';
 
 let root: string;
@@ -26,19 +27,6 @@ async function files(count: number) {
     made.push({ path, before: statKey(await lstat(path, { bigint: true })) });
   }
   return made;
-}
-
-/** A /proc stat file's nice value: field 19, the state (after the command's parenthesis) being field 3. */
-const niceOf = (stat: string) => Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
-
-/** The nice values of this process's threads. */
-async function threadNices(): Promise<number[]> {
-  const nices = [];
-  for (const tid of await readdir('/proc/self/task')) {
-    const stat = await readFile(`/proc/self/task/${tid}/stat`, 'utf8').catch(() => null);
-    if (stat !== null) nices.push(niceOf(stat));
-  }
-  return nices;
 }
 
 test('hashes each file of a batch, in order', async () => {

@@ -1,5 +1,7 @@
 import { Worker } from 'node:worker_threads';
 
+import { setThreadNice } from '../../common/thread-nice.js';
+
 /**
  * One worker thread that hashes batches of files while the program goes on (early-hash.ts: the
  * files of a full backup, while rsync runs). For each file it opens it, reads and hashes the
@@ -34,14 +36,8 @@ export type BatchResult = string | null;
 const WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
-const { closeSync, fstatSync, openSync, readSync, readlinkSync } = require('node:fs');
-const { setPriority } = require('node:os');
-try {
-  // Linux keeps a nice value per thread; /proc/thread-self names this one's id.
-  setPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()), workerData.nice);
-} catch {
-  // Not Linux, or no /proc: the normal priority.
-}
+const { closeSync, fstatSync, openSync, readSync } = require('node:fs');
+(${setThreadNice.toString()})({ fs: require('node:fs'), os: require('node:os') }, workerData.nice);
 const buffer = Buffer.allocUnsafe(1 << 20);
 const same = (a, b) => a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
 parentPort.on('message', ({ id, files }) => {
