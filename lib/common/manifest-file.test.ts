@@ -5,8 +5,21 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 
 import { execa } from 'execa';
 
-import { encodeManifest, type Manifest, type ManifestEntry } from '../turku/manifest.js';
-import { readManifestFile, readManifestText, writeManifestBody, writeManifestFile } from './manifest-file.js';
+import {
+  encodeEntryLine,
+  encodeHeaderLine,
+  encodeManifest,
+  type Manifest,
+  type ManifestEntry,
+} from '../turku/manifest.js';
+import {
+  MEMBER_GZIP,
+  readManifestFile,
+  readManifestText,
+  writeManifestBody,
+  writeManifestFile,
+  writeManifestTexts,
+} from './manifest-file.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -88,6 +101,33 @@ async function membersOf(data: Buffer): Promise<string[]> {
   expect(gunzipSync(data).toString('utf8')).toBe(texts.join(''));
   return texts;
 }
+
+test('texts given as gzip members already (directories recorded while rsync ran) are written as they are, in their place', async () => {
+  const manifest = manifestOf(100);
+  const lines = manifest.entries.map((entry) => `${encodeEntryLine(entry)}\n`);
+  // Texts of 10 lines; every third one compressed already, two in a row at the end.
+  const texts: (string | Uint8Array)[] = [];
+  for (let i = 0; i < 10; i++) {
+    const text = lines.slice(i * 10, i * 10 + 10).join('');
+    texts.push(i % 3 === 0 || i === 8 ? gzipSync(text, MEMBER_GZIP) : text);
+  }
+  const path = join(dir, 'texts.manifest.gz');
+  await writeManifestTexts(path, manifest.header, texts, Array<number>(10).fill(10));
+  expect(await readManifestFile(path)).toEqual(manifest);
+  const members = await membersOf(await readFile(path));
+  // The header alone, each compressed text, the others joined between them: 0 | 1-2 | 3 | 4-5 | 6 | 7 | 8 | 9.
+  expect(members).toEqual([
+    `${encodeHeaderLine(manifest.header)}\n`,
+    lines.slice(0, 10).join(''),
+    lines.slice(10, 30).join(''),
+    lines.slice(30, 40).join(''),
+    lines.slice(40, 60).join(''),
+    lines.slice(60, 70).join(''),
+    lines.slice(70, 80).join(''),
+    lines.slice(80, 90).join(''),
+    lines.slice(90, 100).join(''),
+  ]);
+});
 
 test('a manifest of one gzip member, as written before, is read', async () => {
   const manifest = manifestOf(10);

@@ -1,17 +1,39 @@
-import type * as Fs from 'node:fs';
-import type * as Os from 'node:os';
+import { readdirSync } from 'node:fs';
+import { setPriority } from 'node:os';
+import type { Worker } from 'node:worker_threads';
 
 /**
- * Gives the calling thread a nice value: Linux keeps one per thread, and /proc/thread-self names
- * the thread's own id. Where that cannot be done (not Linux, no /proc), the thread keeps its
- * priority. Used by worker threads that should take only the CPU time others leave idle
- * (lib/storage/manifest/batch-hasher.ts, tree-record-worker.ts); it runs as their source text, so
- * it must stay self-contained: no reference to anything outside it but its parameters.
+ * Starts a worker thread at a nice value, from its first instruction: Linux keeps a nice value
+ * per thread, and a new thread takes its creator's. `new Worker` creates the thread before it
+ * returns, so the thread that is in /proc/self/task after the call and was not before it is the
+ * worker's; it is given `nice` at once, before Node.js has booted in it (some 35 CPU-ms, which
+ * would otherwise run at the creator's priority). Used for the threads that should take only the
+ * CPU time others leave idle (lib/storage/manifest/batch-hasher.ts, tree-record-worker.ts).
+ * Where that cannot be done (not Linux, no /proc), the worker keeps its creator's priority.
+ *
+ * Only the calling thread creates threads in this program while the call runs (the thread pool
+ * and V8's threads are started with the program), so no other thread is taken for the worker's.
  */
-export function setThreadNice(deps: { readonly fs: typeof Fs; readonly os: typeof Os }, nice: number): void {
+export function startNiced(nice: number, start: () => Worker): Worker {
+  const before = threadIds();
+  const worker = start();
+  if (before !== null) {
+    for (const id of threadIds() ?? []) {
+      if (before.has(id)) continue;
+      try {
+        setPriority(Number(id), nice);
+      } catch {
+        // Gone already (the worker failed at once), or not allowed: its creator's priority, then.
+      }
+    }
+  }
+  return worker;
+}
+
+function threadIds(): Set<string> | null {
   try {
-    deps.os.setPriority(Number(deps.fs.readlinkSync('/proc/thread-self').split('/').pop()), nice);
+    return new Set(readdirSync('/proc/self/task'));
   } catch {
-    // The normal priority, then.
+    return null;
   }
 }

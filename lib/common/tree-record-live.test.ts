@@ -2,10 +2,13 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
 
 import { encodeEntryLine } from '../turku/manifest.js';
 import { threadNices } from '../../tests/support/thread-nices.js';
+import { treeText } from '../../tests/support/tree-texts.js';
+import { MEMBER_GZIP, readManifestFile, writeManifestTexts } from './manifest-file.js';
 import { manifestEntries } from './tree-manifest.js';
 import { checkLive, recordLive } from './tree-record-live.js';
 import { LiveRecording } from './tree-record-live-pool.js';
@@ -42,7 +45,7 @@ function earlyOf(path: string, sha256: string): EarlyHash {
 
 describe('recordLive and checkLive', () => {
   it('give the lines of a directory unchanged since, the larger files from their early hashes', () => {
-    const record = recordLive(deps, kit, { root, dir: 'd', minBytes: MIN })!;
+    const record = recordLive(deps, kit, { root, dir: 'd', minBytes: MIN, compress: null })!;
     expect(record.lines.filter((line) => line === null)).toHaveLength(2); // big, sub: at the check
     const early = new Map([['d/big', earlyOf('d/big', sha(Buffer.alloc(MIN, 7)))]]);
     const checked = checkLive(deps, kit, { root, record, early })!;
@@ -52,7 +55,7 @@ describe('recordLive and checkLive', () => {
   });
 
   it('reads a larger file at the check when its early hash is missing or of another file', () => {
-    const record = recordLive(deps, kit, { root, dir: 'd', minBytes: MIN })!;
+    const record = recordLive(deps, kit, { root, dir: 'd', minBytes: MIN, compress: null })!;
     const wrong = new Map([['d/big', { ...earlyOf('d/big', 'f'.repeat(64)), ctimeNs: 1n }]]);
     for (const early of [null, wrong]) {
       const checked = checkLive(deps, kit, { root, record, early })!;
@@ -62,7 +65,7 @@ describe('recordLive and checkLive', () => {
   });
 
   it('gives nothing (record it anew) once a file was replaced in it, as rsync replaces one', async () => {
-    const record = recordLive(deps, kit, { root, dir: 'd', minBytes: MIN })!;
+    const record = recordLive(deps, kit, { root, dir: 'd', minBytes: MIN, compress: null })!;
     const { mtime } = fs.statSync(join(root, 'd/small'));
     // rsync's way: another file, its times set, renamed over it (same size, same mtime).
     await writeFile(join(root, 'd/.small.tmp'), 'SMALL');
@@ -74,7 +77,7 @@ describe('recordLive and checkLive', () => {
   it('takes no directory changed within 20 ms of its listing: it waits until the ctime is older', async () => {
     await writeFile(join(root, 'd/fresh'), 'fresh');
     const started = Date.now();
-    const record = recordLive(deps, kit, { root, dir: 'd', minBytes: MIN })!;
+    const record = recordLive(deps, kit, { root, dir: 'd', minBytes: MIN, compress: null })!;
     const ctime = Number(fs.lstatSync(join(root, 'd'), { bigint: true }).ctimeNs / 1000000n);
     expect(Date.now()).toBeGreaterThanOrEqual(ctime + 20);
     expect(Date.now() - started).toBeLessThan(1000);
@@ -82,7 +85,7 @@ describe('recordLive and checkLive', () => {
   });
 
   it("makes a subdirectory's line at the check, as rsync sets a directory's times at its end", async () => {
-    const record = recordLive(deps, kit, { root, dir: 'd', minBytes: MIN })!;
+    const record = recordLive(deps, kit, { root, dir: 'd', minBytes: MIN, compress: null })!;
     await utimes(join(root, 'd/sub'), 1_000_000, 1_000_000);
     const checked = checkLive(deps, kit, { root, record, early: null })!;
     expect(lineOf(checked.text, 'd/sub')).toMatch(/^d\/sub\td\t0\t\d+\t1000000000000000\t-$/);
@@ -96,13 +99,55 @@ describe('recordLive and checkLive', () => {
     ['a file now a directory', async () => rm(join(root, 'd/small')).then(() => mkdir(join(root, 'd/small')))],
     ['the directory gone', () => rm(join(root, 'd'), { recursive: true })],
   ])('gives nothing (record it anew) for %s', async (_, change) => {
-    const record = recordLive(deps, kit, { root, dir: 'd', minBytes: MIN })!;
+    const record = recordLive(deps, kit, { root, dir: 'd', minBytes: MIN, compress: null })!;
     await change();
     expect(checkLive(deps, kit, { root, record, early: null })).toBeNull();
   });
 
+  describe('a directory of small files and symlinks alone', () => {
+    const compress = (text: string) => gzipSync(text, MEMBER_GZIP);
+    const fill = async (dir: string, files: number) => {
+      await mkdir(join(root, dir));
+      for (let i = 0; i < files; i++) await writeFile(join(root, dir, `f${i}`), `file ${i}`);
+      await symlink('f0', join(root, dir, 'link'));
+    };
+
+    it('is compressed at its listing; the check takes it as it is', async () => {
+      await fill('many', 15); // 16 entries with the link
+      const record = recordLive(deps, kit, { root, dir: 'many', minBytes: MIN, compress })!;
+      expect(record.member).not.toBeNull();
+      expect(record.lines).toEqual([]);
+      const checked = checkLive(deps, kit, { root, record, early: null })!;
+      expect(checked.text).toBe('');
+      expect(gunzipSync(checked.member!).toString('utf8')).toBe(recordedNow('many'));
+      const bytes = 10 * 'file 0'.length + 5 * 'file 10'.length + 'f0'.length; // the files, then the link's target
+      expect(checked).toMatchObject({ entries: 16, subdirs: [], hashed: 16, hashedBytes: bytes, readBytes: bytes - 2 });
+    });
+
+    it('changed after its listing: the check gives nothing (it is recorded anew)', async () => {
+      await fill('many', 15);
+      const record = recordLive(deps, kit, { root, dir: 'many', minBytes: MIN, compress })!;
+      await writeFile(join(root, 'many/.f3.tmp'), 'file 3');
+      await rename(join(root, 'many/.f3.tmp'), join(root, 'many/f3'));
+      expect(checkLive(deps, kit, { root, record, early: null })).toBeNull();
+    });
+
+    it('is not compressed with fewer than 16 entries, a subdirectory or a larger file', async () => {
+      await fill('few', 14);
+      expect(recordLive(deps, kit, { root, dir: 'few', minBytes: MIN, compress })!.member).toBeNull();
+      await fill('nested', 15);
+      await mkdir(join(root, 'nested/sub'));
+      expect(recordLive(deps, kit, { root, dir: 'nested', minBytes: MIN, compress })!.member).toBeNull();
+      await fill('large', 15);
+      await writeFile(join(root, 'large/big'), Buffer.alloc(MIN));
+      const large = recordLive(deps, kit, { root, dir: 'large', minBytes: MIN, compress })!;
+      expect(large.member).toBeNull();
+      expect(checkLive(deps, kit, { root, record: large, early: null })!.text).toBe(recordedNow('large'));
+    });
+  });
+
   it('checks the tree where it is now (moved since the record)', async () => {
-    const record = recordLive(deps, kit, { root, dir: 'd', minBytes: MIN })!;
+    const record = recordLive(deps, kit, { root, dir: 'd', minBytes: MIN, compress: null })!;
     const before = recordedNow('d');
     await rename(root, `${root}.moved`);
     try {
@@ -145,13 +190,43 @@ describe('LiveRecording', () => {
     const tree = await recordTree(root, { live });
     const walked = await manifestEntries(root);
     expect(tree.entries).toBe(walked.entries.length);
-    const text = tree.texts.join('');
+    const text = treeText(tree.texts);
     expect(text).toContain(`a/f1\tf\t13\t644\t`);
     expect(text).toContain(sha('changed later'));
     expect(text).toContain('b/late\tf\t');
-    expect(tree.texts.join('')).toBe(walked.entries.map((entry) => `${encodeEntryLine(entry)}\n`).join(''));
+    expect(text).toBe(walked.entries.map((entry) => `${encodeEntryLine(entry)}\n`).join(''));
     // a and b changed after their record: recorded anew; c is taken as recorded.
     expect(tree.live).toBe(1);
+  });
+
+  it('writes a directory it compressed while rsync ran into the manifest file, which reads as the walk', async () => {
+    await rm(root, { recursive: true });
+    for (const dir of ['a', 'b', 'c']) await mkdir(join(root, dir), { recursive: true });
+    const live = new LiveRecording(root, MIN, 2, 0);
+    for (let i = 0; i < 20; i++) await offerFile(live, `a/f${i}`, `a${i}`);
+    await offerFile(live, 'b/f', 'b');
+    await offerFile(live, 'c/f', 'c'); // a is done
+    await live.settled();
+    live.pullEnded();
+    const tree = await recordTree(root, { live });
+    expect(tree.live).toBe(1);
+    expect(tree.texts.filter((text) => typeof text !== 'string')).toHaveLength(1);
+    const walked = await manifestEntries(root);
+    expect(treeText(tree.texts)).toBe(walked.entries.map((entry) => `${encodeEntryLine(entry)}\n`).join(''));
+    const path = join(root, '..', `${basename(root)}.manifest.gz`);
+    const header = {
+      snapshot: 's',
+      created: new Date().toISOString(),
+      recorded: 'backup',
+      hashed: tree.hashed,
+      reused: 0,
+    } as const;
+    try {
+      await writeManifestTexts(path, header, tree.texts, tree.lineCounts);
+      expect((await readManifestFile(path))!.entries).toEqual(walked.entries);
+    } finally {
+      await rm(path, { force: true });
+    }
   });
 
   it('starts no worker for a tree smaller than its threshold, and the tree is recorded all the same', async () => {

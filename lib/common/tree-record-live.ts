@@ -11,6 +11,9 @@ import type { ShareDeps, ShareKit } from './tree-share-kit.js';
  *
  * `recordLive` lists the directory and takes each entry's status; it hashes the files under
  * `minBytes` and the symlinks, and leaves the larger files to the early hashes (early-hash.ts).
+ * When that makes every line (no subdirectory, no larger file), it compresses them too, into the
+ * gzip member the manifest file takes as it is (`LiveRecord.member`): nearly all of a tree of many
+ * small files, whose compression then no longer waits for rsync's end either.
  * It keeps the directory's ctime, taken before the listing and found the same after it.
  * `checkLive` takes the directory's status again: another ctime, and nothing of the record is
  * taken (the caller records the directory anew). An entry created, removed or renamed in a
@@ -33,10 +36,16 @@ export interface LiveRecord {
   readonly dir: string;
   /** Its entries' names, sorted as a walk sorts them. */
   readonly names: string[];
-  /** Per entry: its size, its type, and its line (null: to make at the check). */
+  /** Per entry: its size, its type, and its line (null: to make at the check; none when `member` holds them all). */
   readonly sizes: Float64Array;
   readonly types: string[];
   readonly lines: (string | null)[];
+  /**
+   * The directory's lines as one gzip member (as lib/common/manifest-file.ts writes a manifest),
+   * made while rsync still runs when every line could be made at the listing (no subdirectory, no
+   * larger file) and there are enough of them: at the check, the directory costs its `lstat` alone.
+   */
+  readonly member: Uint8Array | null;
   /** Bytes read. */
   readonly readBytes: number;
   /** The directory's ctime while it was listed: any entry added, removed or renamed over since changes it. */
@@ -47,11 +56,19 @@ export interface LiveRecord {
 export function recordLive(
   deps: ShareDeps,
   kit: ShareKit,
-  input: { readonly root: string; readonly dir: string; readonly minBytes: number },
+  input: {
+    readonly root: string;
+    readonly dir: string;
+    readonly minBytes: number;
+    /** A text as a gzip member; null: none is made. */
+    readonly compress: ((text: string) => Uint8Array) | null;
+  },
 ): LiveRecord | null {
   const { fs } = deps;
   const { escape, typeOf, lineOf, hashOpen, hashLink, OPEN_FLAGS } = kit;
-  const { root, dir, minBytes } = input;
+  const { root, dir, minBytes, compress } = input;
+  // Fewer lines would cost more in a member of their own (a header, a fresh dictionary) than in the manifest's.
+  const MEMBER_MIN_LINES = 16;
   const onDisk = (name: string) => (dir === '' ? `${root}/${name}` : `${root}/${dir}/${name}`);
   const prefix = dir === '' ? '' : `${escape(dir)}/`;
   const dirPath = dir === '' ? root : `${root}/${dir}`;
@@ -115,7 +132,12 @@ export function recordLive(
   } catch {
     return null;
   }
-  return { dir, names, sizes, types, lines, readBytes, ctimeNs: before.ctimeNs };
+  if (compress !== null && lines.length >= MEMBER_MIN_LINES && lines.every((line) => line !== null)) {
+    // Its own copy of the bytes: a view into a larger buffer would cross threads whole.
+    const member = new Uint8Array(compress(`${lines.join('\n')}\n`));
+    return { dir, names, sizes, types, lines: [], member, readBytes, ctimeNs: before.ctimeNs };
+  }
+  return { dir, names, sizes, types, lines, member: null, readBytes, ctimeNs: before.ctimeNs };
 }
 
 /**
@@ -141,6 +163,25 @@ export function checkLive(
     if (fs.lstatSync(dir === '' ? root : `${root}/${dir}`, { bigint: true }).ctimeNs !== record.ctimeNs) return null;
   } catch {
     return null;
+  }
+  if (record.member !== null) {
+    // Small files and symlinks only, each line made at the listing.
+    let bytes = 0;
+    for (let i = 0; i < names.length; i++) bytes += record.sizes[i]!;
+    return {
+      dir,
+      text: '',
+      member: record.member,
+      entries: names.length,
+      subdirs: [],
+      hashed: names.length,
+      hashedBytes: bytes,
+      readBytes: record.readBytes,
+      early: 0,
+      error: null,
+      overBudget: false,
+      deferred: [],
+    };
   }
   let text = '';
   let hashed = 0;

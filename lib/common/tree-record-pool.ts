@@ -34,8 +34,12 @@ type Reply =
   | { readonly id: number; readonly result: { readonly sha256: string } | { readonly error: string } };
 
 export interface RecordedTree {
-  /** The entries' lines in a walk's order (lib/common/tree-manifest.ts `walkTree`), by directory: each text ends with LF. */
-  readonly texts: string[];
+  /**
+   * The entries' lines in a walk's order (lib/common/tree-manifest.ts `walkTree`), by directory:
+   * each a text ending with LF, or such lines as one gzip member (a directory recorded while rsync
+   * ran, tree-record-live.ts); lib/common/manifest-file.ts `writeManifestTexts` writes either.
+   */
+  readonly texts: (string | Uint8Array)[];
   /** Lines in each of `texts`. */
   readonly lineCounts: number[];
   readonly entries: number;
@@ -188,7 +192,7 @@ async function onWorkers(
 
 /** Each directory's lines, then its subdirectories' in name order, depth first: a walk's order. */
 function inWalkOrder(records: ReadonlyMap<string, DirectoryRecord>): Omit<RecordedTree, 'live'> {
-  const texts: string[] = [];
+  const texts: (string | Uint8Array)[] = [];
   const lineCounts: number[] = [];
   let entries = 0;
   let hashed = 0;
@@ -198,7 +202,7 @@ function inWalkOrder(records: ReadonlyMap<string, DirectoryRecord>): Omit<Record
   while (stack.length > 0) {
     const record = records.get(stack.pop()!)!;
     if (record.entries > 0) {
-      texts.push(record.text);
+      texts.push(record.member ?? record.text);
       lineCounts.push(record.entries);
     }
     entries += record.entries;

@@ -50,8 +50,10 @@ export interface DeferredFile {
 
 export interface DirectoryRecord {
   readonly dir: string;
-  /** The entries' lines in name order, each ending with LF. */
+  /** The entries' lines in name order, each ending with LF ('' when `member` holds them). */
   readonly text: string;
+  /** The same lines as one gzip member, made while rsync ran (tree-record-live.ts); absent: in `text`. */
+  readonly member?: Uint8Array;
   readonly entries: number;
   /** Its subdirectories (not escaped), in name order. */
   readonly subdirs: string[];

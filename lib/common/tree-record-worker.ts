@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 
-import { setThreadNice } from './thread-nice.js';
+import { MEMBER_GZIP } from './manifest-file.js';
+import { startNiced } from './thread-nice.js';
 import { checkLive, recordLive } from './tree-record-live.js';
 import { hashDeferred, recordDirectory, type EarlyHash } from './tree-record-share.js';
 import { shareKit } from './tree-share-kit.js';
@@ -36,13 +37,13 @@ const recordLive = (${recordLive.toString()});
 const checkLive = (${checkLive.toString()});
 const deps = { fs: require('node:fs'), crypto: require('node:crypto') };
 const kit = shareKit(deps);
-let { root, early, deferFrom, minBytes, ended, nice } = workerData;
-if (nice !== null) (${setThreadNice.toString()})({ fs: require('node:fs'), os: require('node:os') }, nice);
+let { root, early, deferFrom, minBytes, ended, memberGzip } = workerData;
+const compress = memberGzip === null ? null : (text) => require('node:zlib').gzipSync(text, memberGzip);
 const kept = [];
 parentPort.on('message', (job) => {
   if (job.live !== undefined) {
     if (Atomics.load(ended, 0) !== 0) return;
-    const record = recordLive(deps, kit, { root, dir: job.live, minBytes });
+    const record = recordLive(deps, kit, { root, dir: job.live, minBytes, compress });
     if (record !== null) kept.push(record);
   } else if (job.check !== undefined) {
     ({ root, early } = job.check);
@@ -70,7 +71,9 @@ export function recordWorker(
     deferFrom: DEFER_FROM,
     minBytes: live?.minBytes ?? 0,
     ended: live?.ended ?? new Int32Array(1),
-    nice: live === undefined ? null : LIVE_NICE,
+    // A directory recorded while rsync runs is compressed then too, as the manifest file writes it.
+    memberGzip: live === undefined ? null : MEMBER_GZIP,
   };
-  return new Worker(WORKER, { eval: true, workerData });
+  const start = () => new Worker(WORKER, { eval: true, workerData });
+  return live === undefined ? start() : startNiced(LIVE_NICE, start);
 }

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 
-import { setThreadNice } from '../../common/thread-nice.js';
+import { startNiced } from '../../common/thread-nice.js';
 
 /**
  * One worker thread that hashes batches of files while the program goes on (early-hash.ts: the
@@ -10,7 +10,8 @@ import { setThreadNice } from '../../common/thread-nice.js';
  * taken for one read whole. The code is a string run with `eval`, as in lib/common/hash-pool.ts,
  * so the workload's single-file bundles need no second file.
  *
- * The thread runs at the lowest priority (nice 19): it hashes with the CPU time that rsync, sshd
+ * The thread runs at the lowest priority (nice 19, from its creation: lib/common/thread-nice.ts
+ * `startNiced`): it hashes with the CPU time that rsync, sshd
  * and the rest leave idle, instead of taking it from the pull (docs/datapath.md, "A full backup
  * hashes while rsync runs", has the figures). What is still queued when rsync ends is hashed by
  * the same thread, then on a machine with nothing else to do or, on a busy storage, after more
@@ -37,7 +38,6 @@ const WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const { closeSync, fstatSync, openSync, readSync } = require('node:fs');
-(${setThreadNice.toString()})({ fs: require('node:fs'), os: require('node:os') }, workerData.nice);
 const buffer = Buffer.allocUnsafe(1 << 20);
 const same = (a, b) => a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
 parentPort.on('message', ({ id, files }) => {
@@ -90,7 +90,7 @@ export class BatchHasher {
 
   private start(): Worker {
     if (this.worker !== null) return this.worker;
-    const worker = new Worker(WORKER, { eval: true, workerData: { nice: HASHER_NICE } });
+    const worker = startNiced(HASHER_NICE, () => new Worker(WORKER, { eval: true }));
     worker.on('message', ({ id, results }: { id: number; results: BatchResult[] }) => {
       this.waiting.get(id)?.(results);
       this.waiting.delete(id);
