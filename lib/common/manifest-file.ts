@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
-import { gunzip, gzip } from 'node:zlib';
+import { gunzip, gzip, gzipSync } from 'node:zlib';
 
 import {
   encodeEntryLine,
@@ -45,6 +45,14 @@ const LINES_PER_MEMBER = 8192;
 const MEMBER_CHARS = 1 << 20;
 /** Members compressed at once, on the thread pool. */
 const MEMBERS_AT_ONCE = Math.max(2, availableParallelism());
+/**
+ * A piece shorter than this is compressed on the calling thread, and the output is written in
+ * chunks of at least `WRITE_BYTES`: a manifest whose directories came compressed already (recorded
+ * while rsync ran) has small pieces between them, and a trip to the thread pool for each piece's
+ * compression and each write took some 20 ms of B's 50,000-file manifest.
+ */
+const IN_THREAD_CHARS = 64 << 10;
+const WRITE_BYTES = 1 << 20;
 
 export async function gzipManifest(manifest: Manifest): Promise<Buffer> {
   return promisify(gzip)(encodeManifest(manifest), GZIP_OPTIONS);
@@ -99,19 +107,13 @@ export async function writeManifestTexts(
   const pieces = function* (): Generator<string | Uint8Array> {
     let piece = `${encodeHeaderLine(header)}\n`;
     let lines = 0;
-    let members: Uint8Array[] = [];
     for (const [i, text] of texts.entries()) {
       if (typeof text !== 'string') {
         if (piece !== '') yield piece;
+        yield text;
         piece = '';
         lines = 0;
-        members.push(text);
         continue;
-      }
-      if (members.length > 0) {
-        // Written at once: a write per member of a few KiB would cost more than the compression saved.
-        yield Buffer.concat(members);
-        members = [];
       }
       piece += text;
       lines += lineCounts[i]!;
@@ -121,7 +123,6 @@ export async function writeManifestTexts(
         lines = 0;
       }
     }
-    if (members.length > 0) yield Buffer.concat(members);
     if (piece !== '') yield piece;
   };
   await writeFileAtomic(path, Readable.from(gzipPieces(pieces())));
@@ -161,18 +162,41 @@ async function* gzipMembers(header: ManifestHeader, lines: readonly string[]): A
 
 /**
  * Each piece a gzip member (one given as bytes is one already), at most `MEMBERS_AT_ONCE`
- * compressing ahead of the one written.
+ * compressing ahead of the one written, in chunks of at least `WRITE_BYTES`.
  */
 async function* gzipPieces(pieces: Iterable<string | Uint8Array>): AsyncGenerator<Uint8Array> {
   const compress = promisify(gzip);
   const inFlight: Promise<Uint8Array>[] = [];
+  let held: Uint8Array[] = [];
+  let heldBytes = 0;
+  const hold = (member: Uint8Array): Uint8Array | null => {
+    held.push(member);
+    heldBytes += member.length;
+    if (heldBytes < WRITE_BYTES) return null;
+    const chunk = held.length === 1 ? member : Buffer.concat(held);
+    held = [];
+    heldBytes = 0;
+    return chunk;
+  };
   for (const piece of pieces) {
-    if (inFlight.length >= MEMBERS_AT_ONCE) yield await inFlight.shift()!;
-    const member = typeof piece === 'string' ? compress(piece, GZIP_OPTIONS) : Promise.resolve(piece);
-    member.catch(() => undefined); // awaited in turn; an early failure must not go unhandled meanwhile
+    if (inFlight.length >= MEMBERS_AT_ONCE) {
+      const chunk = hold(await inFlight.shift()!);
+      if (chunk !== null) yield chunk;
+    }
+    let member: Promise<Uint8Array>;
+    if (typeof piece !== 'string') member = Promise.resolve(piece);
+    else if (piece.length < IN_THREAD_CHARS) member = Promise.resolve(gzipSync(piece, MEMBER_GZIP));
+    else {
+      member = compress(piece, GZIP_OPTIONS);
+      member.catch(() => undefined); // awaited in turn; an early failure must not go unhandled meanwhile
+    }
     inFlight.push(member);
   }
-  while (inFlight.length > 0) yield await inFlight.shift()!;
+  for (const member of inFlight) {
+    const chunk = hold(await member);
+    if (chunk !== null) yield chunk;
+  }
+  if (held.length > 0) yield Buffer.concat(held);
 }
 
 /** The manifest, or null when there is no such file; a damaged one throws. */

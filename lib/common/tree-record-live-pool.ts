@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 
+import { sizedFileName } from './rsync-sized-name.js';
 import { recordWorker } from './tree-record-worker.js';
 import type { DirectoryRecord, EarlyHash } from './tree-record-share.js';
 
@@ -20,13 +21,12 @@ import type { DirectoryRecord, EarlyHash } from './tree-record-share.js';
  * recorded again, never a wrong line.
  *
  * The workers start only once rsync has named `START_AFTER` files: a smaller tree is recorded
- * after rsync in this thread sooner than a worker would start.
+ * after rsync in this thread sooner than a worker would start. They are then sent the directories
+ * done with until then too, not only those after.
  */
 
 const START_AFTER = 2000;
 const MAX_WORKERS = 4;
-/** `<size> <name>`, as early-hash.ts reads it. */
-const SIZED_NAME = /^\d+ (.+)$/s;
 
 export interface CheckedLive {
   /** The directories still as recorded. */
@@ -45,6 +45,8 @@ export class LiveRecording {
   private current: string | null = null;
   private previous: string | null = null;
   private readonly sent = new Set<string>();
+  /** Directories done with, not sent yet (fewer than `startAfter` files named so far). */
+  private done: string[] = [];
   private turn = 0;
   private closed = false;
 
@@ -62,16 +64,21 @@ export class LiveRecording {
   /** One line of rsync's output (anything that is not a file's sized name is passed over). */
   offer(line: string): void {
     if (this.closed) return;
-    const sized = SIZED_NAME.exec(line);
-    if (sized === null) return;
-    const name = sized[1]!;
     // Directories (named as they are made), symlinks, hard links, escaped names: not a file's progress.
-    if (name.endsWith('/') || name.includes(' -> ') || name.includes(' => ') || name.includes('\\#')) return;
+    const name = sizedFileName(line)?.name;
+    if (name === undefined) return;
     this.files++;
     const slash = name.lastIndexOf('/');
     const dir = slash < 0 ? '' : name.slice(0, slash);
     if (dir === this.current) return;
-    if (this.previous !== null && this.files > this.startAfter) this.send(this.previous);
+    if (this.previous !== null) {
+      // Before the workers start, the directories done with wait: once the tree is known to be large, they go too.
+      this.done.push(this.previous);
+      if (this.files > this.startAfter) {
+        for (const done of this.done) this.send(done);
+        this.done = [];
+      }
+    }
     this.previous = this.current;
     this.current = dir;
   }

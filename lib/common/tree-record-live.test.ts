@@ -229,6 +229,21 @@ describe('LiveRecording', () => {
     }
   });
 
+  it('once past its threshold, records the directories done with before it too', async () => {
+    await rm(root, { recursive: true });
+    for (const dir of ['a', 'b', 'c', 'd', 'e']) await mkdir(join(root, dir), { recursive: true });
+    const live = new LiveRecording(root, MIN, 2, 4);
+    for (const dir of ['a', 'b', 'c']) await offerFile(live, `${dir}/f`, dir); // a is done, b too once d begins
+    for (let i = 0; i < 5; i++) await offerFile(live, `d/f${i}`, `d${i}`); // past 4 files named: the workers start
+    await offerFile(live, 'e/f', 'e'); // c is done: a, b and c go to the workers
+    await live.settled();
+    live.pullEnded();
+    const tree = await recordTree(root, { live });
+    expect(tree.live).toBe(3);
+    const walked = await manifestEntries(root);
+    expect(treeText(tree.texts)).toBe(walked.entries.map((entry) => `${encodeEntryLine(entry)}\n`).join(''));
+  });
+
   it('starts no worker for a tree smaller than its threshold, and the tree is recorded all the same', async () => {
     const live = new LiveRecording(root, MIN, 2, 1000);
     for (let i = 0; i < 5; i++) await offerFile(live, `d/sub/x${i}`, 'x');

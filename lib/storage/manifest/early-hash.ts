@@ -1,6 +1,7 @@
 import { lstatSync, type BigIntStats, type Stats } from 'node:fs';
 import { join } from 'node:path';
 
+import { sizedFileName } from '../../common/rsync-sized-name.js';
 import { type EarlyHash } from '../../common/tree-record-share.js';
 import { BatchHasher, statKey, type StatKey } from './batch-hasher.js';
 
@@ -32,8 +33,6 @@ interface Early {
 
 /** The smallest file hashed here; the smaller ones are left to the manifest's directories (lib/common/tree-record-live-pool.ts). */
 export const EARLY_MIN_BYTES = 64 * 1024;
-/** `<size> <name>`: a size the source's file had when listed (the file's own `lstat` decides all the same). */
-const SIZED_NAME = /^(\d+) (.+)$/s;
 /** A batch goes to the worker at this many files or bytes, or as soon as the loop waits for rsync. */
 const BATCH_FILES = 256;
 const BATCH_BYTES = 16 << 20;
@@ -69,11 +68,9 @@ export class EarlyHasher {
    */
   offer(line: string): void {
     if (this.stopped) return;
-    const sized = SIZED_NAME.exec(line);
-    if (sized === null || Number(sized[1]) < this.minBytes) return;
-    const name = sized[2]!;
-    if (name.endsWith('/') || name.includes(' -> ') || name.includes('\\#')) return;
-    this.named.push(name);
+    const file = sizedFileName(line);
+    if (file === null || file.size < this.minBytes) return;
+    this.named.push(file.name);
     if (!this.draining) {
       this.draining = true;
       this.running = this.drain();
