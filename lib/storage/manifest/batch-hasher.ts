@@ -12,8 +12,7 @@ import { startNiced } from '../../common/thread-nice.js';
  *
  * The thread runs at the lowest priority (nice 19, from its creation: lib/common/thread-nice.ts
  * `startNiced`): it hashes with the CPU time that rsync, sshd and the rest leave idle, instead of
- * taking it from the pull (docs/datapath.md, "A full backup hashes while rsync runs", has the
- * figures). What is still queued when rsync ends is hashed by
+ * taking it from the pull (docs/datapath.md, "Manifests and verify", has the figures). What is still queued when rsync ends is hashed by
  * the same thread, then on a machine with nothing else to do or, on a busy storage, after more
  * urgent work: handing it to the manifest's threads instead made A's full backup slower.
  */
