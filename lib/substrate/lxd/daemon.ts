@@ -4,7 +4,7 @@
 // each in its own session with a pid file, so a later teardown stops exactly what was started.
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
@@ -31,6 +31,25 @@ export async function lxdAnswers(): Promise<boolean> {
 async function lxcfsMounted(): Promise<boolean> {
   const mounts = await readFile('/proc/self/mountinfo', 'utf8');
   return mounts.split('\n').some((line) => line.split(' ')[4] === LXCFS_MOUNT && line.includes(' fuse.lxcfs '));
+}
+
+/**
+ * lxcfs's mount with no daemon behind it: what a killed lxcfs leaves (FUSE answers "Transport
+ * endpoint is not connected"). Containers started on it would get broken /proc views.
+ */
+async function lxcfsMountDead(): Promise<boolean> {
+  if (!(await lxcfsMounted())) return false;
+  try {
+    await stat(join(LXCFS_MOUNT, 'proc'));
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOTCONN';
+  }
+}
+
+async function unmountLxcfs(): Promise<void> {
+  await execa('fusermount', ['-u', LXCFS_MOUNT], { reject: false, stdin: 'ignore' });
+  await execa('umount', ['-l', LXCFS_MOUNT], { reject: false, stdin: 'ignore' });
 }
 
 /** Starts `argv` in its own session, output to `log`, its pid in RUN_DIR/<name>.pid. */
@@ -62,6 +81,7 @@ export async function ensureLxd(timeoutSeconds = 120): Promise<DaemonStart> {
   if (hostRunsSystemd()) {
     await execa('systemctl', ['start', 'lxcfs.service', 'lxd.service'], { stdin: 'ignore' });
   } else {
+    if (await lxcfsMountDead()) await unmountLxcfs();
     if (!(await lxcfsMounted())) {
       await mkdir(LXCFS_MOUNT, { recursive: true });
       await startDetached('lxcfs', ['lxcfs', LXCFS_MOUNT], join(LOG_DIR, 'lxcfs.log'));
@@ -106,9 +126,12 @@ export async function stopStartedLxd(): Promise<string[]> {
   if (lxcfs !== undefined) {
     process.kill(lxcfs, 'SIGTERM');
     if (!(await waitGone(lxcfs, 5_000))) process.kill(lxcfs, 'SIGKILL');
-    await execa('fusermount', ['-u', LXCFS_MOUNT], { reject: false, stdin: 'ignore' });
-    await execa('umount', ['-l', LXCFS_MOUNT], { reject: false, stdin: 'ignore' });
+    await unmountLxcfs();
     stopped.push('lxcfs');
+  } else if (existsSync(join(RUN_DIR, 'lxcfs.pid')) && (await lxcfsMountDead())) {
+    // The lxcfs started here was killed: its mount is all that is left of it.
+    await unmountLxcfs();
+    stopped.push('lxcfs (its dead mount)');
   }
   await rm(join(RUN_DIR, 'lxcfs.pid'), { force: true });
   return stopped;

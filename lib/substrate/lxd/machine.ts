@@ -5,7 +5,7 @@ import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { lxc, lxdQuery, type LxcResult, tryLxc } from './lxc.js';
-import { PROFILE } from './resources.js';
+import { BRIDGE, PROFILE } from './resources.js';
 
 export interface LxdMachine {
   /** The instance's name in LXD. */
@@ -127,14 +127,54 @@ async function waitBooted(name: string, deadline: number): Promise<{ state: stri
 /** Creates and starts a machine, then waits for systemd, its address and sshd. */
 export async function launchMachine(name: string, options: LaunchOptions): Promise<LxdMachine> {
   const deadline = Date.now() + (options.timeoutMs ?? 120_000);
-  await lxc(['init', options.image, name, '--profile', PROFILE]);
-  if (options.network !== undefined) {
-    await lxc(['config', 'device', 'override', name, 'eth0', `network=${options.network}`]);
-  }
   if (options.address !== undefined) {
-    await lxc(['config', 'device', 'override', name, 'eth0', `ipv4.address=${options.address}`]);
+    const holder = await addressHolder(options.address, options.network ?? BRIDGE);
+    if (holder !== undefined) throw new AddressTakenError(name, options.address, holder);
+  }
+  await lxc(['init', options.image, name, '--profile', PROFILE]);
+  try {
+    if (options.network !== undefined) {
+      await lxc(['config', 'device', 'override', name, 'eth0', `network=${options.network}`]);
+    }
+    if (options.address !== undefined) {
+      await lxc(['config', 'device', 'override', name, 'eth0', `ipv4.address=${options.address}`]);
+    }
+  } catch (error) {
+    // A machine without the address it was launched for is nobody's: it would only hold its name.
+    await deleteMachine(name);
+    throw error;
   }
   return startAndWait(name, deadline);
+}
+
+/**
+ * Another instance keeps the fixed address a launch asks for. LXD keeps a machine (stopped or
+ * not) and its lease after the process that made it is killed, so this is what a model whose
+ * controller died without destroying it leaves; the message says how to clear it.
+ */
+export class AddressTakenError extends Error {
+  constructor(
+    readonly machine: string,
+    readonly address: string,
+    readonly holder: string,
+  ) {
+    const model = /^turku-(.+)-m\d+(?:-lxd-\d+)*$/.exec(holder)?.[1];
+    const remedy =
+      model === undefined
+        ? `delete it (lxc delete --force ${holder})`
+        : `destroy its model (turku-local destroy-model ${model}) or delete it (lxc delete --force ${holder})`;
+    super(`cannot launch ${machine} at ${address}: LXD instance ${holder} already has that address; ${remedy}`);
+    this.name = 'AddressTakenError';
+  }
+}
+
+/** The instance with a device on `network` that has `address` as its fixed lease, if any. */
+export async function addressHolder(address: string, network: string): Promise<string | undefined> {
+  type Devices = Record<string, Record<string, string> | undefined>;
+  const instances = await lxdQuery<{ name: string; expanded_devices?: Devices }[]>('/1.0/instances?recursion=1');
+  const holds = (devices: Devices | undefined) =>
+    Object.values(devices ?? {}).some((device) => device?.network === network && device['ipv4.address'] === address);
+  return instances.find((instance) => holds(instance.expanded_devices))?.name;
 }
 
 /**

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { lxdAnswers, RUN_DIR, stopStartedLxd } from './daemon.js';
+import { ensureLxd, lxdAnswers, RUN_DIR, stopStartedLxd } from './daemon.js';
 import { removeResources } from './resources.js';
 
 export function lxdInstalled(): boolean {
@@ -15,7 +15,11 @@ export function lxdInstalled(): boolean {
 export async function teardownLxdSubstrate(): Promise<string[]> {
   if (!lxdInstalled()) return [];
   const removed: string[] = [];
-  // Never start LXD just to empty it: a stopped LXD runs nothing.
+  // An LXD started here that does not answer was killed (its pid file outlived it): it still holds
+  // the machines, with their disks and fixed addresses, and they go only through LXD. Otherwise
+  // LXD is never started just to empty it: one stopped by its owner holds nothing of a run.
+  const killedHere = existsSync(join(RUN_DIR, 'lxd.pid')) && !(await lxdAnswers());
+  if (killedHere) await ensureLxd();
   if (await lxdAnswers()) removed.push(...(await removeResources()));
   if (existsSync(join(RUN_DIR, 'lxd.pid')) || existsSync(join(RUN_DIR, 'lxcfs.pid'))) {
     removed.push(...(await stopStartedLxd()).map((daemon) => `daemon ${daemon}`));
