@@ -169,7 +169,7 @@ export class AddressTakenError extends Error {
 }
 
 /** The instance with a device on `network` that has `address` as its fixed lease, if any. */
-export async function addressHolder(address: string, network: string): Promise<string | undefined> {
+async function addressHolder(address: string, network: string): Promise<string | undefined> {
   type Devices = Record<string, Record<string, string> | undefined>;
   const instances = await lxdQuery<{ name: string; expanded_devices?: Devices }[]>('/1.0/instances?recursion=1');
   const holds = (devices: Devices | undefined) =>
