@@ -4,7 +4,7 @@
 // at an address a machine still holds names that machine and how to remove it, and leaves no
 // half-made machine behind; teardown starts the killed LXD again to empty it.
 import { expect, it } from '@jest/globals';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -39,8 +39,10 @@ async function statError(path: string): Promise<string | undefined> {
 (hostRunsSystemd() ? it.skip : it)(
   'a dead lxcfs mount is replaced, a held address is named, a killed LXD is emptied',
   async () => {
+    // Started here, by this test or an earlier one of the run: the daemons this project may kill.
     const prepared = await prepareLxdSubstrate();
-    expect(prepared.daemon).toBe('started');
+    expect(['started', 'running']).toContain(prepared.daemon);
+    expect(existsSync(join(RUN_DIR, 'lxd.pid')) && existsSync(join(RUN_DIR, 'lxcfs.pid'))).toBe(true);
     const model = `kill${process.pid.toString(36)}`;
     const holder = `turku-${model}-m0`;
     const address = `${prefixOf(prepared.resources.gatewayCidr)}.250`;
