@@ -116,7 +116,7 @@ export async function benchManifest(
         await backup(on, into);
       }
       say(
-        `  ${label} #${i + 1}: manifest off ${into.off.at(-1)!.seconds} s, on ${into.on.at(-1)!.seconds} s ` +
+        `  ${label} #${i + 1}: manifest off ${described(into.off.at(-1)!)}, on ${described(into.on.at(-1)!)} ` +
           `(recording ${into.recordMs.at(-1)} ms)`,
       );
     }
@@ -166,6 +166,14 @@ export async function benchManifest(
     incremental,
     verify: { bytes, files, verify, sha256sum, verifyMBps, sha256sumMBps, ratio: round(verifyMBps / sha256sumMBps, 2) },
   };
+}
+
+/** A run's seconds and, when the storage's log gave them, its phases (before rsync / rsync / after). */
+function described(timing: Timing): string {
+  const phases = timing.phases;
+  return phases === undefined
+    ? `${timing.seconds} s`
+    : `${timing.seconds} s (${phases.beforeRsync} / ${phases.rsync} / ${phases.afterRsync})`;
 }
 
 function cost(into: { off: Timing[]; on: Timing[]; recordMs: number[] }): ManifestCost {

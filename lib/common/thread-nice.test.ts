@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 
-import { niceOf, threadNices } from '../../tests/support/thread-nices.js';
+import { niceOf, policyOf, SCHED_IDLE, threadNices, threadSchedules } from '../../tests/support/thread-nices.js';
 import { startNiced } from './thread-nice.js';
 
 /** The worker's first statement reads its own thread's nice value: what it ran at from its start. */
@@ -16,7 +16,9 @@ test('a worker started niced runs at that nice value from its first statement; n
   const before = await threadNices();
   const worker = startNiced(19, () => new Worker(REPORT_OWN_NICE, { eval: true }));
   try {
-    expect(niceOf(await firstMessage(worker))).toBe(19);
+    const first = await firstMessage(worker);
+    expect(niceOf(first)).toBe(19);
+    expect(policyOf(first)).toBe(0);
     const nices = await threadNices();
     expect(nices.filter((nice) => nice === 19)).toHaveLength(1);
     expect(nices.filter((nice) => nice !== 19)).toEqual(before);
@@ -29,6 +31,19 @@ test('a worker started as usual runs at its creator’s nice value', async () =>
   const worker = new Worker(REPORT_OWN_NICE, { eval: true });
   try {
     expect(niceOf(await firstMessage(worker))).not.toBe(19);
+  } finally {
+    await worker.terminate();
+  }
+});
+
+test('a worker started niced with the idle policy runs under SCHED_IDLE at nice 19; no other thread changes', async () => {
+  const before = await threadSchedules();
+  const worker = startNiced(19, () => new Worker(REPORT_OWN_NICE, { eval: true }), { idlePolicy: true });
+  try {
+    expect(niceOf(await firstMessage(worker))).toBe(19);
+    const after = await threadSchedules();
+    expect(after.filter((thread) => thread.policy === SCHED_IDLE)).toEqual([{ nice: 19, policy: SCHED_IDLE }]);
+    expect(after.filter((thread) => thread.policy !== SCHED_IDLE)).toEqual(before);
   } finally {
     await worker.terminate();
   }

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import type { Worker } from 'node:worker_threads';
@@ -14,7 +15,7 @@ import type { Worker } from 'node:worker_threads';
  * Only the calling thread creates threads in this program while the call runs (the thread pool
  * and V8's threads are started with the program), so no other thread is taken for the worker's.
  */
-export function startNiced(nice: number, start: () => Worker): Worker {
+export function startNiced(nice: number, start: () => Worker, options: { idlePolicy?: boolean } = {}): Worker {
   const before = threadIds();
   const worker = start();
   if (before !== null) {
@@ -25,11 +26,26 @@ export function startNiced(nice: number, start: () => Worker): Worker {
       } catch {
         // Gone already (the worker failed at once), or not allowed: its creator's priority, then.
       }
+      if (options.idlePolicy === true) setIdlePolicy(id);
     }
   }
   return worker;
 }
 
+/**
+ * Linux's SCHED_IDLE for one thread (`chrt`, util-linux: there is no Node.js call for it). Lower
+ * than nice 19 and, more to the point, a thread of normal policy that wakes up takes the CPU from
+ * it at once, and the kernel places a waking thread on a CPU running only such threads as on an
+ * idle one: rsync's short bursts no longer wait behind it (docs/datapath.md, "Manifests and
+ * verify"). Any user may lower its own thread's policy so; without `chrt` it stays at its nice value.
+ */
+function setIdlePolicy(threadId: string): void {
+  try {
+    execFileSync('chrt', ['--idle', '--pid', '0', threadId], { stdio: 'ignore', timeout: 5000 });
+  } catch {
+    // No chrt, or the thread is gone: nice 19 alone.
+  }
+}
 function threadIds(): Set<string> | null {
   try {
     return new Set(readdirSync('/proc/self/task'));

@@ -6,7 +6,7 @@ import { basename, join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 
 import { encodeEntryLine } from '../turku/manifest.js';
-import { threadNices } from '../../tests/support/thread-nices.js';
+import { SCHED_IDLE, threadSchedules } from '../../tests/support/thread-nices.js';
 import { treeText } from '../../tests/support/tree-texts.js';
 import { MEMBER_GZIP, readManifestFile, writeManifestTexts } from './manifest-file.js';
 import { manifestEntries } from './tree-manifest.js';
@@ -176,9 +176,12 @@ describe('LiveRecording', () => {
     await offerFile(live, 'e/f0', 'e0'); // a and b are now done
     await offerFile(live, 'g/f0', 'g0'); // and c
     await live.settled();
-    // Its two workers run at the lowest priority (the nice value, field 19 of each thread's stat).
-    const nices = await threadNices();
-    expect(nices.filter((nice) => nice === 19)).toHaveLength(2);
+    // Its two workers run at the lowest priority: nice 19, under SCHED_IDLE.
+    const threads = await threadSchedules();
+    expect(threads.filter((thread) => thread.nice === 19)).toEqual([
+      { nice: 19, policy: SCHED_IDLE },
+      { nice: 19, policy: SCHED_IDLE },
+    ]);
     // After their record: one file replaced, one added.
     await offerFile(live, 'g/f1', 'g1');
     // rsync's way of changing a file: another one renamed over it.

@@ -17,7 +17,10 @@ import { shareKit } from './tree-share-kit.js';
 /** Files of this size and more are hashed one by one, not with their directory: a directory of large files is shared out too. */
 const DEFER_FROM = 1 << 20;
 
-/** The nice value of a worker started while rsync runs: the lowest priority, so that it takes only the CPU time the pull leaves idle. */
+/**
+ * The nice value of a worker started while rsync runs: the lowest priority, so that it takes only
+ * the CPU time the pull leaves idle; with Linux's SCHED_IDLE policy too (thread-nice.ts).
+ */
 const LIVE_NICE = 19;
 
 /**
@@ -75,5 +78,5 @@ export function recordWorker(
     memberGzip: live === undefined ? null : MEMBER_GZIP,
   };
   const start = () => new Worker(WORKER, { eval: true, workerData });
-  return live === undefined ? start() : startNiced(LIVE_NICE, start);
+  return live === undefined ? start() : startNiced(LIVE_NICE, start, { idlePolicy: true });
 }

@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 
 import { exitQuietlyWhenStdoutCloses } from '../../common/closed-stdout.js';
 import { allActive, completedAction, jsonResult, type ModelStatus, type UnitStatus, unitsOf } from '../driver.js';
+import { containerPrefix } from '../lxd/container-names.js';
 import { prepareLxdSubstrate } from '../lxd/prepare.js';
 import { lxdInstalled, teardownLxdSubstrate } from '../lxd/teardown.js';
 import { MACHINE_KINDS, type MachinesKind } from './controller.js';
@@ -111,7 +112,8 @@ async function up(model: string, baseDir: string, choice: (typeof MACHINE_CHOICE
   // itself where it needs them now.
   const driver = await LocalDriver.create({ model, baseDir, machines: machineKind });
   try {
-    const where = machineKind === 'lxd' ? `LXD containers turku-${model}-m*` : `machines under ${driver.modelDir}`;
+    const where =
+      machineKind === 'lxd' ? `LXD containers ${containerPrefix(model)}*` : `machines under ${driver.modelDir}`;
     say(`Deploying ${BUNDLE} as model ${model} (${where}) ...`);
     await driver.deployBundle(BUNDLE);
     say('Adding turku-sample, a principal with data that publishes its source to the agent ...');

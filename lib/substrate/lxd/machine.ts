@@ -4,6 +4,7 @@
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+import { modelOfContainer } from './container-names.js';
 import { lxc, lxdQuery, type LxcResult, tryLxc } from './lxc.js';
 import { BRIDGE, PROFILE } from './resources.js';
 
@@ -158,7 +159,7 @@ export class AddressTakenError extends Error {
     readonly address: string,
     readonly holder: string,
   ) {
-    const model = /^turku-(.+)-m\d+(?:-lxd-\d+)*$/.exec(holder)?.[1];
+    const model = modelOfContainer(holder);
     const remedy =
       model === undefined
         ? `delete it (lxc delete --force ${holder})`

@@ -13,6 +13,7 @@ import type { SimCharm } from '../../charm-testing/simulator.js';
 import type { MachineProvider, MachineProviderFactory } from '../local/machine-provider.js';
 import { HOOK_TOOL_NAMES, hookToolShimPath } from '../../charm-testing/tool-server.js';
 import { AGENT_SOCKET, dispatchWrapper, SHIM_DIR, TOOLS_DIR, toolScript } from './hook-scripts.js';
+import { containerName, containerPrefix, isModelContainer } from './container-names.js';
 import { lxdAnswers } from './daemon.js';
 import { debianArch } from './image.js';
 import { lxc, LXC_TIMEOUT_MS, lxdHas } from './lxc.js';
@@ -56,18 +57,11 @@ export function agentTimerDropIn(intervalMs: number): string {
   return `[Timer]\nOnStartupSec=\nOnActiveSec=1s\nOnUnitActiveSec=${seconds}s\nRandomizedDelaySec=0\nAccuracySec=1s\n`;
 }
 
-/** The start of the names of a model's containers. */
-function containerPrefix(model: string): string {
-  return `turku-${model}-m`;
-}
-
 /** Deletes every container of the model, whether or not a controller is running it. */
 export async function deleteModelMachines(model: string): Promise<string[]> {
   // A stopped LXD runs none of them; the substrate's teardown deletes them when it runs again.
   if (!(await lxdAnswers())) return [];
-  const prefix = containerPrefix(model);
-  // Exactly the model's machine ids after the prefix: model `a`'s prefix also starts model `a-m1`'s names.
-  const names = (await instancesNamed(prefix)).filter((name) => /^\d+(-lxd-\d+)*$/.test(name.slice(prefix.length)));
+  const names = (await instancesNamed(containerPrefix(model))).filter((name) => isModelContainer(name, model));
   for (const name of names) await deleteMachine(name);
   return names;
 }
@@ -97,9 +91,8 @@ export class LxdModelMachines implements MachineProvider {
     return containerRoot(this.containerName(machineId));
   }
 
-  /** `turku-<model>-m<id>`, `/` in container ids as `-`. */
   containerName(machineId: string): string {
-    return `${this.containerPrefix}${machineId.replaceAll('/', '-')}`;
+    return containerName(this.options.model, machineId);
   }
 
   get containerPrefix(): string {
