@@ -10,6 +10,7 @@ import { readManifest } from '../../lib/storage/manifest/files.js';
 import { createWorld, DIST, type AgentUnit, type StorageUnit, type World } from '../support/datapath-world.js';
 import { pgrep, storagePingPid, storageRsyncPid, waitFor } from '../support/fault-probes.js';
 import { describeTree } from '../support/trees.js';
+import { niceOf, policyOf, SCHED_IDLE } from '../support/thread-nices.js';
 
 /**
  * A first backup's storage program killed with SIGKILL while its live recording runs
@@ -48,14 +49,15 @@ beforeAll(async () => {
 });
 afterAll(() => world?.destroy());
 
-/** Threads of the process at nice 19: the live recording's workers (no file is large enough for the early hashes'). */
-async function niceThreads(pid: number): Promise<number> {
+/**
+ * Threads of the process at nice 19 under SCHED_IDLE: the live recording's workers (no file is
+ * large enough for the early hashes'), as the storage program under sshd sets them.
+ */
+async function idleThreads(pid: number): Promise<number> {
   let count = 0;
   for (const task of await readdir(`/proc/${pid}/task`).catch(() => [] as string[])) {
-    const stat = await readFile(`/proc/${pid}/task/${task}/stat`, 'utf8').catch(() => '');
-    // Field 19 is the nice value; fields are counted after the command's closing parenthesis.
-    const nice = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16];
-    if (nice === '19') count++;
+    const stat = await readFile(`/proc/${pid}/task/${task}/stat`, 'utf8').catch(() => null);
+    if (stat !== null && niceOf(stat) === 19 && policyOf(stat) === SCHED_IDLE) count++;
   }
   return count;
 }
@@ -74,7 +76,7 @@ test("the storage killed while it records a first backup live: the next run take
   let pid: number | undefined;
   await waitFor(async () => {
     pid = await storagePingPid(storage.configDir);
-    return pid !== undefined && (await niceThreads(pid)) > 0;
+    return pid !== undefined && (await idleThreads(pid)) > 0;
   }, 120_000);
   // Let the workers record some directories first.
   await new Promise((resolve) => setTimeout(resolve, 500));
