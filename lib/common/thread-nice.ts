@@ -46,6 +46,7 @@ function setIdlePolicy(threadId: string): void {
     // No chrt, or the thread is gone: nice 19 alone.
   }
 }
+
 function threadIds(): Set<string> | null {
   try {
     return new Set(readdirSync('/proc/self/task'));

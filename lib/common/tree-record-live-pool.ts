@@ -14,11 +14,11 @@ import type { DirectoryRecord, EarlyHash } from './tree-record-share.js';
  * names a file of a third directory, the one two back is done: that one goes to a worker, which
  * lists it and reads its small files while rsync works on. The workers run at the lowest priority
  * (nice 19, as the early hashes' thread, lib/storage/manifest/batch-hasher.ts, and under
- * SCHED_IDLE, tree-record-worker.ts): they take the CPU time the pull leaves idle, not the pull's. Once rsync has ended, `recordTree`
- * (tree-record-pool.ts) has each worker check its directories (an `lstat` of each directory),
- * takes those still as they were and records the others, with the same workers. Whatever this
- * guessed wrong (a directory rsync came back to, a temporary file listed) costs a directory
- * recorded again, never a wrong line.
+ * SCHED_IDLE, tree-record-worker.ts): they take the CPU time the pull leaves idle, not the pull's.
+ * Once rsync has ended, `recordTree` (tree-record-pool.ts) has each worker check its directories
+ * (an `lstat` of each directory), takes those still as they were and records the others, with the
+ * same workers. Whatever this guessed wrong (a directory rsync came back to, a temporary file
+ * listed) costs a directory recorded again, never a wrong line.
  *
  * The workers start only once rsync has named `START_AFTER` files: a smaller tree is recorded
  * after rsync in this thread sooner than a worker would start. They are then sent the directories
